@@ -1,0 +1,60 @@
+/* options.h - the one options struct, parsed once from `-o k=v,...` and `--k=v`.
+ *
+ * Options are split into those that shape file content (seed, patch, batch, oversample, fold,
+ * normalize, crop) and those that only decide which files exist or how they are served
+ * (steps, epochs, cache, mem, threads, FUSE flags). Only the first kind enters digests. */
+#ifndef PATCHFS_OPTIONS_H
+#define PATCHFS_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "patchfs/error.h"
+
+#define PF_MAX_BATCH 4096
+#define PF_MAX_PATCH 4096
+#define PF_MAX_INDEX ((1u << 28) - 1) /* epochs, steps and cases are addressed by 28 bits */
+#define PF_FOLD_ALL (-1)
+
+typedef enum { PF_NORM_AUTO, PF_NORM_ZSCORE, PF_NORM_CT, PF_NORM_NONE } pf_norm_mode;
+typedef enum { PF_CROP_NONZERO, PF_CROP_NONE } pf_crop_mode;
+
+typedef struct pf_options {
+    /* content-shaping */
+    uint64_t seed;
+    int patch[3];          /* Z, Y, X; all 0 = automatic (min(128, median case shape)) */
+    int batch;
+    double oversample;     /* nnU-Net's oversample_foreground_percent, in [0, 1] */
+    int fold;              /* 0.. or PF_FOLD_ALL */
+    pf_norm_mode normalize;
+    pf_crop_mode crop;
+    /* which files exist */
+    uint32_t steps, val_steps, epochs;
+    /* serving */
+    char *cache_dir;       /* NULL = default; owned */
+    size_t mem_bytes;      /* budget of the generated-file memory cache */
+    int threads;           /* FUSE worker threads and cache-build workers; 0 = automatic */
+    int foreground, debug, allow_other, direct_io;
+} pf_options;
+
+void pf_options_init(pf_options *o);
+void pf_options_free(pf_options *o);
+
+/* Set one option from its name and textual value (value NULL for a bare flag). Accepts the
+ * names listed in `patchfs --help`. Unknown names and bad values are errors naming them. */
+int pf_options_set(pf_options *o, const char *key, const char *value, pf_error *err);
+
+/* Parse a comma-separated `-o` list: "seed=7,patch=32x48x32,batch=4". */
+int pf_options_parse_list(pf_options *o, const char *list, pf_error *err);
+
+/* The default cache directory ($XDG_CACHE_HOME/patchfs or $HOME/.cache/patchfs), malloc'd. */
+char *pf_default_cache_dir(void);
+
+const char *pf_norm_mode_name(pf_norm_mode m);
+const char *pf_crop_mode_name(pf_crop_mode m);
+
+/* Strict decimal parsers shared with the path grammar: no sign, no leading zeros (except "0"),
+ * no overflow past max. Return 0 on success. */
+int pf_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+#endif

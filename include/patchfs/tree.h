@@ -1,0 +1,71 @@
+/* tree.h - the virtual tree's grammar: names <-> nodes <-> inode numbers. Pure, no I/O.
+ *
+ *   README.txt  patchfs.json  splits.json
+ *   train/epoch_E/step_S/{data.npy, seg.npy, meta.json}     E < epochs, S < steps
+ *   val/epoch_E/step_S/{data.npy, seg.npy, meta.json}       S < val_steps
+ *   cases/ID/{data.npy, seg.npy, properties.json}
+ *
+ * Numbers are canonical decimals (no sign, no leading zero, no overflow): "epoch_01",
+ * "step_-1" and out-of-range steps do not exist. Inode numbers are computed from the node, so
+ * no table is kept and lookups are O(1) (cases: O(log n)). */
+#ifndef PATCHFS_TREE_H
+#define PATCHFS_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    PF_NODE_ROOT = 1,
+    PF_NODE_README,
+    PF_NODE_PATCHFS_JSON,
+    PF_NODE_SPLITS_JSON,
+    PF_NODE_SPLIT_DIR,   /* train/ or val/ */
+    PF_NODE_EPOCH_DIR,
+    PF_NODE_STEP_DIR,
+    PF_NODE_STEP_FILE,
+    PF_NODE_CASES_DIR,
+    PF_NODE_CASE_DIR,
+    PF_NODE_CASE_FILE,
+} pf_node_kind;
+
+typedef enum { PF_FILE_DATA = 0, PF_FILE_SEG = 1, PF_FILE_META = 2 } pf_file_kind;
+/* meta.json in a step folder, properties.json in a case folder */
+
+typedef struct pf_node {
+    pf_node_kind kind;
+    uint32_t split;     /* 0 train, 1 val */
+    uint32_t epoch, step;
+    uint32_t case_idx;
+    pf_file_kind file;
+} pf_node;
+
+typedef struct pf_tree {
+    uint32_t epochs, steps, val_steps;
+    int n_cases;
+    char *const *case_ids; /* sorted ascending (strcmp) */
+} pf_tree;
+
+#define PF_ROOT_INO 1
+
+uint64_t pf_node_ino(const pf_node *n);
+/* 0 if ino names a node that exists in this tree, -1 otherwise. */
+int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out);
+
+int pf_node_is_dir(const pf_node *n);
+pf_node pf_node_root(void);
+pf_node pf_node_parent(const pf_node *n);
+
+/* Child `name` of dir: 0, or -1 when it does not exist. */
+int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_node *out);
+
+/* Number of children of a directory, and child i in listing order. */
+uint64_t pf_tree_child_count(const pf_tree *t, const pf_node *dir);
+int pf_tree_child_at(const pf_tree *t, const pf_node *dir, uint64_t i, pf_node *out);
+
+/* The node's own name (e.g. "step_17"); "" for the root. */
+void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap);
+
+/* Resolves "train/epoch_3/step_17/data.npy" (leading/trailing/double slashes tolerated). */
+int pf_tree_resolve(const pf_tree *t, const char *path, pf_node *out);
+
+#endif

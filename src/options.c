@@ -1,0 +1,282 @@
+/* options.c - parsing and validating patchfs options (see options.h). */
+#include "patchfs/options.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pf_options_init(pf_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->seed = 0;
+    o->batch = 2;
+    o->oversample = 0.33;
+    o->fold = 0;
+    o->normalize = PF_NORM_AUTO;
+    o->crop = PF_CROP_NONZERO;
+    o->steps = 250;
+    o->val_steps = 50;
+    o->epochs = 1000;
+    o->mem_bytes = (size_t)512 << 20;
+}
+
+void pf_options_free(pf_options *o)
+{
+    free(o->cache_dir);
+    o->cache_dir = NULL;
+}
+
+int pf_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!s || !*s)
+        return -1;
+    if (s[0] == '0' && s[1] != '\0')
+        return -1;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_uint_opt(const char *key, const char *value, uint64_t min, uint64_t max,
+                          uint64_t *out, pf_error *err)
+{
+    uint64_t v;
+    if (!value)
+        return pf_fail(err, EINVAL, "option '%s' needs a value (%s=N)", key, key);
+    if (pf_parse_u64(value, max, &v) != 0 || v < min)
+        return pf_fail(err, EINVAL,
+                       "option '%s': '%s' is not a whole number from %llu to %llu", key, value,
+                       (unsigned long long)min, (unsigned long long)max);
+    *out = v;
+    return 0;
+}
+
+/* patch=ZxYxX (3D). Each side 1..PF_MAX_PATCH. */
+static int parse_patch(pf_options *o, const char *value, pf_error *err)
+{
+    int dims[3], n = 0;
+    const char *p = value;
+    if (!value)
+        return pf_fail(err, EINVAL, "option 'patch' needs a value (patch=ZxYxX)");
+    while (n < 3) {
+        char buf[16];
+        size_t len = strcspn(p, "x");
+        uint64_t v;
+        if (len == 0 || len >= sizeof buf)
+            break;
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        if (pf_parse_u64(buf, PF_MAX_PATCH, &v) != 0 || v == 0)
+            break;
+        dims[n++] = (int)v;
+        p += len;
+        if (*p == '\0')
+            break;
+        p++; /* skip 'x' */
+    }
+    if (n != 3 || *p != '\0')
+        return pf_fail(err, EINVAL,
+                       "option 'patch': '%s' is not ZxYxX with each side from 1 to %d "
+                       "(e.g. patch=128x128x128)", value, PF_MAX_PATCH);
+    memcpy(o->patch, dims, sizeof dims);
+    return 0;
+}
+
+static int parse_oversample(pf_options *o, const char *value, pf_error *err)
+{
+    char *end;
+    double v;
+    if (!value)
+        return pf_fail(err, EINVAL, "option 'oversample' needs a value (oversample=0.33)");
+    errno = 0;
+    v = strtod(value, &end);
+    if (errno || end == value || *end || !(v >= 0.0 && v <= 1.0))
+        return pf_fail(err, EINVAL, "option 'oversample': '%s' is not a number from 0 to 1",
+                       value);
+    o->oversample = v;
+    return 0;
+}
+
+static int parse_size(const char *key, const char *value, size_t *out, pf_error *err)
+{
+    char *end;
+    unsigned long long v;
+    unsigned shift = 0;
+    if (!value || !*value || *value == '-')
+        return pf_fail(err, EINVAL, "option '%s' needs a size (e.g. %s=512M)", key, key);
+    errno = 0;
+    v = strtoull(value, &end, 10);
+    if (errno || end == value)
+        return pf_fail(err, EINVAL, "option '%s': '%s' is not a size", key, value);
+    switch (*end) {
+    case '\0': break;
+    case 'K': case 'k': shift = 10; end++; break;
+    case 'M': case 'm': shift = 20; end++; break;
+    case 'G': case 'g': shift = 30; end++; break;
+    default: return pf_fail(err, EINVAL, "option '%s': '%s' is not a size (use K, M or G)",
+                            key, value);
+    }
+    if (*end || v > (~0ULL >> (shift + 1)))
+        return pf_fail(err, EINVAL, "option '%s': '%s' is not a size", key, value);
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+static int no_value(const char *key, const char *value, pf_error *err)
+{
+    if (value)
+        return pf_fail(err, EINVAL, "option '%s' takes no value", key);
+    return 0;
+}
+
+int pf_options_set(pf_options *o, const char *key, const char *value, pf_error *err)
+{
+    uint64_t v;
+
+    if (!strcmp(key, "seed")) {
+        if (parse_uint_opt(key, value, 0, UINT64_MAX, &v, err))
+            return -1;
+        o->seed = v;
+    } else if (!strcmp(key, "patch")) {
+        return parse_patch(o, value, err);
+    } else if (!strcmp(key, "batch")) {
+        if (parse_uint_opt(key, value, 1, PF_MAX_BATCH, &v, err))
+            return -1;
+        o->batch = (int)v;
+    } else if (!strcmp(key, "steps") || !strcmp(key, "val_steps") || !strcmp(key, "epochs")) {
+        if (parse_uint_opt(key, value, 1, PF_MAX_INDEX, &v, err))
+            return -1;
+        if (key[0] == 's')
+            o->steps = (uint32_t)v;
+        else if (key[0] == 'v')
+            o->val_steps = (uint32_t)v;
+        else
+            o->epochs = (uint32_t)v;
+    } else if (!strcmp(key, "oversample")) {
+        return parse_oversample(o, value, err);
+    } else if (!strcmp(key, "fold")) {
+        if (value && !strcmp(value, "all")) {
+            o->fold = PF_FOLD_ALL;
+            return 0;
+        }
+        if (!value || pf_parse_u64(value, 1000000, &v) != 0)
+            return pf_fail(err, EINVAL, "option 'fold': '%s' is not a fold number or 'all'",
+                           value ? value : "");
+        o->fold = (int)v;
+    } else if (!strcmp(key, "normalize")) {
+        if (value && !strcmp(value, "auto"))
+            o->normalize = PF_NORM_AUTO;
+        else if (value && !strcmp(value, "zscore"))
+            o->normalize = PF_NORM_ZSCORE;
+        else if (value && !strcmp(value, "ct"))
+            o->normalize = PF_NORM_CT;
+        else if (value && !strcmp(value, "none"))
+            o->normalize = PF_NORM_NONE;
+        else
+            return pf_fail(err, EINVAL,
+                           "option 'normalize': '%s' is not one of auto, zscore, ct, none",
+                           value ? value : "");
+    } else if (!strcmp(key, "crop")) {
+        if (value && !strcmp(value, "nonzero"))
+            o->crop = PF_CROP_NONZERO;
+        else if (value && !strcmp(value, "none"))
+            o->crop = PF_CROP_NONE;
+        else
+            return pf_fail(err, EINVAL, "option 'crop': '%s' is not one of nonzero, none",
+                           value ? value : "");
+    } else if (!strcmp(key, "cache")) {
+        char *dup;
+        if (!value || !*value)
+            return pf_fail(err, EINVAL, "option 'cache' needs a directory (cache=DIR)");
+        dup = pf_strdup(value, err);
+        if (!dup)
+            return -1;
+        free(o->cache_dir);
+        o->cache_dir = dup;
+    } else if (!strcmp(key, "mem")) {
+        return parse_size(key, value, &o->mem_bytes, err);
+    } else if (!strcmp(key, "threads")) {
+        if (parse_uint_opt(key, value, 1, 256, &v, err))
+            return -1;
+        o->threads = (int)v;
+    } else if (!strcmp(key, "allow_other")) {
+        if (no_value(key, value, err))
+            return -1;
+        o->allow_other = 1;
+    } else if (!strcmp(key, "direct_io")) {
+        if (no_value(key, value, err))
+            return -1;
+        o->direct_io = 1;
+    } else if (!strcmp(key, "foreground")) {
+        o->foreground = 1;
+    } else if (!strcmp(key, "debug")) {
+        o->debug = 1;
+    } else if (!strcmp(key, "ro") || !strcmp(key, "defaults") || !strcmp(key, "nofail") ||
+               !strcmp(key, "_netdev") || !strcmp(key, "noauto") || !strcmp(key, "auto") ||
+               !strcmp(key, "nosuid") || !strcmp(key, "nodev") || !strcmp(key, "noexec") ||
+               !strcmp(key, "default_permissions")) {
+        /* Generic mount(8)/fstab words: patchfs is always read-only, nosuid and nodev. */
+    } else if (!strcmp(key, "rw")) {
+        return pf_fail(err, EROFS, "option 'rw': patchfs is read-only");
+    } else {
+        return pf_fail(err, EINVAL, "unknown option '%s' (see patchfs --help)", key);
+    }
+    return 0;
+}
+
+int pf_options_parse_list(pf_options *o, const char *list, pf_error *err)
+{
+    char *copy = pf_strdup(list, err), *save = NULL, *item;
+    int rc = 0;
+    if (!copy)
+        return -1;
+    for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (eq)
+            *eq = '\0';
+        if (pf_options_set(o, item, eq ? eq + 1 : NULL, err) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+char *pf_default_cache_dir(void)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char buf[4096];
+    if (xdg && *xdg == '/')
+        snprintf(buf, sizeof buf, "%s/patchfs", xdg);
+    else if (home && *home)
+        snprintf(buf, sizeof buf, "%s/.cache/patchfs", home);
+    else
+        snprintf(buf, sizeof buf, "/tmp/patchfs-cache");
+    return strdup(buf);
+}
+
+const char *pf_norm_mode_name(pf_norm_mode m)
+{
+    switch (m) {
+    case PF_NORM_ZSCORE: return "zscore";
+    case PF_NORM_CT: return "ct";
+    case PF_NORM_NONE: return "none";
+    default: return "auto";
+    }
+}
+
+const char *pf_crop_mode_name(pf_crop_mode m)
+{
+    return m == PF_CROP_NONE ? "none" : "nonzero";
+}

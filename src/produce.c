@@ -1,0 +1,670 @@
+/* produce.c - context setup (normalisation decisions, default patch, small files) and the
+ * generation of every virtual file (see produce.h). */
+#include "patchfs/produce.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "patchfs/npy.h"
+#include "patchfs/rng.h"
+
+const char *pf_scheme_name(pf_scheme s)
+{
+    switch (s) {
+    case PF_SCHEME_CT: return "ct";
+    case PF_SCHEME_NONE: return "none";
+    case PF_SCHEME_RESCALE01: return "rescale_to_0_1";
+    case PF_SCHEME_RGB01: return "rgb_to_0_1";
+    default: return "zscore";
+    }
+}
+
+/* nnU-Net picks a scheme by channel name, case-insensitively; anything else is z-score. */
+static pf_scheme scheme_for(const pf_options *o, const char *channel_name)
+{
+    char low[64];
+    size_t i;
+    switch (o->normalize) {
+    case PF_NORM_ZSCORE: return PF_SCHEME_ZSCORE;
+    case PF_NORM_CT: return PF_SCHEME_CT;
+    case PF_NORM_NONE: return PF_SCHEME_NONE;
+    default: break;
+    }
+    for (i = 0; channel_name[i] && i < sizeof low - 1; i++)
+        low[i] = (char)tolower((unsigned char)channel_name[i]);
+    low[i] = '\0';
+    if (!strcmp(low, "ct")) return PF_SCHEME_CT;
+    if (!strcmp(low, "nonorm")) return PF_SCHEME_NONE;
+    if (!strcmp(low, "rescale_to_0_1")) return PF_SCHEME_RESCALE01;
+    if (!strcmp(low, "rgb_to_0_1")) return PF_SCHEME_RGB01;
+    return PF_SCHEME_ZSCORE;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* numpy.percentile's default linear interpolation on a sorted array. */
+static double percentile(const float *sorted, size_t n, double q)
+{
+    double pos = q / 100.0 * (double)(n - 1);
+    size_t lo = (size_t)floor(pos), hi = lo + 1 < n ? lo + 1 : lo;
+    double frac = pos - (double)lo;
+    return (double)sorted[lo] + ((double)sorted[hi] - (double)sorted[lo]) * frac;
+}
+
+static int ct_statistics(pf_ctx *ctx, int ch, pf_channel_norm *cn, pf_error *err)
+{
+    size_t total = 0, k = 0;
+    float *all;
+    double sum = 0, var = 0, mean;
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        total += ctx->cache.cases[i].hdr.n_fg;
+    if (total == 0) {
+        cn->ct_mean = 0;
+        cn->ct_std = 1;
+        cn->ct_lo = -INFINITY;
+        cn->ct_hi = INFINITY;
+        return 0;
+    }
+    all = malloc(total * sizeof *all);
+    if (!all)
+        return pf_fail(err, ENOMEM, "out of memory for CT statistics");
+    for (int i = 0; i < ctx->ds.n_cases; i++) {
+        const pf_case *c = &ctx->cache.cases[i];
+        memcpy(all + k, c->fg + (size_t)ch * c->hdr.n_fg, c->hdr.n_fg * sizeof *all);
+        k += c->hdr.n_fg;
+    }
+    for (size_t i = 0; i < total; i++)
+        sum += all[i];
+    mean = sum / (double)total;
+    for (size_t i = 0; i < total; i++)
+        var += ((double)all[i] - mean) * ((double)all[i] - mean);
+    qsort(all, total, sizeof *all, cmp_float);
+    cn->ct_mean = mean;
+    cn->ct_std = sqrt(var / (double)total);
+    cn->ct_lo = percentile(all, total, 0.5);
+    cn->ct_hi = percentile(all, total, 99.5);
+    free(all);
+    return 0;
+}
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+static int decide_normalisation(pf_ctx *ctx, pf_error *err)
+{
+    const int nch = ctx->ds.n_channels, nc = ctx->ds.n_cases;
+    double *rel = calloc((size_t)nc, sizeof *rel);
+    ctx->channel_norm = calloc((size_t)nch, sizeof *ctx->channel_norm);
+    ctx->norms = calloc((size_t)(nc * nch), sizeof *ctx->norms);
+    if (!rel || !ctx->channel_norm || !ctx->norms) {
+        free(rel);
+        return pf_fail(err, ENOMEM, "out of memory");
+    }
+    /* nnU-Net normalises z-score channels inside the nonzero mask only when cropping shrank
+     * the median case below 3/4 of its size. */
+    for (int i = 0; i < nc; i++) {
+        const pf_case_header *h = &ctx->cache.cases[i].hdr;
+        rel[i] = (double)(h->shape[0] * h->shape[1] * h->shape[2]) /
+                 (double)(h->orig_shape[0] * h->orig_shape[1] * h->orig_shape[2]);
+    }
+    ctx->median_relative_size = median_of(rel, nc);
+    free(rel);
+    for (int ch = 0; ch < nch; ch++) {
+        pf_channel_norm *cn = &ctx->channel_norm[ch];
+        cn->scheme = scheme_for(&ctx->opt, ctx->ds.channel_names[ch]);
+        cn->use_mask = cn->scheme == PF_SCHEME_ZSCORE && ctx->opt.crop == PF_CROP_NONZERO &&
+                       ctx->median_relative_size < 0.75;
+        if (cn->scheme == PF_SCHEME_CT && ct_statistics(ctx, ch, cn, err))
+            return -1;
+    }
+    for (int i = 0; i < nc; i++)
+        for (int ch = 0; ch < nch; ch++) {
+            const pf_chan_stats *st = &ctx->cache.cases[i].hdr.stats[ch];
+            const pf_channel_norm *cn = &ctx->channel_norm[ch];
+            pf_norm *nm = &ctx->norms[i * nch + ch];
+            double lo = -INFINITY, hi = INFINITY, shift = 0, scale = 1;
+            switch (cn->scheme) {
+            case PF_SCHEME_CT:
+                lo = cn->ct_lo;
+                hi = cn->ct_hi;
+                shift = cn->ct_mean;
+                scale = fmax(cn->ct_std, 1e-8);
+                break;
+            case PF_SCHEME_ZSCORE:
+                shift = cn->use_mask ? st->mean_mask : st->mean;
+                scale = fmax(cn->use_mask ? st->std_mask : st->std, 1e-8);
+                break;
+            case PF_SCHEME_RESCALE01:
+                shift = st->min;
+                scale = fmax(st->max - st->min, 1e-8);
+                break;
+            case PF_SCHEME_RGB01:
+                scale = 255.0;
+                break;
+            case PF_SCHEME_NONE:
+                break;
+            }
+            nm->lo = (float)lo;
+            nm->hi = (float)hi;
+            nm->shift = (float)shift;
+            nm->scale = (float)scale;
+            nm->masked = cn->use_mask;
+        }
+    return 0;
+}
+
+/* patch default: per axis min(128, median cropped case shape) (median of an even count is the
+ * mean of the middle two, rounded down). */
+static void default_patch(pf_ctx *ctx)
+{
+    int nc = ctx->ds.n_cases;
+    double *v = malloc((size_t)nc * sizeof *v);
+    for (int d = 0; d < 3; d++) {
+        double m;
+        for (int i = 0; i < nc; i++)
+            v[i] = (double)ctx->cache.cases[i].hdr.shape[d];
+        m = floor(median_of(v, nc));
+        ctx->patch[d] = m < 128 ? (int)m : 128;
+        if (ctx->patch[d] < 1)
+            ctx->patch[d] = 1;
+    }
+    free(v);
+}
+
+/* ---- small files ---- */
+
+static json_t *int_array(const int64_t *v, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+static json_t *patch_array(const int *p)
+{
+    int64_t v[3] = {p[0], p[1], p[2]};
+    return int_array(v, 3);
+}
+
+static json_t *seed_value(uint64_t seed)
+{
+    char buf[32];
+    if (seed <= INT64_MAX)
+        return json_integer((json_int_t)seed);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)seed);
+    return json_string(buf);
+}
+
+static char *dump(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)), *out;
+    json_decref(j);
+    if (!s)
+        return NULL;
+    if (asprintf(&out, "%s\n", s) < 0)
+        out = NULL;
+    free(s);
+    return out;
+}
+
+static json_t *options_json(const pf_ctx *ctx)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "seed", seed_value(ctx->opt.seed));
+    json_object_set_new(o, "patch", patch_array(ctx->patch));
+    json_object_set_new(o, "batch", json_integer(ctx->opt.batch));
+    json_object_set_new(o, "oversample", json_real(ctx->opt.oversample));
+    json_object_set_new(o, "forced_from", json_integer(pf_forced_from(ctx->opt.batch,
+                                                                      ctx->opt.oversample)));
+    json_object_set_new(o, "steps", json_integer(ctx->opt.steps));
+    json_object_set_new(o, "val_steps", json_integer(ctx->opt.val_steps));
+    json_object_set_new(o, "epochs", json_integer(ctx->opt.epochs));
+    if (ctx->opt.fold == PF_FOLD_ALL)
+        json_object_set_new(o, "fold", json_string("all"));
+    else
+        json_object_set_new(o, "fold", json_integer(ctx->opt.fold));
+    json_object_set_new(o, "normalize", json_string(pf_norm_mode_name(ctx->opt.normalize)));
+    json_object_set_new(o, "crop", json_string(pf_crop_mode_name(ctx->opt.crop)));
+    json_object_set_new(o, "sampler", json_string("nnunet"));
+    return o;
+}
+
+static json_t *id_list(const pf_ctx *ctx, const int *idx, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_string(ctx->ds.cases[idx[i]].id));
+    return a;
+}
+
+static char *make_patchfs_json(const pf_ctx *ctx)
+{
+    json_t *j = json_object(), *ds = json_object(), *ch = json_array(), *labels = json_object();
+    json_t *cases = json_array(), *split = json_object();
+    char fp[17];
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)ctx->cache.fingerprint);
+    json_object_set_new(j, "format", json_integer(PF_FORMAT_VERSION));
+    json_object_set_new(j, "patchfs_version", json_string(PATCHFS_VERSION));
+    json_object_set_new(ds, "name", json_string(ctx->ds.name));
+    json_object_set_new(ds, "path", json_string(ctx->ds.root));
+    json_object_set_new(ds, "layout", json_string(ctx->ds.layout == PF_LAYOUT_MSD
+                                                      ? "decathlon" : "nnunet"));
+    json_object_set_new(ds, "fingerprint", json_string(fp));
+    for (int c = 0; c < ctx->ds.n_channels; c++) {
+        const pf_channel_norm *cn = &ctx->channel_norm[c];
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(ctx->ds.channel_names[c]));
+        json_object_set_new(e, "normalization", json_string(pf_scheme_name(cn->scheme)));
+        if (cn->scheme == PF_SCHEME_ZSCORE)
+            json_object_set_new(e, "use_mask", json_boolean(cn->use_mask));
+        if (cn->scheme == PF_SCHEME_CT) {
+            json_object_set_new(e, "foreground_mean", json_real(cn->ct_mean));
+            json_object_set_new(e, "foreground_std", json_real(cn->ct_std));
+            json_object_set_new(e, "percentile_00_5", json_real(cn->ct_lo));
+            json_object_set_new(e, "percentile_99_5", json_real(cn->ct_hi));
+        }
+        json_array_append_new(ch, e);
+    }
+    json_object_set_new(ds, "channels", ch);
+    for (int l = 0; l < ctx->ds.n_labels; l++)
+        json_object_set_new(labels, ctx->ds.label_names[l], json_integer(ctx->ds.label_values[l]));
+    json_object_set_new(ds, "labels", labels);
+    json_object_set_new(ds, "median_relative_size_after_cropping",
+                        json_real(ctx->median_relative_size));
+    json_object_set_new(j, "dataset", ds);
+    json_object_set_new(j, "options", options_json(ctx));
+    json_object_set_new(split, "source", json_string(ctx->split.source));
+    json_object_set_new(split, "train", json_integer(ctx->split.n_train));
+    json_object_set_new(split, "val", json_integer(ctx->split.n_val));
+    json_object_set_new(j, "split", split);
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        json_array_append_new(cases, json_string(ctx->ds.cases[i].id));
+    json_object_set_new(j, "cases", cases);
+    return dump(j);
+}
+
+static char *make_splits_json(const pf_ctx *ctx)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "train", id_list(ctx, ctx->split.train, ctx->split.n_train));
+    json_object_set_new(j, "val", id_list(ctx, ctx->split.val, ctx->split.n_val));
+    return dump(j);
+}
+
+static char *make_readme(const pf_ctx *ctx)
+{
+    char *s, fold[16];
+    int C = ctx->ds.n_channels, B = ctx->opt.batch;
+    int r;
+    if (ctx->opt.fold == PF_FOLD_ALL)
+        snprintf(fold, sizeof fold, "all");
+    else
+        snprintf(fold, sizeof fold, "%d", ctx->opt.fold);
+    r = asprintf(&s,
+        "patchfs %s - deterministic nnU-Net training batches of %s\n"
+        "\n"
+        "Every file here is generated on read from the dataset and the options below; the same\n"
+        "options and path give the same bytes on any machine, in any read order.\n"
+        "\n"
+        "  seed=%llu patch=%dx%dx%d batch=%d oversample=%g fold=%s\n"
+        "  steps=%u val_steps=%u epochs=%u normalize=%s crop=%s\n"
+        "\n"
+        "  train/epoch_E/step_S/data.npy   float32 (%d, %d, %d, %d, %d)  image patches (B, C, Z, Y, X)\n"
+        "  train/epoch_E/step_S/seg.npy    int16   (%d, 1, %d, %d, %d)  labels, -1 = outside the case\n"
+        "  train/epoch_E/step_S/meta.json  case, forced flag, class, voxel and box per position\n"
+        "  val/epoch_E/step_S/...          the same over the fold's %d validation cases\n"
+        "  cases/ID/{data.npy,seg.npy,properties.json}   whole preprocessed cases (%d)\n"
+        "  splits.json                     train/val case lists of the fold (%s)\n"
+        "  patchfs.json                    options, normalisation, dataset fingerprint\n"
+        "\n"
+        "Read a batch:\n"
+        "  python3 -c \"import numpy as np; print(np.load('train/epoch_0/step_0/data.npy').shape)\"\n"
+        "  head -c 128 train/epoch_0/step_0/data.npy     # .npy header: dtype and shape\n"
+        "\n"
+        "The mount is read-only. Unmount with: fusermount3 -u MOUNTPOINT\n",
+        PATCHFS_VERSION, ctx->ds.name, (unsigned long long)ctx->opt.seed, ctx->patch[0],
+        ctx->patch[1], ctx->patch[2], B, ctx->opt.oversample,
+        fold, ctx->opt.steps,
+        ctx->opt.val_steps, ctx->opt.epochs, pf_norm_mode_name(ctx->opt.normalize),
+        pf_crop_mode_name(ctx->opt.crop), B, C, ctx->patch[0], ctx->patch[1], ctx->patch[2], B,
+        ctx->patch[0], ctx->patch[1], ctx->patch[2], ctx->split.n_val, ctx->ds.n_cases,
+        ctx->split.source);
+    return r < 0 ? NULL : s;
+}
+
+int pf_ctx_open(pf_ctx *ctx, const char *dataset_dir, const pf_options *o, unsigned flags,
+                pf_progress_fn progress, void *arg, pf_error *err)
+{
+    int built, threads;
+    memset(ctx, 0, sizeof *ctx);
+    ctx->opt = *o;
+    ctx->opt.cache_dir = o->cache_dir ? strdup(o->cache_dir) : NULL;
+    if (pf_dataset_open(dataset_dir, &ctx->ds, err))
+        goto fail;
+    if (pf_split_resolve(&ctx->ds, o->fold, &ctx->split, err))
+        goto fail;
+    if (pf_cache_init(&ctx->cache, &ctx->ds, o, err))
+        goto fail;
+    threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (pf_cache_build(&ctx->cache, &ctx->ds, o, threads, (flags & PF_CTX_VERIFY_ALL) != 0,
+                       progress, arg, &built, err))
+        goto fail;
+    if (pf_cache_open(&ctx->cache, &ctx->ds, err))
+        goto fail;
+    if (decide_normalisation(ctx, err))
+        goto fail;
+    if (o->patch[0])
+        memcpy(ctx->patch, o->patch, sizeof ctx->patch);
+    else
+        default_patch(ctx);
+    ctx->case_ids = calloc((size_t)ctx->ds.n_cases, sizeof(char *));
+    if (!ctx->case_ids) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        ctx->case_ids[i] = ctx->ds.cases[i].id;
+    ctx->tree.epochs = o->epochs;
+    ctx->tree.steps = o->steps;
+    ctx->tree.val_steps = o->val_steps;
+    ctx->tree.n_cases = ctx->ds.n_cases;
+    ctx->tree.case_ids = ctx->case_ids;
+    ctx->sampler.seed = o->seed;
+    ctx->sampler.batch = o->batch;
+    ctx->sampler.oversample = o->oversample;
+    memcpy(ctx->sampler.patch, ctx->patch, sizeof ctx->patch);
+    ctx->sampler.cases = ctx->cache.cases;
+    ctx->sampler.split_cases[0] = ctx->split.train;
+    ctx->sampler.n_split_cases[0] = ctx->split.n_train;
+    ctx->sampler.split_cases[1] = ctx->split.val;
+    ctx->sampler.n_split_cases[1] = ctx->split.n_val;
+    ctx->readme = make_readme(ctx);
+    ctx->patchfs_json = make_patchfs_json(ctx);
+    ctx->splits_json = make_splits_json(ctx);
+    if (!ctx->readme || !ctx->patchfs_json || !ctx->splits_json) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    pf_ctx_close(ctx);
+    return -1;
+}
+
+void pf_ctx_close(pf_ctx *ctx)
+{
+    pf_cache_close(&ctx->cache);
+    pf_split_free(&ctx->split);
+    pf_dataset_free(&ctx->ds);
+    pf_options_free(&ctx->opt);
+    free(ctx->channel_norm);
+    free(ctx->norms);
+    free(ctx->case_ids);
+    free(ctx->readme);
+    free(ctx->patchfs_json);
+    free(ctx->splits_json);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+/* ---- per-node generation ---- */
+
+static void step_shape(const pf_ctx *ctx, pf_file_kind f, int64_t shape[5])
+{
+    shape[0] = ctx->opt.batch;
+    shape[1] = f == PF_FILE_DATA ? ctx->ds.n_channels : 1;
+    for (int d = 0; d < 3; d++)
+        shape[2 + d] = ctx->patch[d];
+}
+
+static void case_shape(const pf_ctx *ctx, uint32_t idx, pf_file_kind f, int64_t shape[4])
+{
+    const pf_case_header *h = &ctx->cache.cases[idx].hdr;
+    shape[0] = f == PF_FILE_DATA ? h->n_channels : 1;
+    for (int d = 0; d < 3; d++)
+        shape[1 + d] = h->shape[d];
+}
+
+static char *make_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s)
+{
+    json_t *j = json_object(), *pos = json_array();
+    json_object_set_new(j, "split", json_string(n->split ? "val" : "train"));
+    json_object_set_new(j, "epoch", json_integer(n->epoch));
+    json_object_set_new(j, "step", json_integer(n->step));
+    json_object_set_new(j, "format", json_integer(PF_FORMAT_VERSION));
+    json_object_set_new(j, "options", options_json(ctx));
+    for (int b = 0; b < ctx->opt.batch; b++) {
+        const pf_sample *p = &s[b];
+        const int64_t *S = ctx->cache.cases[p->case_idx].hdr.shape;
+        json_t *e = json_object();
+        int64_t before[3], after[3];
+        for (int d = 0; d < 3; d++) {
+            before[d] = p->start[d] < 0 ? -p->start[d] : 0;
+            after[d] = p->end[d] > S[d] ? p->end[d] - S[d] : 0;
+        }
+        json_object_set_new(e, "position", json_integer(b));
+        json_object_set_new(e, "case", json_string(ctx->ds.cases[p->case_idx].id));
+        json_object_set_new(e, "forced", json_boolean(p->forced));
+        json_object_set_new(e, "class", p->label >= 0 ? json_integer(p->label) : json_null());
+        json_object_set_new(e, "voxel", p->label >= 0 ? int_array(p->voxel, 3) : json_null());
+        json_object_set_new(e, "box_start", int_array(p->start, 3));
+        json_object_set_new(e, "box_end", int_array(p->end, 3));
+        json_object_set_new(e, "pad_before", int_array(before, 3));
+        json_object_set_new(e, "pad_after", int_array(after, 3));
+        json_array_append_new(pos, e);
+    }
+    json_object_set_new(j, "positions", pos);
+    return dump(j);
+}
+
+static char *make_properties_json(const pf_ctx *ctx, uint32_t idx)
+{
+    const pf_case *c = &ctx->cache.cases[idx];
+    const pf_case_header *h = &c->hdr;
+    json_t *j = json_object(), *aff = json_array(), *box = json_array(), *cls = json_object();
+    json_t *sp = json_array(), *norm = json_array();
+    json_object_set_new(j, "id", json_string(h->id));
+    json_object_set_new(j, "shape", int_array(h->shape, 3));
+    json_object_set_new(j, "original_shape", int_array(h->orig_shape, 3));
+    for (int d = 0; d < 3; d++)
+        json_array_append_new(sp, json_real(h->spacing[d]));
+    json_object_set_new(j, "spacing", sp);
+    for (int r = 0; r < 4; r++) {
+        json_t *row = json_array();
+        for (int k = 0; k < 4; k++)
+            json_array_append_new(row, json_real(h->affine[r * 4 + k]));
+        json_array_append_new(aff, row);
+    }
+    json_object_set_new(j, "affine", aff);
+    for (int d = 0; d < 3; d++) {
+        int64_t b[2] = {h->crop_lo[d], h->crop_lo[d] + h->shape[d]};
+        json_array_append_new(box, int_array(b, 2));
+    }
+    json_object_set_new(j, "crop_box", box);
+    for (uint32_t k = 0; k < h->n_classes; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", c->classes[k].label);
+        json_object_set_new(cls, key, json_integer((json_int_t)c->classes[k].voxels));
+    }
+    json_object_set_new(j, "class_voxels", cls);
+    for (uint32_t ch = 0; ch < h->n_channels; ch++) {
+        const pf_norm *nm = &ctx->norms[idx * h->n_channels + ch];
+        json_t *e = json_object();
+        json_object_set_new(e, "channel", json_string(ctx->ds.channel_names[ch]));
+        json_object_set_new(e, "scheme", json_string(pf_scheme_name(ctx->channel_norm[ch].scheme)));
+        json_object_set_new(e, "shift", json_real(nm->shift));
+        json_object_set_new(e, "scale", json_real(nm->scale));
+        json_object_set_new(e, "masked", json_boolean(nm->masked));
+        json_array_append_new(norm, e);
+    }
+    json_object_set_new(j, "normalization", norm);
+    return dump(j);
+}
+
+static const char *small_file(const pf_ctx *ctx, const pf_node *n)
+{
+    switch (n->kind) {
+    case PF_NODE_README: return ctx->readme;
+    case PF_NODE_PATCHFS_JSON: return ctx->patchfs_json;
+    case PF_NODE_SPLITS_JSON: return ctx->splits_json;
+    default: return NULL;
+    }
+}
+
+int pf_file_size(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
+{
+    const char *small = small_file(ctx, n);
+    if (small) {
+        *size = strlen(small);
+        return 0;
+    }
+    if ((n->kind == PF_NODE_STEP_FILE || n->kind == PF_NODE_CASE_FILE) &&
+        n->file != PF_FILE_META) {
+        int64_t shape[5];
+        if (n->kind == PF_NODE_STEP_FILE) {
+            step_shape(ctx, n->file, shape);
+            *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, 5, shape);
+        } else {
+            case_shape(ctx, n->case_idx, n->file, shape);
+            *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, 4, shape);
+        }
+        return 0;
+    }
+    if (n->kind == PF_NODE_STEP_FILE || n->kind == PF_NODE_CASE_FILE) {
+        /* JSON: cheap to generate (no pixel data), so its size is its length */
+        char *buf;
+        size_t len;
+        if (pf_produce(ctx, n, &buf, &len, err))
+            return -1;
+        free(buf);
+        *size = len;
+        return 0;
+    }
+    return pf_fail(err, EISDIR, "not a file");
+}
+
+static char *alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *len, size_t *hdr,
+                       pf_error *err)
+{
+    char *buf;
+    *len = (size_t)pf_npy_file_size(t, ndim, shape);
+    buf = malloc(*len);
+    if (!buf) {
+        pf_fail(err, ENOMEM, "out of memory for a %zu-byte file", *len);
+        return NULL;
+    }
+    *hdr = pf_npy_header(buf, *len, t, ndim, shape);
+    return buf;
+}
+
+static int produce_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
+                              pf_error *err)
+{
+    const int B = ctx->opt.batch;
+    const pf_dtype t = n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2;
+    pf_sample *s = calloc((size_t)B, sizeof *s);
+    int64_t shape[5];
+    size_t hdr, per;
+    char *buf;
+    if (!s)
+        return pf_fail(err, ENOMEM, "out of memory");
+    step_shape(ctx, n->file, shape);
+    buf = alloc_npy(t, 5, shape, len, &hdr, err);
+    if (!buf) {
+        free(s);
+        return -1;
+    }
+    per = (*len - hdr) / (size_t)B;
+    pf_sample_step(&ctx->sampler, (pf_split)n->split, n->epoch, n->step, s);
+    for (int b = 0; b < B; b++) {
+        pf_case *c = &ctx->cache.cases[s[b].case_idx];
+        if (pf_case_check_bulk(c, err)) {
+            free(buf);
+            free(s);
+            return -1;
+        }
+        if (t == PF_DT_F4)
+            pf_extract_image(c, &ctx->norms[s[b].case_idx * ctx->ds.n_channels], s[b].start,
+                             ctx->patch, (float *)(buf + hdr + per * (size_t)b));
+        else
+            pf_extract_seg(c, s[b].start, ctx->patch, (int16_t *)(buf + hdr + per * (size_t)b));
+    }
+    free(s);
+    *out = buf;
+    return 0;
+}
+
+static int produce_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
+                              pf_error *err)
+{
+    pf_case *c = &ctx->cache.cases[n->case_idx];
+    const pf_dtype t = n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2;
+    int64_t shape[4], start[3] = {0, 0, 0};
+    int whole[3];
+    size_t hdr;
+    char *buf;
+    if (pf_case_check_bulk(c, err))
+        return -1;
+    case_shape(ctx, n->case_idx, n->file, shape);
+    buf = alloc_npy(t, 4, shape, len, &hdr, err);
+    if (!buf)
+        return -1;
+    for (int d = 0; d < 3; d++)
+        whole[d] = (int)c->hdr.shape[d];
+    if (t == PF_DT_F4)
+        pf_extract_image(c, &ctx->norms[n->case_idx * ctx->ds.n_channels], start, whole,
+                         (float *)(buf + hdr));
+    else
+        pf_extract_seg(c, start, whole, (int16_t *)(buf + hdr));
+    *out = buf;
+    return 0;
+}
+
+int pf_produce(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err)
+{
+    const char *small = small_file(ctx, n);
+    char *s = NULL;
+    if (small) {
+        s = strdup(small);
+    } else if (n->kind == PF_NODE_STEP_FILE && n->file == PF_FILE_META) {
+        pf_sample *smp = calloc((size_t)ctx->opt.batch, sizeof *smp);
+        if (!smp)
+            return pf_fail(err, ENOMEM, "out of memory");
+        pf_sample_step(&ctx->sampler, (pf_split)n->split, n->epoch, n->step, smp);
+        s = make_meta_json(ctx, n, smp);
+        free(smp);
+    } else if (n->kind == PF_NODE_CASE_FILE && n->file == PF_FILE_META) {
+        s = make_properties_json(ctx, n->case_idx);
+    } else if (n->kind == PF_NODE_STEP_FILE) {
+        return produce_step_array(ctx, n, buf, len, err);
+    } else if (n->kind == PF_NODE_CASE_FILE) {
+        return produce_case_array(ctx, n, buf, len, err);
+    } else {
+        return pf_fail(err, EISDIR, "not a file");
+    }
+    if (!s)
+        return pf_fail(err, ENOMEM, "out of memory");
+    *buf = s;
+    *len = strlen(s);
+    return 0;
+}

@@ -1,0 +1,263 @@
+/* tree.c - names, nodes and computed inode numbers of the virtual tree (see tree.h). */
+#include "patchfs/tree.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "patchfs/options.h"
+
+/* ino layout: kind (4 bits) << 60 | split (1) << 59 | file (2) << 57 | a (28) << 28 | b (28)
+ * with (a, b) = (epoch, step) or (case, 0). The root is 1 as FUSE requires; every other kind
+ * is >= 2, so no other node maps to 0 or 1. */
+uint64_t pf_node_ino(const pf_node *n)
+{
+    uint64_t a = 0, b = 0;
+    if (n->kind == PF_NODE_ROOT)
+        return PF_ROOT_INO;
+    switch (n->kind) {
+    case PF_NODE_EPOCH_DIR: a = n->epoch; break;
+    case PF_NODE_STEP_DIR: case PF_NODE_STEP_FILE: a = n->epoch; b = n->step; break;
+    case PF_NODE_CASE_DIR: case PF_NODE_CASE_FILE: a = n->case_idx; break;
+    default: break;
+    }
+    return ((uint64_t)n->kind << 60) | ((uint64_t)(n->split & 1) << 59) |
+           ((uint64_t)(n->file & 3) << 57) | ((a & PF_MAX_INDEX) << 28) | (b & PF_MAX_INDEX);
+}
+
+static uint32_t split_steps(const pf_tree *t, uint32_t split)
+{
+    return split ? t->val_steps : t->steps;
+}
+
+int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
+{
+    pf_node n = {0};
+    if (ino == PF_ROOT_INO) {
+        *out = pf_node_root();
+        return 0;
+    }
+    n.kind = (pf_node_kind)(ino >> 60);
+    n.split = (uint32_t)(ino >> 59) & 1;
+    n.file = (pf_file_kind)((ino >> 57) & 3);
+    {
+        uint32_t a = (uint32_t)((ino >> 28) & PF_MAX_INDEX), b = (uint32_t)(ino & PF_MAX_INDEX);
+        switch (n.kind) {
+        case PF_NODE_EPOCH_DIR: n.epoch = a; break;
+        case PF_NODE_STEP_DIR: case PF_NODE_STEP_FILE: n.epoch = a; n.step = b; break;
+        case PF_NODE_CASE_DIR: case PF_NODE_CASE_FILE: n.case_idx = a; break;
+        default: break;
+        }
+    }
+    if (n.kind < PF_NODE_README || n.kind > PF_NODE_CASE_FILE || pf_node_ino(&n) != ino)
+        return -1;
+    if ((n.kind == PF_NODE_EPOCH_DIR || n.kind == PF_NODE_STEP_DIR ||
+         n.kind == PF_NODE_STEP_FILE) && n.epoch >= t->epochs)
+        return -1;
+    if ((n.kind == PF_NODE_STEP_DIR || n.kind == PF_NODE_STEP_FILE) &&
+        n.step >= split_steps(t, n.split))
+        return -1;
+    if ((n.kind == PF_NODE_CASE_DIR || n.kind == PF_NODE_CASE_FILE) &&
+        n.case_idx >= (uint32_t)t->n_cases)
+        return -1;
+    if ((n.kind == PF_NODE_STEP_FILE || n.kind == PF_NODE_CASE_FILE) && n.file > PF_FILE_META)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+int pf_node_is_dir(const pf_node *n)
+{
+    switch (n->kind) {
+    case PF_NODE_ROOT: case PF_NODE_SPLIT_DIR: case PF_NODE_EPOCH_DIR: case PF_NODE_STEP_DIR:
+    case PF_NODE_CASES_DIR: case PF_NODE_CASE_DIR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+pf_node pf_node_root(void)
+{
+    pf_node n = {0};
+    n.kind = PF_NODE_ROOT;
+    return n;
+}
+
+pf_node pf_node_parent(const pf_node *n)
+{
+    pf_node p = *n;
+    switch (n->kind) {
+    case PF_NODE_EPOCH_DIR: p.kind = PF_NODE_SPLIT_DIR; p.epoch = 0; break;
+    case PF_NODE_STEP_DIR: p.kind = PF_NODE_EPOCH_DIR; p.step = 0; break;
+    case PF_NODE_STEP_FILE: p.kind = PF_NODE_STEP_DIR; p.file = 0; break;
+    case PF_NODE_CASE_DIR: p = pf_node_root(); p.kind = PF_NODE_CASES_DIR; break;
+    case PF_NODE_CASE_FILE: p.kind = PF_NODE_CASE_DIR; p.file = 0; break;
+    default: p = pf_node_root(); break;
+    }
+    return p;
+}
+
+static const char *const root_names[] = {"README.txt", "patchfs.json", "splits.json",
+                                         "train", "val", "cases"};
+static const char *const step_files[] = {"data.npy", "seg.npy", "meta.json"};
+static const char *const case_files[] = {"data.npy", "seg.npy", "properties.json"};
+
+static pf_node root_child(int i)
+{
+    pf_node n = {0};
+    switch (i) {
+    case 0: n.kind = PF_NODE_README; break;
+    case 1: n.kind = PF_NODE_PATCHFS_JSON; break;
+    case 2: n.kind = PF_NODE_SPLITS_JSON; break;
+    case 3: n.kind = PF_NODE_SPLIT_DIR; n.split = 0; break;
+    case 4: n.kind = PF_NODE_SPLIT_DIR; n.split = 1; break;
+    default: n.kind = PF_NODE_CASES_DIR; break;
+    }
+    return n;
+}
+
+/* "prefix_N" with canonical N < limit. */
+static int parse_numbered(const char *name, const char *prefix, uint32_t limit, uint32_t *out)
+{
+    size_t lp = strlen(prefix);
+    uint64_t v;
+    if (strncmp(name, prefix, lp) != 0 || pf_parse_u64(name + lp, PF_MAX_INDEX, &v) != 0 ||
+        v >= limit)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int find_case(const pf_tree *t, const char *id)
+{
+    int lo = 0, hi = t->n_cases - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(t->case_ids[mid], id);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_node *out)
+{
+    pf_node n = *dir;
+    switch (dir->kind) {
+    case PF_NODE_ROOT:
+        for (int i = 0; i < 6; i++)
+            if (!strcmp(name, root_names[i])) {
+                *out = root_child(i);
+                return 0;
+            }
+        return -1;
+    case PF_NODE_SPLIT_DIR:
+        if (parse_numbered(name, "epoch_", t->epochs, &n.epoch))
+            return -1;
+        n.kind = PF_NODE_EPOCH_DIR;
+        break;
+    case PF_NODE_EPOCH_DIR:
+        if (parse_numbered(name, "step_", split_steps(t, dir->split), &n.step))
+            return -1;
+        n.kind = PF_NODE_STEP_DIR;
+        break;
+    case PF_NODE_STEP_DIR:
+    case PF_NODE_CASE_DIR: {
+        const char *const *names = dir->kind == PF_NODE_STEP_DIR ? step_files : case_files;
+        int i;
+        for (i = 0; i < 3 && strcmp(name, names[i]); i++)
+            ;
+        if (i == 3)
+            return -1;
+        n.kind = dir->kind == PF_NODE_STEP_DIR ? PF_NODE_STEP_FILE : PF_NODE_CASE_FILE;
+        n.file = (pf_file_kind)i;
+        break;
+    }
+    case PF_NODE_CASES_DIR: {
+        int idx = find_case(t, name);
+        if (idx < 0)
+            return -1;
+        n.kind = PF_NODE_CASE_DIR;
+        n.case_idx = (uint32_t)idx;
+        break;
+    }
+    default:
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+uint64_t pf_tree_child_count(const pf_tree *t, const pf_node *dir)
+{
+    switch (dir->kind) {
+    case PF_NODE_ROOT: return 6;
+    case PF_NODE_SPLIT_DIR: return t->epochs;
+    case PF_NODE_EPOCH_DIR: return split_steps(t, dir->split);
+    case PF_NODE_STEP_DIR: case PF_NODE_CASE_DIR: return 3;
+    case PF_NODE_CASES_DIR: return (uint64_t)t->n_cases;
+    default: return 0;
+    }
+}
+
+int pf_tree_child_at(const pf_tree *t, const pf_node *dir, uint64_t i, pf_node *out)
+{
+    pf_node n = *dir;
+    if (i >= pf_tree_child_count(t, dir))
+        return -1;
+    switch (dir->kind) {
+    case PF_NODE_ROOT: n = root_child((int)i); break;
+    case PF_NODE_SPLIT_DIR: n.kind = PF_NODE_EPOCH_DIR; n.epoch = (uint32_t)i; break;
+    case PF_NODE_EPOCH_DIR: n.kind = PF_NODE_STEP_DIR; n.step = (uint32_t)i; break;
+    case PF_NODE_STEP_DIR: n.kind = PF_NODE_STEP_FILE; n.file = (pf_file_kind)i; break;
+    case PF_NODE_CASE_DIR: n.kind = PF_NODE_CASE_FILE; n.file = (pf_file_kind)i; break;
+    case PF_NODE_CASES_DIR: n.kind = PF_NODE_CASE_DIR; n.case_idx = (uint32_t)i; break;
+    default: return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap)
+{
+    switch (n->kind) {
+    case PF_NODE_ROOT: snprintf(buf, cap, "%s", ""); break;
+    case PF_NODE_README: snprintf(buf, cap, "%s", root_names[0]); break;
+    case PF_NODE_PATCHFS_JSON: snprintf(buf, cap, "%s", root_names[1]); break;
+    case PF_NODE_SPLITS_JSON: snprintf(buf, cap, "%s", root_names[2]); break;
+    case PF_NODE_SPLIT_DIR: snprintf(buf, cap, "%s", n->split ? "val" : "train"); break;
+    case PF_NODE_CASES_DIR: snprintf(buf, cap, "%s", "cases"); break;
+    case PF_NODE_EPOCH_DIR: snprintf(buf, cap, "epoch_%u", n->epoch); break;
+    case PF_NODE_STEP_DIR: snprintf(buf, cap, "step_%u", n->step); break;
+    case PF_NODE_STEP_FILE: snprintf(buf, cap, "%s", step_files[n->file]); break;
+    case PF_NODE_CASE_FILE: snprintf(buf, cap, "%s", case_files[n->file]); break;
+    case PF_NODE_CASE_DIR: snprintf(buf, cap, "%s", t->case_ids[n->case_idx]); break;
+    }
+}
+
+int pf_tree_resolve(const pf_tree *t, const char *path, pf_node *out)
+{
+    pf_node cur = pf_node_root();
+    const char *p = path;
+    while (*p) {
+        char name[256];
+        size_t len;
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        len = strcspn(p, "/");
+        if (len >= sizeof name)
+            return -1;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        p += len;
+        if (!pf_node_is_dir(&cur) || pf_tree_lookup(t, &cur, name, &cur) != 0)
+            return -1;
+    }
+    *out = cur;
+    return 0;
+}
