@@ -7,7 +7,7 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 PKGS     := fuse3 libxxhash jansson zlib
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libnifti2-dev libxxhash-dev \
-            libjansson-dev zlib1g-dev libcmocka-dev python3-numpy python3-nibabel
+            libjansson-dev zlib1g-dev libcmocka-dev python3-numpy python3-nibabel python3-scipy
 
 VERSION  := 0.1.0
 # -ffp-contract=off: no fused multiply-add, so float results are identical on every x86-64

@@ -228,7 +228,9 @@ static char *dump(json_t *j)
     return out;
 }
 
-static json_t *options_json(const pf_ctx *ctx)
+/* The options in effect. meta.json (full = 0) lists only those that shape a step's content,
+ * so changing steps or epochs does not change the bytes of existing steps. */
+static json_t *options_json(const pf_ctx *ctx, int full)
 {
     json_t *o = json_object();
     json_object_set_new(o, "seed", seed_value(ctx->opt.seed));
@@ -237,9 +239,11 @@ static json_t *options_json(const pf_ctx *ctx)
     json_object_set_new(o, "oversample", json_real(ctx->opt.oversample));
     json_object_set_new(o, "forced_from", json_integer(pf_forced_from(ctx->opt.batch,
                                                                       ctx->opt.oversample)));
-    json_object_set_new(o, "steps", json_integer(ctx->opt.steps));
-    json_object_set_new(o, "val_steps", json_integer(ctx->opt.val_steps));
-    json_object_set_new(o, "epochs", json_integer(ctx->opt.epochs));
+    if (full) {
+        json_object_set_new(o, "steps", json_integer(ctx->opt.steps));
+        json_object_set_new(o, "val_steps", json_integer(ctx->opt.val_steps));
+        json_object_set_new(o, "epochs", json_integer(ctx->opt.epochs));
+    }
     if (ctx->opt.fold == PF_FOLD_ALL)
         json_object_set_new(o, "fold", json_string("all"));
     else
@@ -293,7 +297,7 @@ static char *make_patchfs_json(const pf_ctx *ctx)
     json_object_set_new(ds, "median_relative_size_after_cropping",
                         json_real(ctx->median_relative_size));
     json_object_set_new(j, "dataset", ds);
-    json_object_set_new(j, "options", options_json(ctx));
+    json_object_set_new(j, "options", options_json(ctx, 1));
     json_object_set_new(split, "source", json_string(ctx->split.source));
     json_object_set_new(split, "train", json_integer(ctx->split.n_train));
     json_object_set_new(split, "val", json_integer(ctx->split.n_val));
@@ -452,7 +456,7 @@ static char *make_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample
     json_object_set_new(j, "epoch", json_integer(n->epoch));
     json_object_set_new(j, "step", json_integer(n->step));
     json_object_set_new(j, "format", json_integer(PF_FORMAT_VERSION));
-    json_object_set_new(j, "options", options_json(ctx));
+    json_object_set_new(j, "options", options_json(ctx, 0));
     for (int b = 0; b < ctx->opt.batch; b++) {
         const pf_sample *p = &s[b];
         const int64_t *S = ctx->cache.cases[p->case_idx].hdr.shape;

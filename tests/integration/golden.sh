@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# golden.sh - golden digests: the served bytes of format 1 for fixed seeds, pinned forever.
+# A change here means every user's batches changed: bump the format instead (docs/design.md).
+#
+#   golden.sh check|update GENERATED_DATASET REAL_DATA_DIR CACHE_DIR
+# GENERATED_DATASET must be made by: make_dataset.py DIR --channels 2 --dtype int16 --cases 6 --seed 1
+set -eu
+cd "$(dirname "$0")/../.."
+mode=$1 gen=$2 real=$3 cache=$4
+PF=./patchfs
+GOLDEN=tests/integration/golden.sha256
+FILES="train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy train/epoch_0/step_0/meta.json
+train/epoch_17/step_123/data.npy train/epoch_17/step_123/seg.npy val/epoch_2/step_9/data.npy
+val/epoch_2/step_9/seg.npy cases/case_003/data.npy cases/case_003/seg.npy"
+REAL_FILES="train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy train/epoch_3/step_17/data.npy
+train/epoch_3/step_17/seg.npy train/epoch_3/step_17/meta.json val/epoch_0/step_1/data.npy"
+
+compute() {
+    for f in $FILES; do
+        printf '%s  gen:%s\n' "$("$PF" get "$gen" "$f" -o "seed=7,batch=3,patch=16x24x24,cache=$cache" 2>/dev/null | sha256sum | cut -d' ' -f1)" "$f"
+    done
+    if [ -d "$real/Dataset004_Hippocampus" ]; then
+        for f in $REAL_FILES; do
+            printf '%s  hippocampus:%s\n' "$("$PF" get "$real/Dataset004_Hippocampus" "$f" -o "seed=7,patch=32x48x32,batch=4,cache=$cache" 2>/dev/null | sha256sum | cut -d' ' -f1)" "$f"
+        done
+    fi
+}
+
+case $mode in
+update)
+    compute > "$GOLDEN"
+    cat "$GOLDEN"
+    ;;
+check)
+    compute > "$cache.now"
+    # every computed line must be pinned (real-data lines only when the data is present)
+    missing=$(grep -vxFf "$GOLDEN" "$cache.now" || true)
+    if [ -n "$missing" ]; then
+        echo "golden digests differ (or are not pinned):"
+        echo "$missing"
+        exit 1
+    fi
+    echo "$(wc -l < "$cache.now") golden digests match"
+    ;;
+esac

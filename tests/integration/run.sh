@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# run.sh - integration tests: mount real and generated datasets for real (FUSE, as root),
+# compare every byte the mount serves with `patchfs get` (no FUSE), check the content against
+# an independent numpy/scipy reference (verify.py), pin golden digests, and check errors for
+# broken datasets. Ends with the line "N passed, M failed".
+#
+#   PYTHON=/usr/bin/python3 bash tests/integration/run.sh [filter]
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+PF=$ROOT/patchfs
+PY=${PYTHON:-/usr/bin/python3}
+REAL=${PATCHFS_REAL_DATA:-$ROOT/../shared/data/real}
+FILTER=${1:-}
+T=$(mktemp -d /tmp/patchfs-it.XXXXXX)
+export XDG_CACHE_HOME=$T/xdg
+PASS=0 FAIL=0 SKIP=0
+MOUNTS=()
+
+cleanup() {
+    for m in "${MOUNTS[@]}"; do
+        mountpoint -q "$m" 2>/dev/null && fusermount3 -uz "$m" 2>/dev/null
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+skip() { SKIP=$((SKIP + 1)); echo "skip - $*"; }
+
+# check NAME CMD...: one assertion
+check() {
+    local name=$1
+    shift
+    if "$@" >"$T/out" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/    /' "$T/out" | tail -20; fi
+}
+
+# pf_mount DATASET MNT OPTS: mount (daemonizes once ready)
+pf_mount() {
+    mkdir -p "$2"
+    MOUNTS+=("$2")
+    "$PF" "$1" "$2" -o "$3" 2>"$T/mount.err" || { cat "$T/mount.err"; return 1; }
+    mountpoint -q "$2"
+}
+pf_umount() { fusermount3 -u "$1"; }
+
+# same_as_get DATASET MNT OPTS VPATH...: the mount serves exactly what `patchfs get` writes
+same_as_get() {
+    local ds=$1 mnt=$2 opts=$3
+    shift 3
+    for v in "$@"; do
+        "$PF" get "$ds" "$v" -o "$opts" >"$T/get.bin" 2>"$T/get.err" || { cat "$T/get.err"; return 1; }
+        cmp "$T/get.bin" "$mnt/$v" || { echo "differs: $v"; return 1; }
+        [ "$(stat -c %s "$mnt/$v")" = "$(stat -c %s "$T/get.bin")" ] || { echo "stat size: $v"; return 1; }
+    done
+}
+
+want() { case "$1" in *"$FILTER"*) return 0 ;; *) return 1 ;; esac; }
+
+gen() { "$PY" "$ROOT/tests/tools/make_dataset.py" "$@" >/dev/null; }
+
+# ---------------------------------------------------------------- command line
+if want cli; then
+    check "cli: --help exits 0 and shows usage" bash -c "'$PF' --help | grep -q 'patchfs get'"
+    check "cli: --version" bash -c "'$PF' --version | grep -q '^patchfs [0-9]'"
+    check "cli: unknown option is named" bash -c "'$PF' check /x -o bogus=1 2>&1 | grep -q \"unknown option 'bogus'\""
+    check "cli: bad value is named" bash -c "'$PF' check /x --patch=0x1x1 2>&1 | grep -q \"option 'patch'\""
+    check "cli: bad value exits non-zero" bash -c "! '$PF' check /x --batch=0 2>/dev/null"
+    check "cli: missing dataset names it" bash -c "'$PF' check /nonexistent/ds 2>&1 | grep -q '/nonexistent/ds'"
+fi
+
+# ---------------------------------------------------------------- generated datasets
+GEN_OPTS="seed=7,batch=5,cache=$T/cache"
+if want gen; then
+    gen "$T/gen_nnunet" --channels 2 --dtype int16 --cases 6
+    gen "$T/gen_msd" --layout msd --channels 3 --dtype float32 --cases 5 --seed 2
+    gen "$T/gen_ct" --ct --dtype float64 --cases 5 --classes 3 --seed 3
+    gen "$T/gen_u8" --dtype uint8 --cases 7 --classes 1 --shape 12,20,16 --seed 4
+    for ds in gen_nnunet gen_msd gen_ct gen_u8; do
+        M=$T/mnt_$ds
+        if ! pf_mount "$T/$ds" "$M" "$GEN_OPTS"; then bad "gen $ds: mounts"; continue; fi
+        ok "gen $ds: mounts"
+        check "gen $ds: content equals the numpy/scipy reference" \
+            "$PY" tests/integration/verify.py "$T/$ds" "$M" --steps 4 --cases
+        check "gen $ds: mount bytes equal patchfs get" same_as_get "$T/$ds" "$M" "$GEN_OPTS" \
+            train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy \
+            train/epoch_0/step_0/meta.json val/epoch_3/step_7/data.npy val/epoch_3/step_7/meta.json \
+            train/epoch_999/step_249/seg.npy README.txt patchfs.json splits.json \
+            cases/case_001/data.npy cases/case_001/properties.json
+        pf_umount "$M"
+    done
+fi
+
+# ---------------------------------------------------------------- the tree behaves like files
+if want tree; then
+    [ -d "$T/gen_nnunet" ] || gen "$T/gen_nnunet" --channels 2 --dtype int16 --cases 6
+    M=$T/mnt_tree
+    OPTS="seed=1,batch=2,epochs=3,steps=4,val_steps=2,cache=$T/cache"
+    if pf_mount "$T/gen_nnunet" "$M" "$OPTS"; then
+        check "tree: root listing" bash -c "[ \"\$(ls '$M' | tr '\n' ' ')\" = 'README.txt cases patchfs.json splits.json train val ' ]"
+        check "tree: epochs and steps listed" bash -c "[ \$(ls '$M/train' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2' | wc -l) = 4 ] && [ \$(ls '$M/val/epoch_0' | wc -l) = 2 ]"
+        check "tree: non-canonical names do not exist" bash -c "! ls '$M/train/epoch_01' && ! ls '$M/train/epoch_3' && ! ls '$M/train/epoch_0/step_4' && ! ls '$M/val/epoch_0/step_2' && ! ls '$M/train/epoch_-1' && ! ls '$M/train/epoch_99999999999999999999' && ! ls '$M/cases/nope'"
+        check "tree: find lists every file" bash -c "[ \$(find '$M' -type f | wc -l) = \$((3 + 3*4*3 + 3*2*3 + 6*3)) ]"
+        check "tree: stat sizes equal bytes read (all files)" bash -c "find '$M' -type f | while read f; do [ \$(stat -c %s \"\$f\") = \$(wc -c < \"\$f\") ] || { echo \$f; exit 1; }; done"
+        check "tree: cp -r and md5sum of a step" bash -c "cp -r '$M/train/epoch_1/step_2' '$T/copied' && (cd '$M/train/epoch_1/step_2' && md5sum *) > '$T/sums' && (cd '$T/copied' && md5sum -c --quiet '$T/sums')"
+        check "tree: writes fail with EROFS" bash -c "! touch '$M/x' 2>'$T/e1'; grep -q 'Read-only' '$T/e1' && ! mkdir '$M/train/d' 2>/dev/null && ! rm -f '$M/README.txt' 2>/dev/null && ! sh -c \"echo x > '$M/README.txt'\" 2>/dev/null && ! mv '$M/splits.json' '$M/s2' 2>/dev/null && [ -f '$M/README.txt' ]"
+        check "tree: numpy mmap works (exact st_size, page cache)" "$PY" -c "import numpy as np; a=np.load('$M/train/epoch_0/step_0/data.npy', mmap_mode='r'); b=np.load('$M/train/epoch_0/step_0/data.npy'); assert (a==b).all() and a.shape==(2,2)+tuple(a.shape[2:])"
+        check "tree: 16 parallel readers of one new file get identical bytes" bash -c "for i in \$(seq 16); do (md5sum < '$M/train/epoch_2/step_3/data.npy' > \"$T/par.\$i\") & done; wait; [ \$(cat '$T'/par.* | sort -u | wc -l) = 1 ] && [ \"\$(cat '$T/par.1')\" = \"\$('$PF' get '$T/gen_nnunet' train/epoch_2/step_3/data.npy -o '$OPTS' | md5sum)\" ]"
+        pf_umount "$M"
+        check "tree: unmounted cleanly" bash -c "! mountpoint -q '$M'"
+    else
+        bad "tree: mounts"
+    fi
+fi
+
+# ---------------------------------------------------------------- determinism
+if want determinism; then
+    [ -d "$T/gen_nnunet" ] || gen "$T/gen_nnunet" --channels 2 --dtype int16 --cases 6
+    FILES="train/epoch_0/step_0/data.npy train/epoch_5/step_9/seg.npy val/epoch_2/step_1/data.npy train/epoch_5/step_9/meta.json"
+    digest_files() { (cd "$1" && sha256sum $FILES); }
+    M1=$T/mnt_d1 M2=$T/mnt_d2
+    if pf_mount "$T/gen_nnunet" "$M1" "seed=11,cache=$T/cacheA"; then
+        # forward order in one mount, reverse order in a second mount with a fresh cache
+        digest_files "$M1" > "$T/d1"
+        pf_umount "$M1"
+        pf_mount "$T/gen_nnunet" "$M2" "seed=11,cache=$T/cacheB,threads=1"
+        (cd "$M2" && for f in $(echo $FILES | tr ' ' '\n' | tac); do sha256sum $f; done | tac) > "$T/d2"
+        check "determinism: fresh cache + other read order + other thread count give the same bytes" cmp "$T/d1" "$T/d2"
+        pf_umount "$M2"
+        pf_mount "$T/gen_nnunet" "$M2" "seed=12,cache=$T/cacheB"
+        digest_files "$M2" > "$T/d3"
+        check "determinism: another seed gives other bytes" bash -c "! cmp -s '$T/d1' '$T/d3'"
+        pf_umount "$M2"
+    else
+        bad "determinism: mounts"
+    fi
+    # golden digests: bytes pinned forever for format 1 (tests/integration/golden.sha256)
+    gen "$T/golden_ds" --channels 2 --dtype int16 --cases 6 --seed 1
+    check "determinism: golden digests (generated dataset)" bash tests/integration/golden.sh check "$T/golden_ds" "$REAL" "$T/golden_cache"
+fi
+
+# ---------------------------------------------------------------- real datasets
+if want real; then
+    if [ ! -d "$REAL" ]; then
+        skip "real datasets: $REAL is absent (set PATCHFS_REAL_DATA)"
+    else
+        for ds in "$REAL"/Dataset*; do
+            name=$(basename "$ds")
+            M=$T/mnt_$name
+            OPTS="seed=5,cache=$T/cache"
+            if ! pf_mount "$ds" "$M" "$OPTS"; then bad "real $name: mounts"; continue; fi
+            ok "real $name: mounts"
+            check "real $name: numpy loads a batch of the right shape" "$PY" -c "
+import json, numpy as np
+pf = json.load(open('$M/patchfs.json'))
+a = np.load('$M/train/epoch_0/step_0/data.npy'); s = np.load('$M/train/epoch_0/step_0/seg.npy')
+B, P, C = pf['options']['batch'], pf['options']['patch'], len(pf['dataset']['channels'])
+assert a.shape == (B, C, *P) and a.dtype == np.float32, a.shape
+assert s.shape == (B, 1, *P) and s.dtype == np.int16, s.shape
+assert np.isfinite(a).all()"
+            check "real $name: content equals the numpy/scipy reference" \
+                "$PY" tests/integration/verify.py "$ds" "$M" --steps 2 --epochs 1
+            check "real $name: mount bytes equal patchfs get" same_as_get "$ds" "$M" "$OPTS" \
+                train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy \
+                val/epoch_1/step_2/data.npy val/epoch_1/step_2/meta.json
+            pf_umount "$M"
+        done
+    fi
+fi
+
+# ---------------------------------------------------------------- sampling statistics
+if want stats; then
+    [ -d "$T/gen_ct" ] || gen "$T/gen_ct" --ct --dtype float64 --cases 5 --classes 3 --seed 3
+    M=$T/mnt_stats
+    if pf_mount "$T/gen_ct" "$M" "seed=3,batch=3,steps=250,cache=$T/cache"; then
+        check "stats: 250 steps: forced positions contain their class, boxes follow nnU-Net" \
+            "$PY" tests/integration/verify.py "$T/gen_ct" "$M" --steps 250 --epochs 1
+        check "stats: cases drawn uniformly, classes uniform among present" "$PY" tests/integration/sampling_stats.py "$M" 250
+        pf_umount "$M"
+    else
+        bad "stats: mounts"
+    fi
+fi
+
+# ---------------------------------------------------------------- broken datasets
+if want broken; then
+    [ -d "$T/gen_u8" ] || gen "$T/gen_u8" --dtype uint8 --cases 7 --classes 1 --shape 12,20,16 --seed 4
+    # broken DIR EXPECTED-TEXT: check and mount fail with a message containing the text, the
+    # mountpoint stays unmounted and the cache holds no entry of a failed case, nor temp files
+    broken() {
+        local d=$1 text=$2 c=$T/cache_broken_$(basename "$1")
+        rm -rf "$c"
+        "$PF" check "$d" -o cache="$c" >"$T/b.out" 2>"$T/b.err" && { echo "check succeeded"; return 1; }
+        grep -qF -- "$text" "$T/b.err" || { echo "message lacks '$text':"; cat "$T/b.err"; return 1; }
+        mkdir -p "$T/mnt_b"
+        "$PF" "$d" "$T/mnt_b" -o cache="$c" 2>"$T/b2.err" && { fusermount3 -u "$T/mnt_b"; echo "mount succeeded"; return 1; }
+        grep -qF -- "$text" "$T/b2.err" || { echo "mount message lacks '$text'"; return 1; }
+        mountpoint -q "$T/mnt_b" && return 1
+        ! find "$c" -name '*.tmp.*' | grep -q .
+    }
+    mk() { rm -rf "$T/$1"; cp -r "$T/gen_u8" "$T/$1"; }
+    mk b_json; printf '{"channel_names": {"0": "T1"},\n "labels": {"background": 0,}\n' > "$T/b_json/dataset.json"
+    check "broken: malformed dataset.json names file and line" broken "$T/b_json" "dataset.json:2:"
+    mk b_nojson; rm "$T/b_nojson/dataset.json"
+    check "broken: missing dataset.json" broken "$T/b_nojson" "dataset.json: missing"
+    mk b_nolabel; rm "$T/b_nolabel/labelsTr/case_003.nii.gz"
+    check "broken: image without label" broken "$T/b_nolabel" "labelsTr/case_003.nii.gz: missing label"
+    mk b_noimage; rm "$T/b_noimage/imagesTr/case_002_0000.nii.gz"
+    check "broken: label without image" broken "$T/b_noimage" "case_002.nii.gz: label has no image"
+    mk b_trunc; head -c 300 "$T/gen_u8/imagesTr/case_004_0000.nii.gz" > "$T/b_trunc/imagesTr/case_004_0000.nii.gz"
+    check "broken: truncated .nii.gz names the file" broken "$T/b_trunc" "case_004_0000.nii.gz"
+    check "broken: no cache entry of the truncated case" bash -c "! ls '$T'/cache_broken_b_trunc/*/case_004.* 2>/dev/null"
+    mk b_text; echo "not a nifti" > "$T/b_text/imagesTr/case_001_0000.nii.gz"
+    check "broken: a non-NIfTI file with a NIfTI name" broken "$T/b_text" "case_001_0000.nii.gz: not a readable NIfTI"
+    mk b_shape; cp "$T/gen_u8/labelsTr/case_000.nii.gz" "$T/b_shape/labelsTr/case_001.nii.gz"
+    check "broken: image/label shape mismatch" broken "$T/b_shape" "differs from image"
+    mk b_labels; "$PY" -c "
+import nibabel as nib, numpy as np
+p='$T/b_labels/labelsTr/case_002.nii.gz'; i=nib.load(p); d=np.asarray(i.dataobj).copy(); d[0,0,0]=7
+nib.save(nib.Nifti1Image(d, i.affine), p)"
+    check "broken: label value missing from dataset.json" broken "$T/b_labels" "label value 7 is not named"
+    mk b_empty; rm "$T/b_empty"/imagesTr/* "$T/b_empty"/labelsTr/*; sed -i 's/"numTraining": 7/"numTraining": 0/' "$T/b_empty/dataset.json"
+    check "broken: empty dataset" broken "$T/b_empty" "no training cases"
+    check "broken: mountpoint missing" bash -c "'$PF' '$T/gen_u8' '$T/no/such/dir' -o cache='$T/cache' 2>&1 | grep -q 'mountpoint unusable'"
+fi
+
+# ---------------------------------------------------------------- signals
+if want signals; then
+    [ -d "$T/gen_u8" ] || gen "$T/gen_u8" --dtype uint8 --cases 7 --classes 1 --shape 12,20,16 --seed 4
+    M=$T/mnt_sig
+    mkdir -p "$M"
+    MOUNTS+=("$M")
+    "$PF" "$T/gen_u8" "$M" -f -o cache="$T/cache" 2>/dev/null &
+    pid=$!
+    for _ in $(seq 100); do mountpoint -q "$M" && break; sleep 0.05; done
+    cat "$M/train/epoch_0/step_0/data.npy" > /dev/null
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    check "signals: SIGTERM unmounts and exits 0" bash -c "[ $rc = 0 ] && ! mountpoint -q '$M'"
+    # kill -9 leaves "Transport endpoint is not connected"; patchfs-mount clears it
+    "$PF" "$T/gen_u8" "$M" -o cache="$T/cache" 2>/dev/null
+    pkill -9 -f "patchfs $T/gen_u8 $M" || true
+    sleep 0.2
+    check "signals: after kill -9 the mountpoint is stale" bash -c "! ls '$M' 2>/dev/null"
+    check "signals: patchfs-mount clears the stale mount and mounts again" bash -c "PATCHFS='$PF' sh mount-scripts/patchfs-mount '$T/gen_u8' '$M' -o cache='$T/cache' 2>/dev/null && cmp <('$PF' get '$T/gen_u8' train/epoch_0/step_1/seg.npy -o cache='$T/cache') '$M/train/epoch_0/step_1/seg.npy'"
+    fusermount3 -u "$M" 2>/dev/null
+fi
+
+echo
+echo "integration: $PASS passed, $FAIL failed, $SKIP skipped"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
