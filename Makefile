@@ -69,10 +69,17 @@ test: check-deps patchfs unit integration
 	@echo "all tests passed"
 
 # The unit and integration tests again with AddressSanitizer + UndefinedBehaviorSanitizer.
+# The daemon's stderr is gone once it daemonizes, so sanitizer reports go to files, and any
+# report fails the target.
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_LOGS  := $(CURDIR)/build/sanitizer-logs
 test-asan:
 	$(MAKE) clean
-	$(MAKE) OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	        LDFLAGS="-fsanitize=address,undefined" test
+	mkdir -p $(SAN_LOGS)
+	ASAN_OPTIONS=log_path=$(SAN_LOGS)/asan UBSAN_OPTIONS=log_path=$(SAN_LOGS)/ubsan:print_stacktrace=1 \
+	  $(MAKE) OPT="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" test
+	@if ls $(SAN_LOGS)/* >/dev/null 2>&1; then echo "sanitizer reports:"; cat $(SAN_LOGS)/*; exit 1; fi
+	@echo "no sanitizer reports"
 
 demo: check-deps patchfs
 	PYTHON=$(PYTHON) bash tests/tools/demo.sh
@@ -80,6 +87,7 @@ demo: check-deps patchfs
 install: patchfs
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 patchfs $(DESTDIR)$(PREFIX)/bin/patchfs
+	install -m 0755 mount-scripts/patchfs-mount $(DESTDIR)$(PREFIX)/bin/patchfs-mount
 
 clean:
 	rm -rf build patchfs

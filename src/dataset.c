@@ -246,7 +246,8 @@ static int list_nnunet_cases(pf_dataset *ds, pf_error *err)
         }
     }
     closedir(d);
-    qsort(ds->cases, (size_t)ds->n_cases, sizeof *ds->cases, cmp_case);
+    if (ds->n_cases > 1)
+        qsort(ds->cases, (size_t)ds->n_cases, sizeof *ds->cases, cmp_case);
 
     for (int i = 0; i < ds->n_cases; i++) {
         pf_case_src *c = &ds->cases[i];
@@ -341,7 +342,8 @@ static int list_msd_cases(pf_dataset *ds, json_t *training, const char *jpath, p
             return pf_fail(err, ENOENT, "%s: label of case %s listed in %s does not exist",
                            c->label, id, jpath);
     }
-    qsort(ds->cases, (size_t)ds->n_cases, sizeof *ds->cases, cmp_case);
+    if (ds->n_cases > 1)
+        qsort(ds->cases, (size_t)ds->n_cases, sizeof *ds->cases, cmp_case);
     for (int k = 1; k < ds->n_cases; k++)
         if (!strcmp(ds->cases[k].id, ds->cases[k - 1].id))
             return pf_fail(err, EINVAL, "%s: case %s is listed twice", jpath, ds->cases[k].id);
