@@ -46,7 +46,7 @@ build/libpatchfs.a: $(CORE_OBJ)
 patchfs: $(APP_OBJ) build/libpatchfs.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-build/tests/%: tests/unit/%.c tests/unit/testutil.h build/libpatchfs.a
+build/tests/%: tests/unit/%.c tests/unit/testutil.h build/libpatchfs.a | build
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libpatchfs.a $(LDFLAGS) $(LDLIBS) \
 	      $(shell pkg-config --libs cmocka)
 
@@ -59,8 +59,10 @@ check-deps:
 	@pkg-config --exists $(PKGS) cmocka && test -f /usr/include/nifti/nifti2_io.h \
 	  || { echo "missing build dependencies: run 'make deps' (as root)" >&2; exit 1; }
 
+# every test binary runs, even after a failure; the target fails if any did
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@failed=""; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
+	 if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
 integration: patchfs
 	PYTHON=$(PYTHON) bash tests/integration/run.sh

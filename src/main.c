@@ -124,8 +124,10 @@ static int cmd_check(const pf_options *o, const char *dataset)
     printf("dataset %s (%s layout): %d cases, %d channel%s, labels", ctx.ds.name,
            ctx.ds.layout == PF_LAYOUT_MSD ? "Decathlon" : "nnU-Net", ctx.ds.n_cases,
            ctx.ds.n_channels, ctx.ds.n_channels == 1 ? "" : "s");
-    for (int l = 0; l < ctx.ds.n_labels; l++)
+    for (int l = 0; l < ctx.ds.n_labels && l < 12; l++)
         printf(" %d=%s", ctx.ds.label_values[l], ctx.ds.label_names[l]);
+    if (ctx.ds.n_labels > 12)
+        printf(" ... (%d labels)", ctx.ds.n_labels);
     printf("\nchannels:");
     for (int c = 0; c < ctx.ds.n_channels; c++)
         printf(" %s (%s%s)", ctx.ds.channel_names[c], pf_scheme_name(ctx.channel_norm[c].scheme),

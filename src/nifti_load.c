@@ -47,6 +47,25 @@ static int check_readable(const char *path, pf_error *err)
     return 0;
 }
 
+/* 1 or 2 from the header's first field (sizeof_hdr: 348 or 540, in either byte order);
+ * libnifti reports NIfTI-2 files read through its NIfTI-1 path as version 1. */
+static int header_version(const char *fname)
+{
+    unsigned char b[4] = {0};
+    znzFile fp = znzopen(fname, "rb", nifti_is_gzfile(fname));
+    uint32_t le, be;
+    if (znz_isnull(fp))
+        return 1;
+    if (znzread(b, 1, 4, fp) != 4) {
+        znzclose(fp);
+        return 1;
+    }
+    znzclose(fp);
+    le = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    be = (uint32_t)b[3] | (uint32_t)b[2] << 8 | (uint32_t)b[1] << 16 | (uint32_t)b[0] << 24;
+    return le == 540 || be == 540 ? 2 : 1;
+}
+
 static int fill_info(const char *path, const nifti_image *nim, pf_nifti_info *info,
                      pf_error *err)
 {
@@ -83,7 +102,7 @@ static int fill_info(const char *path, const nifti_image *nim, pf_nifti_info *in
     info->spacing[1] = nim->dy;
     info->spacing[2] = nim->dz;
     info->datatype = nim->datatype;
-    info->nifti_version = (nim->nifti_type >= NIFTI_FTYPE_NIFTI2_1) ? 2 : 1;
+    info->nifti_version = header_version(nim->fname);
     if (nim->sform_code > 0) {
         for (int r = 0; r < 4; r++)
             for (int c = 0; c < 4; c++)
@@ -130,14 +149,47 @@ int pf_nifti_read_info(const char *path, pf_nifti_info *info, pf_error *err)
     return 0;
 }
 
+/* Reads the voxel bytes ourselves rather than with nifti_image_load: libnifti silently
+ * replaces NaN and infinite floats by 0, which would hide a broken image. */
+static int read_voxels(const char *path, nifti_image *nim, pf_error *err)
+{
+    const size_t nbytes = (size_t)nim->nvox * (size_t)nim->nbyper;
+    size_t done = 0;
+    znzFile fp = znzopen(nim->iname, "rb", nifti_is_gzfile(nim->iname));
+    if (znz_isnull(fp))
+        return pf_fail(err, errno ? errno : EIO, "%s: cannot open voxel data", path);
+    if (znzseek(fp, (znz_off_t)nim->iname_offset, SEEK_SET) < 0) {
+        znzclose(fp);
+        return pf_fail(err, EIO, "%s: voxel data is truncated (no data at offset %lld)", path,
+                       (long long)nim->iname_offset);
+    }
+    nim->data = malloc(nbytes ? nbytes : 1);
+    if (!nim->data) {
+        znzclose(fp);
+        return pf_fail(err, ENOMEM, "%s: out of memory for %zu bytes of voxels", path, nbytes);
+    }
+    while (done < nbytes) {
+        size_t want = nbytes - done < ((size_t)1 << 24) ? nbytes - done : (size_t)1 << 24;
+        size_t got = znzread((char *)nim->data + done, 1, want, fp);
+        if (got == 0 || got > want) { /* end of file, or a decompression error (negative) */
+            znzclose(fp);
+            return pf_fail(err, EIO, "%s: voxel data is truncated or corrupt (read %zu of %zu "
+                           "bytes)", path, done, nbytes);
+        }
+        done += got;
+    }
+    znzclose(fp);
+    if (nim->swapsize > 1 && nim->byteorder != nifti_short_order())
+        nifti_swap_Nbytes(nim->nvox, nim->swapsize, nim->data);
+    return 0;
+}
+
 static nifti_image *load_all(const char *path, pf_nifti_info *info, pf_error *err)
 {
     nifti_image *nim = open_header(path, info, err);
     if (!nim)
         return NULL;
-    if (nifti_image_load(nim) != 0 || !nim->data) {
-        pf_fail(err, EIO, "%s: voxel data is truncated or corrupt (expected %lld bytes)", path,
-                (long long)(nim->nvox * nim->nbyper));
+    if (read_voxels(path, nim, err) != 0) {
         nifti_image_free(nim);
         return NULL;
     }

@@ -23,9 +23,20 @@ size_t pf_npy_header(char *buf, size_t cap, pf_dtype t, int ndim, const int64_t 
         n += snprintf(dict + n, sizeof dict - (size_t)n, i ? ", %lld" : "%lld",
                       (long long)shape[i]);
     n += snprintf(dict + n, sizeof dict - (size_t)n, ndim == 1 ? ",), }" : "), }");
-    /* 10 preamble bytes + dict + padding + '\n' must be a multiple of 64. */
-    size_t total = ((size_t)n + 10 + 1 + 63) / 64 * 64;
-    size_t header_len = total - 10;
+    /* Exactly numpy's layout (numpy >= 1.24, format.py _write_array_header/_wrap_header), so
+     * np.save of the same array gives the same bytes: 21 - len(str(shape[0])) spare spaces for
+     * growing the first axis, then 1..64 spaces and '\n' so that 10 + header_len is a multiple
+     * of 64 (a full 64 when it already was). */
+    char first[32];
+    size_t growth = 0, hlen, padlen, total, header_len;
+    if (ndim > 0) {
+        size_t digits = (size_t)snprintf(first, sizeof first, "%lld", (long long)shape[0]);
+        growth = digits < 21 ? 21 - digits : 0;
+    }
+    hlen = (size_t)n + growth + 1;
+    padlen = 64 - (10 + hlen) % 64;
+    total = 10 + hlen + padlen;
+    header_len = total - 10;
     if (total > cap || header_len > 65535)
         return 0;
     memcpy(buf, "\x93NUMPY\x01\x00", 8);

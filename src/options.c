@@ -80,7 +80,7 @@ static int parse_patch(pf_options *o, const char *value, pf_error *err)
             break;
         dims[n++] = (int)v;
         p += len;
-        if (*p == '\0')
+        if (*p == '\0' || n == 3)
             break;
         p++; /* skip 'x' */
     }

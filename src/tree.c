@@ -9,9 +9,23 @@
 /* ino layout: kind (4 bits) << 60 | split (1) << 59 | file (2) << 57 | a (28) << 28 | b (28)
  * with (a, b) = (epoch, step) or (case, 0). The root is 1 as FUSE requires; every other kind
  * is >= 2, so no other node maps to 0 or 1. */
+/* Only the fields a kind uses enter its number, so each node has exactly one inode number
+ * and pf_node_from_ino can reject every other encoding. */
+static int uses_split(pf_node_kind k)
+{
+    return k == PF_NODE_SPLIT_DIR || k == PF_NODE_EPOCH_DIR || k == PF_NODE_STEP_DIR ||
+           k == PF_NODE_STEP_FILE;
+}
+
+static int uses_file(pf_node_kind k)
+{
+    return k == PF_NODE_STEP_FILE || k == PF_NODE_CASE_FILE;
+}
+
 uint64_t pf_node_ino(const pf_node *n)
 {
-    uint64_t a = 0, b = 0;
+    uint64_t a = 0, b = 0, split = uses_split(n->kind) ? n->split & 1 : 0;
+    uint64_t file = uses_file(n->kind) ? (uint64_t)n->file & 3 : 0;
     if (n->kind == PF_NODE_ROOT)
         return PF_ROOT_INO;
     switch (n->kind) {
@@ -20,8 +34,8 @@ uint64_t pf_node_ino(const pf_node *n)
     case PF_NODE_CASE_DIR: case PF_NODE_CASE_FILE: a = n->case_idx; break;
     default: break;
     }
-    return ((uint64_t)n->kind << 60) | ((uint64_t)(n->split & 1) << 59) |
-           ((uint64_t)(n->file & 3) << 57) | ((a & PF_MAX_INDEX) << 28) | (b & PF_MAX_INDEX);
+    return ((uint64_t)n->kind << 60) | (split << 59) | (file << 57) |
+           ((a & PF_MAX_INDEX) << 28) | (b & PF_MAX_INDEX);
 }
 
 static uint32_t split_steps(const pf_tree *t, uint32_t split)
@@ -48,6 +62,10 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
         default: break;
         }
     }
+    if (!uses_split(n.kind))
+        n.split = 0;
+    if (!uses_file(n.kind))
+        n.file = 0;
     if (n.kind < PF_NODE_README || n.kind > PF_NODE_CASE_FILE || pf_node_ino(&n) != ino)
         return -1;
     if ((n.kind == PF_NODE_EPOCH_DIR || n.kind == PF_NODE_STEP_DIR ||
