@@ -157,11 +157,31 @@ static inline void tu_write_nifti_ex(const char *path, int dt, int64_t nx, int64
     }
     nim->scl_slope = o ? o->slope : 0.0;
     nim->scl_inter = o ? o->inter : 0.0;
-    nim->nifti_type = version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
-    assert_int_equal(nifti_set_filenames(nim, path, 0, 1), 0);
-    /* nifti_set_filenames may infer a type from the name; the version is ours to choose */
-    nim->nifti_type = version == 2 ? NIFTI_FTYPE_NIFTI2_1 : NIFTI_FTYPE_NIFTI1_1;
-    nifti_image_write(nim);
+    if (version == 2) {
+        /* libnifti 3.0.1's nifti_image_write always writes NIfTI-1 when the image fits, so a
+         * NIfTI-2 file is written by hand: its header from the library, then the 4-byte
+         * extension flag, then the voxels at offset 544 (gzip'd for .nii.gz). */
+        nifti_2_header h;
+        const char ext[4] = {0, 0, 0, 0};
+        size_t len = strlen(path);
+        znzFile fp;
+        nim->nifti_type = NIFTI_FTYPE_NIFTI2_1;
+        nim->iname_offset = 544;
+        assert_int_equal(sizeof h, 540);
+        assert_int_equal(nifti_convert_nim2n2hdr(nim, &h), 0);
+        memcpy(h.magic, "n+2\0\r\n\032\n", 8);
+        h.vox_offset = 544;
+        fp = znzopen(path, "wb", len > 3 && !strcmp(path + len - 3, ".gz"));
+        assert_false(znz_isnull(fp));
+        assert_int_equal(znzwrite(&h, 1, sizeof h, fp), sizeof h);
+        assert_int_equal(znzwrite(ext, 1, 4, fp), 4);
+        assert_int_equal(znzwrite(nim->data, (size_t)nim->nbyper, n, fp), n);
+        znzclose(fp);
+    } else {
+        nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
+        assert_int_equal(nifti_set_filenames(nim, path, 0, 1), 0);
+        nifti_image_write(nim);
+    }
     nifti_image_free(nim);
     {
         struct stat sb;
@@ -183,6 +203,7 @@ typedef struct tu_raw_case {
     int64_t nx, ny, nz;
     const double *image;   /* float32 on disk */
     const double *label;   /* uint8 on disk */
+    double spacing[3];     /* x, y, z in mm; all 0 = 1 mm */
 } tu_raw_case;
 
 /* Writes root/dataset.json (one "MR" channel, labels background=0 and 1..n_labels-1) and
@@ -207,10 +228,12 @@ static inline void tu_write_raw_dataset(const char *root, const tu_raw_case *cas
     tu_write_text(path, json);
     for (int i = 0; i < n; i++) {
         const tu_raw_case *c = &cases[i];
+        tu_nifti_opts o = {.version = 1};
+        memcpy(o.spacing, c->spacing, sizeof o.spacing);
         tu_path(path, "%s/imagesTr/%s_0000.nii.gz", root, c->id);
-        tu_write_nifti(path, DT_FLOAT32, c->nx, c->ny, c->nz, c->image);
+        tu_write_nifti_ex(path, DT_FLOAT32, c->nx, c->ny, c->nz, 1, c->image, &o);
         tu_path(path, "%s/labelsTr/%s.nii.gz", root, c->id);
-        tu_write_nifti(path, DT_UINT8, c->nx, c->ny, c->nz, c->label);
+        tu_write_nifti_ex(path, DT_UINT8, c->nx, c->ny, c->nz, 1, c->label, &o);
     }
 }
 
