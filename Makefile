@@ -34,10 +34,10 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 
 all: patchfs
 
-build/%.o: src/%.c $(wildcard include/patchfs/*.h) | build
+build/%.o: src/%.c $(wildcard include/patchfs/*.h) | build/tests
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-build:
+build/tests:
 	@mkdir -p build/tests
 
 build/libpatchfs.a: $(CORE_OBJ)
@@ -46,7 +46,7 @@ build/libpatchfs.a: $(CORE_OBJ)
 patchfs: $(APP_OBJ) build/libpatchfs.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-build/tests/%: tests/unit/%.c tests/unit/testutil.h build/libpatchfs.a | build
+build/tests/%: tests/unit/%.c tests/unit/testutil.h build/libpatchfs.a | build/tests
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libpatchfs.a $(LDFLAGS) $(LDLIBS) \
 	      $(shell pkg-config --libs cmocka)
 
