@@ -248,6 +248,18 @@ if want signals; then
     fusermount3 -u "$M" 2>/dev/null
 fi
 
+# ---------------------------------------------------------------- suites in their own files
+# Each prints "ok - ..." / "not ok - ..." / "skip - ..." lines; counted here.
+for suite in reliability examples; do
+    f=tests/integration/$suite.sh
+    want "$suite" && [ -f "$f" ] || continue
+    PF="$PF" PY="$PY" REAL="$REAL" T="$T/$suite" bash "$f" > "$T/$suite.log" 2>&1
+    cat "$T/$suite.log"
+    PASS=$((PASS + $(grep -c '^ok - ' "$T/$suite.log")))
+    FAIL=$((FAIL + $(grep -c '^not ok - ' "$T/$suite.log")))
+    SKIP=$((SKIP + $(grep -c '^skip - ' "$T/$suite.log")))
+done
+
 echo
 echo "integration: $PASS passed, $FAIL failed, $SKIP skipped"
 echo "$PASS passed, $FAIL failed"
