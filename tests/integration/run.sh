@@ -253,7 +253,12 @@ fi
 for suite in reliability examples; do
     f=tests/integration/$suite.sh
     want "$suite" && [ -f "$f" ] || continue
+    mkdir -p "$T/$suite"
     PF="$PF" PY="$PY" REAL="$REAL" T="$T/$suite" bash "$f" > "$T/$suite.log" 2>&1
+    rc=$?
+    if [ $rc != 0 ] && ! grep -q '^not ok - ' "$T/$suite.log"; then
+        echo "not ok - $suite suite exited with status $rc" >> "$T/$suite.log"
+    fi
     cat "$T/$suite.log"
     PASS=$((PASS + $(grep -c '^ok - ' "$T/$suite.log")))
     FAIL=$((FAIL + $(grep -c '^not ok - ' "$T/$suite.log")))
