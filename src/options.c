@@ -13,6 +13,7 @@ void pf_options_init(pf_options *o)
     o->seed = 0;
     o->batch = 2;
     o->oversample = 0.33;
+    snprintf(o->oversample_text, sizeof o->oversample_text, "0.33");
     o->fold = 0;
     o->normalize = PF_NORM_AUTO;
     o->crop = PF_CROP_NONZERO;
@@ -61,13 +62,13 @@ static int parse_uint_opt(const char *key, const char *value, uint64_t min, uint
     return 0;
 }
 
-/* patch=ZxYxX (3D). Each side 1..PF_MAX_PATCH. */
+/* patch=ZxYxX (3D) or patch=YxX (2D: axial slices). Each side 1..PF_MAX_PATCH. */
 static int parse_patch(pf_options *o, const char *value, pf_error *err)
 {
     int dims[3], n = 0;
     const char *p = value;
     if (!value)
-        return pf_fail(err, EINVAL, "option 'patch' needs a value (patch=ZxYxX)");
+        return pf_fail(err, EINVAL, "option 'patch' needs a value (patch=ZxYxX or YxX)");
     while (n < 3) {
         char buf[16];
         size_t len = strcspn(p, "x");
@@ -84,11 +85,18 @@ static int parse_patch(pf_options *o, const char *value, pf_error *err)
             break;
         p++; /* skip 'x' */
     }
-    if (n != 3 || *p != '\0')
+    if (n < 2 || *p != '\0')
         return pf_fail(err, EINVAL,
-                       "option 'patch': '%s' is not ZxYxX with each side from 1 to %d "
-                       "(e.g. patch=128x128x128)", value, PF_MAX_PATCH);
-    memcpy(o->patch, dims, sizeof dims);
+                       "option 'patch': '%s' is not ZxYxX or YxX with each side from 1 to %d "
+                       "(e.g. patch=128x128x128, or patch=512x512 for 2D)", value, PF_MAX_PATCH);
+    o->patch_2d = n == 2;
+    if (n == 2) {
+        o->patch[0] = 1;
+        o->patch[1] = dims[0];
+        o->patch[2] = dims[1];
+    } else {
+        memcpy(o->patch, dims, sizeof dims);
+    }
     return 0;
 }
 
@@ -104,6 +112,106 @@ static int parse_oversample(pf_options *o, const char *value, pf_error *err)
         return pf_fail(err, EINVAL, "option 'oversample': '%s' is not a number from 0 to 1",
                        value);
     o->oversample = v;
+    snprintf(o->oversample_text, sizeof o->oversample_text, "%s", value);
+    return 0;
+}
+
+/* class_weights=1:1,2:4 - label:weight pairs; weights are decimals with up to 6 fraction
+ * digits, kept as integer millionths. */
+static int add_class_weight(pf_options *o, const char *item, pf_error *err)
+{
+    const char *colon = strchr(item, ':');
+    char label[16];
+    uint64_t lv, whole = 0, frac = 0;
+    const char *w, *dot;
+    size_t len;
+    if (!colon || (len = (size_t)(colon - item)) == 0 || len >= sizeof label)
+        return pf_fail(err, EINVAL, "option 'class_weights': '%s' is not LABEL:WEIGHT", item);
+    memcpy(label, item, len);
+    label[len] = '\0';
+    if (pf_parse_u64(label, 32767, &lv) != 0 || lv == 0)
+        return pf_fail(err, EINVAL, "option 'class_weights': '%s' is not a foreground label "
+                       "(1..32767)", label);
+    w = colon + 1;
+    dot = strchr(w, '.');
+    {
+        char ip[16] = {0}, fp[8] = {0};
+        size_t il = dot ? (size_t)(dot - w) : strlen(w), fl = dot ? strlen(dot + 1) : 0;
+        if (il == 0 || il >= sizeof ip || fl > 6 || (dot && fl == 0))
+            return pf_fail(err, EINVAL, "option 'class_weights': weight '%s' of label %s is not a "
+                           "number with at most 6 decimals", w, label);
+        memcpy(ip, w, il);
+        if (pf_parse_u64(ip, 1000000, &whole) != 0)
+            return pf_fail(err, EINVAL, "option 'class_weights': weight '%s' of label %s is not a "
+                           "number from 0 to 1000000", w, label);
+        if (fl) {
+            memcpy(fp, dot + 1, fl);
+            for (size_t i = fl; i < 6; i++)
+                fp[i] = '0';
+            for (size_t i = 0; i < 6; i++) {
+                if (fp[i] < '0' || fp[i] > '9')
+                    return pf_fail(err, EINVAL, "option 'class_weights': weight '%s' of label %s "
+                                   "is not a number", w, label);
+                frac = frac * 10 + (uint64_t)(fp[i] - '0');
+            }
+        }
+    }
+    for (int i = 0; i < o->n_class_weights; i++)
+        if (o->class_weights[i].label == (int)lv)
+            return pf_fail(err, EINVAL, "option 'class_weights': label %s is given twice", label);
+    if (o->n_class_weights == PF_MAX_CLASS_WEIGHTS)
+        return pf_fail(err, EINVAL, "option 'class_weights': more than %d labels",
+                       PF_MAX_CLASS_WEIGHTS);
+    o->class_weights[o->n_class_weights].label = (int)lv;
+    o->class_weights[o->n_class_weights].weight = whole * 1000000 + frac;
+    o->n_class_weights++;
+    return 0;
+}
+
+static int parse_class_weights(pf_options *o, const char *value, pf_error *err)
+{
+    char *copy, *save = NULL, *item;
+    int rc = 0;
+    if (!value || !*value)
+        return pf_fail(err, EINVAL, "option 'class_weights' needs LABEL:WEIGHT pairs "
+                       "(e.g. class_weights=1:1,2:4)");
+    copy = pf_strdup(value, err);
+    if (!copy)
+        return -1;
+    /* parse into a copy: a bad pair leaves the options as they were */
+    {
+        pf_options tmp = *o;
+        tmp.n_class_weights = 0;
+        for (item = strtok_r(copy, ",", &save); item && rc == 0;
+             item = strtok_r(NULL, ",", &save))
+            rc = add_class_weight(&tmp, item, err);
+        if (rc == 0) {
+            o->n_class_weights = tmp.n_class_weights;
+            memcpy(o->class_weights, tmp.class_weights, sizeof o->class_weights);
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+/* shard=R/W: this mount serves rank R's part of every global batch. */
+static int parse_shard(pf_options *o, const char *value, pf_error *err)
+{
+    const char *slash = value ? strchr(value, '/') : NULL;
+    char r[16];
+    uint64_t rv, wv;
+    size_t len = slash ? (size_t)(slash - value) : 0;
+    if (!slash || len == 0 || len >= sizeof r)
+        return pf_fail(err, EINVAL, "option 'shard': '%s' is not RANK/WORLD (e.g. shard=0/2)",
+                       value ? value : "");
+    memcpy(r, value, len);
+    r[len] = '\0';
+    if (pf_parse_u64(r, PF_MAX_BATCH, &rv) != 0 || pf_parse_u64(slash + 1, PF_MAX_BATCH, &wv) != 0 ||
+        wv == 0 || rv >= wv)
+        return pf_fail(err, EINVAL, "option 'shard': '%s' needs 0 <= RANK < WORLD <= %d",
+                       value, PF_MAX_BATCH);
+    o->shard_rank = (int)rv;
+    o->shard_world = (int)wv;
     return 0;
 }
 
@@ -154,7 +262,7 @@ int pf_options_set(pf_options *o, const char *key, const char *value, pf_error *
             return -1;
         o->batch = (int)v;
     } else if (!strcmp(key, "steps") || !strcmp(key, "val_steps") || !strcmp(key, "epochs")) {
-        if (parse_uint_opt(key, value, 1, PF_MAX_INDEX, &v, err))
+        if (parse_uint_opt(key, value, 1, key[0] == 'e' ? PF_MAX_EPOCHS : PF_MAX_STEPS, &v, err))
             return -1;
         if (key[0] == 's')
             o->steps = (uint32_t)v;
@@ -164,6 +272,28 @@ int pf_options_set(pf_options *o, const char *key, const char *value, pf_error *
             o->epochs = (uint32_t)v;
     } else if (!strcmp(key, "oversample")) {
         return parse_oversample(o, value, err);
+    } else if (!strcmp(key, "oversample_mode")) {
+        if (value && !strcmp(value, "fixed"))
+            o->probabilistic = 0;
+        else if (value && !strcmp(value, "probabilistic"))
+            o->probabilistic = 1;
+        else
+            return pf_fail(err, EINVAL, "option 'oversample_mode': '%s' is not one of fixed, "
+                           "probabilistic", value ? value : "");
+    } else if (!strcmp(key, "sampler")) {
+        if (value && !strcmp(value, "nnunet"))
+            o->policy = PF_POLICY_NNUNET;
+        else if (value && !strcmp(value, "class"))
+            o->policy = PF_POLICY_CLASS;
+        else if (value && !strcmp(value, "uniform"))
+            o->policy = PF_POLICY_UNIFORM;
+        else
+            return pf_fail(err, EINVAL, "option 'sampler': '%s' is not one of nnunet, class, "
+                           "uniform", value ? value : "");
+    } else if (!strcmp(key, "class_weights")) {
+        return parse_class_weights(o, value, err);
+    } else if (!strcmp(key, "shard")) {
+        return parse_shard(o, value, err);
     } else if (!strcmp(key, "fold")) {
         if (value && !strcmp(value, "all")) {
             o->fold = PF_FOLD_ALL;
@@ -240,10 +370,20 @@ int pf_options_parse_list(pf_options *o, const char *list, pf_error *err)
     int rc = 0;
     if (!copy)
         return -1;
+    int in_weights = 0;
     for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
+        /* "-o class_weights=1:1,2:4": the pairs after the first continue the list */
+        if (!eq && in_weights && strchr(item, ':')) {
+            if (add_class_weight(o, item, err) != 0) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
         if (eq)
             *eq = '\0';
+        in_weights = !strcmp(item, "class_weights");
         if (pf_options_set(o, item, eq ? eq + 1 : NULL, err) != 0) {
             rc = -1;
             break;
@@ -279,4 +419,13 @@ const char *pf_norm_mode_name(pf_norm_mode m)
 const char *pf_crop_mode_name(pf_crop_mode m)
 {
     return m == PF_CROP_NONE ? "none" : "nonzero";
+}
+
+const char *pf_policy_name(pf_policy p)
+{
+    switch (p) {
+    case PF_POLICY_CLASS: return "class";
+    case PF_POLICY_UNIFORM: return "uniform";
+    default: return "nnunet";
+    }
 }

@@ -201,10 +201,11 @@ static json_t *int_array(const int64_t *v, int n)
     return a;
 }
 
-static json_t *patch_array(const int *p)
+/* [Z, Y, X], or [Y, X] for a 2D configuration */
+static json_t *patch_json(const pf_ctx *ctx)
 {
-    int64_t v[3] = {p[0], p[1], p[2]};
-    return int_array(v, 3);
+    int64_t v[3] = {ctx->patch[0], ctx->patch[1], ctx->patch[2]};
+    return ctx->opt.patch_2d ? int_array(v + 1, 2) : int_array(v, 3);
 }
 
 static json_t *seed_value(uint64_t seed)
@@ -234,11 +235,15 @@ static json_t *options_json(const pf_ctx *ctx, int full)
 {
     json_t *o = json_object();
     json_object_set_new(o, "seed", seed_value(ctx->opt.seed));
-    json_object_set_new(o, "patch", patch_array(ctx->patch));
+    json_object_set_new(o, "patch", patch_json(ctx));
     json_object_set_new(o, "batch", json_integer(ctx->opt.batch));
     json_object_set_new(o, "oversample", json_real(ctx->opt.oversample));
-    json_object_set_new(o, "forced_from", json_integer(pf_forced_from(ctx->opt.batch,
-                                                                      ctx->opt.oversample)));
+    /* fields of later options appear only when set, so default bytes never change */
+    if (ctx->opt.probabilistic)
+        json_object_set_new(o, "oversample_mode", json_string("probabilistic"));
+    else if (ctx->opt.policy != PF_POLICY_UNIFORM)
+        json_object_set_new(o, "forced_from", json_integer(pf_forced_from(ctx->opt.batch,
+                                                                          ctx->opt.oversample)));
     if (full) {
         json_object_set_new(o, "steps", json_integer(ctx->opt.steps));
         json_object_set_new(o, "val_steps", json_integer(ctx->opt.val_steps));
@@ -250,7 +255,23 @@ static json_t *options_json(const pf_ctx *ctx, int full)
         json_object_set_new(o, "fold", json_integer(ctx->opt.fold));
     json_object_set_new(o, "normalize", json_string(pf_norm_mode_name(ctx->opt.normalize)));
     json_object_set_new(o, "crop", json_string(pf_crop_mode_name(ctx->opt.crop)));
-    json_object_set_new(o, "sampler", json_string("nnunet"));
+    json_object_set_new(o, "sampler", json_string(pf_policy_name(ctx->opt.policy)));
+    if (ctx->opt.n_class_weights) {
+        json_t *w = json_object();
+        for (int i = 0; i < ctx->opt.n_class_weights; i++) {
+            char key[16];
+            snprintf(key, sizeof key, "%d", ctx->opt.class_weights[i].label);
+            json_object_set_new(w, key, json_real((double)ctx->opt.class_weights[i].weight / 1e6));
+        }
+        json_object_set_new(o, "class_weights", w);
+    }
+    if (ctx->opt.shard_world) {
+        json_t *sh = json_object();
+        json_object_set_new(sh, "rank", json_integer(ctx->opt.shard_rank));
+        json_object_set_new(sh, "world", json_integer(ctx->opt.shard_world));
+        json_object_set_new(sh, "positions", json_pack("[ii]", ctx->shard_lo, ctx->shard_hi));
+        json_object_set_new(o, "shard", sh);
+    }
     return o;
 }
 
@@ -316,27 +337,52 @@ static char *make_splits_json(const pf_ctx *ctx)
     return dump(j);
 }
 
+static int step_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5]);
+
+/* "(4, 2, 32, 48, 32)" for a step file node */
+static void shape_text(const pf_ctx *ctx, pf_file_kind f, char *buf, size_t cap)
+{
+    pf_node n = {.kind = PF_NODE_STEP_FILE, .file = f};
+    int64_t shape[5];
+    int nd = step_shape(ctx, &n, shape);
+    size_t k = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < nd && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (k < cap)
+        snprintf(buf + k, cap - k, ")");
+}
+
 static char *make_readme(const pf_ctx *ctx)
 {
-    char *s, fold[16];
-    int C = ctx->ds.n_channels, B = ctx->opt.batch;
+    char *s, fold[16], patch[48], shard[64] = "", dshape[96], sshape[96];
+    const char *axes = ctx->opt.patch_2d ? "(B, C, Y, X)" : "(B, C, Z, Y, X)";
     int r;
     if (ctx->opt.fold == PF_FOLD_ALL)
         snprintf(fold, sizeof fold, "all");
     else
         snprintf(fold, sizeof fold, "%d", ctx->opt.fold);
+    if (ctx->opt.patch_2d)
+        snprintf(patch, sizeof patch, "%dx%d (2D: axial slices)", ctx->patch[1], ctx->patch[2]);
+    else
+        snprintf(patch, sizeof patch, "%dx%dx%d", ctx->patch[0], ctx->patch[1], ctx->patch[2]);
+    if (ctx->opt.shard_world)
+        snprintf(shard, sizeof shard, " shard=%d/%d (positions %d..%d of each batch)",
+                 ctx->opt.shard_rank, ctx->opt.shard_world, ctx->shard_lo, ctx->shard_hi - 1);
+    shape_text(ctx, PF_FILE_DATA, dshape, sizeof dshape);
+    shape_text(ctx, PF_FILE_SEG, sshape, sizeof sshape);
     r = asprintf(&s,
         "patchfs %s - deterministic nnU-Net training batches of %s\n"
         "\n"
         "Every file here is generated on read from the dataset and the options below; the same\n"
         "options and path give the same bytes on any machine, in any read order.\n"
         "\n"
-        "  seed=%llu patch=%dx%dx%d batch=%d oversample=%g fold=%s\n"
+        "  seed=%llu patch=%s batch=%d oversample=%s fold=%s sampler=%s%s\n"
         "  steps=%u val_steps=%u epochs=%u normalize=%s crop=%s\n"
         "\n"
-        "  train/epoch_E/step_S/data.npy   float32 (%d, %d, %d, %d, %d)  image patches (B, C, Z, Y, X)\n"
-        "  train/epoch_E/step_S/seg.npy    int16   (%d, 1, %d, %d, %d)  labels, -1 = outside the case\n"
+        "  train/epoch_E/step_S/data.npy   float32 %s  image patches %s\n"
+        "  train/epoch_E/step_S/seg.npy    int16   %s  labels, -1 = outside the case\n"
         "  train/epoch_E/step_S/meta.json  case, forced flag, class, voxel and box per position\n"
+        "  train/epoch_E/step_S/sample_K/  data.npy and seg.npy of one position\n"
         "  val/epoch_E/step_S/...          the same over the fold's %d validation cases\n"
         "  cases/ID/{data.npy,seg.npy,properties.json}   whole preprocessed cases (%d)\n"
         "  splits.json                     train/val case lists of the fold (%s)\n"
@@ -347,13 +393,11 @@ static char *make_readme(const pf_ctx *ctx)
         "  head -c 128 train/epoch_0/step_0/data.npy     # .npy header: dtype and shape\n"
         "\n"
         "The mount is read-only. Unmount with: fusermount3 -u MOUNTPOINT\n",
-        PATCHFS_VERSION, ctx->ds.name, (unsigned long long)ctx->opt.seed, ctx->patch[0],
-        ctx->patch[1], ctx->patch[2], B, ctx->opt.oversample,
-        fold, ctx->opt.steps,
+        PATCHFS_VERSION, ctx->ds.name, (unsigned long long)ctx->opt.seed, patch, ctx->opt.batch,
+        ctx->opt.oversample_text, fold, pf_policy_name(ctx->opt.policy), shard, ctx->opt.steps,
         ctx->opt.val_steps, ctx->opt.epochs, pf_norm_mode_name(ctx->opt.normalize),
-        pf_crop_mode_name(ctx->opt.crop), B, C, ctx->patch[0], ctx->patch[1], ctx->patch[2], B,
-        ctx->patch[0], ctx->patch[1], ctx->patch[2], ctx->split.n_val, ctx->ds.n_cases,
-        ctx->split.source);
+        pf_crop_mode_name(ctx->opt.crop), dshape, axes, sshape, ctx->split.n_val,
+        ctx->ds.n_cases, ctx->split.source);
     return r < 0 ? NULL : s;
 }
 
@@ -394,6 +438,33 @@ int pf_ctx_open(pf_ctx *ctx, const char *dataset_dir, const pf_options *o, unsig
     ctx->tree.val_steps = o->val_steps;
     ctx->tree.n_cases = ctx->ds.n_cases;
     ctx->tree.case_ids = ctx->case_ids;
+    /* nnU-Net's DDP split: ranks get B / W positions, the first B % W one more */
+    ctx->shard_lo = 0;
+    ctx->shard_hi = o->batch;
+    if (o->shard_world) {
+        int base = o->batch / o->shard_world, extra = o->batch % o->shard_world;
+        if (base == 0) {
+            pf_fail(err, EINVAL, "option 'shard': a batch of %d cannot be split across %d ranks "
+                    "(each rank needs at least one position)", o->batch, o->shard_world);
+            goto fail;
+        }
+        ctx->shard_lo = o->shard_rank * base + (o->shard_rank < extra ? o->shard_rank : extra);
+        ctx->shard_hi = ctx->shard_lo + base + (o->shard_rank < extra);
+    }
+    ctx->tree.samples = (uint32_t)(ctx->shard_hi - ctx->shard_lo);
+    if (o->policy == PF_POLICY_CLASS)
+        for (int sp = 0; sp < 2; sp++) {
+            if (pf_class_pool_build(&ctx->pools[sp], ctx->cache.cases,
+                                    sp ? ctx->split.val : ctx->split.train,
+                                    sp ? ctx->split.n_val : ctx->split.n_train,
+                                    o->class_weights, o->n_class_weights) != 0) {
+                pf_fail(err, ENOMEM, "out of memory");
+                goto fail;
+            }
+            ctx->sampler.pools[sp] = &ctx->pools[sp];
+        }
+    ctx->sampler.policy = o->policy;
+    ctx->sampler.probabilistic = o->probabilistic;
     ctx->sampler.seed = o->seed;
     ctx->sampler.batch = o->batch;
     ctx->sampler.oversample = o->oversample;
@@ -418,6 +489,8 @@ fail:
 
 void pf_ctx_close(pf_ctx *ctx)
 {
+    pf_class_pool_free(&ctx->pools[0]);
+    pf_class_pool_free(&ctx->pools[1]);
     pf_cache_close(&ctx->cache);
     pf_split_free(&ctx->split);
     pf_dataset_free(&ctx->ds);
@@ -433,12 +506,17 @@ void pf_ctx_close(pf_ctx *ctx)
 
 /* ---- per-node generation ---- */
 
-static void step_shape(const pf_ctx *ctx, pf_file_kind f, int64_t shape[5])
+/* Shape of a step array (B, C, Z, Y, X) or of one sample (C, Z, Y, X); 2D configurations
+ * drop Z. Returns the number of dimensions. */
+static int step_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5])
 {
-    shape[0] = ctx->opt.batch;
-    shape[1] = f == PF_FILE_DATA ? ctx->ds.n_channels : 1;
-    for (int d = 0; d < 3; d++)
-        shape[2 + d] = ctx->patch[d];
+    int k = 0;
+    if (n->kind == PF_NODE_STEP_FILE)
+        shape[k++] = ctx->shard_hi - ctx->shard_lo;
+    shape[k++] = n->file == PF_FILE_DATA ? ctx->ds.n_channels : 1;
+    for (int d = ctx->opt.patch_2d ? 1 : 0; d < 3; d++)
+        shape[k++] = ctx->patch[d];
+    return k;
 }
 
 static void case_shape(const pf_ctx *ctx, uint32_t idx, pf_file_kind f, int64_t shape[4])
@@ -457,7 +535,7 @@ static char *make_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample
     json_object_set_new(j, "step", json_integer(n->step));
     json_object_set_new(j, "format", json_integer(PF_FORMAT_VERSION));
     json_object_set_new(j, "options", options_json(ctx, 0));
-    for (int b = 0; b < ctx->opt.batch; b++) {
+    for (int b = ctx->shard_lo; b < ctx->shard_hi; b++) {
         const pf_sample *p = &s[b];
         const int64_t *S = ctx->cache.cases[p->case_idx].hdr.shape;
         json_t *e = json_object();
@@ -542,12 +620,12 @@ int pf_file_size(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
         *size = strlen(small);
         return 0;
     }
-    if ((n->kind == PF_NODE_STEP_FILE || n->kind == PF_NODE_CASE_FILE) &&
-        n->file != PF_FILE_META) {
+    if ((n->kind == PF_NODE_STEP_FILE || n->kind == PF_NODE_CASE_FILE ||
+         n->kind == PF_NODE_SAMPLE_FILE) && n->file != PF_FILE_META) {
         int64_t shape[5];
-        if (n->kind == PF_NODE_STEP_FILE) {
-            step_shape(ctx, n->file, shape);
-            *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, 5, shape);
+        if (n->kind != PF_NODE_CASE_FILE) {
+            int nd = step_shape(ctx, n, shape);
+            *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, nd, shape);
         } else {
             case_shape(ctx, n->case_idx, n->file, shape);
             *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, 4, shape);
@@ -581,27 +659,33 @@ static char *alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *len, 
     return buf;
 }
 
+/* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K. */
 static int produce_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
                               pf_error *err)
 {
-    const int B = ctx->opt.batch;
     const pf_dtype t = n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2;
-    pf_sample *s = calloc((size_t)B, sizeof *s);
+    pf_sample *s = calloc((size_t)ctx->opt.batch, sizeof *s);
     int64_t shape[5];
+    int lo = ctx->shard_lo, hi = ctx->shard_hi, nd;
     size_t hdr, per;
     char *buf;
     if (!s)
         return pf_fail(err, ENOMEM, "out of memory");
-    step_shape(ctx, n->file, shape);
-    buf = alloc_npy(t, 5, shape, len, &hdr, err);
+    if (n->kind == PF_NODE_SAMPLE_FILE) {
+        lo += (int)n->sample;
+        hi = lo + 1;
+    }
+    nd = step_shape(ctx, n, shape);
+    buf = alloc_npy(t, nd, shape, len, &hdr, err);
     if (!buf) {
         free(s);
         return -1;
     }
-    per = (*len - hdr) / (size_t)B;
+    per = (*len - hdr) / (size_t)(hi - lo);
     pf_sample_step(&ctx->sampler, (pf_split)n->split, n->epoch, n->step, s);
-    for (int b = 0; b < B; b++) {
+    for (int b = lo; b < hi; b++) {
         pf_case *c = &ctx->cache.cases[s[b].case_idx];
+        char *dst = buf + hdr + per * (size_t)(b - lo);
         if (pf_case_check_bulk(c, err)) {
             free(buf);
             free(s);
@@ -609,9 +693,9 @@ static int produce_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t 
         }
         if (t == PF_DT_F4)
             pf_extract_image(c, &ctx->norms[s[b].case_idx * ctx->ds.n_channels], s[b].start,
-                             ctx->patch, (float *)(buf + hdr + per * (size_t)b));
+                             ctx->patch, (float *)dst);
         else
-            pf_extract_seg(c, s[b].start, ctx->patch, (int16_t *)(buf + hdr + per * (size_t)b));
+            pf_extract_seg(c, s[b].start, ctx->patch, (int16_t *)dst);
     }
     free(s);
     *out = buf;
@@ -659,7 +743,7 @@ int pf_produce(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error 
         free(smp);
     } else if (n->kind == PF_NODE_CASE_FILE && n->file == PF_FILE_META) {
         s = make_properties_json(ctx, n->case_idx);
-    } else if (n->kind == PF_NODE_STEP_FILE) {
+    } else if (n->kind == PF_NODE_STEP_FILE || n->kind == PF_NODE_SAMPLE_FILE) {
         return produce_step_array(ctx, n, buf, len, err);
     } else if (n->kind == PF_NODE_CASE_FILE) {
         return produce_case_array(ctx, n, buf, len, err);

@@ -6,36 +6,73 @@
 
 #include "patchfs/options.h"
 
-/* ino layout: kind (4 bits) << 60 | split (1) << 59 | file (2) << 57 | a (28) << 28 | b (28)
- * with (a, b) = (epoch, step) or (case, 0). The root is 1 as FUSE requires; every other kind
- * is >= 2, so no other node maps to 0 or 1. */
-/* Only the fields a kind uses enter its number, so each node has exactly one inode number
- * and pf_node_from_ino can reject every other encoding. */
+/* ino layout (64 bits):
+ *   63..60 kind   59 split   58..57 file   56..37 epoch (20)   36..15 step (22)
+ *   14..3 sample (12)   2..0 zero
+ * Case nodes keep their index in bits 56..15. The root is 1 as FUSE requires; every other
+ * kind is >= 2, so no other node maps to 0 or 1. Only the fields a kind uses enter its
+ * number, so each node has exactly one inode number and pf_node_from_ino rejects the rest. */
+#define EPOCH_SHIFT 37
+#define STEP_SHIFT 15
+#define SAMPLE_SHIFT 3
+#define CASE_SHIFT 15
+
 static int uses_split(pf_node_kind k)
 {
     return k == PF_NODE_SPLIT_DIR || k == PF_NODE_EPOCH_DIR || k == PF_NODE_STEP_DIR ||
-           k == PF_NODE_STEP_FILE;
+           k == PF_NODE_STEP_FILE || k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE;
+}
+
+static int uses_epoch(pf_node_kind k)
+{
+    return k == PF_NODE_EPOCH_DIR || k == PF_NODE_STEP_DIR || k == PF_NODE_STEP_FILE ||
+           k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE;
+}
+
+static int uses_step(pf_node_kind k)
+{
+    return uses_epoch(k) && k != PF_NODE_EPOCH_DIR;
+}
+
+static int uses_sample(pf_node_kind k)
+{
+    return k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE;
+}
+
+static int uses_case(pf_node_kind k)
+{
+    return k == PF_NODE_CASE_DIR || k == PF_NODE_CASE_FILE;
 }
 
 static int uses_file(pf_node_kind k)
 {
-    return k == PF_NODE_STEP_FILE || k == PF_NODE_CASE_FILE;
+    return k == PF_NODE_STEP_FILE || k == PF_NODE_CASE_FILE || k == PF_NODE_SAMPLE_FILE;
 }
 
-uint64_t pf_node_ino(const pf_node *n)
+/* The node with every field its kind does not use cleared. */
+static pf_node canonical(const pf_node *n)
 {
-    uint64_t a = 0, b = 0, split = uses_split(n->kind) ? n->split & 1 : 0;
-    uint64_t file = uses_file(n->kind) ? (uint64_t)n->file & 3 : 0;
-    if (n->kind == PF_NODE_ROOT)
+    pf_node c = {0};
+    c.kind = n->kind;
+    if (uses_split(n->kind)) c.split = n->split & 1;
+    if (uses_epoch(n->kind)) c.epoch = n->epoch;
+    if (uses_step(n->kind)) c.step = n->step;
+    if (uses_sample(n->kind)) c.sample = n->sample;
+    if (uses_case(n->kind)) c.case_idx = n->case_idx;
+    if (uses_file(n->kind)) c.file = n->file;
+    return c;
+}
+
+uint64_t pf_node_ino(const pf_node *node)
+{
+    pf_node n = canonical(node);
+    if (n.kind == PF_NODE_ROOT)
         return PF_ROOT_INO;
-    switch (n->kind) {
-    case PF_NODE_EPOCH_DIR: a = n->epoch; break;
-    case PF_NODE_STEP_DIR: case PF_NODE_STEP_FILE: a = n->epoch; b = n->step; break;
-    case PF_NODE_CASE_DIR: case PF_NODE_CASE_FILE: a = n->case_idx; break;
-    default: break;
-    }
-    return ((uint64_t)n->kind << 60) | (split << 59) | (file << 57) |
-           ((a & PF_MAX_INDEX) << 28) | (b & PF_MAX_INDEX);
+    return ((uint64_t)n.kind << 60) | ((uint64_t)n.split << 59) | ((uint64_t)(n.file & 3) << 57) |
+           ((uint64_t)(n.epoch & PF_MAX_EPOCHS) << EPOCH_SHIFT) |
+           ((uint64_t)(n.step & PF_MAX_STEPS) << STEP_SHIFT) |
+           ((uint64_t)(n.sample & (PF_MAX_BATCH - 1)) << SAMPLE_SHIFT) |
+           ((uint64_t)(n.case_idx & PF_MAX_CASES) << CASE_SHIFT);
 }
 
 static uint32_t split_steps(const pf_tree *t, uint32_t split)
@@ -51,33 +88,26 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
         return 0;
     }
     n.kind = (pf_node_kind)(ino >> 60);
+    if (n.kind < PF_NODE_README || n.kind > PF_NODE_SAMPLE_FILE)
+        return -1;
     n.split = (uint32_t)(ino >> 59) & 1;
     n.file = (pf_file_kind)((ino >> 57) & 3);
-    {
-        uint32_t a = (uint32_t)((ino >> 28) & PF_MAX_INDEX), b = (uint32_t)(ino & PF_MAX_INDEX);
-        switch (n.kind) {
-        case PF_NODE_EPOCH_DIR: n.epoch = a; break;
-        case PF_NODE_STEP_DIR: case PF_NODE_STEP_FILE: n.epoch = a; n.step = b; break;
-        case PF_NODE_CASE_DIR: case PF_NODE_CASE_FILE: n.case_idx = a; break;
-        default: break;
-        }
-    }
-    if (!uses_split(n.kind))
-        n.split = 0;
-    if (!uses_file(n.kind))
-        n.file = 0;
-    if (n.kind < PF_NODE_README || n.kind > PF_NODE_CASE_FILE || pf_node_ino(&n) != ino)
+    n.epoch = (uint32_t)(ino >> EPOCH_SHIFT) & PF_MAX_EPOCHS;
+    n.step = (uint32_t)(ino >> STEP_SHIFT) & PF_MAX_STEPS;
+    n.sample = (uint32_t)(ino >> SAMPLE_SHIFT) & (PF_MAX_BATCH - 1);
+    n.case_idx = (uint32_t)(ino >> CASE_SHIFT) & PF_MAX_CASES;
+    n = canonical(&n);
+    if (pf_node_ino(&n) != ino)
         return -1;
-    if ((n.kind == PF_NODE_EPOCH_DIR || n.kind == PF_NODE_STEP_DIR ||
-         n.kind == PF_NODE_STEP_FILE) && n.epoch >= t->epochs)
+    if (uses_epoch(n.kind) && n.epoch >= t->epochs)
         return -1;
-    if ((n.kind == PF_NODE_STEP_DIR || n.kind == PF_NODE_STEP_FILE) &&
-        n.step >= split_steps(t, n.split))
+    if (uses_step(n.kind) && n.step >= split_steps(t, n.split))
         return -1;
-    if ((n.kind == PF_NODE_CASE_DIR || n.kind == PF_NODE_CASE_FILE) &&
-        n.case_idx >= (uint32_t)t->n_cases)
+    if (uses_sample(n.kind) && n.sample >= t->samples)
         return -1;
-    if ((n.kind == PF_NODE_STEP_FILE || n.kind == PF_NODE_CASE_FILE) && n.file > PF_FILE_META)
+    if (uses_case(n.kind) && n.case_idx >= (uint32_t)t->n_cases)
+        return -1;
+    if (uses_file(n.kind) && n.file > (n.kind == PF_NODE_SAMPLE_FILE ? PF_FILE_SEG : PF_FILE_META))
         return -1;
     *out = n;
     return 0;
@@ -87,7 +117,7 @@ int pf_node_is_dir(const pf_node *n)
 {
     switch (n->kind) {
     case PF_NODE_ROOT: case PF_NODE_SPLIT_DIR: case PF_NODE_EPOCH_DIR: case PF_NODE_STEP_DIR:
-    case PF_NODE_CASES_DIR: case PF_NODE_CASE_DIR:
+    case PF_NODE_CASES_DIR: case PF_NODE_CASE_DIR: case PF_NODE_SAMPLE_DIR:
         return 1;
     default:
         return 0;
@@ -105,14 +135,15 @@ pf_node pf_node_parent(const pf_node *n)
 {
     pf_node p = *n;
     switch (n->kind) {
-    case PF_NODE_EPOCH_DIR: p.kind = PF_NODE_SPLIT_DIR; p.epoch = 0; break;
-    case PF_NODE_STEP_DIR: p.kind = PF_NODE_EPOCH_DIR; p.step = 0; break;
-    case PF_NODE_STEP_FILE: p.kind = PF_NODE_STEP_DIR; p.file = 0; break;
-    case PF_NODE_CASE_DIR: p = pf_node_root(); p.kind = PF_NODE_CASES_DIR; break;
-    case PF_NODE_CASE_FILE: p.kind = PF_NODE_CASE_DIR; p.file = 0; break;
+    case PF_NODE_EPOCH_DIR: p.kind = PF_NODE_SPLIT_DIR; break;
+    case PF_NODE_STEP_DIR: p.kind = PF_NODE_EPOCH_DIR; break;
+    case PF_NODE_STEP_FILE: case PF_NODE_SAMPLE_DIR: p.kind = PF_NODE_STEP_DIR; break;
+    case PF_NODE_SAMPLE_FILE: p.kind = PF_NODE_SAMPLE_DIR; break;
+    case PF_NODE_CASE_DIR: p.kind = PF_NODE_CASES_DIR; break;
+    case PF_NODE_CASE_FILE: p.kind = PF_NODE_CASE_DIR; break;
     default: p = pf_node_root(); break;
     }
-    return p;
+    return canonical(&p);
 }
 
 static const char *const root_names[] = {"README.txt", "patchfs.json", "splits.json",
@@ -139,7 +170,7 @@ static int parse_numbered(const char *name, const char *prefix, uint32_t limit, 
 {
     size_t lp = strlen(prefix);
     uint64_t v;
-    if (strncmp(name, prefix, lp) != 0 || pf_parse_u64(name + lp, PF_MAX_INDEX, &v) != 0 ||
+    if (strncmp(name, prefix, lp) != 0 || pf_parse_u64(name + lp, PF_MAX_CASES, &v) != 0 ||
         v >= limit)
         return -1;
     *out = (uint32_t)v;
@@ -161,17 +192,24 @@ static int find_case(const pf_tree *t, const char *id)
     return -1;
 }
 
+static int file_index(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, names[i]))
+            return i;
+    return -1;
+}
+
 int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_node *out)
 {
     pf_node n = *dir;
+    int i;
     switch (dir->kind) {
     case PF_NODE_ROOT:
-        for (int i = 0; i < 6; i++)
-            if (!strcmp(name, root_names[i])) {
-                *out = root_child(i);
-                return 0;
-            }
-        return -1;
+        if ((i = file_index(root_names, 6, name)) < 0)
+            return -1;
+        n = root_child(i);
+        break;
     case PF_NODE_SPLIT_DIR:
         if (parse_numbered(name, "epoch_", t->epochs, &n.epoch))
             return -1;
@@ -183,29 +221,37 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
         n.kind = PF_NODE_STEP_DIR;
         break;
     case PF_NODE_STEP_DIR:
-    case PF_NODE_CASE_DIR: {
-        const char *const *names = dir->kind == PF_NODE_STEP_DIR ? step_files : case_files;
-        int i;
-        for (i = 0; i < 3 && strcmp(name, names[i]); i++)
-            ;
-        if (i == 3)
+        if ((i = file_index(step_files, 3, name)) >= 0) {
+            n.kind = PF_NODE_STEP_FILE;
+            n.file = (pf_file_kind)i;
+        } else if (parse_numbered(name, "sample_", t->samples, &n.sample) == 0) {
+            n.kind = PF_NODE_SAMPLE_DIR;
+        } else {
             return -1;
-        n.kind = dir->kind == PF_NODE_STEP_DIR ? PF_NODE_STEP_FILE : PF_NODE_CASE_FILE;
+        }
+        break;
+    case PF_NODE_SAMPLE_DIR:
+        if ((i = file_index(step_files, 2, name)) < 0)
+            return -1;
+        n.kind = PF_NODE_SAMPLE_FILE;
         n.file = (pf_file_kind)i;
         break;
-    }
-    case PF_NODE_CASES_DIR: {
-        int idx = find_case(t, name);
-        if (idx < 0)
+    case PF_NODE_CASE_DIR:
+        if ((i = file_index(case_files, 3, name)) < 0)
+            return -1;
+        n.kind = PF_NODE_CASE_FILE;
+        n.file = (pf_file_kind)i;
+        break;
+    case PF_NODE_CASES_DIR:
+        if ((i = find_case(t, name)) < 0)
             return -1;
         n.kind = PF_NODE_CASE_DIR;
-        n.case_idx = (uint32_t)idx;
+        n.case_idx = (uint32_t)i;
         break;
-    }
     default:
         return -1;
     }
-    *out = n;
+    *out = canonical(&n);
     return 0;
 }
 
@@ -215,7 +261,9 @@ uint64_t pf_tree_child_count(const pf_tree *t, const pf_node *dir)
     case PF_NODE_ROOT: return 6;
     case PF_NODE_SPLIT_DIR: return t->epochs;
     case PF_NODE_EPOCH_DIR: return split_steps(t, dir->split);
-    case PF_NODE_STEP_DIR: case PF_NODE_CASE_DIR: return 3;
+    case PF_NODE_STEP_DIR: return 3 + (uint64_t)t->samples;
+    case PF_NODE_SAMPLE_DIR: return 2;
+    case PF_NODE_CASE_DIR: return 3;
     case PF_NODE_CASES_DIR: return (uint64_t)t->n_cases;
     default: return 0;
     }
@@ -230,12 +278,21 @@ int pf_tree_child_at(const pf_tree *t, const pf_node *dir, uint64_t i, pf_node *
     case PF_NODE_ROOT: n = root_child((int)i); break;
     case PF_NODE_SPLIT_DIR: n.kind = PF_NODE_EPOCH_DIR; n.epoch = (uint32_t)i; break;
     case PF_NODE_EPOCH_DIR: n.kind = PF_NODE_STEP_DIR; n.step = (uint32_t)i; break;
-    case PF_NODE_STEP_DIR: n.kind = PF_NODE_STEP_FILE; n.file = (pf_file_kind)i; break;
+    case PF_NODE_STEP_DIR:
+        if (i < 3) {
+            n.kind = PF_NODE_STEP_FILE;
+            n.file = (pf_file_kind)i;
+        } else {
+            n.kind = PF_NODE_SAMPLE_DIR;
+            n.sample = (uint32_t)(i - 3);
+        }
+        break;
+    case PF_NODE_SAMPLE_DIR: n.kind = PF_NODE_SAMPLE_FILE; n.file = (pf_file_kind)i; break;
     case PF_NODE_CASE_DIR: n.kind = PF_NODE_CASE_FILE; n.file = (pf_file_kind)i; break;
     case PF_NODE_CASES_DIR: n.kind = PF_NODE_CASE_DIR; n.case_idx = (uint32_t)i; break;
     default: return -1;
     }
-    *out = n;
+    *out = canonical(&n);
     return 0;
 }
 
@@ -250,7 +307,10 @@ void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap)
     case PF_NODE_CASES_DIR: snprintf(buf, cap, "%s", "cases"); break;
     case PF_NODE_EPOCH_DIR: snprintf(buf, cap, "epoch_%u", n->epoch); break;
     case PF_NODE_STEP_DIR: snprintf(buf, cap, "step_%u", n->step); break;
-    case PF_NODE_STEP_FILE: snprintf(buf, cap, "%s", step_files[n->file]); break;
+    case PF_NODE_SAMPLE_DIR: snprintf(buf, cap, "sample_%u", n->sample); break;
+    case PF_NODE_STEP_FILE: case PF_NODE_SAMPLE_FILE:
+        snprintf(buf, cap, "%s", step_files[n->file]);
+        break;
     case PF_NODE_CASE_FILE: snprintf(buf, cap, "%s", case_files[n->file]); break;
     case PF_NODE_CASE_DIR: snprintf(buf, cap, "%s", t->case_ids[n->case_idx]); break;
     }

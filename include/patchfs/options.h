@@ -13,18 +13,36 @@
 
 #define PF_MAX_BATCH 4096
 #define PF_MAX_PATCH 4096
-#define PF_MAX_INDEX ((1u << 28) - 1) /* epochs, steps and cases are addressed by 28 bits */
+/* inode numbers address epochs, steps and samples with 20, 22 and 12 bits (tree.c) */
+#define PF_MAX_EPOCHS ((1u << 20) - 1)
+#define PF_MAX_STEPS ((1u << 22) - 1)
+#define PF_MAX_CASES ((1u << 28) - 1)
 #define PF_FOLD_ALL (-1)
+#define PF_MAX_CLASS_WEIGHTS 64
 
 typedef enum { PF_NORM_AUTO, PF_NORM_ZSCORE, PF_NORM_CT, PF_NORM_NONE } pf_norm_mode;
 typedef enum { PF_CROP_NONZERO, PF_CROP_NONE } pf_crop_mode;
+typedef enum { PF_POLICY_NNUNET, PF_POLICY_CLASS, PF_POLICY_UNIFORM } pf_policy;
+
+/* One class_weights entry; weights are fixed point (millionths) so choices stay integer. */
+typedef struct pf_class_weight {
+    int label;
+    uint64_t weight;
+} pf_class_weight;
 
 typedef struct pf_options {
     /* content-shaping */
     uint64_t seed;
     int patch[3];          /* Z, Y, X; all 0 = automatic (min(128, median case shape)) */
+    int patch_2d;          /* patch=YxX: axial slices (patch[0] = 1), arrays without Z */
     int batch;
     double oversample;     /* nnU-Net's oversample_foreground_percent, in [0, 1] */
+    char oversample_text[32]; /* as given, for provenance */
+    pf_policy policy;      /* sampler= */
+    int probabilistic;     /* oversample_mode=probabilistic */
+    int n_class_weights;   /* class_weights=1:1,2:4 */
+    pf_class_weight class_weights[PF_MAX_CLASS_WEIGHTS];
+    int shard_rank, shard_world; /* shard=R/W; world 0 = unsharded */
     int fold;              /* 0.. or PF_FOLD_ALL */
     pf_norm_mode normalize;
     pf_crop_mode crop;
@@ -52,6 +70,7 @@ char *pf_default_cache_dir(void);
 
 const char *pf_norm_mode_name(pf_norm_mode m);
 const char *pf_crop_mode_name(pf_crop_mode m);
+const char *pf_policy_name(pf_policy p);
 
 /* Strict decimal parsers shared with the path grammar: no sign, no leading zeros (except "0"),
  * no overflow past max. Return 0 on success. */

@@ -36,6 +36,8 @@ typedef struct pf_ctx {
     pf_channel_norm *channel_norm; /* per channel */
     pf_norm *norms;                /* per case * channel */
     pf_sampler sampler;
+    pf_class_pool pools[2];        /* class policy: per split */
+    int shard_lo, shard_hi;        /* positions [lo, hi) of each global batch served here */
     pf_tree tree;
     char **case_ids;
     int patch[3];

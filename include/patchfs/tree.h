@@ -2,7 +2,8 @@
  *
  *   README.txt  patchfs.json  splits.json
  *   train/epoch_E/step_S/{data.npy, seg.npy, meta.json}     E < epochs, S < steps
- *   val/epoch_E/step_S/{data.npy, seg.npy, meta.json}       S < val_steps
+ *   train/epoch_E/step_S/sample_K/{data.npy, seg.npy}       K < samples (positions served)
+ *   val/epoch_E/step_S/...                                  S < val_steps
  *   cases/ID/{data.npy, seg.npy, properties.json}
  *
  * Numbers are canonical decimals (no sign, no leading zero, no overflow): "epoch_01",
@@ -26,6 +27,8 @@ typedef enum {
     PF_NODE_CASES_DIR,
     PF_NODE_CASE_DIR,
     PF_NODE_CASE_FILE,
+    PF_NODE_SAMPLE_DIR,
+    PF_NODE_SAMPLE_FILE, /* data.npy or seg.npy of one batch position */
 } pf_node_kind;
 
 typedef enum { PF_FILE_DATA = 0, PF_FILE_SEG = 1, PF_FILE_META = 2 } pf_file_kind;
@@ -35,12 +38,14 @@ typedef struct pf_node {
     pf_node_kind kind;
     uint32_t split;     /* 0 train, 1 val */
     uint32_t epoch, step;
+    uint32_t sample;    /* index among the positions this mount serves */
     uint32_t case_idx;
     pf_file_kind file;
 } pf_node;
 
 typedef struct pf_tree {
     uint32_t epochs, steps, val_steps;
+    uint32_t samples;      /* sample_K folders per step: the positions served (shard size) */
     int n_cases;
     char *const *case_ids; /* sorted ascending (strcmp) */
 } pf_tree;

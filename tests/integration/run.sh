@@ -101,11 +101,16 @@ if want tree; then
         check "tree: root listing" bash -c "[ \"\$(ls '$M' | tr '\n' ' ')\" = 'README.txt cases patchfs.json splits.json train val ' ]"
         check "tree: epochs and steps listed" bash -c "[ \$(ls '$M/train' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2' | wc -l) = 4 ] && [ \$(ls '$M/val/epoch_0' | wc -l) = 2 ]"
         check "tree: non-canonical names do not exist" bash -c "! ls '$M/train/epoch_01' && ! ls '$M/train/epoch_3' && ! ls '$M/train/epoch_0/step_4' && ! ls '$M/val/epoch_0/step_2' && ! ls '$M/train/epoch_-1' && ! ls '$M/train/epoch_99999999999999999999' && ! ls '$M/cases/nope'"
-        check "tree: find lists every file" bash -c "[ \$(find '$M' -type f | wc -l) = \$((3 + 3*4*3 + 3*2*3 + 6*3)) ]"
+        check "tree: find lists every file" bash -c "[ \$(find '$M' -type f | wc -l) = \$((3 + 3*4*(3+2*2) + 3*2*(3+2*2) + 6*3)) ]"
         check "tree: stat sizes equal bytes read (all files)" bash -c "find '$M' -type f | while read f; do [ \$(stat -c %s \"\$f\") = \$(wc -c < \"\$f\") ] || { echo \$f; exit 1; }; done"
-        check "tree: cp -r and md5sum of a step" bash -c "cp -r '$M/train/epoch_1/step_2' '$T/copied' && (cd '$M/train/epoch_1/step_2' && md5sum *) > '$T/sums' && (cd '$T/copied' && md5sum -c --quiet '$T/sums')"
+        check "tree: cp -r and md5sum of a step" bash -c "cp -r '$M/train/epoch_1/step_2' '$T/copied' && (cd '$M/train/epoch_1/step_2' && find . -type f | sort | xargs md5sum) > '$T/sums' && [ \$(wc -l < '$T/sums') = 7 ] && (cd '$T/copied' && md5sum -c --quiet '$T/sums')"
         check "tree: writes fail with EROFS" bash -c "! touch '$M/x' 2>'$T/e1'; grep -q 'Read-only' '$T/e1' && ! mkdir '$M/train/d' 2>/dev/null && ! rm -f '$M/README.txt' 2>/dev/null && ! sh -c \"echo x > '$M/README.txt'\" 2>/dev/null && ! mv '$M/splits.json' '$M/s2' 2>/dev/null && [ -f '$M/README.txt' ]"
         check "tree: numpy mmap works (exact st_size, page cache)" "$PY" -c "import numpy as np; a=np.load('$M/train/epoch_0/step_0/data.npy', mmap_mode='r'); b=np.load('$M/train/epoch_0/step_0/data.npy'); assert (a==b).all() and a.shape==(2,2)+tuple(a.shape[2:])"
+        check "tree: np.save of what np.load read gives the served bytes" "$PY" -c "
+import io, numpy as np
+for f in ('train/epoch_0/step_1/data.npy', 'train/epoch_0/step_1/seg.npy', 'cases/case_002/data.npy', 'train/epoch_0/step_1/sample_1/seg.npy'):
+    raw = open('$M/' + f, 'rb').read(); b = io.BytesIO(); np.save(b, np.load(io.BytesIO(raw)))
+    assert b.getvalue() == raw, f"
         check "tree: 16 parallel readers of one new file get identical bytes" bash -c "for i in \$(seq 16); do (md5sum < '$M/train/epoch_2/step_3/data.npy' > \"$T/par.\$i\") & done; wait; [ \$(cat '$T'/par.* | sort -u | wc -l) = 1 ] && [ \"\$(cat '$T/par.1')\" = \"\$('$PF' get '$T/gen_nnunet' train/epoch_2/step_3/data.npy -o '$OPTS' | md5sum)\" ]"
         pf_umount "$M"
         check "tree: unmounted cleanly" bash -c "! mountpoint -q '$M'"
@@ -181,6 +186,65 @@ if want stats; then
     else
         bad "stats: mounts"
     fi
+fi
+
+# ---------------------------------------------------------------- policies, 2D, shards
+if want policies; then
+    [ -d "$T/gen_ct" ] || gen "$T/gen_ct" --ct --dtype float64 --cases 5 --classes 3 --seed 3
+    D=$T/gen_ct
+    pol() { # NAME OPTS STEPS: mount, check content against the reference, then the rates
+        local M=$T/mnt_pol_$1
+        if ! pf_mount "$D" "$M" "$2,cache=$T/cache"; then bad "policies $1: mounts"; return; fi
+        check "policies $1: content equals the reference" "$PY" tests/integration/verify.py "$D" "$M" --steps 3 --epochs 1
+        check "policies $1: rates over $3 steps" "$PY" tests/integration/policies.py rates "$M" "$3"
+        pf_umount "$M"
+    }
+    pol class "seed=4,batch=4,sampler=class,class_weights=1:1,2:1,3:2" 250
+    pol class_unweighted "seed=5,batch=3,sampler=class" 250
+    pol probabilistic "seed=6,batch=4,oversample_mode=probabilistic,oversample=0.4" 250
+    pol uniform "seed=7,batch=3,sampler=uniform" 60
+    M=$T/mnt_2d
+    OPTS2="seed=8,batch=3,patch=24x20,cache=$T/cache"
+    if pf_mount "$D" "$M" "$OPTS2"; then
+        check "2d: arrays are (B, C, Y, X) and equal the reference slices" "$PY" tests/integration/verify.py "$D" "$M" --steps 6 --epochs 1
+        check "2d: forced slices contain their class" "$PY" tests/integration/policies.py rates "$M" 100
+        check "2d: mount bytes equal patchfs get" same_as_get "$D" "$M" "$OPTS2" \
+            train/epoch_0/step_1/data.npy train/epoch_0/step_1/seg.npy train/epoch_0/step_1/sample_2/data.npy
+        check "2d: sample_K files equal the step arrays" "$PY" tests/integration/policies.py samples "$M" 3
+        pf_umount "$M"
+    else
+        bad "2d: mounts"
+    fi
+    # shards: W mounts side by side; their files concatenate to the unsharded ones
+    for W in 2 3; do
+        full=$T/mnt_sh_full
+        pf_mount "$D" "$full" "seed=9,batch=5,cache=$T/cache" || bad "shards: full mount"
+        parts=()
+        for R in $(seq 0 $((W - 1))); do
+            pf_mount "$D" "$T/mnt_sh_$R" "seed=9,batch=5,shard=$R/$W,cache=$T/cache" || bad "shards: mount $R/$W"
+            parts+=("$T/mnt_sh_$R")
+        done
+        check "shards: $W ranks concatenate to the unsharded batch (data, seg, meta)" "$PY" tests/integration/policies.py shards "$full" "${parts[@]}"
+        check "shards: $W ranks: sample_K files equal the step arrays" "$PY" tests/integration/policies.py samples "${parts[0]}" 2
+        check "shards: $W ranks: content equals the reference" "$PY" tests/integration/verify.py "$D" "${parts[$((W - 1))]}" --steps 2 --epochs 1
+        for m in "$full" "${parts[@]}"; do pf_umount "$m"; done
+    done
+    # the DDP helper and the per-rank example, as torchrun would start them (RANK, WORLD_SIZE)
+    export PATCHFS_DDP_DIR=$T/ddp
+    PATH="$ROOT:$PATH" RANK=0 WORLD_SIZE=2 "$PY" mount-scripts/ddp_rank_example.py "$D" 5 "seed=9,cache=$T/cache" --epochs 1 --steps 3 --val-steps 1 >/dev/null 2>"$T/ddp.err" \
+        && check "shards: ddp_rank_example.py (torchrun-style) runs and unmounts" bash -c "grep -q 'rank 0: epoch 0 done (local batch 3)' '$T/ddp.err' && ! mountpoint -q '$T/ddp/rank0'" \
+        || bad "shards: ddp_rank_example.py runs"
+    mkdir -p "$T/mnt_sh_full"
+    MOUNTS+=("$T/ddp/rank0" "$T/ddp/rank1")
+    if pf_mount "$D" "$T/mnt_sh_full" "seed=9,batch=5,cache=$T/cache" &&
+       m0=$(PATH="$ROOT:$PATH" RANK=0 WORLD_SIZE=2 sh mount-scripts/patchfs-ddp-mount "$D" 5 -o "seed=9,cache=$T/cache" 2>/dev/null) &&
+       m1=$(PATH="$ROOT:$PATH" SLURM_PROCID=1 SLURM_NTASKS=2 sh mount-scripts/patchfs-ddp-mount "$D" 5 -o "seed=9,cache=$T/cache" 2>/dev/null); then
+        check "shards: patchfs-ddp-mount (torchrun and Slurm variables) gives concatenating shards" "$PY" tests/integration/policies.py shards "$T/mnt_sh_full" "$m0" "$m1"
+        pf_umount "$m0"; pf_umount "$m1"; pf_umount "$T/mnt_sh_full"
+    else
+        bad "shards: patchfs-ddp-mount mounts"
+    fi
+    check "shards: a batch too small for the world is an error naming shard" bash -c "'$PF' check '$D' -o batch=1,shard=0/2,cache='$T/cache' 2>&1 | grep -q \"option 'shard'\""
 fi
 
 # ---------------------------------------------------------------- broken datasets

@@ -121,23 +121,40 @@ def check_step(ref, mnt, split, epoch, step, split_ids, stats):
     data = np.load(os.path.join(d, "data.npy"))
     seg = np.load(os.path.join(d, "seg.npy"))
     opts = ref.pf["options"]
-    B, P = opts["batch"], opts["patch"]
+    B, P = opts["batch"], list(opts["patch"])
+    served = meta["positions"]
+    nb = len(served)
+    lo = opts["shard"]["positions"][0] if "shard" in opts else 0
     C = len(ref.pf["dataset"]["channels"])
-    if data.shape != (B, C, *P) or data.dtype != np.float32:
+    if data.shape != (nb, C, *P) or data.dtype != np.float32:
         fail("%s: data.npy is %s %s, expected %s float32" % (where, data.shape, data.dtype,
-                                                             (B, C, *P)))
+                                                             (nb, C, *P)))
         return
-    if seg.shape != (B, 1, *P) or seg.dtype != np.int16:
+    if seg.shape != (nb, 1, *P) or seg.dtype != np.int16:
         fail("%s: seg.npy is %s %s" % (where, seg.shape, seg.dtype))
         return
+    if len(P) == 2:  # 2D configuration: axial slices, arrays without Z
+        P = [1] + P
+        data = data[:, :, None]
+        seg = seg[:, :, None]
     forced_from = round(B * (1 - opts["oversample"]))
-    for j, pos in enumerate(meta["positions"]):
+    policy = opts.get("sampler", "nnunet")
+    for j, pos in enumerate(served):
         cid = pos["case"]
+        if pos["position"] != lo + j:
+            fail("%s: position %d is numbered %d" % (where, lo + j, pos["position"]))
         if cid not in split_ids:
             fail("%s pos %d: case %s is not in the %s split" % (where, j, cid, split))
-        if pos["forced"] != (j >= forced_from):
-            fail("%s pos %d: forced=%s, nnU-Net forces j >= %d" % (where, j, pos["forced"],
-                                                                  forced_from))
+        if policy == "uniform":
+            want_forced = False
+        elif opts.get("oversample_mode") == "probabilistic":
+            want_forced = pos["forced"]  # a coin per position: checked statistically
+        else:
+            want_forced = lo + j >= forced_from
+        if pos["forced"] != want_forced:
+            fail("%s pos %d: forced=%s, expected %s" % (where, j, pos["forced"], want_forced))
+        if pos["class"] is not None and not pos["forced"]:
+            fail("%s pos %d: a class without forcing" % (where, j))
         image, cseg = ref.case(cid)
         S = cseg.shape
         start = pos["box_start"]

@@ -90,7 +90,7 @@ static void test_bad_values(void **state)
 {
     static const struct { const char *key, *value, *named; } bad[] = {
         {"patch", "0x1x1", "patch"},
-        {"patch", "32x48", "patch"},
+        {"patch", "32", "patch"},
         {"patch", "32x48x32x16", "patch"},
         {"patch", "x32x48", "patch"},
         {"patch", "032x48x32", "patch"},
@@ -117,7 +117,20 @@ static void test_bad_values(void **state)
         {"seed", "0x10", "seed"},
         {"seed", NULL, "seed"},
         {"steps", "0", "steps"},
-        {"epochs", "268435456", "epochs"}, /* 2^28: past the 28-bit index */
+        {"epochs", "1048576", "epochs"}, /* 2^20: past the 20-bit epoch index */
+        {"steps", "4194304", "steps"},   /* 2^22: past the 22-bit step index */
+        {"sampler", "random", "sampler"},
+        {"oversample_mode", "sometimes", "oversample_mode"},
+        {"class_weights", "1", "class_weights"},
+        {"class_weights", "0:1", "class_weights"},
+        {"class_weights", "1:-1", "class_weights"},
+        {"class_weights", "1:0.1234567", "class_weights"},
+        {"class_weights", "1:1,1:2", "class_weights"},
+        {"class_weights", "1:1,2:x", "class_weights"},
+        {"shard", "2/2", "shard"},
+        {"shard", "0/0", "shard"},
+        {"shard", "1", "shard"},
+        {"shard", "-1/2", "shard"},
         {"val_steps", "1e3", "val_steps"},
         {"threads", "0", "threads"},
         {"mem", "12T", "mem"},
@@ -152,7 +165,7 @@ static void test_bad_values_in_list(void **state)
 {
     static const char *const lists[] = {"seed=1,patch=0x1x1", "batch=0", "oversample=1.5",
                                         "fold=x", "seed=-1", "unknown=1,seed=3",
-                                        "normalize=foo", "patch=32x48"};
+                                        "normalize=foo", "patch=32"};
     static const char *const named[] = {"patch", "batch", "oversample", "fold", "seed",
                                         "unknown", "normalize", "patch"};
     (void)state;
@@ -221,6 +234,55 @@ static void test_default_cache_dir(void **state)
     free(d);
 }
 
+/* Issue 3 options: 2D patches, sampling policies, class weights (with the -o list's commas)
+ * and shards. */
+static void test_sampling_options(void **state)
+{
+    pf_options o;
+    pf_error err = {0};
+    (void)state;
+    pf_options_init(&o);
+    assert_int_equal(o.policy, PF_POLICY_NNUNET);
+    assert_int_equal(o.probabilistic, 0);
+    assert_int_equal(o.shard_world, 0);
+    assert_int_equal(pf_options_parse_list(&o, "patch=512x384,sampler=class,"
+                                               "class_weights=1:1,2:4.5,3:0,oversample_mode=probabilistic,"
+                                               "shard=1/3", &err), 0);
+    assert_int_equal(o.patch_2d, 1);
+    assert_int_equal(o.patch[0], 1);
+    assert_int_equal(o.patch[1], 512);
+    assert_int_equal(o.patch[2], 384);
+    assert_int_equal(o.policy, PF_POLICY_CLASS);
+    assert_int_equal(o.probabilistic, 1);
+    assert_int_equal(o.n_class_weights, 3);
+    assert_int_equal(o.class_weights[0].label, 1);
+    assert_int_equal(o.class_weights[0].weight, 1000000);
+    assert_int_equal(o.class_weights[1].label, 2);
+    assert_int_equal(o.class_weights[1].weight, 4500000);
+    assert_int_equal(o.class_weights[2].label, 3);
+    assert_int_equal(o.class_weights[2].weight, 0);
+    assert_int_equal(o.shard_rank, 1);
+    assert_int_equal(o.shard_world, 3);
+    /* a 3D patch after a 2D one is 3D again */
+    assert_int_equal(pf_options_set(&o, "patch", "8x16x32", &err), 0);
+    assert_int_equal(o.patch_2d, 0);
+    assert_int_equal(o.patch[0], 8);
+    /* --class_weights=... form; a bad pair leaves the old weights */
+    assert_int_equal(pf_options_set(&o, "class_weights", "5:0.25", &err), 0);
+    assert_int_equal(o.n_class_weights, 1);
+    assert_int_equal(o.class_weights[0].weight, 250000);
+    assert_int_equal(pf_options_set(&o, "class_weights", "6:1,7:y", &err), -1);
+    assert_non_null(strstr(err.msg, "class_weights"));
+    assert_int_equal(o.n_class_weights, 1);
+    assert_int_equal(o.class_weights[0].label, 5);
+    /* a bare LABEL:WEIGHT not following class_weights= is an unknown option */
+    assert_int_equal(pf_options_parse_list(&o, "seed=1,2:4", &err), -1);
+    assert_int_equal(pf_options_parse_list(&o, "sampler=uniform", &err), 0);
+    assert_int_equal(o.policy, PF_POLICY_UNIFORM);
+    assert_string_equal(pf_policy_name(o.policy), "uniform");
+    pf_options_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_patch_trailing_separator),
         cmocka_unit_test(test_parse_u64),
         cmocka_unit_test(test_default_cache_dir),
+        cmocka_unit_test(test_sampling_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
