@@ -5,9 +5,10 @@
 PREFIX   ?= /usr/local
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
-PKGS     := fuse3 libxxhash jansson zlib
+PKGS     := fuse3 libxxhash jansson zlib libpng
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libnifti2-dev libxxhash-dev \
-            libjansson-dev zlib1g-dev libcmocka-dev python3-numpy python3-nibabel python3-scipy
+            libjansson-dev zlib1g-dev libpng-dev libcmocka-dev python3-numpy python3-nibabel \
+            python3-scipy python3-xxhash
 
 VERSION  := 0.1.0
 # -ffp-contract=off: no fused multiply-add, so float results are identical on every x86-64
@@ -23,6 +24,7 @@ CFLAGS   += $(CSTD) $(OPT) $(WARN) -ffp-contract=off -fno-fast-math -pthread \
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnifti2 -lznz -lz -lm -pthread
 
 CORE_SRC := src/error.c src/options.c src/rng.c src/npy.c src/nifti_load.c src/dataset.c \
+            src/preview.c src/export.c src/summary.c \
             src/split.c src/preprocess.c src/cache.c src/sampler.c src/extract.c src/tree.c \
             src/produce.c src/memcache.c
 CORE_OBJ := $(CORE_SRC:src/%.c=build/%.o)

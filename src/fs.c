@@ -11,21 +11,79 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "patchfs/memcache.h"
 
 #define PF_TIMEOUT 86400.0
+#define GEN_RING 8192 /* generation times kept for status.json percentiles */
 
 typedef struct pf_fs {
     pf_ctx *ctx;
     pf_memcache *mc;
+    uint64_t mounted_at_ms;
+    /* counters for status.json */
+    pthread_mutex_t lock;
+    uint64_t opens, bytes, reads, errors, gen_count, gen_max_us;
+    uint32_t gen_us[GEN_RING];
 } pf_fs;
+
+static uint64_t now_us(int clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void count(pf_fs *fs, uint64_t *counter, uint64_t add)
+{
+    pthread_mutex_lock(&fs->lock);
+    *counter += add;
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* pf_status_fn: a snapshot of the counters (percentiles over the last GEN_RING generations). */
+static void fill_status(void *arg, pf_status *st)
+{
+    pf_fs *fs = arg;
+    uint32_t *sorted = malloc(GEN_RING * sizeof *sorted);
+    size_t n;
+    size_t bytes;
+    pthread_mutex_lock(&fs->lock);
+    st->mounted_at_unix_ms = fs->mounted_at_ms;
+    st->uptime_ms = now_us(CLOCK_REALTIME) / 1000 - fs->mounted_at_ms;
+    st->files_opened = fs->opens;
+    st->bytes_served = fs->bytes;
+    st->read_requests = fs->reads;
+    st->errors = fs->errors;
+    st->generate_max_us = fs->gen_max_us;
+    n = fs->gen_count < GEN_RING ? (size_t)fs->gen_count : GEN_RING;
+    if (sorted)
+        memcpy(sorted, fs->gen_us, n * sizeof *sorted);
+    pthread_mutex_unlock(&fs->lock);
+    pf_memcache_stats(fs->mc, &st->files_generated, &st->cache_hits, &bytes);
+    st->memory_cache_bytes = bytes;
+    if (sorted && n) {
+        qsort(sorted, n, sizeof *sorted, cmp_u32);
+        st->generate_p50_us = sorted[(n - 1) * 50 / 100];
+        st->generate_p90_us = sorted[(n - 1) * 90 / 100];
+        st->generate_p99_us = sorted[(n - 1) * 99 / 100];
+    }
+    free(sorted);
+}
 
 static pf_fs *fs_of(fuse_req_t req)
 {
@@ -49,6 +107,7 @@ static int fill_stat(pf_fs *fs, const pf_node *n, struct stat *st)
     st->st_nlink = 1;
     if (pf_file_size(fs->ctx, n, (uint64_t *)&st->st_size, &err) != 0) {
         fprintf(stderr, "patchfs: %s\n", err.msg);
+        count(fs, &fs->errors, 1);
         return -err.errnum;
     }
     st->st_blksize = 1 << 20;
@@ -146,20 +205,51 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 typedef struct gen_arg {
-    pf_ctx *ctx;
+    pf_fs *fs;
     pf_node node;
 } gen_arg;
 
 static int generate(void *p, char **data, size_t *len, pf_error *err)
 {
     gen_arg *g = p;
-    return pf_produce(g->ctx, &g->node, data, len, err);
+    uint64_t t0 = now_us(CLOCK_MONOTONIC), dt;
+    int rc = pf_produce(g->fs->ctx, &g->node, data, len, err);
+    dt = now_us(CLOCK_MONOTONIC) - t0;
+    pthread_mutex_lock(&g->fs->lock);
+    g->fs->gen_us[g->fs->gen_count++ % GEN_RING] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+    if (dt > g->fs->gen_max_us)
+        g->fs->gen_max_us = dt;
+    pthread_mutex_unlock(&g->fs->lock);
+    return rc;
+}
+
+/* status.json changes with every read: generated per open, never cached (its size is
+ * constant, see produce.c). fh holds a private pf_buf marked by key 0. */
+static void open_status(fuse_req_t req, pf_fs *fs, const pf_node *n, struct fuse_file_info *fi)
+{
+    pf_error err = {0};
+    pf_buf *b = calloc(1, sizeof *b);
+    if (!b || pf_produce(fs->ctx, n, &b->data, &b->len, &err) != 0) {
+        free(b);
+        count(fs, &fs->errors, 1);
+        fuse_reply_err(req, b ? err.errnum : ENOMEM);
+        return;
+    }
+    fi->fh = (uint64_t)(uintptr_t)b;
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+    fi->noflush = 1;
+    count(fs, &fs->opens, 1);
+    if (fuse_reply_open(req, fi) != 0) {
+        free(b->data);
+        free(b);
+    }
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     pf_fs *fs = fs_of(req);
-    gen_arg g = {.ctx = fs->ctx};
+    gen_arg g = {.fs = fs};
     pf_error err = {0};
     pf_buf *b;
     if (pf_node_from_ino(&fs->ctx->tree, ino, &g.node) != 0) {
@@ -174,12 +264,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, EROFS);
         return;
     }
+    if (g.node.kind == PF_NODE_STATUS) {
+        open_status(req, fs, &g.node, fi);
+        return;
+    }
     b = pf_memcache_get(fs->mc, ino, generate, &g, &err);
     if (!b) {
         fprintf(stderr, "patchfs: %s\n", err.msg);
+        count(fs, &fs->errors, 1);
         fuse_reply_err(req, err.errnum ? err.errnum : EIO);
         return;
     }
+    count(fs, &fs->opens, 1);
     fi->fh = (uint64_t)(uintptr_t)b;
     fi->keep_cache = 1;
     fi->noflush = 1;
@@ -192,20 +288,28 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
     pf_buf *b = (pf_buf *)(uintptr_t)fi->fh;
+    pf_fs *fs = fs_of(req);
     (void)ino;
-    if (off < 0 || (size_t)off >= b->len) {
-        fuse_reply_buf(req, NULL, 0);
-        return;
-    }
-    if (size > b->len - (size_t)off)
+    if (off < 0 || (size_t)off >= b->len)
+        size = 0;
+    else if (size > b->len - (size_t)off)
         size = b->len - (size_t)off;
-    fuse_reply_buf(req, b->data + off, size);
+    pthread_mutex_lock(&fs->lock);
+    fs->reads++;
+    fs->bytes += size;
+    pthread_mutex_unlock(&fs->lock);
+    fuse_reply_buf(req, size ? b->data + off : NULL, size);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)ino;
-    pf_memcache_release(fs_of(req)->mc, (pf_buf *)(uintptr_t)fi->fh);
+    pf_buf *b = (pf_buf *)(uintptr_t)fi->fh;
+    if (ino == pf_node_ino(&(pf_node){.kind = PF_NODE_STATUS})) {
+        free(b->data);
+        free(b);
+    } else {
+        pf_memcache_release(fs_of(req)->mc, b);
+    }
     fuse_reply_err(req, 0);
 }
 
@@ -314,6 +418,10 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
     char mopts[512];
     int rc = 1;
 
+    pthread_mutex_init(&fs.lock, NULL);
+    fs.mounted_at_ms = now_us(CLOCK_REALTIME) / 1000;
+    ctx->status_fn = fill_status;
+    ctx->status_arg = &fs;
     fs.mc = pf_memcache_new(ctx->opt.mem_bytes);
     if (!fs.mc) {
         fprintf(stderr, "patchfs: out of memory\n");
@@ -361,6 +469,8 @@ out_session:
     fuse_session_destroy(se);
 out:
     fuse_opt_free_args(&args);
+    ctx->status_fn = NULL;
     pf_memcache_free(fs.mc);
+    pthread_mutex_destroy(&fs.lock);
     return rc;
 }

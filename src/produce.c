@@ -12,8 +12,13 @@
 
 #include <jansson.h>
 
+#include <xxhash.h>
+
+#include "patchfs/export.h"
 #include "patchfs/npy.h"
+#include "patchfs/preview.h"
 #include "patchfs/rng.h"
+#include "patchfs/summary.h"
 
 const char *pf_scheme_name(pf_scheme s)
 {
@@ -527,7 +532,11 @@ static void case_shape(const pf_ctx *ctx, uint32_t idx, pf_file_kind f, int64_t 
         shape[1 + d] = h->shape[d];
 }
 
-static char *make_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s)
+/* meta.json of a step. digests: per served position, XXH3-64 of its image and seg bytes (as in
+ * sample_K/data.npy and seg.npy); NULL writes zeros of the same width, which is how the size
+ * is known without generating pixels. */
+static char *make_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s,
+                            const uint64_t (*digests)[2])
 {
     json_t *j = json_object(), *pos = json_array();
     json_object_set_new(j, "split", json_string(n->split ? "val" : "train"));
@@ -537,13 +546,20 @@ static char *make_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample
     json_object_set_new(j, "options", options_json(ctx, 0));
     for (int b = ctx->shard_lo; b < ctx->shard_hi; b++) {
         const pf_sample *p = &s[b];
-        const int64_t *S = ctx->cache.cases[p->case_idx].hdr.shape;
-        json_t *e = json_object();
-        int64_t before[3], after[3];
+        const pf_case_header *h = &ctx->cache.cases[p->case_idx].hdr;
+        const int64_t *S = h->shape;
+        json_t *e = json_object(), *key = json_object();
+        int64_t before[3], after[3], src_start[3], src_end[3];
+        char hex[2][17];
         for (int d = 0; d < 3; d++) {
             before[d] = p->start[d] < 0 ? -p->start[d] : 0;
             after[d] = p->end[d] > S[d] ? p->end[d] - S[d] : 0;
+            src_start[d] = p->start[d] + h->crop_lo[d];
+            src_end[d] = p->end[d] + h->crop_lo[d];
         }
+        for (int k = 0; k < 2; k++)
+            snprintf(hex[k], sizeof hex[k], "%016llx",
+                     digests ? (unsigned long long)digests[b - ctx->shard_lo][k] : 0ULL);
         json_object_set_new(e, "position", json_integer(b));
         json_object_set_new(e, "case", json_string(ctx->ds.cases[p->case_idx].id));
         json_object_set_new(e, "forced", json_boolean(p->forced));
@@ -553,6 +569,17 @@ static char *make_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample
         json_object_set_new(e, "box_end", int_array(p->end, 3));
         json_object_set_new(e, "pad_before", int_array(before, 3));
         json_object_set_new(e, "pad_after", int_array(after, 3));
+        json_object_set_new(e, "policy", json_string(pf_policy_name(ctx->opt.policy)));
+        json_object_set_new(e, "source_box_start", int_array(src_start, 3));
+        json_object_set_new(e, "source_box_end", int_array(src_end, 3));
+        json_object_set_new(key, "seed", seed_value(ctx->opt.seed));
+        json_object_set_new(key, "split", json_integer(n->split));
+        json_object_set_new(key, "epoch", json_integer(n->epoch));
+        json_object_set_new(key, "step", json_integer(n->step));
+        json_object_set_new(key, "position", json_integer(b));
+        json_object_set_new(e, "stream", key);
+        json_object_set_new(e, "image_xxh3", json_string(hex[0]));
+        json_object_set_new(e, "seg_xxh3", json_string(hex[1]));
         json_array_append_new(pos, e);
     }
     json_object_set_new(j, "positions", pos);
@@ -611,38 +638,6 @@ static const char *small_file(const pf_ctx *ctx, const pf_node *n)
     case PF_NODE_SPLITS_JSON: return ctx->splits_json;
     default: return NULL;
     }
-}
-
-int pf_file_size(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
-{
-    const char *small = small_file(ctx, n);
-    if (small) {
-        *size = strlen(small);
-        return 0;
-    }
-    if ((n->kind == PF_NODE_STEP_FILE || n->kind == PF_NODE_CASE_FILE ||
-         n->kind == PF_NODE_SAMPLE_FILE) && n->file != PF_FILE_META) {
-        int64_t shape[5];
-        if (n->kind != PF_NODE_CASE_FILE) {
-            int nd = step_shape(ctx, n, shape);
-            *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, nd, shape);
-        } else {
-            case_shape(ctx, n->case_idx, n->file, shape);
-            *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, 4, shape);
-        }
-        return 0;
-    }
-    if (n->kind == PF_NODE_STEP_FILE || n->kind == PF_NODE_CASE_FILE) {
-        /* JSON: cheap to generate (no pixel data), so its size is its length */
-        char *buf;
-        size_t len;
-        if (pf_produce(ctx, n, &buf, &len, err))
-            return -1;
-        free(buf);
-        *size = len;
-        return 0;
-    }
-    return pf_fail(err, EISDIR, "not a file");
 }
 
 static char *alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *len, size_t *hdr,
@@ -728,19 +723,278 @@ static int produce_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t 
     return 0;
 }
 
+/* The served positions of a step, and the global batch they belong to. */
+static pf_sample *sample_served(pf_ctx *ctx, const pf_node *n, pf_error *err)
+{
+    pf_sample *smp = calloc((size_t)ctx->opt.batch, sizeof *smp);
+    if (!smp) {
+        pf_fail(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    pf_sample_step(&ctx->sampler, (pf_split)n->split, n->epoch, n->step, smp);
+    return smp;
+}
+
+static size_t patch_voxels(const pf_ctx *ctx)
+{
+    return (size_t)ctx->patch[0] * (size_t)ctx->patch[1] * (size_t)ctx->patch[2];
+}
+
+/* meta.json with the digests of every served position's image and seg bytes. */
+static int produce_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **out,
+                        pf_error *err)
+{
+    const int C = ctx->ds.n_channels, nb = ctx->shard_hi - ctx->shard_lo;
+    const size_t nv = patch_voxels(ctx);
+    pf_sample *smp = sample_served(ctx, n, err);
+    uint64_t (*dg)[2] = NULL;
+    float *img = NULL;
+    int16_t *seg = NULL;
+    int rc = -1;
+    if (!smp)
+        return -1;
+    if (with_digests) {
+        dg = calloc((size_t)nb, sizeof *dg);
+        img = malloc(nv * (size_t)C * sizeof *img);
+        seg = malloc(nv * sizeof *seg);
+        if (!dg || !img || !seg) {
+            pf_fail(err, ENOMEM, "out of memory");
+            goto out;
+        }
+        for (int b = ctx->shard_lo; b < ctx->shard_hi; b++) {
+            pf_case *c = &ctx->cache.cases[smp[b].case_idx];
+            if (pf_case_check_bulk(c, err))
+                goto out;
+            pf_extract_image(c, &ctx->norms[smp[b].case_idx * C], smp[b].start, ctx->patch, img);
+            pf_extract_seg(c, smp[b].start, ctx->patch, seg);
+            dg[b - ctx->shard_lo][0] = XXH3_64bits(img, nv * (size_t)C * sizeof *img);
+            dg[b - ctx->shard_lo][1] = XXH3_64bits(seg, nv * sizeof *seg);
+        }
+    }
+    *out = make_meta_json(ctx, n, smp, (const uint64_t(*)[2])dg);
+    rc = *out ? 0 : pf_fail(err, ENOMEM, "out of memory");
+out:
+    free(smp);
+    free(dg);
+    free(img);
+    free(seg);
+    return rc;
+}
+
+/* preview.png of a step (one row per served position, the middle axial slice of its patch)
+ * or of a case (one row, the middle slice of the whole case). */
+static int produce_preview(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
+                           pf_error *err)
+{
+    const int C = ctx->ds.n_channels;
+    const int is_case = n->kind == PF_NODE_CASE_FILE;
+    const pf_case_header *h0 = is_case ? &ctx->cache.cases[n->case_idx].hdr : NULL;
+    const int rows = is_case ? 1 : ctx->shard_hi - ctx->shard_lo;
+    const int H = is_case ? (int)h0->shape[1] : ctx->patch[1];
+    const int W = is_case ? (int)h0->shape[2] : ctx->patch[2];
+    const size_t plane = (size_t)H * (size_t)W;
+    pf_sample *smp = is_case ? NULL : sample_served(ctx, n, err);
+    float *img = malloc(plane * (size_t)C * (size_t)rows * sizeof *img);
+    int16_t *seg = malloc(plane * (size_t)rows * sizeof *seg);
+    unsigned char *pad = calloc(plane * (size_t)rows, 1);
+    pf_preview_input in = {rows, C, H, W, img, seg, pad};
+    int rc = -1;
+    if ((!is_case && !smp) || !img || !seg || !pad) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int r = 0; r < rows; r++) {
+        int idx = is_case ? (int)n->case_idx : smp[ctx->shard_lo + r].case_idx;
+        pf_case *c = &ctx->cache.cases[idx];
+        const int64_t *S = c->hdr.shape;
+        int64_t start[3];
+        int slice[3] = {1, H, W};
+        if (pf_case_check_bulk(c, err))
+            goto out;
+        if (is_case) {
+            start[0] = S[0] / 2;
+            start[1] = start[2] = 0;
+        } else {
+            memcpy(start, smp[ctx->shard_lo + r].start, sizeof start);
+            start[0] += ctx->patch[0] / 2;
+        }
+        pf_extract_image(c, &ctx->norms[idx * C], start, slice, img + plane * (size_t)C * (size_t)r);
+        pf_extract_seg(c, start, slice, seg + plane * (size_t)r);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                pad[plane * (size_t)r + (size_t)y * (size_t)W + (size_t)x] =
+                    start[0] < 0 || start[0] >= S[0] || start[1] + y < 0 || start[1] + y >= S[1] ||
+                    start[2] + x < 0 || start[2] + x >= S[2];
+    }
+    rc = pf_preview_png(&in, out, len, err);
+out:
+    free(smp);
+    free(img);
+    free(seg);
+    free(pad);
+    return rc;
+}
+
+/* sample_K/image.nii.gz or label.nii.gz: the sample's arrays with the affine moved to the
+ * patch origin in the source volume. */
+static int produce_sample_nifti(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
+                                pf_error *err)
+{
+    const int C = ctx->ds.n_channels, is_label = n->file == PF_FILE_NII_LABEL;
+    const size_t nv = patch_voxels(ctx);
+    pf_sample *smp = sample_served(ctx, n, err), *sm;
+    pf_nifti_patch p;
+    pf_case *c;
+    void *data = NULL;
+    int rc = -1;
+    if (!smp)
+        return -1;
+    sm = &smp[ctx->shard_lo + (int)n->sample];
+    c = &ctx->cache.cases[sm->case_idx];
+    if (pf_case_check_bulk(c, err))
+        goto out;
+    data = malloc(nv * (is_label ? sizeof(int16_t) : (size_t)C * sizeof(float)));
+    if (!data) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    if (is_label)
+        pf_extract_seg(c, sm->start, ctx->patch, data);
+    else
+        pf_extract_image(c, &ctx->norms[sm->case_idx * C], sm->start, ctx->patch, data);
+    memset(&p, 0, sizeof p);
+    p.channels = is_label ? 1 : C;
+    p.is_label = is_label;
+    for (int d = 0; d < 3; d++) {
+        p.shape[d] = ctx->patch[d];
+        p.spacing[d] = c->hdr.spacing[d];
+        p.origin[d] = c->hdr.crop_lo[d] + sm->start[d];
+    }
+    memcpy(p.affine, c->hdr.affine, sizeof p.affine);
+    p.data = data;
+    rc = pf_nifti_patch_gz(&p, out, len, err);
+out:
+    free(smp);
+    free(data);
+    return rc;
+}
+
+/* status.json: every number padded to 20 characters, so the size never changes while the
+ * content does (the FUSE layer serves it uncached). */
+static char *make_status(const pf_ctx *ctx)
+{
+    pf_status st;
+    char *s;
+    memset(&st, 0, sizeof st);
+    if (ctx->status_fn)
+        ctx->status_fn(ctx->status_arg, &st);
+#define F "%20llu"
+    if (asprintf(&s,
+                 "{\n"
+                 "  \"mounted_at_unix_ms\": " F ",\n"
+                 "  \"uptime_ms\": " F ",\n"
+                 "  \"files_opened\": " F ",\n"
+                 "  \"files_generated\": " F ",\n"
+                 "  \"memory_cache_hits\": " F ",\n"
+                 "  \"memory_cache_bytes\": " F ",\n"
+                 "  \"bytes_served\": " F ",\n"
+                 "  \"read_requests\": " F ",\n"
+                 "  \"errors\": " F ",\n"
+                 "  \"generate_us_p50\": " F ",\n"
+                 "  \"generate_us_p90\": " F ",\n"
+                 "  \"generate_us_p99\": " F ",\n"
+                 "  \"generate_us_max\": " F "\n"
+                 "}\n",
+                 (unsigned long long)st.mounted_at_unix_ms, (unsigned long long)st.uptime_ms,
+                 (unsigned long long)st.files_opened, (unsigned long long)st.files_generated,
+                 (unsigned long long)st.cache_hits, (unsigned long long)st.memory_cache_bytes,
+                 (unsigned long long)st.bytes_served, (unsigned long long)st.read_requests,
+                 (unsigned long long)st.errors, (unsigned long long)st.generate_p50_us,
+                 (unsigned long long)st.generate_p90_us, (unsigned long long)st.generate_p99_us,
+                 (unsigned long long)st.generate_max_us) < 0)
+        return NULL;
+#undef F
+    return s;
+}
+
+int pf_file_size(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
+{
+    const char *small = small_file(ctx, n);
+    char *buf = NULL;
+    int64_t shape[5];
+    if (small) {
+        *size = strlen(small);
+        return 0;
+    }
+    switch (n->kind) {
+    case PF_NODE_STATUS:
+    case PF_NODE_SUMMARY:
+        break; /* generated below: cheap, no pixel data */
+    case PF_NODE_STEP_FILE:
+    case PF_NODE_SAMPLE_FILE:
+        if (n->file == PF_FILE_DATA || n->file == PF_FILE_SEG) {
+            int nd = step_shape(ctx, n, shape);
+            *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, nd, shape);
+            return 0;
+        }
+        if (n->kind == PF_NODE_SAMPLE_FILE) {
+            int64_t p3[3] = {ctx->patch[0], ctx->patch[1], ctx->patch[2]};
+            *size = pf_nifti_patch_size(ctx->ds.n_channels, n->file == PF_FILE_NII_LABEL, p3);
+            return 0;
+        }
+        if (n->file == PF_FILE_PREVIEW)
+            return pf_preview_png_size(ctx->shard_hi - ctx->shard_lo, ctx->ds.n_channels,
+                                       ctx->patch[1], ctx->patch[2], size, err);
+        /* meta.json: digests are fixed width, so zeros give the size */
+        if (produce_meta(ctx, n, 0, &buf, err))
+            return -1;
+        *size = strlen(buf);
+        free(buf);
+        return 0;
+    case PF_NODE_CASE_FILE:
+        if (n->file == PF_FILE_DATA || n->file == PF_FILE_SEG) {
+            case_shape(ctx, n->case_idx, n->file, shape);
+            *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, 4, shape);
+            return 0;
+        }
+        if (n->file == PF_FILE_PREVIEW) {
+            const pf_case_header *h = &ctx->cache.cases[n->case_idx].hdr;
+            return pf_preview_png_size(1, ctx->ds.n_channels, (int)h->shape[1], (int)h->shape[2],
+                                       size, err);
+        }
+        break; /* properties.json */
+    default:
+        return pf_fail(err, EISDIR, "not a file");
+    }
+    {
+        size_t len;
+        if (pf_produce(ctx, n, &buf, &len, err))
+            return -1;
+        free(buf);
+        *size = len;
+        return 0;
+    }
+}
+
 int pf_produce(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err)
 {
     const char *small = small_file(ctx, n);
     char *s = NULL;
     if (small) {
         s = strdup(small);
+    } else if (n->kind == PF_NODE_STATUS) {
+        s = make_status(ctx);
+    } else if (n->kind == PF_NODE_SUMMARY) {
+        json_t *j = pf_epoch_summary(ctx, (pf_split)n->split, n->epoch);
+        s = j ? dump(j) : NULL;
     } else if (n->kind == PF_NODE_STEP_FILE && n->file == PF_FILE_META) {
-        pf_sample *smp = calloc((size_t)ctx->opt.batch, sizeof *smp);
-        if (!smp)
-            return pf_fail(err, ENOMEM, "out of memory");
-        pf_sample_step(&ctx->sampler, (pf_split)n->split, n->epoch, n->step, smp);
-        s = make_meta_json(ctx, n, smp);
-        free(smp);
+        if (produce_meta(ctx, n, 1, &s, err))
+            return -1;
+    } else if ((n->kind == PF_NODE_STEP_FILE || n->kind == PF_NODE_CASE_FILE) &&
+               n->file == PF_FILE_PREVIEW) {
+        return produce_preview(ctx, n, buf, len, err);
+    } else if (n->kind == PF_NODE_SAMPLE_FILE && n->file >= PF_FILE_NII_IMAGE) {
+        return produce_sample_nifti(ctx, n, buf, len, err);
     } else if (n->kind == PF_NODE_CASE_FILE && n->file == PF_FILE_META) {
         s = make_properties_json(ctx, n->case_idx);
     } else if (n->kind == PF_NODE_STEP_FILE || n->kind == PF_NODE_SAMPLE_FILE) {

@@ -20,18 +20,19 @@
 static int uses_split(pf_node_kind k)
 {
     return k == PF_NODE_SPLIT_DIR || k == PF_NODE_EPOCH_DIR || k == PF_NODE_STEP_DIR ||
-           k == PF_NODE_STEP_FILE || k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE;
+           k == PF_NODE_STEP_FILE || k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE ||
+           k == PF_NODE_SUMMARY;
 }
 
 static int uses_epoch(pf_node_kind k)
 {
     return k == PF_NODE_EPOCH_DIR || k == PF_NODE_STEP_DIR || k == PF_NODE_STEP_FILE ||
-           k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE;
+           k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE || k == PF_NODE_SUMMARY;
 }
 
 static int uses_step(pf_node_kind k)
 {
-    return uses_epoch(k) && k != PF_NODE_EPOCH_DIR;
+    return uses_epoch(k) && k != PF_NODE_EPOCH_DIR && k != PF_NODE_SUMMARY;
 }
 
 static int uses_sample(pf_node_kind k)
@@ -88,7 +89,7 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
         return 0;
     }
     n.kind = (pf_node_kind)(ino >> 60);
-    if (n.kind < PF_NODE_README || n.kind > PF_NODE_SAMPLE_FILE)
+    if (n.kind < PF_NODE_README || n.kind > PF_NODE_SUMMARY)
         return -1;
     n.split = (uint32_t)(ino >> 59) & 1;
     n.file = (pf_file_kind)((ino >> 57) & 3);
@@ -107,8 +108,7 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
         return -1;
     if (uses_case(n.kind) && n.case_idx >= (uint32_t)t->n_cases)
         return -1;
-    if (uses_file(n.kind) && n.file > (n.kind == PF_NODE_SAMPLE_FILE ? PF_FILE_SEG : PF_FILE_META))
-        return -1;
+    /* every file kind has four files: the two file bits are always in range */
     *out = n;
     return 0;
 }
@@ -138,6 +138,7 @@ pf_node pf_node_parent(const pf_node *n)
     case PF_NODE_EPOCH_DIR: p.kind = PF_NODE_SPLIT_DIR; break;
     case PF_NODE_STEP_DIR: p.kind = PF_NODE_EPOCH_DIR; break;
     case PF_NODE_STEP_FILE: case PF_NODE_SAMPLE_DIR: p.kind = PF_NODE_STEP_DIR; break;
+    case PF_NODE_SUMMARY: p.kind = PF_NODE_EPOCH_DIR; break;
     case PF_NODE_SAMPLE_FILE: p.kind = PF_NODE_SAMPLE_DIR; break;
     case PF_NODE_CASE_DIR: p.kind = PF_NODE_CASES_DIR; break;
     case PF_NODE_CASE_FILE: p.kind = PF_NODE_CASE_DIR; break;
@@ -146,10 +147,14 @@ pf_node pf_node_parent(const pf_node *n)
     return canonical(&p);
 }
 
-static const char *const root_names[] = {"README.txt", "patchfs.json", "splits.json",
-                                         "train", "val", "cases"};
-static const char *const step_files[] = {"data.npy", "seg.npy", "meta.json"};
-static const char *const case_files[] = {"data.npy", "seg.npy", "properties.json"};
+#define N_ROOT 7
+static const char *const root_names[N_ROOT] = {"README.txt", "patchfs.json", "splits.json",
+                                               "status.json", "train", "val", "cases"};
+static const char *const step_files[4] = {"data.npy", "seg.npy", "meta.json", "preview.png"};
+static const char *const case_files[4] = {"data.npy", "seg.npy", "properties.json",
+                                          "preview.png"};
+static const char *const sample_files[4] = {"data.npy", "seg.npy", "image.nii.gz",
+                                            "label.nii.gz"};
 
 static pf_node root_child(int i)
 {
@@ -158,8 +163,9 @@ static pf_node root_child(int i)
     case 0: n.kind = PF_NODE_README; break;
     case 1: n.kind = PF_NODE_PATCHFS_JSON; break;
     case 2: n.kind = PF_NODE_SPLITS_JSON; break;
-    case 3: n.kind = PF_NODE_SPLIT_DIR; n.split = 0; break;
-    case 4: n.kind = PF_NODE_SPLIT_DIR; n.split = 1; break;
+    case 3: n.kind = PF_NODE_STATUS; break;
+    case 4: n.kind = PF_NODE_SPLIT_DIR; n.split = 0; break;
+    case 5: n.kind = PF_NODE_SPLIT_DIR; n.split = 1; break;
     default: n.kind = PF_NODE_CASES_DIR; break;
     }
     return n;
@@ -206,7 +212,7 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
     int i;
     switch (dir->kind) {
     case PF_NODE_ROOT:
-        if ((i = file_index(root_names, 6, name)) < 0)
+        if ((i = file_index(root_names, N_ROOT, name)) < 0)
             return -1;
         n = root_child(i);
         break;
@@ -216,12 +222,15 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
         n.kind = PF_NODE_EPOCH_DIR;
         break;
     case PF_NODE_EPOCH_DIR:
-        if (parse_numbered(name, "step_", split_steps(t, dir->split), &n.step))
+        if (!strcmp(name, "summary.json"))
+            n.kind = PF_NODE_SUMMARY;
+        else if (parse_numbered(name, "step_", split_steps(t, dir->split), &n.step) == 0)
+            n.kind = PF_NODE_STEP_DIR;
+        else
             return -1;
-        n.kind = PF_NODE_STEP_DIR;
         break;
     case PF_NODE_STEP_DIR:
-        if ((i = file_index(step_files, 3, name)) >= 0) {
+        if ((i = file_index(step_files, 4, name)) >= 0) {
             n.kind = PF_NODE_STEP_FILE;
             n.file = (pf_file_kind)i;
         } else if (parse_numbered(name, "sample_", t->samples, &n.sample) == 0) {
@@ -231,13 +240,13 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
         }
         break;
     case PF_NODE_SAMPLE_DIR:
-        if ((i = file_index(step_files, 2, name)) < 0)
+        if ((i = file_index(sample_files, 4, name)) < 0)
             return -1;
         n.kind = PF_NODE_SAMPLE_FILE;
         n.file = (pf_file_kind)i;
         break;
     case PF_NODE_CASE_DIR:
-        if ((i = file_index(case_files, 3, name)) < 0)
+        if ((i = file_index(case_files, 4, name)) < 0)
             return -1;
         n.kind = PF_NODE_CASE_FILE;
         n.file = (pf_file_kind)i;
@@ -258,12 +267,12 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
 uint64_t pf_tree_child_count(const pf_tree *t, const pf_node *dir)
 {
     switch (dir->kind) {
-    case PF_NODE_ROOT: return 6;
+    case PF_NODE_ROOT: return N_ROOT;
     case PF_NODE_SPLIT_DIR: return t->epochs;
-    case PF_NODE_EPOCH_DIR: return split_steps(t, dir->split);
-    case PF_NODE_STEP_DIR: return 3 + (uint64_t)t->samples;
-    case PF_NODE_SAMPLE_DIR: return 2;
-    case PF_NODE_CASE_DIR: return 3;
+    case PF_NODE_EPOCH_DIR: return 1 + (uint64_t)split_steps(t, dir->split);
+    case PF_NODE_STEP_DIR: return 4 + (uint64_t)t->samples;
+    case PF_NODE_SAMPLE_DIR: return 4;
+    case PF_NODE_CASE_DIR: return 4;
     case PF_NODE_CASES_DIR: return (uint64_t)t->n_cases;
     default: return 0;
     }
@@ -277,14 +286,21 @@ int pf_tree_child_at(const pf_tree *t, const pf_node *dir, uint64_t i, pf_node *
     switch (dir->kind) {
     case PF_NODE_ROOT: n = root_child((int)i); break;
     case PF_NODE_SPLIT_DIR: n.kind = PF_NODE_EPOCH_DIR; n.epoch = (uint32_t)i; break;
-    case PF_NODE_EPOCH_DIR: n.kind = PF_NODE_STEP_DIR; n.step = (uint32_t)i; break;
+    case PF_NODE_EPOCH_DIR:
+        if (i == 0) {
+            n.kind = PF_NODE_SUMMARY;
+        } else {
+            n.kind = PF_NODE_STEP_DIR;
+            n.step = (uint32_t)(i - 1);
+        }
+        break;
     case PF_NODE_STEP_DIR:
-        if (i < 3) {
+        if (i < 4) {
             n.kind = PF_NODE_STEP_FILE;
             n.file = (pf_file_kind)i;
         } else {
             n.kind = PF_NODE_SAMPLE_DIR;
-            n.sample = (uint32_t)(i - 3);
+            n.sample = (uint32_t)(i - 4);
         }
         break;
     case PF_NODE_SAMPLE_DIR: n.kind = PF_NODE_SAMPLE_FILE; n.file = (pf_file_kind)i; break;
@@ -303,14 +319,15 @@ void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap)
     case PF_NODE_README: snprintf(buf, cap, "%s", root_names[0]); break;
     case PF_NODE_PATCHFS_JSON: snprintf(buf, cap, "%s", root_names[1]); break;
     case PF_NODE_SPLITS_JSON: snprintf(buf, cap, "%s", root_names[2]); break;
+    case PF_NODE_STATUS: snprintf(buf, cap, "%s", root_names[3]); break;
+    case PF_NODE_SUMMARY: snprintf(buf, cap, "%s", "summary.json"); break;
     case PF_NODE_SPLIT_DIR: snprintf(buf, cap, "%s", n->split ? "val" : "train"); break;
     case PF_NODE_CASES_DIR: snprintf(buf, cap, "%s", "cases"); break;
     case PF_NODE_EPOCH_DIR: snprintf(buf, cap, "epoch_%u", n->epoch); break;
     case PF_NODE_STEP_DIR: snprintf(buf, cap, "step_%u", n->step); break;
     case PF_NODE_SAMPLE_DIR: snprintf(buf, cap, "sample_%u", n->sample); break;
-    case PF_NODE_STEP_FILE: case PF_NODE_SAMPLE_FILE:
-        snprintf(buf, cap, "%s", step_files[n->file]);
-        break;
+    case PF_NODE_STEP_FILE: snprintf(buf, cap, "%s", step_files[n->file]); break;
+    case PF_NODE_SAMPLE_FILE: snprintf(buf, cap, "%s", sample_files[n->file]); break;
     case PF_NODE_CASE_FILE: snprintf(buf, cap, "%s", case_files[n->file]); break;
     case PF_NODE_CASE_DIR: snprintf(buf, cap, "%s", t->case_ids[n->case_idx]); break;
     }

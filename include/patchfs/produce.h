@@ -28,6 +28,16 @@ typedef struct pf_channel_norm {
     double ct_mean, ct_std, ct_lo, ct_hi; /* dataset-wide foreground statistics (CT) */
 } pf_channel_norm;
 
+/* Live counters of a mount, for status.json (filled by the FUSE layer). Times in microseconds. */
+typedef struct pf_status {
+    uint64_t mounted_at_unix_ms, uptime_ms;
+    uint64_t files_opened, files_generated, cache_hits, bytes_served, read_requests, errors;
+    uint64_t generate_p50_us, generate_p90_us, generate_p99_us, generate_max_us;
+    uint64_t memory_cache_bytes;
+} pf_status;
+
+typedef void (*pf_status_fn)(void *arg, pf_status *st);
+
 typedef struct pf_ctx {
     pf_options opt;
     pf_dataset ds;
@@ -43,6 +53,8 @@ typedef struct pf_ctx {
     int patch[3];
     double median_relative_size;
     char *readme, *patchfs_json, *splits_json;
+    pf_status_fn status_fn;        /* set by the FUSE layer; NULL: status.json shows zeros */
+    void *status_arg;
 } pf_ctx;
 
 #define PF_CTX_VERIFY_ALL 1u /* also check the image digests of existing cache entries */

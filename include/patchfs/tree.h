@@ -1,10 +1,12 @@
 /* tree.h - the virtual tree's grammar: names <-> nodes <-> inode numbers. Pure, no I/O.
  *
- *   README.txt  patchfs.json  splits.json
- *   train/epoch_E/step_S/{data.npy, seg.npy, meta.json}     E < epochs, S < steps
- *   train/epoch_E/step_S/sample_K/{data.npy, seg.npy}       K < samples (positions served)
- *   val/epoch_E/step_S/...                                  S < val_steps
- *   cases/ID/{data.npy, seg.npy, properties.json}
+ *   README.txt  patchfs.json  splits.json  status.json
+ *   train/epoch_E/summary.json
+ *   train/epoch_E/step_S/{data.npy, seg.npy, meta.json, preview.png}   E < epochs, S < steps
+ *   train/epoch_E/step_S/sample_K/{data.npy, seg.npy, image.nii.gz, label.nii.gz}
+ *                                                           K < samples (positions served)
+ *   val/epoch_E/...                                         S < val_steps
+ *   cases/ID/{data.npy, seg.npy, properties.json, preview.png}
  *
  * Numbers are canonical decimals (no sign, no leading zero, no overflow): "epoch_01",
  * "step_-1" and out-of-range steps do not exist. Inode numbers are computed from the node, so
@@ -28,11 +30,23 @@ typedef enum {
     PF_NODE_CASE_DIR,
     PF_NODE_CASE_FILE,
     PF_NODE_SAMPLE_DIR,
-    PF_NODE_SAMPLE_FILE, /* data.npy or seg.npy of one batch position */
+    PF_NODE_SAMPLE_FILE, /* data.npy, seg.npy, image.nii.gz or label.nii.gz of one position */
+    PF_NODE_STATUS,      /* status.json: live counters of the mount */
+    PF_NODE_SUMMARY,     /* epoch_E/summary.json */
 } pf_node_kind;
 
-typedef enum { PF_FILE_DATA = 0, PF_FILE_SEG = 1, PF_FILE_META = 2 } pf_file_kind;
-/* meta.json in a step folder, properties.json in a case folder */
+/* Files of a step, case or sample folder, by index:
+ *   step:   data.npy  seg.npy  meta.json        preview.png
+ *   case:   data.npy  seg.npy  properties.json  preview.png
+ *   sample: data.npy  seg.npy  image.nii.gz     label.nii.gz */
+typedef enum {
+    PF_FILE_DATA = 0,
+    PF_FILE_SEG = 1,
+    PF_FILE_META = 2,
+    PF_FILE_PREVIEW = 3,
+    PF_FILE_NII_IMAGE = 2,
+    PF_FILE_NII_LABEL = 3,
+} pf_file_kind;
 
 typedef struct pf_node {
     pf_node_kind kind;

@@ -98,12 +98,12 @@ if want tree; then
     M=$T/mnt_tree
     OPTS="seed=1,batch=2,epochs=3,steps=4,val_steps=2,cache=$T/cache"
     if pf_mount "$T/gen_nnunet" "$M" "$OPTS"; then
-        check "tree: root listing" bash -c "[ \"\$(ls '$M' | tr '\n' ' ')\" = 'README.txt cases patchfs.json splits.json train val ' ]"
-        check "tree: epochs and steps listed" bash -c "[ \$(ls '$M/train' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2' | wc -l) = 4 ] && [ \$(ls '$M/val/epoch_0' | wc -l) = 2 ]"
+        check "tree: root listing" bash -c "[ \"\$(ls '$M' | tr '\n' ' ')\" = 'README.txt cases patchfs.json splits.json status.json train val ' ]"
+        check "tree: epochs and steps listed" bash -c "[ \$(ls '$M/train' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2' | wc -l) = 5 ] && [ \$(ls '$M/val/epoch_0' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2/step_0' | wc -l) = 6 ]"
         check "tree: non-canonical names do not exist" bash -c "! ls '$M/train/epoch_01' && ! ls '$M/train/epoch_3' && ! ls '$M/train/epoch_0/step_4' && ! ls '$M/val/epoch_0/step_2' && ! ls '$M/train/epoch_-1' && ! ls '$M/train/epoch_99999999999999999999' && ! ls '$M/cases/nope'"
-        check "tree: find lists every file" bash -c "[ \$(find '$M' -type f | wc -l) = \$((3 + 3*4*(3+2*2) + 3*2*(3+2*2) + 6*3)) ]"
+        check "tree: find lists every file" bash -c "[ \$(find '$M' -type f | wc -l) = \$((4 + 3*(1 + 4*(4+2*4)) + 3*(1 + 2*(4+2*4)) + 6*4)) ]"
         check "tree: stat sizes equal bytes read (all files)" bash -c "find '$M' -type f | while read f; do [ \$(stat -c %s \"\$f\") = \$(wc -c < \"\$f\") ] || { echo \$f; exit 1; }; done"
-        check "tree: cp -r and md5sum of a step" bash -c "cp -r '$M/train/epoch_1/step_2' '$T/copied' && (cd '$M/train/epoch_1/step_2' && find . -type f | sort | xargs md5sum) > '$T/sums' && [ \$(wc -l < '$T/sums') = 7 ] && (cd '$T/copied' && md5sum -c --quiet '$T/sums')"
+        check "tree: cp -r and md5sum of a step" bash -c "cp -r '$M/train/epoch_1/step_2' '$T/copied' && (cd '$M/train/epoch_1/step_2' && find . -type f | sort | xargs md5sum) > '$T/sums' && [ \$(wc -l < '$T/sums') = 12 ] && (cd '$T/copied' && md5sum -c --quiet '$T/sums')"
         check "tree: writes fail with EROFS" bash -c "! touch '$M/x' 2>'$T/e1'; grep -q 'Read-only' '$T/e1' && ! mkdir '$M/train/d' 2>/dev/null && ! rm -f '$M/README.txt' 2>/dev/null && ! sh -c \"echo x > '$M/README.txt'\" 2>/dev/null && ! mv '$M/splits.json' '$M/s2' 2>/dev/null && [ -f '$M/README.txt' ]"
         check "tree: numpy mmap works (exact st_size, page cache)" "$PY" -c "import numpy as np; a=np.load('$M/train/epoch_0/step_0/data.npy', mmap_mode='r'); b=np.load('$M/train/epoch_0/step_0/data.npy'); assert (a==b).all() and a.shape==(2,2)+tuple(a.shape[2:])"
         check "tree: np.save of what np.load read gives the served bytes" "$PY" -c "
@@ -245,6 +245,58 @@ if want policies; then
         bad "shards: patchfs-ddp-mount mounts"
     fi
     check "shards: a batch too small for the world is an error naming shard" bash -c "'$PF' check '$D' -o batch=1,shard=0/2,cache='$T/cache' 2>&1 | grep -q \"option 'shard'\""
+fi
+
+# ---------------------------------------------------------------- seeing a batch
+if want debug; then
+    [ -d "$T/gen_nnunet" ] || gen "$T/gen_nnunet" --channels 2 --dtype int16 --cases 6
+    [ -d "$T/gen_ct" ] || gen "$T/gen_ct" --ct --dtype float64 --cases 5 --classes 3 --seed 3
+    dbg() { # NAME DATASET OPTS
+        local M=$T/mnt_dbg_$1
+        if ! pf_mount "$2" "$M" "$3,steps=30,val_steps=10,cache=$T/cache"; then bad "debug $1: mounts"; return; fi
+        check "debug $1: meta.json digests, source boxes and stream keys" "$PY" tests/integration/provenance.py meta "$2" "$M" 4
+        check "debug $1: preview.png shows the slice, labels and padding" "$PY" tests/integration/provenance.py preview "$M" 3
+        check "debug $1: sample NIfTI patches overlay the source case" "$PY" tests/integration/provenance.py nifti "$2" "$M" 3
+        check "debug $1: summary.json agrees with meta.json and seg.npy" "$PY" tests/integration/provenance.py summary "$M" 1
+        check "debug $1: mount bytes equal patchfs get" same_as_get "$2" "$M" "$3,steps=30,val_steps=10,cache=$T/cache" \
+            train/epoch_0/step_2/meta.json train/epoch_0/step_2/preview.png train/epoch_0/summary.json \
+            train/epoch_0/step_2/sample_1/image.nii.gz train/epoch_0/step_2/sample_0/label.nii.gz cases/case_001/preview.png
+        pf_umount "$M"
+    }
+    dbg multichannel "$T/gen_nnunet" "seed=2,batch=3"
+    dbg 2d "$T/gen_ct" "seed=3,batch=2,patch=20x24"
+    if [ -d "$REAL/Dataset102_SpinalCordMixed" ]; then
+        # oblique affines and anisotropic spacing: the NIfTI overlay must still hold
+        M=$T/mnt_dbg_real
+        if pf_mount "$REAL/Dataset102_SpinalCordMixed" "$M" "seed=4,batch=3,cache=$T/cache"; then
+            check "debug real: NIfTI patches overlay oblique, anisotropic source cases" "$PY" tests/integration/provenance.py nifti "$REAL/Dataset102_SpinalCordMixed" "$M" 4
+            check "debug real: preview.png" "$PY" tests/integration/provenance.py preview "$M" 2
+            pf_umount "$M"
+        fi
+    fi
+    # status.json: live counters; ls -l never generates; one generation for many readers
+    M=$T/mnt_status
+    if pf_mount "$T/gen_ct" "$M" "seed=5,cache=$T/cache"; then
+        st() { "$PY" -c "import json,sys; print(json.load(open('$M/status.json'))[sys.argv[1]])" "$1"; }
+        size0=$(stat -c %s "$M/status.json")
+        g0=$(st files_generated)
+        ls -l "$M/train/epoch_0/step_0" "$M/train/epoch_0/step_1" "$M/train/epoch_0/step_1/sample_0" > /dev/null
+        g1=$(st files_generated)
+        check "status: ls -l of step folders generates nothing ($g0 -> $g1)" test "$g1" = "$g0"
+        for i in $(seq 16); do cat "$M/train/epoch_0/step_7/data.npy" > /dev/null & done
+        wait
+        g2=$(st files_generated)
+        check "status: 16 readers opening one new file cause one generation ($g1 -> $g2)" test "$g2" = $((g1 + 1))
+        b=$(st bytes_served)
+        check "status: bytes_served counts what was read" test "$b" -ge "$(stat -c %s "$M/train/epoch_0/step_7/data.npy")"
+        check "status: its size stays exact while it changes" test "$(stat -c %s "$M/status.json")" = "$size0" -a "$(wc -c < "$M/status.json")" = "$size0"
+        check "status: percentiles and uptime present" "$PY" -c "
+import json; s = json.load(open('$M/status.json'))
+assert s['generate_us_max'] >= s['generate_us_p99'] >= s['generate_us_p50'] > 0 and s['uptime_ms'] >= 0 and s['errors'] == 0, s"
+        pf_umount "$M"
+    else
+        bad "status: mounts"
+    fi
 fi
 
 # ---------------------------------------------------------------- broken datasets

@@ -8,16 +8,17 @@
 static char *const ids3[] = {"case_a", "case_b", "case_c"};
 
 /* small limits for exhaustive walks */
-static const pf_tree small = {.epochs = 3, .steps = 4, .val_steps = 2, .n_cases = 3,
-                              .case_ids = ids3};
+static const pf_tree small = {.epochs = 3, .steps = 4, .val_steps = 2, .samples = 2,
+                              .n_cases = 3, .case_ids = ids3};
 /* nnU-Net's defaults for the boundary names */
-static const pf_tree big = {.epochs = 1000, .steps = 250, .val_steps = 50, .n_cases = 3,
-                            .case_ids = ids3};
+static const pf_tree big = {.epochs = 1000, .steps = 250, .val_steps = 50, .samples = 2,
+                            .n_cases = 3, .case_ids = ids3};
 
 static int node_eq(const pf_node *a, const pf_node *b)
 {
     return a->kind == b->kind && a->split == b->split && a->epoch == b->epoch &&
-           a->step == b->step && a->case_idx == b->case_idx && a->file == b->file;
+           a->step == b->step && a->sample == b->sample && a->case_idx == b->case_idx &&
+           a->file == b->file;
 }
 
 static pf_node mk(pf_node_kind kind, uint32_t split, uint32_t epoch, uint32_t step,
@@ -104,7 +105,7 @@ static void test_resolve_invalid(void **state)
 
 /* ---- exhaustive walk of the small tree ---- */
 
-enum { MAX_NODES = 256 };
+enum { MAX_NODES = 512 };
 
 typedef struct walk {
     pf_node nodes[MAX_NODES];
@@ -151,8 +152,9 @@ static void walk_small(walk *w)
     walk_from(&small, w, &root, "");
 }
 
-/* Counted by hand from tree.h: root 1 + its 6 children; train: 3 epochs + 3*4 steps + 12*3
- * files = 51; val: 3 + 3*2 + 6*3 = 27; cases: 3 case folders + 3*3 files = 12. */
+/* Counted by hand from tree.h: root 1 + its 7 children; train: 3 epochs * (folder + summary
+ * + 4 steps * (folder + 4 files + 2 samples * (folder + 4 files))) = 186; val: 3 * (1 + 1 +
+ * 2 * 15) = 96; cases: 3 * (folder + 4 files) = 15. */
 static void test_listing_agrees_with_lookup(void **state)
 {
     static walk w;
@@ -160,28 +162,37 @@ static void test_listing_agrees_with_lookup(void **state)
     char name[64];
     (void)state;
     walk_small(&w);
-    assert_int_equal(w.n, 1 + 6 + 51 + 27 + 12);
-    assert_int_equal(pf_tree_child_count(&small, &root), 6);
+    assert_int_equal(w.n, 1 + 7 + 186 + 96 + 15);
+    assert_int_equal(pf_tree_child_count(&small, &root), 7);
     pf_node_name(&small, &root, name, sizeof name);
     assert_string_equal(name, "");
     /* listing order and names of the root and of a step folder, as tree.h documents */
     {
         static const char *const want[] = {"README.txt", "patchfs.json", "splits.json",
-                                           "train", "val", "cases"};
-        for (int i = 0; i < 6; i++) {
+                                           "status.json", "train", "val", "cases"};
+        for (int i = 0; i < 7; i++) {
             assert_int_equal(pf_tree_child_at(&small, &root, (uint64_t)i, &n), 0);
             pf_node_name(&small, &n, name, sizeof name);
             assert_string_equal(name, want[i]);
         }
     }
     assert_int_equal(pf_tree_resolve(&small, "val/epoch_1", &n), 0);
-    assert_int_equal(pf_tree_child_count(&small, &n), 2);
+    assert_int_equal(pf_tree_child_count(&small, &n), 1 + 2);   /* summary.json + steps */
     assert_int_equal(pf_tree_resolve(&small, "train/epoch_1", &n), 0);
-    assert_int_equal(pf_tree_child_count(&small, &n), 4);
+    assert_int_equal(pf_tree_child_count(&small, &n), 1 + 4);
+    assert_int_equal(pf_tree_resolve(&small, "train/epoch_1/step_3", &n), 0);
+    assert_int_equal(pf_tree_child_count(&small, &n), 4 + 2);   /* 4 files + samples */
+    assert_int_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_1/label.nii.gz", &n), 0);
+    assert_int_equal(n.kind, PF_NODE_SAMPLE_FILE);
+    assert_int_equal(n.file, PF_FILE_NII_LABEL);
+    assert_int_not_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_2", &n), 0);
+    assert_int_not_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_01", &n), 0);
+    assert_int_not_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_0/meta.json", &n), 0);
+    assert_int_not_equal(pf_tree_resolve(&small, "train/summary.json", &n), 0);
     assert_int_equal(pf_tree_resolve(&small, "cases/case_b", &n), 0);
     pf_node_name(&small, &n, name, sizeof name);
     assert_string_equal(name, "case_b");
-    assert_int_equal(pf_tree_child_count(&small, &n), 3);
+    assert_int_equal(pf_tree_child_count(&small, &n), 4);
     /* files have no children */
     assert_int_equal(pf_tree_resolve(&small, "README.txt", &n), 0);
     assert_false(pf_node_is_dir(&n));
@@ -261,14 +272,16 @@ static void test_ino_garbage_rejected(void **state)
             mk(PF_NODE_STEP_FILE, 0, 3, 0, 0, PF_FILE_SEG),
             mk(PF_NODE_CASE_DIR, 0, 0, 0, 3, 0),                 /* case >= n_cases */
             mk(PF_NODE_CASE_FILE, 0, 0, 0, 7, PF_FILE_DATA),
-            mk(PF_NODE_STEP_FILE, 0, 0, 0, 0, (pf_file_kind)3),  /* no 4th file */
-            mk(PF_NODE_CASE_FILE, 0, 0, 0, 0, (pf_file_kind)3),
+            mk(PF_NODE_SUMMARY, 1, 3, 0, 0, 0),                  /* epoch >= epochs */
         };
+        pf_node sample = mk(PF_NODE_SAMPLE_DIR, 0, 0, 0, 0, 0);
         for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++)
             if (pf_node_from_ino(&small, pf_node_ino(&beyond[i]), &n) == 0)
                 fail_msg("node %zu past the tree's limits is accepted", i);
+        sample.sample = 2; /* sample >= samples */
+        assert_int_not_equal(pf_node_from_ino(&small, pf_node_ino(&sample), &n), 0);
     }
-    /* unused kinds 12..15 and 0 in the top bits */
+    /* low bits that no field uses (the three lowest) */
     for (uint64_t k = 12; k < 16; k++)
         assert_int_not_equal(pf_node_from_ino(&small, k << 60 | 5, &n), 0);
     assert_int_not_equal(pf_node_from_ino(&small, 1ULL << 28, &n), 0);
