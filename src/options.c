@@ -335,6 +335,10 @@ int pf_options_set(pf_options *o, const char *key, const char *value, pf_error *
         o->cache_dir = dup;
     } else if (!strcmp(key, "mem")) {
         return parse_size(key, value, &o->mem_bytes, err);
+    } else if (!strcmp(key, "prefetch")) {
+        if (parse_uint_opt(key, value, 0, 64, &v, err))
+            return -1;
+        o->prefetch = (int)v;
     } else if (!strcmp(key, "threads")) {
         if (parse_uint_opt(key, value, 1, 256, &v, err))
             return -1;
