@@ -2,6 +2,7 @@
 #include "patchfs/export.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,8 +45,6 @@ static void put_le32(unsigned char *p, uint32_t v)
 static void fill_header(const pf_nifti_patch *p, nifti_1_header *h)
 {
     const double *A = p->affine;
-    /* source voxel index of patch voxel (0,0,0), in NIfTI's (i, j, k) = (x, y, z) order */
-    double ijk[3] = {(double)p->origin[2], (double)p->origin[1], (double)p->origin[0]};
     memset(h, 0, sizeof *h);
     h->sizeof_hdr = 348;
     h->dim[0] = (short)(p->is_label || p->channels == 1 ? 3 : 4);
@@ -58,22 +57,32 @@ static void fill_header(const pf_nifti_patch *p, nifti_1_header *h)
     h->datatype = p->is_label ? DT_INT16 : DT_FLOAT32;
     h->bitpix = p->is_label ? 16 : 32;
     h->pixdim[0] = 1.0f; /* qfac */
-    h->pixdim[1] = (float)p->spacing[2];
-    h->pixdim[2] = (float)p->spacing[1];
-    h->pixdim[3] = (float)p->spacing[0];
     h->pixdim[4] = 1.0f;
     h->vox_offset = VOX_OFFSET;
     h->xyzt_units = NIFTI_UNITS_MM;
     h->qform_code = NIFTI_XFORM_UNKNOWN;
     h->sform_code = NIFTI_XFORM_SCANNER_ANAT;
+    /* NIfTI indexes (i, j, k) = (x, y, z); patchfs arrays are (z, y, x): world =
+     * A [src_x src_y src_z 1] with src_zyx = origin + grid o_zyx. */
     for (int r = 0; r < 3; r++) {
         float *row = r == 0 ? h->srow_x : r == 1 ? h->srow_y : h->srow_z;
         double off = A[r * 4 + 3];
-        for (int c = 0; c < 3; c++) {
-            row[c] = (float)A[r * 4 + c];
-            off += A[r * 4 + c] * ijk[c];
+        for (int m = 0; m < 3; m++)
+            off += A[r * 4 + m] * p->origin[2 - m];
+        for (int q = 0; q < 3; q++) {
+            double v = 0.0;
+            for (int m = 0; m < 3; m++)
+                v += A[r * 4 + m] * p->grid[2 - m][2 - q];
+            row[q] = (float)v;
         }
         row[3] = (float)off;
+    }
+    /* voxel sizes: the length of each patch axis in the source's voxel units times spacing */
+    for (int q = 0; q < 3; q++) {
+        double len = 0.0;
+        for (int m = 0; m < 3; m++)
+            len += p->grid[m][2 - q] * p->grid[m][2 - q] * p->spacing[m] * p->spacing[m];
+        h->pixdim[q + 1] = (float)sqrt(len);
     }
     memcpy(h->descrip, "patchfs patch", 14);
     memcpy(h->magic, "n+1", 4);

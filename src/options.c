@@ -1,11 +1,19 @@
 /* options.c - parsing and validating patchfs options (see options.h). */
 #include "patchfs/options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+const char *const pf_aug_prob_names[PF_AUG_N] = {
+    "rotation", "scaling", "noise", "blur", "blur_channel", "brightness", "contrast", "lowres",
+    "lowres_channel", "gamma_invert", "gamma", "mirror"};
+/* nnUNetTrainer.get_training_transforms */
+const double pf_aug_prob_defaults[PF_AUG_N] = {0.2, 0.2, 0.1, 0.2, 0.5, 0.15, 0.15, 0.25, 0.5,
+                                               0.1, 0.3, 0.5};
 
 void pf_options_init(pf_options *o)
 {
@@ -21,6 +29,9 @@ void pf_options_init(pf_options *o)
     o->val_steps = 50;
     o->epochs = 1000;
     o->mem_bytes = (size_t)512 << 20;
+    memcpy(o->aug_p, pf_aug_prob_defaults, sizeof o->aug_p);
+    o->aug_scale_lo = 0.7;
+    o->aug_scale_hi = 1.4;
 }
 
 void pf_options_free(pf_options *o)
@@ -194,6 +205,76 @@ static int parse_class_weights(pf_options *o, const char *value, pf_error *err)
     return rc;
 }
 
+static int parse_double(const char *key, const char *value, double lo, double hi, double *out,
+                        pf_error *err)
+{
+    char *end;
+    double v;
+    if (!value || !*value)
+        return pf_fail(err, EINVAL, "option '%s' needs a number", key);
+    errno = 0;
+    v = strtod(value, &end);
+    if (errno || end == value || *end || !(v >= lo && v <= hi))
+        return pf_fail(err, EINVAL, "option '%s': '%s' is not a number from %g to %g", key,
+                       value, lo, hi);
+    *out = v;
+    return 0;
+}
+
+/* LO:HI ranges (aug_rotation in degrees, aug_scaling as factors) */
+static int parse_range(const char *key, const char *value, double lo, double hi, double *a,
+                       double *b, pf_error *err)
+{
+    char first[32];
+    const char *colon = value ? strchr(value, ':') : NULL;
+    size_t len = colon ? (size_t)(colon - value) : 0;
+    if (!colon || len == 0 || len >= sizeof first)
+        return pf_fail(err, EINVAL, "option '%s': '%s' is not LO:HI", key, value ? value : "");
+    memcpy(first, value, len);
+    first[len] = '\0';
+    if (parse_double(key, first, lo, hi, a, err) || parse_double(key, colon + 1, lo, hi, b, err))
+        return -1;
+    if (*a > *b)
+        return pf_fail(err, EINVAL, "option '%s': '%s' has LO > HI", key, value);
+    return 0;
+}
+
+/* ds_scales=1,0.5,0.25: the first scale is seg.npy itself (1); each later one adds seg_dsK. */
+static int add_ds_scale(pf_options *o, const char *item, pf_error *err)
+{
+    double v;
+    if (parse_double("ds_scales", item, 1e-3, 1.0, &v, err))
+        return -1;
+    if (o->n_ds == PF_MAX_DS)
+        return pf_fail(err, EINVAL, "option 'ds_scales': at most %d scales", PF_MAX_DS);
+    if (o->n_ds == 0 && v != 1.0)
+        return pf_fail(err, EINVAL, "option 'ds_scales': the first scale must be 1 (seg.npy)");
+    o->ds_scales[o->n_ds++] = v;
+    return 0;
+}
+
+static int parse_ds_scales(pf_options *o, const char *value, pf_error *err)
+{
+    char *copy, *save = NULL, *item;
+    pf_options tmp;
+    int rc = 0;
+    if (!value || !*value)
+        return pf_fail(err, EINVAL, "option 'ds_scales' needs scales (e.g. ds_scales=1,0.5,0.25)");
+    copy = pf_strdup(value, err);
+    if (!copy)
+        return -1;
+    memcpy(&tmp, o, sizeof tmp);
+    tmp.n_ds = 0;
+    for (item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save))
+        rc = add_ds_scale(&tmp, item, err);
+    if (rc == 0) {
+        o->n_ds = tmp.n_ds;
+        memcpy(o->ds_scales, tmp.ds_scales, sizeof o->ds_scales);
+    }
+    free(copy);
+    return rc;
+}
+
 /* shard=R/W: this mount serves rank R's part of every global batch. */
 static int parse_shard(pf_options *o, const char *value, pf_error *err)
 {
@@ -294,6 +375,36 @@ int pf_options_set(pf_options *o, const char *key, const char *value, pf_error *
         return parse_class_weights(o, value, err);
     } else if (!strcmp(key, "shard")) {
         return parse_shard(o, value, err);
+    } else if (!strcmp(key, "aug")) {
+        if (value && !strcmp(value, "none"))
+            o->aug = 0;
+        else if (value && !strcmp(value, "nnunet"))
+            o->aug = 1;
+        else
+            return pf_fail(err, EINVAL, "option 'aug': '%s' is not one of none, nnunet",
+                           value ? value : "");
+    } else if (!strcmp(key, "seg_interp")) {
+        if (value && !strcmp(value, "linear"))
+            o->seg_nearest = 0;
+        else if (value && !strcmp(value, "nearest"))
+            o->seg_nearest = 1;
+        else
+            return pf_fail(err, EINVAL, "option 'seg_interp': '%s' is not one of linear, nearest",
+                           value ? value : "");
+    } else if (!strcmp(key, "aug_rotation")) {
+        if (parse_range(key, value, -360.0, 360.0, &o->aug_rot_lo, &o->aug_rot_hi, err))
+            return -1;
+        o->aug_rot_set = 1;
+    } else if (!strcmp(key, "aug_scaling")) {
+        return parse_range(key, value, 0.05, 20.0, &o->aug_scale_lo, &o->aug_scale_hi, err);
+    } else if (!strcmp(key, "ds_scales")) {
+        return parse_ds_scales(o, value, err);
+    } else if (!strncmp(key, "aug_p_", 6)) {
+        for (int i = 0; i < PF_AUG_N; i++)
+            if (!strcmp(key + 6, pf_aug_prob_names[i]))
+                return parse_double(key, value, 0.0, 1.0, &o->aug_p[i], err);
+        return pf_fail(err, EINVAL, "unknown option '%s' (see docs/augmentation.md for the "
+                       "aug_p_ names)", key);
     } else if (!strcmp(key, "fold")) {
         if (value && !strcmp(value, "all")) {
             o->fold = PF_FOLD_ALL;
@@ -374,12 +485,19 @@ int pf_options_parse_list(pf_options *o, const char *list, pf_error *err)
     int rc = 0;
     if (!copy)
         return -1;
-    int in_weights = 0;
+    int in_weights = 0, in_scales = 0;
     for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
-        /* "-o class_weights=1:1,2:4": the pairs after the first continue the list */
+        /* "-o class_weights=1:1,2:4", "-o ds_scales=1,0.5": later items continue the list */
         if (!eq && in_weights && strchr(item, ':')) {
             if (add_class_weight(o, item, err) != 0) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
+        if (!eq && in_scales && (isdigit((unsigned char)item[0]) || item[0] == '.')) {
+            if (add_ds_scale(o, item, err) != 0) {
                 rc = -1;
                 break;
             }
@@ -388,6 +506,7 @@ int pf_options_parse_list(pf_options *o, const char *list, pf_error *err)
         if (eq)
             *eq = '\0';
         in_weights = !strcmp(item, "class_weights");
+        in_scales = !strcmp(item, "ds_scales");
         if (pf_options_set(o, item, eq ? eq + 1 : NULL, err) != 0) {
             rc = -1;
             break;

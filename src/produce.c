@@ -14,6 +14,7 @@
 
 #include <xxhash.h>
 
+#include "patchfs/augment.h"
 #include "patchfs/export.h"
 #include "patchfs/npy.h"
 #include "patchfs/preview.h"
@@ -270,6 +271,26 @@ static json_t *options_json(const pf_ctx *ctx, int full)
         }
         json_object_set_new(o, "class_weights", w);
     }
+    if (ctx->opt.aug) {
+        json_t *a = json_object(), *pr = json_object();
+        json_object_set_new(a, "policy", json_string("nnunet"));
+        json_object_set_new(a, "initial_patch", int_array((int64_t[3]){ctx->sampler.aug_patch[0],
+                                ctx->sampler.aug_patch[1], ctx->sampler.aug_patch[2]}, 3));
+        for (int i = 0; i < PF_AUG_N; i++)
+            json_object_set_new(pr, pf_aug_prob_names[i], json_real(ctx->opt.aug_p[i]));
+        json_object_set_new(a, "p", pr);
+        json_object_set_new(a, "seg_interp", json_string(ctx->opt.seg_nearest ? "nearest" : "linear"));
+        if (ctx->opt.aug_rot_set)
+            json_object_set_new(a, "rotation_deg", json_pack("[ff]", ctx->opt.aug_rot_lo, ctx->opt.aug_rot_hi));
+        json_object_set_new(a, "scaling", json_pack("[ff]", ctx->opt.aug_scale_lo, ctx->opt.aug_scale_hi));
+        json_object_set_new(o, "aug", a);
+    }
+    if (ctx->opt.n_ds) {
+        json_t *d = json_array();
+        for (int i = 0; i < ctx->opt.n_ds; i++)
+            json_array_append_new(d, json_real(ctx->opt.ds_scales[i]));
+        json_object_set_new(o, "ds_scales", d);
+    }
     if (ctx->opt.shard_world) {
         json_t *sh = json_object();
         json_object_set_new(sh, "rank", json_integer(ctx->opt.shard_rank));
@@ -457,6 +478,7 @@ int pf_ctx_open(pf_ctx *ctx, const char *dataset_dir, const pf_options *o, unsig
         ctx->shard_hi = ctx->shard_lo + base + (o->shard_rank < extra);
     }
     ctx->tree.samples = (uint32_t)(ctx->shard_hi - ctx->shard_lo);
+    ctx->tree.ds_files = o->n_ds > 1 ? (uint32_t)(o->n_ds - 1) : 0;
     if (o->policy == PF_POLICY_CLASS)
         for (int sp = 0; sp < 2; sp++) {
             if (pf_class_pool_build(&ctx->pools[sp], ctx->cache.cases,
@@ -468,6 +490,8 @@ int pf_ctx_open(pf_ctx *ctx, const char *dataset_dir, const pf_options *o, unsig
             }
             ctx->sampler.pools[sp] = &ctx->pools[sp];
         }
+    if (o->aug)
+        pf_aug_initial_patch(o, ctx->patch, ctx->sampler.aug_patch);
     ctx->sampler.policy = o->policy;
     ctx->sampler.probabilistic = o->probabilistic;
     ctx->sampler.seed = o->seed;
@@ -532,6 +556,59 @@ static void case_shape(const pf_ctx *ctx, uint32_t idx, pf_file_kind f, int64_t 
         shape[1 + d] = h->shape[d];
 }
 
+static int aug_params(const pf_ctx *ctx, const pf_node *n, int b, pf_aug_params *p);
+
+/* Per channel values of the transforms applied to some channels: null where not applied. */
+static json_t *per_channel(const pf_ctx *ctx, const int *on, const double *v, int all)
+{
+    json_t *a = json_array();
+    for (int c = 0; c < ctx->ds.n_channels; c++)
+        json_array_append_new(a, all || on[c] ? json_real(v[c]) : json_null());
+    return a;
+}
+
+/* Every transform applied to a sample and its parameters (null: not applied). */
+static json_t *aug_json(const pf_ctx *ctx, const pf_aug_params *p)
+{
+    json_t *j = json_object(), *blur = json_array(), *mir = json_array();
+    int any_blur = 0, any_lowres = 0;
+    if (p->rotate) {
+        json_t *r = json_array();
+        for (int d = 0; d < (p->dims == 2 ? 1 : 3); d++)
+            json_array_append_new(r, json_real(p->angle[d] * 180.0 / 3.14159265358979323846));
+        json_object_set_new(j, "rotation_deg", r);
+    } else {
+        json_object_set_new(j, "rotation_deg", json_null());
+    }
+    json_object_set_new(j, "scale", p->scale_on ? json_real(p->scale) : json_null());
+    json_object_set_new(j, "noise_sigma", p->noise ? json_real(p->noise_sigma) : json_null());
+    for (int c = 0; c < ctx->ds.n_channels; c++) {
+        any_blur |= p->blur[c];
+        any_lowres |= p->lowres[c];
+        json_array_append_new(blur, p->blur[c] ? json_pack("[fff]", p->blur_sigma[c][0],
+                                                            p->blur_sigma[c][1], p->blur_sigma[c][2])
+                                               : json_null());
+    }
+    if (any_blur)
+        json_object_set_new(j, "blur_sigma", blur);
+    else {
+        json_decref(blur);
+        json_object_set_new(j, "blur_sigma", json_null());
+    }
+    json_object_set_new(j, "brightness", p->bright ? per_channel(ctx, NULL, p->bright_f, 1) : json_null());
+    json_object_set_new(j, "contrast", p->contrast ? per_channel(ctx, NULL, p->contrast_f, 1) : json_null());
+    json_object_set_new(j, "lowres_zoom", any_lowres ? per_channel(ctx, p->lowres, p->lowres_zoom, 0)
+                                                     : json_null());
+    json_object_set_new(j, "gamma_inverted", p->gamma_inv ? per_channel(ctx, NULL, p->gamma_inv_g, 1)
+                                                          : json_null());
+    json_object_set_new(j, "gamma", p->gamma ? per_channel(ctx, NULL, p->gamma_g, 1) : json_null());
+    for (int d = 0; d < 3; d++)
+        if (p->mirror[d])
+            json_array_append_new(mir, json_integer(d));
+    json_object_set_new(j, "mirror_axes", mir);
+    return j;
+}
+
 /* meta.json of a step. digests: per served position, XXH3-64 of its image and seg bytes (as in
  * sample_K/data.npy and seg.npy); NULL writes zeros of the same width, which is how the size
  * is known without generating pixels. */
@@ -580,6 +657,11 @@ static char *make_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample
         json_object_set_new(e, "stream", key);
         json_object_set_new(e, "image_xxh3", json_string(hex[0]));
         json_object_set_new(e, "seg_xxh3", json_string(hex[1]));
+        {
+            pf_aug_params ap;
+            if (aug_params(ctx, n, b, &ap))
+                json_object_set_new(e, "augmentation", aug_json(ctx, &ap));
+        }
         json_array_append_new(pos, e);
     }
     json_object_set_new(j, "positions", pos);
@@ -654,49 +736,6 @@ static char *alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *len, 
     return buf;
 }
 
-/* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K. */
-static int produce_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
-                              pf_error *err)
-{
-    const pf_dtype t = n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2;
-    pf_sample *s = calloc((size_t)ctx->opt.batch, sizeof *s);
-    int64_t shape[5];
-    int lo = ctx->shard_lo, hi = ctx->shard_hi, nd;
-    size_t hdr, per;
-    char *buf;
-    if (!s)
-        return pf_fail(err, ENOMEM, "out of memory");
-    if (n->kind == PF_NODE_SAMPLE_FILE) {
-        lo += (int)n->sample;
-        hi = lo + 1;
-    }
-    nd = step_shape(ctx, n, shape);
-    buf = alloc_npy(t, nd, shape, len, &hdr, err);
-    if (!buf) {
-        free(s);
-        return -1;
-    }
-    per = (*len - hdr) / (size_t)(hi - lo);
-    pf_sample_step(&ctx->sampler, (pf_split)n->split, n->epoch, n->step, s);
-    for (int b = lo; b < hi; b++) {
-        pf_case *c = &ctx->cache.cases[s[b].case_idx];
-        char *dst = buf + hdr + per * (size_t)(b - lo);
-        if (pf_case_check_bulk(c, err)) {
-            free(buf);
-            free(s);
-            return -1;
-        }
-        if (t == PF_DT_F4)
-            pf_extract_image(c, &ctx->norms[s[b].case_idx * ctx->ds.n_channels], s[b].start,
-                             ctx->patch, (float *)dst);
-        else
-            pf_extract_seg(c, s[b].start, ctx->patch, (int16_t *)dst);
-    }
-    free(s);
-    *out = buf;
-    return 0;
-}
-
 static int produce_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
                               pf_error *err)
 {
@@ -740,6 +779,133 @@ static size_t patch_voxels(const pf_ctx *ctx)
     return (size_t)ctx->patch[0] * (size_t)ctx->patch[1] * (size_t)ctx->patch[2];
 }
 
+/* Whether position b of this step is augmented, and with what (training steps only). */
+static int aug_params(const pf_ctx *ctx, const pf_node *n, int b, pf_aug_params *p)
+{
+    if (!ctx->opt.aug || n->split != PF_SPLIT_TRAIN)
+        return 0;
+    pf_aug_draw(&ctx->opt, ctx->ds.n_channels, ctx->patch, ctx->opt.seed, n->epoch, n->step,
+                (uint32_t)b, p);
+    return 1;
+}
+
+/* The one place a sample's arrays are made: the plain padded crop, or nnU-Net's augmentation
+ * of it. img (C, P) and seg (P) may each be NULL. */
+static int render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, float *img,
+                         int16_t *seg, pf_error *err)
+{
+    pf_case *c = &ctx->cache.cases[sm->case_idx];
+    const pf_norm *norms = &ctx->norms[sm->case_idx * ctx->ds.n_channels];
+    pf_aug_params *p = NULL, params;
+    if (pf_case_check_bulk(c, err))
+        return -1;
+    if (aug_params(ctx, n, b, &params))
+        p = &params;
+    if (img) {
+        if (p && pf_aug_spatial(p))
+            pf_aug_sample_image(c, norms, sm->start, ctx->patch, p, img);
+        else
+            pf_extract_image(c, norms, sm->start, ctx->patch, img);
+        if (p && pf_aug_intensity(p, ctx->ds.n_channels, ctx->patch, img) != 0)
+            return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
+    }
+    if (seg) {
+        if (p && pf_aug_spatial(p))
+            pf_aug_sample_seg(c, sm->start, ctx->patch, p, ctx->opt.seg_nearest, seg);
+        else
+            pf_extract_seg(c, sm->start, ctx->patch, seg);
+    }
+    if (p)
+        pf_aug_mirror(p, ctx->ds.n_channels, ctx->patch, img, seg);
+    return 0;
+}
+
+/* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K. */
+static int produce_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
+                              pf_error *err)
+{
+    const pf_dtype t = n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2;
+    pf_sample *s = sample_served(ctx, n, err);
+    int64_t shape[5];
+    int lo = ctx->shard_lo, hi = ctx->shard_hi, nd;
+    size_t hdr, per;
+    char *buf;
+    if (!s)
+        return -1;
+    if (n->kind == PF_NODE_SAMPLE_FILE) {
+        lo += (int)n->sample;
+        hi = lo + 1;
+    }
+    nd = step_shape(ctx, n, shape);
+    buf = alloc_npy(t, nd, shape, len, &hdr, err);
+    if (!buf) {
+        free(s);
+        return -1;
+    }
+    per = (*len - hdr) / (size_t)(hi - lo);
+    for (int b = lo; b < hi; b++) {
+        char *dst = buf + hdr + per * (size_t)(b - lo);
+        if (render_sample(ctx, n, b, &s[b], t == PF_DT_F4 ? (float *)dst : NULL,
+                          t == PF_DT_I2 ? (int16_t *)dst : NULL, err) != 0) {
+            free(buf);
+            free(s);
+            return -1;
+        }
+    }
+    free(s);
+    *out = buf;
+    return 0;
+}
+
+/* seg_dsK.npy: every served position's seg downsampled (nearest) by the K-th scale after 1. */
+static void ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], int *nd,
+                     int ds[3])
+{
+    int k = 0;
+    pf_ds_shape(ctx->patch, ctx->opt.ds_scales[(int)n->file - PF_FILE_SEG_DS1 + 1],
+                ctx->opt.patch_2d, ds);
+    shape[k++] = ctx->shard_hi - ctx->shard_lo;
+    shape[k++] = 1;
+    for (int d = ctx->opt.patch_2d ? 1 : 0; d < 3; d++)
+        shape[k++] = ds[d];
+    *nd = k;
+}
+
+static int produce_step_ds(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
+                           pf_error *err)
+{
+    pf_sample *s = sample_served(ctx, n, err);
+    int16_t *seg = malloc(patch_voxels(ctx) * sizeof *seg);
+    int64_t shape[5];
+    int nd, ds[3];
+    size_t hdr, per;
+    char *buf = NULL;
+    if (!s || !seg) {
+        free(s);
+        free(seg);
+        return pf_fail(err, ENOMEM, "out of memory");
+    }
+    ds_shape(ctx, n, shape, &nd, ds);
+    buf = alloc_npy(PF_DT_I2, nd, shape, len, &hdr, err);
+    if (!buf)
+        goto fail;
+    per = (size_t)ds[0] * (size_t)ds[1] * (size_t)ds[2] * sizeof *seg;
+    for (int b = ctx->shard_lo; b < ctx->shard_hi; b++) {
+        if (render_sample(ctx, n, b, &s[b], NULL, seg, err) != 0)
+            goto fail;
+        pf_ds_seg(seg, ctx->patch, ds, (int16_t *)(buf + hdr + per * (size_t)(b - ctx->shard_lo)));
+    }
+    free(s);
+    free(seg);
+    *out = buf;
+    return 0;
+fail:
+    free(buf);
+    free(s);
+    free(seg);
+    return -1;
+}
+
 /* meta.json with the digests of every served position's image and seg bytes. */
 static int produce_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **out,
                         pf_error *err)
@@ -762,11 +928,8 @@ static int produce_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **
             goto out;
         }
         for (int b = ctx->shard_lo; b < ctx->shard_hi; b++) {
-            pf_case *c = &ctx->cache.cases[smp[b].case_idx];
-            if (pf_case_check_bulk(c, err))
+            if (render_sample(ctx, n, b, &smp[b], img, seg, err) != 0)
                 goto out;
-            pf_extract_image(c, &ctx->norms[smp[b].case_idx * C], smp[b].start, ctx->patch, img);
-            pf_extract_seg(c, smp[b].start, ctx->patch, seg);
             dg[b - ctx->shard_lo][0] = XXH3_64bits(img, nv * (size_t)C * sizeof *img);
             dg[b - ctx->shard_lo][1] = XXH3_64bits(seg, nv * sizeof *seg);
         }
@@ -781,6 +944,22 @@ out:
     return rc;
 }
 
+/* Marks voxels whose source position lies outside the case (padding). */
+static void outside_mask(const pf_case *c, const double G[3][3], const double origin[3],
+                         const int P[3], int z, unsigned char *mask)
+{
+    const int64_t *S = c->hdr.shape;
+    for (int y = 0; y < P[1]; y++)
+        for (int x = 0; x < P[2]; x++) {
+            int out = 0;
+            for (int d = 0; d < 3; d++) {
+                double q = origin[d] + G[d][0] * z + G[d][1] * y + G[d][2] * x;
+                out |= q < -0.5 || q > (double)S[d] - 0.5;
+            }
+            mask[(size_t)y * (size_t)P[2] + (size_t)x] = (unsigned char)out;
+        }
+}
+
 /* preview.png of a step (one row per served position, the middle axial slice of its patch)
  * or of a case (one row, the middle slice of the whole case). */
 static int produce_preview(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
@@ -792,39 +971,48 @@ static int produce_preview(pf_ctx *ctx, const pf_node *n, char **out, size_t *le
     const int rows = is_case ? 1 : ctx->shard_hi - ctx->shard_lo;
     const int H = is_case ? (int)h0->shape[1] : ctx->patch[1];
     const int W = is_case ? (int)h0->shape[2] : ctx->patch[2];
-    const size_t plane = (size_t)H * (size_t)W;
+    const size_t plane = (size_t)H * (size_t)W, nv = is_case ? plane : patch_voxels(ctx);
     pf_sample *smp = is_case ? NULL : sample_served(ctx, n, err);
     float *img = malloc(plane * (size_t)C * (size_t)rows * sizeof *img);
     int16_t *seg = malloc(plane * (size_t)rows * sizeof *seg);
     unsigned char *pad = calloc(plane * (size_t)rows, 1);
+    float *full = malloc(nv * (size_t)C * sizeof *full);
+    int16_t *fseg = malloc(nv * sizeof *fseg);
     pf_preview_input in = {rows, C, H, W, img, seg, pad};
     int rc = -1;
-    if ((!is_case && !smp) || !img || !seg || !pad) {
+    if ((!is_case && !smp) || !img || !seg || !pad || !full || !fseg) {
         pf_fail(err, ENOMEM, "out of memory");
         goto out;
     }
     for (int r = 0; r < rows; r++) {
-        int idx = is_case ? (int)n->case_idx : smp[ctx->shard_lo + r].case_idx;
-        pf_case *c = &ctx->cache.cases[idx];
-        const int64_t *S = c->hdr.shape;
-        int64_t start[3];
-        int slice[3] = {1, H, W};
-        if (pf_case_check_bulk(c, err))
-            goto out;
+        double G[3][3], origin[3];
+        int z;
         if (is_case) {
-            start[0] = S[0] / 2;
-            start[1] = start[2] = 0;
-        } else {
-            memcpy(start, smp[ctx->shard_lo + r].start, sizeof start);
-            start[0] += ctx->patch[0] / 2;
+            pf_case *c = &ctx->cache.cases[n->case_idx];
+            int64_t start[3] = {h0->shape[0] / 2, 0, 0};
+            int slice[3] = {1, H, W};
+            if (pf_case_check_bulk(c, err))
+                goto out;
+            pf_extract_image(c, &ctx->norms[n->case_idx * C], start, slice, img);
+            pf_extract_seg(c, start, slice, seg);
+            continue; /* a whole case has no padding */
         }
-        pf_extract_image(c, &ctx->norms[idx * C], start, slice, img + plane * (size_t)C * (size_t)r);
-        pf_extract_seg(c, start, slice, seg + plane * (size_t)r);
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++)
-                pad[plane * (size_t)r + (size_t)y * (size_t)W + (size_t)x] =
-                    start[0] < 0 || start[0] >= S[0] || start[1] + y < 0 || start[1] + y >= S[1] ||
-                    start[2] + x < 0 || start[2] + x >= S[2];
+        {
+            const pf_sample *sm = &smp[ctx->shard_lo + r];
+            pf_aug_params params;
+            int b = ctx->shard_lo + r;
+            if (render_sample(ctx, n, b, sm, full, fseg, err) != 0)
+                goto out;
+            z = ctx->patch[0] / 2;
+            for (int ch = 0; ch < C; ch++)
+                memcpy(img + plane * ((size_t)r * (size_t)C + (size_t)ch),
+                       full + nv * (size_t)ch + plane * (size_t)z, plane * sizeof *img);
+            memcpy(seg + plane * (size_t)r, fseg + plane * (size_t)z, plane * sizeof *seg);
+            pf_aug_grid(aug_params(ctx, n, b, &params) ? &params : NULL, sm->start, ctx->patch,
+                        G, origin);
+            outside_mask(&ctx->cache.cases[sm->case_idx], (const double(*)[3])G, origin,
+                         ctx->patch, z, pad + plane * (size_t)r);
+        }
     }
     rc = pf_preview_png(&in, out, len, err);
 out:
@@ -832,43 +1020,46 @@ out:
     free(img);
     free(seg);
     free(pad);
+    free(full);
+    free(fseg);
     return rc;
 }
 
-/* sample_K/image.nii.gz or label.nii.gz: the sample's arrays with the affine moved to the
- * patch origin in the source volume. */
+/* sample_K/image.nii.gz or label.nii.gz: the sample's arrays with an affine that places every
+ * voxel where it came from in the source volume (a shifted box for plain crops; rotated,
+ * scaled and mirrored grids for augmented samples). */
 static int produce_sample_nifti(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
                                 pf_error *err)
 {
     const int C = ctx->ds.n_channels, is_label = n->file == PF_FILE_NII_LABEL;
+    const int b = ctx->shard_lo + (int)n->sample;
     const size_t nv = patch_voxels(ctx);
     pf_sample *smp = sample_served(ctx, n, err), *sm;
+    pf_aug_params params;
     pf_nifti_patch p;
     pf_case *c;
     void *data = NULL;
     int rc = -1;
     if (!smp)
         return -1;
-    sm = &smp[ctx->shard_lo + (int)n->sample];
+    sm = &smp[b];
     c = &ctx->cache.cases[sm->case_idx];
-    if (pf_case_check_bulk(c, err))
-        goto out;
     data = malloc(nv * (is_label ? sizeof(int16_t) : (size_t)C * sizeof(float)));
     if (!data) {
         pf_fail(err, ENOMEM, "out of memory");
         goto out;
     }
-    if (is_label)
-        pf_extract_seg(c, sm->start, ctx->patch, data);
-    else
-        pf_extract_image(c, &ctx->norms[sm->case_idx * C], sm->start, ctx->patch, data);
+    if (render_sample(ctx, n, b, sm, is_label ? NULL : data, is_label ? data : NULL, err) != 0)
+        goto out;
     memset(&p, 0, sizeof p);
     p.channels = is_label ? 1 : C;
     p.is_label = is_label;
+    pf_aug_grid(aug_params(ctx, n, b, &params) ? &params : NULL, sm->start, ctx->patch, p.grid,
+                p.origin);
     for (int d = 0; d < 3; d++) {
         p.shape[d] = ctx->patch[d];
         p.spacing[d] = c->hdr.spacing[d];
-        p.origin[d] = c->hdr.crop_lo[d] + sm->start[d];
+        p.origin[d] += (double)c->hdr.crop_lo[d];
     }
     memcpy(p.affine, c->hdr.affine, sizeof p.affine);
     p.data = data;
@@ -932,6 +1123,12 @@ int pf_file_size(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
         break; /* generated below: cheap, no pixel data */
     case PF_NODE_STEP_FILE:
     case PF_NODE_SAMPLE_FILE:
+        if (n->kind == PF_NODE_STEP_FILE && n->file >= PF_FILE_SEG_DS1) {
+            int nd, ds[3];
+            ds_shape(ctx, n, shape, &nd, ds);
+            *size = pf_npy_file_size(PF_DT_I2, nd, shape);
+            return 0;
+        }
         if (n->file == PF_FILE_DATA || n->file == PF_FILE_SEG) {
             int nd = step_shape(ctx, n, shape);
             *size = pf_npy_file_size(n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2, nd, shape);
@@ -987,6 +1184,8 @@ int pf_produce(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error 
     } else if (n->kind == PF_NODE_SUMMARY) {
         json_t *j = pf_epoch_summary(ctx, (pf_split)n->split, n->epoch);
         s = j ? dump(j) : NULL;
+    } else if (n->kind == PF_NODE_STEP_FILE && n->file >= PF_FILE_SEG_DS1) {
+        return produce_step_ds(ctx, n, buf, len, err);
     } else if (n->kind == PF_NODE_STEP_FILE && n->file == PF_FILE_META) {
         if (produce_meta(ctx, n, 1, &s, err))
             return -1;

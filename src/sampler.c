@@ -144,11 +144,12 @@ void pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_
 {
     const int forced_from = pf_forced_from(s->batch, s->oversample);
     const int n = s->n_split_cases[split];
+    const int aug = split == PF_SPLIT_TRAIN && s->aug_patch[0] > 0; /* never validation */
     for (int j = 0; j < s->batch; j++) {
         pf_sample *o = &out[j];
         const pf_case *c;
         const pf_class_row *row = NULL;
-        int64_t lb[3], ub[3];
+        int64_t lb[3], ub[3], pb[3];
 
         o->forced = is_forced(s, split, epoch, step, j, forced_from);
         o->label = -1;
@@ -160,9 +161,12 @@ void pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_
             o->label = -1;
         }
         c = &s->cases[o->case_idx];
+        /* nnU-Net with augmentation cuts an enlarged patch Pb (need = Pb - P of extra
+         * context) and crops its centre after the spatial transform */
         for (int d = 0; d < 3; d++) {
+            pb[d] = aug ? s->aug_patch[d] : s->patch[d];
             o->voxel[d] = 0;
-            pf_bbox_bounds(c->hdr.shape[d], s->patch[d], 0, &lb[d], &ub[d]);
+            pf_bbox_bounds(c->hdr.shape[d], pb[d], pb[d] - s->patch[d], &lb[d], &ub[d]);
         }
         if (o->label >= 0) {
             row = find_class(c, o->label);
@@ -180,7 +184,7 @@ void pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_
                                               pf_stream_below(&sv, row->n_locs));
             o->label = row->label;
             for (int d = 0; d < 3; d++) {
-                int64_t start = v[d] - s->patch[d] / 2;
+                int64_t start = v[d] - pb[d] / 2;
                 o->voxel[d] = v[d];
                 /* upstream has no upper clamp: a patch may overhang the far border */
                 o->start[d] = start > lb[d] ? start : lb[d];
@@ -192,7 +196,9 @@ void pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_
             for (int d = 0; d < 3; d++)
                 o->start[d] = pf_stream_range(&sr, lb[d], ub[d]);
         }
-        for (int d = 0; d < 3; d++)
+        for (int d = 0; d < 3; d++) {
+            o->start[d] += (pb[d] - s->patch[d]) / 2;
             o->end[d] = o->start[d] + s->patch[d];
+        }
     }
 }

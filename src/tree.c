@@ -7,8 +7,8 @@
 #include "patchfs/options.h"
 
 /* ino layout (64 bits):
- *   63..60 kind   59 split   58..57 file   56..37 epoch (20)   36..15 step (22)
- *   14..3 sample (12)   2..0 zero
+ *   63..60 kind   59 split   58..57 file (low bits)   56..37 epoch (20)   36..15 step (22)
+ *   14..3 sample (12)   2..0 file (high bits)
  * Case nodes keep their index in bits 56..15. The root is 1 as FUSE requires; every other
  * kind is >= 2, so no other node maps to 0 or 1. Only the fields a kind uses enter its
  * number, so each node has exactly one inode number and pf_node_from_ino rejects the rest. */
@@ -70,6 +70,7 @@ uint64_t pf_node_ino(const pf_node *node)
     if (n.kind == PF_NODE_ROOT)
         return PF_ROOT_INO;
     return ((uint64_t)n.kind << 60) | ((uint64_t)n.split << 59) | ((uint64_t)(n.file & 3) << 57) |
+           ((uint64_t)((unsigned)n.file >> 2) & 7) |
            ((uint64_t)(n.epoch & PF_MAX_EPOCHS) << EPOCH_SHIFT) |
            ((uint64_t)(n.step & PF_MAX_STEPS) << STEP_SHIFT) |
            ((uint64_t)(n.sample & (PF_MAX_BATCH - 1)) << SAMPLE_SHIFT) |
@@ -92,7 +93,7 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
     if (n.kind < PF_NODE_README || n.kind > PF_NODE_SUMMARY)
         return -1;
     n.split = (uint32_t)(ino >> 59) & 1;
-    n.file = (pf_file_kind)((ino >> 57) & 3);
+    n.file = (pf_file_kind)(((ino >> 57) & 3) | ((ino & 7) << 2));
     n.epoch = (uint32_t)(ino >> EPOCH_SHIFT) & PF_MAX_EPOCHS;
     n.step = (uint32_t)(ino >> STEP_SHIFT) & PF_MAX_STEPS;
     n.sample = (uint32_t)(ino >> SAMPLE_SHIFT) & (PF_MAX_BATCH - 1);
@@ -108,7 +109,9 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
         return -1;
     if (uses_case(n.kind) && n.case_idx >= (uint32_t)t->n_cases)
         return -1;
-    /* every file kind has four files: the two file bits are always in range */
+    if (uses_file(n.kind) && (unsigned)n.file >= 4 &&
+        !(n.kind == PF_NODE_STEP_FILE && (unsigned)n.file < 4 + t->ds_files))
+        return -1;
     *out = n;
     return 0;
 }
@@ -233,6 +236,19 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
         if ((i = file_index(step_files, 4, name)) >= 0) {
             n.kind = PF_NODE_STEP_FILE;
             n.file = (pf_file_kind)i;
+        } else if (!strncmp(name, "seg_ds", 6) && strlen(name) > 10 &&
+                   !strcmp(name + strlen(name) - 4, ".npy")) {
+            char num[16];
+            size_t len = strlen(name) - 10;
+            uint64_t k;
+            if (len >= sizeof num)
+                return -1;
+            memcpy(num, name + 6, len);
+            num[len] = '\0';
+            if (pf_parse_u64(num, PF_MAX_FILES, &k) != 0 || k == 0 || k > t->ds_files)
+                return -1;
+            n.kind = PF_NODE_STEP_FILE;
+            n.file = (pf_file_kind)(PF_FILE_SEG_DS1 + (int)k - 1);
         } else if (parse_numbered(name, "sample_", t->samples, &n.sample) == 0) {
             n.kind = PF_NODE_SAMPLE_DIR;
         } else {
@@ -270,7 +286,7 @@ uint64_t pf_tree_child_count(const pf_tree *t, const pf_node *dir)
     case PF_NODE_ROOT: return N_ROOT;
     case PF_NODE_SPLIT_DIR: return t->epochs;
     case PF_NODE_EPOCH_DIR: return 1 + (uint64_t)split_steps(t, dir->split);
-    case PF_NODE_STEP_DIR: return 4 + (uint64_t)t->samples;
+    case PF_NODE_STEP_DIR: return 4 + (uint64_t)t->ds_files + (uint64_t)t->samples;
     case PF_NODE_SAMPLE_DIR: return 4;
     case PF_NODE_CASE_DIR: return 4;
     case PF_NODE_CASES_DIR: return (uint64_t)t->n_cases;
@@ -295,12 +311,12 @@ int pf_tree_child_at(const pf_tree *t, const pf_node *dir, uint64_t i, pf_node *
         }
         break;
     case PF_NODE_STEP_DIR:
-        if (i < 4) {
+        if (i < 4 + (uint64_t)t->ds_files) {
             n.kind = PF_NODE_STEP_FILE;
             n.file = (pf_file_kind)i;
         } else {
             n.kind = PF_NODE_SAMPLE_DIR;
-            n.sample = (uint32_t)(i - 4);
+            n.sample = (uint32_t)(i - 4 - t->ds_files);
         }
         break;
     case PF_NODE_SAMPLE_DIR: n.kind = PF_NODE_SAMPLE_FILE; n.file = (pf_file_kind)i; break;
@@ -326,7 +342,12 @@ void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap)
     case PF_NODE_EPOCH_DIR: snprintf(buf, cap, "epoch_%u", n->epoch); break;
     case PF_NODE_STEP_DIR: snprintf(buf, cap, "step_%u", n->step); break;
     case PF_NODE_SAMPLE_DIR: snprintf(buf, cap, "sample_%u", n->sample); break;
-    case PF_NODE_STEP_FILE: snprintf(buf, cap, "%s", step_files[n->file]); break;
+    case PF_NODE_STEP_FILE:
+        if ((unsigned)n->file < 4)
+            snprintf(buf, cap, "%s", step_files[n->file]);
+        else
+            snprintf(buf, cap, "seg_ds%d.npy", (int)n->file - PF_FILE_SEG_DS1 + 1);
+        break;
     case PF_NODE_SAMPLE_FILE: snprintf(buf, cap, "%s", sample_files[n->file]); break;
     case PF_NODE_CASE_FILE: snprintf(buf, cap, "%s", case_files[n->file]); break;
     case PF_NODE_CASE_DIR: snprintf(buf, cap, "%s", t->case_ids[n->case_idx]); break;

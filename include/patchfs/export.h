@@ -19,7 +19,10 @@ typedef struct pf_nifti_patch {
     int64_t shape[3];      /* Z, Y, X */
     double spacing[3];     /* Z, Y, X */
     double affine[16];     /* source voxel (i=x, j=y, k=z) -> world, row-major */
-    int64_t origin[3];     /* source voxel (z, y, x) of patch voxel (0, 0, 0); may be < 0 */
+    double origin[3];      /* source voxel (z, y, x) of patch voxel (0, 0, 0); may be < 0 */
+    double grid[3][3];     /* source (z, y, x) offset of one patch step along (z, y, x):
+                            * the identity for a plain crop, rotation * scale (with mirrored
+                            * columns negated) for an augmented sample */
     const void *data;      /* (C, Z, Y, X) float32 or (Z, Y, X) int16, as in the .npy files */
 } pf_nifti_patch;
 

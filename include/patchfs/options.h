@@ -24,6 +24,18 @@ typedef enum { PF_NORM_AUTO, PF_NORM_ZSCORE, PF_NORM_CT, PF_NORM_NONE } pf_norm_
 typedef enum { PF_CROP_NONZERO, PF_CROP_NONE } pf_crop_mode;
 typedef enum { PF_POLICY_NNUNET, PF_POLICY_CLASS, PF_POLICY_UNIFORM } pf_policy;
 
+/* Augmentation probabilities (aug_p_NAME=P), in nnU-Net's order. */
+typedef enum {
+    PF_AUG_P_ROTATION, PF_AUG_P_SCALING, PF_AUG_P_NOISE, PF_AUG_P_BLUR, PF_AUG_P_BLUR_CHANNEL,
+    PF_AUG_P_BRIGHTNESS, PF_AUG_P_CONTRAST, PF_AUG_P_LOWRES, PF_AUG_P_LOWRES_CHANNEL,
+    PF_AUG_P_GAMMA_INVERT, PF_AUG_P_GAMMA, PF_AUG_P_MIRROR, PF_AUG_N
+} pf_aug_prob;
+
+extern const char *const pf_aug_prob_names[PF_AUG_N]; /* "rotation", "scaling", ... */
+extern const double pf_aug_prob_defaults[PF_AUG_N];
+
+#define PF_MAX_DS 8
+
 /* One class_weights entry; weights are fixed point (millionths) so choices stay integer. */
 typedef struct pf_class_weight {
     int label;
@@ -43,6 +55,14 @@ typedef struct pf_options {
     int n_class_weights;   /* class_weights=1:1,2:4 */
     pf_class_weight class_weights[PF_MAX_CLASS_WEIGHTS];
     int shard_rank, shard_world; /* shard=R/W; world 0 = unsharded */
+    int aug;               /* aug=nnunet: training steps augmented as nnU-Net does */
+    int seg_nearest;       /* seg_interp=nearest (default: per-label linear + argmax) */
+    double aug_p[PF_AUG_N];
+    int aug_rot_set;       /* aug_rotation=LO:HI given (degrees) */
+    double aug_rot_lo, aug_rot_hi;
+    double aug_scale_lo, aug_scale_hi;
+    int n_ds;              /* ds_scales=1,0.5,0.25: seg_ds1.npy ... for scales after the first */
+    double ds_scales[PF_MAX_DS];
     int fold;              /* 0.. or PF_FOLD_ALL */
     pf_norm_mode normalize;
     pf_crop_mode crop;

@@ -22,6 +22,7 @@ typedef enum {
     PF_PURPOSE_VOXEL = 3,      /* which stored voxel of that class */
     PF_PURPOSE_CROP = 4,       /* random crop start, one word per axis */
     PF_PURPOSE_FORCE = 5,      /* probabilistic oversampling decisions */
+    PF_PURPOSE_AUG = 6,        /* augmentation parameters of a training sample */
     PF_PURPOSE_CLASS_LOCS = 16, /* preprocessing: which class voxels are stored */
     PF_PURPOSE_FG_SAMPLES = 17, /* preprocessing: CT foreground intensity samples */
 } pf_purpose;

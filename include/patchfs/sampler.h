@@ -18,7 +18,8 @@ typedef struct pf_sample {
     int forced;         /* the position is one of the forced-foreground ones */
     int label;          /* class chosen for a forced position; -1 for a random crop */
     int64_t voxel[3];   /* chosen voxel (Z, Y, X) in cropped case coordinates, if label >= 0 */
-    int64_t start[3];   /* patch box [start, end) in cropped case coordinates */
+    int64_t start[3];   /* patch box [start, end) in cropped case coordinates; with augmentation
+                         * the unrotated box around the centre of the enlarged patch */
     int64_t end[3];
 } pf_sample;
 
@@ -44,6 +45,8 @@ typedef struct pf_sampler {
     const int *split_cases[2];  /* train, val: indices into cases */
     int n_split_cases[2];
     const pf_class_pool *pools[2]; /* class policy only */
+    int aug_patch[3];           /* training with augmentation: nnU-Net's enlarged initial patch
+                                 * (its excess over patch is the extra context `need`); 0 = none */
 } pf_sampler;
 
 /* Positions j >= this are forced: round_half_even(batch * (1 - oversample)), computed in

@@ -3,6 +3,7 @@
  *   README.txt  patchfs.json  splits.json  status.json
  *   train/epoch_E/summary.json
  *   train/epoch_E/step_S/{data.npy, seg.npy, meta.json, preview.png}   E < epochs, S < steps
+ *   train/epoch_E/step_S/seg_dsK.npy                        K = 1..ds (deep supervision)
  *   train/epoch_E/step_S/sample_K/{data.npy, seg.npy, image.nii.gz, label.nii.gz}
  *                                                           K < samples (positions served)
  *   val/epoch_E/...                                         S < val_steps
@@ -46,7 +47,10 @@ typedef enum {
     PF_FILE_PREVIEW = 3,
     PF_FILE_NII_IMAGE = 2,
     PF_FILE_NII_LABEL = 3,
+    PF_FILE_SEG_DS1 = 4,    /* step: seg_ds1.npy, seg_ds2.npy, ... follow */
 } pf_file_kind;
+
+#define PF_MAX_FILES 32     /* file numbers have 5 bits */
 
 typedef struct pf_node {
     pf_node_kind kind;
@@ -60,6 +64,7 @@ typedef struct pf_node {
 typedef struct pf_tree {
     uint32_t epochs, steps, val_steps;
     uint32_t samples;      /* sample_K folders per step: the positions served (shard size) */
+    uint32_t ds_files;     /* seg_dsK.npy files per step (deep supervision scales after 1) */
     int n_cases;
     char *const *case_ids; /* sorted ascending (strcmp) */
 } pf_tree;

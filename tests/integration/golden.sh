@@ -12,12 +12,18 @@ GOLDEN=tests/integration/golden.sha256
 FILES="train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy train/epoch_0/step_0/meta.json
 train/epoch_17/step_123/data.npy train/epoch_17/step_123/seg.npy val/epoch_2/step_9/data.npy
 val/epoch_2/step_9/seg.npy cases/case_003/data.npy cases/case_003/seg.npy"
+AUG_FILES="train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy train/epoch_4/step_77/data.npy
+train/epoch_4/step_77/seg.npy train/epoch_4/step_77/seg_ds1.npy train/epoch_4/step_77/meta.json"
 REAL_FILES="train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy train/epoch_3/step_17/data.npy
 train/epoch_3/step_17/seg.npy train/epoch_3/step_17/meta.json val/epoch_0/step_1/data.npy"
 
 compute() {
     for f in $FILES; do
         printf '%s  gen:%s\n' "$("$PF" get "$gen" "$f" -o "seed=7,batch=3,patch=16x24x24,cache=$cache" 2>/dev/null | sha256sum | cut -d' ' -f1)" "$f"
+    done
+    # augmented training steps (aug=nnunet, deep supervision), pinned like the plain ones
+    for f in $AUG_FILES; do
+        printf '%s  gen-aug:%s\n' "$("$PF" get "$gen" "$f" -o "seed=7,batch=3,patch=16x24x24,aug=nnunet,ds_scales=1,0.5,cache=$cache" 2>/dev/null | sha256sum | cut -d' ' -f1)" "$f"
     done
     if [ -d "$real/Dataset004_Hippocampus" ]; then
         for f in $REAL_FILES; do

@@ -299,6 +299,48 @@ assert s['generate_us_max'] >= s['generate_us_p99'] >= s['generate_us_p50'] > 0 
     fi
 fi
 
+# ---------------------------------------------------------------- augmentation
+if want augment; then
+    [ -d "$T/gen_ct" ] || gen "$T/gen_ct" --ct --dtype float64 --cases 5 --classes 3 --seed 3
+    [ -d "$T/gen_nnunet" ] || gen "$T/gen_nnunet" --channels 2 --dtype int16 --cases 6
+    ZERO="aug_p_rotation=0,aug_p_scaling=0,aug_p_noise=0,aug_p_blur=0,aug_p_brightness=0,aug_p_contrast=0,aug_p_lowres=0,aug_p_gamma_invert=0,aug_p_gamma=0,aug_p_mirror=0"
+    augt() { # NAME DATASET OPTS CHECK STEPS
+        local M=$T/mnt_aug_$1
+        if ! pf_mount "$2" "$M" "seed=3,batch=3,aug=nnunet,$3,cache=$T/cache"; then bad "augment $1: mounts"; return; fi
+        if [ "$4" = nifti ]; then
+            check "augment $1" "$PY" tests/integration/augment.py nifti "$2" "$M" "$5"
+        else
+            check "augment $1" "$PY" tests/integration/augment.py "$4" "$M" "$5"
+        fi
+        pf_umount "$M"
+    }
+    augt identity "$T/gen_nnunet" "$ZERO" identity 6
+    augt "rotation 90 about Z (3D, in-plane) = np.rot90" "$T/gen_ct" "$ZERO,aug_p_rotation=1,aug_rotation=90:90,patch=4x20x20" rot90 6
+    augt "rotation 90 (2D) = np.rot90" "$T/gen_nnunet" "$ZERO,aug_p_rotation=1,aug_rotation=90:90,patch=20x20" rot90 6
+    augt "mirroring = np.flip" "$T/gen_nnunet" "$ZERO,aug_p_mirror=1" mirror 6
+    augt "contrast stays in range" "$T/gen_nnunet" "$ZERO,aug_p_contrast=1" contrast 6
+    augt "gamma keeps mean and std" "$T/gen_ct" "$ZERO,aug_p_gamma=1" gamma 6
+    augt "gamma on the inverted image keeps mean and std" "$T/gen_ct" "$ZERO,aug_p_gamma_invert=1" gamma 6
+    augt "no label absent from the case (linear seg)" "$T/gen_ct" "" labels 40
+    augt "no label absent from the case (nearest seg)" "$T/gen_ct" "seg_interp=nearest,aug_p_rotation=0.6,aug_p_scaling=0.6" labels 30
+    augt "transform rates over 1000 samples" "$T/gen_nnunet" "batch=4" rates 250
+    augt "deep supervision targets" "$T/gen_ct" "ds_scales=1,0.5,0.25" ds 5
+    M1=$T/mnt_aug_v1 M2=$T/mnt_aug_v2
+    if pf_mount "$T/gen_ct" "$M1" "seed=3,batch=3,aug=nnunet,cache=$T/cache" && pf_mount "$T/gen_ct" "$M2" "seed=3,batch=3,cache=$T/cache"; then
+        check "augment: validation steps are never augmented" "$PY" tests/integration/augment.py val "$M1" "$M2"
+        check "augment: content of augmented files equals patchfs get" same_as_get "$T/gen_ct" "$M1" "seed=3,batch=3,aug=nnunet,cache=$T/cache" \
+            train/epoch_1/step_2/data.npy train/epoch_1/step_2/seg.npy train/epoch_1/step_2/meta.json \
+            train/epoch_1/step_2/preview.png train/epoch_1/step_2/sample_1/image.nii.gz
+        check "augment: the provenance of augmented steps holds (digests)" "$PY" tests/integration/provenance.py meta "$T/gen_ct" "$M1" 3
+        pf_umount "$M1"; pf_umount "$M2"
+    else
+        bad "augment: mounts for the validation check"
+    fi
+    if [ -d "$REAL/Dataset102_SpinalCordMixed" ]; then
+        augt "mirrored NIfTI patches land on the source labels (oblique real data)" "$REAL/Dataset102_SpinalCordMixed" "$ZERO,aug_p_mirror=1" nifti 4
+    fi
+fi
+
 # ---------------------------------------------------------------- broken datasets
 if want broken; then
     [ -d "$T/gen_u8" ] || gen "$T/gen_u8" --dtype uint8 --cases 7 --classes 1 --shape 12,20,16 --seed 4

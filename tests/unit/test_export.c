@@ -53,6 +53,7 @@ static void test_nifti_patch(void **state)
         memcpy(p.affine, A, sizeof A);
     }
     p.origin[0] = -2, p.origin[1] = 7, p.origin[2] = 11; /* source voxel (z, y, x) */
+    p.grid[0][0] = p.grid[1][1] = p.grid[2][2] = 1.0;      /* a plain crop */
     p.data = img;
     assert_int_equal(pf_nifti_patch_gz(&p, &gz, &len, &err), 0);
     assert_int_equal(len, pf_nifti_patch_size(2, 0, p.shape));
@@ -117,6 +118,7 @@ static void test_nifti_patch_many_blocks(void **state)
     p.channels = 1;
     memcpy(p.shape, shape, sizeof shape);
     p.affine[0] = p.affine[5] = p.affine[10] = p.affine[15] = 1.0;
+    p.grid[0][0] = p.grid[1][1] = p.grid[2][2] = 1.0;
     p.data = img;
     assert_int_equal(pf_nifti_patch_gz(&p, &gz, &len, &err), 0);
     assert_int_equal(len, pf_nifti_patch_size(1, 0, shape));
