@@ -215,11 +215,68 @@ static void grid_at(const grid *g, int z, int y, int x, double out[3])
         out[i] = g->c[i] + g->M[i][0] * o[0] + g->M[i][1] * o[1] + g->M[i][2] * o[2];
 }
 
-static inline float norm_voxel(const pf_norm *nm, float v, int16_t s)
+/* Trilinear interpolation of the normalised image. Normalisation is (clamp(v) - shift) /
+ * scale, so it is applied once to the weighted sum of the clamped raw corners inside the case
+ * (corners outside contribute 0 after normalisation, hence the weight sum); with the nnU-Net
+ * mask rule, corners with seg < 0 keep their raw value. Interior voxels, the common case, take
+ * a branch-free path with fixed corner offsets. */
+typedef struct corner_walk {
+    const int64_t *S;
+    size_t sy, sz;              /* strides of Y and Z in the case */
+    size_t off[8];              /* corner offsets from the base voxel */
+} corner_walk;
+
+static void corner_walk_init(corner_walk *cw, const int64_t S[3])
 {
-    float t = v < nm->lo ? nm->lo : v;
-    t = t > nm->hi ? nm->hi : t;
-    return nm->masked && s < 0 ? v : (t - nm->shift) / nm->scale;
+    cw->S = S;
+    cw->sy = (size_t)S[2];
+    cw->sz = (size_t)(S[1] * S[2]);
+    for (int k = 0; k < 8; k++)
+        cw->off[k] = ((k >> 2) ? cw->sz : 0) + (((k >> 1) & 1) ? cw->sy : 0) + (size_t)(k & 1);
+}
+
+static inline double corner_weight(int k, const double w[3])
+{
+    return ((k >> 2) ? w[0] : 1.0 - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0 - w[1]) *
+           ((k & 1) ? w[2] : 1.0 - w[2]);
+}
+
+static inline float clampf(float v, float lo, float hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
+/* One channel at one point; f = floor of the position, wk = the eight corner weights. */
+static float interp_channel(const corner_walk *cw, const float *img, const int16_t *seg,
+                            const pf_norm *nm, const int64_t f[3], const double wk[8], int inside)
+{
+    double acc = 0.0, wsum = 0.0, keep = 0.0;
+    if (inside && !nm->masked) {
+        const float *b = img + (size_t)((f[0] * cw->S[1] + f[1]) * cw->S[2] + f[2]);
+        if (isinf(nm->lo) && isinf(nm->hi)) {
+            for (int k = 0; k < 8; k++)
+                acc += wk[k] * (double)b[cw->off[k]];
+        } else {
+            for (int k = 0; k < 8; k++)
+                acc += wk[k] * (double)clampf(b[cw->off[k]], nm->lo, nm->hi);
+        }
+        return (float)((acc - (double)nm->shift) / (double)nm->scale);
+    }
+    for (int k = 0; k < 8; k++) {
+        int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
+        size_t i;
+        if (iz < 0 || iy < 0 || ix < 0 || iz >= cw->S[0] || iy >= cw->S[1] || ix >= cw->S[2])
+            continue; /* outside: 0 after normalisation */
+        i = (size_t)((iz * cw->S[1] + iy) * cw->S[2] + ix);
+        if (nm->masked && seg[i] < 0) {
+            keep += wk[k] * (double)img[i];
+        } else {
+            acc += wk[k] * (double)clampf(img[i], nm->lo, nm->hi);
+            wsum += wk[k];
+        }
+    }
+    return (float)((acc - (double)nm->shift * wsum) / (double)nm->scale + keep);
 }
 
 void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
@@ -228,91 +285,106 @@ void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t s
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
+    corner_walk cw;
     grid g;
     grid_init(&g, p, start, patch);
+    corner_walk_init(&cw, S);
     for (int z = 0; z < patch[0]; z++)
-        for (int y = 0; y < patch[1]; y++)
+        for (int y = 0; y < patch[1]; y++) {
+            double q0[3];
+            size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
+            grid_at(&g, z, y, 0, q0);
             for (int x = 0; x < patch[2]; x++) {
-                double q[3], w[3];
+                double w[3], wk[8];
                 int64_t f[3];
-                size_t o = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2] + (size_t)x;
-                grid_at(&g, z, y, x, q);
+                int inside = 1;
                 for (int d = 0; d < 3; d++) {
-                    double fl = floor(q[d]);
+                    double q = q0[d] + g.M[d][2] * x, fl = floor(q);
                     f[d] = (int64_t)fl;
-                    w[d] = q[d] - fl;
+                    w[d] = q - fl;
+                    inside &= f[d] >= 0 && f[d] < S[d] - 1;
                 }
-                for (uint32_t ch = 0; ch < c->hdr.n_channels; ch++) {
-                    const float *img = c->image + (size_t)ch * nvox;
-                    double acc = 0.0;
-                    for (int k = 0; k < 8; k++) {
-                        int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
-                        double wt = ((k >> 2) ? w[0] : 1.0 - w[0]) *
-                                    (((k >> 1) & 1) ? w[1] : 1.0 - w[1]) * ((k & 1) ? w[2] : 1.0 - w[2]);
-                        size_t i;
-                        if (wt == 0.0 || iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] ||
-                            ix >= S[2])
-                            continue; /* outside: 0 */
-                        i = (size_t)((iz * S[1] + iy) * S[2] + ix);
-                        acc += wt * (double)norm_voxel(&norms[ch], img[i], c->seg[i]);
-                    }
-                    out[(size_t)ch * pv + o] = (float)acc;
+                {
+                    double a0 = 1.0 - w[0], a1 = 1.0 - w[1], a2 = 1.0 - w[2];
+                    double z0y0 = a0 * a1, z0y1 = a0 * w[1], z1y0 = w[0] * a1, z1y1 = w[0] * w[1];
+                    wk[0] = z0y0 * a2, wk[1] = z0y0 * w[2], wk[2] = z0y1 * a2, wk[3] = z0y1 * w[2];
+                    wk[4] = z1y0 * a2, wk[5] = z1y0 * w[2], wk[6] = z1y1 * a2, wk[7] = z1y1 * w[2];
                 }
+                for (uint32_t ch = 0; ch < c->hdr.n_channels; ch++)
+                    out[(size_t)ch * pv + row + (size_t)x] =
+                        interp_channel(&cw, c->image + (size_t)ch * nvox, c->seg, &norms[ch], f, wk,
+                                       inside);
             }
+        }
 }
 
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                        const pf_aug_params *p, int seg_nearest, int16_t *out)
 {
     const int64_t *S = c->hdr.shape;
+    corner_walk cw;
     grid g;
     grid_init(&g, p, start, patch);
+    corner_walk_init(&cw, S);
     for (int z = 0; z < patch[0]; z++)
-        for (int y = 0; y < patch[1]; y++)
+        for (int y = 0; y < patch[1]; y++) {
+            double q0[3];
+            size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
+            grid_at(&g, z, y, 0, q0);
             for (int x = 0; x < patch[2]; x++) {
                 double q[3], w[3];
                 int64_t f[3];
-                size_t o = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2] + (size_t)x;
-                grid_at(&g, z, y, x, q);
+                int16_t lab[8];
+                double wsum[8];
+                int n = 0, best = 0, inside = 1;
+                for (int d = 0; d < 3; d++)
+                    q[d] = q0[d] + g.M[d][2] * x;
                 if (seg_nearest) {
                     int64_t iz = (int64_t)floor(q[0] + 0.5), iy = (int64_t)floor(q[1] + 0.5),
                             ix = (int64_t)floor(q[2] + 0.5);
-                    out[o] = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-                                 ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+                    out[row + (size_t)x] =
+                        iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
+                            ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
                     continue;
                 }
                 for (int d = 0; d < 3; d++) {
                     double fl = floor(q[d]);
                     f[d] = (int64_t)fl;
                     w[d] = q[d] - fl;
+                    inside &= f[d] >= 0 && f[d] < S[d] - 1;
                 }
-                {
-                    /* per-label linear interpolation + argmax: each label's one-hot value is
-                     * the summed weight of the corners carrying it (outside counts as -1) */
-                    int16_t lab[8];
-                    double wsum[8];
-                    int n = 0, best = 0;
-                    for (int k = 0; k < 8; k++) {
-                        int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
-                        double wt = ((k >> 2) ? w[0] : 1.0 - w[0]) *
-                                    (((k >> 1) & 1) ? w[1] : 1.0 - w[1]) * ((k & 1) ? w[2] : 1.0 - w[2]);
-                        int16_t l = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-                                        ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
-                        int j;
-                        for (j = 0; j < n && lab[j] != l; j++)
-                            ;
-                        if (j == n) {
-                            lab[n] = l;
-                            wsum[n++] = 0.0;
-                        }
-                        wsum[j] += wt;
+                if (inside) {
+                    /* inside a region of one label (most voxels): that label */
+                    const int16_t *b0 = c->seg + (size_t)((f[0] * S[1] + f[1]) * S[2] + f[2]);
+                    int same = 1;
+                    for (int k = 1; k < 8 && same; k++)
+                        same = b0[cw.off[k]] == b0[0];
+                    if (same) {
+                        out[row + (size_t)x] = b0[0];
+                        continue;
                     }
-                    for (int j = 1; j < n; j++)
-                        if (wsum[j] > wsum[best])
-                            best = j;
-                    out[o] = lab[best];
                 }
+                /* per-label linear interpolation + argmax: each label's one-hot value is the
+                 * summed weight of the corners carrying it (outside counts as -1) */
+                for (int k = 0; k < 8; k++) {
+                    int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
+                    int16_t l = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
+                                    ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+                    int j;
+                    for (j = 0; j < n && lab[j] != l; j++)
+                        ;
+                    if (j == n) {
+                        lab[n] = l;
+                        wsum[n++] = 0.0;
+                    }
+                    wsum[j] += corner_weight(k, w);
+                }
+                for (int j = 1; j < n; j++)
+                    if (wsum[j] > wsum[best])
+                        best = j;
+                out[row + (size_t)x] = lab[best];
             }
+        }
 }
 
 void pf_aug_grid(const pf_aug_params *p, const int64_t start[3], const int patch[3],
@@ -352,16 +424,23 @@ static uint64_t splitmix(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* Gaussian noise by Marsaglia's polar method on splitmix64 uniforms: no trigonometry, and
+ * the rejection loop is keyed by (voxel pair, attempt), so it is deterministic. */
 static void add_noise(const pf_aug_params *p, size_t n, float *img)
 {
     for (size_t i = 0; i < n; i += 2) {
-        /* Box-Muller on two uniforms in (0, 1] and [0, 1) */
-        double u1 = (double)((splitmix(p->noise_key ^ (2 * i)) >> 11) + 1) * 0x1p-53;
-        double u2 = (double)(splitmix(p->noise_key ^ (2 * i + 1)) >> 11) * 0x1p-53;
-        double r = sqrt(-2.0 * pf_log(u1)) * p->noise_sigma, t = 2.0 * PF_PI * u2;
-        img[i] = (float)(img[i] + r * pf_cos(t));
+        double u, v, s, f;
+        uint64_t attempt = 0;
+        do {
+            uint64_t key = p->noise_key ^ (i << 1) ^ (attempt++ << 48);
+            u = (double)(splitmix(key) >> 11) * 0x1p-52 - 1.0;
+            v = (double)(splitmix(key ^ 1) >> 11) * 0x1p-52 - 1.0;
+            s = u * u + v * v;
+        } while (s >= 1.0 || s == 0.0);
+        f = sqrt(-2.0 * pf_log_fast(s) / s) * p->noise_sigma;
+        img[i] = (float)(img[i] + u * f);
         if (i + 1 < n)
-            img[i + 1] = (float)(img[i + 1] + r * pf_sin(t));
+            img[i + 1] = (float)(img[i + 1] + v * f);
     }
 }
 
@@ -372,18 +451,21 @@ static int64_t reflect(int64_t i, int64_t n)
     return i;
 }
 
-/* Separable Gaussian blur of one channel, radius ceil(3 sigma) per axis. */
+/* Separable Gaussian blur of one channel, radius ceil(3 sigma) per axis, line by line with
+ * the line copied into a reflect-padded buffer. */
 static int blur(float *v, const int P[3], const double sigma[3])
 {
-    const size_t n = (size_t)P[0] * (size_t)P[1] * (size_t)P[2];
-    float *tmp = malloc(n * sizeof *tmp);
-    if (!tmp)
+    const int maxlen = (P[0] > P[1] ? (P[0] > P[2] ? P[0] : P[2]) : (P[1] > P[2] ? P[1] : P[2]));
+    double *line = malloc(((size_t)maxlen + 16) * sizeof *line);
+    if (!line)
         return -1;
     for (int ax = 0; ax < 3; ax++) {
         double k[16], sum = 0.0;
-        int r;
+        int r, len = P[ax];
         size_t stride = ax == 0 ? (size_t)P[1] * (size_t)P[2] : ax == 1 ? (size_t)P[2] : 1;
-        if (sigma[ax] <= 0.0 || P[ax] == 1)
+        size_t outer = ax == 0 ? 1 : ax == 1 ? (size_t)P[0] : (size_t)P[0] * (size_t)P[1];
+        size_t inner = stride;
+        if (sigma[ax] <= 0.0 || len == 1)
             continue;
         r = (int)ceil(3.0 * sigma[ax]);
         if (r > 7)
@@ -392,17 +474,20 @@ static int blur(float *v, const int P[3], const double sigma[3])
             sum += k[j + r] = pf_exp(-(double)(j * j) / (2.0 * sigma[ax] * sigma[ax]));
         for (int j = 0; j <= 2 * r; j++)
             k[j] /= sum;
-        memcpy(tmp, v, n * sizeof *tmp);
-        for (size_t i = 0; i < n; i++) {
-            int64_t pos = (int64_t)(i / stride % (size_t)P[ax]);
-            size_t base = i - (size_t)pos * stride;
-            double acc = 0.0;
-            for (int j = -r; j <= r; j++)
-                acc += k[j + r] * (double)tmp[base + (size_t)reflect(pos + j, P[ax]) * stride];
-            v[i] = (float)acc;
-        }
+        for (size_t o = 0; o < outer; o++)
+            for (size_t in = 0; in < inner; in++) {
+                float *base = v + o * (size_t)len * stride + in;
+                for (int i = -r; i < len + r; i++)
+                    line[i + r] = base[(size_t)reflect(i, len) * stride];
+                for (int i = 0; i < len; i++) {
+                    double acc = 0.0;
+                    for (int j = 0; j <= 2 * r; j++)
+                        acc += k[j] * line[i + j];
+                    base[(size_t)i * stride] = (float)acc;
+                }
+            }
     }
-    free(tmp);
+    free(line);
     return 0;
 }
 
@@ -423,56 +508,90 @@ static void channel_stats(const float *v, size_t n, double *mean, double *sd, fl
     *sd = sqrt(q / (double)n);
 }
 
-/* nearest-exact down to round(P * zoom), linear (align_corners=False) back up */
+/* Linear resampling of one axis (align_corners=False, edges clamped): index and weight per
+ * output position. */
+static void lin_table(int in, int out, int *i0, int *i1, double *w)
+{
+    for (int o = 0; o < out; o++) {
+        double q = (o + 0.5) * in / out - 0.5;
+        if (q < 0.0)
+            q = 0.0;
+        if (q > in - 1)
+            q = in - 1;
+        i0[o] = (int)floor(q);
+        i1[o] = i0[o] + 1 < in ? i0[o] + 1 : i0[o];
+        w[o] = q - i0[o];
+    }
+}
+
+/* nearest-exact down to round(P * zoom), then linear back up, separably (X, Y, Z). */
 static int lowres(float *v, const int P[3], double zoom, int in_plane)
 {
-    int d[3];
-    size_t nd, n = (size_t)P[0] * (size_t)P[1] * (size_t)P[2];
-    float *small;
-    for (int a = 0; a < 3; a++) {
-        d[a] = (int)floor(P[a] * zoom + 0.5);
-        if (d[a] < 1 || (a == 0 && in_plane))
-            d[a] = a == 0 && in_plane ? P[0] : 1;
+    int d[3], *i0 = NULL, *i1 = NULL;
+    size_t nd;
+    float *a = NULL, *b = NULL;
+    double *w = NULL;
+    int maxp = P[0] > P[1] ? (P[0] > P[2] ? P[0] : P[2]) : (P[1] > P[2] ? P[1] : P[2]);
+    int rc = -1;
+    for (int k = 0; k < 3; k++) {
+        d[k] = (int)floor(P[k] * zoom + 0.5);
+        if (d[k] < 1 || (k == 0 && in_plane))
+            d[k] = k == 0 && in_plane ? P[0] : 1;
     }
     nd = (size_t)d[0] * (size_t)d[1] * (size_t)d[2];
-    small = malloc(nd * sizeof *small);
-    if (!small)
-        return -1;
+    a = malloc((size_t)P[0] * (size_t)P[1] * (size_t)P[2] * sizeof *a);
+    b = malloc((size_t)P[0] * (size_t)P[1] * (size_t)P[2] * sizeof *b);
+    i0 = malloc((size_t)maxp * sizeof *i0);
+    i1 = malloc((size_t)maxp * sizeof *i1);
+    w = malloc((size_t)maxp * sizeof *w);
+    if (!a || !b || !i0 || !i1 || !w)
+        goto out;
+    /* down: a = v at nearest-exact indices, shape d */
     for (int z = 0; z < d[0]; z++)
         for (int y = 0; y < d[1]; y++)
             for (int x = 0; x < d[2]; x++) {
                 int64_t sz = ((int64_t)2 * z + 1) * P[0] / (2 * d[0]);
                 int64_t sy = ((int64_t)2 * y + 1) * P[1] / (2 * d[1]);
                 int64_t sx = ((int64_t)2 * x + 1) * P[2] / (2 * d[2]);
-                small[((size_t)z * (size_t)d[1] + (size_t)y) * (size_t)d[2] + (size_t)x] =
+                a[((size_t)z * (size_t)d[1] + (size_t)y) * (size_t)d[2] + (size_t)x] =
                     v[((size_t)sz * (size_t)P[1] + (size_t)sy) * (size_t)P[2] + (size_t)sx];
             }
-    for (size_t i = 0; i < n; i++) {
-        int o[3] = {(int)(i / ((size_t)P[1] * (size_t)P[2])), (int)(i / (size_t)P[2] % (size_t)P[1]),
-                    (int)(i % (size_t)P[2])};
-        int64_t f0[3], f1[3];
-        double w[3], acc = 0.0;
-        for (int a = 0; a < 3; a++) {
-            double q = (o[a] + 0.5) * d[a] / P[a] - 0.5;
-            if (q < 0.0)
-                q = 0.0;
-            if (q > d[a] - 1)
-                q = d[a] - 1;
-            f0[a] = (int64_t)floor(q);
-            f1[a] = f0[a] + 1 < d[a] ? f0[a] + 1 : f0[a];
-            w[a] = q - (double)f0[a];
+    (void)nd;
+    /* up along X: (d0, d1, d2) -> (d0, d1, P2) into b */
+    lin_table(d[2], P[2], i0, i1, w);
+    for (size_t r = 0; r < (size_t)d[0] * (size_t)d[1]; r++)
+        for (int x = 0; x < P[2]; x++) {
+            const float *src = a + r * (size_t)d[2];
+            b[r * (size_t)P[2] + (size_t)x] =
+                (float)((1.0 - w[x]) * src[i0[x]] + w[x] * src[i1[x]]);
         }
-        for (int k = 0; k < 8; k++) {
-            int64_t zz = (k >> 2) ? f1[0] : f0[0], yy = ((k >> 1) & 1) ? f1[1] : f0[1],
-                    xx = (k & 1) ? f1[2] : f0[2];
-            double wt = ((k >> 2) ? w[0] : 1.0 - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0 - w[1]) *
-                        ((k & 1) ? w[2] : 1.0 - w[2]);
-            acc += wt * small[((size_t)zz * (size_t)d[1] + (size_t)yy) * (size_t)d[2] + (size_t)xx];
+    /* up along Y: (d0, d1, P2) -> (d0, P1, P2) into a */
+    lin_table(d[1], P[1], i0, i1, w);
+    for (int z = 0; z < d[0]; z++)
+        for (int y = 0; y < P[1]; y++) {
+            const float *r0 = b + ((size_t)z * (size_t)d[1] + (size_t)i0[y]) * (size_t)P[2];
+            const float *r1 = b + ((size_t)z * (size_t)d[1] + (size_t)i1[y]) * (size_t)P[2];
+            float *dst = a + ((size_t)z * (size_t)P[1] + (size_t)y) * (size_t)P[2];
+            for (int x = 0; x < P[2]; x++)
+                dst[x] = (float)((1.0 - w[y]) * r0[x] + w[y] * r1[x]);
         }
-        v[i] = (float)acc;
+    /* up along Z: (d0, P1, P2) -> (P0, P1, P2) into v */
+    lin_table(d[0], P[0], i0, i1, w);
+    for (int z = 0; z < P[0]; z++) {
+        const float *p0 = a + (size_t)i0[z] * (size_t)P[1] * (size_t)P[2];
+        const float *p1 = a + (size_t)i1[z] * (size_t)P[1] * (size_t)P[2];
+        float *dst = v + (size_t)z * (size_t)P[1] * (size_t)P[2];
+        for (size_t i = 0; i < (size_t)P[1] * (size_t)P[2]; i++)
+            dst[i] = (float)((1.0 - w[z]) * p0[i] + w[z] * p1[i]);
     }
-    free(small);
-    return 0;
+    rc = 0;
+out:
+    free(a);
+    free(b);
+    free(i0);
+    free(i1);
+    free(w);
+    return rc;
 }
 
 /* gamma with the mean and std retained (batchgenerators' augment_gamma, retain_stats) */
@@ -485,8 +604,13 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
             v[i] = -v[i];
     channel_stats(v, n, &mean, &sd, &mn, &mx);
     rng = (double)mx - (double)mn;
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(pf_pow(((double)v[i] - mn) / (rng + 1e-7), g) * (rng + 1e-7) + mn);
+    {
+        const double inv = 1.0 / (rng + 1e-7);
+        for (size_t i = 0; i < n; i++) {
+            double t = ((double)v[i] - mn) * inv;
+            v[i] = (float)((t > 0.0 ? pf_exp_fast(g * pf_log_fast(t)) : 0.0) * (rng + 1e-7) + mn);
+        }
+    }
     channel_stats(v, n, &mean2, &sd2, &mn, &mx);
     for (size_t i = 0; i < n; i++)
         v[i] = (float)(((double)v[i] - mean2) / (sd2 + 1e-8) * sd + mean);
@@ -498,6 +622,7 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
 int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], float *img)
 {
     const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
+    pf_detmath_init();
     if (p->noise)
         add_noise(p, n * (size_t)channels, img);
     for (int c = 0; c < channels; c++)
@@ -529,21 +654,31 @@ int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], f
     return 0;
 }
 
-static void flip_axis(char *v, size_t elem, const int P[3], int ax)
+/* Reverses axis ax of a (P0, P1, P2) array of 4-byte or 2-byte elements. */
+static void flip_axis(void *data, size_t elem, const int P[3], int ax)
 {
-    size_t outer = 1, inner = elem, len = (size_t)P[ax];
-    char tmp[8];
+    size_t outer = 1, inner = 1, len = (size_t)P[ax];
     for (int a = 0; a < ax; a++)
         outer *= (size_t)P[a];
     for (int a = ax + 1; a < 3; a++)
         inner *= (size_t)P[a];
     for (size_t o = 0; o < outer; o++)
         for (size_t i = 0; i < len / 2; i++) {
-            char *a = v + (o * len + i) * inner, *b = v + (o * len + len - 1 - i) * inner;
-            for (size_t k = 0; k < inner; k += elem) {
-                memcpy(tmp, a + k, elem);
-                memcpy(a + k, b + k, elem);
-                memcpy(b + k, tmp, elem);
+            size_t ia = (o * len + i) * inner, ib = (o * len + len - 1 - i) * inner;
+            if (elem == 4) {
+                float *v = data;
+                for (size_t k = 0; k < inner; k++) {
+                    float t = v[ia + k];
+                    v[ia + k] = v[ib + k];
+                    v[ib + k] = t;
+                }
+            } else {
+                int16_t *v = data;
+                for (size_t k = 0; k < inner; k++) {
+                    int16_t t = v[ia + k];
+                    v[ia + k] = v[ib + k];
+                    v[ib + k] = t;
+                }
             }
         }
 }
@@ -557,9 +692,9 @@ void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], flo
             continue;
         if (img)
             for (int c = 0; c < channels; c++)
-                flip_axis((char *)(img + (size_t)c * n), sizeof *img, patch, ax);
+                flip_axis(img + (size_t)c * n, sizeof *img, patch, ax);
         if (seg)
-            flip_axis((char *)seg, sizeof *seg, patch, ax);
+            flip_axis(seg, sizeof *seg, patch, ax);
     }
 }
 

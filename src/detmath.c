@@ -2,6 +2,8 @@
 #include "patchfs/detmath.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 
 /* exp: x = k ln2 + r, |r| <= ln2/2, exp(r) by a degree-13 Taylor polynomial (error < 1e-16
  * relative on that interval), scaled by 2^k with ldexp (exact). */
@@ -93,9 +95,35 @@ double pf_cos(double x)
     return c;
 }
 
+/* ---- fast versions for per-voxel use: 256-entry tables built once from the series above
+ * (themselves pure arithmetic, so the tables are the same on every machine), then short
+ * polynomials on a tiny remainder. */
+
+double pf_exp_tab[PF_DETMATH_TSIZE];
+double pf_log_c[PF_DETMATH_TSIZE], pf_log_inv[PF_DETMATH_TSIZE], pf_log_tab[PF_DETMATH_TSIZE];
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+int pf_detmath_ready;
+
+static void build_tables(void)
+{
+    for (int j = 0; j < PF_DETMATH_TSIZE; j++) {
+        pf_exp_tab[j] = pf_exp((double)j * 0.69314718055994530942 / PF_DETMATH_TSIZE);
+        pf_log_c[j] = 1.0 + ((double)j + 0.5) / PF_DETMATH_TSIZE;
+        pf_log_inv[j] = 1.0 / pf_log_c[j];
+        pf_log_tab[j] = pf_log(pf_log_c[j]);
+    }
+    __atomic_store_n(&pf_detmath_ready, 1, __ATOMIC_RELEASE);
+}
+
+void pf_detmath_init(void)
+{
+    pthread_once(&tab_once, build_tables);
+}
+
 double pf_pow(double x, double y)
 {
+    pf_detmath_init();
     if (x == 0.0)
         return y == 0.0 ? 1.0 : 0.0;
-    return pf_exp(y * pf_log(x));
+    return pf_exp_fast(y * pf_log_fast(x));
 }
