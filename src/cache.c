@@ -2,7 +2,10 @@
 #include "patchfs/cache.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +79,29 @@ char *pf_cache_entry_path(const pf_cache *c, const pf_dataset *ds, int case_idx)
     return p;
 }
 
+/* A builder killed mid-entry leaves NAME.tmp.PID.XXXXXX behind: never used (only renamed
+ * entries are), but removed here once its process is gone. */
+static void remove_stale_temporaries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        const char *t = strstr(de->d_name, ".tmp.");
+        char path[4200];
+        long pid;
+        if (!t)
+            continue;
+        pid = strtol(t + 5, NULL, 10);
+        if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 int pf_cache_init(pf_cache *c, const pf_dataset *ds, const pf_options *o, pf_error *err)
 {
     char *base = o->cache_dir ? strdup(o->cache_dir) : pf_default_cache_dir();
@@ -97,6 +123,7 @@ int pf_cache_init(pf_cache *c, const pf_dataset *ds, const pf_options *o, pf_err
     }
     if (mkdir_p(c->dir, err))
         goto out;
+    remove_stale_temporaries(c->dir);
     for (int i = 0; i < ds->n_cases; i++) {
         const pf_case_src *cs = &ds->cases[i];
         uint32_t words[6] = {PF_CACHE_VERSION, (uint32_t)o->crop, (uint32_t)ds->layout,
@@ -133,6 +160,20 @@ typedef struct loaded_case {
 static int same_grid(const pf_nifti_info *a, const pf_nifti_info *b)
 {
     return a->nx == b->nx && a->ny == b->ny && a->nz == b->nz;
+}
+
+/* Whether two voxel-to-world affines agree: each entry within 1e-3 of the other, relative to
+ * its magnitude (sub-micrometre for millimetre offsets). Files of one case that disagree beyond
+ * that are not aligned, and nnU-Net would train on misregistered labels. */
+static int affine_mismatch(const double *a, const double *b, double *worst)
+{
+    *worst = 0.0;
+    for (int i = 0; i < 12; i++) {
+        double d = fabs(a[i] - b[i]) / (1.0 + fabs(a[i]));
+        if (d > *worst)
+            *worst = d;
+    }
+    return *worst > 1e-3;
 }
 
 static int load_case(const pf_dataset *ds, int idx, loaded_case *lc, pf_error *err)
@@ -174,9 +215,23 @@ static int load_case(const pf_dataset *ds, int idx, loaded_case *lc, pf_error *e
         }
         memcpy(lc->image + (size_t)f * n, data, n * info.nt * sizeof(float));
         free(data);
+        if (f > 0) {
+            double worst;
+            if (affine_mismatch(lc->info.affine, info.affine, &worst))
+                return pf_fail(err, EINVAL, "%s: its affine differs from channel 0 (%s) by %.3g "
+                               "(relative; tolerance 1e-3): the channels are not aligned",
+                               cs->images[f], cs->images[0], worst);
+        }
     }
     if (pf_nifti_load_labels(cs->label, &linfo, &lc->seg, err))
         return -1;
+    {
+        double worst;
+        if (same_grid(&linfo, &lc->info) && affine_mismatch(lc->info.affine, linfo.affine, &worst))
+            return pf_fail(err, EINVAL, "%s: its affine differs from the image's (%s) by %.3g "
+                           "(relative; tolerance 1e-3): label and image are not aligned",
+                           cs->label, cs->images[0], worst);
+    }
     if (!same_grid(&linfo, &lc->info))
         return pf_fail(err, EINVAL, "%s: label shape %lldx%lldx%lld differs from image %s "
                        "(%lldx%lldx%lld)", cs->label, (long long)linfo.nx, (long long)linfo.ny,
@@ -245,7 +300,7 @@ static int publish_entry(const char *path, pf_case_header *h, const float *image
     writer w = {.fd = -1, .path = tmp};
     int rc = -1;
 
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d.XXXXXX", path, (int)getpid());
     if (!st)
         return pf_fail(err, ENOMEM, "out of memory");
     w.fd = mkstemp(tmp);
@@ -380,8 +435,10 @@ int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_options *o
     h->classes_off = h->meta_off;
     h->locs_off = round_up(h->classes_off + (uint64_t)nc * sizeof *rows, 64);
     h->fg_off = round_up(h->locs_off + total_locs * 3 * sizeof(int32_t), 64);
-    if (publish_entry(path, h, image, seg, rows, nc, cl, fg, err))
+    if (publish_entry(path, h, image, seg, rows, nc, cl, fg, err)) {
+        rc = -2; /* the cache, not the case, is at fault */
         goto out;
+    }
     rc = 0;
 out:
     if (rc)
@@ -423,10 +480,21 @@ static void *build_worker(void *p)
             break;
         idx = j->todo[k];
         path = pf_cache_entry_path(j->c, j->ds, idx);
-        if (!path || pf_cache_build_entry(j->ds, idx, j->o, j->c->keys[idx], path, &e)) {
+        int rc = path ? pf_cache_build_entry(j->ds, idx, j->o, j->c->keys[idx], path, &e) : -2;
+        if (rc != 0) {
+            if (!path)
+                e = (pf_error){ENOMEM, "out of memory"};
             pthread_mutex_lock(&j->lock);
+            if (j->o->skip_bad && rc == -1 && e.errnum != ENOMEM) {
+                /* a bad case is set aside; trouble with the cache itself still stops */
+                j->c->bad[j->c->n_bad].idx = idx;
+                j->c->bad[j->c->n_bad++].err = e;
+                pthread_mutex_unlock(&j->lock);
+                free(path);
+                continue;
+            }
             if (!atomic_exchange(&j->failed, 1))
-                *j->err = path ? e : (pf_error){ENOMEM, "out of memory"};
+                *j->err = e;
             pthread_mutex_unlock(&j->lock);
             free(path);
             break;
@@ -456,7 +524,10 @@ int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int t
 
     *built = 0;
     j.todo = calloc((size_t)ds->n_cases, sizeof(int));
-    if (!j.todo)
+    free(c->bad);
+    c->n_bad = 0;
+    c->bad = calloc((size_t)ds->n_cases, sizeof *c->bad);
+    if (!j.todo || !c->bad)
         return pf_fail(err, ENOMEM, "out of memory");
     for (int i = 0; i < ds->n_cases; i++) {
         char *path = pf_cache_entry_path(c, ds, i);
@@ -577,6 +648,8 @@ static int entry_valid(const char *path, uint64_t key, int full)
     return ok;
 }
 
+static int map_entry(pf_case *cs, uint64_t key, const char *id, pf_error *err);
+
 int pf_cache_open(pf_cache *c, const pf_dataset *ds, pf_error *err)
 {
     c->cases = calloc((size_t)ds->n_cases, sizeof *c->cases);
@@ -584,61 +657,104 @@ int pf_cache_open(pf_cache *c, const pf_dataset *ds, pf_error *err)
         return pf_fail(err, ENOMEM, "out of memory");
     for (int i = 0; i < ds->n_cases; i++) {
         pf_case *cs = &c->cases[i];
-        const char *why = NULL;
-        int fd;
-        void *map;
-        cs->bulk_once = (pthread_once_t)PTHREAD_ONCE_INIT;
+        pthread_mutex_init(&cs->lock, NULL);
         cs->path = pf_cache_entry_path(c, ds, i);
         if (!cs->path)
             return pf_fail(err, ENOMEM, "out of memory");
-        fd = open(cs->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return pf_fail(err, errno, "%s: cannot open cache entry of case %s: %s", cs->path,
-                           ds->cases[i].id, strerror(errno));
-        if (read_header(fd, c->keys[i], &cs->hdr, &why) || check_meta(fd, &cs->hdr, &why)) {
-            close(fd);
-            return pf_fail(err, EIO, "%s: cache entry of case %s is unusable: %s (run "
-                           "'patchfs prepare' to rebuild it)", cs->path, ds->cases[i].id, why);
-        }
-        map = mmap(NULL, cs->hdr.file_size, PROT_READ, MAP_SHARED, fd, 0);
-        close(fd);
-        if (map == MAP_FAILED)
-            return pf_fail(err, errno, "%s: cannot map: %s", cs->path, strerror(errno));
-        cs->map = map;
-        cs->map_len = cs->hdr.file_size;
-        cs->image = (const float *)(cs->map + cs->hdr.image_off);
-        cs->seg = (const int16_t *)(cs->map + cs->hdr.seg_off);
-        cs->classes = (const pf_class_row *)(cs->map + cs->hdr.classes_off);
-        cs->locs = (const int32_t *)(cs->map + cs->hdr.locs_off);
-        cs->fg = (const float *)(cs->map + cs->hdr.fg_off);
+        if (map_entry(cs, c->keys[i], ds->cases[i].id, err) != 0)
+            return -1;
     }
     return 0;
 }
 
-static __thread pf_case *bulk_target;
-
-static void bulk_check_once(void)
-{
-    pf_case *cs = bulk_target;
-    uint64_t d = 0;
-    int fd = open(cs->path, O_RDONLY | O_CLOEXEC);
-    /* pread rather than the mapping: hashing must not make the whole case resident. */
-    cs->bulk_ok = fd >= 0 &&
-                  hash_range(fd, cs->hdr.image_off, cs->hdr.meta_off - cs->hdr.image_off, &d) == 0 &&
-                  d == cs->hdr.bulk_digest;
-    if (fd >= 0)
-        close(fd);
-}
-
 int pf_case_check_bulk(pf_case *cs, pf_error *err)
 {
-    bulk_target = cs;
-    pthread_once(&cs->bulk_once, bulk_check_once);
-    if (!cs->bulk_ok)
+    int state;
+    pthread_mutex_lock(&cs->lock);
+    if (cs->bulk_state == 0) {
+        uint64_t d = 0;
+        int fd = open(cs->path, O_RDONLY | O_CLOEXEC);
+        /* pread rather than the mapping: hashing must not make the whole case resident */
+        cs->bulk_state = fd >= 0 &&
+                         hash_range(fd, cs->hdr.image_off, cs->hdr.meta_off - cs->hdr.image_off,
+                                    &d) == 0 && d == cs->hdr.bulk_digest ? 1 : -1;
+        if (fd >= 0)
+            close(fd);
+    }
+    state = cs->bulk_state;
+    pthread_mutex_unlock(&cs->lock);
+    if (state < 0)
         return pf_fail(err, EIO, "%s: cache entry of case %s is corrupt (image digest "
-                       "mismatch); it is not served: run 'patchfs prepare' to rebuild it",
-                       cs->path, cs->hdr.id);
+                       "mismatch); it is not served", cs->path, cs->hdr.id);
     return 0;
+}
+
+/* Maps an entry file after checking its header and metadata; fills the case's pointers. */
+static int map_entry(pf_case *cs, uint64_t key, const char *id, pf_error *err)
+{
+    const char *why = NULL;
+    void *map;
+    int fd = open(cs->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pf_fail(err, errno, "%s: cannot open cache entry of case %s: %s", cs->path, id,
+                       strerror(errno));
+    if (read_header(fd, key, &cs->hdr, &why) || check_meta(fd, &cs->hdr, &why)) {
+        close(fd);
+        return pf_fail(err, EIO, "%s: cache entry of case %s is unusable: %s (run "
+                       "'patchfs prepare' to rebuild it)", cs->path, id, why);
+    }
+    map = mmap(NULL, cs->hdr.file_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return pf_fail(err, errno, "%s: cannot map: %s", cs->path, strerror(errno));
+    cs->map = map;
+    cs->map_len = cs->hdr.file_size;
+    cs->image = (const float *)(cs->map + cs->hdr.image_off);
+    cs->seg = (const int16_t *)(cs->map + cs->hdr.seg_off);
+    cs->classes = (const pf_class_row *)(cs->map + cs->hdr.classes_off);
+    cs->locs = (const int32_t *)(cs->map + cs->hdr.locs_off);
+    cs->fg = (const float *)(cs->map + cs->hdr.fg_off);
+    return 0;
+}
+
+int pf_cache_repair(pf_cache *c, const pf_dataset *ds, const pf_options *o, int idx,
+                    pf_error *err)
+{
+    pf_case *cs = &c->cases[idx];
+    pf_case fresh;
+    int rc = 0;
+    pthread_mutex_lock(&cs->lock);
+    if (cs->bulk_state > 0)
+        goto out; /* another reader repaired it meanwhile */
+    if (pf_cache_build_entry(ds, idx, o, c->keys[idx], cs->path, err) != 0) {
+        rc = -1;
+        goto out;
+    }
+    memset(&fresh, 0, sizeof fresh);
+    fresh.path = cs->path;
+    if (map_entry(&fresh, c->keys[idx], ds->cases[idx].id, err) != 0) {
+        rc = -1;
+        goto out;
+    }
+    /* the corrupt mapping may still be referenced by a reader that failed its check: keep it
+     * mapped until close (at most one per repair; repairs are rare) */
+    if (cs->retired_map)
+        munmap(cs->retired_map, cs->retired_len);
+    cs->retired_map = (void *)cs->map;
+    cs->retired_len = cs->map_len;
+    cs->hdr = fresh.hdr;
+    cs->map = fresh.map;
+    cs->map_len = fresh.map_len;
+    cs->image = fresh.image;
+    cs->seg = fresh.seg;
+    cs->classes = fresh.classes;
+    cs->locs = fresh.locs;
+    cs->fg = fresh.fg;
+    cs->bulk_state = 1; /* just written from the sources */
+    __atomic_add_fetch(&c->repairs, 1, __ATOMIC_RELAXED);
+out:
+    pthread_mutex_unlock(&cs->lock);
+    return rc;
 }
 
 void pf_cache_close(pf_cache *c)
@@ -647,10 +763,15 @@ void pf_cache_close(pf_cache *c)
         for (int i = 0; i < c->n_cases; i++) {
             if (c->cases[i].map)
                 munmap((void *)c->cases[i].map, c->cases[i].map_len);
+            if (c->cases[i].retired_map)
+                munmap(c->cases[i].retired_map, c->cases[i].retired_len);
+            if (c->cases[i].path)
+                pthread_mutex_destroy(&c->cases[i].lock);
             free(c->cases[i].path);
         }
     free(c->cases);
     free(c->keys);
     free(c->dir);
+    free(c->bad);
     memset(c, 0, sizeof *c);
 }

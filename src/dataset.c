@@ -438,3 +438,21 @@ out:
         pf_dataset_free(ds);
     return rc;
 }
+
+void pf_dataset_drop_cases(pf_dataset *ds, const unsigned char *drop)
+{
+    int k = 0;
+    for (int i = 0; i < ds->n_cases; i++) {
+        pf_case_src *c = &ds->cases[i];
+        if (!drop[i]) {
+            ds->cases[k++] = *c;
+            continue;
+        }
+        free(c->id);
+        for (int j = 0; j < c->n_images; j++)
+            free(c->images[j]);
+        free(c->images);
+        free(c->label);
+    }
+    ds->n_cases = k;
+}

@@ -41,6 +41,8 @@ static const char usage[] =
     "  prefetch=N      steps generated ahead of a reader walking steps in order (0)\n"
     "  allow_other     let other users read the mount (implies default_permissions)\n"
     "  direct_io       bypass the page cache (faster single pass; no mmap)\n"
+    "  skip_bad        set bad cases aside (listed) and serve the rest\n"
+    "  aug=nnunet      nnU-Net's training augmentation (docs/augmentation.md); ds_scales=1,0.5,..\n"
     "  -f              stay in the foreground      -d  debug (implies -f)\n"
     "  -h, --help      this text                   -V, --version\n"
     "\n"
@@ -79,6 +81,12 @@ static int open_ctx(pf_ctx *ctx, const char *dataset, const pf_options *o, unsig
     progress_state ps = {.tty = isatty(2), .name = dataset};
     if (pf_ctx_open(ctx, dataset, o, flags, progress, &ps, &err) != 0)
         return die(err.msg);
+    if (ctx->n_skipped) {
+        fprintf(stderr, "patchfs: skip_bad: %d case%s set aside, %d serve:\n", ctx->n_skipped,
+                ctx->n_skipped == 1 ? "" : "s", ctx->ds.n_cases);
+        for (int i = 0; i < ctx->n_skipped; i++)
+            fprintf(stderr, "  %s: %s\n", ctx->skipped[i].id, ctx->skipped[i].reason);
+    }
     return 0;
 }
 
@@ -158,7 +166,9 @@ static int cmd_check(const pf_options *o, const char *dataset)
             printf(" %d:%llu", c->classes[k].label, (unsigned long long)c->classes[k].voxels);
         printf("\n");
     }
-    printf("\nOK: %d cases usable\n", ctx.ds.n_cases);
+    for (int i = 0; i < ctx.n_skipped; i++)
+        printf("%-28s SKIPPED: %s\n", ctx.skipped[i].id, ctx.skipped[i].reason);
+    printf("\nOK: %d cases usable%s\n", ctx.ds.n_cases, ctx.n_skipped ? " (skip_bad)" : "");
     pf_ctx_close(&ctx);
     return 0;
 }

@@ -458,6 +458,10 @@ int pf_options_set(pf_options *o, const char *key, const char *value, pf_error *
         if (no_value(key, value, err))
             return -1;
         o->allow_other = 1;
+    } else if (!strcmp(key, "skip_bad")) {
+        if (no_value(key, value, err))
+            return -1;
+        o->skip_bad = 1;
     } else if (!strcmp(key, "direct_io")) {
         if (no_value(key, value, err))
             return -1;

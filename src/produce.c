@@ -352,6 +352,13 @@ static char *make_patchfs_json(const pf_ctx *ctx)
     for (int i = 0; i < ctx->ds.n_cases; i++)
         json_array_append_new(cases, json_string(ctx->ds.cases[i].id));
     json_object_set_new(j, "cases", cases);
+    if (ctx->n_skipped) {
+        json_t *sk = json_array();
+        for (int i = 0; i < ctx->n_skipped; i++)
+            json_array_append_new(sk, json_pack("{ssss}", "id", ctx->skipped[i].id, "reason",
+                                                ctx->skipped[i].reason));
+        json_object_set_new(j, "skipped", sk);
+    }
     return dump(j);
 }
 
@@ -427,6 +434,41 @@ static char *make_readme(const pf_ctx *ctx)
     return r < 0 ? NULL : s;
 }
 
+/* skip_bad: the cases that failed to build leave the dataset (listed in ctx->skipped and in
+ * patchfs.json); the rest serves. Keys are compacted along with the case list. */
+static int set_aside_bad_cases(pf_ctx *ctx, pf_error *err)
+{
+    unsigned char *drop = calloc((size_t)ctx->ds.n_cases, 1);
+    int k = 0;
+    if (!drop)
+        return pf_fail(err, ENOMEM, "out of memory");
+    ctx->skipped = calloc((size_t)ctx->cache.n_bad, sizeof *ctx->skipped);
+    if (!ctx->skipped) {
+        free(drop);
+        return pf_fail(err, ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < ctx->cache.n_bad; i++) {
+        int idx = ctx->cache.bad[i].idx;
+        drop[idx] = 1;
+        snprintf(ctx->skipped[i].id, sizeof ctx->skipped[i].id, "%s", ctx->ds.cases[idx].id);
+        snprintf(ctx->skipped[i].reason, sizeof ctx->skipped[i].reason, "%s",
+                 ctx->cache.bad[i].err.msg);
+    }
+    ctx->n_skipped = ctx->cache.n_bad;
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        if (!drop[i])
+            ctx->cache.keys[k++] = ctx->cache.keys[i];
+    pf_dataset_drop_cases(&ctx->ds, drop);
+    ctx->cache.n_cases = ctx->ds.n_cases;
+    ctx->cache.fingerprint = XXH3_64bits(ctx->cache.keys,
+                                         (size_t)ctx->ds.n_cases * sizeof *ctx->cache.keys);
+    free(drop);
+    if (ctx->ds.n_cases == 0)
+        return pf_fail(err, EINVAL, "%s: no usable case left (all %d were set aside by skip_bad; "
+                       "first: %s)", ctx->ds.root, ctx->n_skipped, ctx->skipped[0].reason);
+    return 0;
+}
+
 int pf_ctx_open(pf_ctx *ctx, const char *dataset_dir, const pf_options *o, unsigned flags,
                 pf_progress_fn progress, void *arg, pf_error *err)
 {
@@ -436,13 +478,15 @@ int pf_ctx_open(pf_ctx *ctx, const char *dataset_dir, const pf_options *o, unsig
     ctx->opt.cache_dir = o->cache_dir ? strdup(o->cache_dir) : NULL;
     if (pf_dataset_open(dataset_dir, &ctx->ds, err))
         goto fail;
-    if (pf_split_resolve(&ctx->ds, o->fold, &ctx->split, err))
-        goto fail;
     if (pf_cache_init(&ctx->cache, &ctx->ds, o, err))
         goto fail;
     threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (pf_cache_build(&ctx->cache, &ctx->ds, o, threads, (flags & PF_CTX_VERIFY_ALL) != 0,
                        progress, arg, &built, err))
+        goto fail;
+    if (ctx->cache.n_bad && set_aside_bad_cases(ctx, err))
+        goto fail;
+    if (pf_split_resolve_ex(&ctx->ds, o->fold, ctx->n_skipped > 0, &ctx->split, err))
         goto fail;
     if (pf_cache_open(&ctx->cache, &ctx->ds, err))
         goto fail;
@@ -527,6 +571,7 @@ void pf_ctx_close(pf_ctx *ctx)
     free(ctx->channel_norm);
     free(ctx->norms);
     free(ctx->case_ids);
+    free(ctx->skipped);
     free(ctx->readme);
     free(ctx->patchfs_json);
     free(ctx->splits_json);
@@ -736,6 +781,8 @@ static char *alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *len, 
     return buf;
 }
 
+static int use_case(pf_ctx *ctx, int idx, pf_error *err);
+
 static int produce_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
                               pf_error *err)
 {
@@ -745,7 +792,7 @@ static int produce_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t 
     int whole[3];
     size_t hdr;
     char *buf;
-    if (pf_case_check_bulk(c, err))
+    if (use_case(ctx, (int)n->case_idx, err))
         return -1;
     case_shape(ctx, n->case_idx, n->file, shape);
     buf = alloc_npy(t, 4, shape, len, &hdr, err);
@@ -779,6 +826,19 @@ static size_t patch_voxels(const pf_ctx *ctx)
     return (size_t)ctx->patch[0] * (size_t)ctx->patch[1] * (size_t)ctx->patch[2];
 }
 
+/* A case ready to read: its image digest checked once; a corrupt entry is rebuilt from the
+ * sources on the spot (and never served). */
+static int use_case(pf_ctx *ctx, int idx, pf_error *err)
+{
+    pf_case *c = &ctx->cache.cases[idx];
+    pf_error first = {0};
+    if (pf_case_check_bulk(c, &first) == 0)
+        return 0;
+    if (pf_cache_repair(&ctx->cache, &ctx->ds, &ctx->opt, idx, err) != 0)
+        return pf_wrap(err, "%s; rebuilding it failed", first.msg);
+    return pf_case_check_bulk(c, err);
+}
+
 /* Whether position b of this step is augmented, and with what (training steps only). */
 static int aug_params(const pf_ctx *ctx, const pf_node *n, int b, pf_aug_params *p)
 {
@@ -797,7 +857,7 @@ static int render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *
     pf_case *c = &ctx->cache.cases[sm->case_idx];
     const pf_norm *norms = &ctx->norms[sm->case_idx * ctx->ds.n_channels];
     pf_aug_params *p = NULL, params;
-    if (pf_case_check_bulk(c, err))
+    if (use_case(ctx, sm->case_idx, err))
         return -1;
     if (aug_params(ctx, n, b, &params))
         p = &params;
@@ -991,7 +1051,7 @@ static int produce_preview(pf_ctx *ctx, const pf_node *n, char **out, size_t *le
             pf_case *c = &ctx->cache.cases[n->case_idx];
             int64_t start[3] = {h0->shape[0] / 2, 0, 0};
             int slice[3] = {1, H, W};
-            if (pf_case_check_bulk(c, err))
+            if (use_case(ctx, (int)n->case_idx, err))
                 goto out;
             pf_extract_image(c, &ctx->norms[n->case_idx * C], start, slice, img);
             pf_extract_seg(c, start, slice, seg);

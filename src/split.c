@@ -122,7 +122,7 @@ static int from_mask(const pf_dataset *ds, const unsigned char *is_val, pf_split
 }
 
 static int from_splits_file(const pf_dataset *ds, const char *path, int fold,
-                            pf_split_lists *out, pf_error *err)
+                            int skip_unknown, pf_split_lists *out, pf_error *err)
 {
     json_error_t jerr;
     json_t *j = json_load_file(path, 0, &jerr), *entry;
@@ -152,6 +152,8 @@ static int from_splits_file(const pf_dataset *ds, const char *path, int fold,
         }
         json_array_foreach(list, i, id) {
             int idx = json_is_string(id) ? pf_dataset_find_case(ds, json_string_value(id)) : -1;
+            if (idx < 0 && skip_unknown && json_is_string(id))
+                continue; /* a case set aside by skip_bad */
             if (idx < 0) {
                 pf_fail(err, EINVAL, "%s: fold %d \"%s\" names %s, which is not a case of the "
                         "dataset", path, fold, key,
@@ -184,6 +186,12 @@ out:
 
 int pf_split_resolve(const pf_dataset *ds, int fold, pf_split_lists *out, pf_error *err)
 {
+    return pf_split_resolve_ex(ds, fold, 0, out, err);
+}
+
+int pf_split_resolve_ex(const pf_dataset *ds, int fold, int skip_unknown, pf_split_lists *out,
+                        pf_error *err)
+{
     char path[4096];
     unsigned char *is_val;
     int n = ds->n_cases, rc;
@@ -204,7 +212,7 @@ int pf_split_resolve(const pf_dataset *ds, int fold, pf_split_lists *out, pf_err
     snprintf(path, sizeof path, "%s/splits_final.json", ds->root);
     if ((f = fopen(path, "r"))) {
         fclose(f);
-        rc = from_splits_file(ds, path, fold, out, err);
+        rc = from_splits_file(ds, path, fold, skip_unknown, out, err);
         if (rc <= 0)
             return rc;
     }

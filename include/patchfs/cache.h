@@ -61,16 +61,27 @@ typedef struct pf_case {
     const pf_class_row *classes;
     const int32_t *locs;
     const float *fg;               /* (C, n_fg) */
-    pthread_once_t bulk_once;
-    int bulk_ok;                   /* result of the lazy digest check of image + seg */
+    pthread_mutex_t lock;          /* guards the lazy check and a repair */
+    int bulk_state;                /* 0 unchecked, 1 verified, -1 corrupt */
+    void *retired_map;             /* a mapping replaced by a repair, unmapped at close */
+    size_t retired_len;
 } pf_case;
+
+/* With skip_bad: a case whose entry could not be built, and why. */
+typedef struct pf_bad_case {
+    int idx;
+    pf_error err;
+} pf_bad_case;
 
 typedef struct pf_cache {
     char *dir;                     /* <cache>/<dataset name>-<hash of its path> */
+    int repairs;                   /* entries rebuilt at serve time after a failed digest */
     int n_cases;
     uint64_t *keys;                /* per case */
     pf_case *cases;                /* per case, after pf_cache_open */
     uint64_t fingerprint;          /* XXH3 over all keys, in case order */
+    pf_bad_case *bad;              /* skip_bad: cases set aside by pf_cache_build */
+    int n_bad;
 } pf_cache;
 
 /* Progress callback for building: called with (done, total, case id) from any thread. */
@@ -87,15 +98,23 @@ int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int t
                    int full_check, pf_progress_fn progress, void *arg, int *built,
                    pf_error *err);
 
+
 /* Maps every entry and checks header and metadata digests. */
 int pf_cache_open(pf_cache *c, const pf_dataset *ds, pf_error *err);
 
 /* Checks image + seg digests once per case (lazily: only cases a file needs are read). */
 int pf_case_check_bulk(pf_case *cs, pf_error *err);
 
+/* Rebuilds case idx's entry after a failed digest and maps the new one; the old mapping stays
+ * valid until pf_cache_close, so concurrent readers are never left with a dangling pointer.
+ * Readers only use a case after pf_case_check_bulk succeeds, which the new entry does. */
+int pf_cache_repair(pf_cache *c, const pf_dataset *ds, const pf_options *o, int idx,
+                    pf_error *err);
+
 void pf_cache_close(pf_cache *c);
 
-/* Preprocesses one case and writes its entry atomically to path (exposed for tests). */
+/* Preprocesses one case and writes its entry atomically to path (exposed for tests).
+ * Returns 0, -1 when the case is bad, -2 when writing to the cache failed. */
 int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_options *o, uint64_t key,
                          const char *path, pf_error *err);
 

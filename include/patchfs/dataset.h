@@ -38,6 +38,9 @@ void pf_dataset_free(pf_dataset *ds);
 /* Index of a case id, or -1. */
 int pf_dataset_find_case(const pf_dataset *ds, const char *id);
 
+/* Removes the cases marked in drop[] (n_cases entries), keeping the order. */
+void pf_dataset_drop_cases(pf_dataset *ds, const unsigned char *drop);
+
 /* Whether a label value is named in dataset.json. */
 int pf_dataset_has_label(const pf_dataset *ds, int value);
 

@@ -53,6 +53,8 @@ typedef struct pf_ctx {
     int patch[3];
     double median_relative_size;
     char *readme, *patchfs_json, *splits_json;
+    struct pf_skipped { char id[256]; char reason[1024]; } *skipped; /* skip_bad */
+    int n_skipped;
     pf_status_fn status_fn;        /* set by the FUSE layer; NULL: status.json shows zeros */
     void *status_arg;
 } pf_ctx;

@@ -18,6 +18,9 @@ typedef struct pf_split_lists {
 } pf_split_lists;
 
 int pf_split_resolve(const pf_dataset *ds, int fold, pf_split_lists *out, pf_error *err);
+/* skip_unknown: ids in splits_final.json that are not cases (set aside) are ignored. */
+int pf_split_resolve_ex(const pf_dataset *ds, int fold, int skip_unknown, pf_split_lists *out,
+                        pf_error *err);
 void pf_split_free(pf_split_lists *s);
 
 /* The raw default split for n sorted cases: fills is_val[i] for fold (exposed for tests). */

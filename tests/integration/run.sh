@@ -380,7 +380,48 @@ nib.save(nib.Nifti1Image(d, i.affine), p)"
     check "broken: label value missing from dataset.json" broken "$T/b_labels" "label value 7 is not named"
     mk b_empty; rm "$T/b_empty"/imagesTr/* "$T/b_empty"/labelsTr/*; sed -i 's/"numTraining": 7/"numTraining": 0/' "$T/b_empty/dataset.json"
     check "broken: empty dataset" broken "$T/b_empty" "no training cases"
+    mk b_affine; "$PY" -c "
+import nibabel as nib, numpy as np
+p='$T/b_affine/labelsTr/case_004.nii.gz'; i=nib.load(p); a=i.affine.copy(); a[0,3]+=3.0
+nib.save(nib.Nifti1Image(np.asarray(i.dataobj), a), p)"
+    check "broken: label affine differs from the image" broken "$T/b_affine" "label and image are not aligned"
+    mk b_skip; head -c 300 "$T/gen_u8/imagesTr/case_005_0000.nii.gz" > "$T/b_skip/imagesTr/case_005_0000.nii.gz"
+    check "broken: skip_bad serves the rest and lists what was set aside" bash -c "
+        '$PF' check '$T/b_skip' -o skip_bad,cache='$T/cache_skip' > '$T/skip.out' 2>'$T/skip.err' &&
+        grep -q 'case_005 .*SKIPPED: .*case_005_0000.nii.gz' '$T/skip.out' && grep -q 'OK: 6 cases usable (skip_bad)' '$T/skip.out' &&
+        mkdir -p '$T/mnt_skip' && '$PF' '$T/b_skip' '$T/mnt_skip' -o skip_bad,cache='$T/cache_skip' 2>/dev/null &&
+        '$PY' -c \"import json; j = json.load(open('$T/mnt_skip/patchfs.json')); assert [s['id'] for s in j['skipped']] == ['case_005'] and 'case_005' not in j['cases'] and len(j['cases']) == 6\" &&
+        ! ls '$T/mnt_skip/cases/case_005' 2>/dev/null; rc=\$?; fusermount3 -u '$T/mnt_skip'; exit \$rc"
     check "broken: mountpoint missing" bash -c "'$PF' '$T/gen_u8' '$T/no/such/dir' -o cache='$T/cache' 2>&1 | grep -q 'mountpoint unusable'"
+fi
+
+# ---------------------------------------------------------------- faults
+if want faults; then
+    [ -d "$T/gen_ct" ] || gen "$T/gen_ct" --ct --dtype float64 --cases 5 --classes 3 --seed 3
+    C=$T/cache_faults
+    M=$T/mnt_faults
+    "$PF" get "$T/gen_ct" cases/case_002/data.npy -o cache="$C" > "$T/orig.npy" 2>/dev/null
+    "$PF" get "$T/gen_ct" train/epoch_0/step_3/data.npy -o cache="$C" > "$T/orig_step.npy" 2>/dev/null
+    entry=$(find "$C" -name 'case_002.*.pfcase')
+    "$PY" -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[6000] ^= 0xff; open(p, 'wb').write(bytes(b))" "$entry"
+    if pf_mount "$T/gen_ct" "$M" "cache=$C"; then
+        check "faults: a flipped byte in a cache entry is detected and rebuilt, never served" cmp "$T/orig.npy" "$M/cases/case_002/data.npy"
+        check "faults: steps reading the repaired case are unchanged" cmp "$T/orig_step.npy" "$M/train/epoch_0/step_3/data.npy"
+        pf_umount "$M"
+    else
+        bad "faults: mounts over a corrupt entry"
+    fi
+    check "faults: the rebuilt entry verifies (prepare rebuilds nothing)" bash -c "'$PF' prepare '$T/gen_ct' -o cache='$C' 2>&1 | grep -q 'cache ready' && ! '$PF' prepare '$T/gen_ct' -o cache='$C' 2>&1 | grep -q preparing"
+    # kill -9 during a cache build: no half entry is used, the next run rebuilds cleanly
+    gen "$T/gen_big" --cases 6 --shape 90,140,140 --channels 2 --seed 9
+    C2=$T/cache_kill
+    "$PF" prepare "$T/gen_big" -o cache="$C2",threads=1 > /dev/null 2>&1 &
+    kpid=$!
+    for _ in $(seq 200); do find "$C2" -name '*.tmp.*' 2>/dev/null | grep -q . && break; sleep 0.02; done
+    kill -9 $kpid 2>/dev/null; wait $kpid 2>/dev/null
+    check "faults: a build killed mid-entry left its temporary behind (setup)" bash -c "find '$C2' -name '*.tmp.*' | grep -q . || find '$C2' -name '*.pfcase' | grep -q ."
+    check "faults: the next run removes the dead builder's temporaries and rebuilds" bash -c "'$PF' check '$T/gen_big' -o cache='$C2' > /dev/null 2>&1 && ! find '$C2' -name '*.tmp.*' | grep -q . && [ \$(find '$C2' -name '*.pfcase' | wc -l) = 6 ]"
+    check "faults: after the kill the served bytes equal a clean build" bash -c "cmp <('$PF' get '$T/gen_big' train/epoch_0/step_0/data.npy -o cache='$C2' 2>/dev/null) <('$PF' get '$T/gen_big' train/epoch_0/step_0/data.npy -o cache='$T/cache_clean' 2>/dev/null)"
 fi
 
 # ---------------------------------------------------------------- signals

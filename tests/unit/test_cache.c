@@ -241,15 +241,29 @@ static void test_tmp_leftover_ignored(void **state)
 }
 
 /* Corrupts one byte of case_b's image: the entry still opens (the image digest is checked
- * lazily), but its bulk check fails, none of its files are served, the other cases are, a
- * quick build does not notice and a full-check build rebuilds it. */
+ * lazily), but its bulk check fails; a quick build does not notice, the file producer rebuilds
+ * the entry from the sources on first use and serves the original bytes (the corrupt ones
+ * never), and a full-check build rebuilds it too. */
 static void test_image_corruption(void **state)
 {
     fixture *f = *state;
     pf_error err = {0};
-    char *p;
+    char *p, *orig = NULL, *buf = NULL;
+    size_t orig_len = 0, len;
     long off;
+    pf_ctx ctx;
+    pf_node n;
+    f->opt.threads = 1;
     assert_int_equal(build(f, 0, 1), N_CASES);
+    pf_cache_close(&f->c);
+    /* the bytes served before the corruption */
+    if (pf_ctx_open(&ctx, f->root, &f->opt, 0, NULL, NULL, &err) != 0)
+        fail_msg("pf_ctx_open: %s", err.msg);
+    assert_int_equal(pf_tree_resolve(&ctx.tree, "cases/case_b/data.npy", &n), 0);
+    assert_int_equal(pf_produce(&ctx, &n, &orig, &orig_len, &err), 0);
+    pf_ctx_close(&ctx);
+
+    assert_int_equal(build(f, 0, 1), 0);
     p = entry_path(f, 1);
     off = (long)f->c.cases[1].hdr.image_off + 4 * 37 + 1;
     pf_cache_close(&f->c);
@@ -261,30 +275,34 @@ static void test_image_corruption(void **state)
     assert_int_equal(err.errnum, EIO);
     assert_int_equal(pf_case_check_bulk(&f->c.cases[1], &err), -1); /* and stays failed */
     pf_cache_close(&f->c);
-    {
-        /* through the file producer: case_b's arrays are refused, case_a's are served */
-        pf_ctx ctx;
-        pf_node n;
-        char *buf = NULL;
-        size_t len;
-        f->opt.threads = 1;
-        if (pf_ctx_open(&ctx, f->root, &f->opt, 0, NULL, NULL, &err) != 0)
-            fail_msg("pf_ctx_open: %s", err.msg);
-        assert_int_equal(pf_tree_resolve(&ctx.tree, "cases/case_b/data.npy", &n), 0);
-        assert_int_equal(pf_produce(&ctx, &n, &buf, &len, &err), -1);
-        assert_int_equal(err.errnum, EIO);
-        assert_int_equal(pf_tree_resolve(&ctx.tree, "cases/case_b/seg.npy", &n), 0);
-        assert_int_equal(pf_produce(&ctx, &n, &buf, &len, &err), -1);
-        assert_int_equal(pf_tree_resolve(&ctx.tree, "cases/case_a/data.npy", &n), 0);
-        assert_int_equal(pf_produce(&ctx, &n, &buf, &len, &err), 0);
-        free(buf);
-        pf_ctx_close(&ctx);
-    }
-    /* prepare-style full check rebuilds exactly that entry, and then it verifies */
+
+    /* through the file producer: detected, rebuilt, and the original bytes served */
+    if (pf_ctx_open(&ctx, f->root, &f->opt, 0, NULL, NULL, &err) != 0)
+        fail_msg("pf_ctx_open: %s", err.msg);
+    assert_int_equal(pf_tree_resolve(&ctx.tree, "cases/case_b/data.npy", &n), 0);
+    assert_int_equal(pf_produce(&ctx, &n, &buf, &len, &err), 0);
+    assert_int_equal(len, orig_len);
+    assert_memory_equal(buf, orig, len);
+    assert_int_equal(ctx.cache.repairs, 1);
+    free(buf);
+    assert_int_equal(pf_tree_resolve(&ctx.tree, "cases/case_b/seg.npy", &n), 0);
+    assert_int_equal(pf_produce(&ctx, &n, &buf, &len, &err), 0);
+    free(buf);
+    assert_int_equal(ctx.cache.repairs, 1); /* once */
+    pf_ctx_close(&ctx);
+    /* the entry on disk is whole again */
+    assert_int_equal(build(f, 1, 1), 0);
+    for (int i = 0; i < N_CASES; i++)
+        assert_int_equal(pf_case_check_bulk(&f->c.cases[i], &err), 0);
+
+    /* prepare-style full check rebuilds a corrupt entry too */
+    pf_cache_close(&f->c);
+    tu_flip_byte(p, off, 0x40);
     assert_int_equal(build(f, 1, 1), 1);
     for (int i = 0; i < N_CASES; i++)
         assert_int_equal(pf_case_check_bulk(&f->c.cases[i], &err), 0);
     free(p);
+    free(orig);
 }
 
 static void corrupt_and_expect_refusal(fixture *f, int i, long off, const char *what)
