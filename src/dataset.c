@@ -138,7 +138,11 @@ static int read_labels(pf_dataset *ds, json_t *obj, const char *jpath, pf_error 
         return pf_fail(err, EINVAL, "%s: \"labels\" must be a non-empty object", jpath);
     json_object_foreach(obj, name, v) {
         if (json_is_integer(v)) {
-            int value = (int)json_integer_value(v);
+            json_int_t raw = json_integer_value(v);
+            int value = raw < 0 || raw > 32767 ? -1 : (int)raw;
+            if (value < 0)
+                return pf_fail(err, EINVAL, "%s: label \"%s\" has value %lld; labels must be "
+                               "0..32767", jpath, name, (long long)raw);
             if (!strcmp(name, "ignore")) {
                 ds->ignore_label = value;
             }
@@ -148,9 +152,10 @@ static int read_labels(pf_dataset *ds, json_t *obj, const char *jpath, pf_error 
             size_t i;
             json_t *e;
             json_array_foreach(v, i, e) {
-                if (!json_is_integer(e))
-                    return pf_fail(err, EINVAL, "%s: label region \"%s\" must list integers",
-                                   jpath, name);
+                if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+                    json_integer_value(e) > 32767)
+                    return pf_fail(err, EINVAL, "%s: label region \"%s\" must list integers "
+                                   "from 0 to 32767", jpath, name);
                 if (add_label(ds, (int)json_integer_value(e), name, jpath, err))
                     return -1;
             }
@@ -326,6 +331,9 @@ static int list_msd_cases(pf_dataset *ds, json_t *training, const char *jpath, p
             id[strlen(id) - 7] = '\0';
         else if (ends_with(id, ".nii"))
             id[strlen(id) - 4] = '\0';
+        if (!id[0] || id[0] == '.')
+            return pf_fail(err, EINVAL, "%s: \"training\"[%zu]: image \"%s\" gives no case id "
+                           "(an empty or hidden file name)", jpath, i, ims);
         if (!(c = add_case(ds, id, err)))
             return -1;
         c->n_images = 1;

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nifti2_io.h>
@@ -120,12 +122,101 @@ static int fill_info(const char *path, const nifti_image *nim, pf_nifti_info *in
     return 0;
 }
 
+static uint64_t rd(const unsigned char *p, int n, int swap)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[swap ? n - 1 - i : i] << (8 * i);
+    return v;
+}
+
+/* Checks the raw header before libnifti parses it: libnifti 3.0.1 writes past its dim array
+ * for a NIfTI-2 header with dim[0] > 7. Also compares the data size the header claims with
+ * what the file can hold (the file size for .nii; gzip's ISIZE for .nii.gz), so a tiny file
+ * claiming a huge volume is "truncated", not an attempted huge allocation. */
+static int precheck_header(const char *path, int check_size, pf_error *err)
+{
+    unsigned char h[544];
+    int64_t dim0, dims[8] = {0}, nbytes = 1, vox_offset, bitpix;
+    size_t got;
+    int swap, v2;
+    uint32_t le, be;
+    znzFile fp = znzopen(path, "rb", nifti_is_gzfile(path));
+    if (znz_isnull(fp))
+        return pf_fail(err, EIO, "%s: cannot open", path);
+    got = znzread(h, 1, sizeof h, fp);
+    znzclose(fp);
+    if (got < 348 || got > sizeof h)
+        return pf_fail(err, EINVAL, "%s: not a readable NIfTI-1/NIfTI-2 file (shorter than a "
+                       "header)", path);
+    le = (uint32_t)rd(h, 4, 0);
+    be = (uint32_t)rd(h, 4, 1);
+    if (le != 348 && le != 540 && be != 348 && be != 540)
+        return pf_fail(err, EINVAL, "%s: not a readable NIfTI-1/NIfTI-2 file (bad header size "
+                       "field)", path);
+    swap = le != 348 && le != 540;
+    v2 = (swap ? be : le) == 540;
+    if (v2 && got < 540)
+        return pf_fail(err, EINVAL, "%s: NIfTI-2 header is truncated", path);
+    dim0 = v2 ? (int64_t)rd(h + 16, 8, swap) : (int16_t)rd(h + 40, 2, swap);
+    if (dim0 < 1 || dim0 > 7)
+        return pf_fail(err, EINVAL, "%s: header claims %lld dimensions (NIfTI allows 1 to 7)",
+                       path, (long long)dim0);
+    for (int i = 1; i <= dim0; i++) {
+        dims[i] = v2 ? (int64_t)rd(h + 16 + 8 * i, 8, swap) : (int16_t)rd(h + 40 + 2 * i, 2, swap);
+        if (dims[i] < 1 || dims[i] > PF_NIFTI_MAX_DIM)
+            return pf_fail(err, EINVAL, "%s: header claims dimension %d of size %lld (accepted: "
+                           "1 to %d)", path, i, (long long)dims[i], PF_NIFTI_MAX_DIM);
+        nbytes *= dims[i];
+        if (nbytes > PF_NIFTI_MAX_BYTES)
+            return pf_fail(err, EFBIG, "%s: header claims more than %lld GiB of voxels (corrupt "
+                           "header?)", path, (long long)(PF_NIFTI_MAX_BYTES >> 30));
+    }
+    bitpix = v2 ? (int16_t)rd(h + 14, 2, swap) : (int16_t)rd(h + 72, 2, swap);
+    vox_offset = v2 ? (int64_t)0 : 0;
+    if (check_size && bitpix > 0 && bitpix % 8 == 0) {
+        struct stat st;
+        double off;
+        nbytes *= bitpix / 8;
+        if (v2) {
+            off = (double)(int64_t)rd(h + 168, 8, swap);
+        } else {
+            union { uint32_t u; float f; } fl;
+            fl.u = (uint32_t)rd(h + 108, 4, swap);
+            off = fl.f;
+        }
+        vox_offset = off > 0 && off < 1e12 ? (int64_t)off : 0;
+        if (!nifti_is_gzfile(path)) {
+            if (stat(path, &st) == 0 && (int64_t)st.st_size < vox_offset + nbytes)
+                return pf_fail(err, EIO, "%s: voxel data is truncated (the file has %lld bytes, "
+                               "the header needs %lld)", path, (long long)st.st_size,
+                               (long long)(vox_offset + nbytes));
+        } else {
+            /* gzip's trailer holds the uncompressed size mod 2^32 (of the last member: only
+             * trusted for large claims, where allocating first would be the real harm) */
+            unsigned char t[4];
+            FILE *f = vox_offset + nbytes > ((int64_t)256 << 20) ? fopen(path, "rb") : NULL;
+            int short_stream = f && fseek(f, -4, SEEK_END) == 0 && fread(t, 1, 4, f) == 4 &&
+                               vox_offset + nbytes < ((int64_t)1 << 32) &&
+                               (int64_t)rd(t, 4, 0) < vox_offset + nbytes;
+            if (f)
+                fclose(f);
+            if (short_stream)
+                return pf_fail(err, EIO, "%s: voxel data is truncated (the gzip stream holds %lld "
+                               "bytes, the header needs %lld)", path, (long long)rd(t, 4, 0),
+                               (long long)(vox_offset + nbytes));
+        }
+    }
+    return 0;
+}
+
 /* Opens and validates the header; the caller frees with nifti_image_free. */
-static nifti_image *open_header(const char *path, pf_nifti_info *info, pf_error *err)
+static nifti_image *open_header(const char *path, int for_load, pf_nifti_info *info,
+                                pf_error *err)
 {
     nifti_image *nim;
     pthread_once(&quiet_once, make_quiet);
-    if (check_readable(path, err))
+    if (check_readable(path, err) || precheck_header(path, for_load, err))
         return NULL;
     nim = nifti_image_read(path, 0);
     if (!nim) {
@@ -142,7 +233,7 @@ static nifti_image *open_header(const char *path, pf_nifti_info *info, pf_error 
 
 int pf_nifti_read_info(const char *path, pf_nifti_info *info, pf_error *err)
 {
-    nifti_image *nim = open_header(path, info, err);
+    nifti_image *nim = open_header(path, 0, info, err);
     if (!nim)
         return -1;
     nifti_image_free(nim);
@@ -186,7 +277,7 @@ static int read_voxels(const char *path, nifti_image *nim, pf_error *err)
 
 static nifti_image *load_all(const char *path, pf_nifti_info *info, pf_error *err)
 {
-    nifti_image *nim = open_header(path, info, err);
+    nifti_image *nim = open_header(path, 1, info, err);
     if (!nim)
         return NULL;
     if (read_voxels(path, nim, err) != 0) {

@@ -51,7 +51,7 @@ int pf_parse_u64(const char *s, uint64_t max, uint64_t *out)
         if (*p < '0' || *p > '9')
             return -1;
         unsigned d = (unsigned)(*p - '0');
-        if (v > (max - d) / 10)
+        if (d > max || v > (max - d) / 10)
             return -1;
         v = v * 10 + d;
     }
@@ -123,7 +123,11 @@ static int parse_oversample(pf_options *o, const char *value, pf_error *err)
         return pf_fail(err, EINVAL, "option 'oversample': '%s' is not a number from 0 to 1",
                        value);
     o->oversample = v;
-    snprintf(o->oversample_text, sizeof o->oversample_text, "%s", value);
+    /* shown in README.txt as given, unless too long to show faithfully */
+    if (strlen(value) < sizeof o->oversample_text)
+        snprintf(o->oversample_text, sizeof o->oversample_text, "%s", value);
+    else
+        snprintf(o->oversample_text, sizeof o->oversample_text, "%.17g", v);
     return 0;
 }
 

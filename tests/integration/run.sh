@@ -79,7 +79,7 @@ if want gen; then
     gen "$T/gen_u8" --dtype uint8 --cases 7 --classes 1 --shape 12,20,16 --seed 4
     for ds in gen_nnunet gen_msd gen_ct gen_u8; do
         M=$T/mnt_$ds
-        if ! pf_mount "$T/$ds" "$M" "$GEN_OPTS"; then bad "gen $ds: mounts"; continue; fi
+        if ! pf_mount "$T/$ds" "$M" "$GEN_OPTS"; then bad "gen $ds: mounts"; sed 's/^/    /' "$T/mount.err"; continue; fi
         ok "gen $ds: mounts"
         check "gen $ds: content equals the numpy/scipy reference" \
             "$PY" tests/integration/verify.py "$T/$ds" "$M" --steps 4 --cases

@@ -95,8 +95,11 @@ def main():
             if a.channels == 1:
                 data = data[..., 0]
             affine = np.diag([spacing[2], spacing[1], spacing[0], 1.0])
-            nib.save(nib.Nifti1Image(data, affine),
-                     os.path.join(a.out, "imagesTr", "%s.nii.gz" % cid))
+            affine[:3, 3] = [-10.0, 20.0, 5.0]  # the labels' affine: image and label align
+            img = nib.Nifti1Image(data, affine)
+            img.set_qform(affine, code=1)
+            img.set_sform(affine, code=1)
+            nib.save(img, os.path.join(a.out, "imagesTr", "%s.nii.gz" % cid))
         save(seg, os.path.join(a.out, "labelsTr", "%s.nii.gz" % cid), np.uint8, spacing)
         training.append({"image": "./imagesTr/%s.nii.gz" % cid,
                          "label": "./labelsTr/%s.nii.gz" % cid})
