@@ -27,8 +27,10 @@ CORE_SRC := src/error.c src/options.c src/rng.c src/npy.c src/nifti_load.c src/d
             src/preview.c src/export.c src/summary.c src/detmath.c src/augment.c \
             src/split.c src/preprocess.c src/cache.c src/sampler.c src/extract.c src/tree.c \
             src/produce.c src/memcache.c
+CORE_SRC += src/prefetch.c
 CORE_OBJ := $(CORE_SRC:src/%.c=build/%.o)
 APP_OBJ  := build/fs.o build/main.o
+APP_OBJ  += build/fstune.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 
@@ -128,8 +130,37 @@ fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# CI: a fixed number of runs from a fixed seed, so every CI run does the same work
 fuzz-smoke: fuzz-build
-	bash tests/fuzz/run.sh 20 $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	  case $$t in nifti) n=1500;; dataset_json) n=8000;; *) n=200000;; esac; \
+	  PF_FUZZ_RUNS=$$n PF_FUZZ_SEED=1 bash tests/fuzz/run.sh 20 $$t || exit 1; done
+
+# `make bench`: one run of the performance bench (tests/bench/bench.py; datasets generated once
+# into $(BENCH_DIR) and reused), printing the table kept in docs/performance.md. Minutes long,
+# needs root and FUSE: not part of `make test` or CI. `make bench-smoke`: tiny sizes, < 1 min.
+BENCH_DIR ?= /tmp/patchfs-bench
+BENCH_BIN := build/bench/ceiling build/bench/pfbench build/bench/bench_aug
+.PHONY: bench bench-smoke
+
+build/bench/ceiling: tests/bench/ceiling.c build/fstune.o
+	@mkdir -p build/bench
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+build/bench/pfbench: tests/bench/pfbench.c build/libpatchfs.a
+	@mkdir -p build/bench
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+build/bench/bench_aug: tests/bench/bench_aug.c build/libpatchfs.a
+	@mkdir -p build/bench
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+bench: check-deps patchfs $(BENCH_BIN)
+	$(PYTHON) tests/bench/bench.py --work $(BENCH_DIR)
+	PYTHON=$(PYTHON) bash tests/bench/aug_bench.sh $(BENCH_DIR)
+
+bench-smoke: check-deps patchfs $(BENCH_BIN)
+	$(PYTHON) tests/bench/bench.py --smoke --work $(BENCH_DIR)-smoke
 
 clean:
 	rm -rf build patchfs

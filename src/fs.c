@@ -1,9 +1,12 @@
 /* fs.c - FUSE low-level operations for patchfs (see fs.h).
  *
  * Inode numbers are computed from tree nodes (tree.c), so lookup and getattr are arithmetic
- * and never generate pixel data. A file is generated once on open (memcache.c dedupes
- * concurrent openers), kept while open, and read from memory. Content never changes for a
- * path within a mount, hence long entry/attr timeouts and keep_cache. */
+ * and never generate pixel data. A file is generated on its first READ (memcache.c dedupes
+ * concurrent readers), kept while open, and read from memory; open only records the node, so
+ * reopening a file whose pages the kernel still caches (keep_cache) generates nothing even
+ * after the memory cache dropped it. With prefetch=N, opening a step's array queues the next
+ * steps' arrays for worker threads (prefetch.c). Content never changes for a path within a
+ * mount, hence long entry/attr timeouts and keep_cache. Transport tuning: fstune.c. */
 #define FUSE_USE_VERSION 312
 
 #include "patchfs/fs.h"
@@ -11,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "patchfs/fstune.h"
 #include "patchfs/memcache.h"
+#include "patchfs/prefetch.h"
 
 #define PF_TIMEOUT 86400.0
 #define GEN_RING 8192 /* generation times kept for status.json percentiles */
@@ -28,6 +34,9 @@
 typedef struct pf_fs {
     pf_ctx *ctx;
     pf_memcache *mc;
+    pf_prefetch *pre;  /* NULL without prefetch= */
+    int prefetch_depth;
+    pf_tune tune;
     uint64_t mounted_at_ms;
     /* counters for status.json */
     pthread_mutex_t lock;
@@ -121,6 +130,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct fuse_entry_param e;
     pf_node dir, child;
     int rc;
+    pf_tune_once(&fs->tune);
     memset(&e, 0, sizeof e);
     e.attr_timeout = e.entry_timeout = PF_TIMEOUT;
     if (pf_node_from_ino(&fs->ctx->tree, parent, &dir) != 0 || !pf_node_is_dir(&dir)) {
@@ -146,6 +156,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     pf_node n;
     int rc;
     (void)fi;
+    pf_tune_once(&fs->tune);
     if (pf_node_from_ino(&fs->ctx->tree, ino, &n) != 0) {
         fuse_reply_err(req, ENOENT);
         return;
@@ -209,6 +220,18 @@ typedef struct gen_arg {
     pf_node node;
 } gen_arg;
 
+/* What an open file's fh points to. The buffer is taken from the memory cache on the first
+ * READ (status.json: made at open, private). */
+typedef struct pf_open {
+    pf_node node;
+    uint64_t ino;
+    size_t expect;        /* size of a .npy file (known without generating), else 0 */
+    int status;           /* status.json: buf is private, freed on release */
+    pthread_mutex_t lock;
+    pf_buf *buf;          /* NULL until the first READ */
+    pf_buf own;           /* status.json's bytes */
+} pf_open;
+
 static int generate(void *p, char **data, size_t *len, pf_error *err)
 {
     gen_arg *g = p;
@@ -223,40 +246,104 @@ static int generate(void *p, char **data, size_t *len, pf_error *err)
     return rc;
 }
 
+static pf_open *open_new(const pf_node *n)
+{
+    pf_open *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->node = *n;
+    h->ino = pf_node_ino(n);
+    pthread_mutex_init(&h->lock, NULL);
+    return h;
+}
+
+static void open_free(pf_fs *fs, pf_open *h)
+{
+    if (h->status)
+        free(h->own.data);
+    else if (h->buf)
+        pf_memcache_release(fs->mc, h->buf);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+/* The size of a .npy array file, which needs no pixel data; 0 for other files (whose size may
+ * need generating them). Used to reserve room in the memory cache before generating. */
+static size_t expected_size(pf_fs *fs, const pf_node *n)
+{
+    pf_error err = {0};
+    uint64_t size;
+    if (n->kind != PF_NODE_STEP_FILE && n->kind != PF_NODE_SAMPLE_FILE &&
+        n->kind != PF_NODE_CASE_FILE)
+        return 0;
+    if (n->file != PF_FILE_DATA && n->file != PF_FILE_SEG)
+        return 0;
+    return pf_file_size(fs->ctx, n, &size, &err) == 0 ? (size_t)size : 0;
+}
+
+/* Worker side of prefetch=N: make the file into the memory cache unless it is there. */
+static void prefetch_one(void *arg, const pf_node *n)
+{
+    pf_fs *fs = arg;
+    gen_arg g = {.fs = fs, .node = *n};
+    pf_error err = {0};
+    uint64_t ino = pf_node_ino(n);
+    pf_buf *b;
+    if (pf_memcache_peek(fs->mc, ino))
+        return;
+    b = pf_memcache_get_sized(fs->mc, ino, expected_size(fs, n), generate, &g, &err);
+    if (b)
+        pf_memcache_release(fs->mc, b);
+    /* a failure is reported when a reader reads the file */
+}
+
+static void prefetch_after(pf_fs *fs, const pf_node *opened)
+{
+    pf_node plan[2 * 64 + 1];
+    int n;
+    if (!fs->pre)
+        return;
+    n = pf_prefetch_plan(&fs->ctx->tree, opened, fs->prefetch_depth, plan);
+    for (int i = 0; i < n; i++)
+        if (!pf_memcache_peek(fs->mc, pf_node_ino(&plan[i])))
+            pf_prefetch_push(fs->pre, &plan[i]);
+}
+
 /* status.json changes with every read: generated per open, never cached (its size is
- * constant, see produce.c). fh holds a private pf_buf marked by key 0. */
+ * constant, see produce.c). */
 static void open_status(fuse_req_t req, pf_fs *fs, const pf_node *n, struct fuse_file_info *fi)
 {
     pf_error err = {0};
-    pf_buf *b = calloc(1, sizeof *b);
-    if (!b || pf_produce(fs->ctx, n, &b->data, &b->len, &err) != 0) {
-        free(b);
+    pf_open *h = open_new(n);
+    if (!h || pf_produce(fs->ctx, n, &h->own.data, &h->own.len, &err) != 0) {
+        if (h)
+            open_free(fs, h);
         count(fs, &fs->errors, 1);
-        fuse_reply_err(req, b ? err.errnum : ENOMEM);
+        fuse_reply_err(req, h ? err.errnum : ENOMEM);
         return;
     }
-    fi->fh = (uint64_t)(uintptr_t)b;
+    h->status = 1;
+    h->buf = &h->own;
+    fi->fh = (uint64_t)(uintptr_t)h;
     fi->direct_io = 1;
     fi->keep_cache = 0;
     fi->noflush = 1;
     count(fs, &fs->opens, 1);
-    if (fuse_reply_open(req, fi) != 0) {
-        free(b->data);
-        free(b);
-    }
+    if (fuse_reply_open(req, fi) != 0)
+        open_free(fs, h);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     pf_fs *fs = fs_of(req);
-    gen_arg g = {.fs = fs};
-    pf_error err = {0};
-    pf_buf *b;
-    if (pf_node_from_ino(&fs->ctx->tree, ino, &g.node) != 0) {
+    pf_node node;
+    pf_open *h;
+    pf_tune_once(&fs->tune);
+    if (pf_node_from_ino(&fs->ctx->tree, ino, &node) != 0) {
         fuse_reply_err(req, ENOENT);
         return;
     }
-    if (pf_node_is_dir(&g.node)) {
+    if (pf_node_is_dir(&node)) {
         fuse_reply_err(req, EISDIR);
         return;
     }
@@ -264,32 +351,60 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, EROFS);
         return;
     }
-    if (g.node.kind == PF_NODE_STATUS) {
-        open_status(req, fs, &g.node, fi);
+    if (node.kind == PF_NODE_STATUS) {
+        open_status(req, fs, &node, fi);
         return;
     }
-    b = pf_memcache_get(fs->mc, ino, generate, &g, &err);
+    h = open_new(&node);
+    if (!h) {
+        count(fs, &fs->errors, 1);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    h->expect = expected_size(fs, &node);
+    count(fs, &fs->opens, 1);
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->keep_cache = 1;
+    fi->noflush = 1;
+    fi->direct_io = fs->ctx->opt.direct_io ? 1 : 0;
+    if (fuse_reply_open(req, fi) != 0) {
+        open_free(fs, h); /* the open was interrupted */
+        return;
+    }
+    prefetch_after(fs, &node);
+}
+
+/* The open file's bytes, generated (or found in the memory cache) on first use. */
+static pf_buf *open_buffer(pf_fs *fs, pf_open *h, pf_error *err)
+{
+    pf_buf *b = __atomic_load_n(&h->buf, __ATOMIC_ACQUIRE);
+    if (b)
+        return b;
+    pthread_mutex_lock(&h->lock);
+    if (!(b = h->buf)) {
+        gen_arg g = {.fs = fs, .node = h->node};
+        b = pf_memcache_get_sized(fs->mc, h->ino, h->expect, generate, &g, err);
+        if (b)
+            __atomic_store_n(&h->buf, b, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return b;
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    pf_open *h = (pf_open *)(uintptr_t)fi->fh;
+    pf_fs *fs = fs_of(req);
+    pf_error err = {0};
+    pf_buf *b = open_buffer(fs, h, &err);
+    (void)ino;
     if (!b) {
         fprintf(stderr, "patchfs: %s\n", err.msg);
         count(fs, &fs->errors, 1);
         fuse_reply_err(req, err.errnum ? err.errnum : EIO);
         return;
     }
-    count(fs, &fs->opens, 1);
-    fi->fh = (uint64_t)(uintptr_t)b;
-    fi->keep_cache = 1;
-    fi->noflush = 1;
-    fi->direct_io = fs->ctx->opt.direct_io ? 1 : 0;
-    if (fuse_reply_open(req, fi) != 0)
-        pf_memcache_release(fs->mc, b); /* the open was interrupted */
-}
-
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                    struct fuse_file_info *fi)
-{
-    pf_buf *b = (pf_buf *)(uintptr_t)fi->fh;
-    pf_fs *fs = fs_of(req);
-    (void)ino;
     if (off < 0 || (size_t)off >= b->len)
         size = 0;
     else if (size > b->len - (size_t)off)
@@ -303,14 +418,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    pf_buf *b = (pf_buf *)(uintptr_t)fi->fh;
-    if (ino == pf_node_ino(&(pf_node){.kind = PF_NODE_STATUS})) {
-        free(b->data);
-        free(b);
-    } else {
-        pf_memcache_release(fs_of(req)->mc, b);
-    }
+    (void)ino;
+    open_free(fs_of(req), (pf_open *)(uintptr_t)fi->fh);
     fuse_reply_err(req, 0);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+    pf_fs *fs = userdata;
+    pf_tune_init(&fs->tune, conn);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -388,6 +504,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t i, const char *n)
 }
 
 static const struct fuse_lowlevel_ops pf_ops = {
+    .init = op_init,
     .lookup = op_lookup,
     .getattr = op_getattr,
     .readdir = op_readdir,
@@ -418,6 +535,11 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
     char mopts[512];
     int rc = 1;
 
+    /* Generated files are megabytes: with glibc's adaptive threshold they would come from
+     * per-thread arenas, which keep freed memory resident; a fixed threshold maps every large
+     * buffer on its own and returns it on free, so the memory held is what the memory cache
+     * counts (the mem= budget). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     pthread_mutex_init(&fs.lock, NULL);
     fs.mounted_at_ms = now_us(CLOCK_REALTIME) / 1000;
     ctx->status_fn = fill_status;
@@ -427,6 +549,7 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
         fprintf(stderr, "patchfs: out of memory\n");
         return 1;
     }
+
     snprintf(mopts, sizeof mopts, "ro,nosuid,nodev,fsname=patchfs:%s,subtype=patchfs%s",
              ctx->ds.name, ctx->opt.allow_other ? ",allow_other,default_permissions" : "");
     if (fuse_opt_add_arg(&args, "patchfs") || fuse_opt_add_arg(&args, "-o") ||
@@ -448,12 +571,23 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
                 "mountpoint an existing folder that is not already mounted?)\n", mountpoint);
         goto out_signals;
     }
+    pf_tune_prepare(&fs.tune, mountpoint, -1);
     if (!ctx->opt.foreground)
         fprintf(stderr, "patchfs: %s mounted on %s\n", ctx->ds.name, mountpoint);
     /* the mount is ready: only now does the parent return to the shell */
     if (fuse_daemonize(ctx->opt.foreground) != 0) {
         fprintf(stderr, "patchfs: cannot daemonize\n");
         goto out_unmount;
+    }
+    /* worker threads only now: fuse_daemonize forks, and threads do not survive a fork */
+    if (ctx->opt.prefetch > 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int depth = ctx->opt.prefetch > 64 ? 64 : ctx->opt.prefetch;
+        int workers = cpus < 1 ? 1 : cpus > 2 * depth ? 2 * depth : (int)cpus;
+        fs.prefetch_depth = depth;
+        fs.pre = pf_prefetch_new(workers, 8 * depth + 8, prefetch_one, &fs);
+        if (!fs.pre)
+            fprintf(stderr, "patchfs: cannot start prefetch workers; serving without\n");
     }
     cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(cfg, (unsigned)(ctx->opt.threads > 0 ? ctx->opt.threads : 16));
@@ -470,6 +604,7 @@ out_session:
 out:
     fuse_opt_free_args(&args);
     ctx->status_fn = NULL;
+    pf_prefetch_free(fs.pre);
     pf_memcache_free(fs.mc);
     pthread_mutex_destroy(&fs.lock);
     return rc;

@@ -1,5 +1,6 @@
 /* memcache.c - single-flight generation and a byte-bounded LRU of generated files
- * (see memcache.h). */
+ * (see memcache.h). Bytes counted against the budget: ready buffers plus the expected size of
+ * generations in flight, so the budget also bounds memory while files are being made. */
 #include "patchfs/memcache.h"
 
 #include <errno.h>
@@ -70,6 +71,8 @@ static void destroy(pf_memcache *mc, pf_buf *b)
 {
     if (b->state == ST_READY)
         mc->bytes -= b->len;
+    else if (b->state == ST_GENERATING)
+        mc->bytes -= b->reserved;
     free(b->data);
     free(b);
 }
@@ -89,8 +92,24 @@ static void evict(pf_memcache *mc)
     }
 }
 
+int pf_memcache_peek(pf_memcache *mc, uint64_t key)
+{
+    pf_buf *b;
+    pthread_mutex_lock(&mc->lock);
+    for (b = mc->buckets[bucket_of(key)]; b && b->key != key; b = b->hnext)
+        ;
+    pthread_mutex_unlock(&mc->lock);
+    return b != NULL;
+}
+
 pf_buf *pf_memcache_get(pf_memcache *mc, uint64_t key, pf_generate_fn gen, void *arg,
                         pf_error *err)
+{
+    return pf_memcache_get_sized(mc, key, 0, gen, arg, err);
+}
+
+pf_buf *pf_memcache_get_sized(pf_memcache *mc, uint64_t key, size_t expect, pf_generate_fn gen,
+                              void *arg, pf_error *err)
 {
     pf_buf *b;
     size_t h = bucket_of(key);
@@ -126,14 +145,20 @@ pf_buf *pf_memcache_get(pf_memcache *mc, uint64_t key, pf_generate_fn gen, void 
     b->key = key;
     b->state = ST_GENERATING;
     b->refs = 1;
+    b->reserved = expect;
     b->hnext = mc->buckets[h];
     mc->buckets[h] = b;
+    /* room for what is about to be made: idle buffers go first */
+    mc->bytes += expect;
+    evict(mc);
     pthread_mutex_unlock(&mc->lock);
 
     /* generate outside the lock: other files proceed in parallel */
     rc = gen(arg, &b->data, &b->len, &b->err);
 
     pthread_mutex_lock(&mc->lock);
+    mc->bytes -= b->reserved;
+    b->reserved = 0;
     if (rc != 0) {
         b->state = ST_FAILED;
         table_remove(mc, b);

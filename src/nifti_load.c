@@ -131,13 +131,11 @@ static uint64_t rd(const unsigned char *p, int n, int swap)
 }
 
 /* Checks the raw header before libnifti parses it: libnifti 3.0.1 writes past its dim array
- * for a NIfTI-2 header with dim[0] > 7. Also compares the data size the header claims with
- * what the file can hold (the file size for .nii; gzip's ISIZE for .nii.gz), so a tiny file
- * claiming a huge volume is "truncated", not an attempted huge allocation. */
-static int precheck_header(const char *path, int check_size, pf_error *err)
+ * for a NIfTI-2 header with dim[0] > 7. */
+static int precheck_header(const char *path, pf_error *err)
 {
     unsigned char h[544];
-    int64_t dim0, dims[8] = {0}, nbytes = 1, vox_offset, bitpix;
+    int64_t dim0, dims[8] = {0}, nbytes = 1;
     size_t got;
     int swap, v2;
     uint32_t le, be;
@@ -172,41 +170,6 @@ static int precheck_header(const char *path, int check_size, pf_error *err)
             return pf_fail(err, EFBIG, "%s: header claims more than %lld GiB of voxels (corrupt "
                            "header?)", path, (long long)(PF_NIFTI_MAX_BYTES >> 30));
     }
-    bitpix = v2 ? (int16_t)rd(h + 14, 2, swap) : (int16_t)rd(h + 72, 2, swap);
-    vox_offset = v2 ? (int64_t)0 : 0;
-    if (check_size && bitpix > 0 && bitpix % 8 == 0) {
-        struct stat st;
-        double off;
-        nbytes *= bitpix / 8;
-        if (v2) {
-            off = (double)(int64_t)rd(h + 168, 8, swap);
-        } else {
-            union { uint32_t u; float f; } fl;
-            fl.u = (uint32_t)rd(h + 108, 4, swap);
-            off = fl.f;
-        }
-        vox_offset = off > 0 && off < 1e12 ? (int64_t)off : 0;
-        if (!nifti_is_gzfile(path)) {
-            if (stat(path, &st) == 0 && (int64_t)st.st_size < vox_offset + nbytes)
-                return pf_fail(err, EIO, "%s: voxel data is truncated (the file has %lld bytes, "
-                               "the header needs %lld)", path, (long long)st.st_size,
-                               (long long)(vox_offset + nbytes));
-        } else {
-            /* gzip's trailer holds the uncompressed size mod 2^32 (of the last member: only
-             * trusted for large claims, where allocating first would be the real harm) */
-            unsigned char t[4];
-            FILE *f = vox_offset + nbytes > ((int64_t)256 << 20) ? fopen(path, "rb") : NULL;
-            int short_stream = f && fseek(f, -4, SEEK_END) == 0 && fread(t, 1, 4, f) == 4 &&
-                               vox_offset + nbytes < ((int64_t)1 << 32) &&
-                               (int64_t)rd(t, 4, 0) < vox_offset + nbytes;
-            if (f)
-                fclose(f);
-            if (short_stream)
-                return pf_fail(err, EIO, "%s: voxel data is truncated (the gzip stream holds %lld "
-                               "bytes, the header needs %lld)", path, (long long)rd(t, 4, 0),
-                               (long long)(vox_offset + nbytes));
-        }
-    }
     return 0;
 }
 
@@ -216,7 +179,8 @@ static nifti_image *open_header(const char *path, int for_load, pf_nifti_info *i
 {
     nifti_image *nim;
     pthread_once(&quiet_once, make_quiet);
-    if (check_readable(path, err) || precheck_header(path, for_load, err))
+    (void)for_load;
+    if (check_readable(path, err) || precheck_header(path, err))
         return NULL;
     nim = nifti_image_read(path, 0);
     if (!nim) {
@@ -275,11 +239,43 @@ static int read_voxels(const char *path, nifti_image *nim, pf_error *err)
     return 0;
 }
 
+/* Compares the data size the header claims with what the file can hold (the file size for
+ * .nii; gzip's ISIZE for large .nii.gz), so a tiny file claiming a huge volume is reported
+ * as truncated before any allocation. Uses libnifti's parse, as the reader does. */
+static int check_data_size(const char *path, const nifti_image *nim, pf_error *err)
+{
+    const int64_t need = nim->iname_offset + nim->nvox * (int64_t)nim->nbyper;
+    struct stat st;
+    if (!nifti_is_gzfile(nim->iname)) {
+        if (stat(nim->iname, &st) == 0 && (int64_t)st.st_size < need)
+            return pf_fail(err, EIO, "%s: voxel data is truncated (the file has %lld bytes, the "
+                           "header needs %lld)", path, (long long)st.st_size, (long long)need);
+    } else if (need > ((int64_t)256 << 20) && need < ((int64_t)1 << 32)) {
+        /* gzip's trailer holds the uncompressed size mod 2^32 (of the last member: only
+         * trusted for large claims, where allocating first would be the real harm) */
+        unsigned char t[4];
+        FILE *f = fopen(nim->iname, "rb");
+        int short_stream = f && fseek(f, -4, SEEK_END) == 0 && fread(t, 1, 4, f) == 4 &&
+                           (int64_t)rd(t, 4, 0) < need;
+        if (f)
+            fclose(f);
+        if (short_stream)
+            return pf_fail(err, EIO, "%s: voxel data is truncated (the gzip stream holds %lld "
+                           "bytes, the header needs %lld)", path, (long long)rd(t, 4, 0),
+                           (long long)need);
+    }
+    return 0;
+}
+
 static nifti_image *load_all(const char *path, pf_nifti_info *info, pf_error *err)
 {
     nifti_image *nim = open_header(path, 1, info, err);
     if (!nim)
         return NULL;
+    if (check_data_size(path, nim, err) != 0) {
+        nifti_image_free(nim);
+        return NULL;
+    }
     if (read_voxels(path, nim, err) != 0) {
         nifti_image_free(nim);
         return NULL;

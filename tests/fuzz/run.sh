@@ -53,7 +53,14 @@ for t in "$@"; do
         continue
     fi
     start=$(date +%s)
-    "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=40960 \
+    # PF_FUZZ_RUNS=N: a fixed number of runs from a fixed seed instead of a time budget, so a
+    # CI run does the same work every time (a time budget makes CI's outcome vary with load)
+    if [ -n "${PF_FUZZ_RUNS:-}" ]; then
+        budget=(-runs="$PF_FUZZ_RUNS" -seed="${PF_FUZZ_SEED:-1}")
+    else
+        budget=(-max_total_time="$secs")
+    fi
+    "$bin" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=40960 \
         -max_len=4096 -print_final_stats=1 -artifact_prefix="$B/artifacts/fuzz_$t-" \
         "${dict[@]}" "$work" "$seeds" >>"$log" 2>&1
     rc=$?

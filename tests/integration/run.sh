@@ -449,7 +449,7 @@ fi
 
 # ---------------------------------------------------------------- suites in their own files
 # Each prints "ok - ..." / "not ok - ..." / "skip - ..." lines; counted here.
-for suite in reliability examples; do
+for suite in reliability perf_checks examples; do
     f=tests/integration/$suite.sh
     want "$suite" && [ -f "$f" ] || continue
     mkdir -p "$T/$suite"

@@ -1,7 +1,8 @@
 /* test_extract.c - patch extraction (extract.h): pf_extract_image and pf_extract_seg compared
  * bitwise with a naive per-voxel reference written here, for boxes fully inside, overhanging
  * each face, overhanging all faces, entirely outside on every side, single voxels and the
- * whole volume; with a plain and a masked (use_mask_for_norm) channel. */
+ * whole volume; with a plain and a masked (use_mask_for_norm) channel; and NaN, infinities,
+ * signed zeros and bounds through the vectorised normalisation. */
 #include "testutil.h"
 
 #include "patchfs/extract.h"
@@ -190,6 +191,52 @@ static void test_masked_values(void **state)
     free(out);
 }
 
+/* Rows long enough for the vectorised normalisation (and its scalar tail), with NaN, the
+ * infinities, signed zeros and values exactly at lo and hi: bitwise equal to the reference. */
+static void test_special_values(void **state)
+{
+    enum { SZ = 3, SY = 4, SX = 13 };
+    static const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, -30.0f, 30.0f,
+                                    -30.000002f, 30.000002f, 1e-40f, -1e-40f, 3.0f, -3.0f};
+    fixture f;
+    float *img, *got, *want;
+    int16_t *seg;
+    const int64_t start[3] = {0, 0, 0};
+    const int P[3] = {SZ, SY, SX};
+    const size_t n = (size_t)SZ * SY * SX;
+    (void)state;
+    tu_case_init(&f.c, SZ, SY, SX, NCH, &img, &seg);
+    for (size_t i = 0; i < n; i++) {
+        img[i] = special[i % (sizeof special / sizeof special[0])];
+        img[n + i] = special[(i * 7) % (sizeof special / sizeof special[0])];
+        seg[i] = (int16_t)((i * 5) % 4 == 0 ? -1 : (i % 3 == 0 ? -32768 : (int)(i % 3)));
+    }
+    f.norms[0] = (pf_norm){.lo = -30.0f, .hi = 30.0f, .shift = 0.5f, .scale = 3.0f};
+    f.norms[1] = (pf_norm){.lo = -30.0f, .hi = 30.0f, .shift = -0.0f, .scale = 0.1f, .masked = 1};
+    got = malloc(n * NCH * sizeof *got);
+    want = malloc(n * NCH * sizeof *want);
+    assert_true(got && want);
+    for (int masked0 = 0; masked0 < 2; masked0++) {
+        f.norms[0].masked = masked0;
+        memset(got, 0x7f, n * NCH * sizeof *got);
+        pf_extract_image(&f.c, f.norms, start, P, got);
+        ref_image(&f.c, f.norms, start, P, want);
+        assert_memory_equal(got, want, n * NCH * sizeof *got);
+        /* a box starting inside a row: unaligned source rows */
+        {
+            const int64_t st2[3] = {0, 1, 1};
+            const int P2[3] = {SZ, SY - 1, SX - 2};
+            size_t n2 = (size_t)SZ * (SY - 1) * (SX - 2);
+            pf_extract_image(&f.c, f.norms, st2, P2, got);
+            ref_image(&f.c, f.norms, st2, P2, want);
+            assert_memory_equal(got, want, n2 * NCH * sizeof *got);
+        }
+    }
+    free(got);
+    free(want);
+    tu_case_free(&f.c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +245,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_overhang_all_faces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entirely_outside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_masked_values, setup, teardown),
+        cmocka_unit_test(test_special_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* test_memcache.c - the generated-file memory cache (memcache.h): single-flight generation
  * under 16 concurrent openers, separate generation per key, error propagation to every waiter
- * and retry afterwards, the byte budget once buffers are released, LRU order, and that a
- * buffer still referenced is never freed. */
+ * and retry afterwards, the byte budget once buffers are released, LRU order, that a
+ * buffer still referenced is never freed, the reservation of an expected size while a file is
+ * generated (pf_memcache_get_sized), and pf_memcache_peek. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -258,6 +259,102 @@ static void test_referenced_never_freed(void **state)
     pf_memcache_free(mc);
 }
 
+/* pf_memcache_get_sized: the expected size counts against the budget while the file is
+ * made, so idle buffers are evicted before the generation, not after it. */
+typedef struct sized_arg {
+    pf_memcache *mc;
+    size_t seen_bytes; /* bytes held, as seen from inside the generator */
+    gen_arg g;
+} sized_arg;
+
+static int generate_sized(void *p, char **data, size_t *len, pf_error *err)
+{
+    sized_arg *s = p;
+    uint64_t generated, hits;
+    pf_memcache_stats(s->mc, &generated, &hits, &s->seen_bytes);
+    return generate(&s->g, data, len, err);
+}
+
+static void test_sized_reserves_budget(void **state)
+{
+    pf_memcache *mc = pf_memcache_new(100);
+    gen_arg g[2] = {{.len = 40, .fill = 'a'}, {.len = 40, .fill = 'b'}};
+    sized_arg s = {.mc = mc, .g = {.len = 60, .fill = 'c'}};
+    pf_error err = {0};
+    pf_buf *b;
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        b = pf_memcache_get(mc, (uint64_t)k, generate, &g[k], &err);
+        pf_memcache_release(mc, b);
+    }
+    assert_int_equal(held_bytes(mc), 80);
+    /* 60 expected: key 0 (the least recently used) goes first, key 1 stays */
+    b = pf_memcache_get_sized(mc, 9, 60, generate_sized, &s, &err);
+    assert_non_null(b);
+    assert_int_equal(s.seen_bytes, 40 + 60);
+    assert_int_equal(held_bytes(mc), 40 + 60);
+    assert_true(all_bytes(b, 'c'));
+    assert_int_equal(pf_memcache_peek(mc, 0), 0);
+    assert_int_equal(pf_memcache_peek(mc, 1), 1);
+    assert_int_equal(pf_memcache_peek(mc, 9), 1);
+    pf_memcache_release(mc, b);
+    /* a wrong guess is corrected once the real size is known */
+    s.g.len = 10;
+    b = pf_memcache_get_sized(mc, 10, 50, generate_sized, &s, &err);
+    assert_non_null(b);
+    assert_int_equal(b->len, 10);
+    pf_memcache_release(mc, b);
+    assert_true(held_bytes(mc) <= 100);
+    {
+        uint64_t generated, hits;
+        size_t bytes;
+        pf_memcache_stats(mc, &generated, &hits, &bytes);
+        assert_int_equal(bytes % 10, 0); /* only real lengths (40, 60, 10) remain counted */
+    }
+    /* a failed sized generation gives its reservation back (the idle buffers were evicted
+     * to make room for its 1000 bytes) */
+    {
+        gen_arg bad = {.fail = 1};
+        assert_null(pf_memcache_get_sized(mc, 11, 1000, generate, &bad, &err));
+        assert_int_equal(held_bytes(mc), 0);
+        assert_int_equal(pf_memcache_peek(mc, 11), 0);
+    }
+    pf_memcache_free(mc);
+}
+
+/* peek sees a file while it is being generated (so prefetch does not queue it twice). */
+typedef struct peek_arg {
+    pf_memcache *mc;
+    int seen;
+} peek_arg;
+
+static int generate_peeking(void *p, char **data, size_t *len, pf_error *err)
+{
+    peek_arg *a = p;
+    (void)err;
+    a->seen = pf_memcache_peek(a->mc, 5);
+    *data = malloc(1);
+    *len = 1;
+    **data = 'p';
+    return 0;
+}
+
+static void test_peek_while_generating(void **state)
+{
+    pf_memcache *mc = pf_memcache_new(1000);
+    peek_arg a = {.mc = mc};
+    pf_error err = {0};
+    pf_buf *b;
+    (void)state;
+    assert_int_equal(pf_memcache_peek(mc, 5), 0);
+    b = pf_memcache_get(mc, 5, generate_peeking, &a, &err);
+    assert_non_null(b);
+    assert_int_equal(a.seen, 1);
+    pf_memcache_release(mc, b);
+    assert_int_equal(pf_memcache_peek(mc, 5), 1);
+    pf_memcache_free(mc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +363,8 @@ int main(void)
         cmocka_unit_test(test_failure_propagates_then_retries),
         cmocka_unit_test(test_budget_and_lru),
         cmocka_unit_test(test_referenced_never_freed),
+        cmocka_unit_test(test_sized_reserves_budget),
+        cmocka_unit_test(test_peek_while_generating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

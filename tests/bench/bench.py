@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""bench.py - `make bench`: one run, one table. Every figure is a ratio against a baseline
+measured in the same run, side by side (repetitions alternate between the two), because these
+machines are shared and noisy. Medians of --reps repetitions.
+
+  bench.py [--work DIR] [--smoke] [--reps N] [--only a,b,...] [--json FILE]
+
+Sections (docs/performance.md explains each):
+  a  generation of step arrays to memory (as `patchfs get`) vs memcpy of the same bytes
+  b  never-read steps through the mount vs the ceiling server (tests/bench/ceiling.c), in the
+     page-cache mode and with direct_io, with and without prefetch
+  c  re-reading a step vs reading the same bytes from tmpfs
+  d  1, 2, 4 concurrent readers of different steps (aggregate throughput)
+  e  the same batches from an nnU-Net-style numpy loader (tests/bench/numpy_loader.py)
+  f  `patchfs prepare` of the gzipped dataset (fresh cache) vs zcat of the same files
+  g  the daemon's peak RSS (VmHWM) while serving 200 steps, dataset at 1x and 4x
+
+Datasets are made once into --work and reused: a generated one (16 cases of 160x256x256,
+2 channels; --smoke: 4 cases of 40x64x64) and, unless --smoke, the real BraTS set from
+../shared/data/real when present; "x4" variants are the same files linked four times under
+other case ids. Needs root and FUSE. Not a test: nothing here fails on a figure.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy_loader  # noqa: E402
+
+PF = os.path.join(ROOT, "patchfs")
+CEIL = os.path.join(ROOT, "build", "bench", "ceiling")
+PFB = os.path.join(ROOT, "build", "bench", "pfbench")
+PY = sys.executable
+REAL = os.environ.get("PATCHFS_REAL_DATA", os.path.join(ROOT, "..", "shared", "data", "real"))
+BRATS = "Dataset101_BraTS2013DeepMedic"
+
+ROWS = []   # (section, dataset, what, value, baseline, ratio, target, met)
+MOUNTS = []
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    if r.returncode != 0:
+        raise SystemExit("bench: %s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stderr))
+    return r.stdout
+
+
+def kv(text):
+    return {k: float(v) for k, v in (w.split("=") for w in text.split())}
+
+
+def median(v):
+    return statistics.median(v)
+
+
+def row(sec, ds, what, value, base, unit, target=None, higher=True):
+    ratio = value / base if base else float("nan")
+    met = None
+    if target is not None:
+        met = ratio >= target if higher else ratio <= target
+    ROWS.append(dict(section=sec, dataset=ds, what=what, value=value, baseline=base, unit=unit,
+                     ratio=ratio, target=target, higher=higher, met=met))
+    log("  %s %-8s %-48s %9.3f vs %9.3f %s  ratio %.2f%s" % (
+        sec, ds, what, value, base, unit, ratio,
+        "" if met is None else ("  target %s %.2f: %s" % (">=" if higher else "<=", target,
+                                                           "met" if met else "NOT met"))))
+
+
+# ------------------------------------------------------------------ datasets
+
+def make_datasets(work, smoke):
+    out = {}
+    gen = os.path.join(work, "gen4" if smoke else "gen16")
+    if not os.path.exists(os.path.join(gen, "dataset.json")):
+        log("bench: generating %s (once)" % gen)
+        shape, cases = ("40,64,64", 4) if smoke else ("160,256,256", 16)
+        tmp = gen + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        run([PY, os.path.join(ROOT, "tests/tools/make_dataset.py"), tmp, "--shape", shape,
+             "--channels", "2", "--cases", str(cases), "--seed", "3"])
+        os.rename(tmp, gen)
+    out["gen"] = gen
+    brats = os.path.join(REAL, BRATS)
+    if not smoke and os.path.isdir(brats):
+        out["brats"] = brats
+    for name in list(out):
+        out[name + "x4"] = replicate(out[name], os.path.join(work, os.path.basename(out[name]) + "_x4"), 4)
+    return out
+
+
+def replicate(src, dst, k):
+    """The dataset k times: case files symlinked under ids ID, ID_r1, ... (nnU-Net layout)."""
+    if os.path.exists(os.path.join(dst, "dataset.json")):
+        return dst
+    tmp = dst + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for sub in ("imagesTr", "labelsTr"):
+        os.makedirs(os.path.join(tmp, sub))
+    meta = json.load(open(os.path.join(src, "dataset.json")))
+    ending = meta.get("file_ending", ".nii.gz")
+    n = 0
+    for f in sorted(os.listdir(os.path.join(src, "labelsTr"))):
+        cid = f[: -len(ending)]
+        n += 1
+        for r in range(k):
+            new = cid if r == 0 else "%s_r%d" % (cid, r)
+            if r:
+                n += 1
+            os.symlink(os.path.join(src, "labelsTr", f), os.path.join(tmp, "labelsTr", new + ending))
+            for g in sorted(os.listdir(os.path.join(src, "imagesTr"))):
+                if g.startswith(cid + "_") and g.endswith(ending) and len(g) == len(cid) + 5 + len(ending):
+                    os.symlink(os.path.join(src, "imagesTr", g),
+                               os.path.join(tmp, "imagesTr", new + g[len(cid):]))
+    meta["numTraining"] = n
+    json.dump(meta, open(os.path.join(tmp, "dataset.json"), "w"), indent=1)
+    os.rename(tmp, dst)
+    return dst
+
+
+# ------------------------------------------------------------------ mounts
+
+def mount_pf(ds, mnt, opts, foreground=False):
+    os.makedirs(mnt, exist_ok=True)
+    cmd = [PF, ds, mnt, "-o", opts]
+    MOUNTS.append(mnt)
+    if foreground:
+        p = subprocess.Popen(cmd + ["-f"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(600):
+            if os.path.ismount(mnt):
+                return p
+            time.sleep(0.05)
+        raise SystemExit("bench: %s did not mount" % mnt)
+    run(cmd)
+    return None
+
+
+def mount_ceiling(mnt, nfiles, sizes, direct_io):
+    os.makedirs(mnt, exist_ok=True)
+    MOUNTS.append(mnt)
+    run([CEIL, mnt, "-n", str(nfiles), "-s", ",".join(str(s) for s in sizes)] +
+        (["-D"] if direct_io else []))
+
+
+def umount(mnt):
+    subprocess.run(["fusermount3", "-u", mnt], stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if not os.path.ismount(mnt):
+            break
+        time.sleep(0.05)
+
+
+def step_files(mnt, epoch, first, n, split="train"):
+    out = []
+    for s in range(first, first + n):
+        d = os.path.join(mnt, split, "epoch_%d" % epoch, "step_%d" % s)
+        out += [os.path.join(d, "data.npy"), os.path.join(d, "seg.npy")]
+    return out
+
+
+def ceiling_files(mnt, first, n):
+    return [os.path.join(mnt, "f%d_%d" % (i, k)) for i in range(first, first + n) for k in (0, 1)]
+
+
+def read(files):
+    r = kv(run([PFB, "read"] + files))
+    return r["bytes"] / r["read_s"] / 1e9
+
+
+# ------------------------------------------------------------------ sections
+
+def sec_a(a, ds_name, ds, opts):
+    gen, mem = [], []
+    for r in range(a.reps):
+        x = kv(run([PFB, "gen", ds, opts, str(100 + r), "0", str(a.steps)]))
+        gen.append(x["bytes"] / x["gen_s"] / 1e9)
+        mem.append(x["bytes"] / x["memcpy_s"] / 1e9)
+    row("a", ds_name, "generation to memory (pf_produce) vs memcpy", median(gen), median(mem),
+        "GB/s", 0.5)
+    return median(gen)
+
+
+def sec_bcd(a, ds_name, ds, opts, work):
+    mnt, cmnt = os.path.join(work, "mnt"), os.path.join(work, "mnt_ceiling")
+    n, reps = a.steps, a.reps
+    results = {}
+    for direct in (False, True):
+        mode = "direct_io" if direct else "page cache"
+        for prefetch in (a.prefetch, 0):
+            o = opts + (",direct_io" if direct else "") + ",prefetch=%d" % prefetch
+            mount_pf(ds, mnt, o)
+            st = [os.stat(f).st_size for f in step_files(mnt, 0, 0, 1)]
+            mount_ceiling(cmnt, n * (reps + 8), st, direct)
+            pf_v, ce_v = [], []
+            for r in range(reps):
+                pf_v.append(read(step_files(mnt, 1 + r, 0, n)))
+                time.sleep(0.3)  # let prefetch workers finish the steps after the last one read
+                ce_v.append(read(ceiling_files(cmnt, r * n, n)))
+            row("b", ds_name, "cold steps, %s, prefetch=%d vs ceiling" % (mode, prefetch),
+                median(pf_v), median(ce_v), "GB/s", 0.8 if prefetch else None)
+            results[(direct, prefetch)] = median(pf_v)
+            if not direct and prefetch:
+                # c: re-read the steps just read (page cache) vs tmpfs copies of the same bytes
+                shm = "/dev/shm/patchfs-bench"
+                shutil.rmtree(shm, ignore_errors=True)
+                os.makedirs(shm)
+                files = step_files(mnt, 1, 0, n)
+                copies = []
+                for i, f in enumerate(files):
+                    c = os.path.join(shm, "%d.npy" % i)
+                    shutil.copyfile(f, c)
+                    copies.append(c)
+                rr, tm = [], []
+                for r in range(reps):
+                    rr.append(read(step_files(mnt, 1 + r, 0, n)))
+                    tm.append(read(copies))
+                row("c", ds_name, "re-read steps (page cache) vs tmpfs", median(rr), median(tm),
+                    "GB/s", 0.8)
+                shutil.rmtree(shm, ignore_errors=True)
+                # d: k concurrent readers, each walking its own epoch's steps in order
+                base = {}
+                for k in (1, 2, 4):
+                    pv, cv = [], []
+                    for r in range(reps):
+                        ep0 = 300 + 20 * r + 4 * k
+                        pv.append(concurrent([step_files(mnt, ep0 + i, 0, n) for i in range(k)]))
+                        time.sleep(0.3)
+                        umount(cmnt)  # fresh ceiling files for every repetition
+                        mount_ceiling(cmnt, n * (reps + 8), st, direct)
+                        cv.append(concurrent([ceiling_files(cmnt, i * n, n) for i in range(k)]))
+                    base[k] = (median(pv), median(cv))
+                for k in (1, 2, 4):
+                    row("d", ds_name, "%d concurrent readers vs 1 reader (aggregate)" % k,
+                        base[k][0], base[1][0], "GB/s", 1.5 if k == 2 else None)
+                    row("d", ds_name, "%d concurrent readers, ceiling server (for reference)" % k,
+                        base[k][1], base[1][1], "GB/s")
+            umount(cmnt)
+            umount(mnt)
+    return results
+
+
+def concurrent(lists):
+    t0 = time.perf_counter()
+    ps = [subprocess.Popen([PFB, "read"] + fl, stdout=subprocess.PIPE, text=True) for fl in lists]
+    total = 0
+    for p in ps:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit("bench: a concurrent reader failed")
+        total += kv(out)["bytes"]
+    return total / (time.perf_counter() - t0) / 1e9
+
+
+def sec_e(a, ds_name, ds, opts, work, gen_gbps, cold_gbps):
+    cache = os.path.join(work, "npy", os.path.basename(ds))
+    ids = sorted(json.loads(run([PF, "get", ds, "splits.json", "-o", opts]))["train"])
+    os.makedirs(cache, exist_ok=True)
+    for cid in ids:
+        for kind in ("data", "seg"):
+            f = os.path.join(cache, "%s_%s.npy" % (cid, kind))
+            if not os.path.exists(f):
+                with open(f + ".tmp", "wb") as o:
+                    subprocess.run([PF, "get", ds, "cases/%s/%s.npy" % (cid, kind), "-o", opts],
+                                   stdout=o, check=True)
+                os.rename(f + ".tmp", f)
+    metas = []
+    for s in range(a.steps):
+        metas.append(json.loads(run([PF, "get", ds, "train/epoch_200/step_%d/meta.json" % s, "-o", opts])))
+    # the loader makes the very bytes patchfs serves
+    _, _, (d, sg) = numpy_loader.run(cache, metas[-1:])
+    import numpy as np
+    import io
+    served = np.load(io.BytesIO(subprocess.run(
+        [PF, "get", ds, "train/epoch_200/step_%d/data.npy" % (a.steps - 1), "-o", opts],
+        stdout=subprocess.PIPE, check=True).stdout))
+    same = served.shape == d.shape and served.tobytes() == d.tobytes()
+    log("  e: numpy loader batch equals patchfs's data.npy: %s" % same)
+    npv, gv = [], []
+    for r in range(a.reps):
+        s, nb, _ = numpy_loader.run(cache, metas)
+        npv.append(nb / s / 1e9)
+        x = kv(run([PFB, "gen", ds, opts, "200", "0", str(a.steps)]))
+        gv.append(x["bytes"] / x["gen_s"] / 1e9)
+    row("e", ds_name, "patchfs generation vs numpy loader%s" % ("" if same else " (BYTES DIFFER)"),
+        median(gv), median(npv), "GB/s", 1.0)
+    row("e", ds_name, "cold steps through the mount vs numpy loader", cold_gbps, median(npv), "GB/s")
+
+
+def sec_f(a, ds_name, ds, work):
+    files = sorted(os.path.join(ds, sub, f) for sub in ("imagesTr", "labelsTr")
+                   for f in os.listdir(os.path.join(ds, sub)))
+    cache = os.path.join(work, "prepare-cache")
+    pv, zv = [], []
+    for r in range(max(1, a.reps // 2)):
+        shutil.rmtree(cache, ignore_errors=True)
+        t0 = time.perf_counter()
+        run([PF, "prepare", ds, "-o", "cache=" + cache])
+        pv.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with open(os.devnull, "wb") as null:
+            subprocess.run(["zcat"] + files, stdout=null, check=True)
+        zv.append(time.perf_counter() - t0)
+    shutil.rmtree(cache, ignore_errors=True)
+    row("f", ds_name, "prepare (fresh cache) vs zcat of the same files", median(pv), median(zv),
+        "s", 1.5, higher=False)
+
+
+def sec_g(a, ds_name, ds, opts, work, steps):
+    mnt = os.path.join(work, "mnt_rss")
+    p = mount_pf(ds, mnt, opts + ",prefetch=%d" % a.prefetch, foreground=True)
+    done = 0
+    while done < steps:
+        k = min(50, steps - done)
+        run([PFB, "read"] + step_files(mnt, 0, done, k))
+        done += k
+    status = open("/proc/%d/status" % p.pid).read()
+    fields = {l.split(":")[0]: int(l.split()[1]) for l in status.splitlines()
+              if l.startswith(("VmHWM", "VmRSS", "RssAnon", "RssFile"))}
+    umount(mnt)
+    p.wait(timeout=30)
+    return fields
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", default="/tmp/patchfs-bench")
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--reps", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=0, help="steps per repetition")
+    ap.add_argument("--prefetch", type=int, default=4)
+    ap.add_argument("--mem", default="512M")
+    ap.add_argument("--only", default="abcdefg")
+    ap.add_argument("--json", default="")
+    a = ap.parse_args()
+    a.reps = a.reps or (2 if a.smoke else 5)
+    a.steps = a.steps or (4 if a.smoke else 8)
+    rss_steps = 20 if a.smoke else 200
+    for b in (PF, CEIL, PFB):
+        if not os.access(b, os.X_OK):
+            raise SystemExit("bench: %s missing: run make bench" % b)
+    if os.geteuid() != 0:
+        log("bench: not root: the readahead is not raised and direct figures may differ")
+    os.makedirs(a.work, exist_ok=True)
+    t_start = time.time()
+    dsets = make_datasets(a.work, a.smoke)
+    cache = os.path.join(a.work, "cache")
+    opts = "seed=7,mem=%s,cache=%s" % (a.mem, cache)
+    for name, ds in dsets.items():
+        log("bench: preparing %s (once)" % name)
+        run([PF, "prepare", ds, "-o", "cache=" + cache])
+    try:
+        for name in [n for n in dsets if not n.endswith("x4")]:
+            ds = dsets[name]
+            log("bench: %s (%s)" % (name, ds))
+            gen = sec_a(a, name, ds, opts) if "a" in a.only else None
+            res = sec_bcd(a, name, ds, opts, a.work) if set("bcd") & set(a.only) else {}
+            if "e" in a.only:
+                sec_e(a, name, ds, opts, a.work, gen, res.get((False, a.prefetch), float("nan")))
+            if "f" in a.only:
+                sec_f(a, name, ds, a.work)
+            if "g" in a.only:
+                r1 = sec_g(a, name, ds, opts, a.work, rss_steps)
+                r4 = sec_g(a, name + "x4", dsets[name + "x4"], opts, a.work, rss_steps)
+                budget = parse_size(a.mem) / 2**20
+                for n_, r in ((name, r1), (name + "x4", r4)):
+                    row("g", n_, "peak RSS MiB, %d steps (RssAnon %d, RssFile %d at end)" % (
+                        rss_steps, r["RssAnon"] // 1024, r["RssFile"] // 1024),
+                        r["VmHWM"] / 1024, budget + 64, "MiB", 1.0, higher=False)
+                row("g", name, "peak RSS at 4x vs 1x dataset", r4["VmHWM"] / 1024,
+                    r1["VmHWM"] / 1024, "MiB")
+    finally:
+        for m in MOUNTS:
+            if os.path.ismount(m):
+                umount(m)
+    print_table(a, time.time() - t_start)
+    if a.json:
+        json.dump(ROWS, open(a.json, "w"), indent=1)
+
+
+def parse_size(s):
+    m = {"K": 2**10, "M": 2**20, "G": 2**30}
+    return int(s[:-1]) * m[s[-1].upper()] if s[-1].upper() in m else int(s)
+
+
+def print_table(a, secs):
+    print()
+    print("patchfs bench (%s; %d repetitions of %d steps, medians; prefetch=%d, mem=%s; %.0f s)" % (
+        "smoke" if a.smoke else "full", a.reps, a.steps, a.prefetch, a.mem, secs))
+    print()
+    print("| | dataset | figure | value | baseline | ratio | target | met |")
+    print("|---|---|---|---:|---:|---:|---|---|")
+    for r in ROWS:
+        tgt = "" if r["target"] is None else ("%s %.2f" % ("≥" if r["higher"] else "≤", r["target"]))
+        met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        print("| %s | %s | %s | %.3f %s | %.3f %s | %.2f | %s | %s |" % (
+            r["section"], r["dataset"], r["what"], r["value"], r["unit"], r["baseline"], r["unit"],
+            r["ratio"], tgt, met))
+
+
+if __name__ == "__main__":
+    main()
