@@ -413,7 +413,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     fs->reads++;
     fs->bytes += size;
     pthread_mutex_unlock(&fs->lock);
+    /* The reader can wake, close and release the file as soon as the kernel has copied the
+     * reply, while this thread is still returning from writev: hold the buffer until then
+     * (status.json's private buffer is freed only by its own release). */
+    if (h->status) {
+        /* status.json's buffer belongs to the handle, which its release frees: reply from a
+         * copy (the file is small) */
+        char copy[4096];
+        if (size > sizeof copy)
+            size = sizeof copy;
+        memcpy(copy, b->data + (size ? off : 0), size);
+        fuse_reply_buf(req, size ? copy : NULL, size);
+        return;
+    }
+    pf_memcache_ref(fs->mc, b); /* h may be freed once the reply is sent; b stays until then */
     fuse_reply_buf(req, size ? b->data + off : NULL, size);
+    pf_memcache_release(fs->mc, b);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -180,6 +180,13 @@ pf_buf *pf_memcache_get_sized(pf_memcache *mc, uint64_t key, size_t expect, pf_g
     return b;
 }
 
+void pf_memcache_ref(pf_memcache *mc, pf_buf *b)
+{
+    pthread_mutex_lock(&mc->lock);
+    b->refs++;
+    pthread_mutex_unlock(&mc->lock);
+}
+
 void pf_memcache_release(pf_memcache *mc, pf_buf *b)
 {
     pthread_mutex_lock(&mc->lock);

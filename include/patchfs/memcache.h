@@ -36,6 +36,9 @@ pf_buf *pf_memcache_get(pf_memcache *mc, uint64_t key, pf_generate_fn gen, void 
                         pf_error *err);
 void pf_memcache_release(pf_memcache *mc, pf_buf *b);
 
+/* One more reference to a buffer already held (dropped with pf_memcache_release). */
+void pf_memcache_ref(pf_memcache *mc, pf_buf *b);
+
 /* pf_memcache_get, telling the expected size of the file: while it is generated, that many
  * bytes count against the budget (idle buffers are evicted to make room first), so memory
  * stays within the budget while files are made, not only once they are ready. */
