@@ -34,7 +34,7 @@ APP_OBJ  += build/fstune.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 
-.PHONY: all deps test unit integration install clean demo test-asan check-deps
+.PHONY: all deps test unit integration install clean demo test-asan check-deps deps-examples examples
 .PHONY: fuzz fuzz-smoke fuzz-build
 
 all: patchfs
@@ -55,9 +55,27 @@ build/tests/%: tests/unit/%.c tests/unit/testutil.h build/libpatchfs.a | build/t
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libpatchfs.a $(LDFLAGS) $(LDLIBS) \
 	      $(shell pkg-config --libs cmocka)
 
+# Optional: what the client examples (examples/) need beyond `make deps`: PyTorch for
+# examples/pytorch, Node.js for examples/node, rsync and jq for the shell recipes.
+# tests/integration/examples.sh skips their tests with a message when they are absent.
+DEB_PKGS_EXAMPLES := python3-torch nodejs rsync jq
+
+# `make deps WITH_EXAMPLES=1` installs both lists with one apt-get update (what CI does).
 deps:
 	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS) \
+	  $(if $(WITH_EXAMPLES),$(DEB_PKGS_EXAMPLES))
+
+deps-examples:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS_EXAMPLES)
+
+# the C client example: a plain C99 .npy reader, warning-free, into build/examples/
+examples: build/examples/npy_read
+
+build/examples/npy_read: examples/c/npy_read.c
+	@mkdir -p build/examples
+	$(CC) -std=c99 -O2 -Wall -Wextra -pedantic -o $@ $<
 
 # Quick check with a clear message instead of a cryptic compiler error.
 check-deps:

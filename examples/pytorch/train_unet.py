@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""train_unet.py - train a small 3D U-Net from a patchfs mount with nnU-Net's loss and loop.
+
+    patchfs ../shared/data/real/Dataset004_Hippocampus /mnt/p -o seed=7,patch=32x48x32,batch=2
+    python3 train_unet.py /mnt/p                        # 2 epochs x 250 steps, 50 val steps each
+    python3 train_unet.py /mnt/p --epochs 4 --checkpoint run.pt --stop-after 300
+    python3 train_unet.py /mnt/p --epochs 4 --checkpoint run.pt --resume run.pt   # continues at (1, 50)
+
+The loop is nnU-Net's: an epoch is `steps` training steps (train/epoch_E/step_0..) followed by
+`val-steps` validation steps (val/epoch_E/step_0..) with the loss and a pseudo Dice per class;
+SGD (lr 1e-2, Nesterov momentum 0.99, weight decay 3e-5), gradient norm clipped at 12, poly
+learning rate per epoch; loss = cross-entropy + soft Dice (foreground classes, whole batch),
+with label -1 (outside the case) ignored by both (--outside background trains it as class 0,
+as nnU-Net itself does). The batches are files: which batch step S of
+epoch E trains on is fixed by the mount, so a resumed run sees exactly the batches the
+uninterrupted run would have seen.
+
+--log FILE writes one JSON line per batch consumed: split, epoch, step, loss and the SHA-256
+digest of the batch (data bytes + seg bytes) as the model received it.
+"""
+import argparse
+import hashlib
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from patchfs_dataset import PatchfsBatches, loader, mount_info  # noqa: E402
+
+CONTENT_OPTIONS = ("seed", "patch", "batch", "oversample", "fold", "normalize", "crop")
+
+
+# ---------------------------------------------------------------- model
+def block(cin, cout, stride):
+    """nnU-Net's stage: two (conv 3x3x3, instance norm, leaky ReLU); the first conv may stride."""
+    return nn.Sequential(
+        nn.Conv3d(cin, cout, 3, stride, 1), nn.InstanceNorm3d(cout, affine=True), nn.LeakyReLU(0.01, True),
+        nn.Conv3d(cout, cout, 3, 1, 1), nn.InstanceNorm3d(cout, affine=True), nn.LeakyReLU(0.01, True))
+
+
+class UNet3D(nn.Module):
+    """A plain 3D U-Net: `levels` resolutions, strided-conv downsampling, transposed-conv
+    upsampling, features doubling per level (capped at 320 as nnU-Net). Any input size works:
+    the input is zero-padded to a multiple of 2^(levels-1) and the output cropped back."""
+
+    def __init__(self, cin, classes, base=8, levels=4):
+        super().__init__()
+        f = [min(320, base * 2 ** i) for i in range(levels)]
+        self.down = nn.ModuleList([block(cin, f[0], 1)] + [block(f[i - 1], f[i], 2) for i in range(1, levels)])
+        self.up = nn.ModuleList([nn.ConvTranspose3d(f[i], f[i - 1], 2, 2) for i in range(levels - 1, 0, -1)])
+        self.dec = nn.ModuleList([block(2 * f[i - 1], f[i - 1], 1) for i in range(levels - 1, 0, -1)])
+        self.head = nn.Conv3d(f[0], classes, 1)
+        self.multiple = 2 ** (levels - 1)
+
+    def forward(self, x):
+        size = x.shape[2:]
+        pad = []
+        for n in reversed(size):
+            pad += [0, -n % self.multiple]
+        x = F.pad(x, pad)
+        skips = []
+        for d in self.down:
+            x = d(x)
+            skips.append(x)
+        for up, dec, skip in zip(self.up, self.dec, reversed(skips[:-1])):
+            x = dec(torch.cat([up(x), skip], 1))
+        return self.head(x)[:, :, :size[0], :size[1], :size[2]]
+
+
+# ---------------------------------------------------------------- nnU-Net's loss
+def dice_ce_loss(logits, seg, smooth=1e-5, batch_dice=True):
+    """nnU-Net's DC_and_CE_loss with an ignore label: CE (mean over voxels with seg >= 0) plus
+    soft Dice of the foreground classes (softmax probabilities, voxels with seg < 0 masked out),
+    returned as ce - dice, so it runs from about 1 down to about -1."""
+    target = seg[:, 0].long()
+    valid = target >= 0
+    if not valid.any():
+        return logits.sum() * 0.0
+    ce = F.cross_entropy(logits, target, ignore_index=-1)
+    probs = torch.softmax(logits, 1)[:, 1:]
+    mask = valid.unsqueeze(1).to(probs.dtype)
+    with torch.no_grad():
+        onehot = F.one_hot(target.clamp(min=0), logits.shape[1]).permute(0, 4, 1, 2, 3)[:, 1:]
+        onehot = onehot.to(probs.dtype) * mask
+    axes = (0, 2, 3, 4) if batch_dice else (2, 3, 4)
+    intersect = (probs * onehot).sum(axes)
+    sum_pred = (probs * mask).sum(axes)
+    sum_gt = onehot.sum(axes)
+    dice = (2 * intersect + smooth) / (sum_gt + sum_pred + smooth).clamp(min=1e-8)
+    return ce - dice.mean()
+
+
+def loss_target(seg, outside):
+    """seg as the loss sees it: -1 kept (ignored) or mapped to background 0."""
+    return seg.clamp(min=0) if outside == "background" else seg
+
+
+def batch_digest(data, seg):
+    h = hashlib.sha256()
+    h.update(data.numpy().tobytes())
+    h.update(seg.numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ---------------------------------------------------------------- the loop
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mount", help="a patchfs mount point")
+    ap.add_argument("--epochs", type=int, default=2, help="train up to epoch N-1 (default 2: epochs 0 and 1)")
+    ap.add_argument("--steps", type=int, help="training steps per epoch (default: the mount's, 250)")
+    ap.add_argument("--val-steps", type=int, help="validation steps per epoch (default: the mount's, 50; 0: none)")
+    ap.add_argument("--start-epoch", type=int, default=0, help="first epoch (fresh weights unless --resume)")
+    ap.add_argument("--start-step", type=int, default=0, help="first step of the first epoch")
+    ap.add_argument("--resume", metavar="CKPT", help="load model, optimizer and position from a checkpoint")
+    ap.add_argument("--checkpoint", metavar="CKPT", help="save a checkpoint after each epoch and when stopping")
+    ap.add_argument("--stop-after", type=int, metavar="N", help="stop after N training steps (then save)")
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (default 2)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                    help="torch device (default: cuda if available, else cpu)")
+    ap.add_argument("--base", type=int, default=8, help="features of the first level (default 8; nnU-Net: 32)")
+    ap.add_argument("--levels", type=int, default=4, help="U-Net resolutions (default 4)")
+    ap.add_argument("--lr", type=float, default=1e-2, help="initial learning rate (default 1e-2, nnU-Net's)")
+    ap.add_argument("--torch-seed", type=int, default=0, help="seed of the weight initialisation")
+    ap.add_argument("--outside", choices=("ignore", "background"), default="ignore",
+                    help="label -1 (outside the case): ignored by the loss (default), or trained as "
+                         "background as nnU-Net's RemoveLabelTransform(-1, 0) does")
+    ap.add_argument("--log", metavar="FILE", help="JSON lines: split, epoch, step, loss, digest per batch")
+    ap.add_argument("--print-every", type=int, default=25, help="print the mean loss every N steps")
+    a = ap.parse_args()
+
+    torch.set_num_threads(max(1, a.threads))
+    torch.manual_seed(a.torch_seed)
+    info = mount_info(a.mount)
+    opts = info["options"]
+    steps = a.steps or opts["steps"]
+    val_steps = opts["val_steps"] if a.val_steps is None else a.val_steps
+    labels = [v for k, v in info["dataset"]["labels"].items() if isinstance(v, int) and k != "ignore"]
+    classes = max(labels) + 1
+    channels = len(info["dataset"]["channels"])
+
+    model = UNet3D(channels, classes, a.base, a.levels).to(a.device)
+    optim = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.99, nesterov=True, weight_decay=3e-5)
+    epoch, step = a.start_epoch, a.start_step
+    if a.resume:
+        ck = torch.load(a.resume, map_location=a.device)
+        if ck["steps"] != steps or any(ck["options"][k] != opts[k] for k in CONTENT_OPTIONS):
+            sys.exit(f"{a.resume}: saved with other mount options or steps per epoch "
+                     f"({ck['options']}, {ck['steps']} steps); the batches would differ")
+        model.load_state_dict(ck["model"])
+        optim.load_state_dict(ck["optimizer"])
+        epoch, step = ck["epoch"], ck["step"]
+
+    def save(e, s):
+        if a.checkpoint:
+            torch.save({"model": model.state_dict(), "optimizer": optim.state_dict(), "epoch": e,
+                        "step": s, "steps": steps, "options": {k: opts[k] for k in CONTENT_OPTIONS}},
+                       a.checkpoint + ".tmp")
+            os.replace(a.checkpoint + ".tmp", a.checkpoint)
+
+    log = open(a.log, "a") if a.log else None
+
+    def record(split, e, s, loss, digest):
+        if log:
+            log.write(json.dumps({"split": split, "epoch": e, "step": s, "loss": round(loss, 6),
+                                  "digest": digest}) + "\n")
+            log.flush()
+
+    nparams = sum(p.numel() for p in model.parameters())
+    print(f"{info['dataset']['name']}: {channels} channel(s), {classes} classes, patch {opts['patch']}, "
+          f"batch {opts['batch']}, seed {opts['seed']}; U-Net {nparams / 1e6:.2f}M parameters; "
+          f"epochs {epoch}..{a.epochs - 1} from step {step}, {steps} train + {val_steps} val steps each; "
+          f"{a.workers} workers, {a.threads} threads, {a.device}", flush=True)
+
+    if epoch >= a.epochs:
+        print(f"nothing to train: epoch {epoch} is not below --epochs {a.epochs} (epochs are numbered "
+              f"from 0; --epochs is one past the last)", flush=True)
+        return
+    train = PatchfsBatches(a.mount, "train", steps, epoch, step, a.epochs)
+    done, window, t0 = 0, [], time.time()
+    lr_epoch = None
+    for b in loader(train, a.workers):
+        e, s = b["epoch"], b["step"]
+        if lr_epoch != e:  # nnU-Net's poly schedule, set at the start of each epoch
+            lr_epoch = e
+            for g in optim.param_groups:
+                g["lr"] = a.lr * (1 - e / a.epochs) ** 0.9
+        digest = batch_digest(b["data"], b["seg"])
+        model.train()
+        optim.zero_grad(set_to_none=True)
+        data, seg = b["data"].to(a.device), loss_target(b["seg"], a.outside).to(a.device)
+        loss = dice_ce_loss(model(data), seg)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 12)
+        optim.step()
+        value = loss.item()
+        if not math.isfinite(value):
+            sys.exit(f"loss is {value} at epoch {e} step {s}")
+        record("train", e, s, value, digest)
+        window.append(value)
+        done += 1
+        if len(window) == a.print_every or s == steps - 1:
+            print(f"epoch {e} step {s}: train loss {sum(window) / len(window):.4f} "
+                  f"({done / (time.time() - t0):.2f} steps/s)", flush=True)
+            window = []
+        if s == steps - 1:
+            validate(model, a, e, val_steps, classes, record)
+            save(e + 1, 0)
+        if a.stop_after and done >= a.stop_after:
+            ne, ns = divmod(e * steps + s + 1, steps)
+            save(ne, ns)
+            print(f"stopped after {done} steps; next: epoch {ne} step {ns}", flush=True)
+            break
+    took = time.time() - t0
+    print(f"done: {done} training steps in {took:.1f} s ({done / max(took, 1e-9):.2f} steps/s); "
+          f"peak RSS {peak_rss_mb():.0f} MB (training process)", flush=True)
+
+
+@torch.no_grad()
+def validate(model, a, epoch, val_steps, classes, record):
+    """nnU-Net's validation: the loss and a pseudo Dice per foreground class, accumulated over
+    the epoch's validation steps (true/false positives/negatives of argmax, seg -1 ignored)."""
+    if val_steps == 0:
+        return
+    model.eval()
+    tp, fp, fn = (torch.zeros(classes - 1, dtype=torch.float64) for _ in range(3))
+    losses = []
+    val = PatchfsBatches(a.mount, "val", val_steps, epoch, 0, epoch + 1)
+    for b in loader(val, min(a.workers, 1)):
+        truth = loss_target(b["seg"], a.outside).to(a.device)
+        logits = model(b["data"].to(a.device))
+        loss = dice_ce_loss(logits, truth).item()
+        losses.append(loss)
+        record("val", b["epoch"], b["step"], loss, batch_digest(b["data"], b["seg"]))
+        truth = truth[:, 0].long()
+        valid = truth >= 0
+        pred = logits.argmax(1)
+        for c in range(1, classes):
+            p, t = (pred == c) & valid, (truth == c)
+            tp[c - 1] += (p & t).sum().item()
+            fp[c - 1] += (p & ~t).sum().item()
+            fn[c - 1] += (~p & t & valid).sum().item()
+    dice = [round(float(x), 4) for x in (2 * tp / (2 * tp + fp + fn).clamp(min=1))]
+    print(f"epoch {epoch} validation ({val_steps} steps): loss {sum(losses) / len(losses):.4f}, "
+          f"pseudo Dice per class {dice}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
