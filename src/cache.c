@@ -461,7 +461,7 @@ typedef struct build_job {
     pf_cache *c;
     const pf_dataset *ds;
     const pf_options *o;
-    int *todo, n_todo;
+    int *pending, n_pending;
     atomic_int next, done, failed;
     pthread_mutex_t lock;
     pf_error *err;
@@ -476,9 +476,9 @@ static void *build_worker(void *p)
         int k = atomic_fetch_add(&j->next, 1), idx;
         char *path;
         pf_error e = {0};
-        if (k >= j->n_todo || atomic_load(&j->failed))
+        if (k >= j->n_pending || atomic_load(&j->failed))
             break;
-        idx = j->todo[k];
+        idx = j->pending[k];
         path = pf_cache_entry_path(j->c, j->ds, idx);
         int rc = path ? pf_cache_build_entry(j->ds, idx, j->o, j->c->keys[idx], path, &e) : -2;
         if (rc != 0) {
@@ -504,7 +504,7 @@ static void *build_worker(void *p)
             int d = atomic_fetch_add(&j->done, 1) + 1;
             if (j->progress) {
                 pthread_mutex_lock(&j->lock);
-                j->progress(j->arg, d, j->n_todo, j->ds->cases[idx].id);
+                j->progress(j->arg, d, j->n_pending, j->ds->cases[idx].id);
                 pthread_mutex_unlock(&j->lock);
             }
         }
@@ -523,26 +523,26 @@ int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int t
     int nt;
 
     *built = 0;
-    j.todo = calloc((size_t)ds->n_cases, sizeof(int));
+    j.pending = calloc((size_t)ds->n_cases, sizeof(int));
     free(c->bad);
     c->n_bad = 0;
     c->bad = calloc((size_t)ds->n_cases, sizeof *c->bad);
-    if (!j.todo || !c->bad)
+    if (!j.pending || !c->bad)
         return pf_fail(err, ENOMEM, "out of memory");
     for (int i = 0; i < ds->n_cases; i++) {
         char *path = pf_cache_entry_path(c, ds, i);
         if (!path || !entry_valid(path, c->keys[i], full_check))
-            j.todo[j.n_todo++] = i;
+            j.pending[j.n_pending++] = i;
         free(path);
     }
-    if (j.n_todo == 0) {
-        free(j.todo);
+    if (j.n_pending == 0) {
+        free(j.pending);
         return 0;
     }
     pthread_mutex_init(&j.lock, NULL);
     nt = threads < 1 ? 1 : threads > 64 ? 64 : threads;
-    if (nt > j.n_todo)
-        nt = j.n_todo;
+    if (nt > j.n_pending)
+        nt = j.n_pending;
     for (int t = 0; t < nt; t++)
         if (pthread_create(&tid[t], NULL, build_worker, &j) != 0) {
             nt = t;
@@ -554,7 +554,7 @@ int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int t
         pthread_join(tid[t], NULL);
     pthread_mutex_destroy(&j.lock);
     *built = atomic_load(&j.done);
-    free(j.todo);
+    free(j.pending);
     return atomic_load(&j.failed) ? -1 : 0;
 }
 

@@ -49,23 +49,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ok() { echo "ok - examples: $*"; }
-bad() { echo "not ok - examples: $*"; }
-skip() { echo "skip - examples: $*"; }
-# check NAME CMD...: one assertion; the command's output is shown only when it fails
-check() {
-    local name=$1
-    shift
-    if "$@" >"$T/out" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/    /' "$T/out" | tail -25; fi
-}
+SUITE="examples: "
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# pf_mount DATASET MNT OPTS: mount (patchfs returns once the mount serves)
-pf_mount() {
-    mkdir -p "$2"
-    MOUNTS+=("$2")
-    "$PF" "$1" "$2" -o "$3" 2>"$T/mount.err" || { cat "$T/mount.err"; return 1; }
-    mountpoint -q "$2"
-}
+
 
 # the dataset: the real hippocampus when present (small, 1 channel), else a generated one
 if [ -f "$REAL/Dataset004_Hippocampus/dataset.json" ]; then

@@ -34,15 +34,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - perf: $*"; }
-bad() { echo "not ok - perf: $*"; }
-skip() { echo "skip - perf: $*"; }
+SUITE="perf: "
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-check() {
-    local name=$1
-    shift
-    if "$@" >"$T/out" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/    /' "$T/out" | tail -20; fi
-}
 
 pf_mount() { # DATASET MNT OPTS
     mkdir -p "$2"

@@ -54,23 +54,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ok() { echo "ok - reliability: $*"; }
-bad() { echo "not ok - reliability: $*"; }
-skip() { echo "skip - reliability: $*"; }
-# check NAME CMD...: one assertion; the command's output is shown only when it fails
-check() {
-    local name=$1
-    shift
-    if "$@" >"$T/out" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/    /' "$T/out" | tail -25; fi
-}
+SUITE="reliability: "
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# pf_mount DATASET MNT OPTS: mount (patchfs returns once the mount serves)
-pf_mount() {
-    mkdir -p "$2"
-    MOUNTS+=("$2")
-    "$PF" "$1" "$2" -o "$3" 2>"$T/mount.err" || { cat "$T/mount.err"; return 1; }
-    mountpoint -q "$2"
-}
+
 track() { mkdir -p "$1"; MOUNTS+=("$1"); }
 
 # same_as_get DATASET MNT OPTS VPATH...: the mount serves exactly what `patchfs get` writes

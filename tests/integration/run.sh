@@ -25,24 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
-skip() { SKIP=$((SKIP + 1)); echo "skip - $*"; }
-
-# check NAME CMD...: one assertion
-check() {
-    local name=$1
-    shift
-    if "$@" >"$T/out" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/    /' "$T/out" | tail -20; fi
-}
-
-# pf_mount DATASET MNT OPTS: mount (daemonizes once ready)
-pf_mount() {
-    mkdir -p "$2"
-    MOUNTS+=("$2")
-    "$PF" "$1" "$2" -o "$3" 2>"$T/mount.err" || { cat "$T/mount.err"; return 1; }
-    mountpoint -q "$2"
-}
+SUITE=""
+. tests/integration/lib.sh
 pf_umount() { fusermount3 -u "$1"; }
 
 # same_as_get DATASET MNT OPTS VPATH...: the mount serves exactly what `patchfs get` writes
