@@ -161,7 +161,8 @@ int pf_aug_spatial(const pf_aug_params *p)
     return p->rotate || p->scale_on;
 }
 
-/* M = R0(a0) R1(a1) R2(a2) * scale, acting on (z, y, x) offsets from the patch centre. */
+/* M = R0(a0) R1(a1) R2(a2) * scale, acting on (z, y, x) offsets from the patch centre.
+ * Without rotation the angles are 0 and pf_cos/pf_sin give exactly 1 and 0. */
 static void grid_matrix(const pf_aug_params *p, double M[3][3])
 {
     double c0 = pf_cos(p->angle[0]), s0 = pf_sin(p->angle[0]);
@@ -171,14 +172,6 @@ static void grid_matrix(const pf_aug_params *p, double M[3][3])
     double R1[3][3] = {{c1, 0, s1}, {0, 1, 0}, {-s1, 0, c1}};
     double R2[3][3] = {{c2, -s2, 0}, {s2, c2, 0}, {0, 0, 1}};
     double T[3][3], k = p->scale_on ? p->scale : 1.0;
-    if (!p->rotate) {
-        c0 = c1 = c2 = 1.0;
-        s0 = s1 = s2 = 0.0;
-        memset(R0, 0, sizeof R0);
-        R0[0][0] = R0[1][1] = R0[2][2] = 1.0;
-        memcpy(R1, R0, sizeof R0);
-        memcpy(R2, R0, sizeof R0);
-    }
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) {
             T[i][j] = 0.0;
@@ -213,6 +206,23 @@ static void grid_at(const grid *g, int z, int y, int x, double out[3])
     double o[3] = {z - g->h[0], y - g->h[1], x - g->h[2]};
     for (int i = 0; i < 3; i++)
         out[i] = g->c[i] + g->M[i][0] * o[0] + g->M[i][1] * o[1] + g->M[i][2] * o[2];
+}
+
+/* Output voxel x of a row starting at q0: the source position q, its floor f and fraction w,
+ * and whether all eight interpolation corners lie inside the case. */
+static inline int grid_point(const grid *g, const double q0[3], int x, const int64_t S[3],
+                             double q[3], int64_t f[3], double w[3])
+{
+    int inside = 1;
+    for (int d = 0; d < 3; d++) {
+        double fl;
+        q[d] = q0[d] + g->M[d][2] * x;
+        fl = floor(q[d]);
+        f[d] = (int64_t)fl;
+        w[d] = q[d] - fl;
+        inside &= f[d] >= 0 && f[d] < S[d] - 1;
+    }
+    return inside;
 }
 
 /* Trilinear interpolation of the normalised image. Normalisation is (clamp(v) - shift) /
@@ -295,15 +305,9 @@ void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t s
             size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
             grid_at(&g, z, y, 0, q0);
             for (int x = 0; x < patch[2]; x++) {
-                double w[3], wk[8];
+                double q[3], w[3], wk[8];
                 int64_t f[3];
-                int inside = 1;
-                for (int d = 0; d < 3; d++) {
-                    double q = q0[d] + g.M[d][2] * x, fl = floor(q);
-                    f[d] = (int64_t)fl;
-                    w[d] = q - fl;
-                    inside &= f[d] >= 0 && f[d] < S[d] - 1;
-                }
+                int inside = grid_point(&g, q0, x, S, q, f, w);
                 {
                     double a0 = 1.0 - w[0], a1 = 1.0 - w[1], a2 = 1.0 - w[2];
                     double z0y0 = a0 * a1, z0y1 = a0 * w[1], z1y0 = w[0] * a1, z1y1 = w[0] * w[1];
@@ -336,9 +340,7 @@ void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch
                 int64_t f[3];
                 int16_t lab[8];
                 double wsum[8];
-                int n = 0, best = 0, inside = 1;
-                for (int d = 0; d < 3; d++)
-                    q[d] = q0[d] + g.M[d][2] * x;
+                int n = 0, best = 0, inside = grid_point(&g, q0, x, S, q, f, w);
                 if (seg_nearest) {
                     int64_t iz = (int64_t)floor(q[0] + 0.5), iy = (int64_t)floor(q[1] + 0.5),
                             ix = (int64_t)floor(q[2] + 0.5);
@@ -346,12 +348,6 @@ void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch
                         iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
                             ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
                     continue;
-                }
-                for (int d = 0; d < 3; d++) {
-                    double fl = floor(q[d]);
-                    f[d] = (int64_t)fl;
-                    w[d] = q[d] - fl;
-                    inside &= f[d] >= 0 && f[d] < S[d] - 1;
                 }
                 if (inside) {
                     /* inside a region of one label (most voxels): that label */

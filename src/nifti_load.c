@@ -174,12 +174,10 @@ static int precheck_header(const char *path, pf_error *err)
 }
 
 /* Opens and validates the header; the caller frees with nifti_image_free. */
-static nifti_image *open_header(const char *path, int for_load, pf_nifti_info *info,
-                                pf_error *err)
+static nifti_image *open_header(const char *path, pf_nifti_info *info, pf_error *err)
 {
     nifti_image *nim;
     pthread_once(&quiet_once, make_quiet);
-    (void)for_load;
     if (check_readable(path, err) || precheck_header(path, err))
         return NULL;
     nim = nifti_image_read(path, 0);
@@ -197,7 +195,7 @@ static nifti_image *open_header(const char *path, int for_load, pf_nifti_info *i
 
 int pf_nifti_read_info(const char *path, pf_nifti_info *info, pf_error *err)
 {
-    nifti_image *nim = open_header(path, 0, info, err);
+    nifti_image *nim = open_header(path, info, err);
     if (!nim)
         return -1;
     nifti_image_free(nim);
@@ -269,7 +267,7 @@ static int check_data_size(const char *path, const nifti_image *nim, pf_error *e
 
 static nifti_image *load_all(const char *path, pf_nifti_info *info, pf_error *err)
 {
-    nifti_image *nim = open_header(path, 1, info, err);
+    nifti_image *nim = open_header(path, info, err);
     if (!nim)
         return NULL;
     if (check_data_size(path, nim, err) != 0) {
