@@ -24,7 +24,7 @@ CFLAGS   += $(CSTD) $(OPT) $(WARN) -ffp-contract=off -fno-fast-math -pthread \
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnifti2 -lznz -lz -lm -pthread
 
 CORE_SRC := src/error.c src/options.c src/rng.c src/npy.c src/nifti_load.c src/dataset.c \
-            src/preview.c src/export.c src/summary.c src/detmath.c src/augment.c \
+            src/preview.c src/export.c src/summary.c src/detmath.c src/augment.c src/intensity.c \
             src/split.c src/preprocess.c src/cache.c src/sampler.c src/extract.c src/tree.c \
             src/produce.c src/memcache.c
 CORE_SRC += src/prefetch.c

@@ -1,8 +1,7 @@
-/* detmath.c - deterministic exp/log/sin/cos/pow (see detmath.h for why). */
+/* detmath.c - deterministic exp, sin and cos in double (see detmath.h for why). */
 #include "patchfs/detmath.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 
 /* exp: x = k ln2 + r, |r| <= ln2/2, exp(r) by a degree-13 Taylor polynomial (error < 1e-16
@@ -32,32 +31,6 @@ double pf_exp(double x)
     p = p * r + 1.0;
     p = p * r + 1.0;
     return ldexp(p, (int)k);
-}
-
-/* log: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) = 2 atanh(s), s = (m-1)/(m+1),
- * |s| < 0.172, series to s^21. */
-double pf_log(double x)
-{
-    int e;
-    double m, s, s2, t, sum;
-    if (!(x > 0.0))
-        return x == 0.0 ? -INFINITY : NAN;
-    if (isinf(x))
-        return x;
-    m = frexp(x, &e); /* m in [0.5, 1) */
-    if (m < 0.70710678118654752440) {
-        m *= 2.0;
-        e -= 1;
-    }
-    s = (m - 1.0) / (m + 1.0);
-    s2 = s * s;
-    sum = 0.0;
-    t = s;
-    for (int k = 1; k <= 21; k += 2) {
-        sum += t / (double)k;
-        t *= s2;
-    }
-    return 2.0 * sum + (double)e * 0.69314718055994530942;
 }
 
 /* sin/cos: reduce to [-pi/4, pi/4] by multiples of pi/2 (Cody-Waite, three-part pi/2), then
@@ -93,37 +66,4 @@ double pf_cos(double x)
     double s, c;
     sincos_reduced(x, &s, &c);
     return c;
-}
-
-/* ---- fast versions for per-voxel use: 256-entry tables built once from the series above
- * (themselves pure arithmetic, so the tables are the same on every machine), then short
- * polynomials on a tiny remainder. */
-
-double pf_exp_tab[PF_DETMATH_TSIZE];
-double pf_log_c[PF_DETMATH_TSIZE], pf_log_inv[PF_DETMATH_TSIZE], pf_log_tab[PF_DETMATH_TSIZE];
-static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
-int pf_detmath_ready;
-
-static void build_tables(void)
-{
-    for (int j = 0; j < PF_DETMATH_TSIZE; j++) {
-        pf_exp_tab[j] = pf_exp((double)j * 0.69314718055994530942 / PF_DETMATH_TSIZE);
-        pf_log_c[j] = 1.0 + ((double)j + 0.5) / PF_DETMATH_TSIZE;
-        pf_log_inv[j] = 1.0 / pf_log_c[j];
-        pf_log_tab[j] = pf_log(pf_log_c[j]);
-    }
-    __atomic_store_n(&pf_detmath_ready, 1, __ATOMIC_RELEASE);
-}
-
-void pf_detmath_init(void)
-{
-    pthread_once(&tab_once, build_tables);
-}
-
-double pf_pow(double x, double y)
-{
-    pf_detmath_init();
-    if (x == 0.0)
-        return y == 0.0 ? 1.0 : 0.0;
-    return pf_exp_fast(y * pf_log_fast(x));
 }

@@ -5,8 +5,10 @@
  * volume: no enlarged intermediate patch), Gaussian noise, Gaussian blur, brightness,
  * contrast, low-resolution simulation, gamma on the inverted image, gamma, mirroring.
  * Every parameter is drawn from the position's stream (purpose PF_PURPOSE_AUG) at a fixed word
- * index, and every transcendental value goes through detmath.h, so the augmented bytes of a
- * path are the same on every machine. */
+ * index, and every transcendental value goes through detmath.h (double, parameters) or
+ * vecmath.h (float, per voxel), so the augmented bytes of a path are the same on every machine.
+ * augment.c: parameters, the spatial transform, mirroring, deep-supervision targets;
+ * intensity.c: the intensity transforms. */
 #ifndef PATCHFS_AUGMENT_H
 #define PATCHFS_AUGMENT_H
 

@@ -1,0 +1,387 @@
+/* test_augment.c - the augmentation arithmetic: detmath.h's double exp, sin and cos and
+ * vecmath.h's float log2, exp2 and cos/sin against libm, and the intensity transforms (intensity.c) against independent double
+ * implementations written here (blur, gamma, contrast, brightness, low resolution), the noise's
+ * distribution, and golden hashes that pin the exact bytes (so a change of compiler,
+ * optimisation level or sanitizer build that moved a bit would fail here). Patch sizes are not
+ * multiples of the lane count, so the remainder paths are exercised. */
+#include "testutil.h"
+
+#include <xxhash.h>
+
+#include "patchfs/augment.h"
+#include "patchfs/detmath.h"
+#include "patchfs/vecmath.h"
+
+/* ---- detmath and vecmath ---- */
+
+static void test_detmath_accuracy(void **state)
+{
+    double worst = 0.0;
+    (void)state;
+    for (int i = -2000; i <= 2000; i++) {
+        double x = i * 0.01; /* exp over [-20, 20], sin and cos over about three turns each way */
+        worst = fmax(worst, fabs(pf_exp(x) - exp(x)) / exp(x));
+        worst = fmax(worst, fabs(pf_sin(x) - sin(x)));
+        worst = fmax(worst, fabs(pf_cos(x) - cos(x)));
+    }
+    assert_true(worst < 1e-14);
+    assert_true(pf_cos(0.0) == 1.0 && pf_sin(0.0) == 0.0 && pf_exp(0.0) == 1.0);
+}
+
+static void test_log2_accuracy(void **state)
+{
+    double worst = 0.0;
+    (void)state;
+    for (int i = 0; i < 200000; i++) {
+        /* log-spaced over the normal floats (2^-125 .. 2^100) plus a dense sweep of [0.5, 2] */
+        float x = i < 100000 ? (float)exp2(-125.0 + 225.0 * i / 100000.0)
+                             : 0.5f + 1.5f * (float)(i - 100000) / 100000.0f;
+        float got = pf_vf_log2(pf_vf_splat(x))[0];
+        double want = log2((double)x), err = fabs(got - want) / fmax(1.0, fabs(want));
+        worst = fmax(worst, err);
+    }
+    assert_true(worst < 3e-7);
+    assert_true(pf_vf_log2(pf_vf_splat(1.0f))[0] == 0.0f);
+}
+
+static void test_exp2_accuracy(void **state)
+{
+    double worst = 0.0;
+    (void)state;
+    for (int i = 0; i <= 200000; i++) {
+        float y = -125.0f + 250.0f * (float)i / 200000.0f;
+        float got = pf_vf_exp2(pf_vf_splat(y))[0];
+        double want = exp2((double)y);
+        worst = fmax(worst, fabs(got - want) / want);
+    }
+    assert_true(worst < 5e-7);
+    assert_true(pf_vf_exp2(pf_vf_splat(0.0f))[0] == 1.0f);
+    assert_true(pf_vf_exp2(pf_vf_splat(-3.0f))[0] == 0.125f);
+    /* clamped: far below the normal range is 2^-126, never a denormal or garbage */
+    assert_true(pf_vf_exp2(pf_vf_splat(-1000.0f))[0] == 0x1p-126f);
+}
+
+static void test_cossin_turn_accuracy(void **state)
+{
+    double worst = 0.0;
+    (void)state;
+    for (int i = 0; i < 100000; i++) {
+        float u = (float)i / 100000.0f;
+        pf_vf c, s;
+        pf_vf_cossin_turn(pf_vf_splat(u), &c, &s);
+        worst = fmax(worst, fabs(c[0] - cos(2 * M_PI * u)));
+        worst = fmax(worst, fabs(s[0] - sin(2 * M_PI * u)));
+    }
+    assert_true(worst < 4e-7);
+}
+
+/* Each lane computes what lane 0 would: a value's result does not depend on its neighbours. */
+static void test_lanes_independent(void **state)
+{
+    float xs[PF_VL];
+    pf_vf v;
+    (void)state;
+    for (int k = 0; k < PF_VL; k++)
+        xs[k] = 0.37f + 1.91f * (float)k;
+    v = pf_vf_log2(pf_vf_load(xs));
+    for (int k = 0; k < PF_VL; k++)
+        assert_true(v[k] == pf_vf_log2(pf_vf_splat(xs[k]))[0]);
+}
+
+/* ---- intensity transforms ---- */
+
+static const int P[3] = {9, 13, 11}; /* 1287 voxels: not a multiple of the lanes */
+#define NV (9 * 13 * 11)
+
+static float *test_image(int channels, uint32_t seed)
+{
+    float *v = malloc((size_t)NV * (size_t)channels * sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < (size_t)NV * (size_t)channels; i++) {
+        uint32_t h = (uint32_t)(i * 2654435761u) ^ seed;
+        h ^= h >> 13;
+        h *= 0x5bd1e995u;
+        h ^= h >> 15;
+        v[i] = (float)(h % 20000) / 5000.0f - 2.0f; /* [-2, 2) */
+    }
+    return v;
+}
+
+static pf_aug_params no_aug(void)
+{
+    pf_aug_params p;
+    memset(&p, 0, sizeof p);
+    p.dims = 3;
+    return p;
+}
+
+static void mean_sd(const float *v, size_t n, double *mean, double *sd)
+{
+    double s = 0.0, q = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    *mean = s / (double)n;
+    for (size_t i = 0; i < n; i++)
+        q += (v[i] - *mean) * (v[i] - *mean);
+    *sd = sqrt(q / (double)n);
+}
+
+static int reflect_index(int i, int n)
+{
+    while (i < 0 || i >= n)
+        i = i < 0 ? -i - 1 : 2 * n - i - 1;
+    return i;
+}
+
+/* scipy.ndimage.gaussian_filter (mode 'reflect', truncate 3) in double, axis by axis */
+static void blur_reference(double *v, const double sigma[3])
+{
+    double *tmp = malloc(NV * sizeof *tmp);
+    assert_non_null(tmp);
+    for (int ax = 0; ax < 3; ax++) {
+        int r = (int)ceil(3.0 * sigma[ax]);
+        double k[15], sum = 0.0;
+        for (int j = -r; j <= r; j++)
+            sum += k[j + r] = exp(-(double)(j * j) / (2.0 * sigma[ax] * sigma[ax]));
+        memcpy(tmp, v, NV * sizeof *tmp);
+        for (int z = 0; z < P[0]; z++)
+            for (int y = 0; y < P[1]; y++)
+                for (int x = 0; x < P[2]; x++) {
+                    int o[3] = {z, y, x};
+                    double acc = 0.0;
+                    for (int j = -r; j <= r; j++) {
+                        int q[3] = {z, y, x};
+                        q[ax] = reflect_index(o[ax] + j, P[ax]);
+                        acc += k[j + r] / sum * tmp[(q[0] * P[1] + q[1]) * P[2] + q[2]];
+                    }
+                    v[(z * P[1] + y) * P[2] + x] = acc;
+                }
+    }
+    free(tmp);
+}
+
+static void test_blur_matches_reference(void **state)
+{
+    float *img = test_image(1, 1);
+    double *ref = malloc(NV * sizeof *ref);
+    pf_aug_params p = no_aug();
+    double worst = 0.0;
+    (void)state;
+    assert_non_null(ref);
+    for (int i = 0; i < NV; i++)
+        ref[i] = img[i];
+    p.blur[0] = 1;
+    p.blur_sigma[0][0] = 0.6, p.blur_sigma[0][1] = 1.0, p.blur_sigma[0][2] = 0.8;
+    blur_reference(ref, p.blur_sigma[0]);
+    assert_int_equal(pf_aug_intensity(&p, 1, P, img), 0);
+    for (int i = 0; i < NV; i++)
+        worst = fmax(worst, fabs(img[i] - ref[i]));
+    assert_true(worst < 2e-6);
+    free(img);
+    free(ref);
+}
+
+static void test_blur_keeps_constant(void **state)
+{
+    float *img = test_image(1, 2);
+    pf_aug_params p = no_aug();
+    (void)state;
+    for (int i = 0; i < NV; i++)
+        img[i] = 1.5f;
+    p.blur[0] = 1;
+    p.blur_sigma[0][0] = p.blur_sigma[0][1] = p.blur_sigma[0][2] = 1.0;
+    assert_int_equal(pf_aug_intensity(&p, 1, P, img), 0);
+    for (int i = 0; i < NV; i++)
+        assert_true(fabs(img[i] - 1.5f) < 1e-6);
+    free(img);
+}
+
+/* batchgenerators' augment_gamma (retain_stats) in double with libm's pow */
+static void gamma_reference(double *v, int n, double g, int invert)
+{
+    double mn = INFINITY, mx = -INFINITY, m1, s1, m2, s2, s = 0, q = 0;
+    if (invert)
+        for (int i = 0; i < n; i++)
+            v[i] = -v[i];
+    for (int i = 0; i < n; i++)
+        s += v[i], mn = fmin(mn, v[i]), mx = fmax(mx, v[i]);
+    m1 = s / n;
+    for (int i = 0; i < n; i++)
+        q += (v[i] - m1) * (v[i] - m1);
+    s1 = sqrt(q / n);
+    for (int i = 0; i < n; i++)
+        v[i] = pow((v[i] - mn) / (mx - mn + 1e-7), g) * (mx - mn + 1e-7) + mn;
+    s = q = 0;
+    for (int i = 0; i < n; i++)
+        s += v[i];
+    m2 = s / n;
+    for (int i = 0; i < n; i++)
+        q += (v[i] - m2) * (v[i] - m2);
+    s2 = sqrt(q / n);
+    for (int i = 0; i < n; i++)
+        v[i] = (v[i] - m2) / (s2 + 1e-8) * s1 + m1;
+    if (invert)
+        for (int i = 0; i < n; i++)
+            v[i] = -v[i];
+}
+
+static void test_gamma_matches_reference(void **state)
+{
+    (void)state;
+    for (int invert = 0; invert < 2; invert++)
+        for (double g = 0.7; g < 1.55; g += 0.4) {
+            float *img = test_image(1, 3);
+            double *ref = malloc(NV * sizeof *ref), mean, sd, rmean, rsd, worst = 0.0;
+            pf_aug_params p = no_aug();
+            assert_non_null(ref);
+            for (int i = 0; i < NV; i++)
+                ref[i] = img[i];
+            mean_sd(img, NV, &rmean, &rsd);
+            if (invert)
+                p.gamma_inv = 1, p.gamma_inv_g[0] = g;
+            else
+                p.gamma = 1, p.gamma_g[0] = g;
+            gamma_reference(ref, NV, g, invert);
+            assert_int_equal(pf_aug_intensity(&p, 1, P, img), 0);
+            for (int i = 0; i < NV; i++)
+                worst = fmax(worst, fabs(img[i] - ref[i]));
+            assert_true(worst < 1e-5);
+            mean_sd(img, NV, &mean, &sd);
+            assert_true(fabs(mean - rmean) < 1e-5 && fabs(sd - rsd) < 1e-5 * rsd);
+            free(img);
+            free(ref);
+        }
+}
+
+static void test_contrast_brightness(void **state)
+{
+    float *img = test_image(2, 4), *orig = test_image(2, 4);
+    pf_aug_params p = no_aug();
+    (void)state;
+    p.contrast = 1;
+    p.contrast_f[0] = 1.25, p.contrast_f[1] = 0.8;
+    assert_int_equal(pf_aug_intensity(&p, 2, P, img), 0);
+    for (int c = 0; c < 2; c++) {
+        double mean, sd;
+        float mn = orig[c * NV], mx = orig[c * NV];
+        mean_sd(orig + c * NV, NV, &mean, &sd);
+        for (int i = 0; i < NV; i++)
+            mn = fminf(mn, orig[c * NV + i]), mx = fmaxf(mx, orig[c * NV + i]);
+        for (int i = 0; i < NV; i++) {
+            double want = fmin(fmax((orig[c * NV + i] - mean) * p.contrast_f[c] + mean, mn), mx);
+            assert_true(img[c * NV + i] >= mn && img[c * NV + i] <= mx); /* range kept */
+            assert_true(fabs(img[c * NV + i] - want) < 2e-6);
+        }
+    }
+    p = no_aug();
+    p.bright = 1;
+    p.bright_f[0] = 0.75, p.bright_f[1] = 1.2;
+    memcpy(img, orig, 2 * NV * sizeof *img);
+    assert_int_equal(pf_aug_intensity(&p, 2, P, img), 0);
+    for (int i = 0; i < 2 * NV; i++)
+        assert_true(img[i] == orig[i] * (float)p.bright_f[i / NV]);
+    free(img);
+    free(orig);
+}
+
+/* Low resolution at zoom 1 is the identity; at 0.5 a volume constant along the resampled
+ * blocks is reproduced by linear interpolation of a linear ramp away from the edges. */
+static void test_lowres(void **state)
+{
+    float *img = test_image(1, 5), *orig = test_image(1, 5);
+    pf_aug_params p = no_aug();
+    (void)state;
+    p.lowres[0] = 1;
+    p.lowres_zoom[0] = 1.0;
+    assert_int_equal(pf_aug_intensity(&p, 1, P, img), 0);
+    assert_memory_equal(img, orig, NV * sizeof *img);
+    for (int i = 0; i < NV; i++)
+        img[i] = 3.0f; /* constant in, constant out at any zoom */
+    p.lowres_zoom[0] = 0.55;
+    assert_int_equal(pf_aug_intensity(&p, 1, P, img), 0);
+    for (int i = 0; i < NV; i++)
+        assert_true(img[i] == 3.0f);
+    free(img);
+    free(orig);
+}
+
+static void test_noise_distribution(void **state)
+{
+    const int Q[3] = {61, 64, 67}; /* 261,568 voxels, odd blocks at the end */
+    const size_t n = 61 * 64 * 67;
+    float *img = calloc(n, sizeof *img), *again = calloc(n, sizeof *again);
+    pf_aug_params p = no_aug();
+    double mean, sd, k4 = 0.0, lag = 0.0;
+    size_t beyond3 = 0;
+    (void)state;
+    assert_non_null(img);
+    assert_non_null(again);
+    p.noise = 1;
+    p.noise_sigma = 0.07;
+    p.noise_key = 0x1234567890abcdefULL;
+    assert_int_equal(pf_aug_intensity(&p, 1, Q, img), 0);
+    mean_sd(img, n, &mean, &sd);
+    assert_true(fabs(mean) < 5 * 0.07 / sqrt((double)n));
+    assert_true(fabs(sd / 0.07 - 1.0) < 0.01);
+    for (size_t i = 0; i < n; i++) {
+        double z = img[i] / sd;
+        k4 += z * z * z * z;
+        beyond3 += fabs(z) > 3.0;
+        if (i)
+            lag += (double)img[i] * img[i - 1];
+    }
+    assert_true(fabs(k4 / (double)n - 3.0) < 0.05);            /* Gaussian kurtosis */
+    assert_true(fabs((double)beyond3 / (double)n - 0.0027) < 0.0006); /* tails */
+    assert_true(fabs(lag / (double)(n - 1) / (sd * sd)) < 0.01);      /* neighbours independent */
+    /* the same key gives the same noise; another key other noise */
+    assert_int_equal(pf_aug_intensity(&p, 1, Q, again), 0);
+    assert_memory_equal(img, again, n * sizeof *img);
+    memset(again, 0, n * sizeof *again);
+    p.noise_key ^= 1ULL << 40;
+    assert_int_equal(pf_aug_intensity(&p, 1, Q, again), 0);
+    assert_memory_not_equal(img, again, n * sizeof *img);
+    free(img);
+    free(again);
+}
+
+/* Golden: every intensity transform on, two channels. The digest pins the exact bytes; it was
+ * taken from this code (gcc -O2) and must hold for every build (-O0, sanitizers, clang). */
+static void test_intensity_golden(void **state)
+{
+    float *img = test_image(2, 6);
+    pf_aug_params p = no_aug();
+    (void)state;
+    p.noise = 1, p.noise_sigma = 0.05, p.noise_key = 99;
+    for (int c = 0; c < 2; c++) {
+        p.blur[c] = 1;
+        p.blur_sigma[c][0] = 0.5 + 0.2 * c, p.blur_sigma[c][1] = 0.9, p.blur_sigma[c][2] = 0.7;
+        p.bright_f[c] = 1.1 - 0.2 * c, p.contrast_f[c] = 0.8 + 0.3 * c;
+        p.lowres[c] = 1, p.lowres_zoom[c] = 0.6 + 0.2 * c;
+        p.gamma_inv_g[c] = 1.3, p.gamma_g[c] = 0.75 + 0.5 * c;
+    }
+    p.bright = p.contrast = p.gamma_inv = p.gamma = 1;
+    assert_int_equal(pf_aug_intensity(&p, 2, P, img), 0);
+    printf("intensity golden: %016llx\n",
+           (unsigned long long)XXH3_64bits(img, 2 * NV * sizeof *img));
+    assert_int_equal(XXH3_64bits(img, 2 * NV * sizeof *img), 0xabfa164c1f1576c4ULL);
+    free(img);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detmath_accuracy),
+        cmocka_unit_test(test_log2_accuracy),
+        cmocka_unit_test(test_exp2_accuracy),
+        cmocka_unit_test(test_cossin_turn_accuracy),
+        cmocka_unit_test(test_lanes_independent),
+        cmocka_unit_test(test_blur_matches_reference),
+        cmocka_unit_test(test_blur_keeps_constant),
+        cmocka_unit_test(test_gamma_matches_reference),
+        cmocka_unit_test(test_contrast_brightness),
+        cmocka_unit_test(test_lowres),
+        cmocka_unit_test(test_noise_distribution),
+        cmocka_unit_test(test_intensity_golden),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
