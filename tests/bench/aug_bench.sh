@@ -19,3 +19,5 @@ id=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['case'])" "$w
 ./patchfs get "$ds" "cases/$id/data.npy" -o "cache=$work/aug_cache" > "$work/aug_case.npy"
 ./patchfs get "$ds" "cases/$id/seg.npy" -o "cache=$work/aug_cache" > "$work/aug_seg.npy"
 taskset -c 0 "$PY" tests/bench/aug_baseline.py "$work/aug_case.npy" "$work/aug_seg.npy" "$work/aug.json" 3
+# training steps through the mount, aug=nnunet vs aug=none (issue 7: >= 0.5x), same patch
+"$PY" tests/bench/aug_mount_rate.py "$ds" "$work" --patch "$patch" --reps 3
