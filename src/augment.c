@@ -413,30 +413,42 @@ void pf_aug_grid(const pf_aug_params *p, const int64_t start[3], const int patch
             }
 }
 
-/* Reverses axis ax of a (P0, P1, P2) array of 4-byte or 2-byte elements. */
-static void flip_axis(void *data, size_t elem, const int P[3], int ax)
+/* Reverses the mirrored axes of one (P0, P1, P2) volume of `elem`-byte elements in a single
+ * pass, in place: output row (z, y) is input row (z', y') (each index flipped when its axis
+ * is mirrored), reversed when X is mirrored. The row map is its own inverse, so each pair of
+ * rows is swapped once. */
+static void mirror_volume(void *data, size_t elem, const int P[3], const int m[3])
 {
-    size_t outer = 1, inner = 1, len = (size_t)P[ax];
-    for (int a = 0; a < ax; a++)
-        outer *= (size_t)P[a];
-    for (int a = ax + 1; a < 3; a++)
-        inner *= (size_t)P[a];
-    for (size_t o = 0; o < outer; o++)
-        for (size_t i = 0; i < len / 2; i++) {
-            size_t ia = (o * len + i) * inner, ib = (o * len + len - 1 - i) * inner;
-            if (elem == 4) {
-                float *v = data;
-                for (size_t k = 0; k < inner; k++) {
-                    float t = v[ia + k];
-                    v[ia + k] = v[ib + k];
-                    v[ib + k] = t;
+    const size_t len = (size_t)P[2], rowb = len * elem;
+    unsigned char *v = data, tmp[4 * 1024];
+    for (int z = 0; z < P[0]; z++)
+        for (int y = 0; y < P[1]; y++) {
+            const int z2 = m[0] ? P[0] - 1 - z : z, y2 = m[1] ? P[1] - 1 - y : y;
+            const size_t r = (size_t)z * (size_t)P[1] + (size_t)y;
+            const size_t r2 = (size_t)z2 * (size_t)P[1] + (size_t)y2;
+            unsigned char *a = v + r * rowb, *b = v + r2 * rowb;
+            if (r2 < r)
+                continue; /* done with its partner */
+            if (!m[2]) {
+                for (size_t off = 0; r2 != r && off < rowb; off += sizeof tmp) {
+                    size_t k = rowb - off < sizeof tmp ? rowb - off : sizeof tmp;
+                    memcpy(tmp, a + off, k);
+                    memcpy(a + off, b + off, k);
+                    memcpy(b + off, tmp, k);
+                }
+            } else if (elem == 4) { /* a[i] <-> b[len-1-i]; for a == b a plain reversal */
+                float *fa = (float *)a, *fb = (float *)b;
+                for (size_t i = 0; i < (r == r2 ? len / 2 : len); i++) {
+                    float t = fa[i];
+                    fa[i] = fb[len - 1 - i];
+                    fb[len - 1 - i] = t;
                 }
             } else {
-                int16_t *v = data;
-                for (size_t k = 0; k < inner; k++) {
-                    int16_t t = v[ia + k];
-                    v[ia + k] = v[ib + k];
-                    v[ib + k] = t;
+                int16_t *ia = (int16_t *)a, *ib = (int16_t *)b;
+                for (size_t i = 0; i < (r == r2 ? len / 2 : len); i++) {
+                    int16_t t = ia[i];
+                    ia[i] = ib[len - 1 - i];
+                    ib[len - 1 - i] = t;
                 }
             }
         }
@@ -446,15 +458,13 @@ void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], flo
                    int16_t *seg)
 {
     const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
-    for (int ax = 0; ax < 3; ax++) {
-        if (!p->mirror[ax])
-            continue;
-        if (img)
-            for (int c = 0; c < channels; c++)
-                flip_axis(img + (size_t)c * n, sizeof *img, patch, ax);
-        if (seg)
-            flip_axis(seg, sizeof *seg, patch, ax);
-    }
+    if (!p->mirror[0] && !p->mirror[1] && !p->mirror[2])
+        return;
+    if (img)
+        for (int c = 0; c < channels; c++)
+            mirror_volume(img + (size_t)c * n, sizeof *img, patch, p->mirror);
+    if (seg)
+        mirror_volume(seg, sizeof *seg, patch, p->mirror);
 }
 
 void pf_ds_shape(const int patch[3], double scale, int is_2d, int out_shape[3])

@@ -38,6 +38,7 @@ static const char usage[] =
     "  cache=DIR       preprocessing cache ($XDG_CACHE_HOME/patchfs or ~/.cache/patchfs)\n"
     "  mem=SIZE        memory for generated files, e.g. 512M (512M)\n"
     "  threads=N       FUSE and cache-building threads (automatic)\n"
+    "  sample_threads=N  threads rendering the samples of one file (one per core)\n"
     "  prefetch=N      steps generated ahead of a reader walking steps in order (0)\n"
     "  allow_other     let other users read the mount (implies default_permissions)\n"
     "  direct_io       bypass the page cache (faster single pass; no mmap)\n"

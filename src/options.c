@@ -454,6 +454,10 @@ int pf_options_set(pf_options *o, const char *key, const char *value, pf_error *
         if (parse_uint_opt(key, value, 0, 64, &v, err))
             return -1;
         o->prefetch = (int)v;
+    } else if (!strcmp(key, "sample_threads")) {
+        if (parse_uint_opt(key, value, 1, 64, &v, err))
+            return -1;
+        o->sample_threads = (int)v;
     } else if (!strcmp(key, "threads")) {
         if (parse_uint_opt(key, value, 1, 256, &v, err))
             return -1;

@@ -17,6 +17,7 @@
 #include "patchfs/augment.h"
 #include "patchfs/export.h"
 #include "patchfs/npy.h"
+#include "patchfs/parallel.h"
 #include "patchfs/preview.h"
 #include "patchfs/rng.h"
 #include "patchfs/summary.h"
@@ -880,15 +881,43 @@ static int render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *
     return 0;
 }
 
+/* The samples of one file are independent: they are rendered on up to sample_threads threads
+ * (one per usable core by default), each into its own slice, so the bytes never depend on it. */
+static int sample_threads(const pf_ctx *ctx)
+{
+    return ctx->opt.sample_threads > 0 ? ctx->opt.sample_threads : pf_usable_cores();
+}
+
+/* What the per-position callbacks below share: the step, its positions and where to write. */
+typedef struct step_job {
+    pf_ctx *ctx;
+    const pf_node *n;
+    const pf_sample *s;
+    int lo;            /* first served position: slice b - lo */
+    char *base;        /* first slice */
+    size_t per;        /* bytes per slice */
+    pf_dtype t;        /* data.npy (F4) or seg.npy (I2) */
+    int ds[3];         /* seg_dsK.npy: the downsampled shape */
+    uint64_t (*dg)[2]; /* meta.json: digests of image and seg */
+} step_job;
+
+static int render_array_slice(void *arg, int b, pf_error *err)
+{
+    step_job *j = arg;
+    char *dst = j->base + j->per * (size_t)(b - j->lo);
+    return render_sample(j->ctx, j->n, b, &j->s[b], j->t == PF_DT_F4 ? (float *)dst : NULL,
+                         j->t == PF_DT_I2 ? (int16_t *)dst : NULL, err);
+}
+
 /* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K. */
 static int produce_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
                               pf_error *err)
 {
-    const pf_dtype t = n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2;
+    step_job j = {.ctx = ctx, .n = n, .t = n->file == PF_FILE_DATA ? PF_DT_F4 : PF_DT_I2};
     pf_sample *s = sample_served(ctx, n, err);
     int64_t shape[5];
     int lo = ctx->shard_lo, hi = ctx->shard_hi, nd;
-    size_t hdr, per;
+    size_t hdr;
     char *buf;
     if (!s)
         return -1;
@@ -897,20 +926,19 @@ static int produce_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t 
         hi = lo + 1;
     }
     nd = step_shape(ctx, n, shape);
-    buf = alloc_npy(t, nd, shape, len, &hdr, err);
+    buf = alloc_npy(j.t, nd, shape, len, &hdr, err);
     if (!buf) {
         free(s);
         return -1;
     }
-    per = (*len - hdr) / (size_t)(hi - lo);
-    for (int b = lo; b < hi; b++) {
-        char *dst = buf + hdr + per * (size_t)(b - lo);
-        if (render_sample(ctx, n, b, &s[b], t == PF_DT_F4 ? (float *)dst : NULL,
-                          t == PF_DT_I2 ? (int16_t *)dst : NULL, err) != 0) {
-            free(buf);
-            free(s);
-            return -1;
-        }
+    j.s = s;
+    j.lo = lo;
+    j.base = buf + hdr;
+    j.per = (*len - hdr) / (size_t)(hi - lo);
+    if (pf_parallel_for(lo, hi, sample_threads(ctx), render_array_slice, &j, err) != 0) {
+        free(buf);
+        free(s);
+        return -1;
     }
     free(s);
     *out = buf;
@@ -931,76 +959,96 @@ static void ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], int 
     *nd = k;
 }
 
+static int render_ds_slice(void *arg, int b, pf_error *err)
+{
+    step_job *j = arg;
+    int16_t *seg = malloc(patch_voxels(j->ctx) * sizeof *seg);
+    int rc;
+    if (!seg)
+        return pf_fail(err, ENOMEM, "out of memory");
+    rc = render_sample(j->ctx, j->n, b, &j->s[b], NULL, seg, err);
+    if (rc == 0)
+        pf_ds_seg(seg, j->ctx->patch, j->ds, (int16_t *)(j->base + j->per * (size_t)(b - j->lo)));
+    free(seg);
+    return rc;
+}
+
 static int produce_step_ds(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
                            pf_error *err)
 {
+    step_job j = {.ctx = ctx, .n = n, .lo = ctx->shard_lo};
     pf_sample *s = sample_served(ctx, n, err);
-    int16_t *seg = malloc(patch_voxels(ctx) * sizeof *seg);
     int64_t shape[5];
-    int nd, ds[3];
-    size_t hdr, per;
-    char *buf = NULL;
-    if (!s || !seg) {
-        free(s);
-        free(seg);
-        return pf_fail(err, ENOMEM, "out of memory");
-    }
-    ds_shape(ctx, n, shape, &nd, ds);
+    int nd;
+    size_t hdr;
+    char *buf;
+    if (!s)
+        return -1;
+    ds_shape(ctx, n, shape, &nd, j.ds);
     buf = alloc_npy(PF_DT_I2, nd, shape, len, &hdr, err);
-    if (!buf)
-        goto fail;
-    per = (size_t)ds[0] * (size_t)ds[1] * (size_t)ds[2] * sizeof *seg;
-    for (int b = ctx->shard_lo; b < ctx->shard_hi; b++) {
-        if (render_sample(ctx, n, b, &s[b], NULL, seg, err) != 0)
-            goto fail;
-        pf_ds_seg(seg, ctx->patch, ds, (int16_t *)(buf + hdr + per * (size_t)(b - ctx->shard_lo)));
+    if (!buf) {
+        free(s);
+        return -1;
+    }
+    j.s = s;
+    j.base = buf + hdr;
+    j.per = (size_t)j.ds[0] * (size_t)j.ds[1] * (size_t)j.ds[2] * sizeof(int16_t);
+    if (pf_parallel_for(ctx->shard_lo, ctx->shard_hi, sample_threads(ctx), render_ds_slice, &j,
+                        err) != 0) {
+        free(buf);
+        free(s);
+        return -1;
     }
     free(s);
-    free(seg);
     *out = buf;
     return 0;
-fail:
-    free(buf);
-    free(s);
+}
+
+static int digest_sample(void *arg, int b, pf_error *err)
+{
+    step_job *j = arg;
+    const size_t nv = patch_voxels(j->ctx), C = (size_t)j->ctx->ds.n_channels;
+    float *img = malloc(nv * C * sizeof *img);
+    int16_t *seg = malloc(nv * sizeof *seg);
+    int rc = -1;
+    if (!img || !seg)
+        pf_fail(err, ENOMEM, "out of memory");
+    else if (render_sample(j->ctx, j->n, b, &j->s[b], img, seg, err) == 0) {
+        j->dg[b - j->lo][0] = XXH3_64bits(img, nv * C * sizeof *img);
+        j->dg[b - j->lo][1] = XXH3_64bits(seg, nv * sizeof *seg);
+        rc = 0;
+    }
+    free(img);
     free(seg);
-    return -1;
+    return rc;
 }
 
 /* meta.json with the digests of every served position's image and seg bytes. */
 static int produce_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **out,
                         pf_error *err)
 {
-    const int C = ctx->ds.n_channels, nb = ctx->shard_hi - ctx->shard_lo;
-    const size_t nv = patch_voxels(ctx);
+    const int nb = ctx->shard_hi - ctx->shard_lo;
+    step_job j = {.ctx = ctx, .n = n, .lo = ctx->shard_lo};
     pf_sample *smp = sample_served(ctx, n, err);
-    uint64_t (*dg)[2] = NULL;
-    float *img = NULL;
-    int16_t *seg = NULL;
     int rc = -1;
     if (!smp)
         return -1;
+    j.s = smp;
     if (with_digests) {
-        dg = calloc((size_t)nb, sizeof *dg);
-        img = malloc(nv * (size_t)C * sizeof *img);
-        seg = malloc(nv * sizeof *seg);
-        if (!dg || !img || !seg) {
+        j.dg = calloc((size_t)nb, sizeof *j.dg);
+        if (!j.dg) {
             pf_fail(err, ENOMEM, "out of memory");
             goto out;
         }
-        for (int b = ctx->shard_lo; b < ctx->shard_hi; b++) {
-            if (render_sample(ctx, n, b, &smp[b], img, seg, err) != 0)
-                goto out;
-            dg[b - ctx->shard_lo][0] = XXH3_64bits(img, nv * (size_t)C * sizeof *img);
-            dg[b - ctx->shard_lo][1] = XXH3_64bits(seg, nv * sizeof *seg);
-        }
+        if (pf_parallel_for(ctx->shard_lo, ctx->shard_hi, sample_threads(ctx), digest_sample, &j,
+                            err) != 0)
+            goto out;
     }
-    *out = make_meta_json(ctx, n, smp, (const uint64_t(*)[2])dg);
+    *out = make_meta_json(ctx, n, smp, (const uint64_t(*)[2])j.dg);
     rc = *out ? 0 : pf_fail(err, ENOMEM, "out of memory");
 out:
     free(smp);
-    free(dg);
-    free(img);
-    free(seg);
+    free(j.dg);
     return rc;
 }
 

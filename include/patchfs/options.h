@@ -73,6 +73,7 @@ typedef struct pf_options {
     size_t mem_bytes;      /* budget of the generated-file memory cache */
     int threads;           /* FUSE worker threads and cache-build workers; 0 = automatic */
     int prefetch;          /* steps generated ahead of a reader walking steps in order */
+    int sample_threads;    /* threads rendering one file's samples; 0 = one per usable core */
     int skip_bad;          /* set bad cases aside (listed) instead of refusing the dataset */
     int foreground, debug, allow_other, direct_io;
 } pf_options;

@@ -344,6 +344,42 @@ static void test_noise_distribution(void **state)
     free(again);
 }
 
+/* Mirroring every combination of axes equals a naive per-voxel flip (odd and even sizes, so
+ * middle rows and the middle element of a row are covered). */
+static void test_mirror_matches_flip(void **state)
+{
+    const int shapes[2][3] = {{5, 4, 7}, {4, 5, 6}};
+    (void)state;
+    for (int sh = 0; sh < 2; sh++)
+        for (int combo = 0; combo < 8; combo++) {
+            const int *Q = shapes[sh];
+            const int n = Q[0] * Q[1] * Q[2];
+            float *img = malloc(2 * (size_t)n * sizeof *img);
+            int16_t *seg = malloc((size_t)n * sizeof *seg);
+            pf_aug_params p = no_aug();
+            assert_non_null(img);
+            assert_non_null(seg);
+            for (int i = 0; i < 2 * n; i++)
+                img[i] = (float)i;
+            for (int i = 0; i < n; i++)
+                seg[i] = (int16_t)(i * 7);
+            for (int a = 0; a < 3; a++)
+                p.mirror[a] = (combo >> a) & 1;
+            pf_aug_mirror(&p, 2, Q, img, seg);
+            for (int z = 0; z < Q[0]; z++)
+                for (int y = 0; y < Q[1]; y++)
+                    for (int x = 0; x < Q[2]; x++) {
+                        int sz = p.mirror[0] ? Q[0] - 1 - z : z, sy = p.mirror[1] ? Q[1] - 1 - y : y,
+                            sx = p.mirror[2] ? Q[2] - 1 - x : x;
+                        int o = (z * Q[1] + y) * Q[2] + x, src = (sz * Q[1] + sy) * Q[2] + sx;
+                        assert_true(img[o] == (float)src && img[n + o] == (float)(n + src));
+                        assert_int_equal(seg[o], (int16_t)(src * 7));
+                    }
+            free(img);
+            free(seg);
+        }
+}
+
 /* Golden: every intensity transform on, two channels. The digest pins the exact bytes; it was
  * taken from this code (gcc -O2) and must hold for every build (-O0, sanitizers, clang). */
 static void test_intensity_golden(void **state)
@@ -381,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_contrast_brightness),
         cmocka_unit_test(test_lowres),
         cmocka_unit_test(test_noise_distribution),
+        cmocka_unit_test(test_mirror_matches_flip),
         cmocka_unit_test(test_intensity_golden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
