@@ -26,7 +26,7 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnifti2 -lznz -lz -l
 CORE_SRC := src/error.c src/options.c src/rng.c src/npy.c src/nifti_load.c src/dataset.c \
             src/preview.c src/export.c src/summary.c src/detmath.c src/augment.c src/intensity.c \
             src/split.c src/preprocess.c src/cache.c src/sampler.c src/extract.c src/tree.c \
-            src/produce.c src/memcache.c src/parallel.c
+            src/produce.c src/memcache.c src/parallel.c src/bufpool.c
 CORE_SRC += src/prefetch.c
 CORE_OBJ := $(CORE_SRC:src/%.c=build/%.o)
 APP_OBJ  := build/fs.o build/main.o

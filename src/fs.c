@@ -27,6 +27,7 @@
 #include "patchfs/fstune.h"
 #include "patchfs/memcache.h"
 #include "patchfs/prefetch.h"
+#include "patchfs/bufpool.h"
 
 #define PF_TIMEOUT 86400.0
 #define GEN_RING 8192 /* generation times kept for status.json percentiles */
@@ -555,6 +556,9 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
      * buffer on its own and returns it on free, so the memory held is what the memory cache
      * counts (the mem= budget). */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    /* Recycled large buffers (bufpool.h) sit beside the memory cache: a quarter of its budget
+     * at most, enough for a few steps' arrays and scratch. */
+    pf_pool_set_cap(ctx->opt.mem_bytes / 4);
     pthread_mutex_init(&fs.lock, NULL);
     fs.mounted_at_ms = now_us(CLOCK_REALTIME) / 1000;
     ctx->status_fn = fill_status;

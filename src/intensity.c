@@ -8,6 +8,8 @@
  * bits are the same on every machine whether or not the host vectorises. */
 #include "patchfs/augment.h"
 
+#include "patchfs/bufpool.h"
+
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,10 +188,10 @@ static void weighted_rows(float *dst, const float *const *src, const float *k, i
 static int blur(float *v, const int P[3], const double sigma[3])
 {
     const size_t plane = (size_t)P[1] * (size_t)P[2], n = (size_t)P[0] * plane;
-    float *copy = malloc(n * sizeof *copy);
+    float *copy = pf_pool_alloc(n * sizeof *copy);
     float *line = malloc(((size_t)P[2] + 2 * BLUR_MAX_RADIUS + PF_VL) * sizeof *line);
     if (!copy || !line) {
-        free(copy);
+        pf_pool_release(copy);
         free(line);
         return -1;
     }
@@ -224,7 +226,7 @@ static int blur(float *v, const int P[3], const double sigma[3])
             }
         }
     }
-    free(copy);
+    pf_pool_release(copy);
     free(line);
     return 0;
 }
@@ -272,8 +274,8 @@ static int lowres(float *v, const int P[3], double zoom, int in_plane)
         if (d[k] < 1 || (k == 0 && in_plane))
             d[k] = k == 0 && in_plane ? P[0] : 1;
     }
-    a = malloc((size_t)P[0] * plane * sizeof *a);
-    b = malloc((size_t)P[0] * plane * sizeof *b);
+    a = pf_pool_alloc((size_t)P[0] * plane * sizeof *a);
+    b = pf_pool_alloc((size_t)P[0] * plane * sizeof *b);
     i0 = malloc((size_t)maxp * sizeof *i0);
     i1 = malloc((size_t)maxp * sizeof *i1);
     w = malloc((size_t)maxp * sizeof *w);
@@ -312,8 +314,8 @@ static int lowres(float *v, const int P[3], double zoom, int in_plane)
                   w[z], plane);
     rc = 0;
 out:
-    free(a);
-    free(b);
+    pf_pool_release(a);
+    pf_pool_release(b);
     free(i0);
     free(i1);
     free(w);

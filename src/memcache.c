@@ -3,6 +3,8 @@
  * generations in flight, so the budget also bounds memory while files are being made. */
 #include "patchfs/memcache.h"
 
+#include "patchfs/bufpool.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -73,7 +75,7 @@ static void destroy(pf_memcache *mc, pf_buf *b)
         mc->bytes -= b->len;
     else if (b->state == ST_GENERATING)
         mc->bytes -= b->reserved;
-    free(b->data);
+    pf_pool_release(b->data); /* a large buffer may serve the next file */
     free(b);
 }
 

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "patchfs/augment.h"
+#include "patchfs/bufpool.h"
 #include "patchfs/export.h"
 #include "patchfs/npy.h"
 #include "patchfs/parallel.h"
@@ -773,7 +774,7 @@ static char *alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *len, 
 {
     char *buf;
     *len = (size_t)pf_npy_file_size(t, ndim, shape);
-    buf = malloc(*len);
+    buf = pf_pool_alloc(*len);
     if (!buf) {
         pf_fail(err, ENOMEM, "out of memory for a %zu-byte file", *len);
         return NULL;
@@ -962,14 +963,14 @@ static void ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], int 
 static int render_ds_slice(void *arg, int b, pf_error *err)
 {
     step_job *j = arg;
-    int16_t *seg = malloc(patch_voxels(j->ctx) * sizeof *seg);
+    int16_t *seg = pf_pool_alloc(patch_voxels(j->ctx) * sizeof *seg);
     int rc;
     if (!seg)
         return pf_fail(err, ENOMEM, "out of memory");
     rc = render_sample(j->ctx, j->n, b, &j->s[b], NULL, seg, err);
     if (rc == 0)
         pf_ds_seg(seg, j->ctx->patch, j->ds, (int16_t *)(j->base + j->per * (size_t)(b - j->lo)));
-    free(seg);
+    pf_pool_release(seg);
     return rc;
 }
 
@@ -1008,8 +1009,8 @@ static int digest_sample(void *arg, int b, pf_error *err)
 {
     step_job *j = arg;
     const size_t nv = patch_voxels(j->ctx), C = (size_t)j->ctx->ds.n_channels;
-    float *img = malloc(nv * C * sizeof *img);
-    int16_t *seg = malloc(nv * sizeof *seg);
+    float *img = pf_pool_alloc(nv * C * sizeof *img);
+    int16_t *seg = pf_pool_alloc(nv * sizeof *seg);
     int rc = -1;
     if (!img || !seg)
         pf_fail(err, ENOMEM, "out of memory");
@@ -1018,8 +1019,8 @@ static int digest_sample(void *arg, int b, pf_error *err)
         j->dg[b - j->lo][1] = XXH3_64bits(seg, nv * sizeof *seg);
         rc = 0;
     }
-    free(img);
-    free(seg);
+    pf_pool_release(img);
+    pf_pool_release(seg);
     return rc;
 }
 
