@@ -10,6 +10,7 @@
 
 #include "patchfs/detmath.h"
 #include "patchfs/rng.h"
+#include "patchfs/vecmath.h"
 
 #define DEG (PF_PI / 180.0)
 
@@ -210,85 +211,138 @@ static void grid_at(const grid *g, int z, int y, int x, double out[3])
         out[i] = g->c[i] + g->M[i][0] * o[0] + g->M[i][1] * o[1] + g->M[i][2] * o[2];
 }
 
-/* Output voxel x of a row starting at q0: the source position q, its floor f and fraction w,
- * and whether all eight interpolation corners lie inside the case. */
-static inline int grid_point(const grid *g, const double q0[3], int x, const int64_t S[3],
-                             double q[3], int64_t f[3], double w[3])
+/* ---- sampling the grid ----
+ *
+ * Along an output row the source position moves by the third column of M per voxel, so the
+ * positions of PF_VL consecutive voxels are q0 + dq x, computed in float (a source position
+ * of a few hundred voxels keeps 1e-5 voxel of precision). Each voxel's position, corners and
+ * value depend only on that voxel: lanes are independent, and a voxel takes the same formula
+ * whichever lanes surround it. */
+
+typedef struct row_walk {
+    float q0[3], dq[3];  /* position of x = 0, step per x */
+    pf_vf xs;            /* 0, 1, 2, ... */
+} row_walk;
+
+static void row_walk_init(row_walk *rw, const grid *g, int z, int y)
 {
-    int inside = 1;
+    double q0[3];
+    grid_at(g, z, y, 0, q0);
     for (int d = 0; d < 3; d++) {
-        double fl;
-        q[d] = q0[d] + g->M[d][2] * x;
-        fl = floor(q[d]);
-        f[d] = (int64_t)fl;
-        w[d] = q[d] - fl;
-        inside &= f[d] >= 0 && f[d] < S[d] - 1;
+        rw->q0[d] = (float)q0[d];
+        rw->dq[d] = (float)g->M[d][2];
     }
-    return inside;
+    for (int k = 0; k < PF_VL; k++)
+        rw->xs[k] = (float)k;
 }
 
-/* Trilinear interpolation of the normalised image. Normalisation is (clamp(v) - shift) /
- * scale, so it is applied once to the weighted sum of the clamped raw corners inside the case
- * (corners outside contribute 0 after normalisation, hence the weight sum); with the nnU-Net
- * mask rule, corners with seg < 0 keep their raw value. Interior voxels, the common case, take
- * a branch-free path with fixed corner offsets. */
-typedef struct corner_walk {
-    const int64_t *S;
-    size_t sy, sz;              /* strides of Y and Z in the case */
-    size_t off[8];              /* corner offsets from the base voxel */
-} corner_walk;
-
-static void corner_walk_init(corner_walk *cw, const int64_t S[3])
+/* Positions of voxels x0 .. x0 + PF_VL - 1: floor (as int) and fraction per axis. */
+static inline void row_points(const row_walk *rw, int x0, pf_vi f[3], pf_vf w[3])
 {
-    cw->S = S;
-    cw->sy = (size_t)S[2];
-    cw->sz = (size_t)(S[1] * S[2]);
-    for (int k = 0; k < 8; k++)
-        cw->off[k] = ((k >> 2) ? cw->sz : 0) + (((k >> 1) & 1) ? cw->sy : 0) + (size_t)(k & 1);
+    const pf_vf x = rw->xs + (float)x0;
+    for (int d = 0; d < 3; d++) {
+        pf_vf q = rw->q0[d] + rw->dq[d] * x, fl = pf_vf_floor(q);
+        f[d] = __builtin_convertvector(fl, pf_vi);
+        w[d] = q - fl;
+    }
 }
 
-static inline double corner_weight(int k, const double w[3])
+/* Lanes whose eight corners all lie inside the case (shape S). */
+static inline pf_vi corners_inside(const pf_vi f[3], const int32_t S[3])
 {
-    return ((k >> 2) ? w[0] : 1.0 - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0 - w[1]) *
-           ((k & 1) ? w[2] : 1.0 - w[2]);
+    pf_vi in = f[0] >= 0;
+    for (int d = 0; d < 3; d++)
+        in &= (f[d] >= 0) & (f[d] < S[d] - 1);
+    return in;
 }
 
 static inline float clampf(float v, float lo, float hi)
 {
-    v = v < lo ? lo : v;
-    return v > hi ? hi : v;
+    float t = v < lo ? lo : v;
+    return t > hi ? hi : t;
 }
 
-/* One channel at one point; f = floor of the position, wk = the eight corner weights. */
-static float interp_channel(const corner_walk *cw, const float *img, const int16_t *seg,
-                            const pf_norm *nm, const int64_t f[3], const double wk[8], int inside)
+static inline pf_vf lerp_lanes(pf_vf a, pf_vf b, pf_vf w)
 {
-    double acc = 0.0, wsum = 0.0, keep = 0.0;
-    if (inside && !nm->masked) {
-        const float *b = img + (size_t)((f[0] * cw->S[1] + f[1]) * cw->S[2] + f[2]);
-        if (isinf(nm->lo) && isinf(nm->hi)) {
-            for (int k = 0; k < 8; k++)
-                acc += wk[k] * (double)b[cw->off[k]];
-        } else {
-            for (int k = 0; k < 8; k++)
-                acc += wk[k] * (double)clampf(b[cw->off[k]], nm->lo, nm->hi);
-        }
-        return (float)((acc - (double)nm->shift) / (double)nm->scale);
+    return a + (b - a) * w;
+}
+
+/* The interior formula, per lane: the eight clamped raw corners interpolated axis by axis
+ * (X, then Y, then Z), then normalised. Used where all corners are inside the case (and, with
+ * the nnU-Net mask rule, inside the mask); base[k] is lane k's first corner. */
+static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL], size_t sy,
+                                    size_t sz, const pf_norm *nm, const pf_vf w[3])
+{
+    /* lanes built from registers, not element by element in memory (which would stall on
+     * store forwarding) */
+    const float *b0 = img + base[0], *b1 = img + base[1], *b2 = img + base[2], *b3 = img + base[3];
+    const size_t off[8] = {0, 1, sy, sy + 1, sz, sz + 1, sz + sy, sz + sy + 1};
+    pf_vf v[8];
+    for (int j = 0; j < 8; j++)
+        v[j] = (pf_vf){b0[off[j]], b1[off[j]], b2[off[j]], b3[off[j]]};
+    if (!isinf(nm->lo) || !isinf(nm->hi)) /* CT: clip to the percentiles first */
+        for (int j = 0; j < 8; j++)
+            v[j] = pf_vf_min(pf_vf_max(v[j], pf_vf_splat(nm->lo)), pf_vf_splat(nm->hi));
+    {
+        pf_vf c00 = lerp_lanes(v[0], v[1], w[2]), c01 = lerp_lanes(v[2], v[3], w[2]);
+        pf_vf c10 = lerp_lanes(v[4], v[5], w[2]), c11 = lerp_lanes(v[6], v[7], w[2]);
+        pf_vf r = lerp_lanes(lerp_lanes(c00, c01, w[1]), lerp_lanes(c10, c11, w[1]), w[0]);
+        return (r - nm->shift) / nm->scale;
     }
+}
+
+/* The edge formula, one voxel near or beyond the case's border (or the mask's): each corner
+ * inside the case contributes its normalised value with its trilinear weight, corners outside
+ * contribute 0 (the padding value after normalisation), and with the mask rule corners with
+ * seg < 0 keep their raw value. In double. */
+__attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const float *img, const pf_norm *nm, const int32_t f[3],
+                         const float w[3])
+{
+    const int64_t *S = c->hdr.shape;
+    double acc = 0.0, wsum = 0.0, keep = 0.0;
     for (int k = 0; k < 8; k++) {
         int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
+        double wk = ((k >> 2) ? w[0] : 1.0 - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0 - w[1]) *
+                    ((k & 1) ? w[2] : 1.0 - w[2]);
         size_t i;
-        if (iz < 0 || iy < 0 || ix < 0 || iz >= cw->S[0] || iy >= cw->S[1] || ix >= cw->S[2])
-            continue; /* outside: 0 after normalisation */
-        i = (size_t)((iz * cw->S[1] + iy) * cw->S[2] + ix);
-        if (nm->masked && seg[i] < 0) {
-            keep += wk[k] * (double)img[i];
+        if (iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2])
+            continue;
+        i = (size_t)((iz * S[1] + iy) * S[2] + ix);
+        if (nm->masked && c->seg[i] < 0) {
+            keep += wk * (double)img[i];
         } else {
-            acc += wk[k] * (double)clampf(img[i], nm->lo, nm->hi);
-            wsum += wk[k];
+            acc += wk * (double)clampf(img[i], nm->lo, nm->hi);
+            wsum += wk;
         }
     }
     return (float)((acc - (double)nm->shift * wsum) / (double)nm->scale + keep);
+}
+
+/* Whether all eight corners at base b carry seg >= 0 (the mask rule's inside). */
+static inline int corners_in_mask(const int16_t *b, size_t sy, size_t sz)
+{
+    return (b[0] | b[1] | b[sy] | b[sy + 1] | b[sz] | b[sz + 1] | b[sz + sy] | b[sz + sy + 1]) >= 0;
+}
+
+#if PF_VL != 4
+#error "interp_interior gathers four lanes"
+#endif
+
+/* Case geometry shared by the samplers: shape as int32 (0 when the case is too large for
+ * 32-bit indices: then every voxel takes the edge formula) and strides. */
+typedef struct case_geom {
+    int32_t S[3];
+    size_t sy, sz;
+} case_geom;
+
+static void case_geom_init(case_geom *cg, const pf_case *c)
+{
+    const int64_t *S = c->hdr.shape;
+    int small = S[0] * S[1] * S[2] < INT32_MAX;
+    for (int d = 0; d < 3; d++)
+        cg->S[d] = small ? (int32_t)S[d] : 0;
+    cg->sy = (size_t)S[2];
+    cg->sz = (size_t)(S[1] * S[2]);
 }
 
 void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
@@ -297,90 +351,127 @@ void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t s
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
-    corner_walk cw;
+    const int C = (int)c->hdr.n_channels;
+    case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
-    corner_walk_init(&cw, S);
+    case_geom_init(&cg, c);
     for (int z = 0; z < patch[0]; z++)
         for (int y = 0; y < patch[1]; y++) {
-            double q0[3];
-            size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
-            grid_at(&g, z, y, 0, q0);
-            for (int x = 0; x < patch[2]; x++) {
-                double q[3], w[3], wk[8];
-                int64_t f[3];
-                int inside = grid_point(&g, q0, x, S, q, f, w);
+            const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
+            row_walk rw;
+            row_walk_init(&rw, &g, z, y);
+            for (int x0 = 0; x0 < patch[2]; x0 += PF_VL) {
+                const int m = patch[2] - x0 < PF_VL ? patch[2] - x0 : PF_VL;
+                int32_t base[PF_VL], all_in;
+                pf_vi f[3], in;
+                pf_vf w[3];
+                row_points(&rw, x0, f, w);
+                in = corners_inside(f, cg.S);
+                /* lanes outside read voxel 0 (their value is replaced below) */
                 {
-                    double a0 = 1.0 - w[0], a1 = 1.0 - w[1], a2 = 1.0 - w[2];
-                    double z0y0 = a0 * a1, z0y1 = a0 * w[1], z1y0 = w[0] * a1, z1y1 = w[0] * w[1];
-                    wk[0] = z0y0 * a2, wk[1] = z0y0 * w[2], wk[2] = z0y1 * a2, wk[3] = z0y1 * w[2];
-                    wk[4] = z1y0 * a2, wk[5] = z1y0 * w[2], wk[6] = z1y1 * a2, wk[7] = z1y1 * w[2];
+                    /* unsigned: lanes far outside may wrap, harmlessly (masked off) */
+                    pf_vu bv = (((pf_vu)f[0] * (uint32_t)cg.S[1] + (pf_vu)f[1]) * (uint32_t)cg.S[2] +
+                                (pf_vu)f[2]) & (pf_vu)in;
+                    memcpy(base, &bv, sizeof base);
                 }
-                for (uint32_t ch = 0; ch < c->hdr.n_channels; ch++)
-                    out[(size_t)ch * pv + row + (size_t)x] =
-                        interp_channel(&cw, c->image + (size_t)ch * nvox, c->seg, &norms[ch], f, wk,
-                                       inside);
+                all_in = in[0] & in[1] & in[2] & in[3];
+                for (int ch = 0; ch < C; ch++) {
+                    const pf_norm *nm = &norms[ch];
+                    const float *img = c->image + (size_t)ch * nvox;
+                    float *o = out + (size_t)ch * pv + row + (size_t)x0;
+                    pf_vf v = interp_interior(img, base, cg.sy, cg.sz, nm, w);
+                    if (m == PF_VL)
+                        pf_vf_store(o, v);
+                    else
+                        pf_vf_store_part(o, v, (size_t)m);
+                    if (all_in && !nm->masked)
+                        continue; /* the common case: every lane took the interior formula */
+                    for (int k = 0; k < m; k++)
+                        if (!in[k] || (nm->masked && !corners_in_mask(c->seg + base[k], cg.sy, cg.sz))) {
+                            const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                            const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                            o[k] = interp_edge(c, img, nm, fk, wk);
+                        }
+                }
             }
         }
+}
+
+/* Segmentation: nnU-Net's per-label linear interpolation + argmax (each label's one-hot value
+ * is the summed trilinear weight of the corners carrying it; outside the case counts as -1;
+ * ties go to the label met first in corner order), or nearest. */
+static int16_t seg_linear(const pf_case *c, const int32_t f[3], const float w[3])
+{
+    const int64_t *S = c->hdr.shape;
+    int16_t lab[8];
+    float wsum[8];
+    int n = 0, best = 0;
+    for (int k = 0; k < 8; k++) {
+        int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
+        int16_t l = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
+                        ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+        float wk = ((k >> 2) ? w[0] : 1.0f - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0f - w[1]) *
+                   ((k & 1) ? w[2] : 1.0f - w[2]);
+        int j;
+        for (j = 0; j < n && lab[j] != l; j++)
+            ;
+        if (j == n) {
+            lab[n] = l;
+            wsum[n++] = 0.0f;
+        }
+        wsum[j] += wk;
+    }
+    for (int j = 1; j < n; j++)
+        if (wsum[j] > wsum[best])
+            best = j;
+    return lab[best];
 }
 
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                        const pf_aug_params *p, int seg_nearest, int16_t *out)
 {
     const int64_t *S = c->hdr.shape;
-    corner_walk cw;
+    case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
-    corner_walk_init(&cw, S);
+    case_geom_init(&cg, c);
     for (int z = 0; z < patch[0]; z++)
         for (int y = 0; y < patch[1]; y++) {
-            double q0[3];
-            size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
-            grid_at(&g, z, y, 0, q0);
-            for (int x = 0; x < patch[2]; x++) {
-                double q[3], w[3];
-                int64_t f[3];
-                int16_t lab[8];
-                double wsum[8];
-                int n = 0, best = 0, inside = grid_point(&g, q0, x, S, q, f, w);
-                if (seg_nearest) {
-                    int64_t iz = (int64_t)floor(q[0] + 0.5), iy = (int64_t)floor(q[1] + 0.5),
-                            ix = (int64_t)floor(q[2] + 0.5);
-                    out[row + (size_t)x] =
-                        iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-                            ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
-                    continue;
-                }
-                if (inside) {
-                    /* inside a region of one label (most voxels): that label */
-                    const int16_t *b0 = c->seg + (size_t)((f[0] * S[1] + f[1]) * S[2] + f[2]);
-                    int same = 1;
-                    for (int k = 1; k < 8 && same; k++)
-                        same = b0[cw.off[k]] == b0[0];
-                    if (same) {
-                        out[row + (size_t)x] = b0[0];
+            const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
+            row_walk rw;
+            row_walk_init(&rw, &g, z, y);
+            for (int x0 = 0; x0 < patch[2]; x0 += PF_VL) {
+                const int m = patch[2] - x0 < PF_VL ? patch[2] - x0 : PF_VL;
+                pf_vi f[3], in;
+                pf_vf w[3];
+                row_points(&rw, x0, f, w);
+                in = corners_inside(f, cg.S);
+                for (int k = 0; k < m; k++) {
+                    int16_t *o = out + row + (size_t)x0 + (size_t)k;
+                    const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                    const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                    if (seg_nearest) {
+                        /* the nearer corner on each axis (ties up, as floor(q + 0.5)) */
+                        int64_t iz = fk[0] + (wk[0] >= 0.5f), iy = fk[1] + (wk[1] >= 0.5f),
+                                ix = fk[2] + (wk[2] >= 0.5f);
+                        *o = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
+                                 ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
                         continue;
                     }
-                }
-                /* per-label linear interpolation + argmax: each label's one-hot value is the
-                 * summed weight of the corners carrying it (outside counts as -1) */
-                for (int k = 0; k < 8; k++) {
-                    int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
-                    int16_t l = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-                                    ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
-                    int j;
-                    for (j = 0; j < n && lab[j] != l; j++)
-                        ;
-                    if (j == n) {
-                        lab[n] = l;
-                        wsum[n++] = 0.0;
+                    if (in[k]) {
+                        /* inside a region of one label (most voxels): that label */
+                        const int16_t *b = c->seg + ((size_t)fk[0] * (size_t)S[1] + (size_t)fk[1]) *
+                                                        (size_t)S[2] + (size_t)fk[2];
+                        const int16_t l = b[0];
+                        if (b[1] == l && b[cg.sy] == l && b[cg.sy + 1] == l && b[cg.sz] == l &&
+                            b[cg.sz + 1] == l && b[cg.sz + cg.sy] == l && b[cg.sz + cg.sy + 1] == l) {
+                            *o = l;
+                            continue;
+                        }
                     }
-                    wsum[j] += corner_weight(k, w);
+                    *o = seg_linear(c, fk, wk);
                 }
-                for (int j = 1; j < n; j++)
-                    if (wsum[j] > wsum[best])
-                        best = j;
-                out[row + (size_t)x] = lab[best];
             }
         }
 }

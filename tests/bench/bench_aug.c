@@ -56,7 +56,7 @@ int main(int argc, char **argv)
         int16_t *seg = malloc(nv * sizeof *seg);
         int64_t start[3];
         double *t_plain = calloc((size_t)reps, sizeof(double)), *t_sp = calloc((size_t)reps, sizeof(double)),
-               *t_all = calloc((size_t)reps, sizeof(double));
+               *t_all = calloc((size_t)reps, sizeof(double)), *t_spi = calloc((size_t)reps, sizeof(double));
         pf_case_check_bulk(c, &err);
         for (int d = 0; d < 3; d++)
             start[d] = (c->hdr.shape[d] - ctx.patch[d]) / 2;
@@ -84,6 +84,7 @@ int main(int argc, char **argv)
             t_plain[r] = now() - t0;
             t0 = now();
             pf_aug_sample_image(c, ctx.norms, start, ctx.patch, &spatial, img);
+            t_spi[r] = now() - t0;
             pf_aug_sample_seg(c, start, ctx.patch, &spatial, 0, seg);
             t_sp[r] = now() - t0;
             t0 = now();
@@ -96,18 +97,20 @@ int main(int argc, char **argv)
         qsort(t_plain, (size_t)reps, sizeof(double), cmp_double);
         qsort(t_sp, (size_t)reps, sizeof(double), cmp_double);
         qsort(t_all, (size_t)reps, sizeof(double), cmp_double);
+        qsort(t_spi, (size_t)reps, sizeof(double), cmp_double);
         printf("{\"case\": \"%s\", \"channels\": %d, \"patch\": [%d, %d, %d], "
                "\"case_shape\": [%lld, %lld, %lld], \"plain_s\": %.6f, \"spatial_s\": %.6f, "
-               "\"pipeline_s\": %.6f, \"start\": [%lld, %lld, %lld]}\n",
+               "\"pipeline_s\": %.6f, \"spatial_image_s\": %.6f, \"start\": [%lld, %lld, %lld]}\n",
                c->hdr.id, C, ctx.patch[0], ctx.patch[1], ctx.patch[2],
                (long long)c->hdr.shape[0], (long long)c->hdr.shape[1], (long long)c->hdr.shape[2],
-               t_plain[reps / 2], t_sp[reps / 2], t_all[reps / 2], (long long)start[0],
+               t_plain[reps / 2], t_sp[reps / 2], t_all[reps / 2], t_spi[reps / 2], (long long)start[0],
                (long long)start[1], (long long)start[2]);
         free(img);
         free(seg);
         free(t_plain);
         free(t_sp);
         free(t_all);
+        free(t_spi);
     }
     pf_ctx_close(&ctx);
     return 0;

@@ -344,6 +344,222 @@ static void test_noise_distribution(void **state)
     free(again);
 }
 
+/* ---- the spatial transform ---- */
+
+/* A 20 x 23 x 26 two-channel case with smooth random-ish content, a seg of a few blobs with a
+ * mask-rule border (-1) on one face, and a patch placed so that the rotated grid leaves the
+ * case on some sides (edge formula) and stays inside elsewhere (interior formula). */
+static void spatial_case(pf_case *c)
+{
+    float *im;
+    int16_t *sg;
+    tu_case_init(c, 20, 23, 26, 2, &im, &sg);
+    for (int ch = 0; ch < 2; ch++)
+        for (int z = 0; z < 20; z++)
+            for (int y = 0; y < 23; y++)
+                for (int x = 0; x < 26; x++)
+                    im[((ch * 20 + z) * 23 + y) * 26 + x] =
+                        (float)(sin(0.3 * z + ch) * 40.0 + cos(0.21 * y) * 25.0 + 0.7 * x + 100.0 * ch);
+    for (int z = 0; z < 20; z++)
+        for (int y = 0; y < 23; y++)
+            for (int x = 0; x < 26; x++) {
+                int16_t l = (int16_t)((z - 10) * (z - 10) + (y - 11) * (y - 11) < 30 ? 1 : 0);
+                if ((x - 15) * (x - 15) + (y - 6) * (y - 6) < 20)
+                    l = 2;
+                if (x < 2)
+                    l = -1; /* outside the nonzero region (hole-filled) */
+                sg[(z * 23 + y) * 26 + x] = l;
+            }
+}
+
+static pf_aug_params spatial_params(double a0, double a1, double a2, double scale)
+{
+    pf_aug_params p = no_aug();
+    p.rotate = 1;
+    p.angle[0] = a0, p.angle[1] = a1, p.angle[2] = a2;
+    p.scale_on = 1;
+    p.scale = scale;
+    return p;
+}
+
+/* scipy-style reference in double: normalise every voxel (raw where the mask rule keeps it),
+ * 0 outside the case, trilinear at origin + G o. */
+static double image_reference(const pf_case *c, const pf_norm *nm, int ch, const double q[3])
+{
+    const int64_t *S = c->hdr.shape;
+    double f[3], acc = 0.0;
+    for (int d = 0; d < 3; d++)
+        f[d] = floor(q[d]);
+    for (int k = 0; k < 8; k++) {
+        int64_t i[3] = {(int64_t)f[0] + (k >> 2), (int64_t)f[1] + ((k >> 1) & 1), (int64_t)f[2] + (k & 1)};
+        double w = 1.0, v;
+        size_t at;
+        for (int d = 0; d < 3; d++)
+            w *= i[d] == (int64_t)f[d] ? 1.0 - (q[d] - f[d]) : q[d] - f[d];
+        if (i[0] < 0 || i[1] < 0 || i[2] < 0 || i[0] >= S[0] || i[1] >= S[1] || i[2] >= S[2])
+            continue;
+        at = (size_t)((i[0] * S[1] + i[1]) * S[2] + i[2]);
+        v = c->image[(size_t)ch * (size_t)(S[0] * S[1] * S[2]) + at];
+        if (!nm->masked || c->seg[at] >= 0)
+            v = (fmin(fmax(v, nm->lo), nm->hi) - nm->shift) / nm->scale;
+        acc += w * v;
+    }
+    return acc;
+}
+
+static void test_spatial_image_matches_reference(void **state)
+{
+    const int patch[3] = {12, 17, 15};
+    int64_t start[3] = {4, 3, 9};
+    pf_case c;
+    (void)state;
+    spatial_case(&c);
+    for (int variant = 0; variant < 3; variant++) {
+        pf_norm nm[2] = {{-INFINITY, INFINITY, 10.0f, 30.0f, 0}, {60.0f, 130.0f, 100.0f, 20.0f, 0}};
+        pf_aug_params p = variant == 0 ? spatial_params(0.4, -0.2, 0.7, 1.15)
+                          : variant == 1 ? spatial_params(0.0, 0.0, 0.0, 0.8)
+                                         : spatial_params(-1.1, 0.3, 2.5, 1.0);
+        float *out = malloc(2 * 12 * 17 * 15 * sizeof *out);
+        double G[3][3], origin[3], worst = 0.0;
+        assert_non_null(out);
+        if (variant == 2) { /* the mask rule, with the grid over the masked face */
+            nm[0].masked = nm[1].masked = 1;
+            start[2] = 0;
+        }
+        pf_aug_sample_image(&c, nm, start, patch, &p, out);
+        pf_aug_grid(&p, start, patch, G, origin);
+        for (int ch = 0; ch < 2; ch++)
+            for (int z = 0; z < patch[0]; z++)
+                for (int y = 0; y < patch[1]; y++)
+                    for (int x = 0; x < patch[2]; x++) {
+                        double q[3], want, got;
+                        for (int d = 0; d < 3; d++)
+                            q[d] = origin[d] + G[d][0] * z + G[d][1] * y + G[d][2] * x;
+                        want = image_reference(&c, &nm[ch], ch, q);
+                        got = out[((ch * patch[0] + z) * patch[1] + y) * patch[2] + x];
+                        worst = fmax(worst, fabs(got - want) / fmax(1.0, fabs(want)));
+                    }
+        /* float positions (1e-5 voxel) and float arithmetic; the content changes by a few
+         * units per voxel */
+        assert_true(worst < 2e-4);
+        free(out);
+    }
+    tu_case_free(&c);
+}
+
+/* nnU-Net's per-label linear + argmax in double; returns the label, and the margin of the
+ * winner over the runner-up (near-ties may go either way in float) */
+static int16_t seg_reference(const pf_case *c, const double q[3], double *margin)
+{
+    const int64_t *S = c->hdr.shape;
+    int16_t lab[8];
+    double wsum[8], f[3], best = -1.0, second = -1.0;
+    int n = 0, bi = 0;
+    for (int d = 0; d < 3; d++)
+        f[d] = floor(q[d]);
+    for (int k = 0; k < 8; k++) {
+        int64_t i[3] = {(int64_t)f[0] + (k >> 2), (int64_t)f[1] + ((k >> 1) & 1), (int64_t)f[2] + (k & 1)};
+        double w = 1.0;
+        int16_t l;
+        int j;
+        for (int d = 0; d < 3; d++)
+            w *= i[d] == (int64_t)f[d] ? 1.0 - (q[d] - f[d]) : q[d] - f[d];
+        l = i[0] < 0 || i[1] < 0 || i[2] < 0 || i[0] >= S[0] || i[1] >= S[1] || i[2] >= S[2]
+                ? -1 : c->seg[(i[0] * S[1] + i[1]) * S[2] + i[2]];
+        for (j = 0; j < n && lab[j] != l; j++)
+            ;
+        if (j == n) {
+            lab[n] = l;
+            wsum[n++] = 0.0;
+        }
+        wsum[j] += w;
+    }
+    for (int j = 0; j < n; j++) {
+        if (wsum[j] > best) {
+            second = best;
+            best = wsum[j];
+            bi = j;
+        } else if (wsum[j] > second) {
+            second = wsum[j];
+        }
+    }
+    *margin = best - second;
+    return lab[bi];
+}
+
+static void test_spatial_seg_matches_reference(void **state)
+{
+    const int patch[3] = {12, 17, 15};
+    const int64_t start[3] = {4, 3, 9};
+    pf_case c;
+    (void)state;
+    spatial_case(&c);
+    for (int nearest = 0; nearest < 2; nearest++) {
+        pf_aug_params p = spatial_params(0.4, -0.2, 0.7, 1.15);
+        int16_t *out = malloc(12 * 17 * 15 * sizeof *out);
+        double G[3][3], origin[3];
+        int checked = 0;
+        assert_non_null(out);
+        pf_aug_sample_seg(&c, start, patch, &p, nearest, out);
+        pf_aug_grid(&p, start, patch, G, origin);
+        for (int z = 0; z < patch[0]; z++)
+            for (int y = 0; y < patch[1]; y++)
+                for (int x = 0; x < patch[2]; x++) {
+                    const int16_t got = out[(z * patch[1] + y) * patch[2] + x];
+                    double q[3], margin = 1.0;
+                    int16_t want;
+                    for (int d = 0; d < 3; d++)
+                        q[d] = origin[d] + G[d][0] * z + G[d][1] * y + G[d][2] * x;
+                    if (nearest) {
+                        int64_t i[3];
+                        for (int d = 0; d < 3; d++) {
+                            i[d] = (int64_t)floor(q[d] + 0.5);
+                            margin = fmin(margin, fabs(q[d] + 0.5 - floor(q[d] + 0.5) - 0.5) < 1e-4 ? 0.0 : 1.0);
+                        }
+                        want = i[0] < 0 || i[1] < 0 || i[2] < 0 || i[0] >= 20 || i[1] >= 23 || i[2] >= 26
+                                   ? -1 : c.seg[(i[0] * 23 + i[1]) * 26 + i[2]];
+                    } else {
+                        want = seg_reference(&c, q, &margin);
+                    }
+                    if (margin < 1e-4)
+                        continue; /* a near-tie: float and double may differ */
+                    assert_int_equal(got, want);
+                    checked++;
+                }
+        assert_true(checked > 12 * 17 * 15 * 9 / 10);
+        free(out);
+    }
+    tu_case_free(&c);
+}
+
+/* Golden: the spatial transform's exact bytes (interior and edge formulas, both seg modes),
+ * the same for every build like the intensity golden below. */
+static void test_spatial_golden(void **state)
+{
+    const int patch[3] = {12, 17, 15};
+    const int64_t start[3] = {4, 3, 2};
+    const pf_norm nm[2] = {{-INFINITY, INFINITY, 10.0f, 30.0f, 1}, {60.0f, 130.0f, 100.0f, 20.0f, 0}};
+    pf_aug_params p = spatial_params(0.4, -0.2, 0.7, 1.15);
+    float *img = malloc(2 * 12 * 17 * 15 * sizeof *img);
+    int16_t *seg = malloc(2 * 12 * 17 * 15 * sizeof *seg);
+    pf_case c;
+    uint64_t h;
+    (void)state;
+    assert_non_null(img);
+    assert_non_null(seg);
+    spatial_case(&c);
+    pf_aug_sample_image(&c, nm, start, patch, &p, img);
+    pf_aug_sample_seg(&c, start, patch, &p, 0, seg);
+    pf_aug_sample_seg(&c, start, patch, &p, 1, seg + 12 * 17 * 15);
+    h = XXH3_64bits(img, 2 * 12 * 17 * 15 * sizeof *img) ^
+        (XXH3_64bits(seg, 2 * 12 * 17 * 15 * sizeof *seg) * 3);
+    printf("spatial golden: %016llx\n", (unsigned long long)h);
+    assert_int_equal(h, 0x8796709f99fefbe4ULL);
+    free(img);
+    free(seg);
+    tu_case_free(&c);
+}
+
 /* Mirroring every combination of axes equals a naive per-voxel flip (odd and even sizes, so
  * middle rows and the middle element of a row are covered). */
 static void test_mirror_matches_flip(void **state)
@@ -417,6 +633,9 @@ int main(void)
         cmocka_unit_test(test_contrast_brightness),
         cmocka_unit_test(test_lowres),
         cmocka_unit_test(test_noise_distribution),
+        cmocka_unit_test(test_spatial_image_matches_reference),
+        cmocka_unit_test(test_spatial_seg_matches_reference),
+        cmocka_unit_test(test_spatial_golden),
         cmocka_unit_test(test_mirror_matches_flip),
         cmocka_unit_test(test_intensity_golden),
     };
