@@ -64,6 +64,11 @@ void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t s
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                        const pf_aug_params *p, int seg_nearest, int16_t *out);
 
+/* The image sampler without its shortcut for axis-aligned grids (scaling without rotation,
+ * done separably with the same bytes); for tests and benchmarks. */
+void pf_aug_sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                                 const int patch[3], const pf_aug_params *p, float *out);
+
 /* Where each voxel of the final (augmented, mirrored) patch comes from: source (z, y, x) =
  * origin + G o for patch index o = (z, y, x). p NULL: a plain crop at start. */
 void pf_aug_grid(const pf_aug_params *p, const int64_t start[3], const int patch[3],

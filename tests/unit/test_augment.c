@@ -532,6 +532,33 @@ static void test_spatial_seg_matches_reference(void **state)
     tu_case_free(&c);
 }
 
+/* Scaling without rotation takes the separable sampler: the same bytes as the general one,
+ * zooming in and out, clipped (CT) and not, with the grid partly outside the case. */
+static void test_separable_equals_general(void **state)
+{
+    const int patch[3] = {12, 17, 15};
+    const int64_t starts[3][3] = {{4, 3, 9}, {-3, 10, 14}, {10, -2, -4}};
+    const double scales[3] = {0.8, 1.0, 1.25};
+    pf_case c;
+    (void)state;
+    spatial_case(&c);
+    for (int v = 0; v < 9; v++) {
+        const pf_norm nm[2] = {{-INFINITY, INFINITY, 10.0f, 30.0f, 0}, {60.0f, 130.0f, 100.0f, 20.0f, 0}};
+        pf_aug_params p = no_aug();
+        float *a = malloc(2 * 12 * 17 * 15 * sizeof *a), *b = malloc(2 * 12 * 17 * 15 * sizeof *b);
+        assert_non_null(a);
+        assert_non_null(b);
+        p.scale_on = 1;
+        p.scale = scales[v % 3];
+        pf_aug_sample_image(&c, nm, starts[v / 3], patch, &p, a);
+        pf_aug_sample_image_general(&c, nm, starts[v / 3], patch, &p, b);
+        assert_memory_equal(a, b, 2 * 12 * 17 * 15 * sizeof *a);
+        free(a);
+        free(b);
+    }
+    tu_case_free(&c);
+}
+
 /* Golden: the spatial transform's exact bytes (interior and edge formulas, both seg modes),
  * the same for every build like the intensity golden below. */
 static void test_spatial_golden(void **state)
@@ -635,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_noise_distribution),
         cmocka_unit_test(test_spatial_image_matches_reference),
         cmocka_unit_test(test_spatial_seg_matches_reference),
+        cmocka_unit_test(test_separable_equals_general),
         cmocka_unit_test(test_spatial_golden),
         cmocka_unit_test(test_mirror_matches_flip),
         cmocka_unit_test(test_intensity_golden),
