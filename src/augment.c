@@ -642,10 +642,18 @@ static int16_t seg_linear(const pf_case *c, const int32_t f[3], const float w[3]
     return lab[best];
 }
 
+/* The nearer corner on each axis (ties up, as floor(q + 0.5)); -1 outside the case. */
+static int16_t seg_nearest_at(const pf_case *c, const int32_t f[3], const float w[3])
+{
+    const int64_t *S = c->hdr.shape;
+    int64_t iz = f[0] + (w[0] >= 0.5f), iy = f[1] + (w[1] >= 0.5f), ix = f[2] + (w[2] >= 0.5f);
+    return iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
+               ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+}
+
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                        const pf_aug_params *p, int seg_nearest, int16_t *out)
 {
-    const int64_t *S = c->hdr.shape;
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
@@ -657,26 +665,21 @@ void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch
             row_walk_init(&rw, &g, z, y);
             for (int x0 = 0; x0 < patch[2]; x0 += PF_VL) {
                 const int m = patch[2] - x0 < PF_VL ? patch[2] - x0 : PF_VL;
+                int32_t base[PF_VL];
                 pf_vi f[3], in;
                 pf_vf w[3];
                 row_points(&rw, x0, f, w);
                 in = corners_inside(f, cg.S);
+                {
+                    pf_vu bv = (((pf_vu)f[0] * (uint32_t)cg.S[1] + (pf_vu)f[1]) * (uint32_t)cg.S[2] +
+                                (pf_vu)f[2]) & (pf_vu)in;
+                    memcpy(base, &bv, sizeof base);
+                }
                 for (int k = 0; k < m; k++) {
                     int16_t *o = out + row + (size_t)x0 + (size_t)k;
-                    const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
-                    const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                    if (seg_nearest) {
-                        /* the nearer corner on each axis (ties up, as floor(q + 0.5)) */
-                        int64_t iz = fk[0] + (wk[0] >= 0.5f), iy = fk[1] + (wk[1] >= 0.5f),
-                                ix = fk[2] + (wk[2] >= 0.5f);
-                        *o = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-                                 ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
-                        continue;
-                    }
-                    if (in[k]) {
+                    if (in[k] && !seg_nearest) {
                         /* inside a region of one label (most voxels): that label */
-                        const int16_t *b = c->seg + ((size_t)fk[0] * (size_t)S[1] + (size_t)fk[1]) *
-                                                        (size_t)S[2] + (size_t)fk[2];
+                        const int16_t *b = c->seg + base[k];
                         const int16_t l = b[0];
                         if (b[1] == l && b[cg.sy] == l && b[cg.sy + 1] == l && b[cg.sz] == l &&
                             b[cg.sz + 1] == l && b[cg.sz + cg.sy] == l && b[cg.sz + cg.sy + 1] == l) {
@@ -684,7 +687,11 @@ void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch
                             continue;
                         }
                     }
-                    *o = seg_linear(c, fk, wk);
+                    {
+                        const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                        const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                        *o = seg_nearest ? seg_nearest_at(c, fk, wk) : seg_linear(c, fk, wk);
+                    }
                 }
             }
         }
