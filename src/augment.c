@@ -463,18 +463,19 @@ static void separable_plane(const float *img, const pf_norm *nm, const axis_tabl
 /* Returns -1 (nothing written) when it does not apply or memory is short: the caller then
  * uses the general sampler. */
 static int sample_image_separable(const pf_case *c, const pf_norm *norms, const grid *g,
-                                  const case_geom *cg, const int patch[3], float *out)
+                                  const case_geom *cg, const int patch[3], int ch0, int ch1,
+                                  float *out)
 {
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     const size_t plane = (size_t)patch[1] * (size_t)patch[2], pv = (size_t)patch[0] * plane;
-    const int C = (int)c->hdr.n_channels, P2 = patch[2];
+    const int P2 = patch[2];
     int32_t ylo = INT32_MAX, yhi = -1;
     float *xrows = NULL, *yp[2] = {NULL, NULL};
     int32_t tag[2];
     axis_tables t;
     int rc = -1;
-    for (int ch = 0; ch < C; ch++)
+    for (int ch = ch0; ch < ch1; ch++)
         if (norms[ch].masked)
             return -1; /* the mask rule needs every corner's seg: general sampler */
     if (!axis_aligned(g) || axis_tables_make(&t, g, cg, patch) != 0)
@@ -489,12 +490,12 @@ static int sample_image_separable(const pf_case *c, const pf_norm *norms, const 
     yp[1] = malloc(plane * sizeof *yp[1]);
     if (!xrows || !yp[0] || !yp[1])
         goto out;
-    for (int ch = 0; ch < C; ch++) {
+    for (int ch = ch0; ch < ch1; ch++) {
         const pf_norm *nm = &norms[ch];
         const float *img = c->image + (size_t)ch * nvox;
         tag[0] = tag[1] = -1;
         for (int z = 0; z < patch[0]; z++) {
-            float *oz = out + (size_t)ch * pv + (size_t)z * plane;
+            float *oz = out + (size_t)(ch - ch0) * pv + (size_t)z * plane;
             const float *pa = NULL, *pb = NULL;
             if (t.in[0][z] && yhi >= ylo) {
                 /* planes fz and fz + 1, each made once while consecutive z share them */
@@ -548,24 +549,41 @@ out:
     return rc;
 }
 
+static void sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                                 const int patch[3], const pf_aug_params *p, int ch0, int ch1,
+                                 float *out);
+
 void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                          const int patch[3], const pf_aug_params *p, float *out)
+{
+    pf_aug_sample_channels(c, norms, start, patch, p, 0, (int)c->hdr.n_channels, out);
+}
+
+void pf_aug_sample_channels(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                            const int patch[3], const pf_aug_params *p, int ch0, int ch1,
+                            float *out)
 {
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
     case_geom_init(&cg, c);
-    if (sample_image_separable(c, norms, &g, &cg, patch, out) != 0)
-        pf_aug_sample_image_general(c, norms, start, patch, p, out);
+    if (sample_image_separable(c, norms, &g, &cg, patch, ch0, ch1, out) != 0)
+        sample_image_general(c, norms, start, patch, p, ch0, ch1, out);
 }
 
 void pf_aug_sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                                  const int patch[3], const pf_aug_params *p, float *out)
 {
+    sample_image_general(c, norms, start, patch, p, 0, (int)c->hdr.n_channels, out);
+}
+
+static void sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                                 const int patch[3], const pf_aug_params *p, int ch0, int ch1,
+                                 float *out)
+{
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
-    const int C = (int)c->hdr.n_channels;
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
@@ -590,10 +608,10 @@ void pf_aug_sample_image_general(const pf_case *c, const pf_norm *norms, const i
                     memcpy(base, &bv, sizeof base);
                 }
                 all_in = in[0] & in[1] & in[2] & in[3];
-                for (int ch = 0; ch < C; ch++) {
+                for (int ch = ch0; ch < ch1; ch++) {
                     const pf_norm *nm = &norms[ch];
                     const float *img = c->image + (size_t)ch * nvox;
-                    float *o = out + (size_t)ch * pv + row + (size_t)x0;
+                    float *o = out + (size_t)(ch - ch0) * pv + row + (size_t)x0;
                     pf_vf v = interp_interior(img, base, cg.sy, cg.sz, nm, w);
                     if (m == PF_VL)
                         pf_vf_store(o, v);
@@ -654,11 +672,18 @@ static int16_t seg_nearest_at(const pf_case *c, const int32_t f[3], const float 
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                        const pf_aug_params *p, int seg_nearest, int16_t *out)
 {
+    pf_aug_sample_seg_planes(c, start, patch, p, seg_nearest, 0, patch[0], out);
+}
+
+void pf_aug_sample_seg_planes(const pf_case *c, const int64_t start[3], const int patch[3],
+                              const pf_aug_params *p, int seg_nearest, int z0, int z1,
+                              int16_t *out)
+{
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
     case_geom_init(&cg, c);
-    for (int z = 0; z < patch[0]; z++)
+    for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
             const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
             row_walk rw;

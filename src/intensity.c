@@ -109,31 +109,35 @@ static inline pf_vu hash32(pf_vu h)
 
 /* Box-Muller on counter-hashed uniforms: the voxels are taken in blocks of 2L (L = PF_VL), and
  * pair k of block b (counter L b + k) gives voxels 2L b + k and 2L b + L + k their two normal
- * deviates. No rejection loop, so L pairs go through together. */
-static void add_noise(const pf_aug_params *p, size_t n, float *img)
+ * deviates. No rejection loop, so L pairs go through together. The noise of voxel i (counted
+ * over all channels) depends on i alone: img holds voxels [first, first + n). */
+static void add_noise(const pf_aug_params *p, size_t first, size_t n, float *img)
 {
     const uint32_t key = (uint32_t)p->noise_key ^ (uint32_t)(p->noise_key >> 32);
     const float sigma = (float)p->noise_sigma;
-    const size_t L = PF_VL;
+    const size_t L = PF_VL, end = first + n;
     pf_vu lane;
     for (size_t k = 0; k < L; k++)
         lane[k] = (uint32_t)k;
-    for (size_t b = 0; b * 2 * L < n; b++) {
+    for (size_t b = first / (2 * L); b * 2 * L < end; b++) {
         pf_vu pair = lane + (uint32_t)(L * b);
         pf_vu ha = hash32((pair << 1) ^ key), hb = hash32(((pair << 1) | 1) ^ key);
         /* u1 in (0, 1], u2 in [0, 1), 24 bits each */
         pf_vf u1 = __builtin_convertvector((pf_vi)(ha >> 8) + 1, pf_vf) * 0x1p-24f;
         pf_vf u2 = __builtin_convertvector((pf_vi)(hb >> 8), pf_vf) * 0x1p-24f;
         pf_vf r = pf_vf_sqrt(pf_vf_log2(u1) * -1.38629436f) * sigma, c, s; /* -2 ln 2 */
-        float *v = img + 2 * L * b;
+        const size_t b0 = 2 * L * b;
         pf_vf_cossin_turn(u2, &c, &s);
-        if (2 * L * (b + 1) <= n) {
-            pf_vf_store(v, pf_vf_load(v) + r * c);
-            pf_vf_store(v + L, pf_vf_load(v + L) + r * s);
-        } else {
-            size_t left = n - 2 * L * b, lo = left < L ? left : L, hi = left - lo;
-            pf_vf_store_part(v, pf_vf_load_part(v, lo, 0.0f) + r * c, lo);
-            pf_vf_store_part(v + L, pf_vf_load_part(v + L, hi, 0.0f) + r * s, hi);
+        c *= r;
+        s *= r;
+        if (b0 >= first && b0 + 2 * L <= end) {
+            float *v = img + (b0 - first);
+            pf_vf_store(v, pf_vf_load(v) + c);
+            pf_vf_store(v + L, pf_vf_load(v + L) + s);
+        } else { /* a block cut by the range: the voxels inside it */
+            for (size_t j = 0; j < 2 * L; j++)
+                if (b0 + j >= first && b0 + j < end)
+                    img[b0 + j - first] += j < L ? c[j] : s[j - L];
         }
     }
 }
@@ -390,21 +394,27 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
 
 int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], float *img)
 {
+    return pf_aug_intensity_channels(p, patch, 0, channels, img);
+}
+
+/* Every transform works on one channel at a time (the noise by global voxel index), so the
+ * chain is applied channel by channel: the same bytes as transform by transform. */
+int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                              float *img)
+{
     const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
-    if (p->noise)
-        add_noise(p, n * (size_t)channels, img);
-    for (int c = 0; c < channels; c++)
-        if (p->blur[c] && blur(img + (size_t)c * n, patch, p->blur_sigma[c]) != 0)
+    for (int c = ch0; c < ch1; c++) {
+        float *v = img + (size_t)(c - ch0) * n;
+        if (p->noise)
+            add_noise(p, (size_t)c * n, n, v);
+        if (p->blur[c] && blur(v, patch, p->blur_sigma[c]) != 0)
             return -1;
-    if (p->bright)
-        for (int c = 0; c < channels; c++) {
-            float *v = img + (size_t)c * n, f = (float)p->bright_f[c];
+        if (p->bright) {
+            const float f = (float)p->bright_f[c];
             for (size_t i = 0; i < n; i++)
                 v[i] *= f;
         }
-    if (p->contrast)
-        for (int c = 0; c < channels; c++) {
-            float *v = img + (size_t)c * n;
+        if (p->contrast) {
             channel_stats st = stats_of(v, n);
             const float f = (float)p->contrast_f[c], mean = (float)st.mean;
             size_t i;
@@ -418,14 +428,12 @@ int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], f
                 v[i] = t < st.mx ? t : st.mx;
             }
         }
-    for (int c = 0; c < channels; c++)
-        if (p->lowres[c] && lowres(img + (size_t)c * n, patch, p->lowres_zoom[c], p->dims == 2) != 0)
+        if (p->lowres[c] && lowres(v, patch, p->lowres_zoom[c], p->dims == 2) != 0)
             return -1;
-    if (p->gamma_inv)
-        for (int c = 0; c < channels; c++)
-            gamma_channel(img + (size_t)c * n, n, p->gamma_inv_g[c], 1);
-    if (p->gamma)
-        for (int c = 0; c < channels; c++)
-            gamma_channel(img + (size_t)c * n, n, p->gamma_g[c], 0);
+        if (p->gamma_inv)
+            gamma_channel(v, n, p->gamma_inv_g[c], 1);
+        if (p->gamma)
+            gamma_channel(v, n, p->gamma_g[c], 0);
+    }
     return 0;
 }

@@ -852,38 +852,63 @@ static int aug_params(const pf_ctx *ctx, const pf_node *n, int b, pf_aug_params 
 }
 
 /* The one place a sample's arrays are made: the plain padded crop, or nnU-Net's augmentation
- * of it. img (C, P) and seg (P) may each be NULL. */
-static int render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, float *img,
-                         int16_t *seg, pf_error *err)
+ * of it. The image is made per channel range (channels are independent all the way through,
+ * so files render channel by channel on several threads with the same bytes): img holds
+ * channels [ch0, ch1) of the (C, P) image. */
+static int render_image(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, int ch0,
+                        int ch1, float *img, pf_error *err)
 {
     pf_case *c = &ctx->cache.cases[sm->case_idx];
     const pf_norm *norms = &ctx->norms[sm->case_idx * ctx->ds.n_channels];
-    pf_aug_params *p = NULL, params;
+    pf_aug_params p;
     if (use_case(ctx, sm->case_idx, err))
         return -1;
-    if (aug_params(ctx, n, b, &params))
-        p = &params;
-    if (img) {
-        if (p && pf_aug_spatial(p))
-            pf_aug_sample_image(c, norms, sm->start, ctx->patch, p, img);
-        else
-            pf_extract_image(c, norms, sm->start, ctx->patch, img);
-        if (p && pf_aug_intensity(p, ctx->ds.n_channels, ctx->patch, img) != 0)
-            return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
+    if (!aug_params(ctx, n, b, &p)) {
+        pf_extract_channels(c, norms, sm->start, ctx->patch, ch0, ch1, img);
+        return 0;
     }
-    if (seg) {
-        if (p && pf_aug_spatial(p))
-            pf_aug_sample_seg(c, sm->start, ctx->patch, p, ctx->opt.seg_nearest, seg);
-        else
-            pf_extract_seg(c, sm->start, ctx->patch, seg);
-    }
-    if (p)
-        pf_aug_mirror(p, ctx->ds.n_channels, ctx->patch, img, seg);
+    if (pf_aug_spatial(&p))
+        pf_aug_sample_channels(c, norms, sm->start, ctx->patch, &p, ch0, ch1, img);
+    else
+        pf_extract_channels(c, norms, sm->start, ctx->patch, ch0, ch1, img);
+    if (pf_aug_intensity_channels(&p, ctx->patch, ch0, ch1, img) != 0)
+        return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
+    pf_aug_mirror(&p, ch1 - ch0, ctx->patch, img, NULL);
     return 0;
 }
 
-/* The samples of one file are independent: they are rendered on up to sample_threads threads
- * (one per usable core by default), each into its own slice, so the bytes never depend on it. */
+/* The sample's seg (P). */
+static int render_seg(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, int16_t *seg,
+                      pf_error *err)
+{
+    pf_case *c = &ctx->cache.cases[sm->case_idx];
+    pf_aug_params p;
+    if (use_case(ctx, sm->case_idx, err))
+        return -1;
+    if (!aug_params(ctx, n, b, &p)) {
+        pf_extract_seg(c, sm->start, ctx->patch, seg);
+        return 0;
+    }
+    if (pf_aug_spatial(&p))
+        pf_aug_sample_seg(c, sm->start, ctx->patch, &p, ctx->opt.seg_nearest, seg);
+    else
+        pf_extract_seg(c, sm->start, ctx->patch, seg);
+    pf_aug_mirror(&p, 0, ctx->patch, NULL, seg);
+    return 0;
+}
+
+/* img (C, P) and seg (P) of a sample; either may be NULL. */
+static int render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, float *img,
+                         int16_t *seg, pf_error *err)
+{
+    if (img && render_image(ctx, n, b, sm, 0, ctx->ds.n_channels, img, err) != 0)
+        return -1;
+    return seg ? render_seg(ctx, n, b, sm, seg, err) : 0;
+}
+
+/* The samples of one file, and the channels of each image, are independent: they are rendered
+ * on up to sample_threads threads (one per usable core by default), each into its own slice,
+ * so the bytes never depend on it. */
 static int sample_threads(const pf_ctx *ctx)
 {
     return ctx->opt.sample_threads > 0 ? ctx->opt.sample_threads : pf_usable_cores();
@@ -902,12 +927,52 @@ typedef struct step_job {
     uint64_t (*dg)[2]; /* meta.json: digests of image and seg */
 } step_job;
 
-static int render_array_slice(void *arg, int b, pf_error *err)
+/* A resampled seg is made in SEG_SLABS slabs of output planes, so that one rotated sample
+ * does not keep a single thread busy while the others wait. */
+#define SEG_SLABS 4
+
+/* Slab k of a sample's seg: planes [k P0 / SEG_SLABS, (k + 1) P0 / SEG_SLABS) when resampled;
+ * the whole plain crop in slab 0 otherwise. Mirroring follows once all slabs are done. */
+static int render_seg_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, int k,
+                           int16_t *seg, pf_error *err)
+{
+    pf_case *c = &ctx->cache.cases[sm->case_idx];
+    pf_aug_params p;
+    const int P0 = ctx->patch[0];
+    if (use_case(ctx, sm->case_idx, err))
+        return -1;
+    if (aug_params(ctx, n, b, &p) && pf_aug_spatial(&p))
+        pf_aug_sample_seg_planes(c, sm->start, ctx->patch, &p, ctx->opt.seg_nearest,
+                                 k * P0 / SEG_SLABS, (k + 1) * P0 / SEG_SLABS, seg);
+    else if (k == 0)
+        pf_extract_seg(c, sm->start, ctx->patch, seg);
+    return 0;
+}
+
+/* Unit u of data.npy: channel u % C of position lo + u / C; of seg.npy: slab u % SEG_SLABS of
+ * position lo + u / SEG_SLABS. */
+static int render_array_unit(void *arg, int u, pf_error *err)
 {
     step_job *j = arg;
-    char *dst = j->base + j->per * (size_t)(b - j->lo);
-    return render_sample(j->ctx, j->n, b, &j->s[b], j->t == PF_DT_F4 ? (float *)dst : NULL,
-                         j->t == PF_DT_I2 ? (int16_t *)dst : NULL, err);
+    if (j->t == PF_DT_F4) {
+        const int C = j->ctx->ds.n_channels, b = j->lo + u / C, ch = u % C;
+        float *dst = (float *)(j->base + j->per * (size_t)(b - j->lo)) + (size_t)ch * patch_voxels(j->ctx);
+        return render_image(j->ctx, j->n, b, &j->s[b], ch, ch + 1, dst, err);
+    } else {
+        const int b = j->lo + u / SEG_SLABS;
+        return render_seg_slab(j->ctx, j->n, b, &j->s[b], u % SEG_SLABS,
+                               (int16_t *)(j->base + j->per * (size_t)(b - j->lo)), err);
+    }
+}
+
+static int mirror_seg_unit(void *arg, int u, pf_error *err)
+{
+    step_job *j = arg;
+    pf_aug_params p;
+    (void)err;
+    if (aug_params(j->ctx, j->n, j->lo + u, &p))
+        pf_aug_mirror(&p, 0, j->ctx->patch, NULL, (int16_t *)(j->base + j->per * (size_t)u));
+    return 0;
 }
 
 /* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K. */
@@ -936,7 +1001,10 @@ static int produce_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t 
     j.lo = lo;
     j.base = buf + hdr;
     j.per = (*len - hdr) / (size_t)(hi - lo);
-    if (pf_parallel_for(lo, hi, sample_threads(ctx), render_array_slice, &j, err) != 0) {
+    if (pf_parallel_for(0, (hi - lo) * (j.t == PF_DT_F4 ? ctx->ds.n_channels : SEG_SLABS),
+                        sample_threads(ctx), render_array_unit, &j, err) != 0 ||
+        (j.t == PF_DT_I2 &&
+         pf_parallel_for(0, hi - lo, sample_threads(ctx), mirror_seg_unit, &j, err) != 0)) {
         free(buf);
         free(s);
         return -1;

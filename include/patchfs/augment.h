@@ -61,6 +61,15 @@ int pf_aug_spatial(const pf_aug_params *p);
  * start; the grid turns about the crop's centre. */
 void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                          const int patch[3], const pf_aug_params *p, float *out);
+/* Output planes [z0, z1) of the seg only (out is the whole (P) array): the same bytes. */
+void pf_aug_sample_seg_planes(const pf_case *c, const int64_t start[3], const int patch[3],
+                              const pf_aug_params *p, int seg_nearest, int z0, int z1,
+                              int16_t *out);
+/* Channels [ch0, ch1) only, out holding channel ch0 first: the same bytes as those channels
+ * of pf_aug_sample_image (channels are independent; the mount renders them in parallel). */
+void pf_aug_sample_channels(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                            const int patch[3], const pf_aug_params *p, int ch0, int ch1,
+                            float *out);
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                        const pf_aug_params *p, int seg_nearest, int16_t *out);
 
@@ -76,6 +85,10 @@ void pf_aug_grid(const pf_aug_params *p, const int64_t start[3], const int patch
 
 /* Intensity transforms and mirroring, in place on (C, P) image and (P) seg. */
 int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], float *img);
+/* The intensity transforms of channels [ch0, ch1) only, img holding channel ch0 first: the
+ * same bytes as those channels of pf_aug_intensity. */
+int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                              float *img);
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg);
 

@@ -28,6 +28,7 @@ shows medians. The load average is printed first: these machines are shared.
 """
 import argparse
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -158,6 +159,18 @@ def step_paths(mnt, epoch, n):
         yield os.path.join(d, "seg.npy")
 
 
+def cpu_seconds(pid):
+    """utime + stime of a live process, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def measure(reader, ds, work, opts, aug, steps):
     mnt = tempfile.mkdtemp(prefix="mnt_%s_" % aug, dir=work)
     log = os.path.join(work, "aug_mount_%s.log" % aug)
@@ -166,17 +179,19 @@ def measure(reader, ds, work, opts, aug, steps):
         for path in step_paths(mnt, 0, 2):  # warm-up: case cache pages, daemon state
             reader.read(path)
         nbytes = 0
+        d0, r0 = cpu_seconds(p.pid), own_cpu_seconds()
         t0 = time.perf_counter()
         for path in step_paths(mnt, 1, steps):
             nbytes += reader.read(path)
         dt = time.perf_counter() - t0
+        cpu = (cpu_seconds(p.pid) - d0, own_cpu_seconds() - r0)
     finally:
         MOUNTS.remove((mnt, p))
         umount(mnt, p)
     if p.returncode not in (0, None):
         print("aug_mount_rate: warning: the aug=%s daemon exited with status %d" % (
             aug, p.returncode), file=sys.stderr)
-    return dt, nbytes
+    return dt, nbytes, cpu
 
 
 def median(v):
@@ -225,6 +240,7 @@ def main():
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.signal(signal.SIGHUP, on_sigterm)
     times = {"none": [], "nnunet": []}
+    cpus = {"none": [], "nnunet": []}
     sizes = {}
     try:
         prepare(ds, opts, os.path.join(work, "aug_prepare.log"))
@@ -232,8 +248,9 @@ def main():
         for r in range(a.reps):
             order = ("none", "nnunet") if r % 2 == 0 else ("nnunet", "none")
             for aug in order:
-                dt, nbytes = measure(reader, ds, work, opts, aug, a.steps)
+                dt, nbytes, cpu = measure(reader, ds, work, opts, aug, a.steps)
                 times[aug].append(dt)
+                cpus[aug].append(cpu)
                 sizes[aug] = nbytes
     except KeyboardInterrupt:
         unmount_all()
@@ -248,13 +265,15 @@ def main():
     print("dataset %s, options %s, epoch 1 steps 0..%d (data.npy + seg.npy) after a 2-step "
           "warm-up on epoch 0, one reader, fresh mount each%s" % (
               os.path.basename(ds), opts, a.steps - 1, rep))
-    print("| measure | steps/s | s per step | MB/s | MiB per step |")
-    print("|---|---:|---:|---:|---:|")
+    print("| measure | steps/s | s per step | MB/s | MiB per step | CPU ms per step: daemon + reader |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, key, rate in (("plain steps through the mount (aug=none)", "none", plain),
                             ("augmented steps through the mount (aug=nnunet)", "nnunet", aug)):
         mib = sizes[key] / a.steps / 2**20
-        print("| %s | %.2f | %.3f | %.1f | %.1f |" % (
-            name, rate, 1 / rate, rate * sizes[key] / a.steps / 1e6, mib))
+        dcpu = median([c[0] for c in cpus[key]]) / a.steps * 1e3
+        rcpu = median([c[1] for c in cpus[key]]) / a.steps * 1e3
+        print("| %s | %.2f | %.3f | %.1f | %.1f | %.0f + %.0f |" % (
+            name, rate, 1 / rate, rate * sizes[key] / a.steps / 1e6, mib, dcpu, rcpu))
     print("augmented / plain: %.2fx (target >= 0.5x)" % (aug / plain))
     print("load average at end: %.2f %.2f %.2f" % la_end)
 
