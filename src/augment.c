@@ -750,6 +750,79 @@ void pf_aug_grid(const pf_aug_params *p, const int64_t start[3], const int patch
             }
 }
 
+/* a[i] <-> b[len - 1 - i] for all i (a != b), or the reversal of a (a == b), four or eight
+ * elements at a time through reversed vector loads. */
+typedef int16_t pf_v8s __attribute__((vector_size(16)));
+
+static void swap_reversed_f(float *a, float *b, size_t len)
+{
+    size_t i = 0;
+    if (a == b) {
+        for (; 2 * i + 2 * PF_VL <= len; i += PF_VL) {
+            pf_vf x = pf_vf_load(a + i), y = pf_vf_load(a + len - PF_VL - i);
+            pf_vf_store(a + i, (pf_vf){y[3], y[2], y[1], y[0]});
+            pf_vf_store(a + len - PF_VL - i, (pf_vf){x[3], x[2], x[1], x[0]});
+        }
+        for (; 2 * i + 1 < len; i++) {
+            float t = a[i];
+            a[i] = a[len - 1 - i];
+            a[len - 1 - i] = t;
+        }
+        return;
+    }
+    for (; i + PF_VL <= len; i += PF_VL) {
+        pf_vf x = pf_vf_load(a + i), y = pf_vf_load(b + len - PF_VL - i);
+        pf_vf_store(a + i, (pf_vf){y[3], y[2], y[1], y[0]});
+        pf_vf_store(b + len - PF_VL - i, (pf_vf){x[3], x[2], x[1], x[0]});
+    }
+    for (; i < len; i++) {
+        float t = a[i];
+        a[i] = b[len - 1 - i];
+        b[len - 1 - i] = t;
+    }
+}
+
+static inline pf_v8s load8s(const int16_t *p)
+{
+    pf_v8s v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store8s_reversed(int16_t *p, pf_v8s v)
+{
+    pf_v8s r = {v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]};
+    memcpy(p, &r, sizeof r);
+}
+
+static void swap_reversed_s(int16_t *a, int16_t *b, size_t len)
+{
+    size_t i = 0;
+    if (a == b) {
+        for (; 2 * i + 16 <= len; i += 8) {
+            pf_v8s x = load8s(a + i), y = load8s(a + len - 8 - i);
+            store8s_reversed(a + i, y);
+            store8s_reversed(a + len - 8 - i, x);
+        }
+        for (; 2 * i + 1 < len; i++) {
+            int16_t t = a[i];
+            a[i] = a[len - 1 - i];
+            a[len - 1 - i] = t;
+        }
+        return;
+    }
+    for (; i + 8 <= len; i += 8) {
+        pf_v8s x = load8s(a + i), y = load8s(b + len - 8 - i);
+        store8s_reversed(a + i, y);
+        store8s_reversed(b + len - 8 - i, x);
+    }
+    for (; i < len; i++) {
+        int16_t t = a[i];
+        a[i] = b[len - 1 - i];
+        b[len - 1 - i] = t;
+    }
+}
+
 /* Reverses the mirrored axes of one (P0, P1, P2) volume of `elem`-byte elements in a single
  * pass, in place: output row (z, y) is input row (z', y') (each index flipped when its axis
  * is mirrored), reversed when X is mirrored. The row map is its own inverse, so each pair of
@@ -773,20 +846,10 @@ static void mirror_volume(void *data, size_t elem, const int P[3], const int m[3
                     memcpy(a + off, b + off, k);
                     memcpy(b + off, tmp, k);
                 }
-            } else if (elem == 4) { /* a[i] <-> b[len-1-i]; for a == b a plain reversal */
-                float *fa = (float *)a, *fb = (float *)b;
-                for (size_t i = 0; i < (r == r2 ? len / 2 : len); i++) {
-                    float t = fa[i];
-                    fa[i] = fb[len - 1 - i];
-                    fb[len - 1 - i] = t;
-                }
+            } else if (elem == 4) {
+                swap_reversed_f((float *)a, (float *)b, len);
             } else {
-                int16_t *ia = (int16_t *)a, *ib = (int16_t *)b;
-                for (size_t i = 0; i < (r == r2 ? len / 2 : len); i++) {
-                    int16_t t = ia[i];
-                    ia[i] = ib[len - 1 - i];
-                    ib[len - 1 - i] = t;
-                }
+                swap_reversed_s((int16_t *)a, (int16_t *)b, len);
             }
         }
 }

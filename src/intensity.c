@@ -411,7 +411,10 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
             return -1;
         if (p->bright) {
             const float f = (float)p->bright_f[c];
-            for (size_t i = 0; i < n; i++)
+            size_t i;
+            for (i = 0; i + PF_VL <= n; i += PF_VL)
+                pf_vf_store(v + i, pf_vf_load(v + i) * f);
+            for (; i < n; i++)
                 v[i] *= f;
         }
         if (p->contrast) {

@@ -588,12 +588,14 @@ static void test_spatial_golden(void **state)
 }
 
 /* Mirroring every combination of axes equals a naive per-voxel flip (odd and even sizes, so
- * middle rows and the middle element of a row are covered). */
+ * middle rows and the middle element of a row are covered, with rows long enough for the
+ * vector swaps). */
 static void test_mirror_matches_flip(void **state)
 {
-    const int shapes[2][3] = {{5, 4, 7}, {4, 5, 6}};
+    /* rows shorter and longer than the vector paths, even and odd, multiples or not */
+    const int shapes[5][3] = {{5, 4, 7}, {4, 5, 6}, {3, 4, 21}, {2, 3, 37}, {3, 2, 32}};
     (void)state;
-    for (int sh = 0; sh < 2; sh++)
+    for (int sh = 0; sh < 5; sh++)
         for (int combo = 0; combo < 8; combo++) {
             const int *Q = shapes[sh];
             const int n = Q[0] * Q[1] * Q[2];
