@@ -675,6 +675,128 @@ void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch
     pf_aug_sample_seg_planes(c, start, patch, p, seg_nearest, 0, patch[0], out);
 }
 
+/* The seg of an axis-aligned grid, planes [z0, z1). A voxel whose eight corners carry one
+ * label takes it; the test factorises like the interpolation: along X a row's corner pair is
+ * "one label" or MIXED, then pairs of those along Y, then along Z. Other voxels (label borders,
+ * the case's border) go through seg_linear with the general sampler's positions, so the bytes
+ * are the general sampler's. Nearest picks the nearer corner per axis. */
+#define MIXED INT32_MIN
+
+/* One source plane zs: per output (y, x), the single label of the 2 x 2 corners in Y and X,
+ * or MIXED; rows [ylo, yhi] of X pairs go through xeq first. */
+static void seg_plane_labels(const int16_t *seg, const axis_tables *t, const int64_t S[3],
+                             int32_t zs, int32_t ylo, int32_t yhi, int32_t *xeq, int32_t *dst)
+{
+    const int P1 = t->len[1], P2 = t->len[2];
+    for (int32_t ys = ylo; ys <= yhi; ys++) {
+        const int16_t *row = seg + ((size_t)zs * (size_t)S[1] + (size_t)ys) * (size_t)S[2];
+        int32_t *xr = xeq + (size_t)(ys - ylo) * (size_t)P2;
+        for (int x = 0; x < P2; x++) {
+            const int32_t f = t->f[2][x];
+            xr[x] = t->in[2][x] && row[f] == row[f + 1] ? row[f] : MIXED;
+        }
+    }
+    for (int y = 0; y < P1; y++) {
+        const int32_t *r0, *r1;
+        int32_t *o = dst + (size_t)y * (size_t)P2;
+        int x;
+        if (!t->in[1][y])
+            continue;
+        r0 = xeq + (size_t)(t->f[1][y] - ylo) * (size_t)P2;
+        r1 = r0 + P2;
+        for (x = 0; x + PF_VL <= P2; x += PF_VL) {
+            pf_vi a, b;
+            memcpy(&a, r0 + x, sizeof a);
+            memcpy(&b, r1 + x, sizeof b);
+            a = (a & (a == b)) | ((pf_vi){MIXED, MIXED, MIXED, MIXED} & ~(a == b));
+            memcpy(o + x, &a, sizeof a);
+        }
+        for (; x < P2; x++)
+            o[x] = r0[x] == r1[x] ? r0[x] : MIXED;
+    }
+}
+
+static int sample_seg_separable(const pf_case *c, const grid *g, const case_geom *cg,
+                                const int patch[3], int seg_nearest, int z0, int z1,
+                                int16_t *out)
+{
+    const int64_t *S = c->hdr.shape;
+    const size_t plane = (size_t)patch[1] * (size_t)patch[2];
+    const int P2 = patch[2];
+    int32_t ylo = INT32_MAX, yhi = -1, tag[2] = {-1, -1};
+    int32_t *xeq = NULL, *yp[2] = {NULL, NULL};
+    axis_tables t;
+    int rc = -1;
+    if (!axis_aligned(g) || axis_tables_make(&t, g, cg, patch) != 0)
+        return -1;
+    if (seg_nearest) {
+        for (int z = z0; z < z1; z++)
+            for (int y = 0; y < patch[1]; y++)
+                for (int x = 0; x < P2; x++) {
+                    const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
+                    const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
+                    out[(size_t)z * plane + (size_t)y * (size_t)P2 + (size_t)x] =
+                        seg_nearest_at(c, fk, wk);
+                }
+        axis_tables_free(&t);
+        return 0;
+    }
+    for (int y = 0; y < patch[1]; y++)
+        if (t.in[1][y]) {
+            ylo = t.f[1][y] < ylo ? t.f[1][y] : ylo;
+            yhi = t.f[1][y] + 1 > yhi ? t.f[1][y] + 1 : yhi;
+        }
+    xeq = malloc((size_t)(yhi >= ylo ? yhi - ylo + 1 : 1) * (size_t)P2 * sizeof *xeq);
+    yp[0] = malloc(plane * sizeof *yp[0]);
+    yp[1] = malloc(plane * sizeof *yp[1]);
+    if (!xeq || !yp[0] || !yp[1])
+        goto out;
+    for (int z = z0; z < z1; z++) {
+        const int32_t *pa = NULL, *pb = NULL;
+        if (t.in[0][z] && yhi >= ylo) {
+            const int32_t za = t.f[0][z], zb = za + 1;
+            int sa = tag[0] == za ? 0 : tag[1] == za ? 1 : -1, sb;
+            if (sa < 0) {
+                sa = tag[0] == zb ? 1 : 0;
+                seg_plane_labels(c->seg, &t, S, za, ylo, yhi, xeq, yp[sa]);
+                tag[sa] = za;
+            }
+            sb = sa ^ 1;
+            if (tag[sb] != zb) {
+                seg_plane_labels(c->seg, &t, S, zb, ylo, yhi, xeq, yp[sb]);
+                tag[sb] = zb;
+            }
+            pa = yp[sa];
+            pb = yp[sb];
+        }
+        for (int y = 0; y < patch[1]; y++) {
+            int16_t *o = out + (size_t)z * plane + (size_t)y * (size_t)P2;
+            const int32_t *ra = pa && t.in[1][y] ? pa + (size_t)y * (size_t)P2 : NULL;
+            const int32_t *rb = ra ? pb + (size_t)y * (size_t)P2 : NULL;
+            for (int x = 0; x < P2; x++) {
+                if (ra && ra[x] != MIXED && ra[x] == rb[x]) {
+                    o[x] = (int16_t)ra[x];
+                } else {
+                    const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
+                    const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
+                    o[x] = seg_linear(c, fk, wk);
+                }
+            }
+        }
+    }
+    rc = 0;
+out:
+    free(xeq);
+    free(yp[0]);
+    free(yp[1]);
+    axis_tables_free(&t);
+    return rc;
+}
+
+static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom *cgp,
+                               const int patch[3], int seg_nearest, int z0, int z1,
+                               int16_t *out);
+
 void pf_aug_sample_seg_planes(const pf_case *c, const int64_t start[3], const int patch[3],
                               const pf_aug_params *p, int seg_nearest, int z0, int z1,
                               int16_t *out)
@@ -683,6 +805,27 @@ void pf_aug_sample_seg_planes(const pf_case *c, const int64_t start[3], const in
     grid g;
     grid_init(&g, p, start, patch);
     case_geom_init(&cg, c);
+    if (sample_seg_separable(c, &g, &cg, patch, seg_nearest, z0, z1, out) == 0)
+        return;
+    sample_seg_general(c, &g, &cg, patch, seg_nearest, z0, z1, out);
+}
+
+void pf_aug_sample_seg_general(const pf_case *c, const int64_t start[3], const int patch[3],
+                               const pf_aug_params *p, int seg_nearest, int16_t *out)
+{
+    case_geom cg;
+    grid g;
+    grid_init(&g, p, start, patch);
+    case_geom_init(&cg, c);
+    sample_seg_general(c, &g, &cg, patch, seg_nearest, 0, patch[0], out);
+}
+
+static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom *cgp,
+                               const int patch[3], int seg_nearest, int z0, int z1,
+                               int16_t *out)
+{
+    const grid g = *gp;
+    const case_geom cg = *cgp;
     for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
             const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];

@@ -73,10 +73,12 @@ void pf_aug_sample_channels(const pf_case *c, const pf_norm *norms, const int64_
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                        const pf_aug_params *p, int seg_nearest, int16_t *out);
 
-/* The image sampler without its shortcut for axis-aligned grids (scaling without rotation,
- * done separably with the same bytes); for tests and benchmarks. */
+/* The samplers without their shortcut for axis-aligned grids (scaling without rotation, done
+ * separably with the same bytes); for tests and benchmarks. */
 void pf_aug_sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                                  const int patch[3], const pf_aug_params *p, float *out);
+void pf_aug_sample_seg_general(const pf_case *c, const int64_t start[3], const int patch[3],
+                               const pf_aug_params *p, int seg_nearest, int16_t *out);
 
 /* Where each voxel of the final (augmented, mirrored) patch comes from: source (z, y, x) =
  * origin + G o for patch index o = (z, y, x). p NULL: a plain crop at start. */

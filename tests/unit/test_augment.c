@@ -532,8 +532,9 @@ static void test_spatial_seg_matches_reference(void **state)
     tu_case_free(&c);
 }
 
-/* Scaling without rotation takes the separable sampler: the same bytes as the general one,
- * zooming in and out, clipped (CT) and not, with the grid partly outside the case. */
+/* Scaling without rotation takes the separable samplers: the same bytes as the general ones
+ * (image; seg linear and nearest), zooming in and out, clipped (CT) and not, with the grid
+ * partly outside the case. */
 static void test_separable_equals_general(void **state)
 {
     const int patch[3] = {12, 17, 15};
@@ -553,6 +554,13 @@ static void test_separable_equals_general(void **state)
         pf_aug_sample_image(&c, nm, starts[v / 3], patch, &p, a);
         pf_aug_sample_image_general(&c, nm, starts[v / 3], patch, &p, b);
         assert_memory_equal(a, b, 2 * 12 * 17 * 15 * sizeof *a);
+        for (int nearest = 0; nearest < 2; nearest++) {
+            int16_t *sa = (int16_t *)a, *sb = (int16_t *)b;
+            memset(a, 0, 12 * 17 * 15 * sizeof *sa);
+            pf_aug_sample_seg(&c, starts[v / 3], patch, &p, nearest, sa);
+            pf_aug_sample_seg_general(&c, starts[v / 3], patch, &p, nearest, sb);
+            assert_memory_equal(sa, sb, 12 * 17 * 15 * sizeof *sa);
+        }
         free(a);
         free(b);
     }
