@@ -345,6 +345,23 @@ static void case_geom_init(case_geom *cg, const pf_case *c)
     cg->sz = (size_t)(S[1] * S[2]);
 }
 
+/* Voxels x0 .. x0 + PF_VL - 1 of a row: positions (row_points), which lanes have all corners
+ * inside the case (the returned mask), and each lane's first corner (0 for lanes outside,
+ * whose values the callers replace). */
+static inline pf_vi group_points(const row_walk *rw, int x0, const case_geom *cg, pf_vi f[3],
+                                 pf_vf w[3], int32_t base[PF_VL])
+{
+    pf_vi in;
+    pf_vu bv;
+    row_points(rw, x0, f, w);
+    in = corners_inside(f, cg->S);
+    /* unsigned: lanes far outside may wrap, harmlessly (masked off) */
+    bv = (((pf_vu)f[0] * (uint32_t)cg->S[1] + (pf_vu)f[1]) * (uint32_t)cg->S[2] + (pf_vu)f[2]) &
+         (pf_vu)in;
+    memcpy(base, &bv, sizeof(pf_vu));
+    return in;
+}
+
 /* ---- axis-aligned grids: the separable sampler ----
  *
  * Without rotation (nnU-Net's scaling-only samples, about 4 in 9 of those it resamples) M is
@@ -371,6 +388,7 @@ typedef struct axis_tables {
     float *w[3];
     unsigned char *in[3];
     int len[3];
+    int32_t ylo, yhi; /* source rows the inside output rows need (yhi < ylo: none) */
 } axis_tables;
 
 static void axis_tables_free(axis_tables *t)
@@ -409,16 +427,47 @@ static int axis_tables_make(axis_tables *t, const grid *g, const case_geom *cg, 
                 t->in[d][o + k] = f[d][k] >= 0 && f[d][k] < cg->S[d] - 1;
             }
         }
+    t->ylo = INT32_MAX;
+    t->yhi = -1;
+    for (int y = 0; y < patch[1]; y++)
+        if (t->in[1][y]) {
+            t->ylo = t->f[1][y] < t->ylo ? t->f[1][y] : t->ylo;
+            t->yhi = t->f[1][y] + 1 > t->yhi ? t->f[1][y] + 1 : t->yhi;
+        }
     return 0;
+}
+
+/* Two source planes held at a time: output plane z needs planes fz and fz + 1, and consecutive
+ * z share them, so each is made once. make(arg, slot, zs) fills a slot with plane zs. */
+typedef struct plane_pair {
+    int32_t tag[2];
+    void (*make)(void *arg, int slot, int32_t zs);
+    void *arg;
+} plane_pair;
+
+static void plane_pair_get(plane_pair *pp, int32_t za, int *sa, int *sb)
+{
+    const int32_t zb = za + 1;
+    *sa = pp->tag[0] == za ? 0 : pp->tag[1] == za ? 1 : -1;
+    if (*sa < 0) {
+        *sa = pp->tag[0] == zb ? 1 : 0; /* keep zb if it is there */
+        pp->make(pp->arg, *sa, za);
+        pp->tag[*sa] = za;
+    }
+    *sb = *sa ^ 1;
+    if (pp->tag[*sb] != zb) {
+        pp->make(pp->arg, *sb, zb);
+        pp->tag[*sb] = zb;
+    }
 }
 
 /* One source plane zs interpolated along X (rows ys in [ylo, yhi]) and then along Y onto the
  * output rows: dst (P1 x P2); rows whose Y is outside are left alone. */
 static void separable_plane(const float *img, const pf_norm *nm, const axis_tables *t,
-                            const int64_t S[3], int32_t zs, int32_t ylo, int32_t yhi,
-                            float *xrows, float *dst)
+                            const int64_t S[3], int32_t zs, float *xrows, float *dst)
 {
     const int P1 = t->len[1], P2 = t->len[2];
+    const int32_t ylo = t->ylo, yhi = t->yhi;
     const int clip = !isinf(nm->lo) || !isinf(nm->hi);
     for (int32_t ys = ylo; ys <= yhi; ys++) {
         const float *row = img + ((size_t)zs * (size_t)S[1] + (size_t)ys) * (size_t)S[2];
@@ -460,6 +509,21 @@ static void separable_plane(const float *img, const pf_norm *nm, const axis_tabl
     }
 }
 
+/* What separable_plane needs to fill a plane_pair slot. */
+typedef struct image_planes {
+    const float *img;
+    const pf_norm *nm;
+    const axis_tables *t;
+    const int64_t *S;
+    float *xrows, *yp[2];
+} image_planes;
+
+static void make_image_plane(void *arg, int slot, int32_t zs)
+{
+    image_planes *ip = arg;
+    separable_plane(ip->img, ip->nm, ip->t, ip->S, zs, ip->xrows, ip->yp[slot]);
+}
+
 /* Returns -1 (nothing written) when it does not apply or memory is short: the caller then
  * uses the general sampler. */
 static int sample_image_separable(const pf_case *c, const pf_norm *norms, const grid *g,
@@ -470,9 +534,7 @@ static int sample_image_separable(const pf_case *c, const pf_norm *norms, const 
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     const size_t plane = (size_t)patch[1] * (size_t)patch[2], pv = (size_t)patch[0] * plane;
     const int P2 = patch[2];
-    int32_t ylo = INT32_MAX, yhi = -1;
-    float *xrows = NULL, *yp[2] = {NULL, NULL};
-    int32_t tag[2];
+    image_planes ip = {.S = S};
     axis_tables t;
     int rc = -1;
     for (int ch = ch0; ch < ch1; ch++)
@@ -480,39 +542,26 @@ static int sample_image_separable(const pf_case *c, const pf_norm *norms, const 
             return -1; /* the mask rule needs every corner's seg: general sampler */
     if (!axis_aligned(g) || axis_tables_make(&t, g, cg, patch) != 0)
         return -1;
-    for (int y = 0; y < patch[1]; y++)
-        if (t.in[1][y]) {
-            ylo = t.f[1][y] < ylo ? t.f[1][y] : ylo;
-            yhi = t.f[1][y] + 1 > yhi ? t.f[1][y] + 1 : yhi;
-        }
-    xrows = malloc((size_t)(yhi >= ylo ? yhi - ylo + 1 : 1) * (size_t)P2 * sizeof *xrows);
-    yp[0] = malloc(plane * sizeof *yp[0]);
-    yp[1] = malloc(plane * sizeof *yp[1]);
-    if (!xrows || !yp[0] || !yp[1])
+    ip.t = &t;
+    ip.xrows = malloc((size_t)(t.yhi >= t.ylo ? t.yhi - t.ylo + 1 : 1) * (size_t)P2 * sizeof *ip.xrows);
+    ip.yp[0] = malloc(plane * sizeof *ip.yp[0]);
+    ip.yp[1] = malloc(plane * sizeof *ip.yp[1]);
+    if (!ip.xrows || !ip.yp[0] || !ip.yp[1])
         goto out;
     for (int ch = ch0; ch < ch1; ch++) {
         const pf_norm *nm = &norms[ch];
         const float *img = c->image + (size_t)ch * nvox;
-        tag[0] = tag[1] = -1;
+        plane_pair pp = {{-1, -1}, make_image_plane, &ip};
+        ip.img = img;
+        ip.nm = nm;
         for (int z = 0; z < patch[0]; z++) {
             float *oz = out + (size_t)(ch - ch0) * pv + (size_t)z * plane;
             const float *pa = NULL, *pb = NULL;
-            if (t.in[0][z] && yhi >= ylo) {
-                /* planes fz and fz + 1, each made once while consecutive z share them */
-                const int32_t za = t.f[0][z], zb = za + 1;
-                int sa = tag[0] == za ? 0 : tag[1] == za ? 1 : -1, sb;
-                if (sa < 0) {
-                    sa = tag[0] == zb ? 1 : 0; /* keep zb if it is there */
-                    separable_plane(img, nm, &t, S, za, ylo, yhi, xrows, yp[sa]);
-                    tag[sa] = za;
-                }
-                sb = sa ^ 1;
-                if (tag[sb] != zb) {
-                    separable_plane(img, nm, &t, S, zb, ylo, yhi, xrows, yp[sb]);
-                    tag[sb] = zb;
-                }
-                pa = yp[sa];
-                pb = yp[sb];
+            if (t.in[0][z] && t.yhi >= t.ylo) {
+                int sa, sb;
+                plane_pair_get(&pp, t.f[0][z], &sa, &sb);
+                pa = ip.yp[sa];
+                pb = ip.yp[sb];
             }
             for (int y = 0; y < patch[1]; y++) {
                 float *o = oz + (size_t)y * (size_t)P2;
@@ -542,9 +591,9 @@ static int sample_image_separable(const pf_case *c, const pf_norm *norms, const 
     }
     rc = 0;
 out:
-    free(xrows);
-    free(yp[0]);
-    free(yp[1]);
+    free(ip.xrows);
+    free(ip.yp[0]);
+    free(ip.yp[1]);
     axis_tables_free(&t);
     return rc;
 }
@@ -596,17 +645,8 @@ static void sample_image_general(const pf_case *c, const pf_norm *norms, const i
             for (int x0 = 0; x0 < patch[2]; x0 += PF_VL) {
                 const int m = patch[2] - x0 < PF_VL ? patch[2] - x0 : PF_VL;
                 int32_t base[PF_VL], all_in;
-                pf_vi f[3], in;
                 pf_vf w[3];
-                row_points(&rw, x0, f, w);
-                in = corners_inside(f, cg.S);
-                /* lanes outside read voxel 0 (their value is replaced below) */
-                {
-                    /* unsigned: lanes far outside may wrap, harmlessly (masked off) */
-                    pf_vu bv = (((pf_vu)f[0] * (uint32_t)cg.S[1] + (pf_vu)f[1]) * (uint32_t)cg.S[2] +
-                                (pf_vu)f[2]) & (pf_vu)in;
-                    memcpy(base, &bv, sizeof base);
-                }
+                pf_vi f[3], in = group_points(&rw, x0, &cg, f, w, base);
                 all_in = in[0] & in[1] & in[2] & in[3];
                 for (int ch = ch0; ch < ch1; ch++) {
                     const pf_norm *nm = &norms[ch];
@@ -685,9 +725,10 @@ void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch
 /* One source plane zs: per output (y, x), the single label of the 2 x 2 corners in Y and X,
  * or MIXED; rows [ylo, yhi] of X pairs go through xeq first. */
 static void seg_plane_labels(const int16_t *seg, const axis_tables *t, const int64_t S[3],
-                             int32_t zs, int32_t ylo, int32_t yhi, int32_t *xeq, int32_t *dst)
+                             int32_t zs, int32_t *xeq, int32_t *dst)
 {
     const int P1 = t->len[1], P2 = t->len[2];
+    const int32_t ylo = t->ylo, yhi = t->yhi;
     for (int32_t ys = ylo; ys <= yhi; ys++) {
         const int16_t *row = seg + ((size_t)zs * (size_t)S[1] + (size_t)ys) * (size_t)S[2];
         int32_t *xr = xeq + (size_t)(ys - ylo) * (size_t)P2;
@@ -716,15 +757,27 @@ static void seg_plane_labels(const int16_t *seg, const axis_tables *t, const int
     }
 }
 
+typedef struct label_planes {
+    const int16_t *seg;
+    const axis_tables *t;
+    const int64_t *S;
+    int32_t *xeq, *yp[2];
+} label_planes;
+
+static void make_label_plane(void *arg, int slot, int32_t zs)
+{
+    label_planes *lp = arg;
+    seg_plane_labels(lp->seg, lp->t, lp->S, zs, lp->xeq, lp->yp[slot]);
+}
+
 static int sample_seg_separable(const pf_case *c, const grid *g, const case_geom *cg,
                                 const int patch[3], int seg_nearest, int z0, int z1,
                                 int16_t *out)
 {
-    const int64_t *S = c->hdr.shape;
     const size_t plane = (size_t)patch[1] * (size_t)patch[2];
     const int P2 = patch[2];
-    int32_t ylo = INT32_MAX, yhi = -1, tag[2] = {-1, -1};
-    int32_t *xeq = NULL, *yp[2] = {NULL, NULL};
+    label_planes lp = {.seg = c->seg, .S = c->hdr.shape};
+    plane_pair pp = {{-1, -1}, make_label_plane, &lp};
     axis_tables t;
     int rc = -1;
     if (!axis_aligned(g) || axis_tables_make(&t, g, cg, patch) != 0)
@@ -741,33 +794,19 @@ static int sample_seg_separable(const pf_case *c, const grid *g, const case_geom
         axis_tables_free(&t);
         return 0;
     }
-    for (int y = 0; y < patch[1]; y++)
-        if (t.in[1][y]) {
-            ylo = t.f[1][y] < ylo ? t.f[1][y] : ylo;
-            yhi = t.f[1][y] + 1 > yhi ? t.f[1][y] + 1 : yhi;
-        }
-    xeq = malloc((size_t)(yhi >= ylo ? yhi - ylo + 1 : 1) * (size_t)P2 * sizeof *xeq);
-    yp[0] = malloc(plane * sizeof *yp[0]);
-    yp[1] = malloc(plane * sizeof *yp[1]);
-    if (!xeq || !yp[0] || !yp[1])
+    lp.t = &t;
+    lp.xeq = malloc((size_t)(t.yhi >= t.ylo ? t.yhi - t.ylo + 1 : 1) * (size_t)P2 * sizeof *lp.xeq);
+    lp.yp[0] = malloc(plane * sizeof *lp.yp[0]);
+    lp.yp[1] = malloc(plane * sizeof *lp.yp[1]);
+    if (!lp.xeq || !lp.yp[0] || !lp.yp[1])
         goto out;
     for (int z = z0; z < z1; z++) {
         const int32_t *pa = NULL, *pb = NULL;
-        if (t.in[0][z] && yhi >= ylo) {
-            const int32_t za = t.f[0][z], zb = za + 1;
-            int sa = tag[0] == za ? 0 : tag[1] == za ? 1 : -1, sb;
-            if (sa < 0) {
-                sa = tag[0] == zb ? 1 : 0;
-                seg_plane_labels(c->seg, &t, S, za, ylo, yhi, xeq, yp[sa]);
-                tag[sa] = za;
-            }
-            sb = sa ^ 1;
-            if (tag[sb] != zb) {
-                seg_plane_labels(c->seg, &t, S, zb, ylo, yhi, xeq, yp[sb]);
-                tag[sb] = zb;
-            }
-            pa = yp[sa];
-            pb = yp[sb];
+        if (t.in[0][z] && t.yhi >= t.ylo) {
+            int sa, sb;
+            plane_pair_get(&pp, t.f[0][z], &sa, &sb);
+            pa = lp.yp[sa];
+            pb = lp.yp[sb];
         }
         for (int y = 0; y < patch[1]; y++) {
             int16_t *o = out + (size_t)z * plane + (size_t)y * (size_t)P2;
@@ -786,9 +825,9 @@ static int sample_seg_separable(const pf_case *c, const grid *g, const case_geom
     }
     rc = 0;
 out:
-    free(xeq);
-    free(yp[0]);
-    free(yp[1]);
+    free(lp.xeq);
+    free(lp.yp[0]);
+    free(lp.yp[1]);
     axis_tables_free(&t);
     return rc;
 }
@@ -834,15 +873,8 @@ static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom
             for (int x0 = 0; x0 < patch[2]; x0 += PF_VL) {
                 const int m = patch[2] - x0 < PF_VL ? patch[2] - x0 : PF_VL;
                 int32_t base[PF_VL];
-                pf_vi f[3], in;
                 pf_vf w[3];
-                row_points(&rw, x0, f, w);
-                in = corners_inside(f, cg.S);
-                {
-                    pf_vu bv = (((pf_vu)f[0] * (uint32_t)cg.S[1] + (pf_vu)f[1]) * (uint32_t)cg.S[2] +
-                                (pf_vu)f[2]) & (pf_vu)in;
-                    memcpy(base, &bv, sizeof base);
-                }
+                pf_vi f[3], in = group_points(&rw, x0, &cg, f, w, base);
                 for (int k = 0; k < m; k++) {
                     int16_t *o = out + row + (size_t)x0 + (size_t)k;
                     if (in[k] && !seg_nearest) {
