@@ -274,21 +274,24 @@ static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL],
                                     size_t sz, const pf_norm *nm, const pf_vf w[3])
 {
     /* lanes built from registers, not element by element in memory (which would stall on
-     * store forwarding) */
+     * store forwarding); the eight corners written out so that they stay in registers */
     const float *b0 = img + base[0], *b1 = img + base[1], *b2 = img + base[2], *b3 = img + base[3];
-    const size_t off[8] = {0, 1, sy, sy + 1, sz, sz + 1, sz + sy, sz + sy + 1};
-    pf_vf v[8];
-    for (int j = 0; j < 8; j++)
-        v[j] = (pf_vf){b0[off[j]], b1[off[j]], b2[off[j]], b3[off[j]]};
-    if (!isinf(nm->lo) || !isinf(nm->hi)) /* CT: clip to the percentiles first */
-        for (int j = 0; j < 8; j++)
-            v[j] = pf_vf_min(pf_vf_max(v[j], pf_vf_splat(nm->lo)), pf_vf_splat(nm->hi));
-    {
-        pf_vf c00 = lerp_lanes(v[0], v[1], w[2]), c01 = lerp_lanes(v[2], v[3], w[2]);
-        pf_vf c10 = lerp_lanes(v[4], v[5], w[2]), c11 = lerp_lanes(v[6], v[7], w[2]);
-        pf_vf r = lerp_lanes(lerp_lanes(c00, c01, w[1]), lerp_lanes(c10, c11, w[1]), w[0]);
-        return (r - nm->shift) / nm->scale;
+#define CORNER(o) ((pf_vf){b0[o], b1[o], b2[o], b3[o]})
+    pf_vf v0 = CORNER(0), v1 = CORNER(1), v2 = CORNER(sy), v3 = CORNER(sy + 1);
+    pf_vf v4 = CORNER(sz), v5 = CORNER(sz + 1), v6 = CORNER(sz + sy), v7 = CORNER(sz + sy + 1);
+#undef CORNER
+    pf_vf c00, c01, c10, c11, r;
+    if (!isinf(nm->lo) || !isinf(nm->hi)) { /* CT: clip to the percentiles first */
+        const pf_vf lo = pf_vf_splat(nm->lo), hi = pf_vf_splat(nm->hi);
+        v0 = pf_vf_min(pf_vf_max(v0, lo), hi), v1 = pf_vf_min(pf_vf_max(v1, lo), hi);
+        v2 = pf_vf_min(pf_vf_max(v2, lo), hi), v3 = pf_vf_min(pf_vf_max(v3, lo), hi);
+        v4 = pf_vf_min(pf_vf_max(v4, lo), hi), v5 = pf_vf_min(pf_vf_max(v5, lo), hi);
+        v6 = pf_vf_min(pf_vf_max(v6, lo), hi), v7 = pf_vf_min(pf_vf_max(v7, lo), hi);
     }
+    c00 = lerp_lanes(v0, v1, w[2]), c01 = lerp_lanes(v2, v3, w[2]);
+    c10 = lerp_lanes(v4, v5, w[2]), c11 = lerp_lanes(v6, v7, w[2]);
+    r = lerp_lanes(lerp_lanes(c00, c01, w[1]), lerp_lanes(c10, c11, w[1]), w[0]);
+    return (r - nm->shift) / nm->scale;
 }
 
 /* The edge formula, one voxel near or beyond the case's border (or the mask's): each corner
@@ -527,17 +530,18 @@ static void make_image_plane(void *arg, int slot, int32_t zs)
 /* Returns -1 (nothing written) when it does not apply or memory is short: the caller then
  * uses the general sampler. */
 static int sample_image_separable(const pf_case *c, const pf_norm *norms, const grid *g,
-                                  const case_geom *cg, const int patch[3], int ch0, int ch1,
+                                  const case_geom *cg, const int patch[3], int z0, int z1,
                                   float *out)
 {
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     const size_t plane = (size_t)patch[1] * (size_t)patch[2], pv = (size_t)patch[0] * plane;
     const int P2 = patch[2];
+    const int C = (int)c->hdr.n_channels;
     image_planes ip = {.S = S};
     axis_tables t;
     int rc = -1;
-    for (int ch = ch0; ch < ch1; ch++)
+    for (int ch = 0; ch < C; ch++)
         if (norms[ch].masked)
             return -1; /* the mask rule needs every corner's seg: general sampler */
     if (!axis_aligned(g) || axis_tables_make(&t, g, cg, patch) != 0)
@@ -548,14 +552,14 @@ static int sample_image_separable(const pf_case *c, const pf_norm *norms, const 
     ip.yp[1] = malloc(plane * sizeof *ip.yp[1]);
     if (!ip.xrows || !ip.yp[0] || !ip.yp[1])
         goto out;
-    for (int ch = ch0; ch < ch1; ch++) {
+    for (int ch = 0; ch < C; ch++) {
         const pf_norm *nm = &norms[ch];
         const float *img = c->image + (size_t)ch * nvox;
         plane_pair pp = {{-1, -1}, make_image_plane, &ip};
         ip.img = img;
         ip.nm = nm;
-        for (int z = 0; z < patch[0]; z++) {
-            float *oz = out + (size_t)(ch - ch0) * pv + (size_t)z * plane;
+        for (int z = z0; z < z1; z++) {
+            float *oz = out + (size_t)ch * pv + (size_t)z * plane;
             const float *pa = NULL, *pb = NULL;
             if (t.in[0][z] && t.yhi >= t.ylo) {
                 int sa, sb;
@@ -599,74 +603,83 @@ out:
 }
 
 static void sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
-                                 const int patch[3], const pf_aug_params *p, int ch0, int ch1,
+                                 const int patch[3], const pf_aug_params *p, int z0, int z1,
                                  float *out);
 
 void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                          const int patch[3], const pf_aug_params *p, float *out)
 {
-    pf_aug_sample_channels(c, norms, start, patch, p, 0, (int)c->hdr.n_channels, out);
+    pf_aug_sample_planes(c, norms, start, patch, p, 0, patch[0], out);
 }
 
-void pf_aug_sample_channels(const pf_case *c, const pf_norm *norms, const int64_t start[3],
-                            const int patch[3], const pf_aug_params *p, int ch0, int ch1,
-                            float *out)
+void pf_aug_sample_planes(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                          const int patch[3], const pf_aug_params *p, int z0, int z1, float *out)
 {
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
     case_geom_init(&cg, c);
-    if (sample_image_separable(c, norms, &g, &cg, patch, ch0, ch1, out) != 0)
-        sample_image_general(c, norms, start, patch, p, ch0, ch1, out);
+    if (sample_image_separable(c, norms, &g, &cg, patch, z0, z1, out) != 0)
+        sample_image_general(c, norms, start, patch, p, z0, z1, out);
 }
 
 void pf_aug_sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                                  const int patch[3], const pf_aug_params *p, float *out)
 {
-    sample_image_general(c, norms, start, patch, p, 0, (int)c->hdr.n_channels, out);
+    sample_image_general(c, norms, start, patch, p, 0, patch[0], out);
 }
 
-static void sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
-                                 const int patch[3], const pf_aug_params *p, int ch0, int ch1,
-                                 float *out)
+/* Output voxels x0 .. x0 + m - 1 (m <= PF_VL) of one row, every channel (both channels'
+ * corners fetched side by side: more reads in flight); o: the first of them in channel 0,
+ * channels pv apart. Inline with m constant for whole groups. */
+static inline void image_group(const pf_case *c, const pf_norm *norms, const case_geom *cg,
+                               const row_walk *rw, int x0, int m, float *o, size_t pv)
 {
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
+    const int C = (int)c->hdr.n_channels;
+    int32_t base[PF_VL], all_in;
+    pf_vf w[3];
+    pf_vi f[3], in = group_points(rw, x0, cg, f, w, base);
+    all_in = in[0] & in[1] & in[2] & in[3];
+    for (int ch = 0; ch < C; ch++, o += pv) {
+        const pf_norm *nm = &norms[ch];
+        const float *img = c->image + (size_t)ch * nvox;
+        pf_vf v = interp_interior(img, base, cg->sy, cg->sz, nm, w);
+        if (m == PF_VL)
+            pf_vf_store(o, v);
+        else
+            pf_vf_store_part(o, v, (size_t)m);
+        if (all_in && !nm->masked)
+            continue; /* the common case: every lane took the interior formula */
+        for (int k = 0; k < m; k++)
+            if (!in[k] || (nm->masked && !corners_in_mask(c->seg + base[k], cg->sy, cg->sz))) {
+                const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                o[k] = interp_edge(c, img, nm, fk, wk);
+            }
+    }
+}
+
+static void sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                                 const int patch[3], const pf_aug_params *p, int z0, int z1,
+                                 float *out)
+{
     const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
     case_geom_init(&cg, c);
-    for (int z = 0; z < patch[0]; z++)
+    for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
             const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
             row_walk rw;
+            int x0;
             row_walk_init(&rw, &g, z, y);
-            for (int x0 = 0; x0 < patch[2]; x0 += PF_VL) {
-                const int m = patch[2] - x0 < PF_VL ? patch[2] - x0 : PF_VL;
-                int32_t base[PF_VL], all_in;
-                pf_vf w[3];
-                pf_vi f[3], in = group_points(&rw, x0, &cg, f, w, base);
-                all_in = in[0] & in[1] & in[2] & in[3];
-                for (int ch = ch0; ch < ch1; ch++) {
-                    const pf_norm *nm = &norms[ch];
-                    const float *img = c->image + (size_t)ch * nvox;
-                    float *o = out + (size_t)(ch - ch0) * pv + row + (size_t)x0;
-                    pf_vf v = interp_interior(img, base, cg.sy, cg.sz, nm, w);
-                    if (m == PF_VL)
-                        pf_vf_store(o, v);
-                    else
-                        pf_vf_store_part(o, v, (size_t)m);
-                    if (all_in && !nm->masked)
-                        continue; /* the common case: every lane took the interior formula */
-                    for (int k = 0; k < m; k++)
-                        if (!in[k] || (nm->masked && !corners_in_mask(c->seg + base[k], cg.sy, cg.sz))) {
-                            const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
-                            const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                            o[k] = interp_edge(c, img, nm, fk, wk);
-                        }
-                }
-            }
+            for (x0 = 0; x0 + PF_VL <= patch[2]; x0 += PF_VL)
+                image_group(c, norms, &cg, &rw, x0, PF_VL, out + row + (size_t)x0, pv);
+            if (x0 < patch[2])
+                image_group(c, norms, &cg, &rw, x0, patch[2] - x0, out + row + (size_t)x0, pv);
         }
 }
 

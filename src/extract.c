@@ -103,12 +103,6 @@ static void normalize_row(const float *restrict src, const int16_t *restrict seg
 void pf_extract_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                       const int patch[3], float *out)
 {
-    pf_extract_channels(c, norms, start, patch, 0, (int)c->hdr.n_channels, out);
-}
-
-void pf_extract_channels(const pf_case *c, const pf_norm *norms, const int64_t start[3],
-                         const int patch[3], int ch0, int ch1, float *out)
-{
     const int64_t *S = c->hdr.shape;
     const int64_t P0 = patch[0], P1 = patch[1], P2 = patch[2];
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
@@ -116,8 +110,8 @@ void pf_extract_channels(const pf_case *c, const pf_norm *norms, const int64_t s
     overlap(start[0], P0, S[0], &za, &zb);
     overlap(start[1], P1, S[1], &ya, &yb);
     overlap(start[2], P2, S[2], &xa, &xb);
-    for (int ch = ch0; ch < ch1; ch++) {
-        float *o = out + (size_t)(ch - ch0) * (size_t)(P0 * P1 * P2);
+    for (uint32_t ch = 0; ch < c->hdr.n_channels; ch++) {
+        float *o = out + (size_t)ch * (size_t)(P0 * P1 * P2);
         const float *img = c->image + (size_t)ch * nvox;
         for (int64_t z = 0; z < P0; z++) {
             for (int64_t y = 0; y < P1; y++) {

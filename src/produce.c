@@ -852,48 +852,48 @@ static int aug_params(const pf_ctx *ctx, const pf_node *n, int b, pf_aug_params 
 }
 
 /* The one place a sample's arrays are made: the plain padded crop, or nnU-Net's augmentation
- * of it. The image is made per channel range (channels are independent all the way through,
- * so files render channel by channel on several threads with the same bytes): img holds
- * channels [ch0, ch1) of the (C, P) image. */
-static int render_image(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, int ch0,
-                        int ch1, float *img, pf_error *err)
+ * of it. Each is made in two phases, each splittable into independent units so that a file
+ * renders on several threads with the same bytes: the crop or resampled grid (by slabs of
+ * output planes), then the per-channel intensity transforms and mirroring. */
+
+/* Slab k of SLABS of a sample's image (C, P) or seg (P): planes [k P0 / SLABS, (k + 1) P0 /
+ * SLABS) of a resampled grid; the whole plain crop in slab 0 (a copy, too cheap to split). */
+#define SLABS 4
+
+static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, int k,
+                       int slabs, float *img, int16_t *seg, pf_error *err)
 {
     pf_case *c = &ctx->cache.cases[sm->case_idx];
     const pf_norm *norms = &ctx->norms[sm->case_idx * ctx->ds.n_channels];
+    const int z0 = k * ctx->patch[0] / slabs, z1 = (k + 1) * ctx->patch[0] / slabs;
     pf_aug_params p;
     if (use_case(ctx, sm->case_idx, err))
         return -1;
-    if (!aug_params(ctx, n, b, &p)) {
-        pf_extract_channels(c, norms, sm->start, ctx->patch, ch0, ch1, img);
-        return 0;
+    if (aug_params(ctx, n, b, &p) && pf_aug_spatial(&p)) {
+        if (img)
+            pf_aug_sample_planes(c, norms, sm->start, ctx->patch, &p, z0, z1, img);
+        if (seg)
+            pf_aug_sample_seg_planes(c, sm->start, ctx->patch, &p, ctx->opt.seg_nearest, z0, z1,
+                                     seg);
+    } else if (k == 0) {
+        if (img)
+            pf_extract_image(c, norms, sm->start, ctx->patch, img);
+        if (seg)
+            pf_extract_seg(c, sm->start, ctx->patch, seg);
     }
-    if (pf_aug_spatial(&p))
-        pf_aug_sample_channels(c, norms, sm->start, ctx->patch, &p, ch0, ch1, img);
-    else
-        pf_extract_channels(c, norms, sm->start, ctx->patch, ch0, ch1, img);
-    if (pf_aug_intensity_channels(&p, ctx->patch, ch0, ch1, img) != 0)
-        return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
-    pf_aug_mirror(&p, ch1 - ch0, ctx->patch, img, NULL);
     return 0;
 }
 
-/* The sample's seg (P). */
-static int render_seg(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, int16_t *seg,
-                      pf_error *err)
+/* Phase two for channels [ch0, ch1) of the image (img: channel ch0 first) and/or the seg. */
+static int render_finish(pf_ctx *ctx, const pf_node *n, int b, int ch0, int ch1, float *img,
+                         int16_t *seg, pf_error *err)
 {
-    pf_case *c = &ctx->cache.cases[sm->case_idx];
     pf_aug_params p;
-    if (use_case(ctx, sm->case_idx, err))
-        return -1;
-    if (!aug_params(ctx, n, b, &p)) {
-        pf_extract_seg(c, sm->start, ctx->patch, seg);
+    if (!aug_params(ctx, n, b, &p))
         return 0;
-    }
-    if (pf_aug_spatial(&p))
-        pf_aug_sample_seg(c, sm->start, ctx->patch, &p, ctx->opt.seg_nearest, seg);
-    else
-        pf_extract_seg(c, sm->start, ctx->patch, seg);
-    pf_aug_mirror(&p, 0, ctx->patch, NULL, seg);
+    if (img && pf_aug_intensity_channels(&p, ctx->patch, ch0, ch1, img) != 0)
+        return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
+    pf_aug_mirror(&p, img ? ch1 - ch0 : 0, ctx->patch, img, seg);
     return 0;
 }
 
@@ -901,14 +901,14 @@ static int render_seg(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm,
 static int render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, float *img,
                          int16_t *seg, pf_error *err)
 {
-    if (img && render_image(ctx, n, b, sm, 0, ctx->ds.n_channels, img, err) != 0)
+    if (render_slab(ctx, n, b, sm, 0, 1, img, seg, err) != 0)
         return -1;
-    return seg ? render_seg(ctx, n, b, sm, seg, err) : 0;
+    return render_finish(ctx, n, b, 0, ctx->ds.n_channels, img, seg, err);
 }
 
-/* The samples of one file, and the channels of each image, are independent: they are rendered
- * on up to sample_threads threads (one per usable core by default), each into its own slice,
- * so the bytes never depend on it. */
+/* The samples of one file, slabs of each resampled grid and the channels of each image are
+ * independent: they are rendered on up to sample_threads threads (one per usable core by
+ * default), each into its own slice, so the bytes never depend on it. */
 static int sample_threads(const pf_ctx *ctx)
 {
     return ctx->opt.sample_threads > 0 ? ctx->opt.sample_threads : pf_usable_cores();
@@ -927,52 +927,30 @@ typedef struct step_job {
     uint64_t (*dg)[2]; /* meta.json: digests of image and seg */
 } step_job;
 
-/* A resampled seg is made in SEG_SLABS slabs of output planes, so that one rotated sample
- * does not keep a single thread busy while the others wait. */
-#define SEG_SLABS 4
-
-/* Slab k of a sample's seg: planes [k P0 / SEG_SLABS, (k + 1) P0 / SEG_SLABS) when resampled;
- * the whole plain crop in slab 0 otherwise. Mirroring follows once all slabs are done. */
-static int render_seg_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, int k,
-                           int16_t *seg, pf_error *err)
+/* data.npy and seg.npy in two parallel passes: unit u of the first is slab u % SLABS of
+ * position lo + u / SLABS; of the second, channel u % C of position lo + u / C (data.npy) or
+ * position lo + u (seg.npy). */
+static int render_slab_unit(void *arg, int u, pf_error *err)
 {
-    pf_case *c = &ctx->cache.cases[sm->case_idx];
-    pf_aug_params p;
-    const int P0 = ctx->patch[0];
-    if (use_case(ctx, sm->case_idx, err))
-        return -1;
-    if (aug_params(ctx, n, b, &p) && pf_aug_spatial(&p))
-        pf_aug_sample_seg_planes(c, sm->start, ctx->patch, &p, ctx->opt.seg_nearest,
-                                 k * P0 / SEG_SLABS, (k + 1) * P0 / SEG_SLABS, seg);
-    else if (k == 0)
-        pf_extract_seg(c, sm->start, ctx->patch, seg);
-    return 0;
+    step_job *j = arg;
+    const int b = j->lo + u / SLABS;
+    char *dst = j->base + j->per * (size_t)(b - j->lo);
+    return render_slab(j->ctx, j->n, b, &j->s[b], u % SLABS, SLABS,
+                       j->t == PF_DT_F4 ? (float *)dst : NULL,
+                       j->t == PF_DT_I2 ? (int16_t *)dst : NULL, err);
 }
 
-/* Unit u of data.npy: channel u % C of position lo + u / C; of seg.npy: slab u % SEG_SLABS of
- * position lo + u / SEG_SLABS. */
-static int render_array_unit(void *arg, int u, pf_error *err)
+static int render_finish_unit(void *arg, int u, pf_error *err)
 {
     step_job *j = arg;
     if (j->t == PF_DT_F4) {
         const int C = j->ctx->ds.n_channels, b = j->lo + u / C, ch = u % C;
-        float *dst = (float *)(j->base + j->per * (size_t)(b - j->lo)) + (size_t)ch * patch_voxels(j->ctx);
-        return render_image(j->ctx, j->n, b, &j->s[b], ch, ch + 1, dst, err);
-    } else {
-        const int b = j->lo + u / SEG_SLABS;
-        return render_seg_slab(j->ctx, j->n, b, &j->s[b], u % SEG_SLABS,
-                               (int16_t *)(j->base + j->per * (size_t)(b - j->lo)), err);
+        float *dst = (float *)(j->base + j->per * (size_t)(b - j->lo)) +
+                     (size_t)ch * patch_voxels(j->ctx);
+        return render_finish(j->ctx, j->n, b, ch, ch + 1, dst, NULL, err);
     }
-}
-
-static int mirror_seg_unit(void *arg, int u, pf_error *err)
-{
-    step_job *j = arg;
-    pf_aug_params p;
-    (void)err;
-    if (aug_params(j->ctx, j->n, j->lo + u, &p))
-        pf_aug_mirror(&p, 0, j->ctx->patch, NULL, (int16_t *)(j->base + j->per * (size_t)u));
-    return 0;
+    return render_finish(j->ctx, j->n, j->lo + u, 0, 0, NULL,
+                         (int16_t *)(j->base + j->per * (size_t)u), err);
 }
 
 /* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K. */
@@ -1001,10 +979,9 @@ static int produce_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t 
     j.lo = lo;
     j.base = buf + hdr;
     j.per = (*len - hdr) / (size_t)(hi - lo);
-    if (pf_parallel_for(0, (hi - lo) * (j.t == PF_DT_F4 ? ctx->ds.n_channels : SEG_SLABS),
-                        sample_threads(ctx), render_array_unit, &j, err) != 0 ||
-        (j.t == PF_DT_I2 &&
-         pf_parallel_for(0, hi - lo, sample_threads(ctx), mirror_seg_unit, &j, err) != 0)) {
+    if (pf_parallel_for(0, (hi - lo) * SLABS, sample_threads(ctx), render_slab_unit, &j, err) != 0 ||
+        pf_parallel_for(0, (hi - lo) * (j.t == PF_DT_F4 ? ctx->ds.n_channels : 1),
+                        sample_threads(ctx), render_finish_unit, &j, err) != 0) {
         free(buf);
         free(s);
         return -1;

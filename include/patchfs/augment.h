@@ -65,11 +65,10 @@ void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t s
 void pf_aug_sample_seg_planes(const pf_case *c, const int64_t start[3], const int patch[3],
                               const pf_aug_params *p, int seg_nearest, int z0, int z1,
                               int16_t *out);
-/* Channels [ch0, ch1) only, out holding channel ch0 first: the same bytes as those channels
- * of pf_aug_sample_image (channels are independent; the mount renders them in parallel). */
-void pf_aug_sample_channels(const pf_case *c, const pf_norm *norms, const int64_t start[3],
-                            const int patch[3], const pf_aug_params *p, int ch0, int ch1,
-                            float *out);
+/* Output planes [z0, z1) of the image only (out is the whole (C, P) array): the same bytes
+ * as pf_aug_sample_image there (the mount renders slabs in parallel). */
+void pf_aug_sample_planes(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                          const int patch[3], const pf_aug_params *p, int z0, int z1, float *out);
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                        const pf_aug_params *p, int seg_nearest, int16_t *out);
 

@@ -19,10 +19,6 @@ typedef struct pf_norm {
 void pf_extract_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                       const int patch[3], float *out);
 
-/* Channels [ch0, ch1) only, out holding channel ch0 first. */
-void pf_extract_channels(const pf_case *c, const pf_norm *norms, const int64_t start[3],
-                         const int patch[3], int ch0, int ch1, float *out);
-
 /* out: P[0]*P[1]*P[2] int16. */
 void pf_extract_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                     int16_t *out);
