@@ -294,6 +294,16 @@ static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL],
     return (r - nm->shift) / nm->scale;
 }
 
+/* Whether all eight corners of the cell at f lie outside the case (the grid often reaches
+ * well beyond a case's border: such voxels need no corner reads). */
+static inline int outside_case(const int32_t f[3], const int64_t S[3])
+{
+    for (int d = 0; d < 3; d++)
+        if (f[d] < -1 || f[d] >= S[d])
+            return 1;
+    return 0;
+}
+
 /* The edge formula, one voxel near or beyond the case's border (or the mask's): each corner
  * inside the case contributes its normalised value with its trilinear weight, corners outside
  * contribute 0 (the padding value after normalisation), and with the mask rule corners with
@@ -303,6 +313,8 @@ __attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const
 {
     const int64_t *S = c->hdr.shape;
     double acc = 0.0, wsum = 0.0, keep = 0.0;
+    if (outside_case(f, S))
+        return 0.0f; /* what the sum below gives with no corner inside */
     for (int k = 0; k < 8; k++) {
         int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
         double wk = ((k >> 2) ? w[0] : 1.0 - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0 - w[1]) *
@@ -692,6 +704,8 @@ static int16_t seg_linear(const pf_case *c, const int32_t f[3], const float w[3]
     int16_t lab[8];
     float wsum[8];
     int n = 0, best = 0;
+    if (outside_case(f, S))
+        return -1; /* every corner outside */
     for (int k = 0; k < 8; k++) {
         int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
         int16_t l = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
