@@ -54,6 +54,15 @@ static inline void acc_add_full(stats_acc *a, pf_vf x)
     a->n += PF_VL;
 }
 
+/* Sums only (mean and deviation; the caller does not use min and max). */
+static inline void acc_add_sums(stats_acc *a, pf_vf x)
+{
+    pf_vd d = __builtin_convertvector(x, pf_vd) - a->shift;
+    a->s += d;
+    a->q += d * d;
+    a->n += PF_VL;
+}
+
 /* the first m (< PF_VL) lanes of x */
 static void acc_add_part(stats_acc *a, pf_vf x, size_t m)
 {
@@ -331,11 +340,12 @@ out:
 /* batchgenerators' augment_gamma with retain_stats, on s * v for s = +1 or -1 (the inverted
  * image): x -> ((x - min) / (range + 1e-7))^g (range + 1e-7) + min, then the mean and
  * standard deviation of x restored; the result is multiplied by s again. */
-static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float range)
+/* t = (x - min) / range, kept >= tmin = 2^(-125 / g) so that g log2 t stays within exp2's
+ * range (t^g >= 2^-125: below a float's resolution next to min unless min is 0) */
+static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float range, float tmin)
 {
-    pf_vf t = (x - mn) * inv;
-    pf_vf y = pf_vf_exp2(pf_vf_log2(pf_vf_max(t, pf_vf_splat(FLT_MIN))) * g);
-    return pf_vf_select(t >= FLT_MIN, y, pf_vf_splat(0.0f)) * range + mn;
+    pf_vf t = pf_vf_max((x - mn) * inv, pf_vf_splat(tmin));
+    return pf_vf_exp2(pf_vf_log2(t) * g) * range + mn;
 }
 
 #define GAMMA_BLOCK 64
@@ -354,9 +364,10 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
     }
     {
         const double range = (double)st.mx - (double)st.mn + 1e-7;
-        const float inv = (float)(1.0 / range), rf = (float)range, gf = (float)g;
+        const float inv = (float)(1.0 / range), rf = (float)range, gf = (float)g,
+                    tmin = (float)pf_exp(-125.0 / g * 0.69314718055994530942);
         stats_acc a;
-        acc_init(&a, gamma_lanes(pf_vf_splat(v[0] * sg), st.mn, inv, gf, rf)[0]);
+        acc_init(&a, gamma_lanes(pf_vf_splat(v[0] * sg), st.mn, inv, gf, rf, tmin)[0]);
         /* in blocks, the logarithms first and then the exponentials: two short dependency
          * chains per voxel instead of one long one, so more voxels are in flight */
         for (i = 0; i + PF_VL <= n;) {
@@ -364,17 +375,16 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
             size_t nb = (n - i) / PF_VL < GAMMA_BLOCK ? (n - i) / PF_VL : GAMMA_BLOCK;
             for (size_t j = 0; j < nb; j++) {
                 pf_vf t = (pf_vf_load(v + i + j * PF_VL) * sg - st.mn) * inv;
-                l[j] = pf_vf_log2(pf_vf_max(t, pf_vf_splat(FLT_MIN))) * gf;
+                l[j] = pf_vf_log2(pf_vf_max(t, pf_vf_splat(tmin))) * gf;
             }
             for (size_t j = 0; j < nb; j++, i += PF_VL) {
-                pf_vf t = (pf_vf_load(v + i) * sg - st.mn) * inv;
-                pf_vf y = pf_vf_select(t >= FLT_MIN, pf_vf_exp2(l[j]), pf_vf_splat(0.0f)) * rf + st.mn;
-                acc_add_full(&a, y);
+                pf_vf y = pf_vf_exp2(l[j]) * rf + st.mn;
+                acc_add_sums(&a, y);
                 pf_vf_store(v + i, y);
             }
         }
         if (i < n) {
-            pf_vf y = gamma_lanes(pf_vf_load_part(v + i, n - i, 0.0f) * sg, st.mn, inv, gf, rf);
+            pf_vf y = gamma_lanes(pf_vf_load_part(v + i, n - i, 0.0f) * sg, st.mn, inv, gf, rf, tmin);
             acc_add_part(&a, y, n - i);
             pf_vf_store_part(v + i, y, n - i);
         }

@@ -104,17 +104,15 @@ static inline pf_vf pf_vf_sqrt(pf_vf x)
     return r;
 }
 
-/* log2(x) for normal x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), then
- * ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.1716, to s^9. */
+/* log2(x) for normal x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)) (found by integer
+ * arithmetic on the bits: no compare), then ln m = 2 atanh(s), s = (m - 1) / (m + 1),
+ * |s| < 0.1716, to s^9. */
 static inline pf_vf pf_vf_log2(pf_vf x)
 {
-    pf_vi bits = (pf_vi)x;
-    pf_vi e = ((bits >> 23) & 0xff) - 127;
-    pf_vf m = (pf_vf)((bits & 0x7fffff) | 0x3f800000);
-    pf_vi big = m > pf_vf_splat(1.41421356f);
+    const pf_vu bits = (pf_vu)x;
+    const pf_vi e = (pf_vi)(bits - 0x3f3504f3u) >> 23; /* floor(log2(x / sqrt(1/2))) */
+    const pf_vf m = (pf_vf)(bits - ((pf_vu)e << 23));
     pf_vf s, s2, s4, lnm;
-    m = pf_vf_select(big, m * 0.5f, m);
-    e -= big; /* big lanes are -1 */
     s = (m - 1.0f) / (m + 1.0f);
     s2 = s * s;
     s4 = s2 * s2;
@@ -122,22 +120,18 @@ static inline pf_vf pf_vf_log2(pf_vf x)
     return __builtin_convertvector(e, pf_vf) + lnm * 1.44269504f;
 }
 
-/* 2^y, clamped to y >= -126 (smaller results are below float's normal range anyway) and
- * y <= 127: y = k + f, f in [-0.5, 0.5], 2^f to degree 7 (error 5e-9). */
+/* 2^y for y in [-126, 127] (callers keep it there): y = k + f with k the nearest integer,
+ * found by adding and subtracting 1.5 * 2^23 (its bits then hold k too), f in [-0.5, 0.5],
+ * 2^f to degree 7 (error 5e-9). */
 static inline pf_vf pf_vf_exp2(pf_vf y)
 {
-    const float l = 0.693147181f;
-    pf_vf k, f, f2, f4, p;
-    pf_vi scale;
-    y = pf_vf_max(pf_vf_min(y, pf_vf_splat(127.0f)), pf_vf_splat(-126.0f));
-    k = pf_vf_floor(y + 0.5f);
-    f = (y - k) * l;
-    f2 = f * f;
-    f4 = f2 * f2;
+    const float l = 0.693147181f, magic = 12582912.0f;
+    const pf_vf r = y + magic, k = r - magic;
+    const pf_vf f = (y - k) * l, f2 = f * f, f4 = f2 * f2;
+    const pf_vu scale = ((pf_vu)r - 0x4b400000u + 127u) << 23;
     /* Estrin's scheme: short dependency chains, so consecutive groups overlap */
-    p = ((1.0f + f) + f2 * (1.0f / 2 + f * (1.0f / 6))) +
-        f4 * ((1.0f / 24 + f * (1.0f / 120)) + f2 * (1.0f / 720 + f * (1.0f / 5040)));
-    scale = (__builtin_convertvector(k, pf_vi) + 127) << 23;
+    const pf_vf p = ((1.0f + f) + f2 * (1.0f / 2 + f * (1.0f / 6))) +
+                    f4 * ((1.0f / 24 + f * (1.0f / 120)) + f2 * (1.0f / 720 + f * (1.0f / 5040)));
     return p * (pf_vf)scale;
 }
 
