@@ -26,61 +26,57 @@ typedef struct channel_stats {
 
 /* Running sums for mean, population standard deviation, min and max in one pass. Values are
  * taken relative to a shift (the first value seen) so that sum of squares minus squared sum
- * does not cancel; a float squared is exact in double. Lane k takes elements i = k (mod PF_VL)
- * in increasing order and the lanes are added pairwise (pf_vd_sum): a fixed order, whatever the
- * host vectorises. */
+ * does not cancel; a float squared is exact in double. Lane k (of the four float lanes, kept
+ * as two double pairs) takes elements i = k (mod 4) in increasing order and the lanes are
+ * added as (0 + 1) + (2 + 3): a fixed order, whatever the host vectorises. The hot loops keep
+ * the sums in local variables (registers) and fold them in with acc_fold. */
 typedef struct stats_acc {
-    pf_vd s, q, shift;
+    pf_d2 s[2], q[2];
+    double shift;
     pf_vf mn, mx;
     size_t n;
 } stats_acc;
 
-static void acc_init(stats_acc *a, float first)
+static inline void acc_init(stats_acc *a, float first)
 {
-    const double f = first;
-    a->s = a->q = (pf_vd){0, 0, 0, 0};
-    a->shift = (pf_vd){f, f, f, f};
+    a->s[0] = a->s[1] = a->q[0] = a->q[1] = (pf_d2){0, 0};
+    a->shift = first;
     a->mn = a->mx = pf_vf_splat(first);
     a->n = 0;
 }
 
-static inline void acc_add_full(stats_acc *a, pf_vf x)
+/* d = x - shift per lane, added to s, squared to q */
+static inline void sums_add(pf_vf x, pf_d2 shift, pf_d2 s[2], pf_d2 q[2])
 {
-    pf_vd d = __builtin_convertvector(x, pf_vd) - a->shift;
-    a->s += d;
-    a->q += d * d;
-    a->mn = pf_vf_min(a->mn, x);
-    a->mx = pf_vf_max(a->mx, x);
-    a->n += PF_VL;
-}
-
-/* Sums only (mean and deviation; the caller does not use min and max). */
-static inline void acc_add_sums(stats_acc *a, pf_vf x)
-{
-    pf_vd d = __builtin_convertvector(x, pf_vd) - a->shift;
-    a->s += d;
-    a->q += d * d;
-    a->n += PF_VL;
+    pf_d2 lo, hi;
+    pf_vf_widen(x, &lo, &hi);
+    lo -= shift;
+    hi -= shift;
+    s[0] += lo;
+    s[1] += hi;
+    q[0] += lo * lo;
+    q[1] += hi * hi;
 }
 
 /* the first m (< PF_VL) lanes of x */
-static void acc_add_part(stats_acc *a, pf_vf x, size_t m)
+static inline void acc_add_part(stats_acc *a, pf_vf x, size_t m)
 {
     for (size_t k = 0; k < m; k++) {
-        double d = (double)x[k] - a->shift[k];
-        a->s[k] += d;
-        a->q[k] += d * d;
+        double d = (double)x[k] - a->shift;
+        a->s[k / 2][k % 2] += d;
+        a->q[k / 2][k % 2] += d * d;
         a->mn[k] = x[k] < a->mn[k] ? x[k] : a->mn[k];
         a->mx[k] = x[k] > a->mx[k] ? x[k] : a->mx[k];
     }
     a->n += m;
 }
 
-static channel_stats acc_result(const stats_acc *a)
+static inline channel_stats acc_result(const stats_acc *a)
 {
     channel_stats st;
-    const double n = (double)a->n, s = pf_vd_sum(a->s), q = pf_vd_sum(a->q), var = (q - s * s / n) / n;
-    st.mean = a->shift[0] + s / n;
+    const double n = (double)a->n, s = (a->s[0][0] + a->s[0][1]) + (a->s[1][0] + a->s[1][1]),
+                 q = (a->q[0][0] + a->q[0][1]) + (a->q[1][0] + a->q[1][1]), var = (q - s * s / n) / n;
+    st.mean = a->shift + s / n;
     st.sd = var > 0.0 ? sqrt(var) : 0.0;
     st.mn = a->mn[0];
     st.mx = a->mx[0];
@@ -94,10 +90,21 @@ static channel_stats acc_result(const stats_acc *a)
 static channel_stats stats_of(const float *v, size_t n)
 {
     stats_acc a;
+    pf_d2 s[2] = {{0, 0}, {0, 0}}, q[2] = {{0, 0}, {0, 0}}, shift;
+    pf_vf mn, mx;
     size_t i;
     acc_init(&a, v[0]);
-    for (i = 0; i + PF_VL <= n; i += PF_VL)
-        acc_add_full(&a, pf_vf_load(v + i));
+    shift = (pf_d2){a.shift, a.shift};
+    mn = mx = a.mn;
+    for (i = 0; i + PF_VL <= n; i += PF_VL) {
+        pf_vf x = pf_vf_load(v + i);
+        sums_add(x, shift, s, q);
+        mn = pf_vf_min(mn, x);
+        mx = pf_vf_max(mx, x);
+    }
+    a.s[0] = s[0], a.s[1] = s[1], a.q[0] = q[0], a.q[1] = q[1];
+    a.mn = mn, a.mx = mx;
+    a.n = i;
     if (i < n)
         acc_add_part(&a, pf_vf_load_part(v + i, n - i, 0.0f), n - i);
     return acc_result(&a);
@@ -367,7 +374,9 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
         const float inv = (float)(1.0 / range), rf = (float)range, gf = (float)g,
                     tmin = (float)pf_exp(-125.0 / g * 0.69314718055994530942);
         stats_acc a;
+        pf_d2 ss[2] = {{0, 0}, {0, 0}}, qq[2] = {{0, 0}, {0, 0}}, shift;
         acc_init(&a, gamma_lanes(pf_vf_splat(v[0] * sg), st.mn, inv, gf, rf, tmin)[0]);
+        shift = (pf_d2){a.shift, a.shift};
         /* in blocks, the logarithms first and then the exponentials: two short dependency
          * chains per voxel instead of one long one, so more voxels are in flight */
         for (i = 0; i + PF_VL <= n;) {
@@ -379,10 +388,13 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
             }
             for (size_t j = 0; j < nb; j++, i += PF_VL) {
                 pf_vf y = pf_vf_exp2(l[j]) * rf + st.mn;
-                acc_add_sums(&a, y);
+                sums_add(y, shift, ss, qq);
                 pf_vf_store(v + i, y);
             }
         }
+        /* sums only: the caller uses the mean and deviation, not min and max */
+        a.s[0] = ss[0], a.s[1] = ss[1], a.q[0] = qq[0], a.q[1] = qq[1];
+        a.n = i;
         if (i < n) {
             pf_vf y = gamma_lanes(pf_vf_load_part(v + i, n - i, 0.0f) * sg, st.mn, inv, gf, rf, tmin);
             acc_add_part(&a, y, n - i);

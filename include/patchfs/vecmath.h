@@ -27,7 +27,7 @@
 typedef float pf_vf __attribute__((vector_size(4 * PF_VL)));
 typedef int32_t pf_vi __attribute__((vector_size(4 * PF_VL)));
 typedef uint32_t pf_vu __attribute__((vector_size(4 * PF_VL)));
-typedef double pf_vd __attribute__((vector_size(8 * PF_VL)));
+typedef double pf_d2 __attribute__((vector_size(16))); /* sums: a float group's two halves */
 
 static inline pf_vf pf_vf_splat(float x)
 {
@@ -84,16 +84,11 @@ static inline pf_vf pf_vf_floor(pf_vf x)
     return t - pf_vf_select(t > x, pf_vf_splat(1.0f), pf_vf_splat(0.0f));
 }
 
-/* The sum of the lanes in a fixed order: adjacent pairs, then pairs of pairs, ... */
-static inline double pf_vd_sum(pf_vd v)
+/* The halves of a float group widened to double (lanes 0-1 and 2-3). */
+static inline void pf_vf_widen(pf_vf x, pf_d2 *lo, pf_d2 *hi)
 {
-    double t[PF_VL];
-    for (int k = 0; k < PF_VL; k++)
-        t[k] = v[k];
-    for (int w = PF_VL / 2; w >= 1; w /= 2)
-        for (int k = 0; k < w; k++)
-            t[k] = t[2 * k] + t[2 * k + 1];
-    return t[0];
+    *lo = (pf_d2){x[0], x[1]};
+    *hi = (pf_d2){x[2], x[3]};
 }
 
 static inline pf_vf pf_vf_sqrt(pf_vf x)
