@@ -20,6 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Four lanes, one 128-bit register. (Eight would not be faster: GCC 12 splits wider vectors
  * for SSE2 but turns their comparisons into scalar code.) */
@@ -87,8 +90,13 @@ static inline pf_vf pf_vf_floor(pf_vf x)
 /* The halves of a float group widened to double (lanes 0-1 and 2-3). */
 static inline void pf_vf_widen(pf_vf x, pf_d2 *lo, pf_d2 *hi)
 {
+#ifdef __SSE2__ /* GCC 12 builds the generic form element by element through memory */
+    *lo = (pf_d2)_mm_cvtps_pd((__m128)x);
+    *hi = (pf_d2)_mm_cvtps_pd(_mm_movehl_ps((__m128)x, (__m128)x));
+#else /* float to double is exact: the same values */
     *lo = (pf_d2){x[0], x[1]};
     *hi = (pf_d2){x[2], x[3]};
+#endif
 }
 
 static inline pf_vf pf_vf_sqrt(pf_vf x)
