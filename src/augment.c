@@ -247,13 +247,12 @@ static inline void row_points(const row_walk *rw, int x0, pf_vi f[3], pf_vf w[3]
     }
 }
 
-/* Lanes whose eight corners all lie inside the case (shape S). */
+/* Lanes whose eight corners all lie inside the case (shape S): 0 <= f < S - 1 per axis, as
+ * one unsigned compare (a negative f wraps above S - 1). */
 static inline pf_vi corners_inside(const pf_vi f[3], const int32_t S[3])
 {
-    pf_vi in = f[0] >= 0;
-    for (int d = 0; d < 3; d++)
-        in &= (f[d] >= 0) & (f[d] < S[d] - 1);
-    return in;
+    return ((pf_vu)f[0] < (uint32_t)(S[0] - 1)) & ((pf_vu)f[1] < (uint32_t)(S[1] - 1)) &
+           ((pf_vu)f[2] < (uint32_t)(S[2] - 1));
 }
 
 static inline float clampf(float v, float lo, float hi)
@@ -343,8 +342,9 @@ static inline int corners_in_mask(const int16_t *b, size_t sy, size_t sz)
 #error "interp_interior gathers four lanes"
 #endif
 
-/* Case geometry shared by the samplers: shape as int32 (0 when the case is too large for
- * 32-bit indices: then every voxel takes the edge formula) and strides. */
+/* Case geometry shared by the samplers: shape as int32 (1 when the case is too large for
+ * 32-bit indices: then no cell is inside and every voxel takes the edge formula) and
+ * strides. */
 typedef struct case_geom {
     int32_t S[3];
     size_t sy, sz;
@@ -355,7 +355,7 @@ static void case_geom_init(case_geom *cg, const pf_case *c)
     const int64_t *S = c->hdr.shape;
     int small = S[0] * S[1] * S[2] < INT32_MAX;
     for (int d = 0; d < 3; d++)
-        cg->S[d] = small ? (int32_t)S[d] : 0;
+        cg->S[d] = small ? (int32_t)S[d] : 1; /* 1: no cell counts as inside */
     cg->sy = (size_t)S[2];
     cg->sz = (size_t)(S[1] * S[2]);
 }
