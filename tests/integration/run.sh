@@ -113,10 +113,19 @@ if want determinism; then
         # forward order in one mount, reverse order in a second mount with a fresh cache
         digest_files "$M1" > "$T/d1"
         pf_umount "$M1"
-        pf_mount "$T/gen_nnunet" "$M2" "seed=11,cache=$T/cacheB,threads=1"
+        pf_mount "$T/gen_nnunet" "$M2" "seed=11,cache=$T/cacheB,threads=1,sample_threads=1"
         (cd "$M2" && for f in $(echo $FILES | tr ' ' '\n' | tac); do sha256sum $f; done | tac) > "$T/d2"
-        check "determinism: fresh cache + other read order + other thread count give the same bytes" cmp "$T/d1" "$T/d2"
+        check "determinism: fresh cache + other read order + other thread counts give the same bytes" cmp "$T/d1" "$T/d2"
         pf_umount "$M2"
+        # augmented steps rendered serially through the mount equal those rendered on 5 threads
+        if pf_mount "$T/gen_nnunet" "$M2" "seed=11,cache=$T/cacheB,aug=nnunet,batch=4,sample_threads=1"; then
+            (cd "$M2" && sha256sum $FILES) > "$T/d4"
+            (for f in $FILES; do printf '%s  %s\n' "$("$PF" get "$T/gen_nnunet" "$f" -o "seed=11,cache=$T/cacheB,aug=nnunet,batch=4,sample_threads=5" | sha256sum | cut -d' ' -f1)" "$f"; done) > "$T/d5"
+            check "determinism: augmented steps, 1 rendering thread (mount) = 5 threads (get)" cmp "$T/d4" "$T/d5"
+            pf_umount "$M2"
+        else
+            bad "determinism: augmented mount"
+        fi
         pf_mount "$T/gen_nnunet" "$M2" "seed=12,cache=$T/cacheB"
         digest_files "$M2" > "$T/d3"
         check "determinism: another seed gives other bytes" bash -c "! cmp -s '$T/d1' '$T/d3'"
