@@ -489,10 +489,14 @@ static void separable_plane(const float *img, const pf_norm *nm, const axis_tabl
         float *xr = xrows + (size_t)(ys - ylo) * (size_t)P2;
         for (int x0 = 0; x0 < P2; x0 += PF_VL) {
             const int32_t *fx = t->f[2] + x0;
-            int32_t i0 = t->in[2][x0] ? fx[0] : 0, i1 = t->in[2][x0 + 1] ? fx[1] : 0,
-                    i2 = t->in[2][x0 + 2] ? fx[2] : 0, i3 = t->in[2][x0 + 3] ? fx[3] : 0;
+            /* lanes outside read element 0 twice (the row may be one element long); their
+             * values are replaced by the edge formula */
+            const int32_t n0 = t->in[2][x0], n1 = t->in[2][x0 + 1], n2 = t->in[2][x0 + 2],
+                          n3 = t->in[2][x0 + 3];
+            const int32_t i0 = n0 ? fx[0] : 0, i1 = n1 ? fx[1] : 0, i2 = n2 ? fx[2] : 0,
+                          i3 = n3 ? fx[3] : 0;
             pf_vf a = {row[i0], row[i1], row[i2], row[i3]};
-            pf_vf b = {row[i0 + 1], row[i1 + 1], row[i2 + 1], row[i3 + 1]};
+            pf_vf b = {row[i0 + n0], row[i1 + n1], row[i2 + n2], row[i3 + n3]};
             pf_vf w;
             memcpy(&w, t->w[2] + x0, sizeof w);
             if (clip) {
@@ -657,11 +661,16 @@ static inline void image_group(const pf_case *c, const pf_norm *norms, const cas
     for (int ch = 0; ch < C; ch++, o += pv) {
         const pf_norm *nm = &norms[ch];
         const float *img = c->image + (size_t)ch * nvox;
-        pf_vf v = interp_interior(img, base, cg->sy, cg->sz, nm, w);
-        if (m == PF_VL)
-            pf_vf_store(o, v);
-        else
-            pf_vf_store_part(o, v, (size_t)m);
+        /* lanes outside gather from voxel 0, which is safe only when some lane is inside
+         * (then every axis has at least 2 voxels); a group wholly outside goes to the edge
+         * formula lane by lane */
+        if (in[0] | in[1] | in[2] | in[3]) {
+            pf_vf v = interp_interior(img, base, cg->sy, cg->sz, nm, w);
+            if (m == PF_VL)
+                pf_vf_store(o, v);
+            else
+                pf_vf_store_part(o, v, (size_t)m);
+        }
         if (all_in && !nm->masked)
             continue; /* the common case: every lane took the interior formula */
         for (int k = 0; k < m; k++)

@@ -70,9 +70,9 @@ void pf_pool_release(void *p)
         return;
     }
     pthread_mutex_lock(&lock);
-    ndrop = trim_locked(cap - size, drop);
     for (int i = 0; i < SLOTS; i++)
         if (!slot[i].p) {
+            ndrop = trim_locked(cap - size, drop); /* room first: older buffers go */
             slot[i].p = p;
             slot[i].size = size;
             slot[i].age = ++clock_;

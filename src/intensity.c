@@ -348,7 +348,9 @@ out:
  * image): x -> ((x - min) / (range + 1e-7))^g (range + 1e-7) + min, then the mean and
  * standard deviation of x restored; the result is multiplied by s again. */
 /* t = (x - min) / range, kept >= tmin = 2^(-125 / g) so that g log2 t stays within exp2's
- * range (t^g >= 2^-125: below a float's resolution next to min unless min is 0) */
+ * range. For g < 125/126 tmin is 0 or subnormal in float and log2 then returns about -127,
+ * harmless since g < 1 keeps the product above -126; either way t^g there is far below a
+ * float's resolution next to min (unless min is 0). */
 static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float range, float tmin)
 {
     pf_vf t = pf_vf_max((x - mn) * inv, pf_vf_splat(tmin));
