@@ -247,14 +247,6 @@ static inline void row_points(const row_walk *rw, int x0, pf_vi f[3], pf_vf w[3]
     }
 }
 
-/* Lanes whose eight corners all lie inside the case (shape S): 0 <= f < S - 1 per axis, as
- * one unsigned compare (a negative f wraps above S - 1). */
-static inline pf_vi corners_inside(const pf_vi f[3], const int32_t S[3])
-{
-    return ((pf_vu)f[0] < (uint32_t)(S[0] - 1)) & ((pf_vu)f[1] < (uint32_t)(S[1] - 1)) &
-           ((pf_vu)f[2] < (uint32_t)(S[2] - 1));
-}
-
 static inline float clampf(float v, float lo, float hi)
 {
     float t = v < lo ? lo : v;
@@ -269,15 +261,15 @@ static inline pf_vf lerp_lanes(pf_vf a, pf_vf b, pf_vf w)
 /* The interior formula, per lane: the eight clamped raw corners interpolated axis by axis
  * (X, then Y, then Z), then normalised. Used where all corners are inside the case (and, with
  * the nnU-Net mask rule, inside the mask); base[k] is lane k's first corner. */
-static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL], size_t sy,
-                                    size_t sz, const pf_norm *nm, const pf_vf w[3])
+static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL], size_t ox,
+                                    size_t oy, size_t oz, const pf_norm *nm, const pf_vf w[3])
 {
     /* lanes built from registers, not element by element in memory (which would stall on
      * store forwarding); the eight corners written out so that they stay in registers */
     const float *b0 = img + base[0], *b1 = img + base[1], *b2 = img + base[2], *b3 = img + base[3];
 #define CORNER(o) ((pf_vf){b0[o], b1[o], b2[o], b3[o]})
-    pf_vf v0 = CORNER(0), v1 = CORNER(1), v2 = CORNER(sy), v3 = CORNER(sy + 1);
-    pf_vf v4 = CORNER(sz), v5 = CORNER(sz + 1), v6 = CORNER(sz + sy), v7 = CORNER(sz + sy + 1);
+    pf_vf v0 = CORNER(0), v1 = CORNER(ox), v2 = CORNER(oy), v3 = CORNER(oy + ox);
+    pf_vf v4 = CORNER(oz), v5 = CORNER(oz + ox), v6 = CORNER(oz + oy), v7 = CORNER(oz + oy + ox);
 #undef CORNER
     pf_vf c00, c01, c10, c11, r;
     if (!isinf(nm->lo) || !isinf(nm->hi)) { /* CT: clip to the percentiles first */
@@ -332,32 +324,55 @@ __attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const
     return (float)((acc - (double)nm->shift * wsum) / (double)nm->scale + keep);
 }
 
-/* Whether all eight corners at base b carry seg >= 0 (the mask rule's inside). */
-static inline int corners_in_mask(const int16_t *b, size_t sy, size_t sz)
-{
-    return (b[0] | b[1] | b[sy] | b[sy + 1] | b[sz] | b[sz + 1] | b[sz + sy] | b[sz + sy + 1]) >= 0;
-}
 
 #if PF_VL != 4
 #error "interp_interior gathers four lanes"
 #endif
 
-/* Case geometry shared by the samplers: shape as int32 (1 when the case is too large for
- * 32-bit indices: then no cell is inside and every voxel takes the edge formula) and
- * strides. */
+/* Case geometry shared by the samplers: shape (as int32), whether 32-bit indices suffice
+ * (else every voxel takes the edge formula), and off[d], the offset of a cell's second corner
+ * along axis d. An axis the grid never leaves (a one-voxel patch axis the transform does not
+ * mix into the others: Z of a 2D patch under in-plane rotation) sits exactly on a voxel, with
+ * weight 0: it is "collapsed", needs no second corner (offset 0: lerp(a, a, 0) = a exactly),
+ * and its cells may start on the case's last voxel (a 2D case has only one). */
 typedef struct case_geom {
     int32_t S[3];
-    size_t sy, sz;
+    int usable;
+    int collapsed[3];
+    size_t off[3];
 } case_geom;
 
-static void case_geom_init(case_geom *cg, const pf_case *c)
+static void case_geom_init(case_geom *cg, const pf_case *c, const grid *g, const int patch[3])
 {
     const int64_t *S = c->hdr.shape;
-    int small = S[0] * S[1] * S[2] < INT32_MAX;
+    const size_t stride[3] = {(size_t)(S[1] * S[2]), (size_t)S[2], 1};
+    cg->usable = S[0] * S[1] * S[2] < INT32_MAX;
+    for (int d = 0; d < 3; d++) {
+        cg->S[d] = (int32_t)S[d];
+        cg->collapsed[d] = patch[d] == 1 && g->c[d] == floor(g->c[d]);
+        for (int e = 0; e < 3; e++)
+            if (e != d && g->M[d][e] != 0.0)
+                cg->collapsed[d] = 0;
+        cg->off[d] = cg->collapsed[d] ? 0 : stride[d];
+    }
+}
+
+/* Lanes whose cells lie inside the case: 0 <= f < S - 1 per axis (one unsigned compare: a
+ * negative f wraps above S - 1), 0 <= f < S on a collapsed axis. */
+static inline pf_vi corners_inside(const pf_vi f[3], const case_geom *cg)
+{
+    pf_vi in = {-cg->usable, -cg->usable, -cg->usable, -cg->usable};
     for (int d = 0; d < 3; d++)
-        cg->S[d] = small ? (int32_t)S[d] : 1; /* 1: no cell counts as inside */
-    cg->sy = (size_t)S[2];
-    cg->sz = (size_t)(S[1] * S[2]);
+        in &= (pf_vi)((pf_vu)f[d] < (uint32_t)(cg->S[d] - 1 + cg->collapsed[d]));
+    return in;
+}
+
+/* Whether all eight corners at base b carry seg >= 0 (the mask rule's inside). */
+static inline int corners_in_mask(const int16_t *b, const case_geom *cg)
+{
+    const size_t oz = cg->off[0], oy = cg->off[1], ox = cg->off[2];
+    return (b[0] | b[ox] | b[oy] | b[oy + ox] | b[oz] | b[oz + ox] | b[oz + oy] |
+            b[oz + oy + ox]) >= 0;
 }
 
 /* Voxels x0 .. x0 + PF_VL - 1 of a row: positions (row_points), which lanes have all corners
@@ -369,7 +384,7 @@ static inline pf_vi group_points(const row_walk *rw, int x0, const case_geom *cg
     pf_vi in;
     pf_vu bv;
     row_points(rw, x0, f, w);
-    in = corners_inside(f, cg->S);
+    in = corners_inside(f, cg);
     /* unsigned: lanes far outside may wrap, harmlessly (masked off) */
     bv = (((pf_vu)f[0] * (uint32_t)cg->S[1] + (pf_vu)f[1]) * (uint32_t)cg->S[2] + (pf_vu)f[2]) &
          (pf_vu)in;
@@ -557,6 +572,8 @@ static int sample_image_separable(const pf_case *c, const pf_norm *norms, const 
     image_planes ip = {.S = S};
     axis_tables t;
     int rc = -1;
+    if (!cg->usable || cg->collapsed[0] || cg->collapsed[1] || cg->collapsed[2])
+        return -1; /* the general sampler handles these */
     for (int ch = 0; ch < C; ch++)
         if (norms[ch].masked)
             return -1; /* the mask rule needs every corner's seg: general sampler */
@@ -634,7 +651,7 @@ void pf_aug_sample_planes(const pf_case *c, const pf_norm *norms, const int64_t 
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
-    case_geom_init(&cg, c);
+    case_geom_init(&cg, c, &g, patch);
     if (sample_image_separable(c, norms, &g, &cg, patch, z0, z1, out) != 0)
         sample_image_general(c, norms, start, patch, p, z0, z1, out);
 }
@@ -661,11 +678,11 @@ static inline void image_group(const pf_case *c, const pf_norm *norms, const cas
     for (int ch = 0; ch < C; ch++, o += pv) {
         const pf_norm *nm = &norms[ch];
         const float *img = c->image + (size_t)ch * nvox;
-        /* lanes outside gather from voxel 0, which is safe only when some lane is inside
-         * (then every axis has at least 2 voxels); a group wholly outside goes to the edge
-         * formula lane by lane */
+        /* lanes outside gather from voxel 0's cell, which lies in the case only when some
+         * lane is inside (then every axis not collapsed has at least 2 voxels); a group
+         * wholly outside goes to the edge formula lane by lane */
         if (in[0] | in[1] | in[2] | in[3]) {
-            pf_vf v = interp_interior(img, base, cg->sy, cg->sz, nm, w);
+            pf_vf v = interp_interior(img, base, cg->off[2], cg->off[1], cg->off[0], nm, w);
             if (m == PF_VL)
                 pf_vf_store(o, v);
             else
@@ -674,7 +691,7 @@ static inline void image_group(const pf_case *c, const pf_norm *norms, const cas
         if (all_in && !nm->masked)
             continue; /* the common case: every lane took the interior formula */
         for (int k = 0; k < m; k++)
-            if (!in[k] || (nm->masked && !corners_in_mask(c->seg + base[k], cg->sy, cg->sz))) {
+            if (!in[k] || (nm->masked && !corners_in_mask(c->seg + base[k], cg))) {
                 const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                 const float wk[3] = {w[0][k], w[1][k], w[2][k]};
                 o[k] = interp_edge(c, img, nm, fk, wk);
@@ -690,7 +707,7 @@ static void sample_image_general(const pf_case *c, const pf_norm *norms, const i
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
-    case_geom_init(&cg, c);
+    case_geom_init(&cg, c, &g, patch);
     for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
             const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
@@ -816,6 +833,8 @@ static int sample_seg_separable(const pf_case *c, const grid *g, const case_geom
     plane_pair pp = {{-1, -1}, make_label_plane, &lp};
     axis_tables t;
     int rc = -1;
+    if (!cg->usable || cg->collapsed[0] || cg->collapsed[1] || cg->collapsed[2])
+        return -1; /* the general sampler handles these */
     if (!axis_aligned(g) || axis_tables_make(&t, g, cg, patch) != 0)
         return -1;
     if (seg_nearest) {
@@ -879,7 +898,7 @@ void pf_aug_sample_seg_planes(const pf_case *c, const int64_t start[3], const in
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
-    case_geom_init(&cg, c);
+    case_geom_init(&cg, c, &g, patch);
     if (sample_seg_separable(c, &g, &cg, patch, seg_nearest, z0, z1, out) == 0)
         return;
     sample_seg_general(c, &g, &cg, patch, seg_nearest, z0, z1, out);
@@ -891,7 +910,7 @@ void pf_aug_sample_seg_general(const pf_case *c, const int64_t start[3], const i
     case_geom cg;
     grid g;
     grid_init(&g, p, start, patch);
-    case_geom_init(&cg, c);
+    case_geom_init(&cg, c, &g, patch);
     sample_seg_general(c, &g, &cg, patch, seg_nearest, 0, patch[0], out);
 }
 
@@ -917,8 +936,9 @@ static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom
                         /* inside a region of one label (most voxels): that label */
                         const int16_t *b = c->seg + base[k];
                         const int16_t l = b[0];
-                        if (b[1] == l && b[cg.sy] == l && b[cg.sy + 1] == l && b[cg.sz] == l &&
-                            b[cg.sz + 1] == l && b[cg.sz + cg.sy] == l && b[cg.sz + cg.sy + 1] == l) {
+                        const size_t oz = cg.off[0], oy = cg.off[1], ox = cg.off[2];
+                        if (b[ox] == l && b[oy] == l && b[oy + ox] == l && b[oz] == l &&
+                            b[oz + ox] == l && b[oz + oy] == l && b[oz + oy + ox] == l) {
                             *o = l;
                             continue;
                         }

@@ -452,12 +452,14 @@ static void test_spatial_image_matches_reference(void **state)
  * CI) and must still match the reference; the separable path too. */
 static void test_spatial_thin_cases(void **state)
 {
-    const int64_t shapes[3][3] = {{1, 13, 17}, {4, 6, 1}, {3, 1, 9}};
+    /* the last: a one-plane patch on the last of two planes (a collapsed axis whose cell
+     * starts on the case's last voxel) */
+    const int64_t shapes[4][3] = {{1, 13, 17}, {4, 6, 1}, {3, 1, 9}, {2, 11, 13}};
     (void)state;
-    for (int sh = 0; sh < 3; sh++) {
+    for (int sh = 0; sh < 4; sh++) {
         const int64_t *S = shapes[sh];
-        const int patch[3] = {S[0] == 1 ? 1 : 3, S[1] == 1 ? 1 : 5, S[2] == 1 ? 1 : 7};
-        const int64_t start[3] = {0, 0, 0};
+        const int patch[3] = {S[0] <= 2 ? 1 : 3, S[1] == 1 ? 1 : 5, S[2] == 1 ? 1 : 7};
+        const int64_t start[3] = {S[0] == 2 ? 1 : 0, 0, 0};
         const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
         const pf_norm nm[2] = {{-INFINITY, INFINITY, 1.0f, 2.0f, 0}, {-5.0f, 5.0f, 0.5f, 3.0f, 0}};
         pf_case c;
@@ -471,7 +473,7 @@ static void test_spatial_thin_cases(void **state)
         for (int64_t i = 0; i < S[0] * S[1] * S[2]; i++)
             sg[i] = (int16_t)(i % 3);
         for (int v = 0; v < 2; v++) {
-            pf_aug_params p = v == 0 ? spatial_params(S[0] == 1 ? 0.3 : 0.0, 0.0, S[0] == 1 ? 0.0 : 0.2, 1.1)
+            pf_aug_params p = v == 0 ? spatial_params(S[0] <= 2 ? 0.3 : 0.0, 0.0, S[0] <= 2 ? 0.0 : 0.2, 1.1)
                                      : spatial_params(0.0, 0.0, 0.0, 0.9); /* separable */
             double G[3][3], origin[3];
             pf_aug_sample_image(&c, nm, start, patch, &p, out);
