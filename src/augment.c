@@ -662,6 +662,43 @@ void pf_aug_sample_image_general(const pf_case *c, const pf_norm *norms, const i
     sample_image_general(c, norms, start, patch, p, 0, patch[0], out);
 }
 
+/* The nnU-Net mask rule per lane: masked[j] marks corner j (in interp_interior's order)
+ * whose seg is < 0; returns the lanes with any such corner. */
+static inline pf_vi seg_corners_negative(const int16_t *seg, const int32_t base[PF_VL],
+                                         const case_geom *cg, pf_vi masked[8])
+{
+    const int16_t *b0 = seg + base[0], *b1 = seg + base[1], *b2 = seg + base[2], *b3 = seg + base[3];
+    const size_t oz = cg->off[0], oy = cg->off[1], ox = cg->off[2];
+    const size_t off[8] = {0, ox, oy, oy + ox, oz, oz + ox, oz + oy, oz + oy + ox};
+    pf_vi any = {0, 0, 0, 0};
+    for (int j = 0; j < 8; j++) {
+        masked[j] = (pf_vi){b0[off[j]], b1[off[j]], b2[off[j]], b3[off[j]]} < 0;
+        any |= masked[j];
+    }
+    return any;
+}
+
+/* The mask rule's formula, for cells inside the case with a corner outside the mask: each
+ * corner normalised on its own (clamped, shifted, scaled) unless its seg is < 0, where the raw
+ * value stays, then interpolated like interp_interior. */
+static inline pf_vf interp_mask_rule(const float *img, const int32_t base[PF_VL],
+                                     const case_geom *cg, const pf_norm *nm, const pf_vf w[3],
+                                     const pf_vi masked[8])
+{
+    const float *b0 = img + base[0], *b1 = img + base[1], *b2 = img + base[2], *b3 = img + base[3];
+    const size_t oz = cg->off[0], oy = cg->off[1], ox = cg->off[2];
+    const size_t off[8] = {0, ox, oy, oy + ox, oz, oz + ox, oz + oy, oz + oy + ox};
+    const pf_vf lo = pf_vf_splat(nm->lo), hi = pf_vf_splat(nm->hi);
+    pf_vf v[8];
+    for (int j = 0; j < 8; j++) {
+        pf_vf r = {b0[off[j]], b1[off[j]], b2[off[j]], b3[off[j]]};
+        v[j] = pf_vf_select(masked[j], r, (pf_vf_min(pf_vf_max(r, lo), hi) - nm->shift) / nm->scale);
+    }
+    return lerp_lanes(lerp_lanes(lerp_lanes(v[0], v[1], w[2]), lerp_lanes(v[2], v[3], w[2]), w[1]),
+                      lerp_lanes(lerp_lanes(v[4], v[5], w[2]), lerp_lanes(v[6], v[7], w[2]), w[1]),
+                      w[0]);
+}
+
 /* Output voxels x0 .. x0 + m - 1 (m <= PF_VL) of one row, every channel (both channels'
  * corners fetched side by side: more reads in flight); o: the first of them in channel 0,
  * channels pv apart. Inline with m constant for whole groups. */
@@ -671,27 +708,39 @@ static inline void image_group(const pf_case *c, const pf_norm *norms, const cas
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     const int C = (int)c->hdr.n_channels;
-    int32_t base[PF_VL], all_in;
+    int32_t base[PF_VL], all_in, any_in;
     pf_vf w[3];
     pf_vi f[3], in = group_points(rw, x0, cg, f, w, base);
+    pf_vi masked[8], mixed = {0, 0, 0, 0}; /* the mask rule: corners with seg < 0, and lanes
+                                            * inside the case with such a corner */
+    int mask_read = 0;
     all_in = in[0] & in[1] & in[2] & in[3];
+    any_in = in[0] | in[1] | in[2] | in[3];
     for (int ch = 0; ch < C; ch++, o += pv) {
         const pf_norm *nm = &norms[ch];
         const float *img = c->image + (size_t)ch * nvox;
         /* lanes outside gather from voxel 0's cell, which lies in the case only when some
          * lane is inside (then every axis not collapsed has at least 2 voxels); a group
          * wholly outside goes to the edge formula lane by lane */
-        if (in[0] | in[1] | in[2] | in[3]) {
+        if (any_in) {
             pf_vf v = interp_interior(img, base, cg->off[2], cg->off[1], cg->off[0], nm, w);
+            if (nm->masked) {
+                if (!mask_read) {
+                    mixed = seg_corners_negative(c->seg, base, cg, masked) & in;
+                    mask_read = 1;
+                }
+                if (mixed[0] | mixed[1] | mixed[2] | mixed[3])
+                    v = pf_vf_select(mixed, interp_mask_rule(img, base, cg, nm, w, masked), v);
+            }
             if (m == PF_VL)
                 pf_vf_store(o, v);
             else
                 pf_vf_store_part(o, v, (size_t)m);
         }
-        if (all_in && !nm->masked)
-            continue; /* the common case: every lane took the interior formula */
+        if (all_in)
+            continue; /* every lane took the interior formula (or the mask rule's) */
         for (int k = 0; k < m; k++)
-            if (!in[k] || (nm->masked && !corners_in_mask(c->seg + base[k], cg))) {
+            if (!in[k]) {
                 const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                 const float wk[3] = {w[0][k], w[1][k], w[2][k]};
                 o[k] = interp_edge(c, img, nm, fk, wk);
