@@ -556,14 +556,14 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
      * buffer on its own and returns it on free, so the memory held is what the memory cache
      * counts (the mem= budget). */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    /* Recycled large buffers (bufpool.h) sit beside the memory cache: a quarter of its budget
-     * at most, enough for a few steps' arrays and scratch. */
+    /* Recycled large buffers (bufpool.h) take a quarter of the mem= budget, the memory cache
+     * the rest, so that what the daemon holds stays within mem=. */
     pf_pool_set_cap(ctx->opt.mem_bytes / 4);
     pthread_mutex_init(&fs.lock, NULL);
     fs.mounted_at_ms = now_us(CLOCK_REALTIME) / 1000;
     ctx->status_fn = fill_status;
     ctx->status_arg = &fs;
-    fs.mc = pf_memcache_new(ctx->opt.mem_bytes);
+    fs.mc = pf_memcache_new(ctx->opt.mem_bytes - ctx->opt.mem_bytes / 4);
     if (!fs.mc) {
         fprintf(stderr, "patchfs: out of memory\n");
         return 1;
