@@ -261,15 +261,16 @@ static inline pf_vf lerp_lanes(pf_vf a, pf_vf b, pf_vf w)
 /* The interior formula, per lane: the eight clamped raw corners interpolated axis by axis
  * (X, then Y, then Z), then normalised. Used where all corners are inside the case (and, with
  * the nnU-Net mask rule, inside the mask); base[k] is lane k's first corner. */
-static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL], size_t ox,
-                                    size_t oy, size_t oz, const pf_norm *nm, const pf_vf w[3])
+static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL],
+                                    const size_t corner[8], const pf_norm *nm, const pf_vf w[3])
 {
     /* lanes built from registers, not element by element in memory (which would stall on
      * store forwarding); the eight corners written out so that they stay in registers */
     const float *b0 = img + base[0], *b1 = img + base[1], *b2 = img + base[2], *b3 = img + base[3];
 #define CORNER(o) ((pf_vf){b0[o], b1[o], b2[o], b3[o]})
-    pf_vf v0 = CORNER(0), v1 = CORNER(ox), v2 = CORNER(oy), v3 = CORNER(oy + ox);
-    pf_vf v4 = CORNER(oz), v5 = CORNER(oz + ox), v6 = CORNER(oz + oy), v7 = CORNER(oz + oy + ox);
+    pf_vf v0 = CORNER(0), v1 = CORNER(corner[1]), v2 = CORNER(corner[2]), v3 = CORNER(corner[3]);
+    pf_vf v4 = CORNER(corner[4]), v5 = CORNER(corner[5]), v6 = CORNER(corner[6]),
+          v7 = CORNER(corner[7]);
 #undef CORNER
     pf_vf c00, c01, c10, c11, r;
     if (!isinf(nm->lo) || !isinf(nm->hi)) { /* CT: clip to the percentiles first */
@@ -330,8 +331,9 @@ __attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const
 #endif
 
 /* Case geometry shared by the samplers: shape (as int32), whether 32-bit indices suffice
- * (else every voxel takes the edge formula), and off[d], the offset of a cell's second corner
- * along axis d. An axis the grid never leaves (a one-voxel patch axis the transform does not
+ * (else every voxel takes the edge formula), and the offsets of a cell's eight corners from
+ * its first, corner j = 4 z + 2 y + x (the order the interpolation takes them in). An axis
+ * the grid never leaves (a one-voxel patch axis the transform does not
  * mix into the others: Z of a 2D patch under in-plane rotation) sits exactly on a voxel, with
  * weight 0: it is "collapsed", needs no second corner (offset 0: lerp(a, a, 0) = a exactly),
  * and its cells may start on the case's last voxel (a 2D case has only one). */
@@ -339,13 +341,14 @@ typedef struct case_geom {
     int32_t S[3];
     int usable;
     int collapsed[3];
-    size_t off[3];
+    size_t corner[8];
 } case_geom;
 
 static void case_geom_init(case_geom *cg, const pf_case *c, const grid *g, const int patch[3])
 {
     const int64_t *S = c->hdr.shape;
     const size_t stride[3] = {(size_t)(S[1] * S[2]), (size_t)S[2], 1};
+    size_t off[3]; /* of a cell's second corner along each axis */
     cg->usable = S[0] * S[1] * S[2] < INT32_MAX;
     for (int d = 0; d < 3; d++) {
         cg->S[d] = (int32_t)S[d];
@@ -353,8 +356,10 @@ static void case_geom_init(case_geom *cg, const pf_case *c, const grid *g, const
         for (int e = 0; e < 3; e++)
             if (e != d && g->M[d][e] != 0.0)
                 cg->collapsed[d] = 0;
-        cg->off[d] = cg->collapsed[d] ? 0 : stride[d];
+        off[d] = cg->collapsed[d] ? 0 : stride[d];
     }
+    for (int j = 0; j < 8; j++)
+        cg->corner[j] = ((j >> 2) ? off[0] : 0) + (((j >> 1) & 1) ? off[1] : 0) + ((j & 1) ? off[2] : 0);
 }
 
 /* Lanes whose cells lie inside the case: 0 <= f < S - 1 per axis (one unsigned compare: a
@@ -365,14 +370,6 @@ static inline pf_vi corners_inside(const pf_vi f[3], const case_geom *cg)
     for (int d = 0; d < 3; d++)
         in &= (pf_vi)((pf_vu)f[d] < (uint32_t)(cg->S[d] - 1 + cg->collapsed[d]));
     return in;
-}
-
-/* Whether all eight corners at base b carry seg >= 0 (the mask rule's inside). */
-static inline int corners_in_mask(const int16_t *b, const case_geom *cg)
-{
-    const size_t oz = cg->off[0], oy = cg->off[1], ox = cg->off[2];
-    return (b[0] | b[ox] | b[oy] | b[oy + ox] | b[oz] | b[oz + ox] | b[oz + oy] |
-            b[oz + oy + ox]) >= 0;
 }
 
 /* Voxels x0 .. x0 + PF_VL - 1 of a row: positions (row_points), which lanes have all corners
@@ -668,8 +665,7 @@ static inline pf_vi seg_corners_negative(const int16_t *seg, const int32_t base[
                                          const case_geom *cg, pf_vi masked[8])
 {
     const int16_t *b0 = seg + base[0], *b1 = seg + base[1], *b2 = seg + base[2], *b3 = seg + base[3];
-    const size_t oz = cg->off[0], oy = cg->off[1], ox = cg->off[2];
-    const size_t off[8] = {0, ox, oy, oy + ox, oz, oz + ox, oz + oy, oz + oy + ox};
+    const size_t *off = cg->corner;
     pf_vi any = {0, 0, 0, 0};
     for (int j = 0; j < 8; j++) {
         masked[j] = (pf_vi){b0[off[j]], b1[off[j]], b2[off[j]], b3[off[j]]} < 0;
@@ -686,8 +682,7 @@ static inline pf_vf interp_mask_rule(const float *img, const int32_t base[PF_VL]
                                      const pf_vi masked[8])
 {
     const float *b0 = img + base[0], *b1 = img + base[1], *b2 = img + base[2], *b3 = img + base[3];
-    const size_t oz = cg->off[0], oy = cg->off[1], ox = cg->off[2];
-    const size_t off[8] = {0, ox, oy, oy + ox, oz, oz + ox, oz + oy, oz + oy + ox};
+    const size_t *off = cg->corner;
     const pf_vf lo = pf_vf_splat(nm->lo), hi = pf_vf_splat(nm->hi);
     pf_vf v[8];
     for (int j = 0; j < 8; j++) {
@@ -723,7 +718,7 @@ static inline void image_group(const pf_case *c, const pf_norm *norms, const cas
          * lane is inside (then every axis not collapsed has at least 2 voxels); a group
          * wholly outside goes to the edge formula lane by lane */
         if (any_in) {
-            pf_vf v = interp_interior(img, base, cg->off[2], cg->off[1], cg->off[0], nm, w);
+            pf_vf v = interp_interior(img, base, cg->corner, nm, w);
             if (nm->masked) {
                 if (!mask_read) {
                     mixed = seg_corners_negative(c->seg, base, cg, masked) & in;
@@ -985,9 +980,9 @@ static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom
                         /* inside a region of one label (most voxels): that label */
                         const int16_t *b = c->seg + base[k];
                         const int16_t l = b[0];
-                        const size_t oz = cg.off[0], oy = cg.off[1], ox = cg.off[2];
-                        if (b[ox] == l && b[oy] == l && b[oy + ox] == l && b[oz] == l &&
-                            b[oz + ox] == l && b[oz + oy] == l && b[oz + oy + ox] == l) {
+                        const size_t *cn = cg.corner;
+                        if (b[cn[1]] == l && b[cn[2]] == l && b[cn[3]] == l && b[cn[4]] == l &&
+                            b[cn[5]] == l && b[cn[6]] == l && b[cn[7]] == l) {
                             *o = l;
                             continue;
                         }
