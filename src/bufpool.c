@@ -65,12 +65,8 @@ void pf_pool_release(void *p)
     if (!p)
         return;
     size = malloc_usable_size(p);
-    if (size < MIN_POOLED || size > cap) {
-        free(p);
-        return;
-    }
     pthread_mutex_lock(&lock);
-    for (int i = 0; i < SLOTS; i++)
+    for (int i = 0; size >= MIN_POOLED && size <= cap && i < SLOTS; i++)
         if (!slot[i].p) {
             ndrop = trim_locked(cap - size, drop); /* room first: older buffers go */
             slot[i].p = p;
@@ -81,7 +77,7 @@ void pf_pool_release(void *p)
             break;
         }
     pthread_mutex_unlock(&lock);
-    free(p); /* no free slot: not kept */
+    free(p); /* small, larger than the cap, or no free slot: not kept */
     for (int i = 0; i < ndrop; i++)
         free(drop[i]);
 }

@@ -29,7 +29,7 @@ typedef struct channel_stats {
  * does not cancel; a float squared is exact in double. Lane k (of the four float lanes, kept
  * as two double pairs) takes elements i = k (mod 4) in increasing order and the lanes are
  * added as (0 + 1) + (2 + 3): a fixed order, whatever the host vectorises. The hot loops keep
- * the sums in local variables (registers) and fold them in with acc_fold. */
+ * the sums in local variables (registers, sums_add) and store them here before the tail. */
 typedef struct stats_acc {
     pf_d2 s[2], q[2];
     double shift;
@@ -344,9 +344,6 @@ out:
 
 /* ---- gamma ---- */
 
-/* batchgenerators' augment_gamma with retain_stats, on s * v for s = +1 or -1 (the inverted
- * image): x -> ((x - min) / (range + 1e-7))^g (range + 1e-7) + min, then the mean and
- * standard deviation of x restored; the result is multiplied by s again. */
 /* t = (x - min) / range, kept >= tmin = 2^(-125 / g) so that g log2 t stays within exp2's
  * range. For g < 125/126 tmin is 0 or subnormal in float and log2 then returns about -127,
  * harmless since g < 1 keeps the product above -126; either way t^g there is far below a
@@ -359,6 +356,10 @@ static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float ran
 
 #define GAMMA_BLOCK 64
 
+/* batchgenerators' augment_gamma with retain_stats, on s * v for s = +1 or -1 (the inverted
+ * image): x -> ((x - min) / (range + 1e-7))^g (range + 1e-7) + min, then the mean and
+ * standard deviation of x restored; the result is multiplied by s again. The main loop is
+ * gamma_lanes split in two (logarithms, then exponentials); the remainder calls it whole. */
 static void gamma_channel(float *v, size_t n, double g, int invert)
 {
     const float sg = invert ? -1.0f : 1.0f;
