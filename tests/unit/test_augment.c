@@ -447,57 +447,6 @@ static void test_spatial_image_matches_reference(void **state)
     tu_case_free(&c);
 }
 
-/* Cases with an axis of a single voxel (a 2D case, or thin ones): every group is at the
- * border, the sampler must not read past the volume (exact-size arrays, run under ASan in
- * CI) and must still match the reference; the separable path too. */
-static void test_spatial_thin_cases(void **state)
-{
-    /* the last: a one-plane patch on the last of two planes (a collapsed axis whose cell
-     * starts on the case's last voxel) */
-    const int64_t shapes[4][3] = {{1, 13, 17}, {4, 6, 1}, {3, 1, 9}, {2, 11, 13}};
-    (void)state;
-    for (int sh = 0; sh < 4; sh++) {
-        const int64_t *S = shapes[sh];
-        const int patch[3] = {S[0] <= 2 ? 1 : 3, S[1] == 1 ? 1 : 5, S[2] == 1 ? 1 : 7};
-        const int64_t start[3] = {S[0] == 2 ? 1 : 0, 0, 0};
-        const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
-        const pf_norm nm[2] = {{-INFINITY, INFINITY, 1.0f, 2.0f, 0}, {-5.0f, 5.0f, 0.5f, 3.0f, 0}};
-        pf_case c;
-        float *im, *out = malloc(2 * pv * sizeof *out);
-        int16_t *sg, *seg = malloc(pv * sizeof *seg);
-        assert_non_null(out);
-        assert_non_null(seg);
-        tu_case_init(&c, S[0], S[1], S[2], 2, &im, &sg);
-        for (int64_t i = 0; i < 2 * S[0] * S[1] * S[2]; i++)
-            im[i] = (float)((i * 37) % 11) - 3.0f;
-        for (int64_t i = 0; i < S[0] * S[1] * S[2]; i++)
-            sg[i] = (int16_t)(i % 3);
-        for (int v = 0; v < 2; v++) {
-            pf_aug_params p = v == 0 ? spatial_params(S[0] <= 2 ? 0.3 : 0.0, 0.0, S[0] <= 2 ? 0.0 : 0.2, 1.1)
-                                     : spatial_params(0.0, 0.0, 0.0, 0.9); /* separable */
-            double G[3][3], origin[3];
-            pf_aug_sample_image(&c, nm, start, patch, &p, out);
-            pf_aug_sample_seg(&c, start, patch, &p, 0, seg);
-            pf_aug_grid(&p, start, patch, G, origin);
-            for (int ch = 0; ch < 2; ch++)
-                for (size_t i = 0; i < pv; i++) {
-                    const int z = (int)(i / (size_t)(patch[1] * patch[2])),
-                              y = (int)(i / (size_t)patch[2] % (size_t)patch[1]), x = (int)(i % (size_t)patch[2]);
-                    double q[3], want;
-                    for (int d = 0; d < 3; d++)
-                        q[d] = origin[d] + G[d][0] * z + G[d][1] * y + G[d][2] * x;
-                    want = image_reference(&c, &nm[ch], ch, q);
-                    assert_true(fabs(out[(size_t)ch * pv + i] - want) < 1e-4 * fmax(1.0, fabs(want)));
-                }
-            for (size_t i = 0; i < pv; i++)
-                assert_true(seg[i] >= -1 && seg[i] <= 2);
-        }
-        tu_case_free(&c);
-        free(out);
-        free(seg);
-    }
-}
-
 /* nnU-Net's per-label linear + argmax in double; returns the label, and the margin of the
  * winner over the runner-up (near-ties may go either way in float) */
 static int16_t seg_reference(const pf_case *c, const double q[3], double *margin)
@@ -581,6 +530,66 @@ static void test_spatial_seg_matches_reference(void **state)
         free(out);
     }
     tu_case_free(&c);
+}
+
+/* Cases with an axis of a single voxel (a 2D case, or thin ones): every group is at the
+ * border, the sampler must not read past the volume (exact-size arrays, run under ASan in
+ * CI) and must still match the references (image and seg); the separable path too. */
+static void test_spatial_thin_cases(void **state)
+{
+    /* the last: a one-plane patch on the last of two planes (a collapsed axis whose cell
+     * starts on the case's last voxel) */
+    const int64_t shapes[4][3] = {{1, 13, 17}, {4, 6, 1}, {3, 1, 9}, {2, 11, 13}};
+    (void)state;
+    for (int sh = 0; sh < 4; sh++) {
+        const int64_t *S = shapes[sh];
+        const int patch[3] = {S[0] <= 2 ? 1 : 3, S[1] == 1 ? 1 : 5, S[2] == 1 ? 1 : 7};
+        const int64_t start[3] = {S[0] == 2 ? 1 : 0, 0, 0};
+        const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
+        const pf_norm nm[2] = {{-INFINITY, INFINITY, 1.0f, 2.0f, 0}, {-5.0f, 5.0f, 0.5f, 3.0f, 0}};
+        pf_case c;
+        float *im, *out = malloc(2 * pv * sizeof *out);
+        int16_t *sg, *seg = malloc(pv * sizeof *seg);
+        assert_non_null(out);
+        assert_non_null(seg);
+        tu_case_init(&c, S[0], S[1], S[2], 2, &im, &sg);
+        for (int64_t i = 0; i < 2 * S[0] * S[1] * S[2]; i++)
+            im[i] = (float)((i * 37) % 11) - 3.0f;
+        for (int64_t i = 0; i < S[0] * S[1] * S[2]; i++) /* blocks of labels 0..2 */
+            sg[i] = (int16_t)((i / S[2] / 3 + i % S[2] / 4) % 3);
+        for (int v = 0; v < 2; v++) {
+            pf_aug_params p = v == 0 ? spatial_params(S[0] <= 2 ? 0.3 : 0.0, 0.0, S[0] <= 2 ? 0.0 : 0.2, 1.1)
+                                     : spatial_params(0.0, 0.0, 0.0, 0.9); /* separable */
+            double G[3][3], origin[3];
+            pf_aug_sample_image(&c, nm, start, patch, &p, out);
+            pf_aug_sample_seg(&c, start, patch, &p, 0, seg);
+            pf_aug_grid(&p, start, patch, G, origin);
+            for (int ch = 0; ch < 2; ch++)
+                for (size_t i = 0; i < pv; i++) {
+                    const int z = (int)(i / (size_t)(patch[1] * patch[2])),
+                              y = (int)(i / (size_t)patch[2] % (size_t)patch[1]), x = (int)(i % (size_t)patch[2]);
+                    double q[3], want;
+                    for (int d = 0; d < 3; d++)
+                        q[d] = origin[d] + G[d][0] * z + G[d][1] * y + G[d][2] * x;
+                    want = image_reference(&c, &nm[ch], ch, q);
+                    assert_true(fabs(out[(size_t)ch * pv + i] - want) < 1e-4 * fmax(1.0, fabs(want)));
+                }
+            for (size_t i = 0; i < pv; i++) {
+                const int z = (int)(i / (size_t)(patch[1] * patch[2])),
+                          y = (int)(i / (size_t)patch[2] % (size_t)patch[1]), x = (int)(i % (size_t)patch[2]);
+                double q[3], margin;
+                int16_t want;
+                for (int d = 0; d < 3; d++)
+                    q[d] = origin[d] + G[d][0] * z + G[d][1] * y + G[d][2] * x;
+                want = seg_reference(&c, q, &margin);
+                if (margin >= 1e-4) /* near-ties may go either way in float */
+                    assert_int_equal(seg[i], want);
+            }
+        }
+        tu_case_free(&c);
+        free(out);
+        free(seg);
+    }
 }
 
 /* Scaling without rotation takes the separable samplers: the same bytes as the general ones
