@@ -5,7 +5,7 @@
 PREFIX   ?= /usr/local
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
-PKGS     := fuse3 libxxhash jansson zlib libpng
+CORE_PKGS := libxxhash jansson zlib libpng
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libnifti2-dev libxxhash-dev \
             libjansson-dev zlib1g-dev libpng-dev libcmocka-dev python3-numpy python3-nibabel \
             python3-scipy python3-xxhash clang libclang-rt-14-dev
@@ -19,41 +19,72 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpo
 OPT      ?= -O2 -g
 CFLAGS   ?=
 CFLAGS   += $(CSTD) $(OPT) $(WARN) -ffp-contract=off -fno-fast-math -pthread \
-            -Iinclude -I/usr/include/nifti -DPATCHFS_VERSION=\"$(VERSION)\" \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnifti2 -lznz -lz -lm -pthread
+            -DPATCHFS_VERSION=\"$(VERSION)\" $(shell pkg-config --cflags $(CORE_PKGS) 2>/dev/null)
+CORE_LIBS := $(shell pkg-config --libs $(CORE_PKGS) 2>/dev/null) -lnifti2 -lznz -lz -lm -pthread
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
 
-CORE_SRC := src/error.c src/options.c src/rng.c src/npy.c src/nifti_load.c src/dataset.c \
-            src/preview.c src/export.c src/summary.c src/detmath.c src/augment.c src/intensity.c \
-            src/split.c src/preprocess.c src/cache.c src/sampler.c src/extract.c src/tree.c \
-            src/produce.c src/memcache.c src/parallel.c src/bufpool.c
-CORE_SRC += src/prefetch.c
-CORE_OBJ := $(CORE_SRC:src/%.c=build/%.o)
-APP_OBJ  := build/fs.o build/main.o
-APP_OBJ  += build/fstune.o
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+# ---- layers (docs/design.md) ----
+# Each folder of src/ is a layer; calls and includes flow down only. A layer is compiled with
+# the include paths of itself and the layers below it, so an include of a higher layer's
+# header fails to compile. include/patchfs/ holds the public API of the core (the vfs layer);
+# only the vfs layer and the programs above it see it. FUSE's flags reach the mount layer and
+# the CLI only; the core library (libpatchfs.a) has no FUSE in it.
+CORE_LAYERS := base ingest plan cache sample vfs
+INC_base    := -Isrc/base
+INC_ingest  := $(INC_base) -Isrc/ingest -I/usr/include/nifti
+INC_plan    := $(INC_ingest) -Isrc/plan
+INC_cache   := $(INC_plan) -Isrc/cache
+INC_sample  := $(INC_cache) -Isrc/sample
+INC_vfs     := $(INC_sample) -Isrc/vfs -Iinclude
+INC_mount   := $(INC_vfs) -Isrc/mount $(FUSE_CFLAGS)
+INC_cli     := $(INC_mount) -Isrc/cli
+layer_of     = $(firstword $(subst /, ,$(1)))
+
+# modules are listed once: every .c of a layer's folder
+CORE_SRC  := $(foreach l,$(CORE_LAYERS),$(wildcard src/$(l)/*.c))
+CORE_OBJ  := $(CORE_SRC:src/%.c=build/%.o)
+MOUNT_OBJ := $(patsubst src/%.c,build/%.o,$(wildcard src/mount/*.c))
+CLI_OBJ   := $(patsubst src/%.c,build/%.o,$(wildcard src/cli/*.c))
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+# tests of mount-layer modules link the mount library too (and so FUSE)
+MOUNT_TESTS := $(patsubst src/mount/%.c,build/tests/test_%,$(wildcard src/mount/*.c))
+ALL_INC   := $(INC_cli)
 
 .PHONY: all deps test unit integration install clean demo test-asan check-deps deps-examples examples
 .PHONY: fuzz fuzz-smoke fuzz-build
 
 all: patchfs
 
-build/%.o: src/%.c $(wildcard include/patchfs/*.h) | build/tests
-	$(CC) $(CFLAGS) -c -o $@ $<
+# -MMD: each object depends on the headers it really includes (build/**/*.d)
+build/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(INC_$(call layer_of,$*)) -MMD -MP -c -o $@ $<
+
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 build/tests:
 	@mkdir -p build/tests
 
 build/libpatchfs.a: $(CORE_OBJ)
+	@rm -f $@
 	ar rcs $@ $^
 
-patchfs: $(APP_OBJ) build/libpatchfs.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+build/libpatchfs-mount.a: $(MOUNT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-build/tests/%: tests/unit/%.c tests/unit/testutil.h build/libpatchfs.a | build/tests
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/libpatchfs.a $(LDFLAGS) $(LDLIBS) \
-	      $(shell pkg-config --libs cmocka)
+patchfs: $(CLI_OBJ) build/libpatchfs-mount.a build/libpatchfs.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(FUSE_LIBS) $(CORE_LIBS)
+
+$(filter-out $(MOUNT_TESTS),$(UNIT_BIN)): build/tests/%: tests/unit/%.c tests/unit/testutil.h build/libpatchfs.a | build/tests
+	$(CC) $(CFLAGS) $(ALL_INC) -Itests/unit -MMD -MP -o $@ $< build/libpatchfs.a $(LDFLAGS) \
+	      $(CORE_LIBS) $(shell pkg-config --libs cmocka)
+
+$(filter $(MOUNT_TESTS),$(UNIT_BIN)): build/tests/%: tests/unit/%.c tests/unit/testutil.h build/libpatchfs-mount.a build/libpatchfs.a | build/tests
+	$(CC) $(CFLAGS) $(ALL_INC) -Itests/unit -MMD -MP -o $@ $< build/libpatchfs-mount.a \
+	      build/libpatchfs.a $(LDFLAGS) $(FUSE_LIBS) $(CORE_LIBS) $(shell pkg-config --libs cmocka)
 
 # Optional: what the client examples (examples/) need beyond `make deps`: PyTorch for
 # examples/pytorch, Node.js for examples/node, rsync and jq for the shell recipes.
@@ -79,7 +110,7 @@ build/examples/npy_read: examples/c/npy_read.c
 
 # Quick check with a clear message instead of a cryptic compiler error.
 check-deps:
-	@pkg-config --exists $(PKGS) cmocka && test -f /usr/include/nifti/nifti2_io.h \
+	@pkg-config --exists $(CORE_PKGS) fuse3 cmocka && test -f /usr/include/nifti/nifti2_io.h \
 	  || { echo "missing build dependencies: run 'make deps' (as root)" >&2; exit 1; }
 
 # every test binary runs, even after a failure; the target fails if any did
@@ -125,23 +156,22 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS := tree options dataset_json nifti
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS  := $(CSTD) -O1 -g $(WARN) -ffp-contract=off -fno-fast-math -pthread -Iinclude \
-                -I/usr/include/nifti -DPATCHFS_VERSION=\"$(VERSION)\" $(FUZZ_SAN) \
-                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# only the modules the targets reach, so work in progress elsewhere in src/ cannot block them
-FUZZ_SRC     := src/error.c src/options.c src/tree.c src/dataset.c src/split.c src/nifti_load.c
-FUZZ_OBJ     := $(FUZZ_SRC:src/%.c=build/fuzz/%.o)
+FUZZ_CFLAGS  := $(CSTD) -O1 -g $(WARN) -ffp-contract=off -fno-fast-math -pthread \
+                -DPATCHFS_VERSION=\"$(VERSION)\" $(FUZZ_SAN) $(shell pkg-config --cflags $(CORE_PKGS) 2>/dev/null)
+# the whole core library, built by clang with the fuzzer's instrumentation
+FUZZ_OBJ     := $(CORE_SRC:src/%.c=build/fuzz/%.o)
 FUZZ_BIN     := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 
-$(FUZZ_OBJ): build/fuzz/%.o: src/%.c $(wildcard include/patchfs/*.h)
-	@mkdir -p build/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_OBJ): build/fuzz/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(INC_$(call layer_of,$*)) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
 
 build/fuzz/libpatchfs.a: $(FUZZ_OBJ)
+	@rm -f $@
 	ar rcs $@ $^
 
 $(FUZZ_BIN): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libpatchfs.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libpatchfs.a $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(INC_vfs) -fsanitize=fuzzer -o $@ $< build/fuzz/libpatchfs.a $(CORE_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -161,17 +191,17 @@ BENCH_DIR ?= /tmp/patchfs-bench
 BENCH_BIN := build/bench/ceiling build/bench/pfbench build/bench/bench_aug
 .PHONY: bench bench-smoke
 
-build/bench/ceiling: tests/bench/ceiling.c build/fstune.o
+build/bench/ceiling: tests/bench/ceiling.c build/mount/fstune.o
 	@mkdir -p build/bench
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(INC_mount) -o $@ $^ $(LDFLAGS) $(FUSE_LIBS) $(CORE_LIBS)
 
 build/bench/pfbench: tests/bench/pfbench.c build/libpatchfs.a
 	@mkdir -p build/bench
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(INC_vfs) -o $@ $^ $(LDFLAGS) $(CORE_LIBS)
 
 build/bench/bench_aug: tests/bench/bench_aug.c build/libpatchfs.a
 	@mkdir -p build/bench
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(INC_vfs) -o $@ $^ $(LDFLAGS) $(CORE_LIBS)
 
 bench: check-deps patchfs $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --work $(BENCH_DIR)

@@ -10,13 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "patchfs/cache.h"
-#include "patchfs/dataset.h"
-#include "patchfs/error.h"
-#include "patchfs/extract.h"
-#include "patchfs/options.h"
-#include "patchfs/sampler.h"
-#include "patchfs/split.h"
+#include "cache.h"
+#include "dataset.h"
+#include "error.h"
+#include "extract.h"
+#include "options.h"
+#include "sampler.h"
+#include "split.h"
 #include "patchfs/tree.h"
 
 typedef enum { PF_SCHEME_ZSCORE, PF_SCHEME_CT, PF_SCHEME_NONE, PF_SCHEME_RESCALE01,

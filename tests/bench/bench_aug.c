@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "patchfs/augment.h"
+#include "augment.h"
 #include "patchfs/produce.h"
 
 static double now(void)

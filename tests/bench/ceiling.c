@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "patchfs/fstune.h"
+#include "fstune.h"
 
 #define TIMEOUT 86400.0
 #define MAX_SIZES 8

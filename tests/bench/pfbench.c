@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "patchfs/options.h"
+#include "options.h"
 #include "patchfs/produce.h"
 #include "patchfs/tree.h"
 

@@ -39,8 +39,8 @@
 #include <jansson.h>
 #include <nifti2_io.h>
 
-#include "patchfs/dataset.h"
-#include "patchfs/split.h"
+#include "dataset.h"
+#include "split.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -33,7 +33,7 @@
 
 #include <zlib.h>
 
-#include "patchfs/nifti_load.h"
+#include "nifti_load.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

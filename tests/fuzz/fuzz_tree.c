@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "patchfs/options.h"
+#include "options.h"
 #include "patchfs/tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -8,9 +8,9 @@
 
 #include <xxhash.h>
 
-#include "patchfs/augment.h"
-#include "patchfs/detmath.h"
-#include "patchfs/vecmath.h"
+#include "augment.h"
+#include "detmath.h"
+#include "vecmath.h"
 
 /* ---- detmath and vecmath ---- */
 

@@ -9,8 +9,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "patchfs/cache.h"
-#include "patchfs/dataset.h"
+#include "cache.h"
+#include "dataset.h"
 #include "patchfs/produce.h"
 
 /* Source volumes: 10 x 9 x 8 (x, y, z). The image is nonzero on the box x 2..7, y 1..6,

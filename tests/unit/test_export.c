@@ -6,8 +6,8 @@
 #include <nifti1.h>
 #include <zlib.h>
 
-#include "patchfs/export.h"
-#include "patchfs/preview.h"
+#include "export.h"
+#include "preview.h"
 
 static unsigned char *gunzip(const char *gz, size_t len, size_t *out_len)
 {

@@ -5,7 +5,7 @@
  * signed zeros and bounds through the vectorised normalisation. */
 #include "testutil.h"
 
-#include "patchfs/extract.h"
+#include "extract.h"
 
 enum { Z = 5, Y = 6, X = 7, NCH = 2 };
 

@@ -9,7 +9,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "patchfs/memcache.h"
+#include "memcache.h"
 
 typedef struct gen_arg {
     atomic_int calls;

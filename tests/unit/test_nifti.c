@@ -5,7 +5,7 @@
  * header sizes (before any voxel memory) and truncated gzip data. */
 #include "testutil.h"
 
-#include "patchfs/nifti_load.h"
+#include "nifti_load.h"
 
 enum { NX = 4, NY = 3, NZ = 2, NV = NX * NY * NZ };
 

@@ -7,7 +7,7 @@
  * the pinned total length and ending in '\n'. */
 #include "testutil.h"
 
-#include "patchfs/npy.h"
+#include "npy.h"
 
 typedef struct npy_case {
     pf_dtype dtype;

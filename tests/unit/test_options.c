@@ -3,7 +3,7 @@
  * values with a message naming the option (leaving the option unchanged). */
 #include "testutil.h"
 
-#include "patchfs/options.h"
+#include "options.h"
 
 static void test_defaults(void **state)
 {

@@ -5,8 +5,8 @@
 
 #include <pthread.h>
 
-#include "patchfs/bufpool.h"
-#include "patchfs/parallel.h"
+#include "bufpool.h"
+#include "parallel.h"
 
 typedef struct visits {
     int count[1000];

@@ -7,7 +7,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "patchfs/prefetch.h"
+#include "prefetch.h"
 
 static pf_node step_file(uint32_t split, uint32_t epoch, uint32_t step, pf_file_kind f)
 {

@@ -4,7 +4,7 @@
  * duplicates, subsampling of large classes, determinism). */
 #include "testutil.h"
 
-#include "patchfs/preprocess.h"
+#include "preprocess.h"
 
 /* nnunet-behaviour.md section 2: max(min(10000, n), ceil(0.01 * n)), worked by hand. */
 static void test_locs_count(void **state)

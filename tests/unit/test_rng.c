@@ -3,7 +3,7 @@
  * (pf_stream_below rejection and uniformity, pf_stream_range inclusive ends). */
 #include "testutil.h"
 
-#include "patchfs/rng.h"
+#include "rng.h"
 
 #define DOMAIN 0x7061746368667301ULL /* "patchfs\0" | format version 1, per rng.h / rng.c */
 

@@ -5,7 +5,7 @@
  * reached, the no-foreground fallback, and uniform case and class choice. */
 #include "testutil.h"
 
-#include "patchfs/sampler.h"
+#include "sampler.h"
 
 /* ---- pf_forced_from ---- */
 

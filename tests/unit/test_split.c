@@ -13,7 +13,7 @@
  *             val = the rest. */
 #include "testutil.h"
 
-#include "patchfs/split.h"
+#include "split.h"
 
 static const int shuf1[] = {0};
 static const int shuf2[] = {1, 0};

@@ -25,7 +25,7 @@
 #include <cmocka.h>
 #include <nifti2_io.h>
 
-#include "patchfs/cache.h"
+#include "cache.h"
 
 /* ---- files and folders ---- */
 

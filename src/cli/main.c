@@ -1,0 +1,289 @@
+/* main.c - the patchfs command line: parse options once, then mount | get | check | prepare.
+ * Errors from the core arrive as messages naming the file and problem; here they become
+ * "patchfs: message" on stderr and a non-zero exit. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "options.h"
+#include "patchfs/produce.h"
+#include "rng.h"
+#include "patchfs/tree.h"
+
+static const char usage[] =
+    "usage: patchfs [options] DATASET MOUNTPOINT     mount (daemonizes once ready)\n"
+    "       patchfs get [options] DATASET VPATH      write one virtual file to stdout\n"
+    "       patchfs check [options] DATASET          validate; print a per-case table\n"
+    "       patchfs prepare [options] DATASET        build the preprocessing cache\n"
+    "\n"
+    "Options, as -o k=v,k=v or --k=v, before or after the arguments:\n"
+    "  seed=N          random seed (0)\n"
+    "  patch=ZxYxX     patch size (per axis min(128, median case shape)); YxX = 2D\n"
+    "  batch=N         batch size (2)\n"
+    "  steps=N         training steps per epoch (250)\n"
+    "  val_steps=N     validation steps per epoch (50)\n"
+    "  epochs=N        epochs (1000)\n"
+    "  oversample=P    share of each batch forced to contain foreground (0.33)\n"
+    "  oversample_mode=fixed|probabilistic  last positions forced, or each with prob. P\n"
+    "  sampler=S       nnunet | class (class first, then a case with it) | uniform\n"
+    "  class_weights=L:W,...  class choice weights for sampler=class (e.g. 1:1,2:4)\n"
+    "  shard=R/W       serve rank R of W's part of every global batch\n"
+    "  fold=K|all      cross-validation fold (0)\n"
+    "  normalize=M     auto (by channel name, as nnU-Net) | zscore | ct | none (auto)\n"
+    "  crop=M          nonzero (as nnU-Net) | none (nonzero)\n"
+    "  cache=DIR       preprocessing cache ($XDG_CACHE_HOME/patchfs or ~/.cache/patchfs)\n"
+    "  mem=SIZE        memory for generated files, e.g. 512M (512M)\n"
+    "  threads=N       FUSE and cache-building threads (automatic)\n"
+    "  sample_threads=N  threads rendering the samples of one file (one per core)\n"
+    "  prefetch=N      steps generated ahead of a reader walking steps in order (0)\n"
+    "  allow_other     let other users read the mount (implies default_permissions)\n"
+    "  direct_io       bypass the page cache (faster single pass; no mmap)\n"
+    "  skip_bad        set bad cases aside (listed) and serve the rest\n"
+    "  aug=nnunet      nnU-Net's training augmentation (docs/augmentation.md); ds_scales=1,0.5,..\n"
+    "  -f              stay in the foreground      -d  debug (implies -f)\n"
+    "  -h, --help      this text                   -V, --version\n"
+    "\n"
+    "Example:\n"
+    "  patchfs /data/Dataset004_Hippocampus /mnt/p -o seed=7,patch=32x48x32,batch=4\n"
+    "  python3 -c \"import numpy as np; print(np.load('/mnt/p/train/epoch_0/step_0/data.npy').shape)\"\n"
+    "  fusermount3 -u /mnt/p\n";
+
+typedef struct progress_state {
+    int tty;
+    const char *name;
+} progress_state;
+
+static void progress(void *arg, int done, int total, const char *id)
+{
+    progress_state *p = arg;
+    if (p->tty) {
+        fprintf(stderr, "\rpatchfs: preparing %s: %d/%d cases (%s)\033[K", p->name, done, total,
+                id);
+        if (done == total)
+            fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "patchfs: preparing %s: %d/%d cases (%s)\n", p->name, done, total, id);
+    }
+}
+
+static int die(const char *msg)
+{
+    fprintf(stderr, "patchfs: %s\n", msg);
+    return 1;
+}
+
+static int open_ctx(pf_ctx *ctx, const char *dataset, const pf_options *o, unsigned flags)
+{
+    pf_error err = {0};
+    progress_state ps = {.tty = isatty(2), .name = dataset};
+    if (pf_ctx_open(ctx, dataset, o, flags, progress, &ps, &err) != 0)
+        return die(err.msg);
+    if (ctx->n_skipped) {
+        fprintf(stderr, "patchfs: skip_bad: %d case%s set aside, %d serve:\n", ctx->n_skipped,
+                ctx->n_skipped == 1 ? "" : "s", ctx->ds.n_cases);
+        for (int i = 0; i < ctx->n_skipped; i++)
+            fprintf(stderr, "  %s: %s\n", ctx->skipped[i].id, ctx->skipped[i].reason);
+    }
+    return 0;
+}
+
+static int cmd_get(const pf_options *o, const char *dataset, const char *vpath)
+{
+    pf_ctx ctx;
+    pf_node n;
+    pf_error err = {0};
+    char *buf;
+    size_t len;
+    int rc = 0;
+    if (open_ctx(&ctx, dataset, o, 0))
+        return 1;
+    if (pf_tree_resolve(&ctx.tree, vpath, &n) != 0) {
+        fprintf(stderr, "patchfs: %s: no such file in the tree (see README.txt of a mount)\n",
+                vpath);
+        pf_ctx_close(&ctx);
+        return 1;
+    }
+    if (pf_node_is_dir(&n)) {
+        fprintf(stderr, "patchfs: %s: is a folder\n", vpath);
+        pf_ctx_close(&ctx);
+        return 1;
+    }
+    if (pf_produce(&ctx, &n, &buf, &len, &err) != 0) {
+        pf_ctx_close(&ctx);
+        return die(err.msg);
+    }
+    if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+        fprintf(stderr, "patchfs: writing %s to stdout: %s\n", vpath, strerror(errno));
+        rc = 1;
+    }
+    free(buf);
+    pf_ctx_close(&ctx);
+    return rc;
+}
+
+static int cmd_check(const pf_options *o, const char *dataset)
+{
+    pf_ctx ctx;
+    char fold[16];
+    if (open_ctx(&ctx, dataset, o, 0))
+        return 1;
+    if (ctx.opt.fold == PF_FOLD_ALL)
+        snprintf(fold, sizeof fold, "all");
+    else
+        snprintf(fold, sizeof fold, "%d", ctx.opt.fold);
+    printf("dataset %s (%s layout): %d cases, %d channel%s, labels", ctx.ds.name,
+           ctx.ds.layout == PF_LAYOUT_MSD ? "Decathlon" : "nnU-Net", ctx.ds.n_cases,
+           ctx.ds.n_channels, ctx.ds.n_channels == 1 ? "" : "s");
+    for (int l = 0; l < ctx.ds.n_labels && l < 12; l++)
+        printf(" %d=%s", ctx.ds.label_values[l], ctx.ds.label_names[l]);
+    if (ctx.ds.n_labels > 12)
+        printf(" ... (%d labels)", ctx.ds.n_labels);
+    printf("\nchannels:");
+    for (int c = 0; c < ctx.ds.n_channels; c++)
+        printf(" %s (%s%s)", ctx.ds.channel_names[c], pf_scheme_name(ctx.channel_norm[c].scheme),
+               ctx.channel_norm[c].use_mask ? ", masked" : "");
+    printf("\nfold %s: %d train, %d val (%s); patch %dx%dx%d\n\n",
+           fold, ctx.split.n_train,
+           ctx.split.n_val, ctx.split.source, ctx.patch[0], ctx.patch[1], ctx.patch[2]);
+    printf("%-28s %-15s %-15s %-20s %s\n", "case", "shape (ZYX)", "cropped", "spacing (ZYX mm)",
+           "classes (label:voxels)");
+    for (int i = 0; i < ctx.ds.n_cases; i++) {
+        const pf_case *c = &ctx.cache.cases[i];
+        const pf_case_header *h = &c->hdr;
+        char shape[32], crop[32], sp[48];
+        snprintf(shape, sizeof shape, "%lldx%lldx%lld", (long long)h->orig_shape[0],
+                 (long long)h->orig_shape[1], (long long)h->orig_shape[2]);
+        snprintf(crop, sizeof crop, "%lldx%lldx%lld", (long long)h->shape[0],
+                 (long long)h->shape[1], (long long)h->shape[2]);
+        snprintf(sp, sizeof sp, "%.3gx%.3gx%.3g", h->spacing[0], h->spacing[1], h->spacing[2]);
+        printf("%-28s %-15s %-15s %-20s", h->id, shape, crop, sp);
+        if (h->n_classes == 0)
+            printf(" (no foreground)");
+        for (uint32_t k = 0; k < h->n_classes; k++)
+            printf(" %d:%llu", c->classes[k].label, (unsigned long long)c->classes[k].voxels);
+        printf("\n");
+    }
+    for (int i = 0; i < ctx.n_skipped; i++)
+        printf("%-28s SKIPPED: %s\n", ctx.skipped[i].id, ctx.skipped[i].reason);
+    printf("\nOK: %d cases usable%s\n", ctx.ds.n_cases, ctx.n_skipped ? " (skip_bad)" : "");
+    pf_ctx_close(&ctx);
+    return 0;
+}
+
+static int cmd_prepare(const pf_options *o, const char *dataset)
+{
+    pf_ctx ctx;
+    if (open_ctx(&ctx, dataset, o, PF_CTX_VERIFY_ALL))
+        return 1;
+    fprintf(stderr, "patchfs: cache ready: %d cases in %s\n", ctx.ds.n_cases, ctx.cache.dir);
+    pf_ctx_close(&ctx);
+    return 0;
+}
+
+static int cmd_mount(const pf_options *o, const char *dataset, const char *mountpoint)
+{
+    pf_ctx ctx;
+    struct stat st;
+    int rc;
+    if (stat(mountpoint, &st) != 0) {
+        if (errno == ENOTCONN)
+            fprintf(stderr, "patchfs: %s: a previous mount died (transport endpoint not "
+                    "connected); clear it with: fusermount3 -uz %s\n", mountpoint, mountpoint);
+        else
+            fprintf(stderr, "patchfs: %s: mountpoint unusable: %s\n", mountpoint,
+                    strerror(errno));
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "patchfs: %s: mountpoint is not a folder\n", mountpoint);
+        return 1;
+    }
+    if (open_ctx(&ctx, dataset, o, 0))
+        return 1;
+    rc = pf_fs_serve(&ctx, mountpoint);
+    pf_ctx_close(&ctx);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    pf_options o;
+    pf_error err = {0};
+    const char *pos[8];
+    int npos = 0, rc;
+
+    pf_options_init(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            pf_options_free(&o);
+            return 0;
+        } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            printf("patchfs %s (format %d)\n", PATCHFS_VERSION, PF_FORMAT_VERSION);
+            pf_options_free(&o);
+            return 0;
+        } else if (!strcmp(a, "-f")) {
+            o.foreground = 1;
+        } else if (!strcmp(a, "-d")) {
+            o.debug = o.foreground = 1;
+        } else if (!strncmp(a, "-o", 2)) {
+            const char *list = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!list) {
+                pf_options_free(&o);
+                return die("-o needs an option list (e.g. -o seed=7,batch=4)");
+            }
+            if (pf_options_parse_list(&o, list, &err)) {
+                pf_options_free(&o);
+                return die(err.msg);
+            }
+        } else if (!strncmp(a, "--", 2) && a[2]) {
+            char key[64];
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            if (len >= sizeof key) {
+                pf_options_free(&o);
+                return die("option name too long");
+            }
+            memcpy(key, a + 2, len);
+            key[len] = '\0';
+            if (pf_options_set(&o, key, eq ? eq + 1 : NULL, &err)) {
+                pf_options_free(&o);
+                return die(err.msg);
+            }
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "patchfs: unknown option '%s' (see patchfs --help)\n", a);
+            pf_options_free(&o);
+            return 1;
+        } else {
+            if (npos == (int)(sizeof pos / sizeof pos[0])) {
+                pf_options_free(&o);
+                return die("too many arguments (see patchfs --help)");
+            }
+            pos[npos++] = a;
+        }
+    }
+    if (o.debug)
+        o.foreground = 1;
+
+    if (npos >= 1 && !strcmp(pos[0], "get")) {
+        rc = npos == 3 ? cmd_get(&o, pos[1], pos[2])
+                       : die("usage: patchfs get [options] DATASET VPATH");
+    } else if (npos >= 1 && !strcmp(pos[0], "check")) {
+        rc = npos == 2 ? cmd_check(&o, pos[1]) : die("usage: patchfs check [options] DATASET");
+    } else if (npos >= 1 && !strcmp(pos[0], "prepare")) {
+        rc = npos == 2 ? cmd_prepare(&o, pos[1])
+                       : die("usage: patchfs prepare [options] DATASET");
+    } else if (npos == 2) {
+        rc = cmd_mount(&o, pos[0], pos[1]);
+    } else {
+        fputs(usage, stderr);
+        rc = 2;
+    }
+    pf_options_free(&o);
+    return rc;
+}

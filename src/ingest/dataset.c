@@ -1,0 +1,466 @@
+/* dataset.c - reading dataset.json and listing the cases of nnU-Net raw and Decathlon layouts
+ * (see dataset.h). Every problem is reported with the file it concerns. */
+#include "dataset.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+void pf_dataset_free(pf_dataset *ds)
+{
+    if (!ds)
+        return;
+    for (int i = 0; i < ds->n_cases; i++) {
+        pf_case_src *c = &ds->cases[i];
+        free(c->id);
+        for (int j = 0; j < c->n_images; j++)
+            free(c->images[j]);
+        free(c->images);
+        free(c->label);
+    }
+    free(ds->cases);
+    for (int i = 0; i < ds->n_channels; i++)
+        free(ds->channel_names[i]);
+    free(ds->channel_names);
+    for (int i = 0; i < ds->n_labels; i++)
+        free(ds->label_names[i]);
+    free(ds->label_names);
+    free(ds->label_values);
+    free(ds->file_ending);
+    free(ds->root);
+    free(ds->name);
+    memset(ds, 0, sizeof *ds);
+}
+
+static char *path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+static int cmp_case(const void *a, const void *b)
+{
+    return strcmp(((const pf_case_src *)a)->id, ((const pf_case_src *)b)->id);
+}
+
+int pf_dataset_find_case(const pf_dataset *ds, const char *id)
+{
+    int lo = 0, hi = ds->n_cases - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(ds->cases[mid].id, id);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+int pf_dataset_has_label(const pf_dataset *ds, int value)
+{
+    for (int i = 0; i < ds->n_labels; i++)
+        if (ds->label_values[i] == value)
+            return 1;
+    return 0;
+}
+
+/* channel_names {"0": "CT"} or modality {"0": "FLAIR"}: keys must be 0..n-1. */
+static int read_channels(pf_dataset *ds, json_t *obj, const char *jpath, const char *key,
+                         pf_error *err)
+{
+    size_t n = json_object_size(obj);
+    if (!json_is_object(obj) || n == 0)
+        return pf_fail(err, EINVAL, "%s: \"%s\" must be a non-empty object like {\"0\": \"CT\"}",
+                       jpath, key);
+    ds->channel_names = calloc(n, sizeof(char *));
+    if (!ds->channel_names)
+        return pf_fail(err, ENOMEM, "out of memory");
+    ds->n_channels = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        char k[32];
+        json_t *v;
+        snprintf(k, sizeof k, "%zu", i);
+        v = json_object_get(obj, k);
+        if (!v || !json_is_string(v))
+            return pf_fail(err, EINVAL, "%s: \"%s\" needs a string entry \"%zu\" (channels are "
+                           "numbered 0..%zu)", jpath, key, i, n - 1);
+        ds->channel_names[i] = strdup(json_string_value(v));
+    }
+    return 0;
+}
+
+static int add_label(pf_dataset *ds, int value, const char *name, const char *jpath,
+                     pf_error *err)
+{
+    if (value < 0 || value > 32767)
+        return pf_fail(err, EINVAL, "%s: label \"%s\" has value %d; labels must be 0..32767",
+                       jpath, name, value);
+    if (pf_dataset_has_label(ds, value))
+        return 0; /* regions may repeat a value */
+    ds->label_values = realloc(ds->label_values, (size_t)(ds->n_labels + 1) * sizeof(int));
+    ds->label_names = realloc(ds->label_names, (size_t)(ds->n_labels + 1) * sizeof(char *));
+    if (!ds->label_values || !ds->label_names)
+        return pf_fail(err, ENOMEM, "out of memory");
+    ds->label_values[ds->n_labels] = value;
+    ds->label_names[ds->n_labels] = strdup(name);
+    ds->n_labels++;
+    return 0;
+}
+
+/* nnU-Net: {"background": 0, "tumor": 1, "region": [1, 2], "ignore": 3}.
+ * Decathlon: {"0": "background", "1": "tumor"}. */
+static int read_labels(pf_dataset *ds, json_t *obj, const char *jpath, pf_error *err)
+{
+    const char *name;
+    json_t *v;
+    ds->ignore_label = -1;
+    if (!json_is_object(obj) || json_object_size(obj) == 0)
+        return pf_fail(err, EINVAL, "%s: \"labels\" must be a non-empty object", jpath);
+    json_object_foreach(obj, name, v) {
+        if (json_is_integer(v)) {
+            json_int_t raw = json_integer_value(v);
+            int value = raw < 0 || raw > 32767 ? -1 : (int)raw;
+            if (value < 0)
+                return pf_fail(err, EINVAL, "%s: label \"%s\" has value %lld; labels must be "
+                               "0..32767", jpath, name, (long long)raw);
+            if (!strcmp(name, "ignore")) {
+                ds->ignore_label = value;
+            }
+            if (add_label(ds, value, name, jpath, err))
+                return -1;
+        } else if (json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e) {
+                if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+                    json_integer_value(e) > 32767)
+                    return pf_fail(err, EINVAL, "%s: label region \"%s\" must list integers "
+                                   "from 0 to 32767", jpath, name);
+                if (add_label(ds, (int)json_integer_value(e), name, jpath, err))
+                    return -1;
+            }
+        } else if (json_is_string(v) && ds->layout == PF_LAYOUT_MSD) {
+            uint64_t value;
+            char *end;
+            errno = 0;
+            value = strtoull(name, &end, 10);
+            if (errno || *end || end == name || value > 32767)
+                return pf_fail(err, EINVAL, "%s: label key \"%s\" is not a label value",
+                               jpath, name);
+            if (add_label(ds, (int)value, json_string_value(v), jpath, err))
+                return -1;
+        } else {
+            return pf_fail(err, EINVAL, "%s: label \"%s\" must be an integer or a list of "
+                           "integers", jpath, name);
+        }
+    }
+    /* sort values (names follow) */
+    for (int i = 1; i < ds->n_labels; i++)
+        for (int j = i; j > 0 && ds->label_values[j - 1] > ds->label_values[j]; j--) {
+            int tv = ds->label_values[j];
+            char *tn = ds->label_names[j];
+            ds->label_values[j] = ds->label_values[j - 1];
+            ds->label_names[j] = ds->label_names[j - 1];
+            ds->label_values[j - 1] = tv;
+            ds->label_names[j - 1] = tn;
+        }
+    if (ds->n_labels == 0 || ds->label_values[0] != 0)
+        return pf_fail(err, EINVAL, "%s: \"labels\" must name background with value 0", jpath);
+    return 0;
+}
+
+static pf_case_src *add_case(pf_dataset *ds, const char *id, pf_error *err)
+{
+    pf_case_src *c;
+    ds->cases = realloc(ds->cases, (size_t)(ds->n_cases + 1) * sizeof *ds->cases);
+    if (!ds->cases) {
+        pf_fail(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    c = &ds->cases[ds->n_cases++];
+    memset(c, 0, sizeof *c);
+    c->id = strdup(id);
+    return c;
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* nnU-Net raw: imagesTr/{ID}_{CCCC}{ending} and labelsTr/{ID}{ending}. */
+static int list_nnunet_cases(pf_dataset *ds, pf_error *err)
+{
+    char *images_dir = path_join(ds->root, "imagesTr");
+    char *labels_dir = path_join(ds->root, "labelsTr");
+    size_t lend = strlen(ds->file_ending);
+    DIR *d;
+    struct dirent *de;
+    int rc = -1;
+
+    d = opendir(images_dir);
+    if (!d) {
+        pf_fail(err, errno, "%s: cannot list: %s", images_dir, strerror(errno));
+        goto out;
+    }
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        size_t len = strlen(n);
+        char id[NAME_MAX + 1];
+        if (n[0] == '.' || !ends_with(n, ds->file_ending))
+            continue;
+        /* {ID}_{CCCC}{ending}: the channel suffix is '_' and four digits */
+        if (len < lend + 6 || n[len - lend - 5] != '_') {
+            pf_fail(err, EINVAL, "%s/%s: image name must end in _CCCC%s (channel number)",
+                    images_dir, n, ds->file_ending);
+            closedir(d);
+            goto out;
+        }
+        memcpy(id, n, len - lend - 5);
+        id[len - lend - 5] = '\0';
+        {
+            /* cases are appended unsorted while listing (one per channel file seen) */
+            int found = 0;
+            for (int i = 0; i < ds->n_cases && !found; i++)
+                found = !strcmp(ds->cases[i].id, id);
+            if (!found && !add_case(ds, id, err)) {
+                closedir(d);
+                goto out;
+            }
+        }
+    }
+    closedir(d);
+    if (ds->n_cases > 1)
+        qsort(ds->cases, (size_t)ds->n_cases, sizeof *ds->cases, cmp_case);
+
+    for (int i = 0; i < ds->n_cases; i++) {
+        pf_case_src *c = &ds->cases[i];
+        char name[NAME_MAX + 64];
+        c->n_images = ds->n_channels;
+        c->images = calloc((size_t)ds->n_channels, sizeof(char *));
+        for (int ch = 0; ch < ds->n_channels; ch++) {
+            snprintf(name, sizeof name, "%s_%04d%s", c->id, ch, ds->file_ending);
+            c->images[ch] = path_join(images_dir, name);
+            if (!is_file(c->images[ch])) {
+                pf_fail(err, ENOENT, "%s: missing channel %d (%s) of case %s", c->images[ch],
+                        ch, ds->channel_names[ch], c->id);
+                goto out;
+            }
+        }
+        snprintf(name, sizeof name, "%s%s", c->id, ds->file_ending);
+        c->label = path_join(labels_dir, name);
+        if (!is_file(c->label)) {
+            pf_fail(err, ENOENT, "%s: missing label of case %s (image %s has no label)",
+                    c->label, c->id, c->images[0]);
+            goto out;
+        }
+    }
+    /* labels without an image */
+    d = opendir(labels_dir);
+    if (!d) {
+        pf_fail(err, errno, "%s: cannot list: %s", labels_dir, strerror(errno));
+        goto out;
+    }
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        char id[NAME_MAX + 1];
+        size_t len = strlen(n);
+        if (n[0] == '.' || !ends_with(n, ds->file_ending))
+            continue;
+        memcpy(id, n, len - lend);
+        id[len - lend] = '\0';
+        if (pf_dataset_find_case(ds, id) < 0) {
+            pf_fail(err, ENOENT, "%s/%s: label has no image (expected imagesTr/%s_0000%s)",
+                    labels_dir, n, id, ds->file_ending);
+            closedir(d);
+            goto out;
+        }
+    }
+    closedir(d);
+    rc = 0;
+out:
+    free(images_dir);
+    free(labels_dir);
+    return rc;
+}
+
+/* Decathlon: "training": [{"image": "./imagesTr/x.nii.gz", "label": "./labelsTr/x.nii.gz"}] */
+static int list_msd_cases(pf_dataset *ds, json_t *training, const char *jpath, pf_error *err)
+{
+    size_t i;
+    json_t *e;
+    if (!json_is_array(training))
+        return pf_fail(err, EINVAL, "%s: \"training\" must be a list", jpath);
+    json_array_foreach(training, i, e) {
+        json_t *im = json_object_get(e, "image"), *lb = json_object_get(e, "label");
+        const char *ims, *base;
+        char id[NAME_MAX + 1];
+        pf_case_src *c;
+        if (!json_is_string(im) || !json_is_string(lb))
+            return pf_fail(err, EINVAL, "%s: \"training\"[%zu] needs string \"image\" and "
+                           "\"label\"", jpath, i);
+        ims = json_string_value(im);
+        if (strstr(ims, "..") || strstr(json_string_value(lb), ".."))
+            return pf_fail(err, EINVAL, "%s: \"training\"[%zu]: paths must stay inside the "
+                           "dataset folder", jpath, i);
+        base = strrchr(ims, '/');
+        base = base ? base + 1 : ims;
+        snprintf(id, sizeof id, "%s", base);
+        if (ends_with(id, ".nii.gz"))
+            id[strlen(id) - 7] = '\0';
+        else if (ends_with(id, ".nii"))
+            id[strlen(id) - 4] = '\0';
+        if (!id[0] || id[0] == '.')
+            return pf_fail(err, EINVAL, "%s: \"training\"[%zu]: image \"%s\" gives no case id "
+                           "(an empty or hidden file name)", jpath, i, ims);
+        if (!(c = add_case(ds, id, err)))
+            return -1;
+        c->n_images = 1;
+        c->images = calloc(1, sizeof(char *));
+        c->images[0] = path_join(ds->root, ims[0] == '.' && ims[1] == '/' ? ims + 2 : ims);
+        c->label = path_join(ds->root, json_string_value(lb)[0] == '.' &&
+                                       json_string_value(lb)[1] == '/'
+                                           ? json_string_value(lb) + 2
+                                           : json_string_value(lb));
+        if (!is_file(c->images[0]))
+            return pf_fail(err, ENOENT, "%s: image of case %s listed in %s does not exist",
+                           c->images[0], id, jpath);
+        if (!is_file(c->label))
+            return pf_fail(err, ENOENT, "%s: label of case %s listed in %s does not exist",
+                           c->label, id, jpath);
+    }
+    if (ds->n_cases > 1)
+        qsort(ds->cases, (size_t)ds->n_cases, sizeof *ds->cases, cmp_case);
+    for (int k = 1; k < ds->n_cases; k++)
+        if (!strcmp(ds->cases[k].id, ds->cases[k - 1].id))
+            return pf_fail(err, EINVAL, "%s: case %s is listed twice", jpath, ds->cases[k].id);
+    return 0;
+}
+
+int pf_dataset_open(const char *root, pf_dataset *ds, pf_error *err)
+{
+    char real[PATH_MAX], *jpath = NULL;
+    json_error_t jerr;
+    json_t *j = NULL, *v;
+    struct stat st;
+    int rc = -1;
+    const char *slash;
+
+    memset(ds, 0, sizeof *ds);
+    ds->ignore_label = -1;
+    if (!realpath(root, real) || stat(real, &st) != 0)
+        return pf_fail(err, errno, "%s: cannot open dataset folder: %s", root, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return pf_fail(err, ENOTDIR, "%s: not a folder (expected a dataset folder holding "
+                       "dataset.json)", root);
+    ds->root = strdup(real);
+    slash = strrchr(real, '/');
+    ds->name = strdup(slash && slash[1] ? slash + 1 : real);
+    jpath = path_join(real, "dataset.json");
+    if (!is_file(jpath)) {
+        pf_fail(err, ENOENT, "%s: missing (an nnU-Net or Decathlon dataset folder has a "
+                "dataset.json)", jpath);
+        goto out;
+    }
+    j = json_load_file(jpath, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        pf_fail(err, EINVAL, "%s:%d:%d: malformed JSON: %s", jpath, jerr.line, jerr.column,
+                jerr.text);
+        goto out;
+    }
+    if (!json_is_object(j)) {
+        pf_fail(err, EINVAL, "%s: must hold a JSON object", jpath);
+        goto out;
+    }
+    if ((v = json_object_get(j, "channel_names"))) {
+        ds->layout = PF_LAYOUT_NNUNET;
+        if (read_channels(ds, v, jpath, "channel_names", err))
+            goto out;
+    } else if (json_object_get(j, "training") && (v = json_object_get(j, "modality"))) {
+        ds->layout = PF_LAYOUT_MSD;
+        if (read_channels(ds, v, jpath, "modality", err))
+            goto out;
+    } else {
+        pf_fail(err, EINVAL, "%s: neither an nnU-Net dataset.json (\"channel_names\") nor a "
+                "Decathlon one (\"training\" and \"modality\")", jpath);
+        goto out;
+    }
+    if (read_labels(ds, json_object_get(j, "labels"), jpath, err))
+        goto out;
+    v = json_object_get(j, "file_ending");
+    if (ds->layout == PF_LAYOUT_NNUNET) {
+        if (!json_is_string(v)) {
+            pf_fail(err, EINVAL, "%s: \"file_ending\" (e.g. \".nii.gz\") is required", jpath);
+            goto out;
+        }
+        ds->file_ending = strdup(json_string_value(v));
+        if (strcmp(ds->file_ending, ".nii.gz") && strcmp(ds->file_ending, ".nii")) {
+            pf_fail(err, EINVAL, "%s: file_ending \"%s\" is not supported (patchfs reads "
+                    ".nii and .nii.gz)", jpath, ds->file_ending);
+            goto out;
+        }
+        if (list_nnunet_cases(ds, err))
+            goto out;
+        v = json_object_get(j, "numTraining");
+        if (json_is_integer(v) && json_integer_value(v) != ds->n_cases) {
+            pf_fail(err, EINVAL, "%s: \"numTraining\" is %lld but imagesTr holds %d cases",
+                    jpath, (long long)json_integer_value(v), ds->n_cases);
+            goto out;
+        }
+    } else {
+        ds->file_ending = strdup(".nii.gz");
+        if (list_msd_cases(ds, json_object_get(j, "training"), jpath, err))
+            goto out;
+    }
+    if (ds->n_cases == 0) {
+        pf_fail(err, ENOENT, "%s: the dataset has no training cases", ds->root);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (j)
+        json_decref(j);
+    free(jpath);
+    if (rc)
+        pf_dataset_free(ds);
+    return rc;
+}
+
+void pf_dataset_drop_cases(pf_dataset *ds, const unsigned char *drop)
+{
+    int k = 0;
+    for (int i = 0; i < ds->n_cases; i++) {
+        pf_case_src *c = &ds->cases[i];
+        if (!drop[i]) {
+            ds->cases[k++] = *c;
+            continue;
+        }
+        free(c->id);
+        for (int j = 0; j < c->n_images; j++)
+            free(c->images[j]);
+        free(c->images);
+        free(c->label);
+    }
+    ds->n_cases = k;
+}

@@ -1,0 +1,630 @@
+/* fs.c - FUSE low-level operations for patchfs (see fs.h).
+ *
+ * Inode numbers are computed from tree nodes (tree.c), so lookup and getattr are arithmetic
+ * and never generate pixel data. A file is generated on its first READ (memcache.c dedupes
+ * concurrent readers), kept while open, and read from memory; open only records the node, so
+ * reopening a file whose pages the kernel still caches (keep_cache) generates nothing even
+ * after the memory cache dropped it. With prefetch=N, opening a step's array queues the next
+ * steps' arrays for worker threads (prefetch.c). Content never changes for a path within a
+ * mount, hence long entry/attr timeouts and keep_cache. Transport tuning: fstune.c. */
+#define FUSE_USE_VERSION 312
+
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fstune.h"
+#include "memcache.h"
+#include "prefetch.h"
+#include "bufpool.h"
+
+#define PF_TIMEOUT 86400.0
+#define GEN_RING 8192 /* generation times kept for status.json percentiles */
+
+typedef struct pf_fs {
+    pf_ctx *ctx;
+    pf_memcache *mc;
+    pf_prefetch *pre;  /* NULL without prefetch= */
+    int prefetch_depth;
+    pf_tune tune;
+    uint64_t mounted_at_ms;
+    /* counters for status.json */
+    pthread_mutex_t lock;
+    uint64_t opens, bytes, reads, errors, gen_count, gen_max_us;
+    uint32_t gen_us[GEN_RING];
+} pf_fs;
+
+static uint64_t now_us(int clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void count(pf_fs *fs, uint64_t *counter, uint64_t add)
+{
+    pthread_mutex_lock(&fs->lock);
+    *counter += add;
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* pf_status_fn: a snapshot of the counters (percentiles over the last GEN_RING generations). */
+static void fill_status(void *arg, pf_status *st)
+{
+    pf_fs *fs = arg;
+    uint32_t *sorted = malloc(GEN_RING * sizeof *sorted);
+    size_t n;
+    size_t bytes;
+    pthread_mutex_lock(&fs->lock);
+    st->mounted_at_unix_ms = fs->mounted_at_ms;
+    st->uptime_ms = now_us(CLOCK_REALTIME) / 1000 - fs->mounted_at_ms;
+    st->files_opened = fs->opens;
+    st->bytes_served = fs->bytes;
+    st->read_requests = fs->reads;
+    st->errors = fs->errors;
+    st->generate_max_us = fs->gen_max_us;
+    n = fs->gen_count < GEN_RING ? (size_t)fs->gen_count : GEN_RING;
+    if (sorted)
+        memcpy(sorted, fs->gen_us, n * sizeof *sorted);
+    pthread_mutex_unlock(&fs->lock);
+    pf_memcache_stats(fs->mc, &st->files_generated, &st->cache_hits, &bytes);
+    st->memory_cache_bytes = bytes;
+    if (sorted && n) {
+        qsort(sorted, n, sizeof *sorted, cmp_u32);
+        st->generate_p50_us = sorted[(n - 1) * 50 / 100];
+        st->generate_p90_us = sorted[(n - 1) * 90 / 100];
+        st->generate_p99_us = sorted[(n - 1) * 99 / 100];
+    }
+    free(sorted);
+}
+
+static pf_fs *fs_of(fuse_req_t req)
+{
+    return fuse_req_userdata(req);
+}
+
+static int fill_stat(pf_fs *fs, const pf_node *n, struct stat *st)
+{
+    pf_error err = {0};
+    memset(st, 0, sizeof *st);
+    st->st_ino = pf_node_ino(n);
+    st->st_uid = getuid();
+    st->st_gid = getgid();
+    /* constant times: a path's content never changes, whatever the mount */
+    if (pf_node_is_dir(n)) {
+        st->st_mode = S_IFDIR | 0555;
+        st->st_nlink = 2;
+        return 0;
+    }
+    st->st_mode = S_IFREG | 0444;
+    st->st_nlink = 1;
+    if (pf_file_size(fs->ctx, n, (uint64_t *)&st->st_size, &err) != 0) {
+        fprintf(stderr, "patchfs: %s\n", err.msg);
+        count(fs, &fs->errors, 1);
+        return -err.errnum;
+    }
+    st->st_blksize = 1 << 20;
+    st->st_blocks = (st->st_size + 511) / 512;
+    return 0;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    pf_fs *fs = fs_of(req);
+    struct fuse_entry_param e;
+    pf_node dir, child;
+    int rc;
+    pf_tune_once(&fs->tune);
+    memset(&e, 0, sizeof e);
+    e.attr_timeout = e.entry_timeout = PF_TIMEOUT;
+    if (pf_node_from_ino(&fs->ctx->tree, parent, &dir) != 0 || !pf_node_is_dir(&dir)) {
+        fuse_reply_err(req, ENOTDIR);
+        return;
+    }
+    if (pf_tree_lookup(&fs->ctx->tree, &dir, name, &child) != 0) {
+        fuse_reply_entry(req, &e); /* ino 0: a cached negative entry */
+        return;
+    }
+    if ((rc = fill_stat(fs, &child, &e.attr)) != 0) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    e.ino = e.attr.st_ino;
+    fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    pf_fs *fs = fs_of(req);
+    struct stat st;
+    pf_node n;
+    int rc;
+    (void)fi;
+    pf_tune_once(&fs->tune);
+    if (pf_node_from_ino(&fs->ctx->tree, ino, &n) != 0) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    if ((rc = fill_stat(fs, &n, &st)) != 0) {
+        fuse_reply_err(req, -rc);
+        return;
+    }
+    fuse_reply_attr(req, &st, PF_TIMEOUT);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    pf_fs *fs = fs_of(req);
+    pf_node dir;
+    char *buf;
+    size_t used = 0;
+    uint64_t count;
+    (void)fi;
+    if (pf_node_from_ino(&fs->ctx->tree, ino, &dir) != 0 || !pf_node_is_dir(&dir)) {
+        fuse_reply_err(req, ENOTDIR);
+        return;
+    }
+    buf = malloc(size);
+    if (!buf) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    count = pf_tree_child_count(&fs->ctx->tree, &dir);
+    /* offsets: 0 -> ".", 1 -> "..", 2 + i -> child i; each entry carries the next offset */
+    for (uint64_t k = (uint64_t)off; k < count + 2; k++) {
+        struct stat st;
+        char name[300];
+        pf_node n;
+        size_t need;
+        memset(&st, 0, sizeof st);
+        if (k == 0) {
+            n = dir;
+            snprintf(name, sizeof name, ".");
+        } else if (k == 1) {
+            n = pf_node_parent(&dir);
+            snprintf(name, sizeof name, "..");
+        } else {
+            pf_tree_child_at(&fs->ctx->tree, &dir, k - 2, &n);
+            pf_node_name(&fs->ctx->tree, &n, name, sizeof name);
+        }
+        st.st_ino = pf_node_ino(&n);
+        st.st_mode = pf_node_is_dir(&n) ? S_IFDIR : S_IFREG;
+        need = fuse_add_direntry(req, buf + used, size - used, name, &st, (off_t)(k + 1));
+        if (need > size - used)
+            break;
+        used += need;
+    }
+    fuse_reply_buf(req, buf, used);
+    free(buf);
+}
+
+typedef struct gen_arg {
+    pf_fs *fs;
+    pf_node node;
+} gen_arg;
+
+/* What an open file's fh points to. The buffer is taken from the memory cache on the first
+ * READ (status.json: made at open, private). */
+typedef struct pf_open {
+    pf_node node;
+    uint64_t ino;
+    size_t expect;        /* size of a .npy file (known without generating), else 0 */
+    int status;           /* status.json: buf is private, freed on release */
+    pthread_mutex_t lock;
+    pf_buf *buf;          /* NULL until the first READ */
+    pf_buf own;           /* status.json's bytes */
+} pf_open;
+
+static int generate(void *p, char **data, size_t *len, pf_error *err)
+{
+    gen_arg *g = p;
+    uint64_t t0 = now_us(CLOCK_MONOTONIC), dt;
+    int rc = pf_produce(g->fs->ctx, &g->node, data, len, err);
+    dt = now_us(CLOCK_MONOTONIC) - t0;
+    pthread_mutex_lock(&g->fs->lock);
+    g->fs->gen_us[g->fs->gen_count++ % GEN_RING] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+    if (dt > g->fs->gen_max_us)
+        g->fs->gen_max_us = dt;
+    pthread_mutex_unlock(&g->fs->lock);
+    return rc;
+}
+
+static pf_open *open_new(const pf_node *n)
+{
+    pf_open *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->node = *n;
+    h->ino = pf_node_ino(n);
+    pthread_mutex_init(&h->lock, NULL);
+    return h;
+}
+
+static void open_free(pf_fs *fs, pf_open *h)
+{
+    if (h->status)
+        free(h->own.data);
+    else if (h->buf)
+        pf_memcache_release(fs->mc, h->buf);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+/* The size of a .npy array file, which needs no pixel data; 0 for other files (whose size may
+ * need generating them). Used to reserve room in the memory cache before generating. */
+static size_t expected_size(pf_fs *fs, const pf_node *n)
+{
+    pf_error err = {0};
+    uint64_t size;
+    if (n->kind != PF_NODE_STEP_FILE && n->kind != PF_NODE_SAMPLE_FILE &&
+        n->kind != PF_NODE_CASE_FILE)
+        return 0;
+    if (n->file != PF_FILE_DATA && n->file != PF_FILE_SEG)
+        return 0;
+    return pf_file_size(fs->ctx, n, &size, &err) == 0 ? (size_t)size : 0;
+}
+
+/* Worker side of prefetch=N: make the file into the memory cache unless it is there. */
+static void prefetch_one(void *arg, const pf_node *n)
+{
+    pf_fs *fs = arg;
+    gen_arg g = {.fs = fs, .node = *n};
+    pf_error err = {0};
+    uint64_t ino = pf_node_ino(n);
+    pf_buf *b;
+    if (pf_memcache_peek(fs->mc, ino))
+        return;
+    b = pf_memcache_get_sized(fs->mc, ino, expected_size(fs, n), generate, &g, &err);
+    if (b)
+        pf_memcache_release(fs->mc, b);
+    /* a failure is reported when a reader reads the file */
+}
+
+static void prefetch_after(pf_fs *fs, const pf_node *opened)
+{
+    pf_node plan[2 * 64 + 1];
+    int n;
+    if (!fs->pre)
+        return;
+    n = pf_prefetch_plan(&fs->ctx->tree, opened, fs->prefetch_depth, plan);
+    for (int i = 0; i < n; i++)
+        if (!pf_memcache_peek(fs->mc, pf_node_ino(&plan[i])))
+            pf_prefetch_push(fs->pre, &plan[i]);
+}
+
+/* status.json changes with every read: generated per open, never cached (its size is
+ * constant, see produce.c). */
+static void open_status(fuse_req_t req, pf_fs *fs, const pf_node *n, struct fuse_file_info *fi)
+{
+    pf_error err = {0};
+    pf_open *h = open_new(n);
+    if (!h || pf_produce(fs->ctx, n, &h->own.data, &h->own.len, &err) != 0) {
+        if (h)
+            open_free(fs, h);
+        count(fs, &fs->errors, 1);
+        fuse_reply_err(req, h ? err.errnum : ENOMEM);
+        return;
+    }
+    h->status = 1;
+    h->buf = &h->own;
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+    fi->noflush = 1;
+    count(fs, &fs->opens, 1);
+    if (fuse_reply_open(req, fi) != 0)
+        open_free(fs, h);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    pf_fs *fs = fs_of(req);
+    pf_node node;
+    pf_open *h;
+    pf_tune_once(&fs->tune);
+    if (pf_node_from_ino(&fs->ctx->tree, ino, &node) != 0) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    if (pf_node_is_dir(&node)) {
+        fuse_reply_err(req, EISDIR);
+        return;
+    }
+    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+        fuse_reply_err(req, EROFS);
+        return;
+    }
+    if (node.kind == PF_NODE_STATUS) {
+        open_status(req, fs, &node, fi);
+        return;
+    }
+    h = open_new(&node);
+    if (!h) {
+        count(fs, &fs->errors, 1);
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    h->expect = expected_size(fs, &node);
+    count(fs, &fs->opens, 1);
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->keep_cache = 1;
+    fi->noflush = 1;
+    fi->direct_io = fs->ctx->opt.direct_io ? 1 : 0;
+    if (fuse_reply_open(req, fi) != 0) {
+        open_free(fs, h); /* the open was interrupted */
+        return;
+    }
+    prefetch_after(fs, &node);
+}
+
+/* The open file's bytes, generated (or found in the memory cache) on first use. */
+static pf_buf *open_buffer(pf_fs *fs, pf_open *h, pf_error *err)
+{
+    pf_buf *b = __atomic_load_n(&h->buf, __ATOMIC_ACQUIRE);
+    if (b)
+        return b;
+    pthread_mutex_lock(&h->lock);
+    if (!(b = h->buf)) {
+        gen_arg g = {.fs = fs, .node = h->node};
+        b = pf_memcache_get_sized(fs->mc, h->ino, h->expect, generate, &g, err);
+        if (b)
+            __atomic_store_n(&h->buf, b, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return b;
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    pf_open *h = (pf_open *)(uintptr_t)fi->fh;
+    pf_fs *fs = fs_of(req);
+    pf_error err = {0};
+    pf_buf *b = open_buffer(fs, h, &err);
+    (void)ino;
+    if (!b) {
+        fprintf(stderr, "patchfs: %s\n", err.msg);
+        count(fs, &fs->errors, 1);
+        fuse_reply_err(req, err.errnum ? err.errnum : EIO);
+        return;
+    }
+    if (off < 0 || (size_t)off >= b->len)
+        size = 0;
+    else if (size > b->len - (size_t)off)
+        size = b->len - (size_t)off;
+    pthread_mutex_lock(&fs->lock);
+    fs->reads++;
+    fs->bytes += size;
+    pthread_mutex_unlock(&fs->lock);
+    /* The reader can wake, close and release the file as soon as the kernel has copied the
+     * reply, while this thread is still returning from writev: hold the buffer until then
+     * (status.json's private buffer is freed only by its own release). */
+    if (h->status) {
+        /* status.json's buffer belongs to the handle, which its release frees: reply from a
+         * copy (the file is small) */
+        char copy[4096];
+        if (size > sizeof copy)
+            size = sizeof copy;
+        memcpy(copy, b->data + (size ? off : 0), size);
+        fuse_reply_buf(req, size ? copy : NULL, size);
+        return;
+    }
+    pf_memcache_ref(fs->mc, b); /* h may be freed once the reply is sent; b stays until then */
+    fuse_reply_buf(req, size ? b->data + off : NULL, size);
+    pf_memcache_release(fs->mc, b);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    (void)ino;
+    open_free(fs_of(req), (pf_open *)(uintptr_t)fi->fh);
+    fuse_reply_err(req, 0);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+    pf_fs *fs = userdata;
+    pf_tune_init(&fs->tune, conn);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    struct statvfs sv;
+    (void)ino;
+    memset(&sv, 0, sizeof sv);
+    sv.f_bsize = sv.f_frsize = 4096;
+    sv.f_namemax = 255;
+    sv.f_flag = ST_RDONLY | ST_NOSUID;
+    fuse_reply_statfs(req, &sv);
+}
+
+/* Every write-type operation: the kernel already refuses them on a read-only mount; these
+ * keep the answer EROFS even if the mount flags were changed. */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int to_set,
+                       struct fuse_file_info *fi)
+{
+    (void)ino; (void)a; (void)to_set; (void)fi;
+    fuse_reply_err(req, EROFS);
+}
+static void op_mknod(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m, dev_t r)
+{
+    (void)p; (void)n; (void)m; (void)r;
+    fuse_reply_err(req, EROFS);
+}
+static void op_mkdir(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m)
+{
+    (void)p; (void)n; (void)m;
+    fuse_reply_err(req, EROFS);
+}
+static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *n)
+{
+    (void)p; (void)n;
+    fuse_reply_err(req, EROFS);
+}
+static void op_symlink(fuse_req_t req, const char *l, fuse_ino_t p, const char *n)
+{
+    (void)l; (void)p; (void)n;
+    fuse_reply_err(req, EROFS);
+}
+static void op_rename(fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np,
+                      const char *nn, unsigned int f)
+{
+    (void)p; (void)n; (void)np; (void)nn; (void)f;
+    fuse_reply_err(req, EROFS);
+}
+static void op_link(fuse_req_t req, fuse_ino_t i, fuse_ino_t np, const char *nn)
+{
+    (void)i; (void)np; (void)nn;
+    fuse_reply_err(req, EROFS);
+}
+static void op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m,
+                      struct fuse_file_info *fi)
+{
+    (void)p; (void)n; (void)m; (void)fi;
+    fuse_reply_err(req, EROFS);
+}
+static void op_write(fuse_req_t req, fuse_ino_t i, const char *b, size_t s, off_t o,
+                     struct fuse_file_info *fi)
+{
+    (void)i; (void)b; (void)s; (void)o; (void)fi;
+    fuse_reply_err(req, EROFS);
+}
+static void op_setxattr(fuse_req_t req, fuse_ino_t i, const char *n, const char *v, size_t s,
+                        int f)
+{
+    (void)i; (void)n; (void)v; (void)s; (void)f;
+    fuse_reply_err(req, EROFS);
+}
+static void op_removexattr(fuse_req_t req, fuse_ino_t i, const char *n)
+{
+    (void)i; (void)n;
+    fuse_reply_err(req, EROFS);
+}
+
+static const struct fuse_lowlevel_ops pf_ops = {
+    .init = op_init,
+    .lookup = op_lookup,
+    .getattr = op_getattr,
+    .readdir = op_readdir,
+    .open = op_open,
+    .read = op_read,
+    .release = op_release,
+    .statfs = op_statfs,
+    .setattr = op_setattr,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .unlink = op_unlink,
+    .rmdir = op_unlink,
+    .symlink = op_symlink,
+    .rename = op_rename,
+    .link = op_link,
+    .create = op_create,
+    .write = op_write,
+    .setxattr = op_setxattr,
+    .removexattr = op_removexattr,
+};
+
+int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
+{
+    struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+    struct fuse_session *se = NULL;
+    struct fuse_loop_config *cfg = NULL;
+    pf_fs fs = {.ctx = ctx};
+    char mopts[512];
+    int rc = 1;
+
+    /* Generated files are megabytes: with glibc's adaptive threshold they would come from
+     * per-thread arenas, which keep freed memory resident; a fixed threshold maps every large
+     * buffer on its own and returns it on free, so the memory held is what the memory cache
+     * counts (the mem= budget). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    /* Recycled large buffers (bufpool.h) take a quarter of the mem= budget, the memory cache
+     * the rest, so that what the daemon holds stays within mem=. */
+    pf_pool_set_cap(ctx->opt.mem_bytes / 4);
+    pthread_mutex_init(&fs.lock, NULL);
+    fs.mounted_at_ms = now_us(CLOCK_REALTIME) / 1000;
+    ctx->status_fn = fill_status;
+    ctx->status_arg = &fs;
+    fs.mc = pf_memcache_new(ctx->opt.mem_bytes - ctx->opt.mem_bytes / 4);
+    if (!fs.mc) {
+        fprintf(stderr, "patchfs: out of memory\n");
+        return 1;
+    }
+
+    snprintf(mopts, sizeof mopts, "ro,nosuid,nodev,fsname=patchfs:%s,subtype=patchfs%s",
+             ctx->ds.name, ctx->opt.allow_other ? ",allow_other,default_permissions" : "");
+    if (fuse_opt_add_arg(&args, "patchfs") || fuse_opt_add_arg(&args, "-o") ||
+        fuse_opt_add_arg(&args, mopts) || (ctx->opt.debug && fuse_opt_add_arg(&args, "-d"))) {
+        fprintf(stderr, "patchfs: out of memory\n");
+        goto out;
+    }
+    se = fuse_session_new(&args, &pf_ops, sizeof pf_ops, &fs);
+    if (!se) {
+        fprintf(stderr, "patchfs: cannot start a FUSE session\n");
+        goto out;
+    }
+    if (fuse_set_signal_handlers(se) != 0) {
+        fprintf(stderr, "patchfs: cannot install signal handlers\n");
+        goto out_session;
+    }
+    if (fuse_session_mount(se, mountpoint) != 0) {
+        fprintf(stderr, "patchfs: cannot mount on %s (is /dev/fuse usable, and is the "
+                "mountpoint an existing folder that is not already mounted?)\n", mountpoint);
+        goto out_signals;
+    }
+    pf_tune_prepare(&fs.tune, mountpoint, -1);
+    if (!ctx->opt.foreground)
+        fprintf(stderr, "patchfs: %s mounted on %s\n", ctx->ds.name, mountpoint);
+    /* the mount is ready: only now does the parent return to the shell */
+    if (fuse_daemonize(ctx->opt.foreground) != 0) {
+        fprintf(stderr, "patchfs: cannot daemonize\n");
+        goto out_unmount;
+    }
+    /* worker threads only now: fuse_daemonize forks, and threads do not survive a fork */
+    if (ctx->opt.prefetch > 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int depth = ctx->opt.prefetch > 64 ? 64 : ctx->opt.prefetch;
+        int workers = cpus < 1 ? 1 : cpus > 2 * depth ? 2 * depth : (int)cpus;
+        fs.prefetch_depth = depth;
+        fs.pre = pf_prefetch_new(workers, 8 * depth + 8, prefetch_one, &fs);
+        if (!fs.pre)
+            fprintf(stderr, "patchfs: cannot start prefetch workers; serving without\n");
+    }
+    cfg = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_max_threads(cfg, (unsigned)(ctx->opt.threads > 0 ? ctx->opt.threads : 16));
+    fuse_loop_cfg_set_clone_fd(cfg, 0);
+    /* the loop returns the signal number after SIGINT/SIGTERM/SIGHUP: a clean exit */
+    rc = fuse_session_loop_mt(se, cfg) < 0 ? 1 : 0;
+    fuse_loop_cfg_destroy(cfg);
+out_unmount:
+    fuse_session_unmount(se);
+out_signals:
+    fuse_remove_signal_handlers(se);
+out_session:
+    fuse_session_destroy(se);
+out:
+    fuse_opt_free_args(&args);
+    ctx->status_fn = NULL;
+    pf_prefetch_free(fs.pre);
+    pf_memcache_free(fs.mc);
+    pthread_mutex_destroy(&fs.lock);
+    return rc;
+}

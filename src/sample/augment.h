@@ -1,0 +1,101 @@
+/* augment.h - nnU-Net's default training augmentation (nnUNetTrainer.get_training_transforms,
+ * batchgeneratorsv2), in C and deterministic by path.
+ *
+ * Per sample, in nnU-Net's order: rotation and scaling (sampled straight from the mapped
+ * volume: no enlarged intermediate patch), Gaussian noise, Gaussian blur, brightness,
+ * contrast, low-resolution simulation, gamma on the inverted image, gamma, mirroring.
+ * Every parameter is drawn from the position's stream (purpose PF_PURPOSE_AUG) at a fixed word
+ * index, and every transcendental value goes through detmath.h (double, parameters) or
+ * vecmath.h (float, per voxel), so the augmented bytes of a path are the same on every machine.
+ * augment.c: parameters, the spatial transform, mirroring, deep-supervision targets;
+ * intensity.c: the intensity transforms. */
+#ifndef PATCHFS_AUGMENT_H
+#define PATCHFS_AUGMENT_H
+
+#include <stdint.h>
+
+#include "cache.h"
+#include "extract.h"
+#include "options.h"
+
+typedef struct pf_aug_params {
+    int dims;                       /* 3, or 2 for in-plane only (2D or anisotropic patches) */
+    int rotate;
+    double angle[3];                /* radians about array axes 0 (Z), 1 (Y), 2 (X) */
+    int scale_on;
+    double scale;                   /* > 1 zooms out */
+    int noise;
+    double noise_sigma;
+    uint64_t noise_key;
+    int blur[PF_MAX_CHANNELS];
+    double blur_sigma[PF_MAX_CHANNELS][3];
+    int bright;
+    double bright_f[PF_MAX_CHANNELS];
+    int contrast;
+    double contrast_f[PF_MAX_CHANNELS];
+    int lowres[PF_MAX_CHANNELS];
+    double lowres_zoom[PF_MAX_CHANNELS];
+    int gamma_inv;
+    double gamma_inv_g[PF_MAX_CHANNELS];
+    int gamma;
+    double gamma_g[PF_MAX_CHANNELS];
+    int mirror[3];
+} pf_aug_params;
+
+/* In-plane only: 2D configurations, and 3D patches whose first axis is under a third of the
+ * largest (nnU-Net's "dummy 2D" augmentation). */
+int pf_aug_in_plane(const pf_options *o, const int patch[3]);
+
+/* nnU-Net's initial (enlarged) patch size for the rotation range and scale range
+ * (0.85, 1.25) (get_patch_size); its difference to patch is the sampler's extra context. */
+void pf_aug_initial_patch(const pf_options *o, const int patch[3], int out[3]);
+
+/* Draws every parameter of one training sample. */
+void pf_aug_draw(const pf_options *o, int channels, const int patch[3], uint64_t seed,
+                 uint32_t epoch, uint32_t step, uint32_t position, pf_aug_params *p);
+
+int pf_aug_spatial(const pf_aug_params *p);
+
+/* Samples the transformed grid straight from the case: image trilinear (normalised first,
+ * 0 outside), seg per-label linear + argmax (or nearest), -1 outside. start: the plain crop's
+ * start; the grid turns about the crop's centre. */
+void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                         const int patch[3], const pf_aug_params *p, float *out);
+/* Output planes [z0, z1) of the seg only (out is the whole (P) array): the same bytes. */
+void pf_aug_sample_seg_planes(const pf_case *c, const int64_t start[3], const int patch[3],
+                              const pf_aug_params *p, int seg_nearest, int z0, int z1,
+                              int16_t *out);
+/* Output planes [z0, z1) of the image only (out is the whole (C, P) array): the same bytes
+ * as pf_aug_sample_image there (the mount renders slabs in parallel). */
+void pf_aug_sample_planes(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                          const int patch[3], const pf_aug_params *p, int z0, int z1, float *out);
+void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
+                       const pf_aug_params *p, int seg_nearest, int16_t *out);
+
+/* The samplers without their shortcut for axis-aligned grids (scaling without rotation, done
+ * separably with the same bytes); for tests and benchmarks. */
+void pf_aug_sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                                 const int patch[3], const pf_aug_params *p, float *out);
+void pf_aug_sample_seg_general(const pf_case *c, const int64_t start[3], const int patch[3],
+                               const pf_aug_params *p, int seg_nearest, int16_t *out);
+
+/* Where each voxel of the final (augmented, mirrored) patch comes from: source (z, y, x) =
+ * origin + G o for patch index o = (z, y, x). p NULL: a plain crop at start. */
+void pf_aug_grid(const pf_aug_params *p, const int64_t start[3], const int patch[3],
+                 double G[3][3], double origin[3]);
+
+/* Intensity transforms and mirroring, in place on (C, P) image and (P) seg. */
+int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], float *img);
+/* The intensity transforms of channels [ch0, ch1) only, img holding channel ch0 first: the
+ * same bytes as those channels of pf_aug_intensity. */
+int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                              float *img);
+void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
+                   int16_t *seg);
+
+/* Nearest ("nearest-exact") downsampling of a seg patch to round(P * scale) per axis
+ * (deep-supervision targets); out_shape receives the size. */
+void pf_ds_shape(const int patch[3], double scale, int is_2d, int out_shape[3]);
+void pf_ds_seg(const int16_t *seg, const int patch[3], const int out_shape[3], int16_t *out);
+
+#endif

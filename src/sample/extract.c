@@ -1,0 +1,175 @@
+/* extract.c - padded patch extraction with normalisation (see extract.h). */
+#include "extract.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Cases are memory-mapped: every page a patch touches would stay in the process's resident
+ * set (RSS) until unmapped, so a long-running mount's RSS would grow towards the size of the
+ * dataset. After each chunk of planes, the rows just read are unmapped again (MADV_DONTNEED on
+ * a shared file mapping drops page table entries only: the bytes stay in the page cache, the
+ * next touch is a minor fault). Cases not backed by a mapping (tests) are left alone. */
+#define RELEASE_PLANES 16
+
+static void release(const pf_case *c, const void *from, const void *to)
+{
+    static long page;
+    uintptr_t lo = (uintptr_t)from, hi = (uintptr_t)to;
+    uintptr_t mlo = (uintptr_t)c->map, mhi = mlo + c->map_len;
+    if (!c->map || hi <= lo || lo < mlo || hi > mhi)
+        return;
+    if (!page)
+        page = sysconf(_SC_PAGESIZE);
+    lo &= ~((uintptr_t)page - 1);
+    hi = (hi + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    if (hi > mhi)
+        hi = mhi;
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* The rows [ya, yb) of planes [z0, z1) of a (Z, Y, X) array of elem-byte values. */
+static void release_rows(const pf_case *c, const void *base, size_t elem, int64_t z0,
+                         int64_t z1, int64_t ya, int64_t yb)
+{
+    const int64_t *S = c->hdr.shape;
+    const char *b = base;
+    if (z1 <= z0 || yb <= ya)
+        return;
+    release(c, b + (size_t)((z0 * S[1] + ya) * S[2]) * elem,
+            b + (size_t)(((z1 - 1) * S[1] + yb) * S[2]) * elem);
+}
+
+/* The overlap of [start, start + p) with [0, n) along one axis, as [a, b) in patch coords. */
+static void overlap(int64_t start, int64_t p, int64_t n, int64_t *a, int64_t *b)
+{
+    int64_t lo = start < 0 ? -start : 0;
+    int64_t hi = start + p > n ? n - start : p;
+    if (hi < lo)
+        hi = lo;
+    *a = lo;
+    *b = hi;
+}
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* dst[i] = (clamp(src[i], lo, hi) - shift) / scale, or src[i] where masked and seg[i] < 0.
+ * The SSE2 path computes exactly the scalar expressions: max_ps(lo, v) is `v < lo ? lo : v`
+ * and min_ps(hi, t) is `t > hi ? hi : t` (a NaN stays NaN in both), then IEEE sub and div;
+ * no reciprocal, no fused operation, so the bytes equal the scalar loop's. */
+static void normalize_row(const float *restrict src, const int16_t *restrict seg,
+                          const pf_norm *nm, float *restrict dst, int64_t n)
+{
+    const float lo = nm->lo, hi = nm->hi, shift = nm->shift, scale = nm->scale;
+    int64_t i = 0;
+#ifdef __SSE2__
+    const __m128 vlo = _mm_set1_ps(lo), vhi = _mm_set1_ps(hi), vsh = _mm_set1_ps(shift),
+                 vsc = _mm_set1_ps(scale);
+    if (nm->masked) {
+        const __m128i minus1 = _mm_set1_epi32(-1);
+        for (; i + 4 <= n; i += 4) {
+            __m128 v = _mm_loadu_ps(src + i);
+            __m128 t = _mm_div_ps(_mm_sub_ps(_mm_min_ps(vhi, _mm_max_ps(vlo, v)), vsh), vsc);
+            __m128i s16 = _mm_loadl_epi64((const __m128i *)(seg + i));
+            __m128i s32 = _mm_srai_epi32(_mm_unpacklo_epi16(s16, s16), 16);
+            __m128 keep = _mm_castsi128_ps(_mm_cmpgt_epi32(s32, minus1)); /* seg >= 0 */
+            _mm_storeu_ps(dst + i, _mm_or_ps(_mm_and_ps(keep, t), _mm_andnot_ps(keep, v)));
+        }
+    } else {
+        for (; i + 4 <= n; i += 4) {
+            __m128 v = _mm_loadu_ps(src + i);
+            __m128 t = _mm_min_ps(vhi, _mm_max_ps(vlo, v));
+            _mm_storeu_ps(dst + i, _mm_div_ps(_mm_sub_ps(t, vsh), vsc));
+        }
+    }
+#endif
+    if (nm->masked) {
+        for (; i < n; i++) {
+            float v = src[i], t = v < lo ? lo : v;
+            t = t > hi ? hi : t;
+            dst[i] = seg[i] >= 0 ? (t - shift) / scale : v;
+        }
+    } else {
+        for (; i < n; i++) {
+            float t = src[i] < lo ? lo : src[i];
+            t = t > hi ? hi : t;
+            dst[i] = (t - shift) / scale;
+        }
+    }
+}
+
+void pf_extract_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                      const int patch[3], float *out)
+{
+    const int64_t *S = c->hdr.shape;
+    const int64_t P0 = patch[0], P1 = patch[1], P2 = patch[2];
+    const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
+    int64_t za, zb, ya, yb, xa, xb;
+    overlap(start[0], P0, S[0], &za, &zb);
+    overlap(start[1], P1, S[1], &ya, &yb);
+    overlap(start[2], P2, S[2], &xa, &xb);
+    for (uint32_t ch = 0; ch < c->hdr.n_channels; ch++) {
+        float *o = out + (size_t)ch * (size_t)(P0 * P1 * P2);
+        const float *img = c->image + (size_t)ch * nvox;
+        for (int64_t z = 0; z < P0; z++) {
+            for (int64_t y = 0; y < P1; y++) {
+                float *row = o + (size_t)((z * P1 + y) * P2);
+                size_t off;
+                if (z < za || z >= zb || y < ya || y >= yb || xa >= xb) {
+                    memset(row, 0, (size_t)P2 * sizeof *row);
+                    continue;
+                }
+                off = (size_t)(((start[0] + z) * S[1] + (start[1] + y)) * S[2] + start[2] + xa);
+                if (xa > 0)
+                    memset(row, 0, (size_t)xa * sizeof *row);
+                normalize_row(img + off, c->seg + off, &norms[ch], row + xa, xb - xa);
+                if (xb < P2)
+                    memset(row + xb, 0, (size_t)(P2 - xb) * sizeof *row);
+            }
+            if (z >= za && z < zb && xa < xb &&
+                ((z - za + 1) % RELEASE_PLANES == 0 || z + 1 == zb)) {
+                int64_t z0 = start[0] + z + 1 - ((z - za) % RELEASE_PLANES + 1);
+                release_rows(c, img, sizeof *img, z0, start[0] + z + 1, start[1] + ya,
+                             start[1] + yb);
+                if (norms[ch].masked)
+                    release_rows(c, c->seg, sizeof *c->seg, z0, start[0] + z + 1,
+                                 start[1] + ya, start[1] + yb);
+            }
+        }
+    }
+}
+
+void pf_extract_seg(const pf_case *c, const int64_t start[3], const int patch[3],
+                    int16_t *out)
+{
+    const int64_t *S = c->hdr.shape;
+    const int64_t P0 = patch[0], P1 = patch[1], P2 = patch[2];
+    int64_t za, zb, ya, yb, xa, xb;
+    overlap(start[0], P0, S[0], &za, &zb);
+    overlap(start[1], P1, S[1], &ya, &yb);
+    overlap(start[2], P2, S[2], &xa, &xb);
+    for (int64_t z = 0; z < P0; z++) {
+        for (int64_t y = 0; y < P1; y++) {
+            int16_t *row = out + (size_t)((z * P1 + y) * P2);
+            int64_t x = 0;
+            if (!(z < za || z >= zb || y < ya || y >= yb || xa >= xb)) {
+                size_t off = (size_t)(((start[0] + z) * S[1] + (start[1] + y)) * S[2] +
+                                      start[2] + xa);
+                memcpy(row + xa, c->seg + off, (size_t)(xb - xa) * sizeof *row);
+                for (x = 0; x < xa; x++)
+                    row[x] = -1;
+                for (x = xb; x < P2; x++)
+                    row[x] = -1;
+                continue;
+            }
+            for (x = 0; x < P2; x++)
+                row[x] = -1;
+        }
+        if (z >= za && z < zb && xa < xb && ((z - za + 1) % RELEASE_PLANES == 0 || z + 1 == zb))
+            release_rows(c, c->seg, sizeof *c->seg,
+                         start[0] + z + 1 - ((z - za) % RELEASE_PLANES + 1), start[0] + z + 1,
+                         start[1] + ya, start[1] + yb);
+    }
+}

@@ -1,0 +1,467 @@
+/* intensity.c - nnU-Net's intensity augmentations on a sample's (C, P) float image: Gaussian
+ * noise, Gaussian blur, brightness, contrast, low-resolution simulation and gamma (inverted
+ * and normal), in nnU-Net's order (pf_aug_intensity, declared in augment.h).
+ *
+ * These run on every voxel of an augmented sample, so they are written for speed: float
+ * arithmetic in groups of PF_VL lanes (vecmath.h), statistics in double lanes, blur along whole
+ * rows. Every operation is exactly rounded IEEE arithmetic in a fixed order, so the result
+ * bits are the same on every machine whether or not the host vectorises. */
+#include "augment.h"
+
+#include "bufpool.h"
+
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detmath.h"
+#include "vecmath.h"
+
+/* ---- channel statistics ---- */
+
+typedef struct channel_stats {
+    double mean, sd;
+    float mn, mx;
+} channel_stats;
+
+/* Running sums for mean, population standard deviation, min and max in one pass. Values are
+ * taken relative to a shift (the first value seen) so that sum of squares minus squared sum
+ * does not cancel; a float squared is exact in double. Lane k (of the four float lanes, kept
+ * as two double pairs) takes elements i = k (mod 4) in increasing order and the lanes are
+ * added as (0 + 1) + (2 + 3): a fixed order, whatever the host vectorises. The hot loops keep
+ * the sums in local variables (registers, sums_add) and store them here before the tail. */
+typedef struct stats_acc {
+    pf_d2 s[2], q[2];
+    double shift;
+    pf_vf mn, mx;
+    size_t n;
+} stats_acc;
+
+static inline void acc_init(stats_acc *a, float first)
+{
+    a->s[0] = a->s[1] = a->q[0] = a->q[1] = (pf_d2){0, 0};
+    a->shift = first;
+    a->mn = a->mx = pf_vf_splat(first);
+    a->n = 0;
+}
+
+/* d = x - shift per lane, added to s, squared to q */
+static inline void sums_add(pf_vf x, pf_d2 shift, pf_d2 s[2], pf_d2 q[2])
+{
+    pf_d2 lo, hi;
+    pf_vf_widen(x, &lo, &hi);
+    lo -= shift;
+    hi -= shift;
+    s[0] += lo;
+    s[1] += hi;
+    q[0] += lo * lo;
+    q[1] += hi * hi;
+}
+
+/* the first m (< PF_VL) lanes of x */
+static inline void acc_add_part(stats_acc *a, pf_vf x, size_t m)
+{
+    for (size_t k = 0; k < m; k++) {
+        double d = (double)x[k] - a->shift;
+        a->s[k / 2][k % 2] += d;
+        a->q[k / 2][k % 2] += d * d;
+        a->mn[k] = x[k] < a->mn[k] ? x[k] : a->mn[k];
+        a->mx[k] = x[k] > a->mx[k] ? x[k] : a->mx[k];
+    }
+    a->n += m;
+}
+
+static inline channel_stats acc_result(const stats_acc *a)
+{
+    channel_stats st;
+    const double n = (double)a->n, s = (a->s[0][0] + a->s[0][1]) + (a->s[1][0] + a->s[1][1]),
+                 q = (a->q[0][0] + a->q[0][1]) + (a->q[1][0] + a->q[1][1]), var = (q - s * s / n) / n;
+    st.mean = a->shift + s / n;
+    st.sd = var > 0.0 ? sqrt(var) : 0.0;
+    st.mn = a->mn[0];
+    st.mx = a->mx[0];
+    for (int k = 1; k < PF_VL; k++) {
+        st.mn = a->mn[k] < st.mn ? a->mn[k] : st.mn;
+        st.mx = a->mx[k] > st.mx ? a->mx[k] : st.mx;
+    }
+    return st;
+}
+
+static channel_stats stats_of(const float *v, size_t n)
+{
+    stats_acc a;
+    pf_d2 s[2] = {{0, 0}, {0, 0}}, q[2] = {{0, 0}, {0, 0}}, shift;
+    pf_vf mn, mx;
+    size_t i;
+    acc_init(&a, v[0]);
+    shift = (pf_d2){a.shift, a.shift};
+    mn = mx = a.mn;
+    for (i = 0; i + PF_VL <= n; i += PF_VL) {
+        pf_vf x = pf_vf_load(v + i);
+        sums_add(x, shift, s, q);
+        mn = pf_vf_min(mn, x);
+        mx = pf_vf_max(mx, x);
+    }
+    a.s[0] = s[0], a.s[1] = s[1], a.q[0] = q[0], a.q[1] = q[1];
+    a.mn = mn, a.mx = mx;
+    a.n = i;
+    if (i < n)
+        acc_add_part(&a, pf_vf_load_part(v + i, n - i, 0.0f), n - i);
+    return acc_result(&a);
+}
+
+/* ---- Gaussian noise ---- */
+
+/* A 32-bit integer hash with full avalanche (xorshift-multiply, two rounds). */
+static inline pf_vu hash32(pf_vu h)
+{
+    h ^= h >> 16;
+    h *= 0x7feb352dU;
+    h ^= h >> 15;
+    h *= 0x846ca68bU;
+    h ^= h >> 16;
+    return h;
+}
+
+/* Box-Muller on counter-hashed uniforms: the voxels are taken in blocks of 2L (L = PF_VL), and
+ * pair k of block b (counter L b + k) gives voxels 2L b + k and 2L b + L + k their two normal
+ * deviates. No rejection loop, so L pairs go through together. The noise of voxel i (counted
+ * over all channels) depends on i alone: img holds voxels [first, first + n). */
+static void add_noise(const pf_aug_params *p, size_t first, size_t n, float *img)
+{
+    const uint32_t key = (uint32_t)p->noise_key ^ (uint32_t)(p->noise_key >> 32);
+    const float sigma = (float)p->noise_sigma;
+    const size_t L = PF_VL, end = first + n;
+    pf_vu lane;
+    for (size_t k = 0; k < L; k++)
+        lane[k] = (uint32_t)k;
+    for (size_t b = first / (2 * L); b * 2 * L < end; b++) {
+        pf_vu pair = lane + (uint32_t)(L * b);
+        pf_vu ha = hash32((pair << 1) ^ key), hb = hash32(((pair << 1) | 1) ^ key);
+        /* u1 in (0, 1], u2 in [0, 1), 24 bits each */
+        pf_vf u1 = __builtin_convertvector((pf_vi)(ha >> 8) + 1, pf_vf) * 0x1p-24f;
+        pf_vf u2 = __builtin_convertvector((pf_vi)(hb >> 8), pf_vf) * 0x1p-24f;
+        pf_vf r = pf_vf_sqrt(pf_vf_log2(u1) * -1.38629436f) * sigma, c, s; /* -2 ln 2 */
+        const size_t b0 = 2 * L * b;
+        pf_vf_cossin_turn(u2, &c, &s);
+        c *= r;
+        s *= r;
+        if (b0 >= first && b0 + 2 * L <= end) {
+            float *v = img + (b0 - first);
+            pf_vf_store(v, pf_vf_load(v) + c);
+            pf_vf_store(v + L, pf_vf_load(v + L) + s);
+        } else { /* a block cut by the range: the voxels inside it */
+            for (size_t j = 0; j < 2 * L; j++)
+                if (b0 + j >= first && b0 + j < end)
+                    img[b0 + j - first] += j < L ? c[j] : s[j - L];
+        }
+    }
+}
+
+/* ---- Gaussian blur ---- */
+
+static int64_t reflect(int64_t i, int64_t n)
+{
+    while (i < 0 || i >= n) /* scipy's 'reflect': d c b a | a b c d | d c b a */
+        i = i < 0 ? -i - 1 : 2 * n - i - 1;
+    return i;
+}
+
+#define BLUR_MAX_RADIUS 7
+
+/* Normalised Gaussian taps, radius ceil(3 sigma) (at most 7); returns the radius. */
+static int blur_kernel(double sigma, float k[2 * BLUR_MAX_RADIUS + 1])
+{
+    double w[2 * BLUR_MAX_RADIUS + 1], sum = 0.0;
+    int r = (int)ceil(3.0 * sigma);
+    if (r > BLUR_MAX_RADIUS)
+        r = BLUR_MAX_RADIUS;
+    for (int j = -r; j <= r; j++)
+        sum += w[j + r] = pf_exp(-(double)(j * j) / (2.0 * sigma * sigma));
+    for (int j = 0; j <= 2 * r; j++)
+        k[j] = (float)(w[j] / sum);
+    return r;
+}
+
+/* dst[x] = sum_j k[j] src_j[x] for x < len, the taps added in order j = 0, 1, ... */
+static void weighted_rows(float *dst, const float *const *src, const float *k, int taps,
+                          size_t len)
+{
+    size_t x;
+    for (x = 0; x + PF_VL <= len; x += PF_VL) {
+        pf_vf acc = pf_vf_load(src[0] + x) * k[0];
+        for (int j = 1; j < taps; j++)
+            acc += pf_vf_load(src[j] + x) * k[j];
+        pf_vf_store(dst + x, acc);
+    }
+    if (x < len) {
+        pf_vf acc = pf_vf_load_part(src[0] + x, len - x, 0.0f) * k[0];
+        for (int j = 1; j < taps; j++)
+            acc += pf_vf_load_part(src[j] + x, len - x, 0.0f) * k[j];
+        pf_vf_store_part(dst + x, acc, len - x);
+    }
+}
+
+/* Separable Gaussian blur of one channel. Along Z and Y whole rows (runs of the faster axes)
+ * are weighted and added, from a copy; along X each line is copied into a reflect-padded
+ * buffer and filtered PF_VL outputs at a time. */
+static int blur(float *v, const int P[3], const double sigma[3])
+{
+    const size_t plane = (size_t)P[1] * (size_t)P[2], n = (size_t)P[0] * plane;
+    float *copy = pf_pool_alloc(n * sizeof *copy);
+    float *line = malloc(((size_t)P[2] + 2 * BLUR_MAX_RADIUS + PF_VL) * sizeof *line);
+    if (!copy || !line) {
+        pf_pool_release(copy);
+        free(line);
+        return -1;
+    }
+    for (int ax = 0; ax < 3; ax++) {
+        float k[2 * BLUR_MAX_RADIUS + 1];
+        const float *rows[2 * BLUR_MAX_RADIUS + 1];
+        const int len = P[ax];
+        int r;
+        if (sigma[ax] <= 0.0 || len == 1)
+            continue;
+        r = blur_kernel(sigma[ax], k);
+        if (ax < 2) {
+            const size_t run = ax == 0 ? plane : (size_t)P[2]; /* elements per index of ax */
+            const size_t blocks = ax == 0 ? 1 : (size_t)P[0];
+            memcpy(copy, v, n * sizeof *v);
+            for (size_t b = 0; b < blocks; b++) {
+                const float *src = copy + b * (size_t)len * run;
+                for (int i = 0; i < len; i++) {
+                    for (int j = 0; j <= 2 * r; j++)
+                        rows[j] = src + (size_t)reflect(i + j - r, len) * run;
+                    weighted_rows(v + (b * (size_t)len + (size_t)i) * run, rows, k, 2 * r + 1, run);
+                }
+            }
+        } else {
+            for (size_t row = 0; row < (size_t)P[0] * (size_t)P[1]; row++) {
+                float *base = v + row * (size_t)len;
+                for (int i = -r; i < len + r; i++)
+                    line[i + r] = base[reflect(i, len)];
+                for (int j = 0; j <= 2 * r; j++)
+                    rows[j] = line + j;
+                weighted_rows(base, rows, k, 2 * r + 1, (size_t)len);
+            }
+        }
+    }
+    pf_pool_release(copy);
+    free(line);
+    return 0;
+}
+
+/* ---- low-resolution simulation ---- */
+
+/* Linear resampling of one axis (align_corners=False, edges clamped): index and weight per
+ * output position. */
+static void lin_table(int in, int out, int *i0, int *i1, float *w)
+{
+    for (int o = 0; o < out; o++) {
+        double q = (o + 0.5) * in / out - 0.5;
+        if (q < 0.0)
+            q = 0.0;
+        if (q > in - 1)
+            q = in - 1;
+        i0[o] = (int)floor(q);
+        i1[o] = i0[o] + 1 < in ? i0[o] + 1 : i0[o];
+        w[o] = (float)(q - i0[o]);
+    }
+}
+
+/* dst = a + (b - a) w over len elements (exact where a == b, so flat regions stay flat) */
+static void lerp_rows(float *dst, const float *a, const float *b, float w, size_t len)
+{
+    size_t x;
+    for (x = 0; x + PF_VL <= len; x += PF_VL) {
+        pf_vf va = pf_vf_load(a + x);
+        pf_vf_store(dst + x, va + (pf_vf_load(b + x) - va) * w);
+    }
+    for (; x < len; x++)
+        dst[x] = a[x] + (b[x] - a[x]) * w;
+}
+
+/* nearest-exact down to round(P * zoom), then linear back up, separably (X, Y, Z). */
+static int lowres(float *v, const int P[3], double zoom, int in_plane)
+{
+    int d[3], *i0 = NULL, *i1 = NULL;
+    float *a = NULL, *b = NULL, *w = NULL;
+    const size_t plane = (size_t)P[1] * (size_t)P[2];
+    int maxp = P[0] > P[1] ? (P[0] > P[2] ? P[0] : P[2]) : (P[1] > P[2] ? P[1] : P[2]);
+    int rc = -1;
+    for (int k = 0; k < 3; k++) {
+        d[k] = (int)floor(P[k] * zoom + 0.5);
+        if (d[k] < 1 || (k == 0 && in_plane))
+            d[k] = k == 0 && in_plane ? P[0] : 1;
+    }
+    a = pf_pool_alloc((size_t)P[0] * plane * sizeof *a);
+    b = pf_pool_alloc((size_t)P[0] * plane * sizeof *b);
+    i0 = malloc((size_t)maxp * sizeof *i0);
+    i1 = malloc((size_t)maxp * sizeof *i1);
+    w = malloc((size_t)maxp * sizeof *w);
+    if (!a || !b || !i0 || !i1 || !w)
+        goto out;
+    /* down: a = v at nearest-exact indices, shape d */
+    for (int z = 0; z < d[0]; z++)
+        for (int y = 0; y < d[1]; y++)
+            for (int x = 0; x < d[2]; x++) {
+                int64_t sz = ((int64_t)2 * z + 1) * P[0] / (2 * d[0]);
+                int64_t sy = ((int64_t)2 * y + 1) * P[1] / (2 * d[1]);
+                int64_t sx = ((int64_t)2 * x + 1) * P[2] / (2 * d[2]);
+                a[((size_t)z * (size_t)d[1] + (size_t)y) * (size_t)d[2] + (size_t)x] =
+                    v[(size_t)sz * plane + (size_t)sy * (size_t)P[2] + (size_t)sx];
+            }
+    /* up along X: (d0, d1, d2) -> (d0, d1, P2) into b */
+    lin_table(d[2], P[2], i0, i1, w);
+    for (size_t r = 0; r < (size_t)d[0] * (size_t)d[1]; r++) {
+        const float *src = a + r * (size_t)d[2];
+        float *dst = b + r * (size_t)P[2];
+        for (int x = 0; x < P[2]; x++)
+            dst[x] = src[i0[x]] + (src[i1[x]] - src[i0[x]]) * w[x];
+    }
+    /* up along Y: (d0, d1, P2) -> (d0, P1, P2) into a */
+    lin_table(d[1], P[1], i0, i1, w);
+    for (int z = 0; z < d[0]; z++)
+        for (int y = 0; y < P[1]; y++)
+            lerp_rows(a + ((size_t)z * (size_t)P[1] + (size_t)y) * (size_t)P[2],
+                      b + ((size_t)z * (size_t)d[1] + (size_t)i0[y]) * (size_t)P[2],
+                      b + ((size_t)z * (size_t)d[1] + (size_t)i1[y]) * (size_t)P[2], w[y],
+                      (size_t)P[2]);
+    /* up along Z: (d0, P1, P2) -> (P0, P1, P2) into v */
+    lin_table(d[0], P[0], i0, i1, w);
+    for (int z = 0; z < P[0]; z++)
+        lerp_rows(v + (size_t)z * plane, a + (size_t)i0[z] * plane, a + (size_t)i1[z] * plane,
+                  w[z], plane);
+    rc = 0;
+out:
+    pf_pool_release(a);
+    pf_pool_release(b);
+    free(i0);
+    free(i1);
+    free(w);
+    return rc;
+}
+
+/* ---- gamma ---- */
+
+/* t = (x - min) / range, kept >= tmin = 2^(-125 / g) so that g log2 t stays within exp2's
+ * range. For g < 125/126 tmin is 0 or subnormal in float and log2 then returns about -127,
+ * harmless since g < 1 keeps the product above -126; either way t^g there is far below a
+ * float's resolution next to min (unless min is 0). */
+static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float range, float tmin)
+{
+    pf_vf t = pf_vf_max((x - mn) * inv, pf_vf_splat(tmin));
+    return pf_vf_exp2(pf_vf_log2(t) * g) * range + mn;
+}
+
+#define GAMMA_BLOCK 64
+
+/* batchgenerators' augment_gamma with retain_stats, on s * v for s = +1 or -1 (the inverted
+ * image): x -> ((x - min) / (range + 1e-7))^g (range + 1e-7) + min, then the mean and
+ * standard deviation of x restored; the result is multiplied by s again. The main loop is
+ * gamma_lanes split in two (logarithms, then exponentials); the remainder calls it whole. */
+static void gamma_channel(float *v, size_t n, double g, int invert)
+{
+    const float sg = invert ? -1.0f : 1.0f;
+    channel_stats st, st2;
+    size_t i;
+    st = stats_of(v, n);
+    if (invert) { /* the statistics of -v, exactly: no pass negating the channel */
+        float mn = -st.mx;
+        st.mx = -st.mn;
+        st.mn = mn;
+        st.mean = -st.mean;
+    }
+    {
+        const double range = (double)st.mx - (double)st.mn + 1e-7;
+        const float inv = (float)(1.0 / range), rf = (float)range, gf = (float)g,
+                    tmin = (float)pf_exp(-125.0 / g * 0.69314718055994530942);
+        stats_acc a;
+        pf_d2 ss[2] = {{0, 0}, {0, 0}}, qq[2] = {{0, 0}, {0, 0}}, shift;
+        acc_init(&a, gamma_lanes(pf_vf_splat(v[0] * sg), st.mn, inv, gf, rf, tmin)[0]);
+        shift = (pf_d2){a.shift, a.shift};
+        /* in blocks, the logarithms first and then the exponentials: two short dependency
+         * chains per voxel instead of one long one, so more voxels are in flight */
+        for (i = 0; i + PF_VL <= n;) {
+            pf_vf l[GAMMA_BLOCK];
+            size_t nb = (n - i) / PF_VL < GAMMA_BLOCK ? (n - i) / PF_VL : GAMMA_BLOCK;
+            for (size_t j = 0; j < nb; j++) {
+                pf_vf t = (pf_vf_load(v + i + j * PF_VL) * sg - st.mn) * inv;
+                l[j] = pf_vf_log2(pf_vf_max(t, pf_vf_splat(tmin))) * gf;
+            }
+            for (size_t j = 0; j < nb; j++, i += PF_VL) {
+                pf_vf y = pf_vf_exp2(l[j]) * rf + st.mn;
+                sums_add(y, shift, ss, qq);
+                pf_vf_store(v + i, y);
+            }
+        }
+        /* sums only: the caller uses the mean and deviation, not min and max */
+        a.s[0] = ss[0], a.s[1] = ss[1], a.q[0] = qq[0], a.q[1] = qq[1];
+        a.n = i;
+        if (i < n) {
+            pf_vf y = gamma_lanes(pf_vf_load_part(v + i, n - i, 0.0f) * sg, st.mn, inv, gf, rf, tmin);
+            acc_add_part(&a, y, n - i);
+            pf_vf_store_part(v + i, y, n - i);
+        }
+        st2 = acc_result(&a);
+    }
+    {
+        const float a = (float)(st.sd / (st2.sd + 1e-8)), m2 = (float)st2.mean,
+                    m1 = (float)st.mean;
+        for (i = 0; i + PF_VL <= n; i += PF_VL)
+            pf_vf_store(v + i, ((pf_vf_load(v + i) - m2) * a + m1) * sg);
+        for (; i < n; i++)
+            v[i] = ((v[i] - m2) * a + m1) * sg;
+    }
+}
+
+/* ---- the pipeline ---- */
+
+int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], float *img)
+{
+    return pf_aug_intensity_channels(p, patch, 0, channels, img);
+}
+
+/* Every transform works on one channel at a time (the noise by global voxel index), so the
+ * chain is applied channel by channel: the same bytes as transform by transform. */
+int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                              float *img)
+{
+    const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
+    for (int c = ch0; c < ch1; c++) {
+        float *v = img + (size_t)(c - ch0) * n;
+        if (p->noise)
+            add_noise(p, (size_t)c * n, n, v);
+        if (p->blur[c] && blur(v, patch, p->blur_sigma[c]) != 0)
+            return -1;
+        if (p->bright) {
+            const float f = (float)p->bright_f[c];
+            size_t i;
+            for (i = 0; i + PF_VL <= n; i += PF_VL)
+                pf_vf_store(v + i, pf_vf_load(v + i) * f);
+            for (; i < n; i++)
+                v[i] *= f;
+        }
+        if (p->contrast) {
+            channel_stats st = stats_of(v, n);
+            const float f = (float)p->contrast_f[c], mean = (float)st.mean;
+            size_t i;
+            for (i = 0; i + PF_VL <= n; i += PF_VL) {
+                pf_vf t = (pf_vf_load(v + i) - mean) * f + mean;
+                pf_vf_store(v + i, pf_vf_min(pf_vf_max(t, pf_vf_splat(st.mn)), pf_vf_splat(st.mx)));
+            }
+            for (; i < n; i++) { /* the original range is kept (as the lanes do it) */
+                float t = (v[i] - mean) * f + mean;
+                t = t > st.mn ? t : st.mn;
+                v[i] = t < st.mx ? t : st.mx;
+            }
+        }
+        if (p->lowres[c] && lowres(v, patch, p->lowres_zoom[c], p->dims == 2) != 0)
+            return -1;
+        if (p->gamma_inv)
+            gamma_channel(v, n, p->gamma_inv_g[c], 1);
+        if (p->gamma)
+            gamma_channel(v, n, p->gamma_g[c], 0);
+    }
+    return 0;
+}

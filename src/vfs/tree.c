@@ -1,0 +1,379 @@
+/* tree.c - names, nodes and computed inode numbers of the virtual tree (see tree.h). */
+#include "patchfs/tree.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "options.h"
+
+/* ino layout (64 bits):
+ *   63..60 kind   59 split   58..57 file (low bits)   56..37 epoch (20)   36..15 step (22)
+ *   14..3 sample (12)   2..0 file (high bits)
+ * Case nodes keep their index in bits 56..15. The root is 1 as FUSE requires; every other
+ * kind is >= 2, so no other node maps to 0 or 1. Only the fields a kind uses enter its
+ * number, so each node has exactly one inode number and pf_node_from_ino rejects the rest. */
+#define EPOCH_SHIFT 37
+#define STEP_SHIFT 15
+#define SAMPLE_SHIFT 3
+#define CASE_SHIFT 15
+
+static int uses_split(pf_node_kind k)
+{
+    return k == PF_NODE_SPLIT_DIR || k == PF_NODE_EPOCH_DIR || k == PF_NODE_STEP_DIR ||
+           k == PF_NODE_STEP_FILE || k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE ||
+           k == PF_NODE_SUMMARY;
+}
+
+static int uses_epoch(pf_node_kind k)
+{
+    return k == PF_NODE_EPOCH_DIR || k == PF_NODE_STEP_DIR || k == PF_NODE_STEP_FILE ||
+           k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE || k == PF_NODE_SUMMARY;
+}
+
+static int uses_step(pf_node_kind k)
+{
+    return uses_epoch(k) && k != PF_NODE_EPOCH_DIR && k != PF_NODE_SUMMARY;
+}
+
+static int uses_sample(pf_node_kind k)
+{
+    return k == PF_NODE_SAMPLE_DIR || k == PF_NODE_SAMPLE_FILE;
+}
+
+static int uses_case(pf_node_kind k)
+{
+    return k == PF_NODE_CASE_DIR || k == PF_NODE_CASE_FILE;
+}
+
+static int uses_file(pf_node_kind k)
+{
+    return k == PF_NODE_STEP_FILE || k == PF_NODE_CASE_FILE || k == PF_NODE_SAMPLE_FILE;
+}
+
+/* The node with every field its kind does not use cleared. */
+static pf_node canonical(const pf_node *n)
+{
+    pf_node c = {0};
+    c.kind = n->kind;
+    if (uses_split(n->kind)) c.split = n->split & 1;
+    if (uses_epoch(n->kind)) c.epoch = n->epoch;
+    if (uses_step(n->kind)) c.step = n->step;
+    if (uses_sample(n->kind)) c.sample = n->sample;
+    if (uses_case(n->kind)) c.case_idx = n->case_idx;
+    if (uses_file(n->kind)) c.file = n->file;
+    return c;
+}
+
+uint64_t pf_node_ino(const pf_node *node)
+{
+    pf_node n = canonical(node);
+    if (n.kind == PF_NODE_ROOT)
+        return PF_ROOT_INO;
+    return ((uint64_t)n.kind << 60) | ((uint64_t)n.split << 59) | ((uint64_t)(n.file & 3) << 57) |
+           ((uint64_t)((unsigned)n.file >> 2) & 7) |
+           ((uint64_t)(n.epoch & PF_MAX_EPOCHS) << EPOCH_SHIFT) |
+           ((uint64_t)(n.step & PF_MAX_STEPS) << STEP_SHIFT) |
+           ((uint64_t)(n.sample & (PF_MAX_BATCH - 1)) << SAMPLE_SHIFT) |
+           ((uint64_t)(n.case_idx & PF_MAX_CASES) << CASE_SHIFT);
+}
+
+static uint32_t split_steps(const pf_tree *t, uint32_t split)
+{
+    return split ? t->val_steps : t->steps;
+}
+
+int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
+{
+    pf_node n = {0};
+    if (ino == PF_ROOT_INO) {
+        *out = pf_node_root();
+        return 0;
+    }
+    n.kind = (pf_node_kind)(ino >> 60);
+    if (n.kind < PF_NODE_README || n.kind > PF_NODE_SUMMARY)
+        return -1;
+    n.split = (uint32_t)(ino >> 59) & 1;
+    n.file = (pf_file_kind)(((ino >> 57) & 3) | ((ino & 7) << 2));
+    n.epoch = (uint32_t)(ino >> EPOCH_SHIFT) & PF_MAX_EPOCHS;
+    n.step = (uint32_t)(ino >> STEP_SHIFT) & PF_MAX_STEPS;
+    n.sample = (uint32_t)(ino >> SAMPLE_SHIFT) & (PF_MAX_BATCH - 1);
+    n.case_idx = (uint32_t)(ino >> CASE_SHIFT) & PF_MAX_CASES;
+    n = canonical(&n);
+    if (pf_node_ino(&n) != ino)
+        return -1;
+    if (uses_epoch(n.kind) && n.epoch >= t->epochs)
+        return -1;
+    if (uses_step(n.kind) && n.step >= split_steps(t, n.split))
+        return -1;
+    if (uses_sample(n.kind) && n.sample >= t->samples)
+        return -1;
+    if (uses_case(n.kind) && n.case_idx >= (uint32_t)t->n_cases)
+        return -1;
+    if (uses_file(n.kind) && (unsigned)n.file >= 4 &&
+        !(n.kind == PF_NODE_STEP_FILE && (unsigned)n.file < 4 + t->ds_files))
+        return -1;
+    *out = n;
+    return 0;
+}
+
+int pf_node_is_dir(const pf_node *n)
+{
+    switch (n->kind) {
+    case PF_NODE_ROOT: case PF_NODE_SPLIT_DIR: case PF_NODE_EPOCH_DIR: case PF_NODE_STEP_DIR:
+    case PF_NODE_CASES_DIR: case PF_NODE_CASE_DIR: case PF_NODE_SAMPLE_DIR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+pf_node pf_node_root(void)
+{
+    pf_node n = {0};
+    n.kind = PF_NODE_ROOT;
+    return n;
+}
+
+pf_node pf_node_parent(const pf_node *n)
+{
+    pf_node p = *n;
+    switch (n->kind) {
+    case PF_NODE_EPOCH_DIR: p.kind = PF_NODE_SPLIT_DIR; break;
+    case PF_NODE_STEP_DIR: p.kind = PF_NODE_EPOCH_DIR; break;
+    case PF_NODE_STEP_FILE: case PF_NODE_SAMPLE_DIR: p.kind = PF_NODE_STEP_DIR; break;
+    case PF_NODE_SUMMARY: p.kind = PF_NODE_EPOCH_DIR; break;
+    case PF_NODE_SAMPLE_FILE: p.kind = PF_NODE_SAMPLE_DIR; break;
+    case PF_NODE_CASE_DIR: p.kind = PF_NODE_CASES_DIR; break;
+    case PF_NODE_CASE_FILE: p.kind = PF_NODE_CASE_DIR; break;
+    default: p = pf_node_root(); break;
+    }
+    return canonical(&p);
+}
+
+#define N_ROOT 7
+static const char *const root_names[N_ROOT] = {"README.txt", "patchfs.json", "splits.json",
+                                               "status.json", "train", "val", "cases"};
+static const char *const step_files[4] = {"data.npy", "seg.npy", "meta.json", "preview.png"};
+static const char *const case_files[4] = {"data.npy", "seg.npy", "properties.json",
+                                          "preview.png"};
+static const char *const sample_files[4] = {"data.npy", "seg.npy", "image.nii.gz",
+                                            "label.nii.gz"};
+
+static pf_node root_child(int i)
+{
+    pf_node n = {0};
+    switch (i) {
+    case 0: n.kind = PF_NODE_README; break;
+    case 1: n.kind = PF_NODE_PATCHFS_JSON; break;
+    case 2: n.kind = PF_NODE_SPLITS_JSON; break;
+    case 3: n.kind = PF_NODE_STATUS; break;
+    case 4: n.kind = PF_NODE_SPLIT_DIR; n.split = 0; break;
+    case 5: n.kind = PF_NODE_SPLIT_DIR; n.split = 1; break;
+    default: n.kind = PF_NODE_CASES_DIR; break;
+    }
+    return n;
+}
+
+/* "prefix_N" with canonical N < limit. */
+static int parse_numbered(const char *name, const char *prefix, uint32_t limit, uint32_t *out)
+{
+    size_t lp = strlen(prefix);
+    uint64_t v;
+    if (strncmp(name, prefix, lp) != 0 || pf_parse_u64(name + lp, PF_MAX_CASES, &v) != 0 ||
+        v >= limit)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int find_case(const pf_tree *t, const char *id)
+{
+    int lo = 0, hi = t->n_cases - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(t->case_ids[mid], id);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+static int file_index(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, names[i]))
+            return i;
+    return -1;
+}
+
+int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_node *out)
+{
+    pf_node n = *dir;
+    int i;
+    switch (dir->kind) {
+    case PF_NODE_ROOT:
+        if ((i = file_index(root_names, N_ROOT, name)) < 0)
+            return -1;
+        n = root_child(i);
+        break;
+    case PF_NODE_SPLIT_DIR:
+        if (parse_numbered(name, "epoch_", t->epochs, &n.epoch))
+            return -1;
+        n.kind = PF_NODE_EPOCH_DIR;
+        break;
+    case PF_NODE_EPOCH_DIR:
+        if (!strcmp(name, "summary.json"))
+            n.kind = PF_NODE_SUMMARY;
+        else if (parse_numbered(name, "step_", split_steps(t, dir->split), &n.step) == 0)
+            n.kind = PF_NODE_STEP_DIR;
+        else
+            return -1;
+        break;
+    case PF_NODE_STEP_DIR:
+        if ((i = file_index(step_files, 4, name)) >= 0) {
+            n.kind = PF_NODE_STEP_FILE;
+            n.file = (pf_file_kind)i;
+        } else if (!strncmp(name, "seg_ds", 6) && strlen(name) > 10 &&
+                   !strcmp(name + strlen(name) - 4, ".npy")) {
+            char num[16];
+            size_t len = strlen(name) - 10;
+            uint64_t k;
+            if (len >= sizeof num)
+                return -1;
+            memcpy(num, name + 6, len);
+            num[len] = '\0';
+            if (pf_parse_u64(num, PF_MAX_FILES, &k) != 0 || k == 0 || k > t->ds_files)
+                return -1;
+            n.kind = PF_NODE_STEP_FILE;
+            n.file = (pf_file_kind)(PF_FILE_SEG_DS1 + (int)k - 1);
+        } else if (parse_numbered(name, "sample_", t->samples, &n.sample) == 0) {
+            n.kind = PF_NODE_SAMPLE_DIR;
+        } else {
+            return -1;
+        }
+        break;
+    case PF_NODE_SAMPLE_DIR:
+        if ((i = file_index(sample_files, 4, name)) < 0)
+            return -1;
+        n.kind = PF_NODE_SAMPLE_FILE;
+        n.file = (pf_file_kind)i;
+        break;
+    case PF_NODE_CASE_DIR:
+        if ((i = file_index(case_files, 4, name)) < 0)
+            return -1;
+        n.kind = PF_NODE_CASE_FILE;
+        n.file = (pf_file_kind)i;
+        break;
+    case PF_NODE_CASES_DIR:
+        if ((i = find_case(t, name)) < 0)
+            return -1;
+        n.kind = PF_NODE_CASE_DIR;
+        n.case_idx = (uint32_t)i;
+        break;
+    default:
+        return -1;
+    }
+    *out = canonical(&n);
+    return 0;
+}
+
+uint64_t pf_tree_child_count(const pf_tree *t, const pf_node *dir)
+{
+    switch (dir->kind) {
+    case PF_NODE_ROOT: return N_ROOT;
+    case PF_NODE_SPLIT_DIR: return t->epochs;
+    case PF_NODE_EPOCH_DIR: return 1 + (uint64_t)split_steps(t, dir->split);
+    case PF_NODE_STEP_DIR: return 4 + (uint64_t)t->ds_files + (uint64_t)t->samples;
+    case PF_NODE_SAMPLE_DIR: return 4;
+    case PF_NODE_CASE_DIR: return 4;
+    case PF_NODE_CASES_DIR: return (uint64_t)t->n_cases;
+    default: return 0;
+    }
+}
+
+int pf_tree_child_at(const pf_tree *t, const pf_node *dir, uint64_t i, pf_node *out)
+{
+    pf_node n = *dir;
+    if (i >= pf_tree_child_count(t, dir))
+        return -1;
+    switch (dir->kind) {
+    case PF_NODE_ROOT: n = root_child((int)i); break;
+    case PF_NODE_SPLIT_DIR: n.kind = PF_NODE_EPOCH_DIR; n.epoch = (uint32_t)i; break;
+    case PF_NODE_EPOCH_DIR:
+        if (i == 0) {
+            n.kind = PF_NODE_SUMMARY;
+        } else {
+            n.kind = PF_NODE_STEP_DIR;
+            n.step = (uint32_t)(i - 1);
+        }
+        break;
+    case PF_NODE_STEP_DIR:
+        if (i < 4 + (uint64_t)t->ds_files) {
+            n.kind = PF_NODE_STEP_FILE;
+            n.file = (pf_file_kind)i;
+        } else {
+            n.kind = PF_NODE_SAMPLE_DIR;
+            n.sample = (uint32_t)(i - 4 - t->ds_files);
+        }
+        break;
+    case PF_NODE_SAMPLE_DIR: n.kind = PF_NODE_SAMPLE_FILE; n.file = (pf_file_kind)i; break;
+    case PF_NODE_CASE_DIR: n.kind = PF_NODE_CASE_FILE; n.file = (pf_file_kind)i; break;
+    case PF_NODE_CASES_DIR: n.kind = PF_NODE_CASE_DIR; n.case_idx = (uint32_t)i; break;
+    default: return -1;
+    }
+    *out = canonical(&n);
+    return 0;
+}
+
+void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap)
+{
+    switch (n->kind) {
+    case PF_NODE_ROOT: snprintf(buf, cap, "%s", ""); break;
+    case PF_NODE_README: snprintf(buf, cap, "%s", root_names[0]); break;
+    case PF_NODE_PATCHFS_JSON: snprintf(buf, cap, "%s", root_names[1]); break;
+    case PF_NODE_SPLITS_JSON: snprintf(buf, cap, "%s", root_names[2]); break;
+    case PF_NODE_STATUS: snprintf(buf, cap, "%s", root_names[3]); break;
+    case PF_NODE_SUMMARY: snprintf(buf, cap, "%s", "summary.json"); break;
+    case PF_NODE_SPLIT_DIR: snprintf(buf, cap, "%s", n->split ? "val" : "train"); break;
+    case PF_NODE_CASES_DIR: snprintf(buf, cap, "%s", "cases"); break;
+    case PF_NODE_EPOCH_DIR: snprintf(buf, cap, "epoch_%u", n->epoch); break;
+    case PF_NODE_STEP_DIR: snprintf(buf, cap, "step_%u", n->step); break;
+    case PF_NODE_SAMPLE_DIR: snprintf(buf, cap, "sample_%u", n->sample); break;
+    case PF_NODE_STEP_FILE:
+        if ((unsigned)n->file < 4)
+            snprintf(buf, cap, "%s", step_files[n->file]);
+        else
+            snprintf(buf, cap, "seg_ds%d.npy", (int)n->file - PF_FILE_SEG_DS1 + 1);
+        break;
+    case PF_NODE_SAMPLE_FILE: snprintf(buf, cap, "%s", sample_files[n->file]); break;
+    case PF_NODE_CASE_FILE: snprintf(buf, cap, "%s", case_files[n->file]); break;
+    case PF_NODE_CASE_DIR: snprintf(buf, cap, "%s", t->case_ids[n->case_idx]); break;
+    }
+}
+
+int pf_tree_resolve(const pf_tree *t, const char *path, pf_node *out)
+{
+    pf_node cur = pf_node_root();
+    const char *p = path;
+    while (*p) {
+        char name[256];
+        size_t len;
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        len = strcspn(p, "/");
+        if (len >= sizeof name)
+            return -1;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        p += len;
+        if (!pf_node_is_dir(&cur) || pf_tree_lookup(t, &cur, name, &cur) != 0)
+            return -1;
+    }
+    *out = cur;
+    return 0;
+}
