@@ -37,7 +37,8 @@ INC_plan    := $(INC_ingest) -Isrc/plan
 INC_cache   := $(INC_plan) -Isrc/cache
 INC_sample  := $(INC_cache) -Isrc/sample
 INC_vfs     := $(INC_sample) -Isrc/vfs -Iinclude
-INC_mount   := $(INC_vfs) -Isrc/mount $(FUSE_CFLAGS)
+# above the core: only base and the core's public API (include/patchfs/)
+INC_mount   := $(INC_base) -Iinclude -Isrc/mount $(FUSE_CFLAGS)
 INC_cli     := $(INC_mount) -Isrc/cli
 layer_of     = $(firstword $(subst /, ,$(1)))
 
@@ -50,7 +51,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 # tests of mount-layer modules link the mount library too (and so FUSE)
 MOUNT_TESTS := $(patsubst src/mount/%.c,build/tests/test_%,$(wildcard src/mount/*.c))
-ALL_INC   := $(INC_cli)
+ALL_INC   := $(INC_vfs) -Isrc/mount -Isrc/cli $(FUSE_CFLAGS)
 
 .PHONY: all deps test unit integration install clean demo test-asan check-deps deps-examples examples
 .PHONY: fuzz fuzz-smoke fuzz-build

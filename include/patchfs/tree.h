@@ -36,21 +36,37 @@ typedef enum {
     PF_NODE_SUMMARY,     /* epoch_E/summary.json */
 } pf_node_kind;
 
-/* Files of a step, case or sample folder, by index:
- *   step:   data.npy  seg.npy  meta.json        preview.png
- *   case:   data.npy  seg.npy  properties.json  preview.png
- *   sample: data.npy  seg.npy  image.nii.gz     label.nii.gz */
-typedef enum {
-    PF_FILE_DATA = 0,
-    PF_FILE_SEG = 1,
-    PF_FILE_META = 2,
-    PF_FILE_PREVIEW = 3,
-    PF_FILE_NII_IMAGE = 2,
-    PF_FILE_NII_LABEL = 3,
-    PF_FILE_SEG_DS1 = 4,    /* step: seg_ds1.npy, seg_ds2.npy, ... follow */
-} pf_file_kind;
+/* A file node's place among its folder's files (its slot; it enters the inode number):
+ *   step:   0 data.npy  1 seg.npy  2 meta.json        3 preview.png  4.. seg_ds1.npy, ...
+ *   case:   0 data.npy  1 seg.npy  2 properties.json  3 preview.png
+ *   sample: 0 data.npy  1 seg.npy  2 image.nii.gz     3 label.nii.gz */
+#define PF_FOLDER_FILES 4   /* fixed files of a step, case or sample folder */
+#define PF_MAX_FILES 32     /* slots have 5 bits */
 
-#define PF_MAX_FILES 32     /* file numbers have 5 bits */
+/* What a file is: one number per kind of file, whatever folder it is in. The file table
+ * (files.h) is indexed by it. */
+typedef enum {
+    PF_FILE_NONE = 0,          /* a folder */
+    PF_FILE_README,
+    PF_FILE_PATCHFS_JSON,
+    PF_FILE_SPLITS_JSON,
+    PF_FILE_STATUS,
+    PF_FILE_SUMMARY,           /* epoch_E/summary.json */
+    PF_FILE_STEP_DATA,
+    PF_FILE_STEP_SEG,
+    PF_FILE_STEP_META,
+    PF_FILE_STEP_PREVIEW,
+    PF_FILE_STEP_SEG_DS,       /* seg_dsK.npy; K from pf_node_ds_level */
+    PF_FILE_SAMPLE_DATA,
+    PF_FILE_SAMPLE_SEG,
+    PF_FILE_SAMPLE_IMAGE_NII,
+    PF_FILE_SAMPLE_LABEL_NII,
+    PF_FILE_CASE_DATA,
+    PF_FILE_CASE_SEG,
+    PF_FILE_CASE_PROPERTIES,
+    PF_FILE_CASE_PREVIEW,
+    PF_FILE_KINDS
+} pf_file_kind;
 
 typedef struct pf_node {
     pf_node_kind kind;
@@ -58,8 +74,16 @@ typedef struct pf_node {
     uint32_t epoch, step;
     uint32_t sample;    /* index among the positions this mount serves */
     uint32_t case_idx;
-    pf_file_kind file;
+    uint32_t slot;      /* file nodes: index among the folder's files (above) */
 } pf_node;
+
+/* The kind of file a node is (PF_FILE_NONE for folders). */
+pf_file_kind pf_node_file(const pf_node *n);
+/* seg_dsK.npy: K (1 for seg_ds1.npy); 0 for every other node. */
+int pf_node_ds_level(const pf_node *n);
+/* The file of kind f in the same folder as file node n (e.g. a step's seg.npy from its
+ * data.npy): 0, or -1 when n's folder has no such file. */
+int pf_node_sibling(const pf_node *n, pf_file_kind f, pf_node *out);
 
 typedef struct pf_tree {
     uint32_t epochs, steps, val_steps;

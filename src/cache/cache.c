@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "nifti_load.h"
+#include "workers.h"
 
 #define PF_ENDIAN_TAG 0x01020304u
 static const char PF_CASE_MAGIC[8] = {'P', 'F', 'C', 'A', 'S', 'E', 0, 1};
@@ -462,54 +463,40 @@ typedef struct build_job {
     const pf_dataset *ds;
     const pf_options *o;
     int *pending, n_pending;
-    atomic_int next, done, failed;
-    pthread_mutex_t lock;
-    pf_error *err;
+    atomic_int done;
+    pthread_mutex_t lock;      /* guards c->bad and the progress callback */
     pf_progress_fn progress;
     void *arg;
 } build_job;
 
-static void *build_worker(void *p)
+/* Builds pending entry k (pf_parallel_for's unit). */
+static int build_one(void *p, int k, pf_error *err)
 {
     build_job *j = p;
-    for (;;) {
-        int k = atomic_fetch_add(&j->next, 1), idx;
-        char *path;
-        pf_error e = {0};
-        if (k >= j->n_pending || atomic_load(&j->failed))
-            break;
-        idx = j->pending[k];
-        path = pf_cache_entry_path(j->c, j->ds, idx);
-        int rc = path ? pf_cache_build_entry(j->ds, idx, j->o, j->c->keys[idx], path, &e) : -2;
-        if (rc != 0) {
-            if (!path)
-                e = (pf_error){ENOMEM, "out of memory"};
-            pthread_mutex_lock(&j->lock);
-            if (j->o->skip_bad && rc == -1 && e.errnum != ENOMEM) {
-                /* a bad case is set aside; trouble with the cache itself still stops */
-                j->c->bad[j->c->n_bad].idx = idx;
-                j->c->bad[j->c->n_bad++].err = e;
-                pthread_mutex_unlock(&j->lock);
-                free(path);
-                continue;
-            }
-            if (!atomic_exchange(&j->failed, 1))
-                *j->err = e;
-            pthread_mutex_unlock(&j->lock);
-            free(path);
-            break;
-        }
-        free(path);
-        {
-            int d = atomic_fetch_add(&j->done, 1) + 1;
-            if (j->progress) {
-                pthread_mutex_lock(&j->lock);
-                j->progress(j->arg, d, j->n_pending, j->ds->cases[idx].id);
-                pthread_mutex_unlock(&j->lock);
-            }
-        }
+    const int idx = j->pending[k];
+    char *path = pf_cache_entry_path(j->c, j->ds, idx);
+    int rc, d;
+    if (!path)
+        return pf_fail(err, ENOMEM, "out of memory");
+    rc = pf_cache_build_entry(j->ds, idx, j->o, j->c->keys[idx], path, err);
+    free(path);
+    if (rc != 0) {
+        if (!(j->o->skip_bad && rc == -1 && err->errnum != ENOMEM))
+            return -1;
+        /* a bad case is set aside; trouble with the cache itself still stops */
+        pthread_mutex_lock(&j->lock);
+        j->c->bad[j->c->n_bad].idx = idx;
+        j->c->bad[j->c->n_bad++].err = *err;
+        pthread_mutex_unlock(&j->lock);
+        return 0;
     }
-    return NULL;
+    d = atomic_fetch_add(&j->done, 1) + 1;
+    if (j->progress) {
+        pthread_mutex_lock(&j->lock);
+        j->progress(j->arg, d, j->n_pending, j->ds->cases[idx].id);
+        pthread_mutex_unlock(&j->lock);
+    }
+    return 0;
 }
 
 static int entry_valid(const char *path, uint64_t key, int full);
@@ -518,44 +505,30 @@ int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int t
                    int full_check, pf_progress_fn progress, void *arg, int *built,
                    pf_error *err)
 {
-    build_job j = {.c = c, .ds = ds, .o = o, .err = err, .progress = progress, .arg = arg};
-    pthread_t tid[64];
-    int nt;
+    build_job j = {.c = c, .ds = ds, .o = o, .progress = progress, .arg = arg};
+    int rc;
 
     *built = 0;
     j.pending = calloc((size_t)ds->n_cases, sizeof(int));
     free(c->bad);
     c->n_bad = 0;
     c->bad = calloc((size_t)ds->n_cases, sizeof *c->bad);
-    if (!j.pending || !c->bad)
+    if (!j.pending || !c->bad) {
+        free(j.pending);
         return pf_fail(err, ENOMEM, "out of memory");
+    }
     for (int i = 0; i < ds->n_cases; i++) {
         char *path = pf_cache_entry_path(c, ds, i);
         if (!path || !entry_valid(path, c->keys[i], full_check))
             j.pending[j.n_pending++] = i;
         free(path);
     }
-    if (j.n_pending == 0) {
-        free(j.pending);
-        return 0;
-    }
     pthread_mutex_init(&j.lock, NULL);
-    nt = threads < 1 ? 1 : threads > 64 ? 64 : threads;
-    if (nt > j.n_pending)
-        nt = j.n_pending;
-    for (int t = 0; t < nt; t++)
-        if (pthread_create(&tid[t], NULL, build_worker, &j) != 0) {
-            nt = t;
-            break;
-        }
-    if (nt == 0)
-        build_worker(&j);
-    for (int t = 0; t < nt; t++)
-        pthread_join(tid[t], NULL);
+    rc = pf_parallel_for(0, j.n_pending, threads, build_one, &j, err);
     pthread_mutex_destroy(&j.lock);
     *built = atomic_load(&j.done);
     free(j.pending);
-    return atomic_load(&j.failed) ? -1 : 0;
+    return rc;
 }
 
 /* ---- opening entries ---- */

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "options.h"
 #include "preprocess.h"
+#include "progress.h"
 
 #define PF_CACHE_VERSION 1
 #define PF_MAX_CHANNELS 64
@@ -84,14 +85,11 @@ typedef struct pf_cache {
     int n_bad;
 } pf_cache;
 
-/* Progress callback for building: called with (done, total, case id) from any thread. */
-typedef void (*pf_progress_fn)(void *arg, int done, int total, const char *id);
-
 /* Computes keys and the cache folder; creates the folder (mode 0700). */
 int pf_cache_init(pf_cache *c, const pf_dataset *ds, const pf_options *o, pf_error *err);
 
-/* Builds every missing or invalid entry (threads workers); returns -1 on the first failing
- * case with its error. full_check also verifies the image digests of existing entries (what
+/* Builds every missing or invalid entry on up to `threads` threads of the worker pool (0: one
+ * per usable core); returns -1 with the error of the lowest-numbered failing case. full_check also verifies the image digests of existing entries (what
  * `patchfs prepare` does), otherwise only headers and metadata are checked. *built receives
  * how many entries were written. */
 int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int threads,

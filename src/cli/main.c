@@ -10,8 +10,9 @@
 
 #include "fs.h"
 #include "options.h"
-#include "patchfs/produce.h"
 #include "rng.h"
+#include "patchfs/context.h"
+#include "patchfs/files.h"
 #include "patchfs/tree.h"
 
 static const char usage[] =
@@ -76,24 +77,29 @@ static int die(const char *msg)
     return 1;
 }
 
-static int open_ctx(pf_ctx *ctx, const char *dataset, const pf_options *o, unsigned flags)
+static int open_ctx(pf_ctx **ctx, const char *dataset, const pf_options *o, unsigned flags)
 {
     pf_error err = {0};
     progress_state ps = {.tty = isatty(2), .name = dataset};
+    int skipped;
     if (pf_ctx_open(ctx, dataset, o, flags, progress, &ps, &err) != 0)
         return die(err.msg);
-    if (ctx->n_skipped) {
-        fprintf(stderr, "patchfs: skip_bad: %d case%s set aside, %d serve:\n", ctx->n_skipped,
-                ctx->n_skipped == 1 ? "" : "s", ctx->ds.n_cases);
-        for (int i = 0; i < ctx->n_skipped; i++)
-            fprintf(stderr, "  %s: %s\n", ctx->skipped[i].id, ctx->skipped[i].reason);
+    skipped = pf_ctx_n_skipped(*ctx);
+    if (skipped) {
+        fprintf(stderr, "patchfs: skip_bad: %d case%s set aside, %d serve:\n", skipped,
+                skipped == 1 ? "" : "s", pf_ctx_n_cases(*ctx));
+        for (int i = 0; i < skipped; i++) {
+            const char *id, *reason;
+            pf_ctx_skipped(*ctx, i, &id, &reason);
+            fprintf(stderr, "  %s: %s\n", id, reason);
+        }
     }
     return 0;
 }
 
 static int cmd_get(const pf_options *o, const char *dataset, const char *vpath)
 {
-    pf_ctx ctx;
+    pf_ctx *ctx;
     pf_node n;
     pf_error err = {0};
     char *buf;
@@ -101,92 +107,59 @@ static int cmd_get(const pf_options *o, const char *dataset, const char *vpath)
     int rc = 0;
     if (open_ctx(&ctx, dataset, o, 0))
         return 1;
-    if (pf_tree_resolve(&ctx.tree, vpath, &n) != 0) {
+    if (pf_tree_resolve(pf_ctx_tree(ctx), vpath, &n) != 0) {
         fprintf(stderr, "patchfs: %s: no such file in the tree (see README.txt of a mount)\n",
                 vpath);
-        pf_ctx_close(&ctx);
+        pf_ctx_close(ctx);
         return 1;
     }
     if (pf_node_is_dir(&n)) {
         fprintf(stderr, "patchfs: %s: is a folder\n", vpath);
-        pf_ctx_close(&ctx);
+        pf_ctx_close(ctx);
         return 1;
     }
-    if (pf_produce(&ctx, &n, &buf, &len, &err) != 0) {
-        pf_ctx_close(&ctx);
+    if (pf_produce(ctx, &n, &buf, &len, &err) != 0) {
+        pf_ctx_close(ctx);
         return die(err.msg);
     }
     if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
         fprintf(stderr, "patchfs: writing %s to stdout: %s\n", vpath, strerror(errno));
         rc = 1;
     }
-    free(buf);
-    pf_ctx_close(&ctx);
+    pf_file_release(buf);
+    pf_ctx_close(ctx);
     return rc;
 }
 
 static int cmd_check(const pf_options *o, const char *dataset)
 {
-    pf_ctx ctx;
-    char fold[16];
+    pf_ctx *ctx;
+    char *report;
     if (open_ctx(&ctx, dataset, o, 0))
         return 1;
-    if (ctx.opt.fold == PF_FOLD_ALL)
-        snprintf(fold, sizeof fold, "all");
-    else
-        snprintf(fold, sizeof fold, "%d", ctx.opt.fold);
-    printf("dataset %s (%s layout): %d cases, %d channel%s, labels", ctx.ds.name,
-           ctx.ds.layout == PF_LAYOUT_MSD ? "Decathlon" : "nnU-Net", ctx.ds.n_cases,
-           ctx.ds.n_channels, ctx.ds.n_channels == 1 ? "" : "s");
-    for (int l = 0; l < ctx.ds.n_labels && l < 12; l++)
-        printf(" %d=%s", ctx.ds.label_values[l], ctx.ds.label_names[l]);
-    if (ctx.ds.n_labels > 12)
-        printf(" ... (%d labels)", ctx.ds.n_labels);
-    printf("\nchannels:");
-    for (int c = 0; c < ctx.ds.n_channels; c++)
-        printf(" %s (%s%s)", ctx.ds.channel_names[c], pf_scheme_name(ctx.channel_norm[c].scheme),
-               ctx.channel_norm[c].use_mask ? ", masked" : "");
-    printf("\nfold %s: %d train, %d val (%s); patch %dx%dx%d\n\n",
-           fold, ctx.split.n_train,
-           ctx.split.n_val, ctx.split.source, ctx.patch[0], ctx.patch[1], ctx.patch[2]);
-    printf("%-28s %-15s %-15s %-20s %s\n", "case", "shape (ZYX)", "cropped", "spacing (ZYX mm)",
-           "classes (label:voxels)");
-    for (int i = 0; i < ctx.ds.n_cases; i++) {
-        const pf_case *c = &ctx.cache.cases[i];
-        const pf_case_header *h = &c->hdr;
-        char shape[32], crop[32], sp[48];
-        snprintf(shape, sizeof shape, "%lldx%lldx%lld", (long long)h->orig_shape[0],
-                 (long long)h->orig_shape[1], (long long)h->orig_shape[2]);
-        snprintf(crop, sizeof crop, "%lldx%lldx%lld", (long long)h->shape[0],
-                 (long long)h->shape[1], (long long)h->shape[2]);
-        snprintf(sp, sizeof sp, "%.3gx%.3gx%.3g", h->spacing[0], h->spacing[1], h->spacing[2]);
-        printf("%-28s %-15s %-15s %-20s", h->id, shape, crop, sp);
-        if (h->n_classes == 0)
-            printf(" (no foreground)");
-        for (uint32_t k = 0; k < h->n_classes; k++)
-            printf(" %d:%llu", c->classes[k].label, (unsigned long long)c->classes[k].voxels);
-        printf("\n");
-    }
-    for (int i = 0; i < ctx.n_skipped; i++)
-        printf("%-28s SKIPPED: %s\n", ctx.skipped[i].id, ctx.skipped[i].reason);
-    printf("\nOK: %d cases usable%s\n", ctx.ds.n_cases, ctx.n_skipped ? " (skip_bad)" : "");
-    pf_ctx_close(&ctx);
+    report = pf_ctx_check_report(ctx);
+    pf_ctx_close(ctx);
+    if (!report)
+        return die("out of memory");
+    fputs(report, stdout);
+    free(report);
     return 0;
 }
 
 static int cmd_prepare(const pf_options *o, const char *dataset)
 {
-    pf_ctx ctx;
+    pf_ctx *ctx;
     if (open_ctx(&ctx, dataset, o, PF_CTX_VERIFY_ALL))
         return 1;
-    fprintf(stderr, "patchfs: cache ready: %d cases in %s\n", ctx.ds.n_cases, ctx.cache.dir);
-    pf_ctx_close(&ctx);
+    fprintf(stderr, "patchfs: cache ready: %d cases in %s\n", pf_ctx_n_cases(ctx),
+            pf_ctx_cache_dir(ctx));
+    pf_ctx_close(ctx);
     return 0;
 }
 
 static int cmd_mount(const pf_options *o, const char *dataset, const char *mountpoint)
 {
-    pf_ctx ctx;
+    pf_ctx *ctx;
     struct stat st;
     int rc;
     if (stat(mountpoint, &st) != 0) {
@@ -204,8 +177,8 @@ static int cmd_mount(const pf_options *o, const char *dataset, const char *mount
     }
     if (open_ctx(&ctx, dataset, o, 0))
         return 1;
-    rc = pf_fs_serve(&ctx, mountpoint);
-    pf_ctx_close(&ctx);
+    rc = pf_fs_serve(ctx, mountpoint);
+    pf_ctx_close(ctx);
     return rc;
 }
 

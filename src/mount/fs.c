@@ -24,16 +24,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "fstune.h"
 #include "memcache.h"
 #include "prefetch.h"
-#include "bufpool.h"
+#include "workers.h"
+#include "patchfs/files.h"
 
 #define PF_TIMEOUT 86400.0
 #define GEN_RING 8192 /* generation times kept for status.json percentiles */
 
 typedef struct pf_fs {
     pf_ctx *ctx;
+    const pf_tree *tree;
+    const pf_options *opt;
     pf_memcache *mc;
     pf_prefetch *pre;  /* NULL without prefetch= */
     int prefetch_depth;
@@ -65,10 +69,9 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* pf_status_fn: a snapshot of the counters (percentiles over the last GEN_RING generations). */
-static void fill_status(void *arg, pf_status *st)
+/* A snapshot of the mount's counters (percentiles over the last GEN_RING generations). */
+static void fill_status(pf_fs *fs, pf_status *st)
 {
-    pf_fs *fs = arg;
     uint32_t *sorted = malloc(GEN_RING * sizeof *sorted);
     size_t n;
     size_t bytes;
@@ -134,11 +137,11 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     pf_tune_once(&fs->tune);
     memset(&e, 0, sizeof e);
     e.attr_timeout = e.entry_timeout = PF_TIMEOUT;
-    if (pf_node_from_ino(&fs->ctx->tree, parent, &dir) != 0 || !pf_node_is_dir(&dir)) {
+    if (pf_node_from_ino(fs->tree, parent, &dir) != 0 || !pf_node_is_dir(&dir)) {
         fuse_reply_err(req, ENOTDIR);
         return;
     }
-    if (pf_tree_lookup(&fs->ctx->tree, &dir, name, &child) != 0) {
+    if (pf_tree_lookup(fs->tree, &dir, name, &child) != 0) {
         fuse_reply_entry(req, &e); /* ino 0: a cached negative entry */
         return;
     }
@@ -158,7 +161,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     int rc;
     (void)fi;
     pf_tune_once(&fs->tune);
-    if (pf_node_from_ino(&fs->ctx->tree, ino, &n) != 0) {
+    if (pf_node_from_ino(fs->tree, ino, &n) != 0) {
         fuse_reply_err(req, ENOENT);
         return;
     }
@@ -178,7 +181,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     size_t used = 0;
     uint64_t count;
     (void)fi;
-    if (pf_node_from_ino(&fs->ctx->tree, ino, &dir) != 0 || !pf_node_is_dir(&dir)) {
+    if (pf_node_from_ino(fs->tree, ino, &dir) != 0 || !pf_node_is_dir(&dir)) {
         fuse_reply_err(req, ENOTDIR);
         return;
     }
@@ -187,7 +190,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    count = pf_tree_child_count(&fs->ctx->tree, &dir);
+    count = pf_tree_child_count(fs->tree, &dir);
     /* offsets: 0 -> ".", 1 -> "..", 2 + i -> child i; each entry carries the next offset */
     for (uint64_t k = (uint64_t)off; k < count + 2; k++) {
         struct stat st;
@@ -202,8 +205,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
             n = pf_node_parent(&dir);
             snprintf(name, sizeof name, "..");
         } else {
-            pf_tree_child_at(&fs->ctx->tree, &dir, k - 2, &n);
-            pf_node_name(&fs->ctx->tree, &n, name, sizeof name);
+            pf_tree_child_at(fs->tree, &dir, k - 2, &n);
+            pf_node_name(fs->tree, &n, name, sizeof name);
         }
         st.st_ino = pf_node_ino(&n);
         st.st_mode = pf_node_is_dir(&n) ? S_IFDIR : S_IFREG;
@@ -268,16 +271,13 @@ static void open_free(pf_fs *fs, pf_open *h)
     free(h);
 }
 
-/* The size of a .npy array file, which needs no pixel data; 0 for other files (whose size may
+/* The size of an array file, which needs no pixel data; 0 for other files (whose size may
  * need generating them). Used to reserve room in the memory cache before generating. */
 static size_t expected_size(pf_fs *fs, const pf_node *n)
 {
     pf_error err = {0};
     uint64_t size;
-    if (n->kind != PF_NODE_STEP_FILE && n->kind != PF_NODE_SAMPLE_FILE &&
-        n->kind != PF_NODE_CASE_FILE)
-        return 0;
-    if (n->file != PF_FILE_DATA && n->file != PF_FILE_SEG)
+    if (!(pf_file_flags(pf_node_file(n)) & PF_FILE_ARRAY))
         return 0;
     return pf_file_size(fs->ctx, n, &size, &err) == 0 ? (size_t)size : 0;
 }
@@ -304,25 +304,28 @@ static void prefetch_after(pf_fs *fs, const pf_node *opened)
     int n;
     if (!fs->pre)
         return;
-    n = pf_prefetch_plan(&fs->ctx->tree, opened, fs->prefetch_depth, plan);
+    n = pf_prefetch_plan(fs->tree, opened, fs->prefetch_depth, plan);
     for (int i = 0; i < n; i++)
         if (!pf_memcache_peek(fs->mc, pf_node_ino(&plan[i])))
             pf_prefetch_push(fs->pre, &plan[i]);
 }
 
-/* status.json changes with every read: generated per open, never cached (its size is
- * constant, see produce.c). */
+/* status.json changes with every read: made from the counters per open, never cached (its
+ * size is constant, see pf_status_json). */
 static void open_status(fuse_req_t req, pf_fs *fs, const pf_node *n, struct fuse_file_info *fi)
 {
-    pf_error err = {0};
+    pf_status st;
     pf_open *h = open_new(n);
-    if (!h || pf_produce(fs->ctx, n, &h->own.data, &h->own.len, &err) != 0) {
+    memset(&st, 0, sizeof st);
+    fill_status(fs, &st);
+    if (!h || !(h->own.data = pf_status_json(&st))) {
         if (h)
             open_free(fs, h);
         count(fs, &fs->errors, 1);
-        fuse_reply_err(req, h ? err.errnum : ENOMEM);
+        fuse_reply_err(req, ENOMEM);
         return;
     }
+    h->own.len = strlen(h->own.data);
     h->status = 1;
     h->buf = &h->own;
     fi->fh = (uint64_t)(uintptr_t)h;
@@ -340,7 +343,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     pf_node node;
     pf_open *h;
     pf_tune_once(&fs->tune);
-    if (pf_node_from_ino(&fs->ctx->tree, ino, &node) != 0) {
+    if (pf_node_from_ino(fs->tree, ino, &node) != 0) {
         fuse_reply_err(req, ENOENT);
         return;
     }
@@ -352,7 +355,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, EROFS);
         return;
     }
-    if (node.kind == PF_NODE_STATUS) {
+    if (pf_file_flags(pf_node_file(&node)) & PF_FILE_LIVE) {
         open_status(req, fs, &node, fi);
         return;
     }
@@ -367,7 +370,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fi->fh = (uint64_t)(uintptr_t)h;
     fi->keep_cache = 1;
     fi->noflush = 1;
-    fi->direct_io = fs->ctx->opt.direct_io ? 1 : 0;
+    fi->direct_io = fs->opt->direct_io ? 1 : 0;
     if (fuse_reply_open(req, fi) != 0) {
         open_free(fs, h); /* the open was interrupted */
         return;
@@ -547,7 +550,8 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     struct fuse_session *se = NULL;
     struct fuse_loop_config *cfg = NULL;
-    pf_fs fs = {.ctx = ctx};
+    pf_fs fs = {.ctx = ctx, .tree = pf_ctx_tree(ctx), .opt = pf_ctx_options(ctx)};
+    const pf_options *opt = fs.opt;
     char mopts[512];
     int rc = 1;
 
@@ -558,21 +562,19 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     /* Recycled large buffers (bufpool.h) take a quarter of the mem= budget, the memory cache
      * the rest, so that what the daemon holds stays within mem=. */
-    pf_pool_set_cap(ctx->opt.mem_bytes / 4);
+    pf_pool_set_cap(opt->mem_bytes / 4);
     pthread_mutex_init(&fs.lock, NULL);
     fs.mounted_at_ms = now_us(CLOCK_REALTIME) / 1000;
-    ctx->status_fn = fill_status;
-    ctx->status_arg = &fs;
-    fs.mc = pf_memcache_new(ctx->opt.mem_bytes - ctx->opt.mem_bytes / 4);
+    fs.mc = pf_memcache_new(opt->mem_bytes - opt->mem_bytes / 4);
     if (!fs.mc) {
         fprintf(stderr, "patchfs: out of memory\n");
         return 1;
     }
 
     snprintf(mopts, sizeof mopts, "ro,nosuid,nodev,fsname=patchfs:%s,subtype=patchfs%s",
-             ctx->ds.name, ctx->opt.allow_other ? ",allow_other,default_permissions" : "");
+             pf_ctx_dataset_name(ctx), opt->allow_other ? ",allow_other,default_permissions" : "");
     if (fuse_opt_add_arg(&args, "patchfs") || fuse_opt_add_arg(&args, "-o") ||
-        fuse_opt_add_arg(&args, mopts) || (ctx->opt.debug && fuse_opt_add_arg(&args, "-d"))) {
+        fuse_opt_add_arg(&args, mopts) || (opt->debug && fuse_opt_add_arg(&args, "-d"))) {
         fprintf(stderr, "patchfs: out of memory\n");
         goto out;
     }
@@ -591,25 +593,26 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
         goto out_signals;
     }
     pf_tune_prepare(&fs.tune, mountpoint, -1);
-    if (!ctx->opt.foreground)
-        fprintf(stderr, "patchfs: %s mounted on %s\n", ctx->ds.name, mountpoint);
-    /* the mount is ready: only now does the parent return to the shell */
-    if (fuse_daemonize(ctx->opt.foreground) != 0) {
+    if (!opt->foreground)
+        fprintf(stderr, "patchfs: %s mounted on %s\n", pf_ctx_dataset_name(ctx), mountpoint);
+    /* the mount is ready: only now does the parent return to the shell. fork keeps only this
+     * thread: the worker pool (which built the cache) stops first and restarts on next use */
+    pf_workers_stop();
+    if (fuse_daemonize(opt->foreground) != 0) {
         fprintf(stderr, "patchfs: cannot daemonize\n");
         goto out_unmount;
     }
-    /* worker threads only now: fuse_daemonize forks, and threads do not survive a fork */
-    if (ctx->opt.prefetch > 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        int depth = ctx->opt.prefetch > 64 ? 64 : ctx->opt.prefetch;
-        int workers = cpus < 1 ? 1 : cpus > 2 * depth ? 2 * depth : (int)cpus;
+    if (opt->prefetch > 0) {
+        int depth = opt->prefetch > 64 ? 64 : opt->prefetch;
+        int cores = pf_usable_cores();
         fs.prefetch_depth = depth;
-        fs.pre = pf_prefetch_new(workers, 8 * depth + 8, prefetch_one, &fs);
+        fs.pre = pf_prefetch_new(cores < 2 * depth ? cores : 2 * depth, 8 * depth + 8,
+                                 prefetch_one, &fs);
         if (!fs.pre)
-            fprintf(stderr, "patchfs: cannot start prefetch workers; serving without\n");
+            fprintf(stderr, "patchfs: cannot start prefetching; serving without\n");
     }
     cfg = fuse_loop_cfg_create();
-    fuse_loop_cfg_set_max_threads(cfg, (unsigned)(ctx->opt.threads > 0 ? ctx->opt.threads : 16));
+    fuse_loop_cfg_set_max_threads(cfg, (unsigned)(opt->threads > 0 ? opt->threads : 16));
     fuse_loop_cfg_set_clone_fd(cfg, 0);
     /* the loop returns the signal number after SIGINT/SIGTERM/SIGHUP: a clean exit */
     rc = fuse_session_loop_mt(se, cfg) < 0 ? 1 : 0;
@@ -622,7 +625,6 @@ out_session:
     fuse_session_destroy(se);
 out:
     fuse_opt_free_args(&args);
-    ctx->status_fn = NULL;
     pf_prefetch_free(fs.pre);
     pf_memcache_free(fs.mc);
     pthread_mutex_destroy(&fs.lock);

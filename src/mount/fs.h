@@ -1,12 +1,12 @@
-/* fs.h - the thin FUSE layer: maps inode numbers to tree nodes and serves what produce.c
- * makes. No sampling logic lives here. */
+/* fs.h - the thin FUSE layer: maps inode numbers to tree nodes and serves what the core's
+ * file table (files.h) makes. No sampling logic lives here. */
 #ifndef PATCHFS_FS_H
 #define PATCHFS_FS_H
 
-#include "patchfs/produce.h"
+#include "patchfs/context.h"
 
 /* Mounts ctx at mountpoint and serves until unmounted or signalled (SIGINT/SIGTERM/SIGHUP
- * unmount cleanly). Daemonizes once the mount is ready unless ctx->opt.foreground.
+ * unmount cleanly). Daemonizes once the mount is ready unless the options say foreground.
  * Returns a process exit code; messages go to stderr. */
 int pf_fs_serve(pf_ctx *ctx, const char *mountpoint);
 

@@ -1,20 +1,22 @@
-/* prefetch.c - a bounded, deduplicated queue of nodes served by worker threads
- * (see prefetch.h). */
+/* prefetch.c - a bounded, deduplicated queue of nodes, drained by tasks on the process's
+ * worker pool (see prefetch.h). */
 #include "prefetch.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "workers.h"
+
 struct pf_prefetch {
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t idle;       /* a drain finished */
     pf_prefetch_fn fn;
     void *arg;
     pf_node *ring;
-    int cap, head, count, stop, nworkers;
+    int cap, head, count, stop;
+    int drains, max_drains;    /* drain tasks on the worker pool, and their bound */
     unsigned long queued, dropped, done;
-    pthread_t *tid;
 };
 
 static int same_node(const pf_node *a, const pf_node *b)
@@ -22,17 +24,13 @@ static int same_node(const pf_node *a, const pf_node *b)
     return pf_node_ino(a) == pf_node_ino(b);
 }
 
-static void *worker(void *arg)
+/* A task on the process's worker pool: runs queued requests until the queue is empty. */
+static void drain(void *arg)
 {
     pf_prefetch *p = arg;
     pthread_mutex_lock(&p->lock);
-    for (;;) {
-        pf_node n;
-        while (!p->stop && p->count == 0)
-            pthread_cond_wait(&p->cond, &p->lock);
-        if (p->stop)
-            break;
-        n = p->ring[p->head];
+    while (!p->stop && p->count > 0) {
+        pf_node n = p->ring[p->head];
         p->head = (p->head + 1) % p->cap;
         p->count--;
         pthread_mutex_unlock(&p->lock);
@@ -40,8 +38,9 @@ static void *worker(void *arg)
         pthread_mutex_lock(&p->lock);
         p->done++;
     }
+    p->drains--;
+    pthread_cond_broadcast(&p->idle);
     pthread_mutex_unlock(&p->lock);
-    return NULL;
 }
 
 pf_prefetch *pf_prefetch_new(int workers, int capacity, pf_prefetch_fn fn, void *arg)
@@ -51,26 +50,15 @@ pf_prefetch *pf_prefetch_new(int workers, int capacity, pf_prefetch_fn fn, void 
         return NULL;
     p->cap = capacity < 1 ? 1 : capacity;
     p->ring = calloc((size_t)p->cap, sizeof *p->ring);
-    p->tid = calloc((size_t)(workers < 1 ? 1 : workers), sizeof *p->tid);
-    if (!p->ring || !p->tid) {
-        free(p->ring);
-        free(p->tid);
+    if (!p->ring) {
         free(p);
         return NULL;
     }
     p->fn = fn;
     p->arg = arg;
+    p->max_drains = workers < 1 ? 1 : workers;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
-    for (int i = 0; i < (workers < 1 ? 1 : workers); i++) {
-        if (pthread_create(&p->tid[i], NULL, worker, p) != 0)
-            break;
-        p->nworkers++;
-    }
-    if (p->nworkers == 0) {
-        pf_prefetch_free(p);
-        return NULL;
-    }
+    pthread_cond_init(&p->idle, NULL);
     return p;
 }
 
@@ -90,7 +78,13 @@ void pf_prefetch_push(pf_prefetch *p, const pf_node *n)
     p->ring[(p->head + p->count) % p->cap] = *n;
     p->count++;
     p->queued++;
-    pthread_cond_signal(&p->cond);
+    /* one more drain while under the bound; a request the pool cannot take waits for a
+     * running drain (or is dropped at free): prefetching is only ever a head start */
+    if (p->drains < p->max_drains && !p->stop) {
+        p->drains++;
+        if (pf_workers_post(drain, p) != 0)
+            p->drains--;
+    }
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -101,14 +95,12 @@ void pf_prefetch_free(pf_prefetch *p)
     pthread_mutex_lock(&p->lock);
     p->stop = 1;
     p->count = 0;
-    pthread_cond_broadcast(&p->cond);
+    while (p->drains > 0)
+        pthread_cond_wait(&p->idle, &p->lock);
     pthread_mutex_unlock(&p->lock);
-    for (int i = 0; i < p->nworkers; i++)
-        pthread_join(p->tid[i], NULL);
     pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->cond);
+    pthread_cond_destroy(&p->idle);
     free(p->ring);
-    free(p->tid);
     free(p);
 }
 
@@ -124,14 +116,15 @@ void pf_prefetch_stats(pf_prefetch *p, unsigned long *queued, unsigned long *dro
 
 int pf_prefetch_plan(const pf_tree *t, const pf_node *opened, int depth, pf_node *out)
 {
+    const pf_file_kind first = pf_node_file(opened);
+    pf_file_kind other;
     uint32_t steps, epoch, step;
     int k = 0;
-    if (opened->kind != PF_NODE_STEP_FILE ||
-        (opened->file != PF_FILE_DATA && opened->file != PF_FILE_SEG) || depth < 0)
+    if ((first != PF_FILE_STEP_DATA && first != PF_FILE_STEP_SEG) || depth < 0)
         return 0;
+    other = first == PF_FILE_STEP_DATA ? PF_FILE_STEP_SEG : PF_FILE_STEP_DATA;
     steps = opened->split ? t->val_steps : t->steps;
-    out[k] = *opened;
-    out[k++].file = opened->file == PF_FILE_DATA ? PF_FILE_SEG : PF_FILE_DATA;
+    pf_node_sibling(opened, other, &out[k++]);
     epoch = opened->epoch;
     step = opened->step;
     for (int d = 0; d < depth; d++) {
@@ -140,13 +133,11 @@ int pf_prefetch_plan(const pf_tree *t, const pf_node *opened, int depth, pf_node
             if (++epoch >= t->epochs)
                 break;
         }
+        /* the kind of array the reader opened first, first */
         for (int f = 0; f < 2; f++) {
-            out[k] = *opened;
+            pf_node_sibling(opened, f == 0 ? first : other, &out[k]);
             out[k].epoch = epoch;
-            out[k].step = step;
-            /* the kind of array the reader opened first, first */
-            out[k++].file = f == 0 ? opened->file
-                                   : (opened->file == PF_FILE_DATA ? PF_FILE_SEG : PF_FILE_DATA);
+            out[k++].step = step;
         }
     }
     return k;

@@ -1,7 +1,7 @@
 /* prefetch.h - generating the steps a reader is about to open, on worker threads.
  *
  * When a reader opens train/epoch_E/step_S/data.npy (or seg.npy), the FUSE layer asks for
- * the arrays of the next steps (pf_prefetch_plan) and queues them here; workers make them
+ * the arrays of the next steps (pf_prefetch_plan) and queues them here; tasks on the worker pool make them
  * into the memory cache ahead of the reader. Prefetching only decides *when* a file is made,
  * never what it contains (pf_produce is a pure function of the node), so served bytes do not
  * depend on it. The queue is bounded (the oldest request is dropped when full) and deduplicated;
@@ -13,10 +13,11 @@
 
 typedef struct pf_prefetch pf_prefetch;
 
-/* Called on a worker thread for each queued node. */
+/* Called on a pool worker thread for each queued node. */
 typedef void (*pf_prefetch_fn)(void *arg, const pf_node *n);
 
-/* workers threads (at least 1), a queue of capacity requests (at least 1). NULL on failure. */
+/* Up to `workers` requests run at once (at least 1) on the process's worker pool (workers.h);
+ * a queue of capacity requests (at least 1). NULL on failure. */
 pf_prefetch *pf_prefetch_new(int workers, int capacity, pf_prefetch_fn fn, void *arg);
 
 /* Queues n unless it is already queued; when full, the oldest request is dropped. */

@@ -15,23 +15,23 @@ static int box_holds(const pf_case *c, const pf_class_row *row, const pf_sample 
     return 0;
 }
 
-json_t *pf_epoch_summary(const pf_ctx *ctx, pf_split split, uint32_t epoch)
+json_t *pf_epoch_summary(const pf_summary_input *in, pf_split split, uint32_t epoch)
 {
-    const uint32_t steps = split == PF_SPLIT_VAL ? ctx->opt.val_steps : ctx->opt.steps;
-    const int n_cases = ctx->ds.n_cases;
+    const uint32_t steps = in->steps;
+    const int n_cases = in->ds->n_cases;
     uint64_t *drawn = calloc((size_t)n_cases, sizeof *drawn);
     uint64_t *forced_to = calloc(32768, sizeof *forced_to), *contains = calloc(32768, sizeof *contains);
     unsigned char *inexact = calloc(32768, 1), *seen = calloc(32768, 1);
-    pf_sample *s = calloc((size_t)ctx->opt.batch, sizeof *s);
+    pf_sample *s = calloc((size_t)in->batch, sizeof *s);
     uint64_t positions = 0, forced = 0;
     json_t *j = NULL, *classes, *cases;
 
     if (!drawn || !forced_to || !contains || !inexact || !seen || !s)
         goto out;
     for (uint32_t st = 0; st < steps; st++) {
-        pf_sample_step(&ctx->sampler, split, epoch, st, s);
-        for (int b = ctx->shard_lo; b < ctx->shard_hi; b++) {
-            const pf_case *c = &ctx->cache.cases[s[b].case_idx];
+        pf_sample_step(in->sampler, split, epoch, st, s);
+        for (int b = in->lo; b < in->hi; b++) {
+            const pf_case *c = &in->cases[s[b].case_idx];
             positions++;
             drawn[s[b].case_idx]++;
             forced += s[b].forced != 0;
@@ -46,8 +46,8 @@ json_t *pf_epoch_summary(const pf_ctx *ctx, pf_split split, uint32_t epoch)
         }
     }
     /* which classes are fully stored in every case of the split */
-    for (int i = 0; i < (split ? ctx->split.n_val : ctx->split.n_train); i++) {
-        const pf_case *c = &ctx->cache.cases[(split ? ctx->split.val : ctx->split.train)[i]];
+    for (int i = 0; i < in->n_split_cases; i++) {
+        const pf_case *c = &in->cases[in->split_cases[i]];
         for (uint32_t k = 0; k < c->hdr.n_classes; k++) {
             seen[c->classes[k].label] = 1;
             if (c->classes[k].n_locs < c->classes[k].voxels)
@@ -62,15 +62,15 @@ json_t *pf_epoch_summary(const pf_ctx *ctx, pf_split split, uint32_t epoch)
     json_object_set_new(j, "forced_positions", json_integer((json_int_t)forced));
     json_object_set_new(j, "random_crops", json_integer((json_int_t)(positions - forced)));
     classes = json_object();
-    for (int l = 0; l < ctx->ds.n_labels; l++) {
-        int v = ctx->ds.label_values[l];
+    for (int l = 0; l < in->ds->n_labels; l++) {
+        int v = in->ds->label_values[l];
         char key[16];
         json_t *e;
         if (v <= 0)
             continue;
         e = json_object();
         snprintf(key, sizeof key, "%d", v);
-        json_object_set_new(e, "name", json_string(ctx->ds.label_names[l]));
+        json_object_set_new(e, "name", json_string(in->ds->label_names[l]));
         json_object_set_new(e, "forced", json_integer((json_int_t)forced_to[v]));
         json_object_set_new(e, "contains_at_least", json_integer((json_int_t)contains[v]));
         json_object_set_new(e, "contains_exact", json_boolean(!inexact[v]));
@@ -81,7 +81,7 @@ json_t *pf_epoch_summary(const pf_ctx *ctx, pf_split split, uint32_t epoch)
     cases = json_object();
     for (int i = 0; i < n_cases; i++)
         if (drawn[i])
-            json_object_set_new(cases, ctx->ds.cases[i].id, json_integer((json_int_t)drawn[i]));
+            json_object_set_new(cases, in->ds->cases[i].id, json_integer((json_int_t)drawn[i]));
     json_object_set_new(j, "cases", cases);
 out:
     free(drawn);

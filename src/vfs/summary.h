@@ -10,8 +10,22 @@
 
 #include <jansson.h>
 
-#include "patchfs/produce.h"
+#include "cache.h"
+#include "dataset.h"
+#include "sampler.h"
 
-json_t *pf_epoch_summary(const pf_ctx *ctx, pf_split split, uint32_t epoch);
+/* What a summary is computed from: the sampler, the cases, and the split's part of them. */
+typedef struct pf_summary_input {
+    const pf_sampler *sampler;
+    const pf_case *cases;
+    const pf_dataset *ds;          /* case ids, label names */
+    const int *split_cases;        /* indices of the split's cases */
+    int n_split_cases;
+    int batch;                     /* global batch size */
+    uint32_t steps;                /* steps of an epoch of this split */
+    int lo, hi;                    /* positions [lo, hi) of each batch served (shard) */
+} pf_summary_input;
+
+json_t *pf_epoch_summary(const pf_summary_input *in, pf_split split, uint32_t epoch);
 
 #endif

@@ -7,8 +7,8 @@
 #include "options.h"
 
 /* ino layout (64 bits):
- *   63..60 kind   59 split   58..57 file (low bits)   56..37 epoch (20)   36..15 step (22)
- *   14..3 sample (12)   2..0 file (high bits)
+ *   63..60 kind   59 split   58..57 slot (low bits)   56..37 epoch (20)   36..15 step (22)
+ *   14..3 sample (12)   2..0 slot (high bits)
  * Case nodes keep their index in bits 56..15. The root is 1 as FUSE requires; every other
  * kind is >= 2, so no other node maps to 0 or 1. Only the fields a kind uses enter its
  * number, so each node has exactly one inode number and pf_node_from_ino rejects the rest. */
@@ -60,7 +60,7 @@ static pf_node canonical(const pf_node *n)
     if (uses_step(n->kind)) c.step = n->step;
     if (uses_sample(n->kind)) c.sample = n->sample;
     if (uses_case(n->kind)) c.case_idx = n->case_idx;
-    if (uses_file(n->kind)) c.file = n->file;
+    if (uses_file(n->kind)) c.slot = n->slot;
     return c;
 }
 
@@ -69,8 +69,8 @@ uint64_t pf_node_ino(const pf_node *node)
     pf_node n = canonical(node);
     if (n.kind == PF_NODE_ROOT)
         return PF_ROOT_INO;
-    return ((uint64_t)n.kind << 60) | ((uint64_t)n.split << 59) | ((uint64_t)(n.file & 3) << 57) |
-           ((uint64_t)((unsigned)n.file >> 2) & 7) |
+    return ((uint64_t)n.kind << 60) | ((uint64_t)n.split << 59) | ((uint64_t)(n.slot & 3) << 57) |
+           ((uint64_t)(n.slot >> 2) & 7) |
            ((uint64_t)(n.epoch & PF_MAX_EPOCHS) << EPOCH_SHIFT) |
            ((uint64_t)(n.step & PF_MAX_STEPS) << STEP_SHIFT) |
            ((uint64_t)(n.sample & (PF_MAX_BATCH - 1)) << SAMPLE_SHIFT) |
@@ -93,7 +93,7 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
     if (n.kind < PF_NODE_README || n.kind > PF_NODE_SUMMARY)
         return -1;
     n.split = (uint32_t)(ino >> 59) & 1;
-    n.file = (pf_file_kind)(((ino >> 57) & 3) | ((ino & 7) << 2));
+    n.slot = (uint32_t)(((ino >> 57) & 3) | ((ino & 7) << 2));
     n.epoch = (uint32_t)(ino >> EPOCH_SHIFT) & PF_MAX_EPOCHS;
     n.step = (uint32_t)(ino >> STEP_SHIFT) & PF_MAX_STEPS;
     n.sample = (uint32_t)(ino >> SAMPLE_SHIFT) & (PF_MAX_BATCH - 1);
@@ -109,8 +109,8 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
         return -1;
     if (uses_case(n.kind) && n.case_idx >= (uint32_t)t->n_cases)
         return -1;
-    if (uses_file(n.kind) && (unsigned)n.file >= 4 &&
-        !(n.kind == PF_NODE_STEP_FILE && (unsigned)n.file < 4 + t->ds_files))
+    if (uses_file(n.kind) && n.slot >= PF_FOLDER_FILES &&
+        !(n.kind == PF_NODE_STEP_FILE && n.slot < PF_FOLDER_FILES + t->ds_files))
         return -1;
     *out = n;
     return 0;
@@ -153,11 +153,63 @@ pf_node pf_node_parent(const pf_node *n)
 #define N_ROOT 7
 static const char *const root_names[N_ROOT] = {"README.txt", "patchfs.json", "splits.json",
                                                "status.json", "train", "val", "cases"};
-static const char *const step_files[4] = {"data.npy", "seg.npy", "meta.json", "preview.png"};
-static const char *const case_files[4] = {"data.npy", "seg.npy", "properties.json",
-                                          "preview.png"};
-static const char *const sample_files[4] = {"data.npy", "seg.npy", "image.nii.gz",
-                                            "label.nii.gz"};
+static const char *const step_files[PF_FOLDER_FILES] = {"data.npy", "seg.npy", "meta.json",
+                                                        "preview.png"};
+static const char *const case_files[PF_FOLDER_FILES] = {"data.npy", "seg.npy", "properties.json",
+                                                        "preview.png"};
+static const char *const sample_files[PF_FOLDER_FILES] = {"data.npy", "seg.npy", "image.nii.gz",
+                                                          "label.nii.gz"};
+/* file kinds by folder and slot (step slots from PF_FOLDER_FILES on are seg_dsK.npy) */
+static const pf_file_kind step_kinds[PF_FOLDER_FILES] = {
+    PF_FILE_STEP_DATA, PF_FILE_STEP_SEG, PF_FILE_STEP_META, PF_FILE_STEP_PREVIEW};
+static const pf_file_kind case_kinds[PF_FOLDER_FILES] = {
+    PF_FILE_CASE_DATA, PF_FILE_CASE_SEG, PF_FILE_CASE_PROPERTIES, PF_FILE_CASE_PREVIEW};
+static const pf_file_kind sample_kinds[PF_FOLDER_FILES] = {
+    PF_FILE_SAMPLE_DATA, PF_FILE_SAMPLE_SEG, PF_FILE_SAMPLE_IMAGE_NII, PF_FILE_SAMPLE_LABEL_NII};
+
+pf_file_kind pf_node_file(const pf_node *n)
+{
+    switch (n->kind) {
+    case PF_NODE_README: return PF_FILE_README;
+    case PF_NODE_PATCHFS_JSON: return PF_FILE_PATCHFS_JSON;
+    case PF_NODE_SPLITS_JSON: return PF_FILE_SPLITS_JSON;
+    case PF_NODE_STATUS: return PF_FILE_STATUS;
+    case PF_NODE_SUMMARY: return PF_FILE_SUMMARY;
+    case PF_NODE_STEP_FILE:
+        return n->slot < PF_FOLDER_FILES ? step_kinds[n->slot] : PF_FILE_STEP_SEG_DS;
+    case PF_NODE_CASE_FILE: return n->slot < PF_FOLDER_FILES ? case_kinds[n->slot] : PF_FILE_NONE;
+    case PF_NODE_SAMPLE_FILE:
+        return n->slot < PF_FOLDER_FILES ? sample_kinds[n->slot] : PF_FILE_NONE;
+    default: return PF_FILE_NONE;
+    }
+}
+
+int pf_node_ds_level(const pf_node *n)
+{
+    return n->kind == PF_NODE_STEP_FILE && n->slot >= PF_FOLDER_FILES
+               ? (int)(n->slot - PF_FOLDER_FILES) + 1 : 0;
+}
+
+static int slot_of(const pf_file_kind *kinds, pf_file_kind f)
+{
+    for (int i = 0; i < PF_FOLDER_FILES; i++)
+        if (kinds[i] == f)
+            return i;
+    return -1;
+}
+
+int pf_node_sibling(const pf_node *n, pf_file_kind f, pf_node *out)
+{
+    const pf_file_kind *kinds = n->kind == PF_NODE_STEP_FILE ? step_kinds
+                              : n->kind == PF_NODE_CASE_FILE ? case_kinds
+                              : n->kind == PF_NODE_SAMPLE_FILE ? sample_kinds : NULL;
+    int i = kinds ? slot_of(kinds, f) : -1;
+    if (i < 0)
+        return -1;
+    *out = *n;
+    out->slot = (uint32_t)i;
+    return 0;
+}
 
 static pf_node root_child(int i)
 {
@@ -233,9 +285,9 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
             return -1;
         break;
     case PF_NODE_STEP_DIR:
-        if ((i = file_index(step_files, 4, name)) >= 0) {
+        if ((i = file_index(step_files, PF_FOLDER_FILES, name)) >= 0) {
             n.kind = PF_NODE_STEP_FILE;
-            n.file = (pf_file_kind)i;
+            n.slot = (uint32_t)i;
         } else if (!strncmp(name, "seg_ds", 6) && strlen(name) > 10 &&
                    !strcmp(name + strlen(name) - 4, ".npy")) {
             char num[16];
@@ -248,7 +300,7 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
             if (pf_parse_u64(num, PF_MAX_FILES, &k) != 0 || k == 0 || k > t->ds_files)
                 return -1;
             n.kind = PF_NODE_STEP_FILE;
-            n.file = (pf_file_kind)(PF_FILE_SEG_DS1 + (int)k - 1);
+            n.slot = PF_FOLDER_FILES + (uint32_t)k - 1;
         } else if (parse_numbered(name, "sample_", t->samples, &n.sample) == 0) {
             n.kind = PF_NODE_SAMPLE_DIR;
         } else {
@@ -256,16 +308,16 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
         }
         break;
     case PF_NODE_SAMPLE_DIR:
-        if ((i = file_index(sample_files, 4, name)) < 0)
+        if ((i = file_index(sample_files, PF_FOLDER_FILES, name)) < 0)
             return -1;
         n.kind = PF_NODE_SAMPLE_FILE;
-        n.file = (pf_file_kind)i;
+        n.slot = (uint32_t)i;
         break;
     case PF_NODE_CASE_DIR:
-        if ((i = file_index(case_files, 4, name)) < 0)
+        if ((i = file_index(case_files, PF_FOLDER_FILES, name)) < 0)
             return -1;
         n.kind = PF_NODE_CASE_FILE;
-        n.file = (pf_file_kind)i;
+        n.slot = (uint32_t)i;
         break;
     case PF_NODE_CASES_DIR:
         if ((i = find_case(t, name)) < 0)
@@ -286,9 +338,9 @@ uint64_t pf_tree_child_count(const pf_tree *t, const pf_node *dir)
     case PF_NODE_ROOT: return N_ROOT;
     case PF_NODE_SPLIT_DIR: return t->epochs;
     case PF_NODE_EPOCH_DIR: return 1 + (uint64_t)split_steps(t, dir->split);
-    case PF_NODE_STEP_DIR: return 4 + (uint64_t)t->ds_files + (uint64_t)t->samples;
-    case PF_NODE_SAMPLE_DIR: return 4;
-    case PF_NODE_CASE_DIR: return 4;
+    case PF_NODE_STEP_DIR: return PF_FOLDER_FILES + (uint64_t)t->ds_files + (uint64_t)t->samples;
+    case PF_NODE_SAMPLE_DIR: return PF_FOLDER_FILES;
+    case PF_NODE_CASE_DIR: return PF_FOLDER_FILES;
     case PF_NODE_CASES_DIR: return (uint64_t)t->n_cases;
     default: return 0;
     }
@@ -311,16 +363,16 @@ int pf_tree_child_at(const pf_tree *t, const pf_node *dir, uint64_t i, pf_node *
         }
         break;
     case PF_NODE_STEP_DIR:
-        if (i < 4 + (uint64_t)t->ds_files) {
+        if (i < PF_FOLDER_FILES + (uint64_t)t->ds_files) {
             n.kind = PF_NODE_STEP_FILE;
-            n.file = (pf_file_kind)i;
+            n.slot = (uint32_t)i;
         } else {
             n.kind = PF_NODE_SAMPLE_DIR;
-            n.sample = (uint32_t)(i - 4 - t->ds_files);
+            n.sample = (uint32_t)(i - PF_FOLDER_FILES - t->ds_files);
         }
         break;
-    case PF_NODE_SAMPLE_DIR: n.kind = PF_NODE_SAMPLE_FILE; n.file = (pf_file_kind)i; break;
-    case PF_NODE_CASE_DIR: n.kind = PF_NODE_CASE_FILE; n.file = (pf_file_kind)i; break;
+    case PF_NODE_SAMPLE_DIR: n.kind = PF_NODE_SAMPLE_FILE; n.slot = (uint32_t)i; break;
+    case PF_NODE_CASE_DIR: n.kind = PF_NODE_CASE_FILE; n.slot = (uint32_t)i; break;
     case PF_NODE_CASES_DIR: n.kind = PF_NODE_CASE_DIR; n.case_idx = (uint32_t)i; break;
     default: return -1;
     }
@@ -343,13 +395,13 @@ void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap)
     case PF_NODE_STEP_DIR: snprintf(buf, cap, "step_%u", n->step); break;
     case PF_NODE_SAMPLE_DIR: snprintf(buf, cap, "sample_%u", n->sample); break;
     case PF_NODE_STEP_FILE:
-        if ((unsigned)n->file < 4)
-            snprintf(buf, cap, "%s", step_files[n->file]);
+        if (n->slot < PF_FOLDER_FILES)
+            snprintf(buf, cap, "%s", step_files[n->slot]);
         else
-            snprintf(buf, cap, "seg_ds%d.npy", (int)n->file - PF_FILE_SEG_DS1 + 1);
+            snprintf(buf, cap, "seg_ds%d.npy", pf_node_ds_level(n));
         break;
-    case PF_NODE_SAMPLE_FILE: snprintf(buf, cap, "%s", sample_files[n->file]); break;
-    case PF_NODE_CASE_FILE: snprintf(buf, cap, "%s", case_files[n->file]); break;
+    case PF_NODE_SAMPLE_FILE: snprintf(buf, cap, "%s", sample_files[n->slot % PF_FOLDER_FILES]); break;
+    case PF_NODE_CASE_FILE: snprintf(buf, cap, "%s", case_files[n->slot % PF_FOLDER_FILES]); break;
     case PF_NODE_CASE_DIR: snprintf(buf, cap, "%s", t->case_ids[n->case_idx]); break;
     }
 }

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "augment.h"
-#include "patchfs/produce.h"
+#include "context_i.h"
 
 static double now(void)
 {
@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 {
     pf_options o;
     pf_error err = {0};
-    pf_ctx ctx;
+    pf_ctx *ctx;
     pf_aug_params spatial, all;
     int reps;
     if (argc < 4) {
@@ -49,9 +49,9 @@ int main(int argc, char **argv)
         return 1;
     }
     {
-        pf_case *c = &ctx.cache.cases[0];
+        pf_case *c = &ctx->cache.cases[0];
         const int C = (int)c->hdr.n_channels;
-        const size_t nv = (size_t)ctx.patch[0] * (size_t)ctx.patch[1] * (size_t)ctx.patch[2];
+        const size_t nv = (size_t)ctx->patch[0] * (size_t)ctx->patch[1] * (size_t)ctx->patch[2];
         float *img = malloc(nv * (size_t)C * sizeof *img);
         int16_t *seg = malloc(nv * sizeof *seg);
         int64_t start[3];
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
                *t_all = calloc((size_t)reps, sizeof(double)), *t_spi = calloc((size_t)reps, sizeof(double));
         pf_case_check_bulk(c, &err);
         for (int d = 0; d < 3; d++)
-            start[d] = (c->hdr.shape[d] - ctx.patch[d]) / 2;
+            start[d] = (c->hdr.shape[d] - ctx->patch[d]) / 2;
         memset(&spatial, 0, sizeof spatial);
         spatial.dims = 3;
         spatial.rotate = 1;
@@ -79,19 +79,19 @@ int main(int argc, char **argv)
         all.mirror[0] = all.mirror[1] = all.mirror[2] = 1;
         for (int r = 0; r < reps; r++) {
             double t0 = now();
-            pf_extract_image(c, ctx.norms, start, ctx.patch, img);
-            pf_extract_seg(c, start, ctx.patch, seg);
+            pf_extract_image(c, ctx->norm.cases, start, ctx->patch, img);
+            pf_extract_seg(c, start, ctx->patch, seg);
             t_plain[r] = now() - t0;
             t0 = now();
-            pf_aug_sample_image(c, ctx.norms, start, ctx.patch, &spatial, img);
+            pf_aug_sample_image(c, ctx->norm.cases, start, ctx->patch, &spatial, img);
             t_spi[r] = now() - t0;
-            pf_aug_sample_seg(c, start, ctx.patch, &spatial, 0, seg);
+            pf_aug_sample_seg(c, start, ctx->patch, &spatial, 0, seg);
             t_sp[r] = now() - t0;
             t0 = now();
-            pf_aug_sample_image(c, ctx.norms, start, ctx.patch, &all, img);
-            pf_aug_sample_seg(c, start, ctx.patch, &all, 0, seg);
-            pf_aug_intensity(&all, C, ctx.patch, img);
-            pf_aug_mirror(&all, C, ctx.patch, img, seg);
+            pf_aug_sample_image(c, ctx->norm.cases, start, ctx->patch, &all, img);
+            pf_aug_sample_seg(c, start, ctx->patch, &all, 0, seg);
+            pf_aug_intensity(&all, C, ctx->patch, img);
+            pf_aug_mirror(&all, C, ctx->patch, img, seg);
             t_all[r] = now() - t0;
         }
         qsort(t_plain, (size_t)reps, sizeof(double), cmp_double);
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
         printf("{\"case\": \"%s\", \"channels\": %d, \"patch\": [%d, %d, %d], "
                "\"case_shape\": [%lld, %lld, %lld], \"plain_s\": %.6f, \"spatial_s\": %.6f, "
                "\"pipeline_s\": %.6f, \"spatial_image_s\": %.6f, \"start\": [%lld, %lld, %lld]}\n",
-               c->hdr.id, C, ctx.patch[0], ctx.patch[1], ctx.patch[2],
+               c->hdr.id, C, ctx->patch[0], ctx->patch[1], ctx->patch[2],
                (long long)c->hdr.shape[0], (long long)c->hdr.shape[1], (long long)c->hdr.shape[2],
                t_plain[reps / 2], t_sp[reps / 2], t_all[reps / 2], t_spi[reps / 2], (long long)start[0],
                (long long)start[1], (long long)start[2]);
@@ -112,6 +112,6 @@ int main(int argc, char **argv)
         free(t_all);
         free(t_spi);
     }
-    pf_ctx_close(&ctx);
+    pf_ctx_close(ctx);
     return 0;
 }

@@ -22,7 +22,8 @@
 #include <unistd.h>
 
 #include "options.h"
-#include "patchfs/produce.h"
+#include "context_i.h"
+#include "patchfs/files.h"
 #include "patchfs/tree.h"
 
 static double now(void)
@@ -46,7 +47,7 @@ static char *touched(size_t n)
 static int cmd_gen(int argc, char **argv)
 {
     pf_options o;
-    pf_ctx ctx;
+    pf_ctx *ctx;
     pf_error err = {0};
     uint32_t epoch, first, n;
     size_t total = 0, sizes[2] = {0, 0};
@@ -66,8 +67,8 @@ static int cmd_gen(int argc, char **argv)
     }
     pf_options_free(&o);
     /* the one-time digest check of every case (a mount pays it once per case) is not timed */
-    for (int i = 0; i < ctx.ds.n_cases; i++)
-        if (pf_case_check_bulk(&ctx.cache.cases[i], &err)) {
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        if (pf_case_check_bulk(&ctx->cache.cases[i], &err)) {
             fprintf(stderr, "pfbench: %s\n", err.msg);
             return 1;
         }
@@ -75,16 +76,16 @@ static int cmd_gen(int argc, char **argv)
     for (uint32_t s = first; s < first + n; s++)
         for (int f = 0; f < 2; f++) {
             pf_node node = {.kind = PF_NODE_STEP_FILE, .split = 0, .epoch = epoch, .step = s,
-                            .file = f ? PF_FILE_SEG : PF_FILE_DATA};
+                            .slot = (uint32_t)f}; /* data.npy, seg.npy */
             char *buf;
             size_t len;
-            if (pf_produce(&ctx, &node, &buf, &len, &err)) {
+            if (pf_produce(ctx, &node, &buf, &len, &err)) {
                 fprintf(stderr, "pfbench: %s\n", err.msg);
                 return 1;
             }
             sizes[f] = len;
             total += len;
-            free(buf);
+            pf_file_release(buf);
         }
     gen_s = now() - t0;
     src = touched(sizes[0]);
@@ -99,7 +100,7 @@ static int cmd_gen(int argc, char **argv)
     printf("gen_s=%.6f memcpy_s=%.6f bytes=%zu\n", gen_s, memcpy_s, total);
     free(src);
     free(dst);
-    pf_ctx_close(&ctx);
+    pf_ctx_close(ctx);
     return 0;
 }
 
@@ -127,7 +128,7 @@ static int cmd_read(int argc, char **argv)
         if (want > cap) {
             /* growing the buffer (and touching it) is not timed */
             double t1 = now();
-            free(buf);
+            pf_file_release(buf);
             buf = touched(want);
             cap = want;
             t0 += now() - t1;
@@ -154,7 +155,7 @@ static int cmd_read(int argc, char **argv)
         total += got;
     }
     printf("read_s=%.6f bytes=%zu\n", elapsed, total);
-    free(buf);
+    pf_file_release(buf);
     return 0;
 }
 

@@ -11,7 +11,8 @@
 
 #include "cache.h"
 #include "dataset.h"
-#include "patchfs/produce.h"
+#include "context_i.h"
+#include "patchfs/files.h"
 
 /* Source volumes: 10 x 9 x 8 (x, y, z). The image is nonzero on the box x 2..7, y 1..6,
  * z 2..5 except for the box corner (2, 1, 2) and one interior voxel (6, 5, 4); so the crop is
@@ -251,7 +252,7 @@ static void test_image_corruption(void **state)
     char *p, *orig = NULL, *buf = NULL;
     size_t orig_len = 0, len;
     long off;
-    pf_ctx ctx;
+    pf_ctx *ctx;
     pf_node n;
     f->opt.threads = 1;
     assert_int_equal(build(f, 0, 1), N_CASES);
@@ -259,9 +260,9 @@ static void test_image_corruption(void **state)
     /* the bytes served before the corruption */
     if (pf_ctx_open(&ctx, f->root, &f->opt, 0, NULL, NULL, &err) != 0)
         fail_msg("pf_ctx_open: %s", err.msg);
-    assert_int_equal(pf_tree_resolve(&ctx.tree, "cases/case_b/data.npy", &n), 0);
-    assert_int_equal(pf_produce(&ctx, &n, &orig, &orig_len, &err), 0);
-    pf_ctx_close(&ctx);
+    assert_int_equal(pf_tree_resolve(&ctx->tree, "cases/case_b/data.npy", &n), 0);
+    assert_int_equal(pf_produce(ctx, &n, &orig, &orig_len, &err), 0);
+    pf_ctx_close(ctx);
 
     assert_int_equal(build(f, 0, 1), 0);
     p = entry_path(f, 1);
@@ -279,17 +280,17 @@ static void test_image_corruption(void **state)
     /* through the file producer: detected, rebuilt, and the original bytes served */
     if (pf_ctx_open(&ctx, f->root, &f->opt, 0, NULL, NULL, &err) != 0)
         fail_msg("pf_ctx_open: %s", err.msg);
-    assert_int_equal(pf_tree_resolve(&ctx.tree, "cases/case_b/data.npy", &n), 0);
-    assert_int_equal(pf_produce(&ctx, &n, &buf, &len, &err), 0);
+    assert_int_equal(pf_tree_resolve(&ctx->tree, "cases/case_b/data.npy", &n), 0);
+    assert_int_equal(pf_produce(ctx, &n, &buf, &len, &err), 0);
     assert_int_equal(len, orig_len);
     assert_memory_equal(buf, orig, len);
-    assert_int_equal(ctx.cache.repairs, 1);
+    assert_int_equal(ctx->cache.repairs, 1);
     free(buf);
-    assert_int_equal(pf_tree_resolve(&ctx.tree, "cases/case_b/seg.npy", &n), 0);
-    assert_int_equal(pf_produce(&ctx, &n, &buf, &len, &err), 0);
+    assert_int_equal(pf_tree_resolve(&ctx->tree, "cases/case_b/seg.npy", &n), 0);
+    assert_int_equal(pf_produce(ctx, &n, &buf, &len, &err), 0);
     free(buf);
-    assert_int_equal(ctx.cache.repairs, 1); /* once */
-    pf_ctx_close(&ctx);
+    assert_int_equal(ctx->cache.repairs, 1); /* once */
+    pf_ctx_close(ctx);
     /* the entry on disk is whole again */
     assert_int_equal(build(f, 1, 1), 0);
     for (int i = 0; i < N_CASES; i++)

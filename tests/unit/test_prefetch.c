@@ -11,26 +11,26 @@
 
 static pf_node step_file(uint32_t split, uint32_t epoch, uint32_t step, pf_file_kind f)
 {
-    pf_node n = {.kind = PF_NODE_STEP_FILE, .split = split, .epoch = epoch, .step = step,
-                 .file = f};
-    return n;
+    pf_node n = {.kind = PF_NODE_STEP_FILE, .split = split, .epoch = epoch, .step = step}, out;
+    assert_int_equal(pf_node_sibling(&n, f, &out), 0);
+    return out;
 }
 
 static void test_plan_next_steps(void **state)
 {
     pf_tree t = {.epochs = 3, .steps = 5, .val_steps = 2, .samples = 2};
-    pf_node out[2 * 8 + 1], n = step_file(0, 1, 2, PF_FILE_DATA);
+    pf_node out[2 * 8 + 1], n = step_file(0, 1, 2, PF_FILE_STEP_DATA);
     int k;
     (void)state;
     k = pf_prefetch_plan(&t, &n, 2, out);
     assert_int_equal(k, 5);
     /* the other array of the same step first, then data + seg of steps 3 and 4 */
     assert_int_equal(out[0].step, 2);
-    assert_int_equal(out[0].file, PF_FILE_SEG);
+    assert_int_equal(pf_node_file(&out[0]), PF_FILE_STEP_SEG);
     assert_int_equal(out[1].step, 3);
-    assert_int_equal(out[1].file, PF_FILE_DATA);
+    assert_int_equal(pf_node_file(&out[1]), PF_FILE_STEP_DATA);
     assert_int_equal(out[2].step, 3);
-    assert_int_equal(out[2].file, PF_FILE_SEG);
+    assert_int_equal(pf_node_file(&out[2]), PF_FILE_STEP_SEG);
     assert_int_equal(out[4].step, 4);
     for (int i = 0; i < k; i++) {
         assert_int_equal(out[i].kind, PF_NODE_STEP_FILE);
@@ -38,18 +38,18 @@ static void test_plan_next_steps(void **state)
         assert_int_equal(out[i].split, 0);
     }
     /* a reader of seg.npy gets seg first */
-    n = step_file(0, 1, 2, PF_FILE_SEG);
+    n = step_file(0, 1, 2, PF_FILE_STEP_SEG);
     k = pf_prefetch_plan(&t, &n, 1, out);
     assert_int_equal(k, 3);
-    assert_int_equal(out[0].file, PF_FILE_DATA);
-    assert_int_equal(out[1].file, PF_FILE_SEG);
-    assert_int_equal(out[2].file, PF_FILE_DATA);
+    assert_int_equal(pf_node_file(&out[0]), PF_FILE_STEP_DATA);
+    assert_int_equal(pf_node_file(&out[1]), PF_FILE_STEP_SEG);
+    assert_int_equal(pf_node_file(&out[2]), PF_FILE_STEP_DATA);
 }
 
 static void test_plan_wraps_and_stops(void **state)
 {
     pf_tree t = {.epochs = 3, .steps = 5, .val_steps = 2, .samples = 2};
-    pf_node out[2 * 8 + 1], n = step_file(1, 0, 1, PF_FILE_DATA);
+    pf_node out[2 * 8 + 1], n = step_file(1, 0, 1, PF_FILE_STEP_DATA);
     int k;
     (void)state;
     /* val: 2 steps per epoch, so step 1 is followed by epoch 1 step 0 and step 1 */
@@ -61,12 +61,12 @@ static void test_plan_wraps_and_stops(void **state)
     assert_int_equal(out[3].step, 1);
     assert_int_equal(out[1].split, 1);
     /* the last step of the last epoch: only its other array */
-    n = step_file(0, 2, 4, PF_FILE_DATA);
+    n = step_file(0, 2, 4, PF_FILE_STEP_DATA);
     k = pf_prefetch_plan(&t, &n, 4, out);
     assert_int_equal(k, 1);
-    assert_int_equal(out[0].file, PF_FILE_SEG);
+    assert_int_equal(pf_node_file(&out[0]), PF_FILE_STEP_SEG);
     /* depth 0: the other array only */
-    n = step_file(0, 0, 0, PF_FILE_DATA);
+    n = step_file(0, 0, 0, PF_FILE_STEP_DATA);
     assert_int_equal(pf_prefetch_plan(&t, &n, 0, out), 1);
 }
 
@@ -74,9 +74,9 @@ static void test_plan_other_files(void **state)
 {
     pf_tree t = {.epochs = 3, .steps = 5, .val_steps = 2, .samples = 2};
     pf_node out[2 * 8 + 1];
-    pf_node meta = step_file(0, 0, 0, PF_FILE_META);
-    pf_node sample = {.kind = PF_NODE_SAMPLE_FILE, .epoch = 0, .step = 0, .file = PF_FILE_DATA};
-    pf_node cas = {.kind = PF_NODE_CASE_FILE, .case_idx = 0, .file = PF_FILE_DATA};
+    pf_node meta = step_file(0, 0, 0, PF_FILE_STEP_META);
+    pf_node sample = {.kind = PF_NODE_SAMPLE_FILE, .epoch = 0, .step = 0, .slot = 0};
+    pf_node cas = {.kind = PF_NODE_CASE_FILE, .case_idx = 0, .slot = 0};
     pf_node root = {.kind = PF_NODE_ROOT};
     (void)state;
     assert_int_equal(pf_prefetch_plan(&t, &meta, 4, out), 0);
@@ -121,7 +121,7 @@ static void test_queue_runs_each_once(void **state)
     (void)state;
     assert_non_null(p);
     for (uint32_t s = 0; s < 10; s++) {
-        pf_node n = step_file(0, 0, s, PF_FILE_DATA);
+        pf_node n = step_file(0, 0, s, PF_FILE_STEP_DATA);
         pf_prefetch_push(p, &n);
         pf_prefetch_push(p, &n); /* merged while still queued */
     }
@@ -146,12 +146,12 @@ static void test_queue_drops_oldest_when_full(void **state)
     (void)state;
     assert_non_null(p);
     {
-        pf_node first = step_file(0, 0, 0, PF_FILE_DATA);
+        pf_node first = step_file(0, 0, 0, PF_FILE_STEP_DATA);
         pf_prefetch_push(p, &first);
     }
     nanosleep(&ts, NULL); /* the worker holds step 0 (blocked) */
     for (uint32_t s = 1; s <= 10; s++) {
-        pf_node n = step_file(0, 0, s, PF_FILE_DATA);
+        pf_node n = step_file(0, 0, s, PF_FILE_STEP_DATA);
         pf_prefetch_push(p, &n);
     }
     pf_prefetch_stats(p, &queued, &dropped, &done);
@@ -174,7 +174,7 @@ static void test_free_with_pending(void **state)
     (void)state;
     assert_non_null(p);
     for (uint32_t s = 0; s < 40; s++) {
-        pf_node n = step_file(0, 0, s, PF_FILE_SEG);
+        pf_node n = step_file(0, 0, s, PF_FILE_STEP_SEG);
         pf_prefetch_push(p, &n);
     }
     atomic_store(&r.release, 1);

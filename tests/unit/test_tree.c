@@ -18,14 +18,17 @@ static int node_eq(const pf_node *a, const pf_node *b)
 {
     return a->kind == b->kind && a->split == b->split && a->epoch == b->epoch &&
            a->step == b->step && a->sample == b->sample && a->case_idx == b->case_idx &&
-           a->file == b->file;
+           a->slot == b->slot;
 }
 
+/* slots of a step, case or sample folder (tree.h) */
+enum { SLOT_DATA, SLOT_SEG, SLOT_META };
+
 static pf_node mk(pf_node_kind kind, uint32_t split, uint32_t epoch, uint32_t step,
-                  uint32_t case_idx, pf_file_kind file)
+                  uint32_t case_idx, uint32_t slot)
 {
     pf_node n = {.kind = kind, .split = split, .epoch = epoch, .step = step,
-                 .case_idx = case_idx, .file = file};
+                 .case_idx = case_idx, .slot = slot};
     return n;
 }
 
@@ -37,7 +40,7 @@ static void expect_resolves(const pf_tree *t, const char *path, pf_node want)
         fail_msg("'%s' should resolve", path);
     if (!node_eq(&got, &want))
         fail_msg("'%s' resolved to kind %d split %u epoch %u step %u case %u file %d", path,
-                 got.kind, got.split, got.epoch, got.step, got.case_idx, got.file);
+                 got.kind, got.split, got.epoch, got.step, got.case_idx, got.slot);
 }
 
 static void expect_missing(const pf_tree *t, const char *path)
@@ -61,17 +64,17 @@ static void test_resolve_valid(void **state)
     expect_resolves(&big, "train/epoch_0", mk(PF_NODE_EPOCH_DIR, 0, 0, 0, 0, 0));
     expect_resolves(&big, "train/epoch_999", mk(PF_NODE_EPOCH_DIR, 0, 999, 0, 0, 0));
     expect_resolves(&big, "train/epoch_3/step_17/data.npy",
-                    mk(PF_NODE_STEP_FILE, 0, 3, 17, 0, PF_FILE_DATA));
+                    mk(PF_NODE_STEP_FILE, 0, 3, 17, 0, SLOT_DATA));
     expect_resolves(&big, "train/epoch_10/step_249/seg.npy",
-                    mk(PF_NODE_STEP_FILE, 0, 10, 249, 0, PF_FILE_SEG));
+                    mk(PF_NODE_STEP_FILE, 0, 10, 249, 0, SLOT_SEG));
     expect_resolves(&big, "val/epoch_999/step_49/meta.json",
-                    mk(PF_NODE_STEP_FILE, 1, 999, 49, 0, PF_FILE_META));
+                    mk(PF_NODE_STEP_FILE, 1, 999, 49, 0, SLOT_META));
     expect_resolves(&big, "//train//epoch_3///step_0//", mk(PF_NODE_STEP_DIR, 0, 3, 0, 0, 0));
     expect_resolves(&big, "cases/case_b", mk(PF_NODE_CASE_DIR, 0, 0, 0, 1, 0));
     expect_resolves(&big, "cases/case_c/properties.json",
-                    mk(PF_NODE_CASE_FILE, 0, 0, 0, 2, PF_FILE_META));
+                    mk(PF_NODE_CASE_FILE, 0, 0, 0, 2, SLOT_META));
     expect_resolves(&big, "/cases/case_a/data.npy",
-                    mk(PF_NODE_CASE_FILE, 0, 0, 0, 0, PF_FILE_DATA));
+                    mk(PF_NODE_CASE_FILE, 0, 0, 0, 0, SLOT_DATA));
 }
 
 static void test_resolve_invalid(void **state)
@@ -184,7 +187,7 @@ static void test_listing_agrees_with_lookup(void **state)
     assert_int_equal(pf_tree_child_count(&small, &n), 4 + 2);   /* 4 files + samples */
     assert_int_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_1/label.nii.gz", &n), 0);
     assert_int_equal(n.kind, PF_NODE_SAMPLE_FILE);
-    assert_int_equal(n.file, PF_FILE_NII_LABEL);
+    assert_int_equal(pf_node_file(&n), PF_FILE_SAMPLE_LABEL_NII);
     assert_int_not_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_2", &n), 0);
     assert_int_not_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_01", &n), 0);
     assert_int_not_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_0/meta.json", &n), 0);
@@ -247,7 +250,7 @@ static int phantom_ino(const walk *w, uint64_t ino)
     if (printed++ < 5)
         print_message("ino 0x%016llx accepted as kind %d split %u epoch %u step %u case %u "
                       "file %d, but no node of the tree has it\n", (unsigned long long)ino,
-                      n.kind, n.split, n.epoch, n.step, n.case_idx, n.file);
+                      n.kind, n.split, n.epoch, n.step, n.case_idx, n.slot);
     return 1;
 }
 
@@ -267,11 +270,11 @@ static void test_ino_garbage_rejected(void **state)
         const pf_node beyond[] = {
             mk(PF_NODE_STEP_DIR, 0, 0, 4, 0, 0),                 /* step >= steps */
             mk(PF_NODE_STEP_DIR, 1, 0, 2, 0, 0),                 /* step >= val_steps */
-            mk(PF_NODE_STEP_FILE, 1, 2, 3, 0, PF_FILE_DATA),     /* val step 3 */
+            mk(PF_NODE_STEP_FILE, 1, 2, 3, 0, SLOT_DATA),     /* val step 3 */
             mk(PF_NODE_EPOCH_DIR, 0, 3, 0, 0, 0),                /* epoch >= epochs */
-            mk(PF_NODE_STEP_FILE, 0, 3, 0, 0, PF_FILE_SEG),
+            mk(PF_NODE_STEP_FILE, 0, 3, 0, 0, SLOT_SEG),
             mk(PF_NODE_CASE_DIR, 0, 0, 0, 3, 0),                 /* case >= n_cases */
-            mk(PF_NODE_CASE_FILE, 0, 0, 0, 7, PF_FILE_DATA),
+            mk(PF_NODE_CASE_FILE, 0, 0, 0, 7, SLOT_DATA),
             mk(PF_NODE_SUMMARY, 1, 3, 0, 0, 0),                  /* epoch >= epochs */
         };
         pf_node sample = mk(PF_NODE_SAMPLE_DIR, 0, 0, 0, 0, 0);

@@ -1,72 +1,10 @@
-/* test_parallel.c - the two helpers behind multi-threaded rendering: pf_parallel_for (every
- * index once, whatever the thread count; the lowest failing index's error) and the large
- * buffer pool (reuse by size, the byte cap, small buffers never kept, concurrent use). */
+/* test_bufpool.c - the large buffer pool behind generated files (bufpool.c): reuse by size,
+ * the byte cap, small buffers never kept, concurrent use. */
 #include "testutil.h"
 
 #include <pthread.h>
 
 #include "bufpool.h"
-#include "parallel.h"
-
-typedef struct visits {
-    int count[1000];
-    int fail_from;      /* indices >= fail_from fail (when >= 0) */
-} visits;
-
-static int visit(void *arg, int i, pf_error *err)
-{
-    visits *v = arg;
-    __atomic_fetch_add(&v->count[i], 1, __ATOMIC_RELAXED);
-    if (v->fail_from >= 0 && i >= v->fail_from)
-        return pf_fail(err, EIO, "index %d failed", i);
-    return 0;
-}
-
-static void test_every_index_once(void **state)
-{
-    const int threads[] = {1, 2, 3, 8, 64, 200};
-    (void)state;
-    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
-        visits v;
-        pf_error err = {0};
-        memset(&v, 0, sizeof v);
-        v.fail_from = -1;
-        assert_int_equal(pf_parallel_for(5, 1000, threads[t], visit, &v, &err), 0);
-        for (int i = 0; i < 1000; i++)
-            assert_int_equal(v.count[i], i >= 5 ? 1 : 0);
-    }
-    {
-        visits v;
-        pf_error err = {0};
-        memset(&v, 0, sizeof v);
-        v.fail_from = -1;
-        assert_int_equal(pf_parallel_for(7, 7, 4, visit, &v, &err), 0); /* empty range */
-        for (int i = 0; i < 1000; i++)
-            assert_int_equal(v.count[i], 0);
-    }
-}
-
-static void test_lowest_failure_reported(void **state)
-{
-    (void)state;
-    for (int threads = 1; threads <= 8; threads *= 2) {
-        visits v;
-        pf_error err = {0};
-        memset(&v, 0, sizeof v);
-        v.fail_from = 300;
-        assert_int_equal(pf_parallel_for(0, 1000, threads, visit, &v, &err), -1);
-        assert_string_equal(err.msg, "index 300 failed");
-        assert_int_equal(err.errnum, EIO);
-        for (int i = 0; i < 300; i++) /* everything before the failure ran */
-            assert_int_equal(v.count[i], 1);
-    }
-}
-
-static void test_usable_cores(void **state)
-{
-    (void)state;
-    assert_true(pf_usable_cores() >= 1);
-}
 
 static void test_pool_reuse(void **state)
 {
@@ -157,9 +95,6 @@ static void test_pool_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_index_once),
-        cmocka_unit_test(test_lowest_failure_reported),
-        cmocka_unit_test(test_usable_cores),
         cmocka_unit_test(test_pool_reuse),
         cmocka_unit_test(test_pool_cap_and_small),
         cmocka_unit_test(test_pool_concurrent),

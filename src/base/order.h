@@ -1,0 +1,20 @@
+/* order.h - order statistics and searches over sorted arrays, written once: the median used for
+ * default patch sizes and the use-mask rule, numpy's linear percentile, and the lower-bound
+ * search every sorted table (case ids, class rows, labels) is looked up with. */
+#ifndef PATCHFS_ORDER_H
+#define PATCHFS_ORDER_H
+
+#include <stddef.h>
+
+/* Median of v[0..n) as numpy computes it (mean of the middle two for even n); sorts v. n > 0. */
+double pf_median(double *v, int n);
+
+/* numpy.percentile's default (linear) of q in [0, 100] over sorted[0..n), n > 0. */
+double pf_percentile_sorted(const float *sorted, size_t n, double q);
+
+/* The first index i in [0, n) whose element does not compare below key (cmp(key, elem) <= 0),
+ * n when none: elements are size bytes apart, ascending under cmp. */
+size_t pf_lower_bound(const void *key, const void *base, size_t n, size_t size,
+                      int (*cmp)(const void *key, const void *elem));
+
+#endif

@@ -1,0 +1,225 @@
+/* context.c - opening a context on a dataset: the cache, the fold, the normalisation, the
+ * patch, the shard, the sampler and the tree, decided once (see context.h); and the accessors
+ * through which the layers above read it. */
+#include "context_i.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "augment.h"
+#include "order.h"
+#include "texts.h"
+
+/* patch default: per axis min(128, median cropped case shape) (median of an even count is the
+ * mean of the middle two, rounded down). */
+static int default_patch(pf_ctx *ctx, pf_error *err)
+{
+    int nc = ctx->ds.n_cases;
+    double *v = malloc((size_t)nc * sizeof *v);
+    if (!v)
+        return pf_fail(err, ENOMEM, "out of memory");
+    for (int d = 0; d < 3; d++) {
+        double m;
+        for (int i = 0; i < nc; i++)
+            v[i] = (double)ctx->cache.cases[i].hdr.shape[d];
+        m = floor(pf_median(v, nc));
+        ctx->patch[d] = m < 128 ? (int)m : 128;
+        if (ctx->patch[d] < 1)
+            ctx->patch[d] = 1;
+    }
+    free(v);
+    return 0;
+}
+
+/* skip_bad: the cases that failed to build leave the dataset (listed in ctx->skipped and in
+ * patchfs.json); the rest serves. Keys are compacted along with the case list. */
+static int set_aside_bad_cases(pf_ctx *ctx, pf_error *err)
+{
+    unsigned char *drop = calloc((size_t)ctx->ds.n_cases, 1);
+    int k = 0;
+    if (!drop)
+        return pf_fail(err, ENOMEM, "out of memory");
+    ctx->skipped = calloc((size_t)ctx->cache.n_bad, sizeof *ctx->skipped);
+    if (!ctx->skipped) {
+        free(drop);
+        return pf_fail(err, ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < ctx->cache.n_bad; i++) {
+        int idx = ctx->cache.bad[i].idx;
+        drop[idx] = 1;
+        snprintf(ctx->skipped[i].id, sizeof ctx->skipped[i].id, "%s", ctx->ds.cases[idx].id);
+        snprintf(ctx->skipped[i].reason, sizeof ctx->skipped[i].reason, "%s",
+                 ctx->cache.bad[i].err.msg);
+    }
+    ctx->n_skipped = ctx->cache.n_bad;
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        if (!drop[i])
+            ctx->cache.keys[k++] = ctx->cache.keys[i];
+    pf_dataset_drop_cases(&ctx->ds, drop);
+    ctx->cache.n_cases = ctx->ds.n_cases;
+    ctx->cache.fingerprint = XXH3_64bits(ctx->cache.keys,
+                                         (size_t)ctx->ds.n_cases * sizeof *ctx->cache.keys);
+    free(drop);
+    if (ctx->ds.n_cases == 0)
+        return pf_fail(err, EINVAL, "%s: no usable case left (all %d were set aside by skip_bad; "
+                       "first: %s)", ctx->ds.root, ctx->n_skipped, ctx->skipped[0].reason);
+    return 0;
+}
+
+int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsigned flags,
+                pf_progress_fn progress, void *arg, pf_error *err)
+{
+    int built, threads;
+    pf_ctx *ctx = pf_calloc(1, sizeof *ctx, err);
+    *out = NULL;
+    if (!ctx)
+        return -1;
+    ctx->opt = *o;
+    ctx->opt.cache_dir = NULL;
+    if (o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err)))
+        goto fail;
+    if (pf_dataset_open(dataset_dir, &ctx->ds, err))
+        goto fail;
+    if (pf_cache_init(&ctx->cache, &ctx->ds, o, err))
+        goto fail;
+    threads = o->threads > 0 ? o->threads : 0; /* 0: one per usable core */
+    if (pf_cache_build(&ctx->cache, &ctx->ds, o, threads, (flags & PF_CTX_VERIFY_ALL) != 0,
+                       progress, arg, &built, err))
+        goto fail;
+    if (ctx->cache.n_bad && set_aside_bad_cases(ctx, err))
+        goto fail;
+    if (pf_split_resolve_ex(&ctx->ds, o->fold, ctx->n_skipped > 0, &ctx->split, err))
+        goto fail;
+    if (pf_cache_open(&ctx->cache, &ctx->ds, err))
+        goto fail;
+    if (pf_normalisation_decide(&ctx->norm, o, &ctx->ds, &ctx->cache, err))
+        goto fail;
+    if (o->patch[0])
+        memcpy(ctx->patch, o->patch, sizeof ctx->patch);
+    else if (default_patch(ctx, err))
+        goto fail;
+    ctx->case_ids = calloc((size_t)ctx->ds.n_cases, sizeof(char *));
+    if (!ctx->case_ids) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        ctx->case_ids[i] = ctx->ds.cases[i].id;
+    ctx->tree.epochs = o->epochs;
+    ctx->tree.steps = o->steps;
+    ctx->tree.val_steps = o->val_steps;
+    ctx->tree.n_cases = ctx->ds.n_cases;
+    ctx->tree.case_ids = ctx->case_ids;
+    /* nnU-Net's DDP split: ranks get B / W positions, the first B % W one more */
+    ctx->shard_lo = 0;
+    ctx->shard_hi = o->batch;
+    if (o->shard_world) {
+        int base = o->batch / o->shard_world, extra = o->batch % o->shard_world;
+        if (base == 0) {
+            pf_fail(err, EINVAL, "option 'shard': a batch of %d cannot be split across %d ranks "
+                    "(each rank needs at least one position)", o->batch, o->shard_world);
+            goto fail;
+        }
+        ctx->shard_lo = o->shard_rank * base + (o->shard_rank < extra ? o->shard_rank : extra);
+        ctx->shard_hi = ctx->shard_lo + base + (o->shard_rank < extra);
+    }
+    ctx->tree.samples = (uint32_t)(ctx->shard_hi - ctx->shard_lo);
+    ctx->tree.ds_files = o->n_ds > 1 ? (uint32_t)(o->n_ds - 1) : 0;
+    if (o->policy == PF_POLICY_CLASS)
+        for (int sp = 0; sp < 2; sp++) {
+            if (pf_class_pool_build(&ctx->pools[sp], ctx->cache.cases,
+                                    sp ? ctx->split.val : ctx->split.train,
+                                    sp ? ctx->split.n_val : ctx->split.n_train,
+                                    o->class_weights, o->n_class_weights) != 0) {
+                pf_fail(err, ENOMEM, "out of memory");
+                goto fail;
+            }
+            ctx->sampler.pools[sp] = &ctx->pools[sp];
+        }
+    if (o->aug)
+        pf_aug_initial_patch(o, ctx->patch, ctx->sampler.aug_patch);
+    ctx->sampler.policy = o->policy;
+    ctx->sampler.probabilistic = o->probabilistic;
+    ctx->sampler.seed = o->seed;
+    ctx->sampler.batch = o->batch;
+    ctx->sampler.oversample = o->oversample;
+    memcpy(ctx->sampler.patch, ctx->patch, sizeof ctx->patch);
+    ctx->sampler.cases = ctx->cache.cases;
+    ctx->sampler.split_cases[0] = ctx->split.train;
+    ctx->sampler.n_split_cases[0] = ctx->split.n_train;
+    ctx->sampler.split_cases[1] = ctx->split.val;
+    ctx->sampler.n_split_cases[1] = ctx->split.n_val;
+    ctx->readme = pf_text_readme(ctx);
+    ctx->patchfs_json = pf_text_patchfs_json(ctx);
+    ctx->splits_json = pf_text_splits_json(ctx);
+    if (!ctx->readme || !ctx->patchfs_json || !ctx->splits_json) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto fail;
+    }
+    *out = ctx;
+    return 0;
+fail:
+    pf_ctx_close(ctx);
+    return -1;
+}
+
+void pf_ctx_close(pf_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    pf_class_pool_free(&ctx->pools[0]);
+    pf_class_pool_free(&ctx->pools[1]);
+    pf_cache_close(&ctx->cache);
+    pf_split_free(&ctx->split);
+    pf_dataset_free(&ctx->ds);
+    pf_options_free(&ctx->opt);
+    pf_normalisation_free(&ctx->norm);
+    free(ctx->case_ids);
+    free(ctx->skipped);
+    free(ctx->readme);
+    free(ctx->patchfs_json);
+    free(ctx->splits_json);
+    free(ctx);
+}
+
+const pf_tree *pf_ctx_tree(const pf_ctx *ctx)
+{
+    return &ctx->tree;
+}
+
+const pf_options *pf_ctx_options(const pf_ctx *ctx)
+{
+    return &ctx->opt;
+}
+
+const char *pf_ctx_dataset_name(const pf_ctx *ctx)
+{
+    return ctx->ds.name;
+}
+
+const char *pf_ctx_cache_dir(const pf_ctx *ctx)
+{
+    return ctx->cache.dir;
+}
+
+int pf_ctx_n_cases(const pf_ctx *ctx)
+{
+    return ctx->ds.n_cases;
+}
+
+int pf_ctx_n_skipped(const pf_ctx *ctx)
+{
+    return ctx->n_skipped;
+}
+
+void pf_ctx_skipped(const pf_ctx *ctx, int i, const char **id, const char **reason)
+{
+    *id = ctx->skipped[i].id;
+    *reason = ctx->skipped[i].reason;
+}

@@ -1,0 +1,39 @@
+/* context_i.h - what a pf_ctx holds: private to the vfs layer (and white-box tests).
+ *
+ * Everything here is decided once by pf_ctx_open and read-only afterwards, except the cache's
+ * per-case repair state, which the cache layer guards itself. */
+#ifndef PATCHFS_CONTEXT_I_H
+#define PATCHFS_CONTEXT_I_H
+
+#include "cache.h"
+#include "dataset.h"
+#include "normalise.h"
+#include "options.h"
+#include "sampler.h"
+#include "split.h"
+#include "patchfs/context.h"
+#include "patchfs/tree.h"
+
+typedef struct pf_skipped_case {
+    char id[256];
+    char reason[1024];
+} pf_skipped_case;
+
+struct pf_ctx {
+    pf_options opt;
+    pf_dataset ds;
+    pf_split_lists split;
+    pf_cache cache;
+    pf_normalisation norm;         /* per channel scheme, per case * channel parameters */
+    pf_sampler sampler;
+    pf_class_pool pools[2];        /* class policy: per split */
+    int shard_lo, shard_hi;        /* positions [lo, hi) of each global batch served here */
+    pf_tree tree;
+    char **case_ids;
+    int patch[3];
+    char *readme, *patchfs_json, *splits_json;
+    pf_skipped_case *skipped;      /* skip_bad */
+    int n_skipped;
+};
+
+#endif

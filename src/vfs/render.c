@@ -1,0 +1,360 @@
+/* render.c - the arrays of the tree: a step's (or one sample's) data.npy and seg.npy, the
+ * deep-supervision targets, whole cases, and meta.json's per-sample digests. The one place a
+ * sample's pixels are made (see render.h). */
+#include "render.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "bufpool.h"
+#include "npy.h"
+#include "workers.h"
+#include "texts.h"
+
+/* Shape of a step array (B, C, Z, Y, X) or of one sample (C, Z, Y, X); 2D configurations
+ * drop Z. Returns the number of dimensions. */
+int pf_render_step_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5])
+{
+    int k = 0;
+    if (n->kind == PF_NODE_STEP_FILE)
+        shape[k++] = ctx->shard_hi - ctx->shard_lo;
+    shape[k++] = n->slot == 0 ? ctx->ds.n_channels : 1; /* data.npy, else seg.npy */
+    for (int d = ctx->opt.patch_2d ? 1 : 0; d < 3; d++)
+        shape[k++] = ctx->patch[d];
+    return k;
+}
+
+void pf_render_case_shape(const pf_ctx *ctx, uint32_t idx, int data, int64_t shape[4])
+{
+    const pf_case_header *h = &ctx->cache.cases[idx].hdr;
+    shape[0] = data ? h->n_channels : 1;
+    for (int d = 0; d < 3; d++)
+        shape[1 + d] = h->shape[d];
+}
+
+char *pf_render_alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *len, size_t *hdr,
+                       pf_error *err)
+{
+    char *buf;
+    *len = (size_t)pf_npy_file_size(t, ndim, shape);
+    buf = pf_pool_alloc(*len);
+    if (!buf) {
+        pf_fail(err, ENOMEM, "out of memory for a %zu-byte file", *len);
+        return NULL;
+    }
+    *hdr = pf_npy_header(buf, *len, t, ndim, shape);
+    return buf;
+}
+
+int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
+{
+    pf_case *c = &ctx->cache.cases[n->case_idx];
+    const pf_dtype t = pf_node_file(n) == PF_FILE_CASE_DATA ? PF_DT_F4 : PF_DT_I2;
+    int64_t shape[4], start[3] = {0, 0, 0};
+    int whole[3];
+    size_t hdr;
+    char *buf;
+    if (pf_render_use_case(ctx, (int)n->case_idx, err))
+        return -1;
+    pf_render_case_shape(ctx, n->case_idx, t == PF_DT_F4, shape);
+    buf = pf_render_alloc_npy(t, 4, shape, len, &hdr, err);
+    if (!buf)
+        return -1;
+    for (int d = 0; d < 3; d++)
+        whole[d] = (int)c->hdr.shape[d];
+    if (t == PF_DT_F4)
+        pf_extract_image(c, &ctx->norm.cases[n->case_idx * ctx->ds.n_channels], start, whole,
+                         (float *)(buf + hdr));
+    else
+        pf_extract_seg(c, start, whole, (int16_t *)(buf + hdr));
+    *out = buf;
+    return 0;
+}
+
+/* The served positions of a step, and the global batch they belong to. */
+pf_sample *pf_render_batch(pf_ctx *ctx, const pf_node *n, pf_error *err)
+{
+    pf_sample *smp = calloc((size_t)ctx->opt.batch, sizeof *smp);
+    if (!smp) {
+        pf_fail(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    pf_sample_step(&ctx->sampler, (pf_split)n->split, n->epoch, n->step, smp);
+    return smp;
+}
+
+size_t pf_render_patch_voxels(const pf_ctx *ctx)
+{
+    return (size_t)ctx->patch[0] * (size_t)ctx->patch[1] * (size_t)ctx->patch[2];
+}
+
+/* A case ready to read: its image digest checked once; a corrupt entry is rebuilt from the
+ * sources on the spot (and never served). */
+int pf_render_use_case(pf_ctx *ctx, int idx, pf_error *err)
+{
+    pf_case *c = &ctx->cache.cases[idx];
+    pf_error first = {0};
+    if (pf_case_check_bulk(c, &first) == 0)
+        return 0;
+    if (pf_cache_repair(&ctx->cache, &ctx->ds, &ctx->opt, idx, err) != 0)
+        return pf_wrap(err, "%s; rebuilding it failed", first.msg);
+    return pf_case_check_bulk(c, err);
+}
+
+/* Whether position b of this step is augmented, and with what (training steps only). */
+int pf_render_aug_params(const pf_ctx *ctx, const pf_node *n, int b, pf_aug_params *p)
+{
+    if (!ctx->opt.aug || n->split != PF_SPLIT_TRAIN)
+        return 0;
+    pf_aug_draw(&ctx->opt, ctx->ds.n_channels, ctx->patch, ctx->opt.seed, n->epoch, n->step,
+                (uint32_t)b, p);
+    return 1;
+}
+
+/* The one place a sample's arrays are made: the plain padded crop, or nnU-Net's augmentation
+ * of it. Each is made in two phases, each splittable into independent units so that a file
+ * renders on several threads with the same bytes: the crop or resampled grid (by slabs of
+ * output planes), then the per-channel intensity transforms and mirroring. */
+
+/* Slab k of SLABS of a sample's image (C, P) or seg (P): planes [k P0 / SLABS, (k + 1) P0 /
+ * SLABS) of a resampled grid; the whole plain crop in slab 0 (a copy, too cheap to split). */
+#define SLABS 4
+
+static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, int k,
+                       int slabs, float *img, int16_t *seg, pf_error *err)
+{
+    pf_case *c = &ctx->cache.cases[sm->case_idx];
+    const pf_norm *norms = &ctx->norm.cases[sm->case_idx * ctx->ds.n_channels];
+    const int z0 = k * ctx->patch[0] / slabs, z1 = (k + 1) * ctx->patch[0] / slabs;
+    pf_aug_params p;
+    if (pf_render_use_case(ctx, sm->case_idx, err))
+        return -1;
+    if (pf_render_aug_params(ctx, n, b, &p) && pf_aug_spatial(&p)) {
+        if (img)
+            pf_aug_sample_planes(c, norms, sm->start, ctx->patch, &p, z0, z1, img);
+        if (seg)
+            pf_aug_sample_seg_planes(c, sm->start, ctx->patch, &p, ctx->opt.seg_nearest, z0, z1,
+                                     seg);
+    } else if (k == 0) {
+        if (img)
+            pf_extract_image(c, norms, sm->start, ctx->patch, img);
+        if (seg)
+            pf_extract_seg(c, sm->start, ctx->patch, seg);
+    }
+    return 0;
+}
+
+/* Phase two for channels [ch0, ch1) of the image (img: channel ch0 first) and/or the seg. */
+static int render_finish(pf_ctx *ctx, const pf_node *n, int b, int ch0, int ch1, float *img,
+                         int16_t *seg, pf_error *err)
+{
+    pf_aug_params p;
+    if (!pf_render_aug_params(ctx, n, b, &p))
+        return 0;
+    if (img && pf_aug_intensity_channels(&p, ctx->patch, ch0, ch1, img) != 0)
+        return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
+    pf_aug_mirror(&p, img ? ch1 - ch0 : 0, ctx->patch, img, seg);
+    return 0;
+}
+
+/* img (C, P) and seg (P) of a sample; either may be NULL. */
+int pf_render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, float *img,
+                     int16_t *seg, pf_error *err)
+{
+    if (render_slab(ctx, n, b, sm, 0, 1, img, seg, err) != 0)
+        return -1;
+    return render_finish(ctx, n, b, 0, ctx->ds.n_channels, img, seg, err);
+}
+
+/* The samples of one file, slabs of each resampled grid and the channels of each image are
+ * independent: they are rendered on up to sample_threads threads of the process's worker pool
+ * (0: one per usable core; the reading thread works too), each into its own slice, so the
+ * bytes never depend on it. */
+static int sample_threads(const pf_ctx *ctx)
+{
+    return ctx->opt.sample_threads;
+}
+
+/* What the per-position callbacks below share: the step, its positions and where to write. */
+typedef struct step_job {
+    pf_ctx *ctx;
+    const pf_node *n;
+    const pf_sample *s;
+    int lo;            /* first served position: slice b - lo */
+    char *base;        /* first slice */
+    size_t per;        /* bytes per slice */
+    pf_dtype t;        /* data.npy (F4) or seg.npy (I2) */
+    int ds[3];         /* seg_dsK.npy: the downsampled shape */
+    uint64_t (*dg)[2]; /* meta.json: digests of image and seg */
+} step_job;
+
+/* data.npy and seg.npy in two parallel passes: unit u of the first is slab u % SLABS of
+ * position lo + u / SLABS; of the second, channel u % C of position lo + u / C (data.npy) or
+ * position lo + u (seg.npy). */
+static int render_slab_unit(void *arg, int u, pf_error *err)
+{
+    step_job *j = arg;
+    const int b = j->lo + u / SLABS;
+    char *dst = j->base + j->per * (size_t)(b - j->lo);
+    return render_slab(j->ctx, j->n, b, &j->s[b], u % SLABS, SLABS,
+                       j->t == PF_DT_F4 ? (float *)dst : NULL,
+                       j->t == PF_DT_I2 ? (int16_t *)dst : NULL, err);
+}
+
+static int render_finish_unit(void *arg, int u, pf_error *err)
+{
+    step_job *j = arg;
+    if (j->t == PF_DT_F4) {
+        const int C = j->ctx->ds.n_channels, b = j->lo + u / C, ch = u % C;
+        float *dst = (float *)(j->base + j->per * (size_t)(b - j->lo)) +
+                     (size_t)ch * pf_render_patch_voxels(j->ctx);
+        return render_finish(j->ctx, j->n, b, ch, ch + 1, dst, NULL, err);
+    }
+    return render_finish(j->ctx, j->n, j->lo + u, 0, 0, NULL,
+                         (int16_t *)(j->base + j->per * (size_t)u), err);
+}
+
+/* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K. */
+int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
+{
+    step_job j = {.ctx = ctx, .n = n, .t = n->slot == 0 ? PF_DT_F4 : PF_DT_I2}; /* data, seg */
+    pf_sample *s = pf_render_batch(ctx, n, err);
+    int64_t shape[5];
+    int lo = ctx->shard_lo, hi = ctx->shard_hi, nd;
+    size_t hdr;
+    char *buf;
+    if (!s)
+        return -1;
+    if (n->kind == PF_NODE_SAMPLE_FILE) {
+        lo += (int)n->sample;
+        hi = lo + 1;
+    }
+    nd = pf_render_step_shape(ctx, n, shape);
+    buf = pf_render_alloc_npy(j.t, nd, shape, len, &hdr, err);
+    if (!buf) {
+        free(s);
+        return -1;
+    }
+    j.s = s;
+    j.lo = lo;
+    j.base = buf + hdr;
+    j.per = (*len - hdr) / (size_t)(hi - lo);
+    if (pf_parallel_for(0, (hi - lo) * SLABS, sample_threads(ctx), render_slab_unit, &j, err) != 0 ||
+        pf_parallel_for(0, (hi - lo) * (j.t == PF_DT_F4 ? ctx->ds.n_channels : 1),
+                        sample_threads(ctx), render_finish_unit, &j, err) != 0) {
+        free(buf);
+        free(s);
+        return -1;
+    }
+    free(s);
+    *out = buf;
+    return 0;
+}
+
+/* seg_dsK.npy: every served position's seg downsampled (nearest) by the K-th scale after 1. */
+void pf_render_ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], int *nd, int ds[3])
+{
+    int k = 0;
+    pf_ds_shape(ctx->patch, ctx->opt.ds_scales[pf_node_ds_level(n)],
+                ctx->opt.patch_2d, ds);
+    shape[k++] = ctx->shard_hi - ctx->shard_lo;
+    shape[k++] = 1;
+    for (int d = ctx->opt.patch_2d ? 1 : 0; d < 3; d++)
+        shape[k++] = ds[d];
+    *nd = k;
+}
+
+static int render_ds_slice(void *arg, int b, pf_error *err)
+{
+    step_job *j = arg;
+    int16_t *seg = pf_pool_alloc(pf_render_patch_voxels(j->ctx) * sizeof *seg);
+    int rc;
+    if (!seg)
+        return pf_fail(err, ENOMEM, "out of memory");
+    rc = pf_render_sample(j->ctx, j->n, b, &j->s[b], NULL, seg, err);
+    if (rc == 0)
+        pf_ds_seg(seg, j->ctx->patch, j->ds, (int16_t *)(j->base + j->per * (size_t)(b - j->lo)));
+    pf_pool_release(seg);
+    return rc;
+}
+
+int pf_make_step_ds(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
+{
+    step_job j = {.ctx = ctx, .n = n, .lo = ctx->shard_lo};
+    pf_sample *s = pf_render_batch(ctx, n, err);
+    int64_t shape[5];
+    int nd;
+    size_t hdr;
+    char *buf;
+    if (!s)
+        return -1;
+    pf_render_ds_shape(ctx, n, shape, &nd, j.ds);
+    buf = pf_render_alloc_npy(PF_DT_I2, nd, shape, len, &hdr, err);
+    if (!buf) {
+        free(s);
+        return -1;
+    }
+    j.s = s;
+    j.base = buf + hdr;
+    j.per = (size_t)j.ds[0] * (size_t)j.ds[1] * (size_t)j.ds[2] * sizeof(int16_t);
+    if (pf_parallel_for(ctx->shard_lo, ctx->shard_hi, sample_threads(ctx), render_ds_slice, &j,
+                        err) != 0) {
+        free(buf);
+        free(s);
+        return -1;
+    }
+    free(s);
+    *out = buf;
+    return 0;
+}
+
+static int digest_sample(void *arg, int b, pf_error *err)
+{
+    step_job *j = arg;
+    const size_t nv = pf_render_patch_voxels(j->ctx), C = (size_t)j->ctx->ds.n_channels;
+    float *img = pf_pool_alloc(nv * C * sizeof *img);
+    int16_t *seg = pf_pool_alloc(nv * sizeof *seg);
+    int rc = -1;
+    if (!img || !seg)
+        pf_fail(err, ENOMEM, "out of memory");
+    else if (pf_render_sample(j->ctx, j->n, b, &j->s[b], img, seg, err) == 0) {
+        j->dg[b - j->lo][0] = XXH3_64bits(img, nv * C * sizeof *img);
+        j->dg[b - j->lo][1] = XXH3_64bits(seg, nv * sizeof *seg);
+        rc = 0;
+    }
+    pf_pool_release(img);
+    pf_pool_release(seg);
+    return rc;
+}
+
+/* meta.json with the digests of every served position's image and seg bytes. */
+int pf_make_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **out, pf_error *err)
+{
+    const int nb = ctx->shard_hi - ctx->shard_lo;
+    step_job j = {.ctx = ctx, .n = n, .lo = ctx->shard_lo};
+    pf_sample *smp = pf_render_batch(ctx, n, err);
+    int rc = -1;
+    if (!smp)
+        return -1;
+    j.s = smp;
+    if (with_digests) {
+        j.dg = calloc((size_t)nb, sizeof *j.dg);
+        if (!j.dg) {
+            pf_fail(err, ENOMEM, "out of memory");
+            goto out;
+        }
+        if (pf_parallel_for(ctx->shard_lo, ctx->shard_hi, sample_threads(ctx), digest_sample, &j,
+                            err) != 0)
+            goto out;
+    }
+    *out = pf_text_meta_json(ctx, n, smp, (const uint64_t(*)[2])j.dg);
+    rc = *out ? 0 : pf_fail(err, ENOMEM, "out of memory");
+out:
+    free(smp);
+    free(j.dg);
+    return rc;
+}
+

@@ -1,0 +1,48 @@
+/* render.h - making the pixels of the tree's files, and the makers of the file table.
+ *
+ * A sample's arrays are made in one place (pf_render_sample and its parallel split in
+ * render.c): the plain padded crop, or nnU-Net's augmentation of it, on several threads with
+ * the same bytes. The pf_make_* functions each make one kind of file into a buffer from
+ * pf_render_alloc_npy / malloc (released with pf_file_release). */
+#ifndef PATCHFS_RENDER_H
+#define PATCHFS_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "augment.h"
+#include "context_i.h"
+#include "npy.h"
+
+/* Shape of a step array (B, C, Z, Y, X) or of one sample's (C, Z, Y, X); 2D configurations
+ * drop Z. Slot 0 is data.npy, slot 1 seg.npy. Returns the number of dimensions. */
+int pf_render_step_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5]);
+/* (C, Z, Y, X) of case idx's data.npy (data != 0) or seg.npy. */
+void pf_render_case_shape(const pf_ctx *ctx, uint32_t idx, int data, int64_t shape[4]);
+/* seg_dsK.npy's shape and its downsampled patch ds. */
+void pf_render_ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], int *nd, int ds[3]);
+
+size_t pf_render_patch_voxels(const pf_ctx *ctx);
+/* A .npy buffer with its header written; *hdr bytes of header, *len in all. */
+char *pf_render_alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *len, size_t *hdr,
+                          pf_error *err);
+
+/* The global batch of step node n (all positions; callers take the served ones). */
+pf_sample *pf_render_batch(pf_ctx *ctx, const pf_node *n, pf_error *err);
+/* Case idx ready to read (its digest checked once; a corrupt entry rebuilt). */
+int pf_render_use_case(pf_ctx *ctx, int idx, pf_error *err);
+/* Whether position b of step node n is augmented (training steps with aug=nnunet), and how. */
+int pf_render_aug_params(const pf_ctx *ctx, const pf_node *n, int b, pf_aug_params *p);
+/* img (C, P) and seg (P) of position b; either may be NULL. */
+int pf_render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, float *img,
+                     int16_t *seg, pf_error *err);
+
+int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
+int pf_make_step_ds(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
+int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
+/* meta.json; with_digests 0 writes zero digests (same size: how the size is known). */
+int pf_make_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **out, pf_error *err);
+int pf_make_preview(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
+int pf_make_sample_nifti(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
+
+#endif

@@ -1,0 +1,489 @@
+/* texts.c - the small text files of the tree: README.txt, patchfs.json, splits.json, a step's
+ * meta.json, a case's properties.json, status.json, and `patchfs check`'s report (see texts.h).
+ * JSON is written with jansson in a fixed key order, so the bytes are a function of the
+ * context alone. */
+#include "texts.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "augment.h"
+#include "render.h"
+#include "rng.h"
+#include "patchfs/files.h"
+
+static json_t *int_array(const int64_t *v, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+/* [Z, Y, X], or [Y, X] for a 2D configuration */
+static json_t *patch_json(const pf_ctx *ctx)
+{
+    int64_t v[3] = {ctx->patch[0], ctx->patch[1], ctx->patch[2]};
+    return ctx->opt.patch_2d ? int_array(v + 1, 2) : int_array(v, 3);
+}
+
+static json_t *seed_value(uint64_t seed)
+{
+    char buf[32];
+    if (seed <= INT64_MAX)
+        return json_integer((json_int_t)seed);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)seed);
+    return json_string(buf);
+}
+
+char *pf_text_dump(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)), *out;
+    json_decref(j);
+    if (!s)
+        return NULL;
+    if (asprintf(&out, "%s\n", s) < 0)
+        out = NULL;
+    free(s);
+    return out;
+}
+
+/* The options in effect. meta.json (full = 0) lists only those that shape a step's content,
+ * so changing steps or epochs does not change the bytes of existing steps. */
+static json_t *options_json(const pf_ctx *ctx, int full)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "seed", seed_value(ctx->opt.seed));
+    json_object_set_new(o, "patch", patch_json(ctx));
+    json_object_set_new(o, "batch", json_integer(ctx->opt.batch));
+    json_object_set_new(o, "oversample", json_real(ctx->opt.oversample));
+    /* fields of later options appear only when set, so default bytes never change */
+    if (ctx->opt.probabilistic)
+        json_object_set_new(o, "oversample_mode", json_string("probabilistic"));
+    else if (ctx->opt.policy != PF_POLICY_UNIFORM)
+        json_object_set_new(o, "forced_from", json_integer(pf_forced_from(ctx->opt.batch,
+                                                                          ctx->opt.oversample)));
+    if (full) {
+        json_object_set_new(o, "steps", json_integer(ctx->opt.steps));
+        json_object_set_new(o, "val_steps", json_integer(ctx->opt.val_steps));
+        json_object_set_new(o, "epochs", json_integer(ctx->opt.epochs));
+    }
+    if (ctx->opt.fold == PF_FOLD_ALL)
+        json_object_set_new(o, "fold", json_string("all"));
+    else
+        json_object_set_new(o, "fold", json_integer(ctx->opt.fold));
+    json_object_set_new(o, "normalize", json_string(pf_norm_mode_name(ctx->opt.normalize)));
+    json_object_set_new(o, "crop", json_string(pf_crop_mode_name(ctx->opt.crop)));
+    json_object_set_new(o, "sampler", json_string(pf_policy_name(ctx->opt.policy)));
+    if (ctx->opt.n_class_weights) {
+        json_t *w = json_object();
+        for (int i = 0; i < ctx->opt.n_class_weights; i++) {
+            char key[16];
+            snprintf(key, sizeof key, "%d", ctx->opt.class_weights[i].label);
+            json_object_set_new(w, key, json_real((double)ctx->opt.class_weights[i].weight / 1e6));
+        }
+        json_object_set_new(o, "class_weights", w);
+    }
+    if (ctx->opt.aug) {
+        json_t *a = json_object(), *pr = json_object();
+        json_object_set_new(a, "policy", json_string("nnunet"));
+        json_object_set_new(a, "initial_patch", int_array((int64_t[3]){ctx->sampler.aug_patch[0],
+                                ctx->sampler.aug_patch[1], ctx->sampler.aug_patch[2]}, 3));
+        for (int i = 0; i < PF_AUG_N; i++)
+            json_object_set_new(pr, pf_aug_prob_names[i], json_real(ctx->opt.aug_p[i]));
+        json_object_set_new(a, "p", pr);
+        json_object_set_new(a, "seg_interp", json_string(ctx->opt.seg_nearest ? "nearest" : "linear"));
+        if (ctx->opt.aug_rot_set)
+            json_object_set_new(a, "rotation_deg", json_pack("[ff]", ctx->opt.aug_rot_lo, ctx->opt.aug_rot_hi));
+        json_object_set_new(a, "scaling", json_pack("[ff]", ctx->opt.aug_scale_lo, ctx->opt.aug_scale_hi));
+        json_object_set_new(o, "aug", a);
+    }
+    if (ctx->opt.n_ds) {
+        json_t *d = json_array();
+        for (int i = 0; i < ctx->opt.n_ds; i++)
+            json_array_append_new(d, json_real(ctx->opt.ds_scales[i]));
+        json_object_set_new(o, "ds_scales", d);
+    }
+    if (ctx->opt.shard_world) {
+        json_t *sh = json_object();
+        json_object_set_new(sh, "rank", json_integer(ctx->opt.shard_rank));
+        json_object_set_new(sh, "world", json_integer(ctx->opt.shard_world));
+        json_object_set_new(sh, "positions", json_pack("[ii]", ctx->shard_lo, ctx->shard_hi));
+        json_object_set_new(o, "shard", sh);
+    }
+    return o;
+}
+
+static json_t *id_list(const pf_ctx *ctx, const int *idx, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_string(ctx->ds.cases[idx[i]].id));
+    return a;
+}
+
+char *pf_text_patchfs_json(const pf_ctx *ctx)
+{
+    json_t *j = json_object(), *ds = json_object(), *ch = json_array(), *labels = json_object();
+    json_t *cases = json_array(), *split = json_object();
+    char fp[17];
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)ctx->cache.fingerprint);
+    json_object_set_new(j, "format", json_integer(PF_FORMAT_VERSION));
+    json_object_set_new(j, "patchfs_version", json_string(PATCHFS_VERSION));
+    json_object_set_new(ds, "name", json_string(ctx->ds.name));
+    json_object_set_new(ds, "path", json_string(ctx->ds.root));
+    json_object_set_new(ds, "layout", json_string(ctx->ds.layout == PF_LAYOUT_MSD
+                                                      ? "decathlon" : "nnunet"));
+    json_object_set_new(ds, "fingerprint", json_string(fp));
+    for (int c = 0; c < ctx->ds.n_channels; c++) {
+        const pf_channel_norm *cn = &ctx->norm.channel[c];
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(ctx->ds.channel_names[c]));
+        json_object_set_new(e, "normalization", json_string(pf_scheme_name(cn->scheme)));
+        if (cn->scheme == PF_SCHEME_ZSCORE)
+            json_object_set_new(e, "use_mask", json_boolean(cn->use_mask));
+        if (cn->scheme == PF_SCHEME_CT) {
+            json_object_set_new(e, "foreground_mean", json_real(cn->ct_mean));
+            json_object_set_new(e, "foreground_std", json_real(cn->ct_std));
+            json_object_set_new(e, "percentile_00_5", json_real(cn->ct_lo));
+            json_object_set_new(e, "percentile_99_5", json_real(cn->ct_hi));
+        }
+        json_array_append_new(ch, e);
+    }
+    json_object_set_new(ds, "channels", ch);
+    for (int l = 0; l < ctx->ds.n_labels; l++)
+        json_object_set_new(labels, ctx->ds.label_names[l], json_integer(ctx->ds.label_values[l]));
+    json_object_set_new(ds, "labels", labels);
+    json_object_set_new(ds, "median_relative_size_after_cropping",
+                        json_real(ctx->norm.median_relative_size));
+    json_object_set_new(j, "dataset", ds);
+    json_object_set_new(j, "options", options_json(ctx, 1));
+    json_object_set_new(split, "source", json_string(ctx->split.source));
+    json_object_set_new(split, "train", json_integer(ctx->split.n_train));
+    json_object_set_new(split, "val", json_integer(ctx->split.n_val));
+    json_object_set_new(j, "split", split);
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        json_array_append_new(cases, json_string(ctx->ds.cases[i].id));
+    json_object_set_new(j, "cases", cases);
+    if (ctx->n_skipped) {
+        json_t *sk = json_array();
+        for (int i = 0; i < ctx->n_skipped; i++)
+            json_array_append_new(sk, json_pack("{ssss}", "id", ctx->skipped[i].id, "reason",
+                                                ctx->skipped[i].reason));
+        json_object_set_new(j, "skipped", sk);
+    }
+    return pf_text_dump(j);
+}
+
+char *pf_text_splits_json(const pf_ctx *ctx)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "train", id_list(ctx, ctx->split.train, ctx->split.n_train));
+    json_object_set_new(j, "val", id_list(ctx, ctx->split.val, ctx->split.n_val));
+    return pf_text_dump(j);
+}
+
+/* "(4, 2, 32, 48, 32)" for a step file node */
+static void shape_text(const pf_ctx *ctx, uint32_t slot, char *buf, size_t cap)
+{
+    pf_node n = {.kind = PF_NODE_STEP_FILE, .slot = slot};
+    int64_t shape[5];
+    int nd = pf_render_step_shape(ctx, &n, shape);
+    size_t k = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < nd && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (k < cap)
+        snprintf(buf + k, cap - k, ")");
+}
+
+char *pf_text_readme(const pf_ctx *ctx)
+{
+    char *s, fold[16], patch[48], shard[64] = "", dshape[96], sshape[96];
+    const char *axes = ctx->opt.patch_2d ? "(B, C, Y, X)" : "(B, C, Z, Y, X)";
+    int r;
+    if (ctx->opt.fold == PF_FOLD_ALL)
+        snprintf(fold, sizeof fold, "all");
+    else
+        snprintf(fold, sizeof fold, "%d", ctx->opt.fold);
+    if (ctx->opt.patch_2d)
+        snprintf(patch, sizeof patch, "%dx%d (2D: axial slices)", ctx->patch[1], ctx->patch[2]);
+    else
+        snprintf(patch, sizeof patch, "%dx%dx%d", ctx->patch[0], ctx->patch[1], ctx->patch[2]);
+    if (ctx->opt.shard_world)
+        snprintf(shard, sizeof shard, " shard=%d/%d (positions %d..%d of each batch)",
+                 ctx->opt.shard_rank, ctx->opt.shard_world, ctx->shard_lo, ctx->shard_hi - 1);
+    shape_text(ctx, 0, dshape, sizeof dshape);
+    shape_text(ctx, 1, sshape, sizeof sshape);
+    r = asprintf(&s,
+        "patchfs %s - deterministic nnU-Net training batches of %s\n"
+        "\n"
+        "Every file here is generated on read from the dataset and the options below; the same\n"
+        "options and path give the same bytes on any machine, in any read order.\n"
+        "\n"
+        "  seed=%llu patch=%s batch=%d oversample=%s fold=%s sampler=%s%s\n"
+        "  steps=%u val_steps=%u epochs=%u normalize=%s crop=%s\n"
+        "\n"
+        "  train/epoch_E/step_S/data.npy   float32 %s  image patches %s\n"
+        "  train/epoch_E/step_S/seg.npy    int16   %s  labels, -1 = outside the case\n"
+        "  train/epoch_E/step_S/meta.json  case, forced flag, class, voxel and box per position\n"
+        "  train/epoch_E/step_S/sample_K/  data.npy and seg.npy of one position\n"
+        "  val/epoch_E/step_S/...          the same over the fold's %d validation cases\n"
+        "  cases/ID/{data.npy,seg.npy,properties.json}   whole preprocessed cases (%d)\n"
+        "  splits.json                     train/val case lists of the fold (%s)\n"
+        "  patchfs.json                    options, normalisation, dataset fingerprint\n"
+        "\n"
+        "Read a batch:\n"
+        "  python3 -c \"import numpy as np; print(np.load('train/epoch_0/step_0/data.npy').shape)\"\n"
+        "  head -c 128 train/epoch_0/step_0/data.npy     # .npy header: dtype and shape\n"
+        "\n"
+        "The mount is read-only. Unmount with: fusermount3 -u MOUNTPOINT\n",
+        PATCHFS_VERSION, ctx->ds.name, (unsigned long long)ctx->opt.seed, patch, ctx->opt.batch,
+        ctx->opt.oversample_text, fold, pf_policy_name(ctx->opt.policy), shard, ctx->opt.steps,
+        ctx->opt.val_steps, ctx->opt.epochs, pf_norm_mode_name(ctx->opt.normalize),
+        pf_crop_mode_name(ctx->opt.crop), dshape, axes, sshape, ctx->split.n_val,
+        ctx->ds.n_cases, ctx->split.source);
+    return r < 0 ? NULL : s;
+}
+
+/* Per channel values of the transforms applied to some channels: null where not applied. */
+static json_t *per_channel(const pf_ctx *ctx, const int *on, const double *v, int all)
+{
+    json_t *a = json_array();
+    for (int c = 0; c < ctx->ds.n_channels; c++)
+        json_array_append_new(a, all || on[c] ? json_real(v[c]) : json_null());
+    return a;
+}
+
+/* Every transform applied to a sample and its parameters (null: not applied). */
+static json_t *aug_json(const pf_ctx *ctx, const pf_aug_params *p)
+{
+    json_t *j = json_object(), *blur = json_array(), *mir = json_array();
+    int any_blur = 0, any_lowres = 0;
+    if (p->rotate) {
+        json_t *r = json_array();
+        for (int d = 0; d < (p->dims == 2 ? 1 : 3); d++)
+            json_array_append_new(r, json_real(p->angle[d] * 180.0 / 3.14159265358979323846));
+        json_object_set_new(j, "rotation_deg", r);
+    } else {
+        json_object_set_new(j, "rotation_deg", json_null());
+    }
+    json_object_set_new(j, "scale", p->scale_on ? json_real(p->scale) : json_null());
+    json_object_set_new(j, "noise_sigma", p->noise ? json_real(p->noise_sigma) : json_null());
+    for (int c = 0; c < ctx->ds.n_channels; c++) {
+        any_blur |= p->blur[c];
+        any_lowres |= p->lowres[c];
+        json_array_append_new(blur, p->blur[c] ? json_pack("[fff]", p->blur_sigma[c][0],
+                                                            p->blur_sigma[c][1], p->blur_sigma[c][2])
+                                               : json_null());
+    }
+    if (any_blur)
+        json_object_set_new(j, "blur_sigma", blur);
+    else {
+        json_decref(blur);
+        json_object_set_new(j, "blur_sigma", json_null());
+    }
+    json_object_set_new(j, "brightness", p->bright ? per_channel(ctx, NULL, p->bright_f, 1) : json_null());
+    json_object_set_new(j, "contrast", p->contrast ? per_channel(ctx, NULL, p->contrast_f, 1) : json_null());
+    json_object_set_new(j, "lowres_zoom", any_lowres ? per_channel(ctx, p->lowres, p->lowres_zoom, 0)
+                                                     : json_null());
+    json_object_set_new(j, "gamma_inverted", p->gamma_inv ? per_channel(ctx, NULL, p->gamma_inv_g, 1)
+                                                          : json_null());
+    json_object_set_new(j, "gamma", p->gamma ? per_channel(ctx, NULL, p->gamma_g, 1) : json_null());
+    for (int d = 0; d < 3; d++)
+        if (p->mirror[d])
+            json_array_append_new(mir, json_integer(d));
+    json_object_set_new(j, "mirror_axes", mir);
+    return j;
+}
+
+/* meta.json of a step. digests: per served position, XXH3-64 of its image and seg bytes (as in
+ * sample_K/data.npy and seg.npy); NULL writes zeros of the same width, which is how the size
+ * is known without generating pixels. */
+char *pf_text_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s,
+                        const uint64_t (*digests)[2])
+{
+    json_t *j = json_object(), *pos = json_array();
+    json_object_set_new(j, "split", json_string(n->split ? "val" : "train"));
+    json_object_set_new(j, "epoch", json_integer(n->epoch));
+    json_object_set_new(j, "step", json_integer(n->step));
+    json_object_set_new(j, "format", json_integer(PF_FORMAT_VERSION));
+    json_object_set_new(j, "options", options_json(ctx, 0));
+    for (int b = ctx->shard_lo; b < ctx->shard_hi; b++) {
+        const pf_sample *p = &s[b];
+        const pf_case_header *h = &ctx->cache.cases[p->case_idx].hdr;
+        const int64_t *S = h->shape;
+        json_t *e = json_object(), *key = json_object();
+        int64_t before[3], after[3], src_start[3], src_end[3];
+        char hex[2][17];
+        for (int d = 0; d < 3; d++) {
+            before[d] = p->start[d] < 0 ? -p->start[d] : 0;
+            after[d] = p->end[d] > S[d] ? p->end[d] - S[d] : 0;
+            src_start[d] = p->start[d] + h->crop_lo[d];
+            src_end[d] = p->end[d] + h->crop_lo[d];
+        }
+        for (int k = 0; k < 2; k++)
+            snprintf(hex[k], sizeof hex[k], "%016llx",
+                     digests ? (unsigned long long)digests[b - ctx->shard_lo][k] : 0ULL);
+        json_object_set_new(e, "position", json_integer(b));
+        json_object_set_new(e, "case", json_string(ctx->ds.cases[p->case_idx].id));
+        json_object_set_new(e, "forced", json_boolean(p->forced));
+        json_object_set_new(e, "class", p->label >= 0 ? json_integer(p->label) : json_null());
+        json_object_set_new(e, "voxel", p->label >= 0 ? int_array(p->voxel, 3) : json_null());
+        json_object_set_new(e, "box_start", int_array(p->start, 3));
+        json_object_set_new(e, "box_end", int_array(p->end, 3));
+        json_object_set_new(e, "pad_before", int_array(before, 3));
+        json_object_set_new(e, "pad_after", int_array(after, 3));
+        json_object_set_new(e, "policy", json_string(pf_policy_name(ctx->opt.policy)));
+        json_object_set_new(e, "source_box_start", int_array(src_start, 3));
+        json_object_set_new(e, "source_box_end", int_array(src_end, 3));
+        json_object_set_new(key, "seed", seed_value(ctx->opt.seed));
+        json_object_set_new(key, "split", json_integer(n->split));
+        json_object_set_new(key, "epoch", json_integer(n->epoch));
+        json_object_set_new(key, "step", json_integer(n->step));
+        json_object_set_new(key, "position", json_integer(b));
+        json_object_set_new(e, "stream", key);
+        json_object_set_new(e, "image_xxh3", json_string(hex[0]));
+        json_object_set_new(e, "seg_xxh3", json_string(hex[1]));
+        {
+            pf_aug_params ap;
+            if (pf_render_aug_params(ctx, n, b, &ap))
+                json_object_set_new(e, "augmentation", aug_json(ctx, &ap));
+        }
+        json_array_append_new(pos, e);
+    }
+    json_object_set_new(j, "positions", pos);
+    return pf_text_dump(j);
+}
+
+char *pf_text_properties_json(const pf_ctx *ctx, uint32_t idx)
+{
+    const pf_case *c = &ctx->cache.cases[idx];
+    const pf_case_header *h = &c->hdr;
+    json_t *j = json_object(), *aff = json_array(), *box = json_array(), *cls = json_object();
+    json_t *sp = json_array(), *norm = json_array();
+    json_object_set_new(j, "id", json_string(h->id));
+    json_object_set_new(j, "shape", int_array(h->shape, 3));
+    json_object_set_new(j, "original_shape", int_array(h->orig_shape, 3));
+    for (int d = 0; d < 3; d++)
+        json_array_append_new(sp, json_real(h->spacing[d]));
+    json_object_set_new(j, "spacing", sp);
+    for (int r = 0; r < 4; r++) {
+        json_t *row = json_array();
+        for (int k = 0; k < 4; k++)
+            json_array_append_new(row, json_real(h->affine[r * 4 + k]));
+        json_array_append_new(aff, row);
+    }
+    json_object_set_new(j, "affine", aff);
+    for (int d = 0; d < 3; d++) {
+        int64_t b[2] = {h->crop_lo[d], h->crop_lo[d] + h->shape[d]};
+        json_array_append_new(box, int_array(b, 2));
+    }
+    json_object_set_new(j, "crop_box", box);
+    for (uint32_t k = 0; k < h->n_classes; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", c->classes[k].label);
+        json_object_set_new(cls, key, json_integer((json_int_t)c->classes[k].voxels));
+    }
+    json_object_set_new(j, "class_voxels", cls);
+    for (uint32_t ch = 0; ch < h->n_channels; ch++) {
+        const pf_norm *nm = &ctx->norm.cases[idx * h->n_channels + ch];
+        json_t *e = json_object();
+        json_object_set_new(e, "channel", json_string(ctx->ds.channel_names[ch]));
+        json_object_set_new(e, "scheme", json_string(pf_scheme_name(ctx->norm.channel[ch].scheme)));
+        json_object_set_new(e, "shift", json_real(nm->shift));
+        json_object_set_new(e, "scale", json_real(nm->scale));
+        json_object_set_new(e, "masked", json_boolean(nm->masked));
+        json_array_append_new(norm, e);
+    }
+    json_object_set_new(j, "normalization", norm);
+    return pf_text_dump(j);
+}
+
+/* status.json (files.h): numbers padded to 20 characters, so the size is constant. */
+char *pf_status_json(const pf_status *s_in)
+{
+    const pf_status st = *s_in;
+    char *s;
+#define F "%20llu"
+    if (asprintf(&s,
+                 "{\n"
+                 "  \"mounted_at_unix_ms\": " F ",\n"
+                 "  \"uptime_ms\": " F ",\n"
+                 "  \"files_opened\": " F ",\n"
+                 "  \"files_generated\": " F ",\n"
+                 "  \"memory_cache_hits\": " F ",\n"
+                 "  \"memory_cache_bytes\": " F ",\n"
+                 "  \"bytes_served\": " F ",\n"
+                 "  \"read_requests\": " F ",\n"
+                 "  \"errors\": " F ",\n"
+                 "  \"generate_us_p50\": " F ",\n"
+                 "  \"generate_us_p90\": " F ",\n"
+                 "  \"generate_us_p99\": " F ",\n"
+                 "  \"generate_us_max\": " F "\n"
+                 "}\n",
+                 (unsigned long long)st.mounted_at_unix_ms, (unsigned long long)st.uptime_ms,
+                 (unsigned long long)st.files_opened, (unsigned long long)st.files_generated,
+                 (unsigned long long)st.cache_hits, (unsigned long long)st.memory_cache_bytes,
+                 (unsigned long long)st.bytes_served, (unsigned long long)st.read_requests,
+                 (unsigned long long)st.errors, (unsigned long long)st.generate_p50_us,
+                 (unsigned long long)st.generate_p90_us, (unsigned long long)st.generate_p99_us,
+                 (unsigned long long)st.generate_max_us) < 0)
+        return NULL;
+#undef F
+    return s;
+}
+
+char *pf_ctx_check_report(const pf_ctx *ctx)
+{
+    char *text = NULL, fold[16];
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f)
+        return NULL;
+    if (ctx->opt.fold == PF_FOLD_ALL)
+        snprintf(fold, sizeof fold, "all");
+    else
+        snprintf(fold, sizeof fold, "%d", ctx->opt.fold);
+    fprintf(f, "dataset %s (%s layout): %d cases, %d channel%s, labels", ctx->ds.name,
+            ctx->ds.layout == PF_LAYOUT_MSD ? "Decathlon" : "nnU-Net", ctx->ds.n_cases,
+            ctx->ds.n_channels, ctx->ds.n_channels == 1 ? "" : "s");
+    for (int l = 0; l < ctx->ds.n_labels && l < 12; l++)
+        fprintf(f, " %d=%s", ctx->ds.label_values[l], ctx->ds.label_names[l]);
+    if (ctx->ds.n_labels > 12)
+        fprintf(f, " ... (%d labels)", ctx->ds.n_labels);
+    fprintf(f, "\nchannels:");
+    for (int c = 0; c < ctx->ds.n_channels; c++)
+        fprintf(f, " %s (%s%s)", ctx->ds.channel_names[c],
+                pf_scheme_name(ctx->norm.channel[c].scheme),
+                ctx->norm.channel[c].use_mask ? ", masked" : "");
+    fprintf(f, "\nfold %s: %d train, %d val (%s); patch %dx%dx%d\n\n", fold, ctx->split.n_train,
+            ctx->split.n_val, ctx->split.source, ctx->patch[0], ctx->patch[1], ctx->patch[2]);
+    fprintf(f, "%-28s %-15s %-15s %-20s %s\n", "case", "shape (ZYX)", "cropped",
+            "spacing (ZYX mm)", "classes (label:voxels)");
+    for (int i = 0; i < ctx->ds.n_cases; i++) {
+        const pf_case *c = &ctx->cache.cases[i];
+        const pf_case_header *h = &c->hdr;
+        char shape[32], crop[32], sp[48];
+        snprintf(shape, sizeof shape, "%lldx%lldx%lld", (long long)h->orig_shape[0],
+                 (long long)h->orig_shape[1], (long long)h->orig_shape[2]);
+        snprintf(crop, sizeof crop, "%lldx%lldx%lld", (long long)h->shape[0],
+                 (long long)h->shape[1], (long long)h->shape[2]);
+        snprintf(sp, sizeof sp, "%.3gx%.3gx%.3g", h->spacing[0], h->spacing[1], h->spacing[2]);
+        fprintf(f, "%-28s %-15s %-15s %-20s", h->id, shape, crop, sp);
+        if (h->n_classes == 0)
+            fprintf(f, " (no foreground)");
+        for (uint32_t k = 0; k < h->n_classes; k++)
+            fprintf(f, " %d:%llu", c->classes[k].label, (unsigned long long)c->classes[k].voxels);
+        fprintf(f, "\n");
+    }
+    for (int i = 0; i < ctx->n_skipped; i++)
+        fprintf(f, "%-28s SKIPPED: %s\n", ctx->skipped[i].id, ctx->skipped[i].reason);
+    fprintf(f, "\nOK: %d cases usable%s\n", ctx->ds.n_cases, ctx->n_skipped ? " (skip_bad)" : "");
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
