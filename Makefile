@@ -59,9 +59,12 @@ ALL_INC   := $(INC_vfs) -Isrc/mount -Isrc/cli $(FUSE_CFLAGS)
 all: patchfs
 
 # -MMD: each object depends on the headers it really includes (build/**/*.d)
+# `make V=1` prints whole command lines
+Q := $(if $(V),,@)
 build/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(INC_$(call layer_of,$*)) -MMD -MP -c -o $@ $<
+	$(if $(V),,@echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(INC_$(call layer_of,$*)) -MMD -MP -c -o $@ $<
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
@@ -70,11 +73,13 @@ build/tests:
 
 build/libpatchfs.a: $(CORE_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(if $(V),,@echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 build/libpatchfs-mount.a: $(MOUNT_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(if $(V),,@echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 patchfs: $(CLI_OBJ) build/libpatchfs-mount.a build/libpatchfs.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(FUSE_LIBS) $(CORE_LIBS)
@@ -169,7 +174,8 @@ $(FUZZ_OBJ): build/fuzz/%.o: src/%.c
 
 build/fuzz/libpatchfs.a: $(FUZZ_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(if $(V),,@echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 $(FUZZ_BIN): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libpatchfs.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(INC_vfs) -fsanitize=fuzzer -o $@ $< build/fuzz/libpatchfs.a $(CORE_LIBS)

@@ -10,10 +10,21 @@
 #ifndef PATCHFS_DETMATH_H
 #define PATCHFS_DETMATH_H
 
+#include <stdint.h>
+
 double pf_exp(double x);
 double pf_sin(double x);
 double pf_cos(double x);
 
 #define PF_PI 3.14159265358979323846
+
+/* The nearest-exact index map: the source index of output index o when n_in samples are
+ * resized to n_out, floor((o + 0.5) * n_in / n_out), in integers so it is exact. The one rule
+ * every downsampling here uses (deep-supervision targets, low-resolution simulation, nearest
+ * resampling along a coarse axis). */
+static inline int64_t pf_nearest_exact(int64_t o, int64_t n_in, int64_t n_out)
+{
+    return (2 * o + 1) * n_in / (2 * n_out);
+}
 
 #endif

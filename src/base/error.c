@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,18 @@ void *pf_calloc(size_t n, size_t size, pf_error *err)
     if (!p)
         pf_fail(err, ENOMEM, "out of memory allocating %zu x %zu bytes", n, size);
     return p;
+}
+
+int pf_resize(void *p, size_t n, size_t size, pf_error *err)
+{
+    void **slot = p, *q;
+    if (size && n > SIZE_MAX / size)
+        return pf_fail(err, ENOMEM, "out of memory: %zu x %zu bytes", n, size);
+    q = realloc(*slot, n * size > 0 ? n * size : 1);
+    if (!q)
+        return pf_fail(err, ENOMEM, "out of memory allocating %zu x %zu bytes", n, size);
+    *slot = q;
+    return 0;
 }
 
 char *pf_strdup(const char *s, pf_error *err)

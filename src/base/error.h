@@ -26,4 +26,8 @@ int pf_wrap(pf_error *err, const char *fmt, ...) __attribute__((format(printf, 2
 void *pf_calloc(size_t n, size_t size, pf_error *err);
 char *pf_strdup(const char *s, pf_error *err);
 
+/* Resizes the array *p to n elements of size bytes; on failure *p is left as it was (still
+ * owned by the caller) and -1 returned with ENOMEM. The one way arrays grow in patchfs. */
+int pf_resize(void *p, size_t n, size_t size, pf_error *err);
+
 #endif

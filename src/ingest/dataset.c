@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "order.h"
+
 void pf_dataset_free(pf_dataset *ds)
 {
     if (!ds)
@@ -61,19 +63,15 @@ static int cmp_case(const void *a, const void *b)
     return strcmp(((const pf_case_src *)a)->id, ((const pf_case_src *)b)->id);
 }
 
+static int cmp_id_case(const void *key, const void *elem)
+{
+    return strcmp(key, ((const pf_case_src *)elem)->id);
+}
+
 int pf_dataset_find_case(const pf_dataset *ds, const char *id)
 {
-    int lo = 0, hi = ds->n_cases - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2, c = strcmp(ds->cases[mid].id, id);
-        if (c == 0)
-            return mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
+    size_t i = pf_lower_bound(id, ds->cases, (size_t)ds->n_cases, sizeof *ds->cases, cmp_id_case);
+    return i < (size_t)ds->n_cases && strcmp(ds->cases[i].id, id) == 0 ? (int)i : -1;
 }
 
 int pf_dataset_has_label(const pf_dataset *ds, int value)
@@ -104,7 +102,8 @@ static int read_channels(pf_dataset *ds, json_t *obj, const char *jpath, const c
         if (!v || !json_is_string(v))
             return pf_fail(err, EINVAL, "%s: \"%s\" needs a string entry \"%zu\" (channels are "
                            "numbered 0..%zu)", jpath, key, i, n - 1);
-        ds->channel_names[i] = strdup(json_string_value(v));
+        if (!(ds->channel_names[i] = pf_strdup(json_string_value(v), err)))
+            return -1;
     }
     return 0;
 }
@@ -117,12 +116,12 @@ static int add_label(pf_dataset *ds, int value, const char *name, const char *jp
                        jpath, name, value);
     if (pf_dataset_has_label(ds, value))
         return 0; /* regions may repeat a value */
-    ds->label_values = realloc(ds->label_values, (size_t)(ds->n_labels + 1) * sizeof(int));
-    ds->label_names = realloc(ds->label_names, (size_t)(ds->n_labels + 1) * sizeof(char *));
-    if (!ds->label_values || !ds->label_names)
-        return pf_fail(err, ENOMEM, "out of memory");
+    if (pf_resize(&ds->label_values, (size_t)ds->n_labels + 1, sizeof(int), err) ||
+        pf_resize(&ds->label_names, (size_t)ds->n_labels + 1, sizeof(char *), err))
+        return -1;
     ds->label_values[ds->n_labels] = value;
-    ds->label_names[ds->n_labels] = strdup(name);
+    if (!(ds->label_names[ds->n_labels] = pf_strdup(name, err)))
+        return -1;
     ds->n_labels++;
     return 0;
 }
@@ -192,14 +191,14 @@ static int read_labels(pf_dataset *ds, json_t *obj, const char *jpath, pf_error 
 static pf_case_src *add_case(pf_dataset *ds, const char *id, pf_error *err)
 {
     pf_case_src *c;
-    ds->cases = realloc(ds->cases, (size_t)(ds->n_cases + 1) * sizeof *ds->cases);
-    if (!ds->cases) {
-        pf_fail(err, ENOMEM, "out of memory");
+    char *own = pf_strdup(id, err);
+    if (!own || pf_resize(&ds->cases, (size_t)ds->n_cases + 1, sizeof *ds->cases, err)) {
+        free(own);
         return NULL;
     }
     c = &ds->cases[ds->n_cases++];
     memset(c, 0, sizeof *c);
-    c->id = strdup(id);
+    c->id = own;
     return c;
 }
 
@@ -374,9 +373,10 @@ int pf_dataset_open(const char *root, pf_dataset *ds, pf_error *err)
     if (!S_ISDIR(st.st_mode))
         return pf_fail(err, ENOTDIR, "%s: not a folder (expected a dataset folder holding "
                        "dataset.json)", root);
-    ds->root = strdup(real);
     slash = strrchr(real, '/');
-    ds->name = strdup(slash && slash[1] ? slash + 1 : real);
+    if (!(ds->root = pf_strdup(real, err)) ||
+        !(ds->name = pf_strdup(slash && slash[1] ? slash + 1 : real, err)))
+        return -1;
     jpath = path_join(real, "dataset.json");
     if (!is_file(jpath)) {
         pf_fail(err, ENOENT, "%s: missing (an nnU-Net or Decathlon dataset folder has a "
@@ -414,7 +414,8 @@ int pf_dataset_open(const char *root, pf_dataset *ds, pf_error *err)
             pf_fail(err, EINVAL, "%s: \"file_ending\" (e.g. \".nii.gz\") is required", jpath);
             goto out;
         }
-        ds->file_ending = strdup(json_string_value(v));
+        if (!(ds->file_ending = pf_strdup(json_string_value(v), err)))
+            goto out;
         if (strcmp(ds->file_ending, ".nii.gz") && strcmp(ds->file_ending, ".nii")) {
             pf_fail(err, EINVAL, "%s: file_ending \"%s\" is not supported (patchfs reads "
                     ".nii and .nii.gz)", jpath, ds->file_ending);
@@ -429,7 +430,8 @@ int pf_dataset_open(const char *root, pf_dataset *ds, pf_error *err)
             goto out;
         }
     } else {
-        ds->file_ending = strdup(".nii.gz");
+        if (!(ds->file_ending = pf_strdup(".nii.gz", err)))
+            goto out;
         if (list_msd_cases(ds, json_object_get(j, "training"), jpath, err))
             goto out;
     }

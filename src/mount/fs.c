@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bufpool.h"
+#include "counters.h"
 #include "fstune.h"
 #include "memcache.h"
 #include "prefetch.h"
@@ -32,7 +33,6 @@
 #include "patchfs/files.h"
 
 #define PF_TIMEOUT 86400.0
-#define GEN_RING 8192 /* generation times kept for status.json percentiles */
 
 typedef struct pf_fs {
     pf_ctx *ctx;
@@ -42,60 +42,16 @@ typedef struct pf_fs {
     pf_prefetch *pre;  /* NULL without prefetch= */
     int prefetch_depth;
     pf_tune tune;
-    uint64_t mounted_at_ms;
-    /* counters for status.json */
-    pthread_mutex_t lock;
-    uint64_t opens, bytes, reads, errors, gen_count, gen_max_us;
-    uint32_t gen_us[GEN_RING];
+    pf_counters counters; /* status.json */
 } pf_fs;
 
-static uint64_t now_us(int clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void count(pf_fs *fs, uint64_t *counter, uint64_t add)
-{
-    pthread_mutex_lock(&fs->lock);
-    *counter += add;
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* A snapshot of the mount's counters (percentiles over the last GEN_RING generations). */
+/* A snapshot of the mount's counters and its memory cache, for status.json. */
 static void fill_status(pf_fs *fs, pf_status *st)
 {
-    uint32_t *sorted = malloc(GEN_RING * sizeof *sorted);
-    size_t n;
     size_t bytes;
-    pthread_mutex_lock(&fs->lock);
-    st->mounted_at_unix_ms = fs->mounted_at_ms;
-    st->uptime_ms = now_us(CLOCK_REALTIME) / 1000 - fs->mounted_at_ms;
-    st->files_opened = fs->opens;
-    st->bytes_served = fs->bytes;
-    st->read_requests = fs->reads;
-    st->errors = fs->errors;
-    st->generate_max_us = fs->gen_max_us;
-    n = fs->gen_count < GEN_RING ? (size_t)fs->gen_count : GEN_RING;
-    if (sorted)
-        memcpy(sorted, fs->gen_us, n * sizeof *sorted);
-    pthread_mutex_unlock(&fs->lock);
+    pf_counters_snapshot(&fs->counters, st);
     pf_memcache_stats(fs->mc, &st->files_generated, &st->cache_hits, &bytes);
     st->memory_cache_bytes = bytes;
-    if (sorted && n) {
-        qsort(sorted, n, sizeof *sorted, cmp_u32);
-        st->generate_p50_us = sorted[(n - 1) * 50 / 100];
-        st->generate_p90_us = sorted[(n - 1) * 90 / 100];
-        st->generate_p99_us = sorted[(n - 1) * 99 / 100];
-    }
-    free(sorted);
 }
 
 static pf_fs *fs_of(fuse_req_t req)
@@ -120,7 +76,7 @@ static int fill_stat(pf_fs *fs, const pf_node *n, struct stat *st)
     st->st_nlink = 1;
     if (pf_file_size(fs->ctx, n, (uint64_t *)&st->st_size, &err) != 0) {
         fprintf(stderr, "patchfs: %s\n", err.msg);
-        count(fs, &fs->errors, 1);
+        pf_counters_error(&fs->counters);
         return -err.errnum;
     }
     st->st_blksize = 1 << 20;
@@ -239,14 +195,9 @@ typedef struct pf_open {
 static int generate(void *p, char **data, size_t *len, pf_error *err)
 {
     gen_arg *g = p;
-    uint64_t t0 = now_us(CLOCK_MONOTONIC), dt;
+    uint64_t t0 = pf_now_us(CLOCK_MONOTONIC);
     int rc = pf_produce(g->fs->ctx, &g->node, data, len, err);
-    dt = now_us(CLOCK_MONOTONIC) - t0;
-    pthread_mutex_lock(&g->fs->lock);
-    g->fs->gen_us[g->fs->gen_count++ % GEN_RING] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
-    if (dt > g->fs->gen_max_us)
-        g->fs->gen_max_us = dt;
-    pthread_mutex_unlock(&g->fs->lock);
+    pf_counters_generated(&g->fs->counters, pf_now_us(CLOCK_MONOTONIC) - t0);
     return rc;
 }
 
@@ -321,7 +272,7 @@ static void open_status(fuse_req_t req, pf_fs *fs, const pf_node *n, struct fuse
     if (!h || !(h->own.data = pf_status_json(&st))) {
         if (h)
             open_free(fs, h);
-        count(fs, &fs->errors, 1);
+        pf_counters_error(&fs->counters);
         fuse_reply_err(req, ENOMEM);
         return;
     }
@@ -332,7 +283,7 @@ static void open_status(fuse_req_t req, pf_fs *fs, const pf_node *n, struct fuse
     fi->direct_io = 1;
     fi->keep_cache = 0;
     fi->noflush = 1;
-    count(fs, &fs->opens, 1);
+    pf_counters_open(&fs->counters);
     if (fuse_reply_open(req, fi) != 0)
         open_free(fs, h);
 }
@@ -361,12 +312,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     h = open_new(&node);
     if (!h) {
-        count(fs, &fs->errors, 1);
+        pf_counters_error(&fs->counters);
         fuse_reply_err(req, ENOMEM);
         return;
     }
     h->expect = expected_size(fs, &node);
-    count(fs, &fs->opens, 1);
+    pf_counters_open(&fs->counters);
     fi->fh = (uint64_t)(uintptr_t)h;
     fi->keep_cache = 1;
     fi->noflush = 1;
@@ -405,7 +356,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     (void)ino;
     if (!b) {
         fprintf(stderr, "patchfs: %s\n", err.msg);
-        count(fs, &fs->errors, 1);
+        pf_counters_error(&fs->counters);
         fuse_reply_err(req, err.errnum ? err.errnum : EIO);
         return;
     }
@@ -413,10 +364,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         size = 0;
     else if (size > b->len - (size_t)off)
         size = b->len - (size_t)off;
-    pthread_mutex_lock(&fs->lock);
-    fs->reads++;
-    fs->bytes += size;
-    pthread_mutex_unlock(&fs->lock);
+    pf_counters_read(&fs->counters, size);
     /* The reader can wake, close and release the file as soon as the kernel has copied the
      * reply, while this thread is still returning from writev: hold the buffer until then
      * (status.json's private buffer is freed only by its own release). */
@@ -563,8 +511,7 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
     /* Recycled large buffers (bufpool.h) take a quarter of the mem= budget, the memory cache
      * the rest, so that what the daemon holds stays within mem=. */
     pf_pool_set_cap(opt->mem_bytes / 4);
-    pthread_mutex_init(&fs.lock, NULL);
-    fs.mounted_at_ms = now_us(CLOCK_REALTIME) / 1000;
+    pf_counters_init(&fs.counters);
     fs.mc = pf_memcache_new(opt->mem_bytes - opt->mem_bytes / 4);
     if (!fs.mc) {
         fprintf(stderr, "patchfs: out of memory\n");
@@ -627,6 +574,6 @@ out:
     fuse_opt_free_args(&args);
     pf_prefetch_free(fs.pre);
     pf_memcache_free(fs.mc);
-    pthread_mutex_destroy(&fs.lock);
+    pf_counters_destroy(&fs.counters);
     return rc;
 }

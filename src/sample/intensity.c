@@ -305,9 +305,9 @@ static int lowres(float *v, const int P[3], double zoom, int in_plane)
     for (int z = 0; z < d[0]; z++)
         for (int y = 0; y < d[1]; y++)
             for (int x = 0; x < d[2]; x++) {
-                int64_t sz = ((int64_t)2 * z + 1) * P[0] / (2 * d[0]);
-                int64_t sy = ((int64_t)2 * y + 1) * P[1] / (2 * d[1]);
-                int64_t sx = ((int64_t)2 * x + 1) * P[2] / (2 * d[2]);
+                int64_t sz = pf_nearest_exact(z, P[0], d[0]);
+                int64_t sy = pf_nearest_exact(y, P[1], d[1]);
+                int64_t sx = pf_nearest_exact(x, P[2], d[2]);
                 a[((size_t)z * (size_t)d[1] + (size_t)y) * (size_t)d[2] + (size_t)x] =
                     v[(size_t)sz * plane + (size_t)sy * (size_t)P[2] + (size_t)sx];
             }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "order.h"
 #include "rng.h"
 
 int pf_forced_from(int batch, double oversample)
@@ -44,23 +45,23 @@ void pf_class_pool_free(pf_class_pool *pool)
     memset(pool, 0, sizeof *pool);
 }
 
+static int cmp_label_row(const void *key, const void *elem)
+{
+    int a = *(const int *)key, b = ((const pf_class_row *)elem)->label;
+    return a < b ? -1 : a > b;
+}
+
+/* rows are ascending by label */
 static const pf_class_row *find_class(const pf_case *c, int label)
 {
-    int lo = 0, hi = (int)c->hdr.n_classes - 1;
-    while (lo <= hi) { /* rows are ascending by label */
-        int mid = lo + (hi - lo) / 2;
-        if (c->classes[mid].label == label)
-            return &c->classes[mid];
-        if (c->classes[mid].label < label)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return NULL;
+    size_t i = pf_lower_bound(&label, c->classes, c->hdr.n_classes, sizeof *c->classes,
+                              cmp_label_row);
+    return i < c->hdr.n_classes && c->classes[i].label == label ? &c->classes[i] : NULL;
 }
 
 int pf_class_pool_build(pf_class_pool *pool, const pf_case *cases, const int *split_cases,
-                        int n_split_cases, const pf_class_weight *weights, int n_weights)
+                        int n_split_cases, const pf_class_weight *weights, int n_weights,
+                        pf_error *err)
 {
     unsigned char present[32768] = {0};
     memset(pool, 0, sizeof *pool);
@@ -79,15 +80,14 @@ int pf_class_pool_build(pf_class_pool *pool, const pf_case *cases, const int *sp
                 w = weights[i].weight;
         if (w == 0)
             continue;
-        pool->labels = realloc(pool->labels, (size_t)(pool->n + 1) * sizeof *pool->labels);
-        pool->weights = realloc(pool->weights, (size_t)(pool->n + 1) * sizeof *pool->weights);
-        pool->n_cases = realloc(pool->n_cases, (size_t)(pool->n + 1) * sizeof *pool->n_cases);
-        pool->cases = realloc(pool->cases, (size_t)(pool->n + 1) * sizeof *pool->cases);
-        list = malloc((size_t)n_split_cases * sizeof *list);
-        if (!pool->labels || !pool->weights || !pool->n_cases || !pool->cases || !list) {
-            free(list);
+        const size_t n = (size_t)pool->n + 1;
+        if (pf_resize(&pool->labels, n, sizeof *pool->labels, err) ||
+            pf_resize(&pool->weights, n, sizeof *pool->weights, err) ||
+            pf_resize(&pool->n_cases, n, sizeof *pool->n_cases, err) ||
+            pf_resize(&pool->cases, n, sizeof *pool->cases, err) ||
+            !(list = pf_calloc((size_t)n_split_cases, sizeof *list, err))) {
             pf_class_pool_free(pool);
-            return -ENOMEM;
+            return -1;
         }
         pool->labels[pool->n] = label;
         pool->weights[pool->n] = w;

@@ -59,7 +59,8 @@ void pf_bbox_bounds(int64_t shape, int64_t patch, int64_t need, int64_t *lb, int
 /* Builds the class pool of a split: classes present in its cases, weighted by weights (label
  * -> millionths; labels not listed weigh 1.0; NULL = all 1.0). */
 int pf_class_pool_build(pf_class_pool *pool, const pf_case *cases, const int *split_cases,
-                        int n_split_cases, const pf_class_weight *weights, int n_weights);
+                        int n_split_cases, const pf_class_weight *weights, int n_weights,
+                        pf_error *err);
 void pf_class_pool_free(pf_class_pool *pool);
 
 /* Samples one step: out has s->batch entries (the whole global batch; a shard serves a

@@ -136,10 +136,8 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
             if (pf_class_pool_build(&ctx->pools[sp], ctx->cache.cases,
                                     sp ? ctx->split.val : ctx->split.train,
                                     sp ? ctx->split.n_val : ctx->split.n_train,
-                                    o->class_weights, o->n_class_weights) != 0) {
-                pf_fail(err, ENOMEM, "out of memory");
+                                    o->class_weights, o->n_class_weights, err) != 0)
                 goto fail;
-            }
             ctx->sampler.pools[sp] = &ctx->pools[sp];
         }
     if (o->aug)

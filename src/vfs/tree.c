@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "order.h"
 
 /* ino layout (64 bits):
  *   63..60 kind   59 split   58..57 slot (low bits)   56..37 epoch (20)   36..15 step (22)
@@ -238,19 +239,15 @@ static int parse_numbered(const char *name, const char *prefix, uint32_t limit, 
     return 0;
 }
 
+static int cmp_id(const void *key, const void *elem)
+{
+    return strcmp(key, *(char *const *)elem);
+}
+
 static int find_case(const pf_tree *t, const char *id)
 {
-    int lo = 0, hi = t->n_cases - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2, c = strcmp(t->case_ids[mid], id);
-        if (c == 0)
-            return mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
+    size_t i = pf_lower_bound(id, t->case_ids, (size_t)t->n_cases, sizeof *t->case_ids, cmp_id);
+    return i < (size_t)t->n_cases && strcmp(t->case_ids[i], id) == 0 ? (int)i : -1;
 }
 
 static int file_index(const char *const *names, int n, const char *name)

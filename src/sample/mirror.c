@@ -1,0 +1,125 @@
+/* mirror.c - nnU-Net's mirroring of an augmented sample: image channels and seg reversed along
+ * the drawn axes in one in-place pass, rows reversed four floats or eight labels at a time. */
+#include "augment.h"
+
+#include <string.h>
+
+#include "vecmath.h"
+
+/* a[i] <-> b[len - 1 - i] for all i (a != b), or the reversal of a (a == b), four or eight
+ * elements at a time through reversed vector loads. */
+typedef int16_t pf_v8s __attribute__((vector_size(16)));
+
+static void swap_reversed_f(float *a, float *b, size_t len)
+{
+    size_t i = 0;
+    if (a == b) {
+        for (; 2 * i + 2 * PF_VL <= len; i += PF_VL) {
+            pf_vf x = pf_vf_load(a + i), y = pf_vf_load(a + len - PF_VL - i);
+            pf_vf_store(a + i, (pf_vf){y[3], y[2], y[1], y[0]});
+            pf_vf_store(a + len - PF_VL - i, (pf_vf){x[3], x[2], x[1], x[0]});
+        }
+        for (; 2 * i + 1 < len; i++) {
+            float t = a[i];
+            a[i] = a[len - 1 - i];
+            a[len - 1 - i] = t;
+        }
+        return;
+    }
+    for (; i + PF_VL <= len; i += PF_VL) {
+        pf_vf x = pf_vf_load(a + i), y = pf_vf_load(b + len - PF_VL - i);
+        pf_vf_store(a + i, (pf_vf){y[3], y[2], y[1], y[0]});
+        pf_vf_store(b + len - PF_VL - i, (pf_vf){x[3], x[2], x[1], x[0]});
+    }
+    for (; i < len; i++) {
+        float t = a[i];
+        a[i] = b[len - 1 - i];
+        b[len - 1 - i] = t;
+    }
+}
+
+static inline pf_v8s load8s(const int16_t *p)
+{
+    pf_v8s v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store8s_reversed(int16_t *p, pf_v8s v)
+{
+    pf_v8s r = {v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]};
+    memcpy(p, &r, sizeof r);
+}
+
+static void swap_reversed_s(int16_t *a, int16_t *b, size_t len)
+{
+    size_t i = 0;
+    if (a == b) {
+        for (; 2 * i + 16 <= len; i += 8) {
+            pf_v8s x = load8s(a + i), y = load8s(a + len - 8 - i);
+            store8s_reversed(a + i, y);
+            store8s_reversed(a + len - 8 - i, x);
+        }
+        for (; 2 * i + 1 < len; i++) {
+            int16_t t = a[i];
+            a[i] = a[len - 1 - i];
+            a[len - 1 - i] = t;
+        }
+        return;
+    }
+    for (; i + 8 <= len; i += 8) {
+        pf_v8s x = load8s(a + i), y = load8s(b + len - 8 - i);
+        store8s_reversed(a + i, y);
+        store8s_reversed(b + len - 8 - i, x);
+    }
+    for (; i < len; i++) {
+        int16_t t = a[i];
+        a[i] = b[len - 1 - i];
+        b[len - 1 - i] = t;
+    }
+}
+
+/* Reverses the mirrored axes of one (P0, P1, P2) volume of `elem`-byte elements in a single
+ * pass, in place: output row (z, y) is input row (z', y') (each index flipped when its axis
+ * is mirrored), reversed when X is mirrored. The row map is its own inverse, so each pair of
+ * rows is swapped once. */
+static void mirror_volume(void *data, size_t elem, const int P[3], const int m[3])
+{
+    const size_t len = (size_t)P[2], rowb = len * elem;
+    unsigned char *v = data, tmp[4 * 1024];
+    for (int z = 0; z < P[0]; z++)
+        for (int y = 0; y < P[1]; y++) {
+            const int z2 = m[0] ? P[0] - 1 - z : z, y2 = m[1] ? P[1] - 1 - y : y;
+            const size_t r = (size_t)z * (size_t)P[1] + (size_t)y;
+            const size_t r2 = (size_t)z2 * (size_t)P[1] + (size_t)y2;
+            unsigned char *a = v + r * rowb, *b = v + r2 * rowb;
+            if (r2 < r)
+                continue; /* done with its partner */
+            if (!m[2]) {
+                for (size_t off = 0; r2 != r && off < rowb; off += sizeof tmp) {
+                    size_t k = rowb - off < sizeof tmp ? rowb - off : sizeof tmp;
+                    memcpy(tmp, a + off, k);
+                    memcpy(a + off, b + off, k);
+                    memcpy(b + off, tmp, k);
+                }
+            } else if (elem == 4) {
+                swap_reversed_f((float *)a, (float *)b, len);
+            } else {
+                swap_reversed_s((int16_t *)a, (int16_t *)b, len);
+            }
+        }
+}
+
+void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
+                   int16_t *seg)
+{
+    const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
+    if (!p->mirror[0] && !p->mirror[1] && !p->mirror[2])
+        return;
+    if (img)
+        for (int c = 0; c < channels; c++)
+            mirror_volume(img + (size_t)c * n, sizeof *img, patch, p->mirror);
+    if (seg)
+        mirror_volume(seg, sizeof *seg, patch, p->mirror);
+}
+

@@ -1,0 +1,239 @@
+/* sample_seg.c - an augmented sample's segmentation on the same grid as its image: nnU-Net's
+ * per-label linear interpolation with argmax (or nearest), -1 outside the case, and a
+ * separable sampler for axis-aligned grids that gives the same labels. */
+#include "grid.h"
+
+#include <stdlib.h>
+
+/* Segmentation: nnU-Net's per-label linear interpolation + argmax (each label's one-hot value
+ * is the summed trilinear weight of the corners carrying it; outside the case counts as -1;
+ * ties go to the label met first in corner order), or nearest. */
+static int16_t seg_linear(const pf_case *c, const int32_t f[3], const float w[3])
+{
+    const int64_t *S = c->hdr.shape;
+    int16_t lab[8];
+    float wsum[8];
+    int n = 0, best = 0;
+    if (outside_case(f, S))
+        return -1; /* every corner outside */
+    for (int k = 0; k < 8; k++) {
+        int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
+        int16_t l = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
+                        ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+        float wk = ((k >> 2) ? w[0] : 1.0f - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0f - w[1]) *
+                   ((k & 1) ? w[2] : 1.0f - w[2]);
+        int j;
+        for (j = 0; j < n && lab[j] != l; j++)
+            ;
+        if (j == n) {
+            lab[n] = l;
+            wsum[n++] = 0.0f;
+        }
+        wsum[j] += wk;
+    }
+    for (int j = 1; j < n; j++)
+        if (wsum[j] > wsum[best])
+            best = j;
+    return lab[best];
+}
+
+/* The nearer corner on each axis (ties up, as floor(q + 0.5)); -1 outside the case. */
+static int16_t seg_nearest_at(const pf_case *c, const int32_t f[3], const float w[3])
+{
+    const int64_t *S = c->hdr.shape;
+    int64_t iz = f[0] + (w[0] >= 0.5f), iy = f[1] + (w[1] >= 0.5f), ix = f[2] + (w[2] >= 0.5f);
+    return iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
+               ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+}
+
+void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
+                       const pf_aug_params *p, int seg_nearest, int16_t *out)
+{
+    pf_aug_sample_seg_planes(c, start, patch, p, seg_nearest, 0, patch[0], out);
+}
+
+/* The seg of an axis-aligned grid, planes [z0, z1). A voxel whose eight corners carry one
+ * label takes it; the test factorises like the interpolation: along X a row's corner pair is
+ * "one label" or MIXED, then pairs of those along Y, then along Z. Other voxels (label borders,
+ * the case's border) go through seg_linear with the general sampler's positions, so the bytes
+ * are the general sampler's. Nearest picks the nearer corner per axis. */
+#define MIXED INT32_MIN
+
+/* One source plane zs: per output (y, x), the single label of the 2 x 2 corners in Y and X,
+ * or MIXED; rows [ylo, yhi] of X pairs go through xeq first. */
+static void seg_plane_labels(const int16_t *seg, const axis_tables *t, const int64_t S[3],
+                             int32_t zs, int32_t *xeq, int32_t *dst)
+{
+    const int P1 = t->len[1], P2 = t->len[2];
+    const int32_t ylo = t->ylo, yhi = t->yhi;
+    for (int32_t ys = ylo; ys <= yhi; ys++) {
+        const int16_t *row = seg + ((size_t)zs * (size_t)S[1] + (size_t)ys) * (size_t)S[2];
+        int32_t *xr = xeq + (size_t)(ys - ylo) * (size_t)P2;
+        for (int x = 0; x < P2; x++) {
+            const int32_t f = t->f[2][x];
+            xr[x] = t->in[2][x] && row[f] == row[f + 1] ? row[f] : MIXED;
+        }
+    }
+    for (int y = 0; y < P1; y++) {
+        const int32_t *r0, *r1;
+        int32_t *o = dst + (size_t)y * (size_t)P2;
+        int x;
+        if (!t->in[1][y])
+            continue;
+        r0 = xeq + (size_t)(t->f[1][y] - ylo) * (size_t)P2;
+        r1 = r0 + P2;
+        for (x = 0; x + PF_VL <= P2; x += PF_VL) {
+            pf_vi a, b;
+            memcpy(&a, r0 + x, sizeof a);
+            memcpy(&b, r1 + x, sizeof b);
+            a = (a & (a == b)) | ((pf_vi){MIXED, MIXED, MIXED, MIXED} & ~(a == b));
+            memcpy(o + x, &a, sizeof a);
+        }
+        for (; x < P2; x++)
+            o[x] = r0[x] == r1[x] ? r0[x] : MIXED;
+    }
+}
+
+typedef struct label_planes {
+    const int16_t *seg;
+    const axis_tables *t;
+    const int64_t *S;
+    int32_t *xeq, *yp[2];
+} label_planes;
+
+static void make_label_plane(void *arg, int slot, int32_t zs)
+{
+    label_planes *lp = arg;
+    seg_plane_labels(lp->seg, lp->t, lp->S, zs, lp->xeq, lp->yp[slot]);
+}
+
+static int sample_seg_separable(const pf_case *c, const grid *g, const case_geom *cg,
+                                const int patch[3], int seg_nearest, int z0, int z1,
+                                int16_t *out)
+{
+    const size_t plane = (size_t)patch[1] * (size_t)patch[2];
+    const int P2 = patch[2];
+    label_planes lp = {.seg = c->seg, .S = c->hdr.shape};
+    plane_pair pp = {{-1, -1}, make_label_plane, &lp};
+    axis_tables t;
+    int rc = -1;
+    if (!cg->usable || cg->collapsed[0] || cg->collapsed[1] || cg->collapsed[2])
+        return -1; /* the general sampler handles these */
+    if (!pf_grid_axis_aligned(g) || pf_axis_tables_make(&t, g, cg, patch) != 0)
+        return -1;
+    if (seg_nearest) {
+        for (int z = z0; z < z1; z++)
+            for (int y = 0; y < patch[1]; y++)
+                for (int x = 0; x < P2; x++) {
+                    const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
+                    const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
+                    out[(size_t)z * plane + (size_t)y * (size_t)P2 + (size_t)x] =
+                        seg_nearest_at(c, fk, wk);
+                }
+        pf_axis_tables_free(&t);
+        return 0;
+    }
+    lp.t = &t;
+    lp.xeq = malloc((size_t)(t.yhi >= t.ylo ? t.yhi - t.ylo + 1 : 1) * (size_t)P2 * sizeof *lp.xeq);
+    lp.yp[0] = malloc(plane * sizeof *lp.yp[0]);
+    lp.yp[1] = malloc(plane * sizeof *lp.yp[1]);
+    if (!lp.xeq || !lp.yp[0] || !lp.yp[1])
+        goto out;
+    for (int z = z0; z < z1; z++) {
+        const int32_t *pa = NULL, *pb = NULL;
+        if (t.in[0][z] && t.yhi >= t.ylo) {
+            int sa, sb;
+            pf_plane_pair_get(&pp, t.f[0][z], &sa, &sb);
+            pa = lp.yp[sa];
+            pb = lp.yp[sb];
+        }
+        for (int y = 0; y < patch[1]; y++) {
+            int16_t *o = out + (size_t)z * plane + (size_t)y * (size_t)P2;
+            const int32_t *ra = pa && t.in[1][y] ? pa + (size_t)y * (size_t)P2 : NULL;
+            const int32_t *rb = ra ? pb + (size_t)y * (size_t)P2 : NULL;
+            for (int x = 0; x < P2; x++) {
+                if (ra && ra[x] != MIXED && ra[x] == rb[x]) {
+                    o[x] = (int16_t)ra[x];
+                } else {
+                    const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
+                    const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
+                    o[x] = seg_linear(c, fk, wk);
+                }
+            }
+        }
+    }
+    rc = 0;
+out:
+    free(lp.xeq);
+    free(lp.yp[0]);
+    free(lp.yp[1]);
+    pf_axis_tables_free(&t);
+    return rc;
+}
+
+static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom *cgp,
+                               const int patch[3], int seg_nearest, int z0, int z1,
+                               int16_t *out);
+
+void pf_aug_sample_seg_planes(const pf_case *c, const int64_t start[3], const int patch[3],
+                              const pf_aug_params *p, int seg_nearest, int z0, int z1,
+                              int16_t *out)
+{
+    case_geom cg;
+    grid g;
+    pf_grid_init(&g, p, start, patch);
+    pf_case_geom_init(&cg, c, &g, patch);
+    if (sample_seg_separable(c, &g, &cg, patch, seg_nearest, z0, z1, out) == 0)
+        return;
+    sample_seg_general(c, &g, &cg, patch, seg_nearest, z0, z1, out);
+}
+
+void pf_aug_sample_seg_general(const pf_case *c, const int64_t start[3], const int patch[3],
+                               const pf_aug_params *p, int seg_nearest, int16_t *out)
+{
+    case_geom cg;
+    grid g;
+    pf_grid_init(&g, p, start, patch);
+    pf_case_geom_init(&cg, c, &g, patch);
+    sample_seg_general(c, &g, &cg, patch, seg_nearest, 0, patch[0], out);
+}
+
+static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom *cgp,
+                               const int patch[3], int seg_nearest, int z0, int z1,
+                               int16_t *out)
+{
+    const grid g = *gp;
+    const case_geom cg = *cgp;
+    for (int z = z0; z < z1; z++)
+        for (int y = 0; y < patch[1]; y++) {
+            const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
+            row_walk rw;
+            pf_row_walk_init(&rw, &g, z, y);
+            for (int x0 = 0; x0 < patch[2]; x0 += PF_VL) {
+                const int m = patch[2] - x0 < PF_VL ? patch[2] - x0 : PF_VL;
+                int32_t base[PF_VL];
+                pf_vf w[3];
+                pf_vi f[3], in = group_points(&rw, x0, &cg, f, w, base);
+                for (int k = 0; k < m; k++) {
+                    int16_t *o = out + row + (size_t)x0 + (size_t)k;
+                    if (in[k] && !seg_nearest) {
+                        /* inside a region of one label (most voxels): that label */
+                        const int16_t *b = c->seg + base[k];
+                        const int16_t l = b[0];
+                        const size_t *cn = cg.corner;
+                        if (b[cn[1]] == l && b[cn[2]] == l && b[cn[3]] == l && b[cn[4]] == l &&
+                            b[cn[5]] == l && b[cn[6]] == l && b[cn[7]] == l) {
+                            *o = l;
+                            continue;
+                        }
+                    }
+                    {
+                        const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                        const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                        *o = seg_nearest ? seg_nearest_at(c, fk, wk) : seg_linear(c, fk, wk);
+                    }
+                }
+            }
+        }
+}
+
