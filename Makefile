@@ -124,7 +124,12 @@ unit: $(UNIT_BIN)
 	@failed=""; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
 	 if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
-integration: patchfs
+# test drivers: small programs the integration tests run against their numpy/scipy references
+DRIVERS := build/tests/resample_driver
+build/tests/%_driver: tests/tools/%_driver.c build/libpatchfs.a | build/tests
+	$(CC) $(CFLAGS) $(INC_vfs) -o $@ $< build/libpatchfs.a $(LDFLAGS) $(CORE_LIBS)
+
+integration: patchfs $(DRIVERS)
 	PYTHON=$(PYTHON) bash tests/integration/run.sh
 
 test: check-deps patchfs unit integration

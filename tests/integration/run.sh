@@ -440,6 +440,15 @@ if want signals; then
     fusermount3 -u "$M" 2>/dev/null
 fi
 
+# ---------------------------------------------------------------- resampling
+# nnU-Net's resampling (src/ingest/resample.c, through tests/tools/resample_driver) against an
+# independent numpy/scipy implementation of nnU-Net's rules, on random arrays and real cases
+if want resample; then
+    if [ -d "$REAL" ]; then real_arg=(--real "$REAL"); else real_arg=(--no-real); fi
+    check "resample: images and segmentations equal the numpy/scipy reference (random and real cases)" \
+        "$PY" tests/integration/resample_check.py --driver "$ROOT/build/tests/resample_driver" "${real_arg[@]}"
+fi
+
 # ---------------------------------------------------------------- suites in their own files
 # Each prints "ok - ..." / "not ok - ..." / "skip - ..." lines; counted here.
 for suite in reliability perf_checks examples; do
