@@ -82,7 +82,8 @@ build/libpatchfs-mount.a: $(MOUNT_OBJ)
 	$(Q)ar rcs $@ $^
 
 patchfs: $(CLI_OBJ) build/libpatchfs-mount.a build/libpatchfs.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(FUSE_LIBS) $(CORE_LIBS)
+	$(if $(V),,@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(FUSE_LIBS) $(CORE_LIBS)
 
 $(filter-out $(MOUNT_TESTS),$(UNIT_BIN)): build/tests/%: tests/unit/%.c tests/unit/testutil.h build/libpatchfs.a | build/tests
 	$(CC) $(CFLAGS) $(ALL_INC) -Itests/unit -MMD -MP -o $@ $< build/libpatchfs.a $(LDFLAGS) \

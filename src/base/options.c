@@ -1,12 +1,23 @@
-/* options.c - parsing and validating patchfs options (see options.h). */
+/* options.c - the option table and the parsing it drives (see options.h).
+ *
+ * One row per option. Regular options (numbers, names, sizes, flags) are set by a generic
+ * setter from the row's field, range and names; the irregular ones (patch, class_weights,
+ * shard, ...) have a small setter of their own. --help, pf_options_format and the JSON
+ * writer (options_text.c) and the cross-option checks (options_check.c) read the same rows. */
 #include "options.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "options_i.h"
+
+/* The generic setters store enums and int fields as int, counts as uint32_t / uint64_t. */
+_Static_assert(sizeof(pf_policy) == sizeof(int) && sizeof(pf_norm_mode) == sizeof(int) &&
+                   sizeof(pf_crop_mode) == sizeof(int) && sizeof(int) == sizeof(uint32_t),
+               "enum and int option fields are stored as 32-bit ints");
 
 const char *const pf_aug_prob_names[PF_AUG_N] = {
     "rotation", "scaling", "noise", "blur", "blur_channel", "brightness", "contrast", "lowres",
@@ -14,6 +25,14 @@ const char *const pf_aug_prob_names[PF_AUG_N] = {
 /* nnUNetTrainer.get_training_transforms */
 const double pf_aug_prob_defaults[PF_AUG_N] = {0.2, 0.2, 0.1, 0.2, 0.5, 0.15, 0.15, 0.25, 0.5,
                                                0.1, 0.3, 0.5};
+
+/* enum names, index = the value stored (the order of the enums in options.h) */
+static const char *const norm_names[] = {"auto", "zscore", "ct", "none", NULL};
+static const char *const crop_names[] = {"nonzero", "none", NULL};
+static const char *const policy_names[] = {"nnunet", "class", "uniform", NULL};
+static const char *const mode_names[] = {"fixed", "probabilistic", NULL};
+static const char *const aug_names[] = {"none", "nnunet", NULL};
+static const char *const interp_names[] = {"linear", "nearest", NULL};
 
 void pf_options_init(pf_options *o)
 {
@@ -59,457 +78,253 @@ int pf_parse_u64(const char *s, uint64_t max, uint64_t *out)
     return 0;
 }
 
-static int parse_uint_opt(const char *key, const char *value, uint64_t min, uint64_t max,
-                          uint64_t *out, pf_error *err)
+/* ---- the table ---- */
+
+#define C PF_OPT_CONTENT
+#define T PF_OPT_TREE
+#define S PF_OPT_SERVING
+#define FIELD(f) .offset = offsetof(pf_options, f), .size = sizeof(((pf_options *)0)->f)
+#define AUG_P(i, nm, ex)                                                                    \
+    {.name = "aug_p_" nm, .type = PF_OT_DOUBLE, .kind = C,                                  \
+     .offset = offsetof(pf_options, aug_p) + (i) * sizeof(double), .size = sizeof(double),  \
+     .dmin = 0, .dmax = 1, .metavar = "P", .example = ex, .bad = "1.5",                     \
+     .help = "with aug=nnunet: probability of one transform",                               \
+     .flags = PF_OPTF_NO_JSON | PF_OPTF_GROUP | PF_OPTF_AUG}
+#define WORD(nm)                                                                            \
+    {.name = nm, .type = PF_OT_WORD, .bad = "1", .flags = PF_OPTF_NO_JSON,                  \
+     .help = "mount(8)/fstab word, accepted and ignored (patchfs is read-only, nosuid, nodev)"}
+
+static const pf_option_desc table[] = {
+    {.name = "seed", .type = PF_OT_UINT, .kind = C, FIELD(seed), .umax = UINT64_MAX,
+     .metavar = "N", .example = "7", .bad = "-1", .help = "seed of every random stream"},
+    {.name = "patch", .type = PF_OT_SHAPE, .kind = C, .metavar = "ZxYxX",
+     .def = "per axis min(128, median case shape)", .example = "32x48x32", .bad = "0x1x1",
+     .help = "patch size; YxX: 2D, axial slices", .set = pf_opt_set_patch, .json = pf_json_patch},
+    {.name = "batch", .type = PF_OT_UINT, .kind = C, FIELD(batch), .umin = 1,
+     .umax = PF_MAX_BATCH, .metavar = "N", .example = "4", .bad = "0", .help = "batch size"},
+    {.name = "oversample", .type = PF_OT_DOUBLE, .kind = C, FIELD(oversample), .dmin = 0,
+     .dmax = 1, .metavar = "P", .example = "0.5", .bad = "1.5", .set = pf_opt_set_oversample,
+     .help = "share of each batch forced to contain foreground"},
+    {.name = "oversample_mode", .type = PF_OT_ENUM, .kind = C, FIELD(probabilistic),
+     .names = mode_names, .example = "probabilistic", .bad = "sometimes",
+     .help = "fixed: the last positions are forced; probabilistic: each with probability P",
+     .json = pf_json_oversample_mode},
+    {.name = "steps", .type = PF_OT_UINT, .kind = T, FIELD(steps), .umin = 1,
+     .umax = PF_MAX_STEPS, .metavar = "N", .example = "10", .bad = "0",
+     .help = "training steps per epoch"},
+    {.name = "val_steps", .type = PF_OT_UINT, .kind = T, FIELD(val_steps), .umin = 1,
+     .umax = PF_MAX_STEPS, .metavar = "N", .example = "5", .bad = "1e3",
+     .help = "validation steps per epoch"},
+    {.name = "epochs", .type = PF_OT_UINT, .kind = T, FIELD(epochs), .umin = 1,
+     .umax = PF_MAX_EPOCHS, .metavar = "N", .example = "2", .bad = "1048576",
+     .help = "epochs"},
+    {.name = "fold", .type = PF_OT_UINT, .kind = C, .umax = 1000000, .metavar = "K|all",
+     .example = "all", .bad = "-1", .set = pf_opt_set_fold, .json = pf_json_fold,
+     .help = "cross-validation fold: 0..4 nnU-Net's 5-fold, 5+ random 80:20, all"},
+    {.name = "normalize", .type = PF_OT_ENUM, .kind = C, FIELD(normalize), .names = norm_names,
+     .example = "ct", .bad = "foo",
+     .help = "auto: per channel by its name, as nnU-Net; or one scheme for every channel"},
+    {.name = "crop", .type = PF_OT_ENUM, .kind = C, FIELD(crop), .names = crop_names,
+     .example = "none", .bad = "box",
+     .help = "nonzero: nnU-Net's crop to the nonzero region; none: whole volumes"},
+    {.name = "sampler", .type = PF_OT_ENUM, .kind = C, FIELD(policy), .names = policy_names,
+     .example = "class", .bad = "random",
+     .help = "forced positions: a class of their case (nnunet), a class first, then a case "
+             "with it (class); uniform: no forcing"},
+    {.name = "class_weights", .type = PF_OT_LIST, .kind = C, .metavar = "L:W,...",
+     .def = "all 1", .example = "1:1,2:4.5", .bad = "0:1", .set = pf_opt_set_list,
+     .add = pf_opt_add_class_weight, .json = pf_json_class_weights,
+     .help = "with sampler=class: class weights (0 excludes a class)"},
+    {.name = "aug", .type = PF_OT_ENUM, .kind = C, FIELD(aug), .names = aug_names,
+     .example = "nnunet", .bad = "yes", .json = pf_json_aug,
+     .help = "nnunet: nnU-Net's training augmentation (docs/augmentation.md)"},
+    {.name = "seg_interp", .type = PF_OT_ENUM, .kind = C, FIELD(seg_nearest),
+     .names = interp_names, .example = "nearest", .bad = "cubic",
+     .flags = PF_OPTF_NO_JSON | PF_OPTF_AUG,
+     .help = "with aug=nnunet: label resampling, per-label linear + argmax, or nearest"},
+    AUG_P(PF_AUG_P_ROTATION, "rotation", "0.5"),
+    AUG_P(PF_AUG_P_SCALING, "scaling", "0.5"),
+    AUG_P(PF_AUG_P_NOISE, "noise", "0"),
+    AUG_P(PF_AUG_P_BLUR, "blur", "1"),
+    AUG_P(PF_AUG_P_BLUR_CHANNEL, "blur_channel", "0.25"),
+    AUG_P(PF_AUG_P_BRIGHTNESS, "brightness", "0.5"),
+    AUG_P(PF_AUG_P_CONTRAST, "contrast", "0.5"),
+    AUG_P(PF_AUG_P_LOWRES, "lowres", "0.5"),
+    AUG_P(PF_AUG_P_LOWRES_CHANNEL, "lowres_channel", "0.75"),
+    AUG_P(PF_AUG_P_GAMMA_INVERT, "gamma_invert", "0.2"),
+    AUG_P(PF_AUG_P_GAMMA, "gamma", "0.6"),
+    AUG_P(PF_AUG_P_MIRROR, "mirror", "1"),
+    {.name = "aug_rotation", .type = PF_OT_RANGE, .kind = C, .dmin = -360, .dmax = 360,
+     .metavar = "LO:HI", .def = "nnU-Net's", .example = "-30:30", .bad = "30:-30",
+     .set = pf_opt_set_aug_rotation, .flags = PF_OPTF_NO_JSON | PF_OPTF_AUG,
+     .help = "with aug=nnunet: rotation range, degrees"},
+    {.name = "aug_scaling", .type = PF_OT_RANGE, .kind = C, .dmin = 0.05, .dmax = 20,
+     .metavar = "LO:HI", .example = "0.8:1.25", .bad = "0:1", .set = pf_opt_set_aug_scaling,
+     .flags = PF_OPTF_NO_JSON | PF_OPTF_AUG,
+     .help = "with aug=nnunet: zoom factor range (> 1 zooms out)"},
+    {.name = "ds_scales", .type = PF_OT_LIST, .kind = C, .metavar = "1,S,...", .def = "none",
+     .example = "1,0.5,0.25", .bad = "0.5,1", .set = pf_opt_set_list, .add = pf_opt_add_ds_scale,
+     .json = pf_json_ds_scales,
+     .help = "deep-supervision targets seg_ds1.npy, ... (decreasing scales after 1)"},
+    {.name = "shard", .type = PF_OT_RATIO, .kind = C, .umax = PF_MAX_BATCH, .metavar = "R/W",
+     .def = "none", .example = "1/3", .bad = "2/2", .set = pf_opt_set_shard, .json = pf_json_shard,
+     .help = "serve rank R's part of every global batch of W ranks (docs/distributed.md)"},
+    {.name = "skip_bad", .type = PF_OT_FLAG, .kind = C, FIELD(skip_bad), .bad = "1",
+     .flags = PF_OPTF_NO_JSON, .help = "set bad cases aside (listed) and serve the rest"},
+    {.name = "cache", .type = PF_OT_PATH, .kind = S, .metavar = "DIR",
+     .def = "$XDG_CACHE_HOME/patchfs or ~/.cache/patchfs", .example = "/tmp/pfc", .bad = "",
+     .set = pf_opt_set_cache, .help = "preprocessing cache folder"},
+    {.name = "mem", .type = PF_OT_SIZE, .kind = S, FIELD(mem_bytes), .umin = PF_MEM_MIN,
+     .umax = SIZE_MAX >> 1, .metavar = "SIZE", .example = "64M", .bad = "10",
+     .help = "memory for generated files, with K, M or G"},
+    {.name = "threads", .type = PF_OT_UINT, .kind = S, FIELD(threads), .umin = 1, .umax = 256,
+     .metavar = "N", .def = "automatic", .example = "8", .bad = "0",
+     .help = "FUSE and cache-building threads"},
+    {.name = "sample_threads", .type = PF_OT_UINT, .kind = S, FIELD(sample_threads),
+     .umin = 1, .umax = 64, .metavar = "N", .def = "one per core", .example = "2", .bad = "0",
+     .help = "threads rendering the samples of one file"},
+    {.name = "prefetch", .type = PF_OT_UINT, .kind = S, FIELD(prefetch), .umax = 64,
+     .metavar = "N", .example = "2", .bad = "65",
+     .help = "steps generated ahead of a reader walking steps in order"},
+    {.name = "allow_other", .type = PF_OT_FLAG, .kind = S, FIELD(allow_other), .bad = "1",
+     .help = "let other users read the mount (adds default_permissions)"},
+    {.name = "direct_io", .type = PF_OT_FLAG, .kind = S, FIELD(direct_io), .bad = "1",
+     .help = "bypass the page cache (faster single pass; no mmap)"},
+    {.name = "foreground", .type = PF_OT_FLAG, .kind = S, FIELD(foreground), .bad = "1",
+     .help = "stay in the foreground (-f)"},
+    {.name = "debug", .type = PF_OT_FLAG, .kind = S, FIELD(debug), .bad = "1",
+     .set = pf_opt_set_debug, .help = "print every FUSE request; implies foreground (-d)"},
+    WORD("ro"), WORD("defaults"), WORD("nofail"), WORD("_netdev"), WORD("noauto"),
+    WORD("auto"), WORD("nosuid"), WORD("nodev"), WORD("noexec"), WORD("default_permissions"),
+    {.name = "rw", .type = PF_OT_WORD, .bad = "1", .set = pf_opt_refuse_rw,
+     .flags = PF_OPTF_NO_JSON, .help = "refused: patchfs is read-only"},
+};
+#define N_ROWS (sizeof table / sizeof table[0])
+_Static_assert(N_ROWS <= PF_OPT_MAX_ROWS, "raise PF_OPT_MAX_ROWS");
+_Static_assert(PF_AUG_N == 12, "one aug_p_ row per transform");
+
+const pf_option_desc *pf_options_table(size_t *n)
 {
-    uint64_t v;
-    if (!value)
-        return pf_fail(err, EINVAL, "option '%s' needs a value (%s=N)", key, key);
-    if (pf_parse_u64(value, max, &v) != 0 || v < min)
-        return pf_fail(err, EINVAL,
-                       "option '%s': '%s' is not a whole number from %llu to %llu", key, value,
-                       (unsigned long long)min, (unsigned long long)max);
-    *out = v;
-    return 0;
+    *n = N_ROWS;
+    return table;
 }
 
-/* patch=ZxYxX (3D) or patch=YxX (2D: axial slices). Each side 1..PF_MAX_PATCH. */
-static int parse_patch(pf_options *o, const char *value, pf_error *err)
+const pf_option_desc *pf_option_find(const char *name)
 {
-    int dims[3], n = 0;
-    const char *p = value;
-    if (!value)
-        return pf_fail(err, EINVAL, "option 'patch' needs a value (patch=ZxYxX or YxX)");
-    while (n < 3) {
-        char buf[16];
-        size_t len = strcspn(p, "x");
-        uint64_t v;
-        if (len == 0 || len >= sizeof buf)
-            break;
-        memcpy(buf, p, len);
-        buf[len] = '\0';
-        if (pf_parse_u64(buf, PF_MAX_PATCH, &v) != 0 || v == 0)
-            break;
-        dims[n++] = (int)v;
-        p += len;
-        if (*p == '\0' || n == 3)
-            break;
-        p++; /* skip 'x' */
+    for (size_t i = 0; i < N_ROWS; i++) /* the first letter first: strcmp is a call */
+        if (table[i].name[0] == name[0] && !strcmp(table[i].name, name))
+            return &table[i];
+    return NULL;
+}
+
+int pf_option_takes_value(const char *name)
+{
+    const pf_option_desc *d = pf_option_find(name);
+    return d && d->type != PF_OT_FLAG && d->type != PF_OT_WORD;
+}
+
+static void mark_given(pf_options *o, const pf_option_desc *d)
+{
+    size_t i = (size_t)(d - table);
+    o->given[i / 32] |= UINT32_C(1) << (i % 32);
+}
+
+int pf_options_given(const pf_options *o, const char *name)
+{
+    const pf_option_desc *d = pf_option_find(name);
+    return d ? pf_opt_given_row(o, (size_t)(d - table)) : 0;
+}
+
+/* The setter for the regular types: field, range and names from the row. */
+static int set_generic(pf_options *o, const pf_option_desc *d, const char *value, pf_error *err)
+{
+    uint64_t v = 0;
+    double x;
+    switch (d->type) {
+    case PF_OT_FLAG: {
+        int one = 1;
+        memcpy(pf_opt_field(o, d), &one, sizeof one);
+        return 0;
     }
-    if (n < 2 || *p != '\0')
-        return pf_fail(err, EINVAL,
-                       "option 'patch': '%s' is not ZxYxX or YxX with each side from 1 to %d "
-                       "(e.g. patch=128x128x128, or patch=512x512 for 2D)", value, PF_MAX_PATCH);
-    o->patch_2d = n == 2;
-    if (n == 2) {
-        o->patch[0] = 1;
-        o->patch[1] = dims[0];
-        o->patch[2] = dims[1];
-    } else {
-        memcpy(o->patch, dims, sizeof dims);
-    }
-    return 0;
-}
-
-static int parse_oversample(pf_options *o, const char *value, pf_error *err)
-{
-    char *end;
-    double v;
-    if (!value)
-        return pf_fail(err, EINVAL, "option 'oversample' needs a value (oversample=0.33)");
-    errno = 0;
-    v = strtod(value, &end);
-    if (errno || end == value || *end || !(v >= 0.0 && v <= 1.0))
-        return pf_fail(err, EINVAL, "option 'oversample': '%s' is not a number from 0 to 1",
-                       value);
-    o->oversample = v;
-    /* shown in README.txt as given, unless too long to show faithfully */
-    if (strlen(value) < sizeof o->oversample_text)
-        snprintf(o->oversample_text, sizeof o->oversample_text, "%s", value);
-    else
-        snprintf(o->oversample_text, sizeof o->oversample_text, "%.17g", v);
-    return 0;
-}
-
-/* class_weights=1:1,2:4 - label:weight pairs; weights are decimals with up to 6 fraction
- * digits, kept as integer millionths. */
-static int add_class_weight(pf_options *o, const char *item, pf_error *err)
-{
-    const char *colon = strchr(item, ':');
-    char label[16];
-    uint64_t lv, whole = 0, frac = 0;
-    const char *w, *dot;
-    size_t len;
-    if (!colon || (len = (size_t)(colon - item)) == 0 || len >= sizeof label)
-        return pf_fail(err, EINVAL, "option 'class_weights': '%s' is not LABEL:WEIGHT", item);
-    memcpy(label, item, len);
-    label[len] = '\0';
-    if (pf_parse_u64(label, 32767, &lv) != 0 || lv == 0)
-        return pf_fail(err, EINVAL, "option 'class_weights': '%s' is not a foreground label "
-                       "(1..32767)", label);
-    w = colon + 1;
-    dot = strchr(w, '.');
-    {
-        char ip[16] = {0}, fp[8] = {0};
-        size_t il = dot ? (size_t)(dot - w) : strlen(w), fl = dot ? strlen(dot + 1) : 0;
-        if (il == 0 || il >= sizeof ip || fl > 6 || (dot && fl == 0))
-            return pf_fail(err, EINVAL, "option 'class_weights': weight '%s' of label %s is not a "
-                           "number with at most 6 decimals", w, label);
-        memcpy(ip, w, il);
-        if (pf_parse_u64(ip, 1000000, &whole) != 0)
-            return pf_fail(err, EINVAL, "option 'class_weights': weight '%s' of label %s is not a "
-                           "number from 0 to 1000000", w, label);
-        if (fl) {
-            memcpy(fp, dot + 1, fl);
-            for (size_t i = fl; i < 6; i++)
-                fp[i] = '0';
-            for (size_t i = 0; i < 6; i++) {
-                if (fp[i] < '0' || fp[i] > '9')
-                    return pf_fail(err, EINVAL, "option 'class_weights': weight '%s' of label %s "
-                                   "is not a number", w, label);
-                frac = frac * 10 + (uint64_t)(fp[i] - '0');
+    case PF_OT_UINT:
+        if (pf_parse_u64(value, d->umax, &v) != 0 || v < d->umin)
+            return pf_fail(err, EINVAL,
+                           "option '%s': '%s' is not a whole number from %llu to %llu", d->name,
+                           value, (unsigned long long)d->umin, (unsigned long long)d->umax);
+        break;
+    case PF_OT_SIZE:
+        if (pf_opt_parse_size(d, value, &v, err))
+            return -1;
+        break;
+    case PF_OT_DOUBLE:
+        if (pf_opt_parse_double(d->name, value, d->dmin, d->dmax, &x, err))
+            return -1;
+        memcpy(pf_opt_field(o, d), &x, sizeof x);
+        return 0;
+    case PF_OT_ENUM: {
+        char list[128];
+        size_t k = 0;
+        for (int i = 0; d->names[i]; i++)
+            if (!strcmp(value, d->names[i])) {
+                memcpy(pf_opt_field(o, d), &i, sizeof i);
+                return 0;
             }
-        }
+        list[0] = '\0';
+        for (int i = 0; d->names[i] && k < sizeof list; i++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", d->names[i]);
+        return pf_fail(err, EINVAL, "option '%s': '%s' is not one of %s", d->name, value, list);
     }
-    for (int i = 0; i < o->n_class_weights; i++)
-        if (o->class_weights[i].label == (int)lv)
-            return pf_fail(err, EINVAL, "option 'class_weights': label %s is given twice", label);
-    if (o->n_class_weights == PF_MAX_CLASS_WEIGHTS)
-        return pf_fail(err, EINVAL, "option 'class_weights': more than %d labels",
-                       PF_MAX_CLASS_WEIGHTS);
-    o->class_weights[o->n_class_weights].label = (int)lv;
-    o->class_weights[o->n_class_weights].weight = whole * 1000000 + frac;
-    o->n_class_weights++;
-    return 0;
-}
-
-static int parse_class_weights(pf_options *o, const char *value, pf_error *err)
-{
-    char *copy, *save = NULL, *item;
-    int rc = 0;
-    if (!value || !*value)
-        return pf_fail(err, EINVAL, "option 'class_weights' needs LABEL:WEIGHT pairs "
-                       "(e.g. class_weights=1:1,2:4)");
-    copy = pf_strdup(value, err);
-    if (!copy)
-        return -1;
-    /* parse into a copy: a bad pair leaves the options as they were */
-    {
-        pf_options tmp = *o;
-        tmp.n_class_weights = 0;
-        for (item = strtok_r(copy, ",", &save); item && rc == 0;
-             item = strtok_r(NULL, ",", &save))
-            rc = add_class_weight(&tmp, item, err);
-        if (rc == 0) {
-            o->n_class_weights = tmp.n_class_weights;
-            memcpy(o->class_weights, tmp.class_weights, sizeof o->class_weights);
-        }
+    default:
+        return pf_fail(err, EINVAL, "option '%s' cannot be set", d->name); /* not reached */
     }
-    free(copy);
-    return rc;
-}
-
-static int parse_double(const char *key, const char *value, double lo, double hi, double *out,
-                        pf_error *err)
-{
-    char *end;
-    double v;
-    if (!value || !*value)
-        return pf_fail(err, EINVAL, "option '%s' needs a number", key);
-    errno = 0;
-    v = strtod(value, &end);
-    if (errno || end == value || *end || !(v >= lo && v <= hi))
-        return pf_fail(err, EINVAL, "option '%s': '%s' is not a number from %g to %g", key,
-                       value, lo, hi);
-    *out = v;
-    return 0;
-}
-
-/* LO:HI ranges (aug_rotation in degrees, aug_scaling as factors) */
-static int parse_range(const char *key, const char *value, double lo, double hi, double *a,
-                       double *b, pf_error *err)
-{
-    char first[32];
-    const char *colon = value ? strchr(value, ':') : NULL;
-    size_t len = colon ? (size_t)(colon - value) : 0;
-    if (!colon || len == 0 || len >= sizeof first)
-        return pf_fail(err, EINVAL, "option '%s': '%s' is not LO:HI", key, value ? value : "");
-    memcpy(first, value, len);
-    first[len] = '\0';
-    if (parse_double(key, first, lo, hi, a, err) || parse_double(key, colon + 1, lo, hi, b, err))
-        return -1;
-    if (*a > *b)
-        return pf_fail(err, EINVAL, "option '%s': '%s' has LO > HI", key, value);
-    return 0;
-}
-
-/* ds_scales=1,0.5,0.25: the first scale is seg.npy itself (1); each later one adds seg_dsK. */
-static int add_ds_scale(pf_options *o, const char *item, pf_error *err)
-{
-    double v;
-    if (parse_double("ds_scales", item, 1e-3, 1.0, &v, err))
-        return -1;
-    if (o->n_ds == PF_MAX_DS)
-        return pf_fail(err, EINVAL, "option 'ds_scales': at most %d scales", PF_MAX_DS);
-    if (o->n_ds == 0 && v != 1.0)
-        return pf_fail(err, EINVAL, "option 'ds_scales': the first scale must be 1 (seg.npy)");
-    o->ds_scales[o->n_ds++] = v;
-    return 0;
-}
-
-static int parse_ds_scales(pf_options *o, const char *value, pf_error *err)
-{
-    char *copy, *save = NULL, *item;
-    pf_options tmp;
-    int rc = 0;
-    if (!value || !*value)
-        return pf_fail(err, EINVAL, "option 'ds_scales' needs scales (e.g. ds_scales=1,0.5,0.25)");
-    copy = pf_strdup(value, err);
-    if (!copy)
-        return -1;
-    memcpy(&tmp, o, sizeof tmp);
-    tmp.n_ds = 0;
-    for (item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save))
-        rc = add_ds_scale(&tmp, item, err);
-    if (rc == 0) {
-        o->n_ds = tmp.n_ds;
-        memcpy(o->ds_scales, tmp.ds_scales, sizeof o->ds_scales);
+    /* UINT and SIZE: the field's width decides the store */
+    if (d->size == sizeof(uint64_t)) {
+        memcpy(pf_opt_field(o, d), &v, sizeof v);
+    } else {
+        uint32_t w = (uint32_t)v; /* umax of 32-bit fields is at most INT_MAX */
+        memcpy(pf_opt_field(o, d), &w, sizeof w);
     }
-    free(copy);
-    return rc;
-}
-
-/* shard=R/W: this mount serves rank R's part of every global batch. */
-static int parse_shard(pf_options *o, const char *value, pf_error *err)
-{
-    const char *slash = value ? strchr(value, '/') : NULL;
-    char r[16];
-    uint64_t rv, wv;
-    size_t len = slash ? (size_t)(slash - value) : 0;
-    if (!slash || len == 0 || len >= sizeof r)
-        return pf_fail(err, EINVAL, "option 'shard': '%s' is not RANK/WORLD (e.g. shard=0/2)",
-                       value ? value : "");
-    memcpy(r, value, len);
-    r[len] = '\0';
-    if (pf_parse_u64(r, PF_MAX_BATCH, &rv) != 0 || pf_parse_u64(slash + 1, PF_MAX_BATCH, &wv) != 0 ||
-        wv == 0 || rv >= wv)
-        return pf_fail(err, EINVAL, "option 'shard': '%s' needs 0 <= RANK < WORLD <= %d",
-                       value, PF_MAX_BATCH);
-    o->shard_rank = (int)rv;
-    o->shard_world = (int)wv;
-    return 0;
-}
-
-static int parse_size(const char *key, const char *value, size_t *out, pf_error *err)
-{
-    char *end;
-    unsigned long long v;
-    unsigned shift = 0;
-    if (!value || !*value || *value == '-')
-        return pf_fail(err, EINVAL, "option '%s' needs a size (e.g. %s=512M)", key, key);
-    errno = 0;
-    v = strtoull(value, &end, 10);
-    if (errno || end == value)
-        return pf_fail(err, EINVAL, "option '%s': '%s' is not a size", key, value);
-    switch (*end) {
-    case '\0': break;
-    case 'K': case 'k': shift = 10; end++; break;
-    case 'M': case 'm': shift = 20; end++; break;
-    case 'G': case 'g': shift = 30; end++; break;
-    default: return pf_fail(err, EINVAL, "option '%s': '%s' is not a size (use K, M or G)",
-                            key, value);
-    }
-    if (*end || v > (~0ULL >> (shift + 1)))
-        return pf_fail(err, EINVAL, "option '%s': '%s' is not a size", key, value);
-    *out = (size_t)(v << shift);
-    return 0;
-}
-
-static int no_value(const char *key, const char *value, pf_error *err)
-{
-    if (value)
-        return pf_fail(err, EINVAL, "option '%s' takes no value", key);
     return 0;
 }
 
 int pf_options_set(pf_options *o, const char *key, const char *value, pf_error *err)
 {
-    uint64_t v;
-
-    if (!strcmp(key, "seed")) {
-        if (parse_uint_opt(key, value, 0, UINT64_MAX, &v, err))
-            return -1;
-        o->seed = v;
-    } else if (!strcmp(key, "patch")) {
-        return parse_patch(o, value, err);
-    } else if (!strcmp(key, "batch")) {
-        if (parse_uint_opt(key, value, 1, PF_MAX_BATCH, &v, err))
-            return -1;
-        o->batch = (int)v;
-    } else if (!strcmp(key, "steps") || !strcmp(key, "val_steps") || !strcmp(key, "epochs")) {
-        if (parse_uint_opt(key, value, 1, key[0] == 'e' ? PF_MAX_EPOCHS : PF_MAX_STEPS, &v, err))
-            return -1;
-        if (key[0] == 's')
-            o->steps = (uint32_t)v;
-        else if (key[0] == 'v')
-            o->val_steps = (uint32_t)v;
-        else
-            o->epochs = (uint32_t)v;
-    } else if (!strcmp(key, "oversample")) {
-        return parse_oversample(o, value, err);
-    } else if (!strcmp(key, "oversample_mode")) {
-        if (value && !strcmp(value, "fixed"))
-            o->probabilistic = 0;
-        else if (value && !strcmp(value, "probabilistic"))
-            o->probabilistic = 1;
-        else
-            return pf_fail(err, EINVAL, "option 'oversample_mode': '%s' is not one of fixed, "
-                           "probabilistic", value ? value : "");
-    } else if (!strcmp(key, "sampler")) {
-        if (value && !strcmp(value, "nnunet"))
-            o->policy = PF_POLICY_NNUNET;
-        else if (value && !strcmp(value, "class"))
-            o->policy = PF_POLICY_CLASS;
-        else if (value && !strcmp(value, "uniform"))
-            o->policy = PF_POLICY_UNIFORM;
-        else
-            return pf_fail(err, EINVAL, "option 'sampler': '%s' is not one of nnunet, class, "
-                           "uniform", value ? value : "");
-    } else if (!strcmp(key, "class_weights")) {
-        return parse_class_weights(o, value, err);
-    } else if (!strcmp(key, "shard")) {
-        return parse_shard(o, value, err);
-    } else if (!strcmp(key, "aug")) {
-        if (value && !strcmp(value, "none"))
-            o->aug = 0;
-        else if (value && !strcmp(value, "nnunet"))
-            o->aug = 1;
-        else
-            return pf_fail(err, EINVAL, "option 'aug': '%s' is not one of none, nnunet",
-                           value ? value : "");
-    } else if (!strcmp(key, "seg_interp")) {
-        if (value && !strcmp(value, "linear"))
-            o->seg_nearest = 0;
-        else if (value && !strcmp(value, "nearest"))
-            o->seg_nearest = 1;
-        else
-            return pf_fail(err, EINVAL, "option 'seg_interp': '%s' is not one of linear, nearest",
-                           value ? value : "");
-    } else if (!strcmp(key, "aug_rotation")) {
-        if (parse_range(key, value, -360.0, 360.0, &o->aug_rot_lo, &o->aug_rot_hi, err))
-            return -1;
-        o->aug_rot_set = 1;
-    } else if (!strcmp(key, "aug_scaling")) {
-        return parse_range(key, value, 0.05, 20.0, &o->aug_scale_lo, &o->aug_scale_hi, err);
-    } else if (!strcmp(key, "ds_scales")) {
-        return parse_ds_scales(o, value, err);
-    } else if (!strncmp(key, "aug_p_", 6)) {
-        for (int i = 0; i < PF_AUG_N; i++)
-            if (!strcmp(key + 6, pf_aug_prob_names[i]))
-                return parse_double(key, value, 0.0, 1.0, &o->aug_p[i], err);
-        return pf_fail(err, EINVAL, "unknown option '%s' (see docs/augmentation.md for the "
-                       "aug_p_ names)", key);
-    } else if (!strcmp(key, "fold")) {
-        if (value && !strcmp(value, "all")) {
-            o->fold = PF_FOLD_ALL;
-            return 0;
-        }
-        if (!value || pf_parse_u64(value, 1000000, &v) != 0)
-            return pf_fail(err, EINVAL, "option 'fold': '%s' is not a fold number or 'all'",
-                           value ? value : "");
-        o->fold = (int)v;
-    } else if (!strcmp(key, "normalize")) {
-        if (value && !strcmp(value, "auto"))
-            o->normalize = PF_NORM_AUTO;
-        else if (value && !strcmp(value, "zscore"))
-            o->normalize = PF_NORM_ZSCORE;
-        else if (value && !strcmp(value, "ct"))
-            o->normalize = PF_NORM_CT;
-        else if (value && !strcmp(value, "none"))
-            o->normalize = PF_NORM_NONE;
-        else
-            return pf_fail(err, EINVAL,
-                           "option 'normalize': '%s' is not one of auto, zscore, ct, none",
-                           value ? value : "");
-    } else if (!strcmp(key, "crop")) {
-        if (value && !strcmp(value, "nonzero"))
-            o->crop = PF_CROP_NONZERO;
-        else if (value && !strcmp(value, "none"))
-            o->crop = PF_CROP_NONE;
-        else
-            return pf_fail(err, EINVAL, "option 'crop': '%s' is not one of nonzero, none",
-                           value ? value : "");
-    } else if (!strcmp(key, "cache")) {
-        char *dup;
-        if (!value || !*value)
-            return pf_fail(err, EINVAL, "option 'cache' needs a directory (cache=DIR)");
-        dup = pf_strdup(value, err);
-        if (!dup)
-            return -1;
-        free(o->cache_dir);
-        o->cache_dir = dup;
-    } else if (!strcmp(key, "mem")) {
-        return parse_size(key, value, &o->mem_bytes, err);
-    } else if (!strcmp(key, "prefetch")) {
-        if (parse_uint_opt(key, value, 0, 64, &v, err))
-            return -1;
-        o->prefetch = (int)v;
-    } else if (!strcmp(key, "sample_threads")) {
-        if (parse_uint_opt(key, value, 1, 64, &v, err))
-            return -1;
-        o->sample_threads = (int)v;
-    } else if (!strcmp(key, "threads")) {
-        if (parse_uint_opt(key, value, 1, 256, &v, err))
-            return -1;
-        o->threads = (int)v;
-    } else if (!strcmp(key, "allow_other")) {
-        if (no_value(key, value, err))
-            return -1;
-        o->allow_other = 1;
-    } else if (!strcmp(key, "skip_bad")) {
-        if (no_value(key, value, err))
-            return -1;
-        o->skip_bad = 1;
-    } else if (!strcmp(key, "direct_io")) {
-        if (no_value(key, value, err))
-            return -1;
-        o->direct_io = 1;
-    } else if (!strcmp(key, "foreground")) {
-        o->foreground = 1;
-    } else if (!strcmp(key, "debug")) {
-        o->debug = 1;
-    } else if (!strcmp(key, "ro") || !strcmp(key, "defaults") || !strcmp(key, "nofail") ||
-               !strcmp(key, "_netdev") || !strcmp(key, "noauto") || !strcmp(key, "auto") ||
-               !strcmp(key, "nosuid") || !strcmp(key, "nodev") || !strcmp(key, "noexec") ||
-               !strcmp(key, "default_permissions")) {
-        /* Generic mount(8)/fstab words: patchfs is always read-only, nosuid and nodev. */
-    } else if (!strcmp(key, "rw")) {
-        return pf_fail(err, EROFS, "option 'rw': patchfs is read-only");
-    } else {
+    const pf_option_desc *d = pf_option_find(key);
+    if (!d) {
+        if (!strncmp(key, "aug_p_", 6))
+            return pf_fail(err, EINVAL, "unknown option '%s' (see docs/augmentation.md for the "
+                           "aug_p_ names)", key);
         return pf_fail(err, EINVAL, "unknown option '%s' (see patchfs --help)", key);
     }
+    if (d->type == PF_OT_FLAG || d->type == PF_OT_WORD) {
+        if (value)
+            return pf_fail(err, EINVAL, "option '%s' takes no value (give it as '%s' alone)",
+                           key, key);
+    } else if (!value) {
+        char mv[128];
+        pf_opt_metavar(d, mv, sizeof mv);
+        return pf_fail(err, EINVAL, "option '%s' needs a value (%s=%s)", key, key, mv);
+    }
+    if (d->set ? d->set(o, d, value, err) : d->type == PF_OT_WORD ? 0
+                                                                   : set_generic(o, d, value, err))
+        return -1;
+    mark_given(o, d);
     return 0;
 }
 
 int pf_options_parse_list(pf_options *o, const char *list, pf_error *err)
 {
     char *copy = pf_strdup(list, err), *save = NULL, *item;
+    const pf_option_desc *open_list = NULL; /* the list option later items may continue */
     int rc = 0;
     if (!copy)
         return -1;
-    int in_weights = 0, in_scales = 0;
     for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
-        /* "-o class_weights=1:1,2:4", "-o ds_scales=1,0.5": later items continue the list */
-        if (!eq && in_weights && strchr(item, ':')) {
-            if (add_class_weight(o, item, err) != 0) {
-                rc = -1;
-                break;
-            }
-            continue;
-        }
-        if (!eq && in_scales && (isdigit((unsigned char)item[0]) || item[0] == '.')) {
-            if (add_ds_scale(o, item, err) != 0) {
+        /* "-o class_weights=1:1,2:4", "-o ds_scales=1,0.5": the commas of the list value
+         * also separate -o items, so an item that names no option continues the list */
+        if (!eq && open_list && !pf_option_find(item)) {
+            if (open_list->add(o, item, err) != 0) {
                 rc = -1;
                 break;
             }
@@ -517,12 +332,13 @@ int pf_options_parse_list(pf_options *o, const char *list, pf_error *err)
         }
         if (eq)
             *eq = '\0';
-        in_weights = !strcmp(item, "class_weights");
-        in_scales = !strcmp(item, "ds_scales");
         if (pf_options_set(o, item, eq ? eq + 1 : NULL, err) != 0) {
             rc = -1;
             break;
         }
+        open_list = pf_option_find(item);
+        if (open_list && open_list->type != PF_OT_LIST)
+            open_list = NULL;
     }
     free(copy);
     return rc;
@@ -543,24 +359,15 @@ char *pf_default_cache_dir(void)
 
 const char *pf_norm_mode_name(pf_norm_mode m)
 {
-    switch (m) {
-    case PF_NORM_ZSCORE: return "zscore";
-    case PF_NORM_CT: return "ct";
-    case PF_NORM_NONE: return "none";
-    default: return "auto";
-    }
+    return (unsigned)m <= PF_NORM_NONE ? norm_names[m] : norm_names[0];
 }
 
 const char *pf_crop_mode_name(pf_crop_mode m)
 {
-    return m == PF_CROP_NONE ? "none" : "nonzero";
+    return m == PF_CROP_NONE ? crop_names[1] : crop_names[0];
 }
 
 const char *pf_policy_name(pf_policy p)
 {
-    switch (p) {
-    case PF_POLICY_CLASS: return "class";
-    case PF_POLICY_UNIFORM: return "uniform";
-    default: return "nnunet";
-    }
+    return (unsigned)p <= PF_POLICY_UNIFORM ? policy_names[p] : policy_names[0];
 }

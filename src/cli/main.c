@@ -15,43 +15,37 @@
 #include "patchfs/files.h"
 #include "patchfs/tree.h"
 
-static const char usage[] =
+static const char usage_head[] =
     "usage: patchfs [options] DATASET MOUNTPOINT     mount (daemonizes once ready)\n"
     "       patchfs get [options] DATASET VPATH      write one virtual file to stdout\n"
     "       patchfs check [options] DATASET          validate; print a per-case table\n"
     "       patchfs prepare [options] DATASET        build the preprocessing cache\n"
     "\n"
-    "Options, as -o k=v,k=v or --k=v, before or after the arguments:\n"
-    "  seed=N          random seed (0)\n"
-    "  patch=ZxYxX     patch size (per axis min(128, median case shape)); YxX = 2D\n"
-    "  batch=N         batch size (2)\n"
-    "  steps=N         training steps per epoch (250)\n"
-    "  val_steps=N     validation steps per epoch (50)\n"
-    "  epochs=N        epochs (1000)\n"
-    "  oversample=P    share of each batch forced to contain foreground (0.33)\n"
-    "  oversample_mode=fixed|probabilistic  last positions forced, or each with prob. P\n"
-    "  sampler=S       nnunet | class (class first, then a case with it) | uniform\n"
-    "  class_weights=L:W,...  class choice weights for sampler=class (e.g. 1:1,2:4)\n"
-    "  shard=R/W       serve rank R of W's part of every global batch\n"
-    "  fold=K|all      cross-validation fold (0)\n"
-    "  normalize=M     auto (by channel name, as nnU-Net) | zscore | ct | none (auto)\n"
-    "  crop=M          nonzero (as nnU-Net) | none (nonzero)\n"
-    "  cache=DIR       preprocessing cache ($XDG_CACHE_HOME/patchfs or ~/.cache/patchfs)\n"
-    "  mem=SIZE        memory for generated files, e.g. 512M (512M)\n"
-    "  threads=N       FUSE and cache-building threads (automatic)\n"
-    "  sample_threads=N  threads rendering the samples of one file (one per core)\n"
-    "  prefetch=N      steps generated ahead of a reader walking steps in order (0)\n"
-    "  allow_other     let other users read the mount (implies default_permissions)\n"
-    "  direct_io       bypass the page cache (faster single pass; no mmap)\n"
-    "  skip_bad        set bad cases aside (listed) and serve the rest\n"
-    "  aug=nnunet      nnU-Net's training augmentation (docs/augmentation.md); ds_scales=1,0.5,..\n"
-    "  -f              stay in the foreground      -d  debug (implies -f)\n"
-    "  -h, --help      this text                   -V, --version\n"
+    "Options, as -o k=v,k=v or --k=v or --k v, before or after the arguments (defaults in\n"
+    "parentheses; flags take no value):\n";
+static const char usage_tail[] =
+    "  -f                  foreground              -d  debug (implies -f)\n"
+    "  -h, --help          this text               -V, --version\n"
     "\n"
     "Example:\n"
     "  patchfs /data/Dataset004_Hippocampus /mnt/p -o seed=7,patch=32x48x32,batch=4\n"
     "  python3 -c \"import numpy as np; print(np.load('/mnt/p/train/epoch_0/step_0/data.npy').shape)\"\n"
     "  fusermount3 -u /mnt/p\n";
+
+/* the option list comes from the option table, so it names every option the parser takes */
+static void print_usage(FILE *f)
+{
+    fputs(usage_head, f);
+    pf_options_help(f);
+    fputs(usage_tail, f);
+}
+
+/* pf_options_notes: what works but may surprise */
+static void print_note(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "patchfs: note: %s\n", msg);
+}
 
 typedef struct progress_state {
     int tty;
@@ -193,7 +187,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage, stdout);
+            print_usage(stdout);
             pf_options_free(&o);
             return 0;
         } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
@@ -216,7 +210,7 @@ int main(int argc, char **argv)
             }
         } else if (!strncmp(a, "--", 2) && a[2]) {
             char key[64];
-            const char *eq = strchr(a + 2, '=');
+            const char *eq = strchr(a + 2, '='), *value = eq ? eq + 1 : NULL;
             size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
             if (len >= sizeof key) {
                 pf_options_free(&o);
@@ -224,7 +218,10 @@ int main(int argc, char **argv)
             }
             memcpy(key, a + 2, len);
             key[len] = '\0';
-            if (pf_options_set(&o, key, eq ? eq + 1 : NULL, &err)) {
+            /* --key value, as --key=value; a flag takes none: `--foreground DATASET` */
+            if (!eq && pf_option_takes_value(key) && i + 1 < argc)
+                value = argv[++i];
+            if (pf_options_set(&o, key, value, &err)) {
                 pf_options_free(&o);
                 return die(err.msg);
             }
@@ -242,6 +239,12 @@ int main(int argc, char **argv)
     }
     if (o.debug)
         o.foreground = 1;
+    /* checks across options before any I/O: a bad combination never builds a cache */
+    if (pf_options_validate(&o, &err)) {
+        pf_options_free(&o);
+        return die(err.msg);
+    }
+    pf_options_notes(&o, print_note, NULL);
 
     if (npos >= 1 && !strcmp(pos[0], "get")) {
         rc = npos == 3 ? cmd_get(&o, pos[1], pos[2])
@@ -254,7 +257,7 @@ int main(int argc, char **argv)
     } else if (npos == 2) {
         rc = cmd_mount(&o, pos[0], pos[1]);
     } else {
-        fputs(usage, stderr);
+        print_usage(stderr);
         rc = 2;
     }
     pf_options_free(&o);

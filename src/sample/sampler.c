@@ -13,13 +13,6 @@
 #include "order.h"
 #include "rng.h"
 
-int pf_forced_from(int batch, double oversample)
-{
-    /* nnU-Net: `not j < round(batch_size * (1 - oversample_foreground_percent))`. rint() in
-     * the default rounding mode is round-half-even, like Python's round(). */
-    return (int)rint((double)batch * (1.0 - oversample));
-}
-
 static int64_t ceil_half(int64_t v)
 {
     return (v + 1) / 2; /* v >= 0 */

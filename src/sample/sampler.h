@@ -49,10 +49,6 @@ typedef struct pf_sampler {
                                  * (its excess over patch is the extra context `need`); 0 = none */
 } pf_sampler;
 
-/* Positions j >= this are forced: round_half_even(batch * (1 - oversample)), computed in
- * IEEE double exactly as Python computes it. */
-int pf_forced_from(int batch, double oversample);
-
 /* nnU-Net's get_bbox bounds for one axis: start in [lb, ub] (need = extra context). */
 void pf_bbox_bounds(int64_t shape, int64_t patch, int64_t need, int64_t *lb, int64_t *ub);
 

@@ -86,6 +86,9 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
         goto fail;
     if (pf_dataset_open(dataset_dir, &ctx->ds, err))
         goto fail;
+    /* what the options ask of the dataset, before the cache build reads any image */
+    if (pf_options_check_classes(o, ctx->ds.label_values, ctx->ds.n_labels, err))
+        goto fail;
     if (pf_cache_init(&ctx->cache, &ctx->ds, o, err))
         goto fail;
     threads = o->threads > 0 ? o->threads : 0; /* 0: one per usable core */
@@ -116,18 +119,11 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
     ctx->tree.val_steps = o->val_steps;
     ctx->tree.n_cases = ctx->ds.n_cases;
     ctx->tree.case_ids = ctx->case_ids;
-    /* nnU-Net's DDP split: ranks get B / W positions, the first B % W one more */
-    ctx->shard_lo = 0;
-    ctx->shard_hi = o->batch;
-    if (o->shard_world) {
-        int base = o->batch / o->shard_world, extra = o->batch % o->shard_world;
-        if (base == 0) {
-            pf_fail(err, EINVAL, "option 'shard': a batch of %d cannot be split across %d ranks "
-                    "(each rank needs at least one position)", o->batch, o->shard_world);
-            goto fail;
-        }
-        ctx->shard_lo = o->shard_rank * base + (o->shard_rank < extra ? o->shard_rank : extra);
-        ctx->shard_hi = ctx->shard_lo + base + (o->shard_rank < extra);
+    /* nnU-Net's DDP split (pf_options_validate refused W > batch before any I/O) */
+    if (pf_options_shard_span(o, &ctx->shard_lo, &ctx->shard_hi) != 0) {
+        pf_fail(err, EINVAL, "option 'shard': a batch of %d cannot be split across %d ranks "
+                "(each rank needs at least one position)", o->batch, o->shard_world);
+        goto fail;
     }
     ctx->tree.samples = (uint32_t)(ctx->shard_hi - ctx->shard_lo);
     ctx->tree.ds_files = o->n_ds > 1 ? (uint32_t)(o->n_ds - 1) : 0;

@@ -22,13 +22,6 @@ static json_t *int_array(const int64_t *v, int n)
     return a;
 }
 
-/* [Z, Y, X], or [Y, X] for a 2D configuration */
-static json_t *patch_json(const pf_ctx *ctx)
-{
-    int64_t v[3] = {ctx->patch[0], ctx->patch[1], ctx->patch[2]};
-    return ctx->opt.patch_2d ? int_array(v + 1, 2) : int_array(v, 3);
-}
-
 static json_t *seed_value(uint64_t seed)
 {
     char buf[32];
@@ -50,70 +43,15 @@ char *pf_text_dump(json_t *j)
     return out;
 }
 
-/* The options in effect. meta.json (full = 0) lists only those that shape a step's content,
- * so changing steps or epochs does not change the bytes of existing steps. */
+/* The options in effect, written by the options table. meta.json (full = 0) lists only those
+ * that shape a step's content, so changing steps or epochs does not change the bytes of
+ * existing steps. */
 static json_t *options_json(const pf_ctx *ctx, int full)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "seed", seed_value(ctx->opt.seed));
-    json_object_set_new(o, "patch", patch_json(ctx));
-    json_object_set_new(o, "batch", json_integer(ctx->opt.batch));
-    json_object_set_new(o, "oversample", json_real(ctx->opt.oversample));
-    /* fields of later options appear only when set, so default bytes never change */
-    if (ctx->opt.probabilistic)
-        json_object_set_new(o, "oversample_mode", json_string("probabilistic"));
-    else if (ctx->opt.policy != PF_POLICY_UNIFORM)
-        json_object_set_new(o, "forced_from", json_integer(pf_forced_from(ctx->opt.batch,
-                                                                          ctx->opt.oversample)));
-    if (full) {
-        json_object_set_new(o, "steps", json_integer(ctx->opt.steps));
-        json_object_set_new(o, "val_steps", json_integer(ctx->opt.val_steps));
-        json_object_set_new(o, "epochs", json_integer(ctx->opt.epochs));
-    }
-    if (ctx->opt.fold == PF_FOLD_ALL)
-        json_object_set_new(o, "fold", json_string("all"));
-    else
-        json_object_set_new(o, "fold", json_integer(ctx->opt.fold));
-    json_object_set_new(o, "normalize", json_string(pf_norm_mode_name(ctx->opt.normalize)));
-    json_object_set_new(o, "crop", json_string(pf_crop_mode_name(ctx->opt.crop)));
-    json_object_set_new(o, "sampler", json_string(pf_policy_name(ctx->opt.policy)));
-    if (ctx->opt.n_class_weights) {
-        json_t *w = json_object();
-        for (int i = 0; i < ctx->opt.n_class_weights; i++) {
-            char key[16];
-            snprintf(key, sizeof key, "%d", ctx->opt.class_weights[i].label);
-            json_object_set_new(w, key, json_real((double)ctx->opt.class_weights[i].weight / 1e6));
-        }
-        json_object_set_new(o, "class_weights", w);
-    }
-    if (ctx->opt.aug) {
-        json_t *a = json_object(), *pr = json_object();
-        json_object_set_new(a, "policy", json_string("nnunet"));
-        json_object_set_new(a, "initial_patch", int_array((int64_t[3]){ctx->sampler.aug_patch[0],
-                                ctx->sampler.aug_patch[1], ctx->sampler.aug_patch[2]}, 3));
-        for (int i = 0; i < PF_AUG_N; i++)
-            json_object_set_new(pr, pf_aug_prob_names[i], json_real(ctx->opt.aug_p[i]));
-        json_object_set_new(a, "p", pr);
-        json_object_set_new(a, "seg_interp", json_string(ctx->opt.seg_nearest ? "nearest" : "linear"));
-        if (ctx->opt.aug_rot_set)
-            json_object_set_new(a, "rotation_deg", json_pack("[ff]", ctx->opt.aug_rot_lo, ctx->opt.aug_rot_hi));
-        json_object_set_new(a, "scaling", json_pack("[ff]", ctx->opt.aug_scale_lo, ctx->opt.aug_scale_hi));
-        json_object_set_new(o, "aug", a);
-    }
-    if (ctx->opt.n_ds) {
-        json_t *d = json_array();
-        for (int i = 0; i < ctx->opt.n_ds; i++)
-            json_array_append_new(d, json_real(ctx->opt.ds_scales[i]));
-        json_object_set_new(o, "ds_scales", d);
-    }
-    if (ctx->opt.shard_world) {
-        json_t *sh = json_object();
-        json_object_set_new(sh, "rank", json_integer(ctx->opt.shard_rank));
-        json_object_set_new(sh, "world", json_integer(ctx->opt.shard_world));
-        json_object_set_new(sh, "positions", json_pack("[ii]", ctx->shard_lo, ctx->shard_hi));
-        json_object_set_new(o, "shard", sh);
-    }
-    return o;
+    pf_options_derived dv;
+    memcpy(dv.patch, ctx->patch, sizeof dv.patch);
+    memcpy(dv.aug_patch, ctx->sampler.aug_patch, sizeof dv.aug_patch);
+    return pf_options_json(&ctx->opt, full ? PF_OPT_CONTENT | PF_OPT_TREE : PF_OPT_CONTENT, &dv);
 }
 
 static json_t *id_list(const pf_ctx *ctx, const int *idx, int n)
