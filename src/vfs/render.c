@@ -1,5 +1,5 @@
 /* render.c - the arrays of the tree: a step's (or one sample's) data.npy and seg.npy, the
- * deep-supervision targets, whole cases, and meta.json's per-sample digests. The one place a
+ * deep-supervision targets, whole cases, and the per-sample digests meta.json lists. The one place a
  * sample's pixels are made (see render.h). */
 #include "render.h"
 
@@ -12,7 +12,6 @@
 #include "bufpool.h"
 #include "npy.h"
 #include "workers.h"
-#include "texts.h"
 
 /* Shape of a step array (B, C, Z, Y, X) or of one sample (C, Z, Y, X); 2D configurations
  * drop Z. Returns the number of dimensions. */
@@ -330,31 +329,11 @@ static int digest_sample(void *arg, int b, pf_error *err)
     return rc;
 }
 
-/* meta.json with the digests of every served position's image and seg bytes. */
-int pf_make_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **out, pf_error *err)
+/* Per served position of step node n (batch s), XXH3-64 of its image and its seg bytes. */
+int pf_render_digests(pf_ctx *ctx, const pf_node *n, const pf_sample *s, uint64_t (*dg)[2],
+                      pf_error *err)
 {
-    const int nb = ctx->shard_hi - ctx->shard_lo;
-    step_job j = {.ctx = ctx, .n = n, .lo = ctx->shard_lo};
-    pf_sample *smp = pf_render_batch(ctx, n, err);
-    int rc = -1;
-    if (!smp)
-        return -1;
-    j.s = smp;
-    if (with_digests) {
-        j.dg = calloc((size_t)nb, sizeof *j.dg);
-        if (!j.dg) {
-            pf_fail(err, ENOMEM, "out of memory");
-            goto out;
-        }
-        if (pf_parallel_for(ctx->shard_lo, ctx->shard_hi, sample_threads(ctx), digest_sample, &j,
-                            err) != 0)
-            goto out;
-    }
-    *out = pf_text_meta_json(ctx, n, smp, (const uint64_t(*)[2])j.dg);
-    rc = *out ? 0 : pf_fail(err, ENOMEM, "out of memory");
-out:
-    free(smp);
-    free(j.dg);
-    return rc;
+    step_job j = {.ctx = ctx, .n = n, .s = s, .lo = ctx->shard_lo, .dg = dg};
+    return pf_parallel_for(ctx->shard_lo, ctx->shard_hi, sample_threads(ctx), digest_sample, &j,
+                           err);
 }
-

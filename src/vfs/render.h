@@ -40,8 +40,10 @@ int pf_render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, 
 int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
 int pf_make_step_ds(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
 int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
-/* meta.json; with_digests 0 writes zero digests (same size: how the size is known). */
-int pf_make_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **out, pf_error *err);
+/* Per served position of step node n (batch s): XXH3-64 of its image and of its seg bytes,
+ * as sample_K/data.npy and seg.npy hold them; dg has one row per served position. */
+int pf_render_digests(pf_ctx *ctx, const pf_node *n, const pf_sample *s, uint64_t (*dg)[2],
+                      pf_error *err);
 int pf_make_preview(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
 int pf_make_sample_nifti(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
 

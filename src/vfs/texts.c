@@ -4,6 +4,7 @@
  * context alone. */
 #include "texts.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,6 +294,25 @@ char *pf_text_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s,
     }
     json_object_set_new(j, "positions", pos);
     return pf_text_dump(j);
+}
+
+int pf_make_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **out, pf_error *err)
+{
+    const int nb = ctx->shard_hi - ctx->shard_lo;
+    uint64_t (*dg)[2] = NULL;
+    pf_sample *smp = pf_render_batch(ctx, n, err);
+    int rc = -1;
+    if (!smp)
+        return -1;
+    if (with_digests && (!(dg = pf_calloc((size_t)nb, sizeof *dg, err)) ||
+                         pf_render_digests(ctx, n, smp, dg, err) != 0))
+        goto out;
+    *out = pf_text_meta_json(ctx, n, smp, (const uint64_t(*)[2])dg);
+    rc = *out ? 0 : pf_fail(err, ENOMEM, "out of memory");
+out:
+    free(smp);
+    free(dg);
+    return rc;
 }
 
 char *pf_text_properties_json(const pf_ctx *ctx, uint32_t idx)

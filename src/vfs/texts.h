@@ -19,6 +19,10 @@ char *pf_text_properties_json(const pf_ctx *ctx, uint32_t case_idx);
 char *pf_text_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s,
                         const uint64_t (*digests)[2]);
 
+/* meta.json of step node n, its digests rendered (with_digests) or zero (same size: how the
+ * size is known without pixels). */
+int pf_make_meta(pf_ctx *ctx, const pf_node *n, int with_digests, char **out, pf_error *err);
+
 /* Serialises j (indent 2, key order kept, 10 significant digits) with a final newline, and
  * releases j. */
 char *pf_text_dump(json_t *j);
