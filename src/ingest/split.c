@@ -9,60 +9,16 @@
 
 #include <jansson.h>
 
-/* ---- numpy's legacy MT19937 (init_genrand seeding, as RandomState(int) does) ---- */
-
-typedef struct { uint32_t mt[624]; int pos; } mt19937;
-
-static void mt_seed(mt19937 *s, uint32_t seed)
-{
-    s->mt[0] = seed;
-    for (int i = 1; i < 624; i++)
-        s->mt[i] = 1812433253u * (s->mt[i - 1] ^ (s->mt[i - 1] >> 30)) + (uint32_t)i;
-    s->pos = 624;
-}
-
-static uint32_t mt_next(mt19937 *s)
-{
-    uint32_t y;
-    if (s->pos >= 624) {
-        for (int i = 0; i < 624; i++) {
-            y = (s->mt[i] & 0x80000000u) | (s->mt[(i + 1) % 624] & 0x7fffffffu);
-            s->mt[i] = s->mt[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
-        }
-        s->pos = 0;
-    }
-    y = s->mt[s->pos++];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680u;
-    y ^= (y << 15) & 0xefc60000u;
-    y ^= y >> 18;
-    return y;
-}
-
-/* numpy's random_interval: uniform in [0, max] by masking and rejection. */
-static uint32_t mt_interval(mt19937 *s, uint32_t max)
-{
-    uint32_t mask = max, v;
-    if (max == 0)
-        return 0;
-    mask |= mask >> 1;
-    mask |= mask >> 2;
-    mask |= mask >> 4;
-    mask |= mask >> 8;
-    mask |= mask >> 16;
-    while ((v = (mt_next(s) & mask)) > max)
-        ;
-    return v;
-}
+#include "mt19937.h"
 
 void pf_numpy_legacy_shuffle(unsigned seed, int n, int *perm)
 {
-    mt19937 s;
-    mt_seed(&s, seed);
+    pf_mt19937 s;
+    pf_mt_seed(&s, seed);
     for (int i = 0; i < n; i++)
         perm[i] = i;
     for (int i = n - 1; i >= 1; i--) {
-        int j = (int)mt_interval(&s, (uint32_t)i);
+        int j = (int)pf_mt_interval(&s, (uint64_t)i);
         int t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
