@@ -126,7 +126,7 @@ unit: $(UNIT_BIN)
 	 if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
 # test drivers: small programs the integration tests run against their numpy/scipy references
-DRIVERS := build/tests/resample_driver
+DRIVERS := build/tests/resample_driver build/tests/fingerprint_driver
 build/tests/%_driver: tests/tools/%_driver.c build/libpatchfs.a | build/tests
 	$(CC) $(CFLAGS) $(INC_vfs) -o $@ $< build/libpatchfs.a $(LDFLAGS) $(CORE_LIBS)
 

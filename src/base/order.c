@@ -16,6 +16,20 @@ double pf_median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
+double pf_np_quantile_gamma(uint64_t n, double q, uint64_t *k)
+{
+    /* numpy: virtual index (n - 1) * (q / 100), its floor, and the fraction */
+    double v = (double)(n - 1) * (q / 100.0), f = floor(v);
+    *k = (uint64_t)f;
+    return v - f;
+}
+
+double pf_np_lerp_f32(float a, float b, double gamma)
+{
+    const float d = b - a;
+    return gamma >= 0.5 ? (double)b - (double)d * (1.0 - gamma) : (double)a + (double)d * gamma;
+}
+
 double pf_percentile_sorted(const float *sorted, size_t n, double q)
 {
     double pos = q / 100.0 * (double)(n - 1);

@@ -449,6 +449,15 @@ if want resample; then
         "$PY" tests/integration/resample_check.py --driver "$ROOT/build/tests/resample_driver" "${real_arg[@]}"
 fi
 
+# ---------------------------------------------------------------- fingerprint
+# nnU-Net's dataset fingerprint (src/ingest/fingerprint.c, through tests/tools/fingerprint_driver)
+# against an independent numpy implementation: same crop, same RandomState draws, same stats
+if want fingerprint; then
+    if [ -d "$REAL" ]; then real_arg=(--real "$REAL"); else real_arg=(--no-real); fi
+    check "fingerprint: spacings, crops, foreground samples and pooled statistics equal numpy's (generated and real)" \
+        "$PY" tests/integration/fingerprint_check.py --driver "$ROOT/build/tests/fingerprint_driver" "${real_arg[@]}"
+fi
+
 # ---------------------------------------------------------------- suites in their own files
 # Each prints "ok - ..." / "not ok - ..." / "skip - ..." lines; counted here.
 for suite in reliability perf_checks examples; do
