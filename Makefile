@@ -152,14 +152,35 @@ test-asan:
 demo: check-deps patchfs
 	PYTHON=$(PYTHON) bash tests/tools/demo.sh
 
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: everything goes under $(DESTDIR)$(PREFIX),
+# and the installed helpers and unit run PREFIX/bin/patchfs (mount(8) and systemd give
+# helpers a PATH without /opt/...).
+# The mount(8) helper goes to SBINDIR = PREFIX/sbin, as libfuse's mount.fuse3 and sshfs's
+# mount.fuse.sshfs do: a distribution package (PREFIX=/usr) puts it in /usr/sbin, where
+# mount(8) looks for helpers (/sbin, /usr/sbin); a local install (/usr/local/sbin) must be
+# linked there by the administrator (the target says how), because writing /sbin from a
+# PREFIX= install would leave files outside PREFIX that a staged (DESTDIR) or packaged
+# install cannot own. The systemd unit goes to UNITDIR = PREFIX/lib/systemd/system: systemd
+# reads /usr/lib/systemd/system and /usr/local/lib/systemd/system (units installed by the
+# administrator; /etc/systemd/system is for local overrides); other prefixes need
+# `systemctl link`. Both can be set: `make install SBINDIR=/sbin`.
+SBINDIR ?= $(PREFIX)/sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: patchfs
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR)
 	install -m 0755 patchfs $(DESTDIR)$(PREFIX)/bin/patchfs
-	install -m 0755 mount-scripts/patchfs-mount $(DESTDIR)$(PREFIX)/bin/patchfs-mount
-	install -d $(DESTDIR)/sbin $(DESTDIR)/etc/systemd/system
-	install -m 0755 mount-scripts/mount.fuse.patchfs $(DESTDIR)/sbin/mount.fuse.patchfs
-	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' mount-scripts/patchfs@.service > $(DESTDIR)/etc/systemd/system/patchfs@.service
-	chmod 0644 $(DESTDIR)/etc/systemd/system/patchfs@.service
+	sed 's|^PATCHFS=$${PATCHFS:-patchfs}$$|PATCHFS=$${PATCHFS:-$(PREFIX)/bin/patchfs}|' \
+	  mount-scripts/patchfs-mount > $(DESTDIR)$(PREFIX)/bin/patchfs-mount
+	sed 's|^PATH=$${PATH:+$$PATH:}|&$(PREFIX)/bin:|' \
+	  mount-scripts/mount.fuse.patchfs > $(DESTDIR)$(SBINDIR)/mount.fuse.patchfs
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/patchfs-mount $(DESTDIR)$(SBINDIR)/mount.fuse.patchfs
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' mount-scripts/patchfs@.service > $(DESTDIR)$(UNITDIR)/patchfs@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/patchfs@.service
+	@case "$(SBINDIR)" in /sbin|/usr/sbin) ;; *) \
+	  echo "note: mount(8) looks for helpers in /sbin and /usr/sbin only: for fstab lines of type"; \
+	  echo "      fuse.patchfs, run: ln -s $(SBINDIR)/mount.fuse.patchfs /sbin/mount.fuse.patchfs";; esac
+	@case "$(UNITDIR)" in /usr/lib/systemd/system|/lib/systemd/system|/usr/local/lib/systemd/system|/etc/systemd/system) ;; *) \
+	  echo "note: systemd does not read $(UNITDIR): run systemctl link $(UNITDIR)/patchfs@.service";; esac
 
 # libFuzzer targets (tests/fuzz/), built with clang + ASan/UBSan into build/fuzz/ so they never
 # mix with the gcc objects. `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` for 20 s

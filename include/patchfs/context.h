@@ -37,4 +37,43 @@ void pf_ctx_skipped(const pf_ctx *ctx, int i, const char **id, const char **reas
 /* `patchfs check`'s report: dataset, channels, fold, and one row per case; malloc'd text. */
 char *pf_ctx_check_report(const pf_ctx *ctx);
 
+/* ---- examining a dataset and its cache without serving it (check, gc) ---- */
+
+/* What pf_check found. */
+typedef struct pf_check_result {
+    int problems;        /* every problem found (each passed to problem()) */
+    int bad_cases;       /* cases with at least one */
+    int usable;          /* the options can serve the dataset: no problem, or skip_bad and only
+                          * problems of cases, with a case left */
+    int cache_complete;  /* every usable case has a current cache entry */
+    char *report;        /* the per-case table from the cache entries and the sources
+                          * (malloc'd); pf_ctx_check_report is the table of an opened context */
+} pf_check_result;
+
+/* `patchfs check` without building the cache: dataset.json and layout, every case's files
+ * present, every channel and label decoded and checked as the cache build checks them (one
+ * grid and affine, labels integral and named in dataset.json), the options against the labels,
+ * and the fold. Every problem is passed to problem(parg, message), the message naming the case
+ * and file, in case order. Cases that already have a current cache entry were checked when it
+ * was built and are not decoded again. progress (may be NULL) is called per decoded case.
+ * Nothing is written. 0 with *out filled, or -1 with err when the dataset cannot be listed at
+ * all (dataset.json) or memory runs out. */
+int pf_check(const char *dataset_dir, const pf_options *o, void (*problem)(void *, const char *),
+             void *parg, pf_progress_fn progress, void *arg, pf_check_result *out,
+             pf_error *err);
+
+/* `patchfs gc`: removes from the dataset's cache folder what its current sources no longer
+ * reach (docs/usage.md has the rule): entries of sources that changed or left, entries of
+ * other option sets only with o->gc_all, temporaries of builders that are gone; with
+ * o->dry_run nothing is removed. freed() is called per file (path, bytes, why). */
+typedef struct pf_gc_result {
+    int freed, kept;                  /* files */
+    uint64_t bytes_freed, bytes_kept;
+    int no_folder;                    /* the dataset has no cache folder (under these options) */
+    char dir[4096];                   /* the folder */
+} pf_gc_result;
+int pf_gc(const char *dataset_dir, const pf_options *o,
+          void (*freed)(void *, const char *path, uint64_t bytes, const char *why),
+          void *arg, pf_gc_result *out, pf_error *err);
+
 #endif

@@ -32,6 +32,7 @@ void pf_file_release(char *buf);
 typedef struct pf_status {
     uint64_t mounted_at_unix_ms, uptime_ms;
     uint64_t files_opened, files_generated, cache_hits, bytes_served, read_requests, errors;
+    uint64_t errors_io, errors_nomem, errors_other; /* errors by kind; they sum to errors */
     uint64_t generate_p50_us, generate_p90_us, generate_p99_us, generate_max_us;
     uint64_t memory_cache_bytes;
 } pf_status;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "options_i.h"
 
@@ -174,6 +175,9 @@ static const pf_option_desc table[] = {
     {.name = "cache", .type = PF_OT_PATH, .kind = S, .metavar = "DIR",
      .def = "$XDG_CACHE_HOME/patchfs or ~/.cache/patchfs", .example = "/tmp/pfc", .bad = "",
      .set = pf_opt_set_cache, .help = "preprocessing cache folder"},
+    {.name = "log", .type = PF_OT_PATH, .kind = S, FIELD(log_file), .metavar = "FILE",
+     .def = "stderr; syslog once daemonized", .example = "/tmp/patchfs.log", .bad = "",
+     .help = "file the mount's messages and errors are appended to"},
     {.name = "mem", .type = PF_OT_SIZE, .kind = S, FIELD(mem_bytes), .umin = PF_MEM_MIN,
      .umax = SIZE_MAX >> 1, .metavar = "SIZE", .example = "64M", .bad = "10",
      .help = "memory for generated files, with K, M or G"},
@@ -194,6 +198,12 @@ static const pf_option_desc table[] = {
      .help = "stay in the foreground (-f)"},
     {.name = "debug", .type = PF_OT_FLAG, .kind = S, FIELD(debug), .bad = "1",
      .set = pf_opt_set_debug, .help = "print every FUSE request; implies foreground (-d)"},
+    {.name = "prepare", .type = PF_OT_FLAG, .kind = S, FIELD(prepare), .bad = "1",
+     .help = "check: also build the cache when the dataset is usable, as patchfs prepare"},
+    {.name = "dry_run", .type = PF_OT_FLAG, .kind = S, FIELD(dry_run), .bad = "1",
+     .help = "gc: list what would be freed, remove nothing (--dry-run)"},
+    {.name = "all", .type = PF_OT_FLAG, .kind = S, FIELD(gc_all), .bad = "1",
+     .help = "gc: also remove the entries of other option sets (another crop=)"},
     WORD("ro"), WORD("defaults"), WORD("nofail"), WORD("_netdev"), WORD("noauto"),
     WORD("auto"), WORD("nosuid"), WORD("nodev"), WORD("noexec"), WORD("default_permissions"),
     {.name = "rw", .type = PF_OT_WORD, .bad = "1", .set = pf_opt_refuse_rw,
@@ -273,6 +283,17 @@ static int set_generic(pf_options *o, const pf_option_desc *d, const char *value
         for (int i = 0; d->names[i] && k < sizeof list; i++)
             k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", d->names[i]);
         return pf_fail(err, EINVAL, "option '%s': '%s' is not one of %s", d->name, value, list);
+    }
+    case PF_OT_PATH: { /* a path held in the struct (log=); cache= has its own setter */
+        size_t len = strlen(value);
+        if (!len)
+            return pf_fail(err, EINVAL, "option '%s' needs a path (%s=%s)", d->name, d->name,
+                           d->metavar);
+        if (len >= d->size)
+            return pf_fail(err, ENAMETOOLONG, "option '%s': the path is longer than %zu bytes",
+                           d->name, d->size - 1);
+        memcpy(pf_opt_field(o, d), value, len + 1);
+        return 0;
     }
     default:
         return pf_fail(err, EINVAL, "option '%s' cannot be set", d->name); /* not reached */
@@ -355,6 +376,53 @@ char *pf_default_cache_dir(void)
     else
         snprintf(buf, sizeof buf, "/tmp/patchfs-cache");
     return strdup(buf);
+}
+
+char *pf_path_absolute(const char *path, pf_error *err)
+{
+    char *cwd, *out;
+    if (path[0] == '/')
+        return pf_strdup(path, err);
+    if (!(cwd = getcwd(NULL, 0))) {
+        pf_fail(err, errno, "cannot find the current directory to resolve '%s': %s", path,
+                strerror(errno));
+        return NULL;
+    }
+    /* "." alone is the directory itself; "./x" is "x" */
+    while (path[0] == '.' && path[1] == '/')
+        for (path += 2; *path == '/'; path++)
+            ;
+    if (!strcmp(path, ".") || !*path)
+        return cwd;
+    if (asprintf(&out, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path) < 0) {
+        out = NULL;
+        pf_fail(err, ENOMEM, "out of memory");
+    }
+    free(cwd);
+    return out;
+}
+
+int pf_options_resolve_paths(pf_options *o, pf_error *err)
+{
+    char *abs;
+    if (o->cache_dir) {
+        if (!(abs = pf_path_absolute(o->cache_dir, err)))
+            return pf_wrap(err, "option 'cache'");
+        free(o->cache_dir);
+        o->cache_dir = abs;
+    }
+    if (o->log_file[0]) {
+        if (!(abs = pf_path_absolute(o->log_file, err)))
+            return pf_wrap(err, "option 'log'");
+        if (strlen(abs) >= sizeof o->log_file) {
+            free(abs);
+            return pf_fail(err, ENAMETOOLONG, "option 'log': the path is longer than %zu bytes "
+                           "once made absolute", sizeof o->log_file - 1);
+        }
+        strcpy(o->log_file, abs);
+        free(abs);
+    }
+    return 0;
 }
 
 const char *pf_norm_mode_name(pf_norm_mode m)

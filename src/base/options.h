@@ -48,6 +48,7 @@ extern const double pf_aug_prob_defaults[PF_AUG_N];
 #define PF_MAX_DS 8
 #define PF_OPT_MAX_ROWS 96 /* rows of the option table (options.c asserts the count) */
 #define PF_MEM_MIN ((size_t)1 << 20) /* mem= below this holds no generated file */
+#define PF_PATH_MAX 4096 /* a path option's value, with its terminating NUL (Linux PATH_MAX) */
 
 /* One class_weights entry; weights are fixed point (millionths) so choices stay integer. */
 typedef struct pf_class_weight {
@@ -83,12 +84,17 @@ typedef struct pf_options {
     uint32_t steps, val_steps, epochs;
     /* serving */
     char *cache_dir;       /* NULL = default; owned */
+    char log_file[PF_PATH_MAX]; /* log=FILE: the mount's log; "" = stderr, then syslog once
+                                 * daemonized (an array, not a pointer: copies of the options
+                                 * share nothing) */
     size_t mem_bytes;      /* budget of the generated-file memory cache */
     int threads;           /* FUSE worker threads and cache-build workers; 0 = automatic */
     int prefetch;          /* steps generated ahead of a reader walking steps in order */
     int sample_threads;    /* threads rendering one file's samples; 0 = one per usable core */
     int skip_bad;          /* set bad cases aside (listed) instead of refusing the dataset */
     int foreground, debug, allow_other, direct_io;
+    int prepare;           /* check: also build the cache (as `patchfs prepare`) when usable */
+    int dry_run, gc_all;   /* gc: list only; also the entries of other option sets */
     /* which table rows were given (bit i = row i), for checks such as "class_weights
      * without sampler=class" that must tell a given value from a default */
     uint32_t given[(PF_OPT_MAX_ROWS + 31) / 32];
@@ -125,7 +131,7 @@ typedef enum pf_opt_type {
     PF_OT_RANGE,  /* LO:HI, both in [dmin, dmax], LO <= HI */
     PF_OT_LIST,   /* comma-separated items (class_weights L:W,..., ds_scales S,...) */
     PF_OT_RATIO,  /* R/W (shard) */
-    PF_OT_PATH,   /* a non-empty string (cache directory) */
+    PF_OT_PATH,   /* a non-empty string (cache directory, log file) */
     PF_OT_WORD    /* a mount(8)/fstab word: accepted and ignored (ro, nofail, ...), or
                    * refused (rw); takes no value */
 } pf_opt_type;
@@ -231,6 +237,19 @@ int pf_options_check_classes(const pf_options *o, const int *labels, int n, pf_e
 
 /* The default cache directory ($XDG_CACHE_HOME/patchfs or $HOME/.cache/patchfs), malloc'd. */
 char *pf_default_cache_dir(void);
+
+/* ---- paths ---- */
+
+/* path made absolute against the current directory, lexically (it need not exist yet: a cache
+ * folder or log file is created later): "c" in /home/u gives "/home/u/c"; an absolute path is
+ * copied as it is. malloc'd; NULL with err set (ENOMEM, or getcwd's errno). */
+char *pf_path_absolute(const char *path, pf_error *err);
+
+/* Every path option (cache=, log=) made absolute with pf_path_absolute, once, before anything
+ * uses it: a daemon changes its directory to / (libfuse's daemonize), and `patchfs get` and a
+ * mount given the same relative path must name the same folder. 0, or -1 with a message
+ * naming the option. */
+int pf_options_resolve_paths(pf_options *o, pf_error *err);
 
 const char *pf_norm_mode_name(pf_norm_mode m);
 const char *pf_crop_mode_name(pf_crop_mode m);

@@ -36,6 +36,14 @@ static inline void *pf_opt_field(pf_options *o, const pf_option_desc *d)
     return (char *)o + d->offset;
 }
 
+/* The value of a path row, NULL if unset: cache= is an owned pointer its setter sets (no
+ * field in the row), log= an array in the struct that the generic setter fills. */
+static inline const char *pf_opt_path(const pf_options *o, const pf_option_desc *d)
+{
+    const char *p = d->size ? (const char *)o + d->offset : o->cache_dir;
+    return p && p[0] ? p : NULL;
+}
+
 /* Value parsers (into locals: a refused value leaves the options as they were) and the
  * setters of the irregular rows (options_parse.c). */
 int pf_opt_parse_double(const char *key, const char *value, double lo, double hi, double *out,

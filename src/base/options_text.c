@@ -183,9 +183,9 @@ int pf_options_format(const pf_options *o, const pf_option_desc *d, char *buf, s
         n = snprintf(buf, cap, "%d/%d", o->shard_rank, o->shard_world);
         break;
     case PF_OT_PATH:
-        if (!o->cache_dir)
+        if (!pf_opt_path(o, d))
             return 0;
-        n = snprintf(buf, cap, "%s", o->cache_dir);
+        n = snprintf(buf, cap, "%s", pf_opt_path(o, d));
         break;
     }
     if (n < 0 || (size_t)n >= cap) {
@@ -496,12 +496,13 @@ static json_t *generic_json(const pf_options *o, const pf_option_desc *d)
     case PF_OT_PATH: {
         json_t *j;
         char *ascii;
-        if (!o->cache_dir)
+        const char *path = pf_opt_path(o, d);
+        if (!path)
             return json_null();
-        if ((j = json_string(o->cache_dir)))
+        if ((j = json_string(path)))
             return j;
         /* JSON strings are UTF-8; a path need not be: show it with '?' for other bytes */
-        if (!(ascii = strdup(o->cache_dir)))
+        if (!(ascii = strdup(path)))
             return NULL;
         for (char *p = ascii; *p; p++)
             if ((unsigned char)*p >= 0x80)

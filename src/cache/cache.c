@@ -76,7 +76,17 @@ char *pf_cache_entry_path(const pf_cache *c, const pf_dataset *ds, int case_idx)
 }
 
 /* A builder killed mid-entry leaves NAME.tmp.PID.XXXXXX behind: never used (only renamed
- * entries are), but removed here once its process is gone. */
+ * entries are), but removed once its process is gone. */
+int pf_cache_is_dead_temporary(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    long pid;
+    if (!t)
+        return 0;
+    pid = strtol(t + 5, NULL, 10);
+    return pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
 static void remove_stale_temporaries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -84,13 +94,8 @@ static void remove_stale_temporaries(const char *dir)
     if (!d)
         return;
     while ((de = readdir(d))) {
-        const char *t = strstr(de->d_name, ".tmp.");
         char path[4200];
-        long pid;
-        if (!t)
-            continue;
-        pid = strtol(t + 5, NULL, 10);
-        if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+        if (pf_cache_is_dead_temporary(de->d_name)) {
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             unlink(path);
         }
@@ -98,33 +103,48 @@ static void remove_stale_temporaries(const char *dir)
     closedir(d);
 }
 
+char *pf_cache_dir_of(const pf_dataset *ds, const pf_options *o)
+{
+    char *base = o->cache_dir ? strdup(o->cache_dir) : pf_default_cache_dir(), *dir = NULL;
+    if (base && asprintf(&dir, "%s/%s-%016llx", base, ds->name,
+                         (unsigned long long)XXH3_64bits(ds->root, strlen(ds->root))) < 0)
+        dir = NULL;
+    free(base);
+    return dir;
+}
+
 int pf_cache_init(pf_cache *c, const pf_dataset *ds, const pf_options *o, pf_error *err)
 {
-    char *base = o->cache_dir ? pf_strdup(o->cache_dir, err) : pf_default_cache_dir();
+    return pf_cache_init_ex(c, ds, o, 0, err);
+}
+
+int pf_cache_init_ex(pf_cache *c, const pf_dataset *ds, const pf_options *o, unsigned flags,
+                     pf_error *err)
+{
     XXH3_state_t *st = XXH3_createState();
     int rc = -1;
 
     memset(c, 0, sizeof *c);
     c->n_cases = ds->n_cases;
     c->keys = calloc((size_t)ds->n_cases, sizeof *c->keys);
-    if (!base || !st || !c->keys) {
+    c->src_keys = calloc((size_t)ds->n_cases, sizeof *c->src_keys);
+    c->dir = pf_cache_dir_of(ds, o);
+    if (!st || !c->keys || !c->src_keys || !c->dir) {
         pf_fail(err, ENOMEM, "out of memory");
         goto out;
     }
-    if (asprintf(&c->dir, "%s/%s-%016llx", base, ds->name,
-                 (unsigned long long)XXH3_64bits(ds->root, strlen(ds->root))) < 0) {
-        c->dir = NULL;
-        pf_fail(err, ENOMEM, "out of memory");
-        goto out;
+    if (!(flags & PF_CACHE_KEYS_ONLY)) {
+        if (mkdir_p(c->dir, err))
+            goto out;
+        remove_stale_temporaries(c->dir);
     }
-    if (mkdir_p(c->dir, err))
-        goto out;
-    remove_stale_temporaries(c->dir);
     for (int i = 0; i < ds->n_cases; i++) {
         const pf_case_src *cs = &ds->cases[i];
         uint32_t words[6] = {PF_CACHE_VERSION, (uint32_t)o->crop, (uint32_t)ds->layout,
                              (uint32_t)ds->n_channels, (uint32_t)ds->ignore_label,
                              (uint32_t)ds->n_labels};
+        uint64_t src[2] = {0, 0x7066667072696e74ull}; /* "pffprint": the fingerprint's key */
+        /* the entry: what shapes it, then the case's identity and its source files */
         XXH3_64bits_reset(st);
         XXH3_64bits_update(st, words, sizeof words);
         XXH3_64bits_update(st, ds->label_values, (size_t)ds->n_labels * sizeof(int));
@@ -135,11 +155,22 @@ int pf_cache_init(pf_cache *c, const pf_dataset *ds, const pf_options *o, pf_err
         if (hash_file_identity(st, ds, cs->label, err))
             goto out;
         c->keys[i] = XXH3_64bits_digest(st);
+        /* the sources alone (the crop option left out) */
+        XXH3_64bits_reset(st);
+        XXH3_64bits_update(st, words + 2, sizeof words - 2 * sizeof *words);
+        XXH3_64bits_update(st, ds->label_values, (size_t)ds->n_labels * sizeof(int));
+        XXH3_64bits_update(st, cs->id, strlen(cs->id) + 1);
+        for (int j = 0; j < cs->n_images; j++)
+            if (hash_file_identity(st, ds, cs->images[j], err))
+                goto out;
+        if (hash_file_identity(st, ds, cs->label, err))
+            goto out;
+        src[0] = XXH3_64bits_digest(st);
+        c->src_keys[i] = XXH3_64bits(src, sizeof src);
     }
     c->fingerprint = XXH3_64bits(c->keys, (size_t)ds->n_cases * sizeof *c->keys);
     rc = 0;
 out:
-    free(base);
     XXH3_freeState(st);
     return rc;
 }
@@ -271,6 +302,7 @@ void pf_cache_close(pf_cache *c)
         }
     free(c->cases);
     free(c->keys);
+    free(c->src_keys);
     free(c->dir);
     free(c->bad);
     memset(c, 0, sizeof *c);

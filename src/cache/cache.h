@@ -78,15 +78,28 @@ typedef struct pf_cache {
     char *dir;                     /* <cache>/<dataset name>-<hash of its path> */
     int repairs;                   /* entries rebuilt at serve time after a failed digest */
     int n_cases;
-    uint64_t *keys;                /* per case */
+    uint64_t *keys;                /* per case: its entry (sources and what shapes the entry) */
+    uint64_t *src_keys;            /* per case: its source files alone */
     pf_case *cases;                /* per case, after pf_cache_open */
     uint64_t fingerprint;          /* XXH3 over all keys, in case order */
     pf_bad_case *bad;              /* skip_bad: cases set aside by pf_cache_build */
     int n_bad;
 } pf_cache;
 
+/* The cache folder of a dataset under options o (cache=, else the default), malloc'd; NULL if
+ * out of memory. Nothing is created. */
+char *pf_cache_dir_of(const pf_dataset *ds, const pf_options *o);
+
 /* Computes keys and the cache folder; creates the folder (mode 0700). */
 int pf_cache_init(pf_cache *c, const pf_dataset *ds, const pf_options *o, pf_error *err);
+/* Whether a file name is a temporary NAME.tmp.PID.XXXXXX whose builder process is gone. */
+int pf_cache_is_dead_temporary(const char *name);
+
+/* PF_CACHE_KEYS_ONLY: keys and folder name only; nothing is created or removed (check, gc).
+ * Every file of every case of ds must exist. */
+#define PF_CACHE_KEYS_ONLY 1u
+int pf_cache_init_ex(pf_cache *c, const pf_dataset *ds, const pf_options *o, unsigned flags,
+                     pf_error *err);
 
 /* Builds every missing or invalid entry on up to `threads` threads of the worker pool (0: one
  * per usable core); returns -1 with the error of the lowest-numbered failing case. full_check also verifies the image digests of existing entries (what

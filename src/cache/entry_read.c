@@ -16,12 +16,14 @@
 
 /* ---- opening entries ---- */
 
+/* -1 with errno set when reading failed (ENOMEM, EIO, ...), or with errno 0 when the file
+ * ends early (a truncated entry: its content is wrong, not unreadable). */
 static int hash_range(int fd, uint64_t off, uint64_t len, uint64_t *digest)
 {
     XXH3_state_t *st = XXH3_createState();
     size_t cap = 1 << 20;
     unsigned char *buf = malloc(cap);
-    int rc = -1;
+    int rc = -1, saved = ENOMEM;
     if (!st || !buf)
         goto out;
     XXH3_64bits_reset(st);
@@ -31,6 +33,7 @@ static int hash_range(int fd, uint64_t off, uint64_t len, uint64_t *digest)
         if (k <= 0) {
             if (k < 0 && errno == EINTR)
                 continue;
+            saved = k < 0 ? errno : 0;
             goto out;
         }
         XXH3_64bits_update(st, buf, (size_t)k);
@@ -38,10 +41,11 @@ static int hash_range(int fd, uint64_t off, uint64_t len, uint64_t *digest)
         len -= (uint64_t)k;
     }
     *digest = XXH3_64bits_digest(st);
-    rc = 0;
+    rc = saved = 0;
 out:
     free(buf);
     XXH3_freeState(st);
+    errno = saved;
     return rc;
 }
 
@@ -123,20 +127,31 @@ int pf_cache_open(pf_cache *c, const pf_dataset *ds, pf_error *err)
 
 int pf_case_check_bulk(pf_case *cs, pf_error *err)
 {
-    int state;
+    int state, errnum = 0;
+    const char *what = "open";
     pthread_mutex_lock(&cs->lock);
     if (cs->bulk_state == 0) {
         uint64_t d = 0;
-        int fd = open(cs->path, O_RDONLY | O_CLOEXEC);
+        int fd = open(cs->path, O_RDONLY | O_CLOEXEC), rc = -1;
         /* pread rather than the mapping: hashing must not make the whole case resident */
-        cs->bulk_state = fd >= 0 &&
-                         hash_range(fd, cs->hdr.image_off, cs->hdr.meta_off - cs->hdr.image_off,
-                                    &d) == 0 && d == cs->hdr.bulk_digest ? 1 : -1;
+        if (fd >= 0) {
+            what = "read";
+            rc = hash_range(fd, cs->hdr.image_off, cs->hdr.meta_off - cs->hdr.image_off, &d);
+        }
+        /* an entry that cannot be opened or read (ENOENT, EACCES, EIO, ENOMEM) is not known
+         * to be corrupt: the state stays unchecked, so the next use tries again */
+        if (fd < 0 || (rc != 0 && errno != 0))
+            errnum = errno;
+        else
+            cs->bulk_state = rc == 0 && d == cs->hdr.bulk_digest ? 1 : -1;
         if (fd >= 0)
             close(fd);
     }
     state = cs->bulk_state;
     pthread_mutex_unlock(&cs->lock);
+    if (errnum)
+        return pf_fail(err, errnum, "%s: cannot %s cache entry of case %s: %s", cs->path, what,
+                       cs->hdr.id, strerror(errnum));
     if (state < 0)
         return pf_fail(err, EIO, "%s: cache entry of case %s is corrupt (image digest "
                        "mismatch); it is not served", cs->path, cs->hdr.id);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "log.h"
+#include "mountpoint.h"
 #include "options.h"
 #include "rng.h"
 #include "patchfs/context.h"
@@ -18,8 +20,12 @@
 static const char usage_head[] =
     "usage: patchfs [options] DATASET MOUNTPOINT     mount (daemonizes once ready)\n"
     "       patchfs get [options] DATASET VPATH      write one virtual file to stdout\n"
-    "       patchfs check [options] DATASET          validate; print a per-case table\n"
+    "       patchfs check [options] DATASET          validate every case, list every problem;\n"
+    "                                                per-case table (-o prepare: build the cache)\n"
     "       patchfs prepare [options] DATASET        build the preprocessing cache\n"
+    "       patchfs gc [options] DATASET             remove cache entries the sources no longer\n"
+    "                                                reach (--dry-run: list them; -o all: also\n"
+    "                                                those of other options)\n"
     "\n"
     "Options, as -o k=v,k=v or --k=v or --k v, before or after the arguments (defaults in\n"
     "parentheses; flags take no value):\n";
@@ -75,8 +81,12 @@ static int open_ctx(pf_ctx **ctx, const char *dataset, const pf_options *o, unsi
 {
     pf_error err = {0};
     progress_state ps = {.tty = isatty(2), .name = dataset};
-    int skipped;
-    if (pf_ctx_open(ctx, dataset, o, flags, progress, &ps, &err) != 0)
+    /* the dataset by its absolute path, as every path option (pf_options_resolve_paths): a
+     * daemon runs in /. One that does not resolve is passed as given, for the core to name */
+    char *abs = realpath(dataset, NULL);
+    int skipped, rc = pf_ctx_open(ctx, abs ? abs : dataset, o, flags, progress, &ps, &err);
+    free(abs);
+    if (rc != 0)
         return die(err.msg);
     skipped = pf_ctx_n_skipped(*ctx);
     if (skipped) {
@@ -125,18 +135,76 @@ static int cmd_get(const pf_options *o, const char *dataset, const char *vpath)
     return rc;
 }
 
+/* check: every problem on stderr, one line each naming the case and file */
+static void print_problem(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "patchfs: %s\n", msg);
+}
+
+static void check_progress(void *arg, int done, int total, const char *id)
+{
+    progress_state *p = arg;
+    if (!p->tty)
+        return; /* the problems are the log; a pipe gets no progress lines */
+    fprintf(stderr, "\rpatchfs: checking %s: %d/%d cases (%s)\033[K", p->name, done, total, id);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+/* Validates without building (pf_check). The table is the cache's (pf_ctx_check_report) when
+ * every usable case has an entry, or after building them with -o prepare; else the one made
+ * from the sources. Exit 0 only if the options can serve the dataset. */
 static int cmd_check(const pf_options *o, const char *dataset)
 {
-    pf_ctx *ctx;
+    pf_check_result r;
+    pf_error err = {0};
+    progress_state ps = {.tty = isatty(2), .name = dataset};
     char *report;
-    if (open_ctx(&ctx, dataset, o, 0))
-        return 1;
-    report = pf_ctx_check_report(ctx);
-    pf_ctx_close(ctx);
-    if (!report)
-        return die("out of memory");
+    if (pf_check(dataset, o, print_problem, NULL, check_progress, &ps, &r, &err))
+        return die(err.msg);
+    report = r.report;
+    if (r.usable && (r.cache_complete || o->prepare)) {
+        pf_ctx *ctx;
+        free(r.report);
+        if (open_ctx(&ctx, dataset, o, 0))
+            return 1;
+        report = pf_ctx_check_report(ctx);
+        pf_ctx_close(ctx);
+        if (!report)
+            return die("out of memory");
+    }
     fputs(report, stdout);
     free(report);
+    if (r.problems)
+        fprintf(stderr, "patchfs: check: %d problem%s%s\n", r.problems,
+                r.problems == 1 ? "" : "s",
+                r.usable ? "; skip_bad sets those cases aside" : "; the dataset is not usable");
+    return r.usable ? 0 : 1;
+}
+
+static void print_freed(void *arg, const char *path, uint64_t bytes, const char *why)
+{
+    const pf_options *o = arg;
+    printf("%s %s (%llu bytes): %s\n", o->dry_run ? "would free" : "freed", path,
+           (unsigned long long)bytes, why);
+}
+
+/* gc: the files of the dataset's cache folder its sources no longer reach */
+static int cmd_gc(const pf_options *o, const char *dataset)
+{
+    pf_gc_result r;
+    pf_error err = {0};
+    if (pf_gc(dataset, o, print_freed, (void *)o, &r, &err))
+        return die(err.msg);
+    if (r.no_folder) {
+        printf("no cache folder for this dataset (%s): nothing to free\n", r.dir);
+        return 0;
+    }
+    printf("%s %d file%s, %.1f MiB; kept %d file%s, %.1f MiB, in %s\n",
+           o->dry_run ? "would free" : "freed", r.freed, r.freed == 1 ? "" : "s",
+           (double)r.bytes_freed / 1048576.0, r.kept, r.kept == 1 ? "" : "s",
+           (double)r.bytes_kept / 1048576.0, r.dir);
     return 0;
 }
 
@@ -151,28 +219,30 @@ static int cmd_prepare(const pf_options *o, const char *dataset)
     return 0;
 }
 
+/* Everything that can refuse the mount is checked before the cache is built: the mountpoint
+ * (a folder, not a dead mount, not a live patchfs mount; made absolute, as the daemon
+ * unmounts it from /) and the log file (opened now, before daemonizing). */
 static int cmd_mount(const pf_options *o, const char *dataset, const char *mountpoint)
 {
     pf_ctx *ctx;
-    struct stat st;
+    pf_error err = {0};
+    char *abs;
     int rc;
-    if (stat(mountpoint, &st) != 0) {
-        if (errno == ENOTCONN)
-            fprintf(stderr, "patchfs: %s: a previous mount died (transport endpoint not "
-                    "connected); clear it with: fusermount3 -uz %s\n", mountpoint, mountpoint);
-        else
-            fprintf(stderr, "patchfs: %s: mountpoint unusable: %s\n", mountpoint,
-                    strerror(errno));
+    if (pf_mountpoint_prepare(mountpoint, &abs, &err) != 0)
+        return die(err.msg);
+    if (pf_log_open(o->log_file, &err) != 0) {
+        free(abs);
+        return die(err.msg);
+    }
+    if (open_ctx(&ctx, dataset, o, 0)) {
+        pf_log_close();
+        free(abs);
         return 1;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "patchfs: %s: mountpoint is not a folder\n", mountpoint);
-        return 1;
-    }
-    if (open_ctx(&ctx, dataset, o, 0))
-        return 1;
-    rc = pf_fs_serve(ctx, mountpoint);
+    rc = pf_fs_serve(ctx, abs);
     pf_ctx_close(ctx);
+    pf_log_close();
+    free(abs);
     return rc;
 }
 
@@ -218,6 +288,9 @@ int main(int argc, char **argv)
             }
             memcpy(key, a + 2, len);
             key[len] = '\0';
+            for (char *c = key; *c; c++) /* --dry-run is dry_run */
+                if (*c == '-')
+                    *c = '_';
             /* --key value, as --key=value; a flag takes none: `--foreground DATASET` */
             if (!eq && pf_option_takes_value(key) && i + 1 < argc)
                 value = argv[++i];
@@ -245,12 +318,20 @@ int main(int argc, char **argv)
         return die(err.msg);
     }
     pf_options_notes(&o, print_note, NULL);
+    /* cache= and log= as absolute paths, once, for every command: `get` and a mount (whose
+     * daemon runs in /) given the same relative cache= use the same folder */
+    if (pf_options_resolve_paths(&o, &err)) {
+        pf_options_free(&o);
+        return die(err.msg);
+    }
 
     if (npos >= 1 && !strcmp(pos[0], "get")) {
         rc = npos == 3 ? cmd_get(&o, pos[1], pos[2])
                        : die("usage: patchfs get [options] DATASET VPATH");
     } else if (npos >= 1 && !strcmp(pos[0], "check")) {
         rc = npos == 2 ? cmd_check(&o, pos[1]) : die("usage: patchfs check [options] DATASET");
+    } else if (npos >= 1 && !strcmp(pos[0], "gc")) {
+        rc = npos == 2 ? cmd_gc(&o, pos[1]) : die("usage: patchfs gc [options] DATASET");
     } else if (npos >= 1 && !strcmp(pos[0], "prepare")) {
         rc = npos == 2 ? cmd_prepare(&o, pos[1])
                        : die("usage: patchfs prepare [options] DATASET");

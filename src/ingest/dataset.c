@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ void pf_dataset_free(pf_dataset *ds)
             free(c->images[j]);
         free(c->images);
         free(c->label);
+        free(c->missing);
     }
     free(ds->cases);
     for (int i = 0; i < ds->n_channels; i++)
@@ -208,15 +210,61 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* A missing file of case c: an error (returned, -1) unless keep (PF_DS_KEEP_INCOMPLETE), when
+ * the message is added to c->missing as one line and listing goes on (0). */
+__attribute__((format(printf, 4, 5)))
+static int missing_file(pf_case_src *c, int keep, pf_error *err, const char *fmt, ...)
+{
+    pf_error e = {0};
+    va_list ap;
+    size_t old = c->missing ? strlen(c->missing) : 0, add;
+    va_start(ap, fmt);
+    vsnprintf(e.msg, sizeof e.msg, fmt, ap);
+    va_end(ap);
+    if (!keep)
+        return pf_fail(err, ENOENT, "%s", e.msg);
+    add = strlen(e.msg);
+    if (pf_resize(&c->missing, old + add + 2, 1, err))
+        return -1;
+    if (old)
+        c->missing[old++] = '\n';
+    memcpy(c->missing + old, e.msg, add + 1);
+    return 0;
+}
+
+/* PF_DS_KEEP_INCOMPLETE: a label without any image becomes a case whose images (the expected
+ * paths) are missing. */
+static int add_orphan_case(pf_dataset *ds, const char *id, const char *images_dir,
+                           const char *labels_dir, const char *label_name, pf_error *err)
+{
+    pf_case_src *c = add_case(ds, id, err);
+    char name[NAME_MAX + 64];
+    if (!c)
+        return -1;
+    c->n_images = ds->n_channels;
+    if (!(c->images = pf_calloc((size_t)ds->n_channels, sizeof(char *), err)))
+        return -1;
+    for (int ch = 0; ch < ds->n_channels; ch++) {
+        snprintf(name, sizeof name, "%s_%04d%s", id, ch, ds->file_ending);
+        if (!(c->images[ch] = path_join(images_dir, name)))
+            return pf_fail(err, ENOMEM, "out of memory");
+    }
+    if (!(c->label = path_join(labels_dir, label_name)))
+        return pf_fail(err, ENOMEM, "out of memory");
+    return missing_file(c, 1, err, "%s: label has no image (expected imagesTr/%s_0000%s)",
+                        c->label, id, ds->file_ending);
+}
+
 /* nnU-Net raw: imagesTr/{ID}_{CCCC}{ending} and labelsTr/{ID}{ending}. */
-static int list_nnunet_cases(pf_dataset *ds, pf_error *err)
+static int list_nnunet_cases(pf_dataset *ds, int keep, int *n_imaged, pf_error *err)
 {
     char *images_dir = path_join(ds->root, "imagesTr");
     char *labels_dir = path_join(ds->root, "labelsTr");
     size_t lend = strlen(ds->file_ending);
     DIR *d;
     struct dirent *de;
-    int rc = -1;
+    int rc = -1, n_listed;
+    pf_dataset listed;
 
     d = opendir(images_dir);
     if (!d) {
@@ -261,26 +309,25 @@ static int list_nnunet_cases(pf_dataset *ds, pf_error *err)
         for (int ch = 0; ch < ds->n_channels; ch++) {
             snprintf(name, sizeof name, "%s_%04d%s", c->id, ch, ds->file_ending);
             c->images[ch] = path_join(images_dir, name);
-            if (!is_file(c->images[ch])) {
-                pf_fail(err, ENOENT, "%s: missing channel %d (%s) of case %s", c->images[ch],
-                        ch, ds->channel_names[ch], c->id);
+            if (!is_file(c->images[ch]) &&
+                missing_file(c, keep, err, "%s: missing channel %d (%s) of case %s",
+                             c->images[ch], ch, ds->channel_names[ch], c->id))
                 goto out;
-            }
         }
         snprintf(name, sizeof name, "%s%s", c->id, ds->file_ending);
         c->label = path_join(labels_dir, name);
-        if (!is_file(c->label)) {
-            pf_fail(err, ENOENT, "%s: missing label of case %s (image %s has no label)",
-                    c->label, c->id, c->images[0]);
+        if (!is_file(c->label) &&
+            missing_file(c, keep, err, "%s: missing label of case %s (image %s has no label)",
+                         c->label, c->id, c->images[0]))
             goto out;
-        }
     }
-    /* labels without an image */
+    /* labels without an image (keep: listed as cases whose images are all missing) */
     d = opendir(labels_dir);
     if (!d) {
         pf_fail(err, errno, "%s: cannot list: %s", labels_dir, strerror(errno));
         goto out;
     }
+    *n_imaged = n_listed = ds->n_cases;
     while ((de = readdir(d))) {
         const char *n = de->d_name;
         char id[NAME_MAX + 1];
@@ -289,14 +336,24 @@ static int list_nnunet_cases(pf_dataset *ds, pf_error *err)
             continue;
         memcpy(id, n, len - lend);
         id[len - lend] = '\0';
-        if (pf_dataset_find_case(ds, id) < 0) {
-            pf_fail(err, ENOENT, "%s/%s: label has no image (expected imagesTr/%s_0000%s)",
-                    labels_dir, n, id, ds->file_ending);
-            closedir(d);
-            goto out;
+        listed = *ds;
+        listed.n_cases = n_listed; /* the sorted part: cases added here come after it */
+        if (pf_dataset_find_case(&listed, id) < 0) {
+            if (!keep) {
+                pf_fail(err, ENOENT, "%s/%s: label has no image (expected imagesTr/%s_0000%s)",
+                        labels_dir, n, id, ds->file_ending);
+                closedir(d);
+                goto out;
+            }
+            if (add_orphan_case(ds, id, images_dir, labels_dir, n, err)) {
+                closedir(d);
+                goto out;
+            }
         }
     }
     closedir(d);
+    if (ds->n_cases > n_listed)
+        qsort(ds->cases, (size_t)ds->n_cases, sizeof *ds->cases, cmp_case);
     rc = 0;
 out:
     free(images_dir);
@@ -305,7 +362,8 @@ out:
 }
 
 /* Decathlon: "training": [{"image": "./imagesTr/x.nii.gz", "label": "./labelsTr/x.nii.gz"}] */
-static int list_msd_cases(pf_dataset *ds, json_t *training, const char *jpath, pf_error *err)
+static int list_msd_cases(pf_dataset *ds, json_t *training, const char *jpath, int keep,
+                          pf_error *err)
 {
     size_t i;
     json_t *e;
@@ -342,12 +400,14 @@ static int list_msd_cases(pf_dataset *ds, json_t *training, const char *jpath, p
                                        json_string_value(lb)[1] == '/'
                                            ? json_string_value(lb) + 2
                                            : json_string_value(lb));
-        if (!is_file(c->images[0]))
-            return pf_fail(err, ENOENT, "%s: image of case %s listed in %s does not exist",
-                           c->images[0], id, jpath);
-        if (!is_file(c->label))
-            return pf_fail(err, ENOENT, "%s: label of case %s listed in %s does not exist",
-                           c->label, id, jpath);
+        if (!is_file(c->images[0]) &&
+            missing_file(c, keep, err, "%s: image of case %s listed in %s does not exist",
+                         c->images[0], id, jpath))
+            return -1;
+        if (!is_file(c->label) &&
+            missing_file(c, keep, err, "%s: label of case %s listed in %s does not exist",
+                         c->label, id, jpath))
+            return -1;
     }
     if (ds->n_cases > 1)
         qsort(ds->cases, (size_t)ds->n_cases, sizeof *ds->cases, cmp_case);
@@ -359,6 +419,13 @@ static int list_msd_cases(pf_dataset *ds, json_t *training, const char *jpath, p
 
 int pf_dataset_open(const char *root, pf_dataset *ds, pf_error *err)
 {
+    return pf_dataset_open_ex(root, 0, ds, err);
+}
+
+int pf_dataset_open_ex(const char *root, unsigned flags, pf_dataset *ds, pf_error *err)
+{
+    const int keep = (flags & PF_DS_KEEP_INCOMPLETE) != 0;
+    int n_imaged = 0; /* cases with an image (keep adds those of labels without one) */
     char real[PATH_MAX], *jpath = NULL;
     json_error_t jerr;
     json_t *j = NULL, *v;
@@ -421,18 +488,20 @@ int pf_dataset_open(const char *root, pf_dataset *ds, pf_error *err)
                     ".nii and .nii.gz)", jpath, ds->file_ending);
             goto out;
         }
-        if (list_nnunet_cases(ds, err))
+        if (list_nnunet_cases(ds, keep, &n_imaged, err))
             goto out;
         v = json_object_get(j, "numTraining");
-        if (json_is_integer(v) && json_integer_value(v) != ds->n_cases) {
+        /* keep: a label without image counts as a case (its image missing) or not */
+        if (json_is_integer(v) && json_integer_value(v) != n_imaged &&
+            json_integer_value(v) != ds->n_cases) {
             pf_fail(err, EINVAL, "%s: \"numTraining\" is %lld but imagesTr holds %d cases",
-                    jpath, (long long)json_integer_value(v), ds->n_cases);
+                    jpath, (long long)json_integer_value(v), n_imaged);
             goto out;
         }
     } else {
         if (!(ds->file_ending = pf_strdup(".nii.gz", err)))
             goto out;
-        if (list_msd_cases(ds, json_object_get(j, "training"), jpath, err))
+        if (list_msd_cases(ds, json_object_get(j, "training"), jpath, keep, err))
             goto out;
     }
     if (ds->n_cases == 0) {
@@ -463,6 +532,7 @@ void pf_dataset_drop_cases(pf_dataset *ds, const unsigned char *drop)
             free(c->images[j]);
         free(c->images);
         free(c->label);
+        free(c->missing);
     }
     ds->n_cases = k;
 }

@@ -15,6 +15,8 @@ typedef struct pf_case_src {
     int n_images;       /* nnU-Net: one file per channel; Decathlon: one 4D file */
     char **images;      /* absolute paths, in channel order */
     char *label;        /* absolute path */
+    char *missing;      /* PF_DS_KEEP_INCOMPLETE: what is missing, one "FILE: problem" line per
+                         * missing file ('\n'-separated); NULL when every file is there */
 } pf_case_src;
 
 typedef struct pf_dataset {
@@ -33,6 +35,13 @@ typedef struct pf_dataset {
 } pf_dataset;
 
 int pf_dataset_open(const char *root, pf_dataset *ds, pf_error *err);
+
+/* With PF_DS_KEEP_INCOMPLETE, a case with a missing file (channel, label, or every image of a
+ * label) is listed with pf_case_src.missing set instead of failing the whole dataset: for
+ * `patchfs check` (every problem listed) and skip_bad (such cases set aside). Its paths are
+ * the expected ones. dataset.json problems still fail. */
+#define PF_DS_KEEP_INCOMPLETE 1u
+int pf_dataset_open_ex(const char *root, unsigned flags, pf_dataset *ds, pf_error *err);
 void pf_dataset_free(pf_dataset *ds);
 
 /* Index of a case id, or -1. */

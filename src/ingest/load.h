@@ -22,4 +22,16 @@ typedef struct pf_loaded_case {
 int pf_load_case(const pf_dataset *ds, int idx, pf_loaded_case *lc, pf_error *err);
 void pf_loaded_case_free(pf_loaded_case *lc);
 
+/* Called once per problem of pf_load_case_checked; the message names the file and problem. */
+typedef void (*pf_problem_fn)(void *arg, const pf_error *problem);
+
+/* pf_load_case for `patchfs check`: every problem is passed to problem() and checking goes on
+ * wherever it can (files the listing found missing, pf_case_src.missing, are problems; a
+ * channel that does not decode is still compared by its header; the label values are checked
+ * whatever the grids); -1 if there was any, with the first in err, and lc then holds nothing.
+ * Problems come in a fixed order: missing files, the channels, the label. problem NULL is
+ * pf_load_case: the first problem stops. Out of memory is a problem with errnum ENOMEM. */
+int pf_load_case_checked(const pf_dataset *ds, int idx, pf_loaded_case *lc,
+                         pf_problem_fn problem, void *arg, pf_error *err);
+
 #endif

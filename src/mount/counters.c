@@ -1,6 +1,7 @@
 /* counters.c - the mount's live counters (see counters.h). */
 #include "counters.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,9 +37,31 @@ void pf_counters_open(pf_counters *c)
     add(c, &c->opens, 1);
 }
 
-void pf_counters_error(pf_counters *c)
+pf_error_kind pf_error_kind_of(int errnum)
 {
-    add(c, &c->errors, 1);
+    switch (errnum) {
+    case ENOMEM:
+        return PF_ERR_NOMEM;
+    case EIO: case ENOENT: case EACCES: case EPERM: case ENOSPC: case EDQUOT: case EROFS:
+    case ENXIO: case ENODEV: case ESTALE: case EBADF: case EMFILE: case ENFILE: case ENOTDIR:
+        return PF_ERR_IO;
+    default:
+        return PF_ERR_OTHER;
+    }
+}
+
+void pf_counters_error(pf_counters *c, int errnum)
+{
+    pf_error_kind k = pf_error_kind_of(errnum);
+    pthread_mutex_lock(&c->lock);
+    c->errors++;
+    if (k == PF_ERR_IO)
+        c->errors_io++;
+    else if (k == PF_ERR_NOMEM)
+        c->errors_nomem++;
+    else
+        c->errors_other++;
+    pthread_mutex_unlock(&c->lock);
 }
 
 void pf_counters_read(pf_counters *c, uint64_t bytes)
@@ -76,6 +99,9 @@ void pf_counters_snapshot(pf_counters *c, pf_status *st)
     st->bytes_served = c->bytes;
     st->read_requests = c->reads;
     st->errors = c->errors;
+    st->errors_io = c->errors_io;
+    st->errors_nomem = c->errors_nomem;
+    st->errors_other = c->errors_other;
     st->generate_max_us = c->gen_max_us;
     n = c->gen_count < PF_GEN_RING ? (size_t)c->gen_count : PF_GEN_RING;
     if (sorted)

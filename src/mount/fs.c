@@ -6,7 +6,9 @@
  * reopening a file whose pages the kernel still caches (keep_cache) generates nothing even
  * after the memory cache dropped it. With prefetch=N, opening a step's array queues the next
  * steps' arrays for worker threads (prefetch.c). Content never changes for a path within a
- * mount, hence long entry/attr timeouts and keep_cache. Transport tuning: fstune.c. */
+ * mount, hence long entry/attr timeouts and keep_cache. Transport tuning: fstune.c.
+ * Every error answered to a reader is logged (log.c) with the file's path in the tree, and
+ * counted by kind in status.json. */
 #define FUSE_USE_VERSION 312
 
 #include "fs.h"
@@ -27,8 +29,11 @@
 #include "bufpool.h"
 #include "counters.h"
 #include "fstune.h"
+#include "log.h"
 #include "memcache.h"
+#include "mountpoint.h"
 #include "prefetch.h"
+#include "readonly.h"
 #include "workers.h"
 #include "patchfs/files.h"
 
@@ -59,6 +64,37 @@ static pf_fs *fs_of(fuse_req_t req)
     return fuse_req_userdata(req);
 }
 
+/* A node's path in the tree ("train/epoch_0/step_3/data.npy"), for messages. */
+static void node_path(pf_fs *fs, const pf_node *n, char *buf, size_t cap)
+{
+    pf_node chain[8];
+    int depth = 0;
+    size_t k = 0;
+    for (pf_node p = *n; p.kind != PF_NODE_ROOT && depth < 8; p = pf_node_parent(&p))
+        chain[depth++] = p;
+    buf[0] = '\0';
+    if (!depth)
+        snprintf(buf, cap, "/");
+    while (depth-- > 0 && k < cap) {
+        char name[300];
+        pf_node_name(fs->tree, &chain[depth], name, sizeof name);
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s", name, depth ? "/" : "");
+    }
+}
+
+/* An error answered to a reader: logged with the node's path (the core's message names the
+ * case or file behind it), counted by kind; returns the errno to answer. */
+static int failed(pf_fs *fs, const pf_node *n, const char *what, int errnum, const char *msg)
+{
+    char path[1024];
+    if (!errnum)
+        errnum = EIO;
+    node_path(fs, n, path, sizeof path);
+    pf_log(LOG_ERR, "%s: %s: %s", path, what, msg);
+    pf_counters_error(&fs->counters, errnum);
+    return errnum;
+}
+
 static int fill_stat(pf_fs *fs, const pf_node *n, struct stat *st)
 {
     pf_error err = {0};
@@ -74,11 +110,8 @@ static int fill_stat(pf_fs *fs, const pf_node *n, struct stat *st)
     }
     st->st_mode = S_IFREG | 0444;
     st->st_nlink = 1;
-    if (pf_file_size(fs->ctx, n, (uint64_t *)&st->st_size, &err) != 0) {
-        fprintf(stderr, "patchfs: %s\n", err.msg);
-        pf_counters_error(&fs->counters);
-        return -err.errnum;
-    }
+    if (pf_file_size(fs->ctx, n, (uint64_t *)&st->st_size, &err) != 0)
+        return -failed(fs, n, "size", err.errnum, err.msg);
     st->st_blksize = 1 << 20;
     st->st_blocks = (st->st_size + 511) / 512;
     return 0;
@@ -143,7 +176,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     }
     buf = malloc(size);
     if (!buf) {
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_err(req, failed(fs, &dir, "listing", ENOMEM, "out of memory"));
         return;
     }
     count = pf_tree_child_count(fs->tree, &dir);
@@ -272,8 +305,7 @@ static void open_status(fuse_req_t req, pf_fs *fs, const pf_node *n, struct fuse
     if (!h || !(h->own.data = pf_status_json(&st))) {
         if (h)
             open_free(fs, h);
-        pf_counters_error(&fs->counters);
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_err(req, failed(fs, n, "open", ENOMEM, "out of memory"));
         return;
     }
     h->own.len = strlen(h->own.data);
@@ -312,8 +344,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
     h = open_new(&node);
     if (!h) {
-        pf_counters_error(&fs->counters);
-        fuse_reply_err(req, ENOMEM);
+        fuse_reply_err(req, failed(fs, &node, "open", ENOMEM, "out of memory"));
         return;
     }
     h->expect = expected_size(fs, &node);
@@ -355,9 +386,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     pf_buf *b = open_buffer(fs, h, &err);
     (void)ino;
     if (!b) {
-        fprintf(stderr, "patchfs: %s\n", err.msg);
-        pf_counters_error(&fs->counters);
-        fuse_reply_err(req, err.errnum ? err.errnum : EIO);
+        /* not remembered: the next read makes the file again (the memory cache keeps no
+         * failure), so a cause that goes away (a cache entry back in place) heals. The log
+         * and status.json keep the core's errno; the reader of an open file gets EIO (an
+         * ENOENT about a cache entry would read as "no such file" for the file itself) */
+        int errnum = failed(fs, &h->node, "read", err.errnum, err.msg);
+        fuse_reply_err(req, errnum == ENOMEM ? ENOMEM : EIO);
         return;
     }
     if (off < 0 || (size_t)off >= b->len)
@@ -407,69 +441,6 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
     fuse_reply_statfs(req, &sv);
 }
 
-/* Every write-type operation: the kernel already refuses them on a read-only mount; these
- * keep the answer EROFS even if the mount flags were changed. */
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *a, int to_set,
-                       struct fuse_file_info *fi)
-{
-    (void)ino; (void)a; (void)to_set; (void)fi;
-    fuse_reply_err(req, EROFS);
-}
-static void op_mknod(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m, dev_t r)
-{
-    (void)p; (void)n; (void)m; (void)r;
-    fuse_reply_err(req, EROFS);
-}
-static void op_mkdir(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m)
-{
-    (void)p; (void)n; (void)m;
-    fuse_reply_err(req, EROFS);
-}
-static void op_unlink(fuse_req_t req, fuse_ino_t p, const char *n)
-{
-    (void)p; (void)n;
-    fuse_reply_err(req, EROFS);
-}
-static void op_symlink(fuse_req_t req, const char *l, fuse_ino_t p, const char *n)
-{
-    (void)l; (void)p; (void)n;
-    fuse_reply_err(req, EROFS);
-}
-static void op_rename(fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np,
-                      const char *nn, unsigned int f)
-{
-    (void)p; (void)n; (void)np; (void)nn; (void)f;
-    fuse_reply_err(req, EROFS);
-}
-static void op_link(fuse_req_t req, fuse_ino_t i, fuse_ino_t np, const char *nn)
-{
-    (void)i; (void)np; (void)nn;
-    fuse_reply_err(req, EROFS);
-}
-static void op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m,
-                      struct fuse_file_info *fi)
-{
-    (void)p; (void)n; (void)m; (void)fi;
-    fuse_reply_err(req, EROFS);
-}
-static void op_write(fuse_req_t req, fuse_ino_t i, const char *b, size_t s, off_t o,
-                     struct fuse_file_info *fi)
-{
-    (void)i; (void)b; (void)s; (void)o; (void)fi;
-    fuse_reply_err(req, EROFS);
-}
-static void op_setxattr(fuse_req_t req, fuse_ino_t i, const char *n, const char *v, size_t s,
-                        int f)
-{
-    (void)i; (void)n; (void)v; (void)s; (void)f;
-    fuse_reply_err(req, EROFS);
-}
-static void op_removexattr(fuse_req_t req, fuse_ino_t i, const char *n)
-{
-    (void)i; (void)n;
-    fuse_reply_err(req, EROFS);
-}
-
 static const struct fuse_lowlevel_ops pf_ops = {
     .init = op_init,
     .lookup = op_lookup,
@@ -479,18 +450,18 @@ static const struct fuse_lowlevel_ops pf_ops = {
     .read = op_read,
     .release = op_release,
     .statfs = op_statfs,
-    .setattr = op_setattr,
-    .mknod = op_mknod,
-    .mkdir = op_mkdir,
-    .unlink = op_unlink,
-    .rmdir = op_unlink,
-    .symlink = op_symlink,
-    .rename = op_rename,
-    .link = op_link,
-    .create = op_create,
-    .write = op_write,
-    .setxattr = op_setxattr,
-    .removexattr = op_removexattr,
+    .setattr = pf_op_setattr,
+    .mknod = pf_op_mknod,
+    .mkdir = pf_op_mkdir,
+    .unlink = pf_op_unlink,
+    .rmdir = pf_op_unlink,
+    .symlink = pf_op_symlink,
+    .rename = pf_op_rename,
+    .link = pf_op_link,
+    .create = pf_op_create,
+    .write = pf_op_write,
+    .setxattr = pf_op_setxattr,
+    .removexattr = pf_op_removexattr,
 };
 
 int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
@@ -500,8 +471,11 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
     struct fuse_loop_config *cfg = NULL;
     pf_fs fs = {.ctx = ctx, .tree = pf_ctx_tree(ctx), .opt = pf_ctx_options(ctx)};
     const pf_options *opt = fs.opt;
+    const char *name = pf_ctx_dataset_name(ctx);
+    pf_error err = {0};
     char mopts[512];
-    int rc = 1;
+    long mount_id = -1;
+    int rc = 1, loop;
 
     /* Generated files are megabytes: with glibc's adaptive threshold they would come from
      * per-thread arenas, which keep freed memory resident; a fixed threshold maps every large
@@ -514,41 +488,55 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
     pf_counters_init(&fs.counters);
     fs.mc = pf_memcache_new(opt->mem_bytes - opt->mem_bytes / 4);
     if (!fs.mc) {
-        fprintf(stderr, "patchfs: out of memory\n");
+        pf_log(LOG_ERR, "out of memory");
+        pf_counters_destroy(&fs.counters);
         return 1;
     }
 
     snprintf(mopts, sizeof mopts, "ro,nosuid,nodev,fsname=patchfs:%s,subtype=patchfs%s",
-             pf_ctx_dataset_name(ctx), opt->allow_other ? ",allow_other,default_permissions" : "");
+             name, opt->allow_other ? ",allow_other,default_permissions" : "");
     if (fuse_opt_add_arg(&args, "patchfs") || fuse_opt_add_arg(&args, "-o") ||
         fuse_opt_add_arg(&args, mopts) || (opt->debug && fuse_opt_add_arg(&args, "-d"))) {
-        fprintf(stderr, "patchfs: out of memory\n");
+        pf_log(LOG_ERR, "out of memory");
         goto out;
     }
     se = fuse_session_new(&args, &pf_ops, sizeof pf_ops, &fs);
     if (!se) {
-        fprintf(stderr, "patchfs: cannot start a FUSE session\n");
+        pf_log(LOG_ERR, "cannot start a FUSE session");
         goto out;
     }
     if (fuse_set_signal_handlers(se) != 0) {
-        fprintf(stderr, "patchfs: cannot install signal handlers\n");
+        pf_log(LOG_ERR, "cannot install signal handlers");
         goto out_session;
     }
-    if (fuse_session_mount(se, mountpoint) != 0) {
-        fprintf(stderr, "patchfs: cannot mount on %s (is /dev/fuse usable, and is the "
-                "mountpoint an existing folder that is not already mounted?)\n", mountpoint);
+    /* again, just before mounting: the cache build may have taken minutes */
+    if (pf_mountpoint_free(mountpoint, mountpoint, &err) != 0) {
+        pf_log(LOG_ERR, "%s", err.msg);
         goto out_signals;
+    }
+    if (fuse_session_mount(se, mountpoint) != 0) {
+        pf_log(LOG_ERR, "cannot mount on %s (is /dev/fuse usable, and is the mountpoint an "
+               "existing folder that is not already mounted?)", mountpoint);
+        goto out_signals;
+    }
+    if (pf_mount_ours(mountpoint, &mount_id) != 0) {
+        pf_log(LOG_ERR, "%s: another patchfs mount started on it meanwhile; leaving it",
+               mountpoint);
+        goto out_unmount;
     }
     pf_tune_prepare(&fs.tune, mountpoint, -1);
     if (!opt->foreground)
-        fprintf(stderr, "patchfs: %s mounted on %s\n", pf_ctx_dataset_name(ctx), mountpoint);
+        fprintf(stderr, "patchfs: %s mounted on %s\n", name, mountpoint);
     /* the mount is ready: only now does the parent return to the shell. fork keeps only this
      * thread: the worker pool (which built the cache) stops first and restarts on next use */
     pf_workers_stop();
     if (fuse_daemonize(opt->foreground) != 0) {
-        fprintf(stderr, "patchfs: cannot daemonize\n");
+        pf_log(LOG_ERR, "cannot daemonize");
         goto out_unmount;
     }
+    if (!opt->foreground)
+        pf_log_daemonized(); /* stderr is /dev/null from here on */
+    pf_log(LOG_NOTICE, "%s mounted on %s (pid %ld)", name, mountpoint, (long)getpid());
     if (opt->prefetch > 0) {
         int depth = opt->prefetch > 64 ? 64 : opt->prefetch;
         int cores = pf_usable_cores();
@@ -556,16 +544,33 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
         fs.pre = pf_prefetch_new(cores < 2 * depth ? cores : 2 * depth, 8 * depth + 8,
                                  prefetch_one, &fs);
         if (!fs.pre)
-            fprintf(stderr, "patchfs: cannot start prefetching; serving without\n");
+            pf_log(LOG_WARNING, "cannot start prefetching; serving without");
     }
     cfg = fuse_loop_cfg_create();
+    if (!cfg) {
+        pf_log(LOG_ERR, "out of memory");
+        goto out_unmount;
+    }
     fuse_loop_cfg_set_max_threads(cfg, (unsigned)(opt->threads > 0 ? opt->threads : 16));
     fuse_loop_cfg_set_clone_fd(cfg, 0);
     /* the loop returns the signal number after SIGINT/SIGTERM/SIGHUP: a clean exit */
-    rc = fuse_session_loop_mt(se, cfg) < 0 ? 1 : 0;
+    loop = fuse_session_loop_mt(se, cfg);
+    if (loop < 0)
+        pf_log(LOG_ERR, "serving %s stopped: %s", mountpoint, strerror(-loop));
+    else if (loop > 0)
+        pf_log(LOG_NOTICE, "signal %d: unmounting %s", loop, mountpoint);
+    rc = loop < 0 ? 1 : 0;
     fuse_loop_cfg_destroy(cfg);
 out_unmount:
     fuse_session_unmount(se);
+    /* libfuse reports a failed unmount only in its log: a mount left behind is an error */
+    if (mount_id >= 0 && pf_mount_id_present(mount_id) == 1) {
+        pf_log(LOG_ERR, "%s: still mounted after unmounting; clear it with: fusermount3 -uz %s",
+               mountpoint, mountpoint);
+        rc = 1;
+    } else if (mount_id >= 0 && rc == 0) {
+        pf_log(LOG_NOTICE, "%s unmounted", mountpoint);
+    }
 out_signals:
     fuse_remove_signal_handlers(se);
 out_session:

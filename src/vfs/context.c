@@ -37,30 +37,69 @@ static int default_patch(pf_ctx *ctx, pf_error *err)
     return 0;
 }
 
+static int cmp_skipped(const void *a, const void *b)
+{
+    return strcmp(((const pf_skipped_case *)a)->id, ((const pf_skipped_case *)b)->id);
+}
+
+/* skip_bad, before the cache: the cases with a missing file (a label, a channel) leave the
+ * dataset, listed in ctx->skipped like those that fail to build. */
+static int set_aside_incomplete_cases(pf_ctx *ctx, pf_error *err)
+{
+    unsigned char *drop = calloc((size_t)ctx->ds.n_cases + 1, 1);
+    int n = 0;
+    if (!drop)
+        return pf_fail(err, ENOMEM, "out of memory");
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        n += drop[i] = ctx->ds.cases[i].missing != NULL;
+    if (n && pf_resize(&ctx->skipped, (size_t)(ctx->n_skipped + n), sizeof *ctx->skipped,
+                       err)) {
+        free(drop);
+        return -1;
+    }
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        if (drop[i]) {
+            pf_skipped_case *s = &ctx->skipped[ctx->n_skipped++];
+            const char *m = ctx->ds.cases[i].missing;
+            snprintf(s->id, sizeof s->id, "%s", ctx->ds.cases[i].id);
+            snprintf(s->reason, sizeof s->reason, "%.*s", (int)strcspn(m, "\n"), m);
+        }
+    pf_dataset_drop_cases(&ctx->ds, drop);
+    free(drop);
+    if (ctx->ds.n_cases == 0)
+        return pf_fail(err, EINVAL, "%s: no usable case left (all %d were set aside by skip_bad; "
+                       "first: %s)", ctx->ds.root, ctx->n_skipped, ctx->skipped[0].reason);
+    return 0;
+}
+
 /* skip_bad: the cases that failed to build leave the dataset (listed in ctx->skipped and in
- * patchfs.json); the rest serves. Keys are compacted along with the case list. */
+ * patchfs.json, by id); the rest serves. Keys are compacted along with the case list. */
 static int set_aside_bad_cases(pf_ctx *ctx, pf_error *err)
 {
     unsigned char *drop = calloc((size_t)ctx->ds.n_cases, 1);
     int k = 0;
     if (!drop)
         return pf_fail(err, ENOMEM, "out of memory");
-    ctx->skipped = calloc((size_t)ctx->cache.n_bad, sizeof *ctx->skipped);
-    if (!ctx->skipped) {
+    if (pf_resize(&ctx->skipped, (size_t)(ctx->n_skipped + ctx->cache.n_bad),
+                  sizeof *ctx->skipped, err)) {
         free(drop);
-        return pf_fail(err, ENOMEM, "out of memory");
+        return -1;
     }
     for (int i = 0; i < ctx->cache.n_bad; i++) {
         int idx = ctx->cache.bad[i].idx;
+        pf_skipped_case *s = &ctx->skipped[ctx->n_skipped + i];
         drop[idx] = 1;
-        snprintf(ctx->skipped[i].id, sizeof ctx->skipped[i].id, "%s", ctx->ds.cases[idx].id);
-        snprintf(ctx->skipped[i].reason, sizeof ctx->skipped[i].reason, "%s",
-                 ctx->cache.bad[i].err.msg);
+        snprintf(s->id, sizeof s->id, "%s", ctx->ds.cases[idx].id);
+        snprintf(s->reason, sizeof s->reason, "%s", ctx->cache.bad[i].err.msg);
     }
-    ctx->n_skipped = ctx->cache.n_bad;
+    ctx->n_skipped += ctx->cache.n_bad;
+    /* the build finishes cases in any order: the list is by id */
+    qsort(ctx->skipped, (size_t)ctx->n_skipped, sizeof *ctx->skipped, cmp_skipped);
     for (int i = 0; i < ctx->ds.n_cases; i++)
-        if (!drop[i])
+        if (!drop[i]) {
+            ctx->cache.src_keys[k] = ctx->cache.src_keys[i];
             ctx->cache.keys[k++] = ctx->cache.keys[i];
+        }
     pf_dataset_drop_cases(&ctx->ds, drop);
     ctx->cache.n_cases = ctx->ds.n_cases;
     ctx->cache.fingerprint = XXH3_64bits(ctx->cache.keys,
@@ -84,7 +123,9 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
     ctx->opt.cache_dir = NULL;
     if (o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err)))
         goto fail;
-    if (pf_dataset_open(dataset_dir, &ctx->ds, err))
+    if (pf_dataset_open_ex(dataset_dir, o->skip_bad ? PF_DS_KEEP_INCOMPLETE : 0, &ctx->ds,
+                           err) ||
+        (o->skip_bad && set_aside_incomplete_cases(ctx, err)))
         goto fail;
     /* what the options ask of the dataset, before the cache build reads any image */
     if (pf_options_check_classes(o, ctx->ds.label_values, ctx->ds.n_labels, err))

@@ -9,17 +9,6 @@
 
 #include "order.h"
 
-const char *pf_scheme_name(pf_scheme s)
-{
-    switch (s) {
-    case PF_SCHEME_CT: return "ct";
-    case PF_SCHEME_NONE: return "none";
-    case PF_SCHEME_RESCALE01: return "rescale_to_0_1";
-    case PF_SCHEME_RGB01: return "rgb_to_0_1";
-    default: return "zscore";
-    }
-}
-
 /* nnU-Net picks a scheme by channel name, case-insensitively; anything else is z-score. */
 static pf_scheme scheme_for(const pf_options *o, const char *channel_name)
 {

@@ -11,15 +11,8 @@
 #include "error.h"
 #include "extract.h"
 #include "options.h"
+#include "prepare.h"
 
-typedef enum { PF_SCHEME_ZSCORE, PF_SCHEME_CT, PF_SCHEME_NONE, PF_SCHEME_RESCALE01,
-               PF_SCHEME_RGB01 } pf_scheme;
-
-typedef struct pf_channel_norm {
-    pf_scheme scheme;
-    int use_mask;                 /* zscore over seg >= 0 only (nnU-Net's rule) */
-    double ct_mean, ct_std, ct_lo, ct_hi; /* dataset-wide foreground statistics (CT) */
-} pf_channel_norm;
 
 typedef struct pf_normalisation {
     pf_channel_norm *channel;      /* per channel */
@@ -31,7 +24,5 @@ typedef struct pf_normalisation {
 int pf_normalisation_decide(pf_normalisation *nm, const pf_options *o, const pf_dataset *ds,
                             const pf_cache *cache, pf_error *err);
 void pf_normalisation_free(pf_normalisation *nm);
-
-const char *pf_scheme_name(pf_scheme s);
 
 #endif

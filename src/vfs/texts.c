@@ -376,6 +376,9 @@ char *pf_status_json(const pf_status *s_in)
                  "  \"bytes_served\": " F ",\n"
                  "  \"read_requests\": " F ",\n"
                  "  \"errors\": " F ",\n"
+                 "  \"errors_io\": " F ",\n"
+                 "  \"errors_nomem\": " F ",\n"
+                 "  \"errors_other\": " F ",\n"
                  "  \"generate_us_p50\": " F ",\n"
                  "  \"generate_us_p90\": " F ",\n"
                  "  \"generate_us_p99\": " F ",\n"
@@ -385,7 +388,9 @@ char *pf_status_json(const pf_status *s_in)
                  (unsigned long long)st.files_opened, (unsigned long long)st.files_generated,
                  (unsigned long long)st.cache_hits, (unsigned long long)st.memory_cache_bytes,
                  (unsigned long long)st.bytes_served, (unsigned long long)st.read_requests,
-                 (unsigned long long)st.errors, (unsigned long long)st.generate_p50_us,
+                 (unsigned long long)st.errors, (unsigned long long)st.errors_io,
+                 (unsigned long long)st.errors_nomem, (unsigned long long)st.errors_other,
+                 (unsigned long long)st.generate_p50_us,
                  (unsigned long long)st.generate_p90_us, (unsigned long long)st.generate_p99_us,
                  (unsigned long long)st.generate_max_us) < 0)
         return NULL;

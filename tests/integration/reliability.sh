@@ -26,6 +26,12 @@
 #     behind;
 #   * containment: `patchfs get` paths with '..', absolute or dataset components reach nothing
 #     outside the virtual tree;
+#   * paths and mounts: relative dataset, mountpoint, cache= and log= work from any directory
+#     (a relative mountpoint is unmounted by SIGTERM/SIGINT/SIGHUP); a live patchfs mountpoint
+#     is refused by patchfs and both helpers, a dead one with the command that clears it;
+#   * logs: with log=FILE an unreadable cache entry is logged (path, case, errno), counted in
+#     status.json's errors_io and retried by the next read; without it, syslog (in a private
+#     mount namespace with a test socket as /dev/log); `make install` stays inside PREFIX;
 #   * the dataset folder is byte-for-byte unchanged (content, modes, mtimes, ctimes) after
 #     check, prepare, mounts and all the reads above (and a real dataset after check/prepare/get).
 set -u
@@ -428,6 +434,214 @@ unit_defaults() {
 }
 check "patchfs@.service without OPTIONS: the defaults, cache under the unit's XDG_CACHE_HOME" \
     unit_defaults
+
+# ---------------------------------------------------------------- paths, stacked mounts, logs, install
+# Relative paths are made absolute once, before daemonizing (the daemon runs in /); a live
+# patchfs mountpoint is refused by patchfs and the helpers; errors met after daemonizing are
+# logged (log=FILE, or syslog) with the file's path and counted by kind in status.json;
+# `make install` stays inside DESTDIR/PREFIX.
+CWD=$T/cwd
+mkdir -p "$CWD"
+ln -sfn "$DS" "$CWD/ds"
+
+# relative dataset, mountpoint and cache=, from another directory: the mount serves what
+# `patchfs get` run there writes (it used to fail every pixel read: "corrupt ... rebuilding it
+# failed", the entries opened relative to / after daemonizing)
+relative_paths() {
+    local m=$CWD/mnt_rel v
+    mkdir -p "$m"
+    MOUNTS+=("$m")
+    (cd "$CWD" && "$PF" ds mnt_rel -o seed=3,cache=relcache) 2>"$T/rel.err" || { cat "$T/rel.err"; return 1; }
+    [ -n "$(find "$CWD/relcache" -name '*.pfcase')" ] || { echo "no cache under the directory patchfs ran in"; return 1; }
+    for v in train/epoch_0/step_0/data.npy val/epoch_1/step_2/seg.npy cases/case_001/data.npy; do
+        cmp <(cd "$CWD" && "$PF" get ds "$v" -o seed=3,cache=relcache) "$m/$v" || { echo "differs: $v"; return 1; }
+    done
+    "$PY" -c "import json, sys; s = json.load(open(sys.argv[1])); assert s['errors'] == 0, s" "$m/status.json" || return 1
+    fusermount3 -u "$m"
+}
+check "relative dataset, mountpoint and cache= from another directory: the mount serves patchfs get's bytes" \
+    relative_paths
+
+# a relative mountpoint, then SIGTERM / SIGINT / SIGHUP to the daemon: unmounted, exit 0 (it
+# used to exit 0 leaving a dead mount: "fuse: failed to unmount mnt/x"). The daemon is made a
+# child of the checker (PR_SET_CHILD_SUBREAPER) so that its exit status can be read.
+cat >"$T/signal_rel.py" <<'EOF'
+import ctypes, os, signal, subprocess, sys
+pf, cwd, mnt, opts, sig = sys.argv[1:6]
+assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+r = subprocess.run([pf, "ds", mnt, "-o", opts], cwd=cwd, stderr=subprocess.PIPE, text=True)
+if r.returncode:
+    sys.exit("mount failed: " + r.stderr)
+kids = []
+for p in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if int(open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()[1]) == os.getpid():
+            kids.append(int(p))
+    except OSError:
+        pass
+if len(kids) != 1:
+    sys.exit("expected one daemon, found %s" % kids)
+os.kill(kids[0], getattr(signal, sig))
+rc = os.waitstatus_to_exitcode(os.waitpid(kids[0], 0)[1])
+where = os.path.join(cwd, mnt)
+mounted = any(l.split()[4] == where for l in open("/proc/self/mountinfo"))
+try:
+    os.stat(where)
+    dead = False
+except OSError:
+    dead = True
+print("%s: daemon exit %d, still mounted %s, dead %s" % (sig, rc, mounted, dead))
+sys.exit(0 if rc == 0 and not mounted and not dead else 1)
+EOF
+relative_signals() {
+    local sig
+    mkdir -p "$CWD/mnt_sig"
+    MOUNTS+=("$CWD/mnt_sig")
+    for sig in SIGTERM SIGINT SIGHUP; do
+        "$PY" "$T/signal_rel.py" "$PF" "$CWD" mnt_sig "seed=3,cache=$T/cache" "$sig" || return 1
+    done
+}
+check "relative mountpoint: SIGTERM, SIGINT and SIGHUP to the daemon unmount it and exit 0" \
+    relative_signals
+
+# mounting on a live patchfs mount is refused, naming the mountpoint, by patchfs (given the
+# same folder by another, relative path) and by both helpers; one mount stays, and serves
+stacked_mounts() {
+    local m=$T/mnt_stack how
+    pf_mount "$DS" "$m" "$OPTS" || return 1
+    for how in patchfs patchfs-mount mount.fuse.patchfs; do
+        case $how in
+            patchfs) (cd "$CWD" && "$PF" "$DS" ../mnt_stack -o "$OPTS") 2>"$T/stack.err" ;;
+            patchfs-mount) PATCHFS=$PF sh mount-scripts/patchfs-mount "$DS" "$m" -o "$OPTS" 2>"$T/stack.err" ;;
+            mount.fuse.patchfs) PATCHFS=$PF sh mount-scripts/mount.fuse.patchfs "$DS" "$m" -o "$OPTS" 2>"$T/stack.err" ;;
+        esac && { echo "$how: a second mount succeeded"; return 1; }
+        grep -q "mnt_stack: already a live patchfs mount" "$T/stack.err" || { echo "$how:"; cat "$T/stack.err"; return 1; }
+        [ "$(grep -c " $m fuse.patchfs " /proc/mounts)" = 1 ] || { echo "$how:"; grep " $m " /proc/mounts; return 1; }
+    done
+    same_as_get "$DS" "$m" "$OPTS" train/epoch_0/step_1/data.npy || return 1
+    fusermount3 -u "$m"
+}
+check "mounting on a live patchfs mount is refused (patchfs, patchfs-mount, mount.fuse.patchfs), naming it; one mount stays" \
+    stacked_mounts
+# a dead mount (daemon killed) whose root attributes the kernel still caches (so stat
+# succeeds): patchfs refuses it as dead, with the command that clears it; patchfs-mount clears
+# it and mounts again
+dead_mount() {
+    local m=$T/mnt_dead pid
+    pf_mount "$DS" "$m" "$OPTS" || return 1
+    pid=$(daemon_pid "$m") || { echo "no daemon found"; return 1; }
+    kill -9 "$pid"
+    sleep 0.3
+    if "$PF" "$DS" "$m" -o "$OPTS" 2>"$T/dead.err"; then echo "mounted over a dead mount"; return 1; fi
+    grep -q "mnt_dead: a previous mount died .*fusermount3 -uz" "$T/dead.err" || { cat "$T/dead.err"; return 1; }
+    PATCHFS=$PF sh mount-scripts/patchfs-mount "$DS" "$m" -o "$OPTS" 2>"$T/dead.err" || { cat "$T/dead.err"; return 1; }
+    [ "$(grep -c " $m fuse.patchfs " /proc/mounts)" = 1 ] || { grep " $m " /proc/mounts; return 1; }
+    same_as_get "$DS" "$m" "$OPTS" val/epoch_0/step_1/data.npy || return 1
+    fusermount3 -u "$m"
+}
+check "a dead mount is refused by patchfs (naming the command that clears it) and cleared by patchfs-mount" dead_mount
+
+# log=FILE (relative): a cache entry that cannot be opened while mounted (its folder moved
+# away) fails that read with EIO; the log names the file of the tree, the case and the entry
+# with its errno, never "corrupt"; status.json counts it as an I/O error; nothing is
+# remembered: with the folder back the next read serves the right bytes, and the entry was
+# not rebuilt
+log_file() {
+    local c=$T/cache_log m=$T/mnt_log d entry ino
+    "$PF" prepare "$DS" -o "seed=3,cache=$c" >/dev/null 2>&1 || { echo "prepare failed"; return 1; }
+    mkdir -p "$m"
+    MOUNTS+=("$m")
+    (cd "$T" && "$PF" "$DS" mnt_log -o "seed=3,cache=$c,log=pf.log") 2>"$T/log.err" || { cat "$T/log.err"; return 1; }
+    d=$(echo "$c"/*/)
+    entry=$(echo "$d"case_002.*.pfcase)
+    ino=$(stat -c %i "$entry")
+    mv "$d" "$c/away"
+    if cat "$m/cases/case_002/data.npy" >/dev/null 2>"$T/read.err"; then mv "$c/away" "$d"; echo "the read succeeded"; return 1; fi
+    mv "$c/away" "$d"
+    grep -q "Input/output error" "$T/read.err" || { cat "$T/read.err"; return 1; }
+    grep -q "error: cases/case_002/data\.npy: read: $entry: cannot open cache entry of case case_002: No such file or directory" "$T/pf.log" ||
+        { echo "log:"; cat "$T/pf.log"; return 1; }
+    ! grep -q corrupt "$T/pf.log" || { echo "reported as corruption:"; cat "$T/pf.log"; return 1; }
+    "$PY" -c "
+import json, sys; s = json.load(open(sys.argv[1]))
+assert s['errors'] >= 1 and s['errors_io'] == s['errors'] and s['errors_nomem'] == s['errors_other'] == 0, s" "$m/status.json" || return 1
+    cmp <("$PF" get "$DS" cases/case_002/data.npy -o "seed=3,cache=$c") "$m/cases/case_002/data.npy" || return 1
+    [ "$(stat -c %i "$entry")" = "$ino" ] || { echo "the entry was rebuilt (the failure was remembered as corruption)"; return 1; }
+    fusermount3 -u "$m"
+    for _ in $(seq 50); do grep -q "notice: $m unmounted" "$T/pf.log" && break; sleep 0.1; done
+    grep -q "notice: .* mounted on $m" "$T/pf.log" && grep -q "notice: $m unmounted" "$T/pf.log" ||
+        { echo "log:"; cat "$T/pf.log"; return 1; }
+}
+check "log=FILE: an unreadable cache entry gives EIO, is logged with path, case and errno (not as corruption), counted in errors_io, and not remembered" \
+    log_file
+
+# without log=, the daemon's errors go to syslog: checked in a private mount namespace whose
+# /dev has a log socket the test listens on (the test machine need not run a syslog daemon)
+syslog_ns() {
+    local fake=$T/fakedev d lp
+    rm -rf "$fake" "$T/syslog.out"
+    mkdir -p "$fake"
+    for d in null zero fuse urandom; do touch "$fake/$d"; mount --bind "/dev/$d" "$fake/$d" || return 1; done
+    "$PY" -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(20)
+open(sys.argv[1] + '.ready', 'w').close()
+with open(sys.argv[2], 'w') as out:
+    while True:
+        try: m = s.recv(65536).decode()
+        except socket.timeout: break
+        out.write(m + '\n'); out.flush()
+        if 'unmounted' in m: break" "$T/log.sock" "$T/syslog.out" &
+    lp=$!
+    for _ in $(seq 100); do [ -e "$T/log.sock.ready" ] && break; sleep 0.05; done
+    ln -s "$T/log.sock" "$fake/log"
+    mount --rbind "$fake" /dev || return 1
+    mkdir -p "$T/mnt_syslog"
+    if "$PF" "$DS" "$T/mnt_syslog" -o "seed=3,cache=$T/cache_log"; then
+        d=$(echo "$T"/cache_log/*/)
+        mv "$d" "$T/cache_log/away"
+        cat "$T/mnt_syslog/cases/case_003/data.npy" >/dev/null 2>&1
+        mv "$T/cache_log/away" "$d"
+        # the mount lives in this namespace only: unmount it here, whatever happened
+        fusermount3 -u "$T/mnt_syslog" || fusermount3 -uz "$T/mnt_syslog"
+    fi
+    wait $lp
+}
+if command -v unshare >/dev/null && [ -e "$T/cache_log" ]; then
+    rm -f "$T/log.sock" "$T/log.sock.ready"
+    unshare -m --propagation private bash -c "$(declare -f syslog_ns); T='$T' PF='$PF' PY='$PY' DS='$DS' syslog_ns" >"$T/ns.out" 2>&1
+    check "without log=, errors after daemonizing go to syslog (identifier patchfs, facility daemon) with the file's path" bash -c "
+        cat '$T/ns.out' '$T/syslog.out'
+        grep -q '^<27>.* patchfs\[[0-9]*\]: cases/case_003/data\.npy: read: .*cannot open cache entry of case case_003' '$T/syslog.out' &&
+        grep -q '^<29>.* patchfs\[[0-9]*\]: .* mounted on $T/mnt_syslog' '$T/syslog.out'"
+else
+    skip "syslog after daemonizing (unshare missing, or the log test did not run)"
+fi
+
+# make install DESTDIR=... PREFIX=/opt/x: every file under DESTDIR/opt/x (it used to write
+# DESTDIR/sbin and DESTDIR/etc), pointing at /opt/x/bin; the note says how mount(8) finds the
+# helper. PREFIX=/usr: the helper in /usr/sbin, the unit in /usr/lib/systemd/system, no note.
+install_prefix() {
+    local i=$T/inst p=$T/inst/opt/x outside f
+    rm -rf "$i" "$T/inst2"
+    make -s -C "$ROOT" -o patchfs install DESTDIR="$i" PREFIX=/opt/x >"$T/install.out" 2>&1 || { cat "$T/install.out"; return 1; }
+    outside=$(find "$i" -mindepth 1 ! -type d ! -path "$p/*")
+    [ -z "$outside" ] || { echo "installed outside DESTDIR/PREFIX: $outside"; return 1; }
+    for f in bin/patchfs bin/patchfs-mount sbin/mount.fuse.patchfs lib/systemd/system/patchfs@.service; do
+        [ -f "$p/$f" ] || { echo "missing $f"; find "$i"; return 1; }
+    done
+    grep -q '^ExecStart=/opt/x/bin/patchfs-mount ' "$p/lib/systemd/system/patchfs@.service" &&
+        grep -q '^PATCHFS=${PATCHFS:-/opt/x/bin/patchfs}$' "$p/bin/patchfs-mount" &&
+        grep -q '^PATH=${PATH:+$PATH:}/opt/x/bin:' "$p/sbin/mount.fuse.patchfs" &&
+        sh -n "$p/bin/patchfs-mount" && sh -n "$p/sbin/mount.fuse.patchfs" ||
+        { echo "installed files do not point at /opt/x/bin"; return 1; }
+    grep -q 'ln -s /opt/x/sbin/mount.fuse.patchfs /sbin/mount.fuse.patchfs' "$T/install.out" || { cat "$T/install.out"; return 1; }
+    make -s -C "$ROOT" -o patchfs install DESTDIR="$T/inst2" PREFIX=/usr >"$T/install.out" 2>&1 || { cat "$T/install.out"; return 1; }
+    [ -f "$T/inst2/usr/sbin/mount.fuse.patchfs" ] && [ -f "$T/inst2/usr/lib/systemd/system/patchfs@.service" ] &&
+        [ -z "$(find "$T/inst2" -mindepth 1 ! -type d ! -path "$T/inst2/usr/*")" ] && [ ! -s "$T/install.out" ] ||
+        { find "$T/inst2"; cat "$T/install.out"; return 1; }
+}
+check "make install DESTDIR=... PREFIX=/opt/x installs only under DESTDIR/opt/x, pointing at /opt/x/bin" install_prefix
 
 # ---------------------------------------------------------------- dataset, after
 for m in "${MOUNTS[@]}"; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m"; done

@@ -413,7 +413,7 @@ if want faults; then
     for _ in $(seq 200); do find "$C2" -name '*.tmp.*' 2>/dev/null | grep -q . && break; sleep 0.02; done
     kill -9 $kpid 2>/dev/null; wait $kpid 2>/dev/null
     check "faults: a build killed mid-entry left its temporary behind (setup)" bash -c "find '$C2' -name '*.tmp.*' | grep -q . || find '$C2' -name '*.pfcase' | grep -q ."
-    check "faults: the next run removes the dead builder's temporaries and rebuilds" bash -c "'$PF' check '$T/gen_big' -o cache='$C2' > /dev/null 2>&1 && ! find '$C2' -name '*.tmp.*' | grep -q . && [ \$(find '$C2' -name '*.pfcase' | wc -l) = 6 ]"
+    check "faults: the next run removes the dead builder's temporaries and rebuilds" bash -c "'$PF' check '$T/gen_big' -o cache='$C2',prepare > /dev/null 2>&1 && ! find '$C2' -name '*.tmp.*' | grep -q . && [ \$(find '$C2' -name '*.pfcase' | wc -l) = 6 ]"
     check "faults: after the kill the served bytes equal a clean build" bash -c "cmp <('$PF' get '$T/gen_big' train/epoch_0/step_0/data.npy -o cache='$C2' 2>/dev/null) <('$PF' get '$T/gen_big' train/epoch_0/step_0/data.npy -o cache='$T/cache_clean' 2>/dev/null)"
 fi
 
@@ -460,7 +460,7 @@ fi
 
 # ---------------------------------------------------------------- suites in their own files
 # Each prints "ok - ..." / "not ok - ..." / "skip - ..." lines; counted here.
-for suite in reliability perf_checks examples; do
+for suite in reliability perf_checks examples check_gc; do
     f=tests/integration/$suite.sh
     want "$suite" && [ -f "$f" ] || continue
     mkdir -p "$T/$suite"

@@ -1,0 +1,30 @@
+/* fp_store.h - the dataset fingerprint kept in the cache, one small file per case
+ * (<cache dir>/fingerprint/<id>.<key>.pffp), so that a plan is made without decoding every
+ * case again, and so that builders of several hosts (prepare -o shard=R/W) each fingerprint
+ * their own share of a dataset into a shared folder. A record's key covers the case's source
+ * files (path, size, mtime) and the number of samples drawn, so a changed source or case count
+ * makes a new record; a record that does not check out (size, magic, digest) is rebuilt. */
+#ifndef PATCHFS_FP_STORE_H
+#define PATCHFS_FP_STORE_H
+
+#include <stdint.h>
+
+#include "cache.h"
+#include "fingerprint.h"
+
+/* Loads case idx's record: 0 when a valid one exists, 1 when there is none (or it does not
+ * check out), -1 on an error reading the cache. */
+int pf_fp_load(const pf_cache *c, const pf_dataset *ds, int idx, uint64_t n_samples,
+               pf_case_fp *out, pf_error *err);
+
+/* Computes case idx's fingerprint from its sources and publishes the record atomically. */
+int pf_fp_build(const pf_cache *c, const pf_dataset *ds, int idx, uint64_t n_samples,
+                pf_case_fp *out, pf_error *err);
+
+/* Every case's record (built on up to `threads` pool threads where missing) into out[n_cases]
+ * (freed with pf_case_fp_free each). With skip_bad, a case that cannot be read is listed in
+ * c->bad instead of failing, and its record left empty (n_channels 0). */
+int pf_fp_all(pf_cache *c, const pf_dataset *ds, const pf_options *o, int threads,
+              pf_progress_fn progress, void *arg, pf_case_fp *out, pf_error *err);
+
+#endif

@@ -1,0 +1,281 @@
+/* gc.c - a dataset's cache folder seen from its current sources: check's view of the entries
+ * and gc's removal of what nothing reaches (see gc.h for the rule). Nothing here builds. */
+#include "gc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "entry.h"
+
+static int is_folder(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ---- check: the current entries ---- */
+
+static void read_brief(const char *path, pf_entry_brief *b)
+{
+    pf_case_header h;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t len;
+    if (fd < 0)
+        return;
+    if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
+        goto out;
+    len = (size_t)h.n_classes * sizeof *b->classes;
+    b->classes = malloc(len ? len : 1);
+    if (!b->classes || pread(fd, b->classes, len, (off_t)h.classes_off) != (ssize_t)len) {
+        free(b->classes);
+        b->classes = NULL;
+        goto out;
+    }
+    b->present = 1;
+    b->n_classes = h.n_classes;
+    b->file_size = h.file_size;
+    memcpy(b->orig_shape, h.orig_shape, sizeof b->orig_shape);
+    memcpy(b->shape, h.shape, sizeof b->shape);
+    memcpy(b->spacing, h.spacing, sizeof b->spacing);
+out:
+    close(fd);
+}
+
+int pf_cache_briefs(const pf_dataset *ds, const pf_options *o, pf_entry_brief *out,
+                    pf_error *err)
+{
+    char *dir = pf_cache_dir_of(ds, o);
+    pf_cache c;
+    int rc = -1;
+    memset(out, 0, (size_t)ds->n_cases * sizeof *out);
+    if (!dir)
+        return pf_fail(err, ENOMEM, "out of memory");
+    if (!is_folder(dir)) {
+        free(dir);
+        return 0;
+    }
+    free(dir);
+    if (pf_cache_init_ex(&c, ds, o, PF_CACHE_KEYS_ONLY, err))
+        goto out;
+    for (int i = 0; i < ds->n_cases; i++) {
+        char *path = pf_cache_entry_path(&c, ds, i);
+        if (!path) {
+            pf_fail(err, ENOMEM, "out of memory");
+            goto out;
+        }
+        if (pf_entry_valid(path, c.keys[i], 0))
+            read_brief(path, &out[i]);
+        free(path);
+    }
+    rc = 0;
+out:
+    pf_cache_close(&c);
+    return rc;
+}
+
+void pf_entry_briefs_free(pf_entry_brief *b, int n)
+{
+    for (int i = 0; b && i < n; i++)
+        free(b[i].classes);
+}
+
+/* ---- gc ---- */
+
+/* A key some current case reaches, and under which value of the key's options. */
+typedef struct live_key {
+    uint64_t key;
+    int crop;
+} live_key;
+
+typedef struct gc_run {
+    const pf_dataset *ds;
+    const pf_options *o;
+    unsigned flags;
+    pf_gc_fn fn;
+    void *arg;
+    pf_gc_totals *t;
+    live_key *live;
+    size_t n_live;
+} gc_run;
+
+static int cmp_live(const void *a, const void *b)
+{
+    uint64_t x = ((const live_key *)a)->key, y = ((const live_key *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+/* The keys the current cases reach under o and under every other value of the options that
+ * enter an entry's key besides the sources. That is `crop` today: an option added to the key
+ * in pf_cache_init must be enumerated here too, or gc takes the entries of its other values
+ * for stale ones. Cases with a missing file reach nothing. */
+static int live_keys(gc_run *g, pf_error *err)
+{
+    const pf_dataset *ds = g->ds;
+    pf_dataset view = *ds; /* the complete cases, sharing ds's strings */
+    int rc = -1;
+    view.n_cases = 0;
+    view.cases = calloc((size_t)ds->n_cases + 1, sizeof *view.cases);
+    g->live = calloc((PF_CROP_NONE + 1) * (size_t)ds->n_cases + 1, sizeof *g->live);
+    if (!view.cases || !g->live) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < ds->n_cases; i++)
+        if (!ds->cases[i].missing)
+            view.cases[view.n_cases++] = ds->cases[i];
+    for (int crop = PF_CROP_NONZERO; crop <= PF_CROP_NONE; crop++) {
+        pf_options v = *g->o;
+        pf_cache c;
+        int failed;
+        v.crop = (pf_crop_mode)crop;
+        failed = pf_cache_init_ex(&c, &view, &v, PF_CACHE_KEYS_ONLY, err);
+        for (int i = 0; !failed && i < view.n_cases; i++) {
+            g->live[g->n_live].key = c.keys[i];
+            g->live[g->n_live++].crop = crop;
+        }
+        pf_cache_close(&c);
+        if (failed)
+            goto out;
+    }
+    qsort(g->live, g->n_live, sizeof *g->live, cmp_live);
+    rc = 0;
+out:
+    free(view.cases);
+    return rc;
+}
+
+static const live_key *find_live(const gc_run *g, uint64_t key)
+{
+    live_key k = {.key = key};
+    return bsearch(&k, g->live, g->n_live, sizeof *g->live, cmp_live);
+}
+
+/* "<id>.<16 hex digits>.pfcase": the id (into id) and the key; 0 if the name is not one. */
+static int parse_entry_name(const char *name, char *id, size_t cap, uint64_t *key)
+{
+    static const char suffix[] = ".pfcase";
+    size_t len = strlen(name), ls = sizeof suffix - 1;
+    char hex[17], *end;
+    if (len < ls + 18 || strcmp(name + len - ls, suffix) || name[len - ls - 17] != '.')
+        return 0;
+    memcpy(hex, name + len - ls - 16, 16);
+    hex[16] = '\0';
+    if (strspn(hex, "0123456789abcdef") != 16)
+        return 0;
+    *key = strtoull(hex, &end, 16);
+    if (len - ls - 17 >= cap)
+        return 0;
+    memcpy(id, name, len - ls - 17);
+    id[len - ls - 17] = '\0';
+    return 1;
+}
+
+/* Why entry (id, key) is no longer reached, or NULL when it is (and stays). */
+static const char *entry_verdict(const gc_run *g, const char *id, uint64_t key, char *why,
+                                 size_t cap)
+{
+    const live_key *k = find_live(g, key);
+    int idx;
+    if (k && (k->crop == (int)g->o->crop || !(g->flags & PF_GC_ALL)))
+        return NULL; /* the options given, or others still valid */
+    if (k) {
+        snprintf(why, cap, "an entry of other options (crop=%s; -o all)",
+                 pf_crop_mode_name((pf_crop_mode)k->crop));
+        return why;
+    }
+    idx = pf_dataset_find_case(g->ds, id);
+    if (idx < 0)
+        snprintf(why, cap, "case %s is no longer in the dataset", id);
+    else if (g->ds->cases[idx].missing)
+        snprintf(why, cap, "a file of case %s is missing", id);
+    else
+        snprintf(why, cap, "stale: a source file of %s changed since it was built (size or "
+                 "mtime), or dataset.json's labels, or the cache format", id);
+    return why;
+}
+
+static int collect(gc_run *g, const char *path, uint64_t bytes, const char *why, pf_error *err)
+{
+    if (!(g->flags & PF_GC_DRY_RUN) && unlink(path) != 0) {
+        if (errno == ENOENT)
+            return 0; /* removed meanwhile */
+        return pf_fail(err, errno, "%s: cannot remove: %s", path, strerror(errno));
+    }
+    g->t->freed++;
+    g->t->bytes_freed += bytes;
+    if (g->fn)
+        g->fn(g->arg, path, bytes, why);
+    return 0;
+}
+
+/* Scans a folder: entries at the top (depth 0), dead temporaries at any depth up to 1. Names
+ * are visited in sorted order, so the listing is the same on every run. */
+static int scan(gc_run *g, const char *dir, int depth, pf_error *err)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort), rc = 0;
+    if (n < 0)
+        return pf_fail(err, errno, "%s: cannot list the cache folder: %s", dir, strerror(errno));
+    for (int i = 0; i < n && rc == 0; i++) {
+        const char *name = names[i]->d_name;
+        char path[PATH_MAX + 256], id[NAME_MAX + 1], why[NAME_MAX + 160];
+        const char *verdict = NULL;
+        struct stat st;
+        uint64_t key;
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth == 0)
+                rc = scan(g, path, 1, err);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode))
+            continue;
+        if (pf_cache_is_dead_temporary(name))
+            verdict = "temporary file of a cache builder that is no longer running";
+        else if (depth == 0 && !strstr(name, ".tmp.") &&
+                 parse_entry_name(name, id, sizeof id, &key))
+            verdict = entry_verdict(g, id, key, why, sizeof why);
+        if (verdict) {
+            rc = collect(g, path, (uint64_t)st.st_size, verdict, err);
+        } else {
+            g->t->kept++;
+            g->t->bytes_kept += (uint64_t)st.st_size;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int pf_cache_gc(const pf_dataset *ds, const pf_options *o, unsigned flags, pf_gc_fn fn,
+                void *arg, pf_gc_totals *t, pf_error *err)
+{
+    gc_run g = {.ds = ds, .o = o, .flags = flags, .fn = fn, .arg = arg, .t = t};
+    char *dir = pf_cache_dir_of(ds, o);
+    int rc = -1;
+    memset(t, 0, sizeof *t);
+    if (!dir)
+        return pf_fail(err, ENOMEM, "out of memory");
+    if (!is_folder(dir)) {
+        t->folder_missing = 1;
+        free(dir);
+        return 0;
+    }
+    if (live_keys(&g, err) == 0)
+        rc = scan(&g, dir, 0, err);
+    free(g.live);
+    free(dir);
+    return rc;
+}
