@@ -88,7 +88,7 @@ typedef struct pf_resample {
     int seg, order, out_bytes;
     const void *in;
     void *out;
-    int plan;                 /* which pipeline (resample.c) */
+    int plan;                 /* which pipeline (resample_i.h) */
     int kind[2];              /* what the units of each step do */
     int changes[3];           /* per axis: length changes */
     int64_t cols_per_unit;    /* columns of one unit of the axis-0 pass */
