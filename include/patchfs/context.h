@@ -34,6 +34,12 @@ int pf_ctx_n_cases(const pf_ctx *ctx);
 int pf_ctx_n_skipped(const pf_ctx *ctx);
 void pf_ctx_skipped(const pf_ctx *ctx, int i, const char **id, const char **reason);
 
+/* `patchfs plan`: nnU-Net's plan of the dataset as nnUNetPlans.json text (malloc'd), from
+ * its fingerprint (kept in the cache, built where missing) or from plans=FILE; the same bytes
+ * a mount serves as plans.json. Builds no case entry. */
+int pf_plan_dataset(const char *dataset_dir, const pf_options *o, pf_progress_fn progress,
+                    void *arg, char **json, pf_error *err);
+
 /* `patchfs check`'s report: dataset, channels, fold, and one row per case; malloc'd text. */
 char *pf_ctx_check_report(const pf_ctx *ctx);
 

@@ -20,10 +20,8 @@
 
 typedef enum {
     PF_NODE_ROOT = 1,
-    PF_NODE_README,
-    PF_NODE_PATCHFS_JSON,
-    PF_NODE_SPLITS_JSON,
-    PF_NODE_SPLIT_DIR,   /* train/ or val/ */
+    PF_NODE_ROOT_FILE = 2, /* README.txt, patchfs.json, ... by slot (PF_ROOT_FILES) */
+    PF_NODE_SPLIT_DIR = 5, /* train/ or val/ (3 and 4 are free) */
     PF_NODE_EPOCH_DIR,
     PF_NODE_STEP_DIR,
     PF_NODE_STEP_FILE,
@@ -32,8 +30,7 @@ typedef enum {
     PF_NODE_CASE_FILE,
     PF_NODE_SAMPLE_DIR,
     PF_NODE_SAMPLE_FILE, /* data.npy, seg.npy, image.nii.gz or label.nii.gz of one position */
-    PF_NODE_STATUS,      /* status.json: live counters of the mount */
-    PF_NODE_SUMMARY,     /* epoch_E/summary.json */
+    PF_NODE_SUMMARY = 15, /* epoch_E/summary.json (14 is free) */
 } pf_node_kind;
 
 /* A file node's place among its folder's files (its slot; it enters the inode number):
@@ -41,6 +38,8 @@ typedef enum {
  *   case:   0 data.npy  1 seg.npy  2 properties.json  3 preview.png
  *   sample: 0 data.npy  1 seg.npy  2 image.nii.gz     3 label.nii.gz */
 #define PF_FOLDER_FILES 4   /* fixed files of a step, case or sample folder */
+/* The root's files by slot: README.txt, patchfs.json, splits.json, status.json, plans.json */
+#define PF_ROOT_FILES 5
 #define PF_MAX_FILES 32     /* slots have 5 bits */
 
 /* What a file is: one number per kind of file, whatever folder it is in. The file table
@@ -51,6 +50,7 @@ typedef enum {
     PF_FILE_PATCHFS_JSON,
     PF_FILE_SPLITS_JSON,
     PF_FILE_STATUS,
+    PF_FILE_PLANS_JSON,        /* nnUNetPlans.json of the dataset (the plan in use) */
     PF_FILE_SUMMARY,           /* epoch_E/summary.json */
     PF_FILE_STEP_DATA,
     PF_FILE_STEP_SEG,

@@ -34,6 +34,8 @@ static const char *const policy_names[] = {"nnunet", "class", "uniform", NULL};
 static const char *const mode_names[] = {"fixed", "probabilistic", NULL};
 static const char *const aug_names[] = {"none", "nnunet", NULL};
 static const char *const interp_names[] = {"linear", "nearest", NULL};
+const char *const pf_configuration_names[] = {"3d_fullres", "2d", "3d_lowres",
+                                              "3d_cascade_fullres", NULL};
 
 void pf_options_init(pf_options *o)
 {
@@ -52,6 +54,7 @@ void pf_options_init(pf_options *o)
     memcpy(o->aug_p, pf_aug_prob_defaults, sizeof o->aug_p);
     o->aug_scale_lo = 0.7;
     o->aug_scale_hi = 1.4;
+    o->gpu_mem_gb = 8.0;
 }
 
 void pf_options_free(pf_options *o)
@@ -122,6 +125,20 @@ static const pf_option_desc table[] = {
     {.name = "fold", .type = PF_OT_UINT, .kind = C, .umax = 1000000, .metavar = "K|all",
      .example = "all", .bad = "-1", .set = pf_opt_set_fold, .json = pf_json_fold,
      .help = "cross-validation fold: 0..4 nnU-Net's 5-fold, 5+ random 80:20, all"},
+    {.name = "configuration", .type = PF_OT_ENUM, .kind = C, FIELD(configuration),
+     .names = pf_configuration_names, .example = "2d", .bad = "3d",
+     .help = "nnU-Net's configuration: spacing, patch, batch, normalisation from the plan"},
+    {.name = "spacing", .type = PF_OT_SHAPE, .kind = C, .metavar = "native|ZxYxX",
+     .def = "the configuration's", .example = "native", .bad = "0x1x1",
+     .set = pf_opt_set_spacing, .json = pf_json_spacing,
+     .help = "target spacing in mm; native: the cases' own grids, no transpose"},
+    {.name = "plans", .type = PF_OT_PATH, .kind = C, FIELD(plans_file), .metavar = "FILE",
+     .def = "planned from the dataset's fingerprint", .example = "/tmp/nnUNetPlans.json",
+     .bad = "", .flags = PF_OPTF_NO_JSON,
+     .help = "follow an existing nnUNetPlans.json (plans.json of a mount, or nnU-Net's)"},
+    {.name = "gpu_mem", .type = PF_OT_DOUBLE, .kind = C, FIELD(gpu_mem_gb), .dmin = 1,
+     .dmax = 1024, .metavar = "GB", .example = "24", .bad = "0", .flags = PF_OPTF_NO_JSON,
+     .help = "GPU memory the planner plans patch and batch for, as nnU-Net's -gpu_memory_target"},
     {.name = "normalize", .type = PF_OT_ENUM, .kind = C, FIELD(normalize), .names = norm_names,
      .example = "ct", .bad = "foo",
      .help = "auto: per channel by its name, as nnU-Net; or one scheme for every channel"},
@@ -163,10 +180,11 @@ static const pf_option_desc table[] = {
      .metavar = "LO:HI", .example = "0.8:1.25", .bad = "0:1", .set = pf_opt_set_aug_scaling,
      .flags = PF_OPTF_NO_JSON | PF_OPTF_AUG,
      .help = "with aug=nnunet: zoom factor range (> 1 zooms out)"},
-    {.name = "ds_scales", .type = PF_OT_LIST, .kind = C, .metavar = "1,S,...", .def = "none",
+    {.name = "ds_scales", .type = PF_OT_LIST, .kind = C, .metavar = "auto|1,S,...", .def = "none",
      .example = "1,0.5,0.25", .bad = "0.5,1", .set = pf_opt_set_list, .add = pf_opt_add_ds_scale,
      .json = pf_json_ds_scales,
-     .help = "deep-supervision targets seg_ds1.npy, ... (decreasing scales after 1)"},
+     .help = "deep-supervision targets seg_ds1.npy, ...: auto (per axis, from the plan's "
+             "strides, as nnU-Net) or decreasing scales after 1"},
     {.name = "shard", .type = PF_OT_RATIO, .kind = C, .umax = PF_MAX_BATCH, .metavar = "R/W",
      .def = "none", .example = "1/3", .bad = "2/2", .set = pf_opt_set_shard, .json = pf_json_shard,
      .help = "serve rank R's part of every global batch of W ranks (docs/distributed.md)"},
@@ -410,6 +428,16 @@ int pf_options_resolve_paths(pf_options *o, pf_error *err)
             return pf_wrap(err, "option 'cache'");
         free(o->cache_dir);
         o->cache_dir = abs;
+    }
+    if (o->plans_file[0]) {
+        if (!(abs = pf_path_absolute(o->plans_file, err)))
+            return pf_wrap(err, "option 'plans'");
+        if (strlen(abs) >= sizeof o->plans_file) {
+            free(abs);
+            return pf_fail(err, ENAMETOOLONG, "option 'plans': the path is too long");
+        }
+        strcpy(o->plans_file, abs);
+        free(abs);
     }
     if (o->log_file[0]) {
         if (!(abs = pf_path_absolute(o->log_file, err)))

@@ -32,6 +32,9 @@ struct json_t; /* jansson's json_t: only options_text.c and callers of pf_option
 #define PF_MAX_CLASS_WEIGHTS 64
 
 typedef enum { PF_NORM_AUTO, PF_NORM_ZSCORE, PF_NORM_CT, PF_NORM_NONE } pf_norm_mode;
+enum { PF_SPACING_PLAN, PF_SPACING_NATIVE, PF_SPACING_FORCED };
+/* configuration= names: nnU-Net's configurations */
+extern const char *const pf_configuration_names[];
 typedef enum { PF_CROP_NONZERO, PF_CROP_NONE } pf_crop_mode;
 typedef enum { PF_POLICY_NNUNET, PF_POLICY_CLASS, PF_POLICY_UNIFORM } pf_policy;
 
@@ -76,8 +79,15 @@ typedef struct pf_options {
     double aug_rot_lo, aug_rot_hi;
     double aug_scale_lo, aug_scale_hi;
     int n_ds;              /* ds_scales=1,0.5,0.25: seg_ds1.npy ... for scales after the first */
+    int ds_auto;           /* ds_scales=auto: per axis, from the plan's pooling strides */
     double ds_scales[PF_MAX_DS];
     int fold;              /* 0.. or PF_FOLD_ALL */
+    /* geometry (docs/usage.md "Configurations"): nnU-Net's plan and one of its configurations */
+    int configuration;     /* index into pf_configuration_names: 3d_fullres, 2d, ... */
+    int spacing_mode;      /* PF_SPACING_PLAN, _NATIVE (no transpose, no resampling), _FORCED */
+    double spacing[3];     /* spacing=ZxYxX (mm, in the plan's axis order) */
+    char plans_file[PF_PATH_MAX]; /* plans=FILE: an nnUNetPlans.json to follow; "" = plan */
+    double gpu_mem_gb;     /* the planner's VRAM target (nnU-Net's default plans: 8) */
     pf_norm_mode normalize;
     pf_crop_mode crop;
     /* which files exist */

@@ -55,6 +55,9 @@ int pf_opt_set_fold(pf_options *o, const pf_option_desc *d, const char *value, p
 int pf_opt_add_class_weight(pf_options *o, const char *item, pf_error *err);
 int pf_opt_add_ds_scale(pf_options *o, const char *item, pf_error *err);
 int pf_opt_set_list(pf_options *o, const pf_option_desc *d, const char *value, pf_error *err);
+int pf_opt_set_spacing(pf_options *o, const pf_option_desc *d, const char *value,
+                       pf_error *err);
+int pf_json_spacing(const pf_options *o, const pf_options_derived *dv, json_t *obj);
 int pf_opt_set_shard(pf_options *o, const pf_option_desc *d, const char *value, pf_error *err);
 int pf_opt_set_aug_rotation(pf_options *o, const pf_option_desc *d, const char *value,
                             pf_error *err);

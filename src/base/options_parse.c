@@ -223,6 +223,13 @@ int pf_opt_set_list(pf_options *o, const pf_option_desc *d, const char *value, p
     if (!*value)
         return pf_fail(err, EINVAL, "option '%s' needs a list (e.g. %s=%s)", d->name, d->name,
                        d->example);
+    if (d->add == pf_opt_add_ds_scale) {
+        o->ds_auto = !strcmp(value, "auto");
+        if (o->ds_auto) {
+            o->n_ds = 0;
+            return 0;
+        }
+    }
     copy = pf_strdup(value, err);
     if (!copy)
         return -1;
@@ -244,6 +251,30 @@ int pf_opt_set_list(pf_options *o, const pf_option_desc *d, const char *value, p
 }
 
 /* shard=R/W: this mount serves rank R's part of every global batch. */
+/* spacing=native | ZxYxX (each a positive, finite number of mm) */
+int pf_opt_set_spacing(pf_options *o, const pf_option_desc *d, const char *value, pf_error *err)
+{
+    double v[3];
+    char *end;
+    const char *p = value;
+    if (!strcmp(value, "native")) {
+        o->spacing_mode = PF_SPACING_NATIVE;
+        return 0;
+    }
+    for (int k = 0; k < 3; k++) {
+        errno = 0;
+        v[k] = strtod(p, &end);
+        if (end == p || errno || !isfinite(v[k]) || v[k] <= 0 || v[k] > 1e6 ||
+            (k < 2 ? *end != 'x' : *end != '\0'))
+            return pf_fail(err, EINVAL, "option '%s': '%s' is neither native nor ZxYxX with "
+                           "three positive spacings in mm (e.g. 1x0.8x0.8)", d->name, value);
+        p = end + 1;
+    }
+    o->spacing_mode = PF_SPACING_FORCED;
+    memcpy(o->spacing, v, sizeof v);
+    return 0;
+}
+
 int pf_opt_set_shard(pf_options *o, const pf_option_desc *d, const char *value, pf_error *err)
 {
     const char *slash = strchr(value, '/');

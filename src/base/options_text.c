@@ -147,6 +147,15 @@ int pf_options_format(const pf_options *o, const pf_option_desc *d, char *buf, s
         break;
     }
     case PF_OT_SHAPE:
+        if (d->set == pf_opt_set_spacing) {
+            if (o->spacing_mode == PF_SPACING_PLAN)
+                return 0;
+            n = o->spacing_mode == PF_SPACING_NATIVE
+                    ? snprintf(buf, cap, "native")
+                    : snprintf(buf, cap, "%.17gx%.17gx%.17g", o->spacing[0], o->spacing[1],
+                               o->spacing[2]);
+            break;
+        }
         if (!o->patch[0])
             return 0;
         if (o->patch_2d)
@@ -170,6 +179,8 @@ int pf_options_format(const pf_options *o, const pf_option_desc *d, char *buf, s
                 return 0;
             return format_weights(o, buf, cap, &k) ? -1 : 1;
         }
+        if (o->ds_auto)
+            return cat(cap, &k, snprintf(buf + k, cap - k, "auto")) ? -1 : 1;
         if (!o->n_ds)
             return 0;
         for (int i = 0; i < o->n_ds; i++)
@@ -436,6 +447,8 @@ int pf_json_ds_scales(const pf_options *o, const pf_options_derived *dv, json_t 
 {
     json_t *d;
     (void)dv;
+    if (o->ds_auto)
+        return put(obj, "ds_scales", json_string("auto"));
     if (!o->n_ds)
         return 0;
     d = json_array();
@@ -445,6 +458,17 @@ int pf_json_ds_scales(const pf_options *o, const pf_options_derived *dv, json_t 
             return -1;
         }
     return put(obj, "ds_scales", d);
+}
+
+int pf_json_spacing(const pf_options *o, const pf_options_derived *dv, json_t *obj)
+{
+    (void)dv;
+    if (o->spacing_mode == PF_SPACING_NATIVE)
+        return put(obj, "spacing", json_string("native"));
+    if (o->spacing_mode == PF_SPACING_FORCED)
+        return put(obj, "spacing", json_pack("[fff]", o->spacing[0], o->spacing[1],
+                                             o->spacing[2]));
+    return 0;
 }
 
 int pf_json_shard(const pf_options *o, const pf_options_derived *dv, json_t *obj)

@@ -30,13 +30,6 @@ double pf_np_lerp_f32(float a, float b, double gamma)
     return gamma >= 0.5 ? (double)b - (double)d * (1.0 - gamma) : (double)a + (double)d * gamma;
 }
 
-double pf_percentile_sorted(const float *sorted, size_t n, double q)
-{
-    double pos = q / 100.0 * (double)(n - 1);
-    size_t lo = (size_t)floor(pos), hi = lo + 1 < n ? lo + 1 : lo;
-    double frac = pos - (double)lo;
-    return (double)sorted[lo] + ((double)sorted[hi] - (double)sorted[lo]) * frac;
-}
 
 size_t pf_lower_bound(const void *key, const void *base, size_t n, size_t size,
                       int (*cmp)(const void *key, const void *elem))

@@ -10,11 +10,8 @@
 /* Median of v[0..n) as numpy computes it (mean of the middle two for even n); sorts v. n > 0. */
 double pf_median(double *v, int n);
 
-/* numpy.percentile's default (linear) of q in [0, 100] over sorted[0..n), n > 0. */
-double pf_percentile_sorted(const float *sorted, size_t n, double q);
-
-/* The two halves of numpy.percentile(x, q) ("linear") over n sorted values, for callers whose
- * values are not one array: the lower index k and the weight gamma of q (in [0, 100]) ... */
+/* The two halves of numpy.percentile(x, q) ("linear") over n sorted values: the lower index k
+ * and the weight gamma of q (in [0, 100]) ... */
 double pf_np_quantile_gamma(uint64_t n, double q, uint64_t *k);
 /* ... and numpy's lerp between x[k] = a and x[k + 1] = b (b = a when k + 1 == n): for float32
  * values numpy takes b - a in float32, then a + d * gamma, or b - d * (1 - gamma) from

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define PF_FORMAT_VERSION 1
+#define PF_FORMAT_VERSION 2
 
 /* What a draw is for; part of the stream key so purposes never share words. */
 typedef enum {

@@ -69,8 +69,8 @@ static int hash_file_identity(XXH3_state_t *st, const pf_dataset *ds, const char
 char *pf_cache_entry_path(const pf_cache *c, const pf_dataset *ds, int case_idx)
 {
     char *p;
-    if (asprintf(&p, "%s/%s.%016llx.pfcase", c->dir, ds->cases[case_idx].id,
-                 (unsigned long long)c->keys[case_idx]) < 0)
+    if (asprintf(&p, "%s/%s.%016llx.%016llx.pfcase", c->dir, ds->cases[case_idx].id,
+                 (unsigned long long)c->base_keys[case_idx], (unsigned long long)c->spec_hash) < 0)
         return NULL;
     return p;
 }
@@ -168,11 +168,63 @@ int pf_cache_init_ex(pf_cache *c, const pf_dataset *ds, const pf_options *o, uns
         src[0] = XXH3_64bits_digest(st);
         c->src_keys[i] = XXH3_64bits(src, sizeof src);
     }
-    c->fingerprint = XXH3_64bits(c->keys, (size_t)ds->n_cases * sizeof *c->keys);
+    c->base_keys = malloc((size_t)(ds->n_cases ? ds->n_cases : 1) * sizeof *c->base_keys);
+    if (!c->base_keys) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(c->base_keys, c->keys, (size_t)ds->n_cases * sizeof *c->keys);
+    for (int d = 0; d < 3; d++)
+        c->default_spec.transpose[d] = d;
+    c->default_spec.crop = o->crop == PF_CROP_NONZERO;
+    c->default_spec.order = 3;
+    c->default_spec.seg_order = 1;
+    c->default_spec.force_separate_z = -1;
+    c->default_spec.n_channels = ds->n_channels < PF_MAX_CHANNELS ? ds->n_channels
+                                                                  : PF_MAX_CHANNELS;
+    for (int ch = 0; ch < PF_MAX_CHANNELS; ch++)
+        c->default_norm[ch].scheme = PF_SCHEME_NONE; /* the sources' values */
+    c->default_spec.norm = c->default_norm;
+    pf_cache_bind_spec(c, &c->default_spec);
     rc = 0;
 out:
     XXH3_freeState(st);
     return rc;
+}
+
+void pf_cache_bind_spec(pf_cache *c, const pf_prep_spec *spec)
+{
+    /* every number that shapes an entry, written out field by field (no padding bytes) */
+    double v[3 + 2 * 64 * 5 + 16];
+    size_t k = 0;
+    c->spec = spec;
+    for (int d = 0; d < 3; d++)
+        v[k++] = spec->transpose[d];
+    v[k++] = spec->crop;
+    v[k++] = spec->resample;
+    for (int d = 0; d < 3; d++)
+        v[k++] = spec->target[d];
+    v[k++] = spec->order;
+    v[k++] = spec->order_z;
+    v[k++] = spec->seg_order;
+    v[k++] = spec->seg_order_z;
+    v[k++] = spec->force_separate_z;
+    v[k++] = spec->n_channels;
+    for (int ch = 0; ch < spec->n_channels && ch < 64; ch++) {
+        const pf_channel_norm *n = &spec->norm[ch];
+        v[k++] = n->scheme;
+        v[k++] = n->use_mask;
+        v[k++] = n->scheme == PF_SCHEME_CT ? n->ct_mean : 0;
+        v[k++] = n->scheme == PF_SCHEME_CT ? n->ct_std : 0;
+        v[k++] = n->scheme == PF_SCHEME_CT ? n->ct_lo : 0;
+        v[k++] = n->scheme == PF_SCHEME_CT ? n->ct_hi : 0;
+    }
+    c->spec_hash = XXH3_64bits(v, k * sizeof *v);
+    for (int i = 0; i < c->n_cases; i++) {
+        uint64_t both[2] = {c->base_keys[i], c->spec_hash};
+        c->keys[i] = XXH3_64bits(both, sizeof both);
+    }
+    c->fingerprint = XXH3_64bits(c->keys, (size_t)c->n_cases * sizeof *c->keys);
 }
 
 /* ---- building many entries on worker threads ---- */
@@ -197,7 +249,7 @@ static int build_one(void *p, int k, pf_error *err)
     int rc, d;
     if (!path)
         return pf_fail(err, ENOMEM, "out of memory");
-    rc = pf_cache_build_entry(j->ds, idx, j->o, j->c->keys[idx], path, err);
+    rc = pf_cache_build_entry(j->ds, idx, j->c->spec, j->c->keys[idx], path, err);
     free(path);
     if (rc != 0) {
         if (!(j->o->skip_bad && rc == -1 && err->errnum != ENOMEM))
@@ -248,8 +300,7 @@ int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int t
     return rc;
 }
 
-int pf_cache_repair(pf_cache *c, const pf_dataset *ds, const pf_options *o, int idx,
-                    pf_error *err)
+int pf_cache_repair(pf_cache *c, const pf_dataset *ds, int idx, pf_error *err)
 {
     pf_case *cs = &c->cases[idx];
     pf_case fresh;
@@ -257,7 +308,7 @@ int pf_cache_repair(pf_cache *c, const pf_dataset *ds, const pf_options *o, int 
     pthread_mutex_lock(&cs->lock);
     if (cs->bulk_state > 0)
         goto out; /* another reader repaired it meanwhile */
-    if (pf_cache_build_entry(ds, idx, o, c->keys[idx], cs->path, err) != 0) {
+    if (pf_cache_build_entry(ds, idx, c->spec, c->keys[idx], cs->path, err) != 0) {
         rc = -1;
         goto out;
     }
@@ -303,6 +354,7 @@ void pf_cache_close(pf_cache *c)
     free(c->cases);
     free(c->keys);
     free(c->src_keys);
+    free(c->base_keys);
     free(c->dir);
     free(c->bad);
     memset(c, 0, sizeof *c);

@@ -19,9 +19,10 @@
 #include "error.h"
 #include "options.h"
 #include "preprocess.h"
+#include "prepare.h"
 #include "progress.h"
 
-#define PF_CACHE_VERSION 1
+#define PF_CACHE_VERSION 2
 #define PF_MAX_CHANNELS 64
 
 /* On-disk entry header (host byte order, checked by endian_tag). */
@@ -33,10 +34,15 @@ typedef struct pf_case_header {
     uint64_t bulk_digest;          /* XXH3 of [image_off, meta_off) */
     uint64_t meta_digest;          /* XXH3 of [meta_off, file_size) */
     uint64_t file_size;
-    int64_t shape[3];              /* cropped Z, Y, X */
-    int64_t orig_shape[3];
-    int64_t crop_lo[3];            /* crop box start in the source volume */
-    double spacing[3];             /* Z, Y, X in mm */
+    int64_t shape[3];              /* preprocessed Z, Y, X (transposed, cropped, resampled) */
+    int64_t orig_shape[3];         /* source shape, transposed (nnU-Net's shape_before_cropping) */
+    int64_t crop_lo[3];            /* crop box start in the transposed source volume */
+    double spacing[3];             /* of the preprocessed grid, Z, Y, X in mm */
+    int64_t crop_shape[3];         /* after cropping, before resampling */
+    double src_spacing[3];         /* source spacing, transposed */
+    int32_t transpose[3];          /* transpose_forward the entry was made with */
+    int32_t separate_z, z_axis;    /* the resampling's separate-z decision */
+    float norm_shift[PF_MAX_CHANNELS], norm_scale[PF_MAX_CHANNELS]; /* what normalised it */
     double affine[16];             /* source voxel (i=x, j=y, k=z) -> world, row-major */
     uint32_t n_channels, n_classes;
     uint64_t image_off, seg_off, meta_off, classes_off, locs_off, fg_off;
@@ -84,7 +90,18 @@ typedef struct pf_cache {
     uint64_t fingerprint;          /* XXH3 over all keys, in case order */
     pf_bad_case *bad;              /* skip_bad: cases set aside by pf_cache_build */
     int n_bad;
+    const pf_prep_spec *spec;      /* how entries are preprocessed (pf_cache_bind_spec) */
+    uint64_t *base_keys;           /* per case: keys before a spec is folded in */
+    uint64_t spec_hash;            /* of the bound spec: entries are <id>.<base>.<spec>.pfcase */
+    /* until a spec is bound: the cases' own grids, z-scored (what tests of the cache use) */
+    pf_prep_spec default_spec;
+    pf_channel_norm default_norm[PF_MAX_CHANNELS];
 } pf_cache;
+
+/* Sets how every entry is preprocessed (transpose, crop, normalisation, resampling) and folds
+ * it into each entry's key, so entries of two configurations or plans never mix. spec must
+ * outlive the cache. Call after pf_cache_init, before building. */
+void pf_cache_bind_spec(pf_cache *c, const pf_prep_spec *spec);
 
 /* The cache folder of a dataset under options o (cache=, else the default), malloc'd; NULL if
  * out of memory. Nothing is created. */
@@ -119,15 +136,14 @@ int pf_case_check_bulk(pf_case *cs, pf_error *err);
 /* Rebuilds case idx's entry after a failed digest and maps the new one; the old mapping stays
  * valid until pf_cache_close, so concurrent readers are never left with a dangling pointer.
  * Readers only use a case after pf_case_check_bulk succeeds, which the new entry does. */
-int pf_cache_repair(pf_cache *c, const pf_dataset *ds, const pf_options *o, int idx,
-                    pf_error *err);
+int pf_cache_repair(pf_cache *c, const pf_dataset *ds, int idx, pf_error *err);
 
 void pf_cache_close(pf_cache *c);
 
 /* Preprocesses one case and writes its entry atomically to path (exposed for tests).
  * Returns 0, -1 when the case is bad, -2 when writing to the cache failed. */
-int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_options *o, uint64_t key,
-                         const char *path, pf_error *err);
+int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_prep_spec *spec,
+                         uint64_t key, const char *path, pf_error *err);
 
 /* Path of a case's entry file, malloc'd. */
 char *pf_cache_entry_path(const pf_cache *c, const pf_dataset *ds, int case_idx);

@@ -95,7 +95,7 @@ static int publish_entry(const char *path, pf_case_header *h, const float *image
         if (w_bytes(&w, cl[k].locs, cl[k].n_locs * 3 * sizeof(int32_t), err))
             goto out;
     if (w_pad_to(&w, h->fg_off, err) ||
-        w_bytes(&w, fg, (size_t)h->n_fg * h->n_channels * sizeof(float), err))
+        (h->n_fg && w_bytes(&w, fg, (size_t)h->n_fg * h->n_channels * sizeof(float), err)))
         goto out;
     h->meta_digest = XXH3_64bits_digest(st);
     h->file_size = w.pos;
@@ -130,19 +130,19 @@ out:
     return rc;
 }
 
-int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_options *o, uint64_t key,
-                         const char *path, pf_error *err)
+int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_prep_spec *spec,
+                         uint64_t key, const char *path, pf_error *err)
 {
     pf_loaded_case lc;
+    pf_prepped pp;
     pf_case_header *h = calloc(1, sizeof *h);
-    float *image = NULL, *fg = NULL;
-    int16_t *seg = NULL;
     pf_class_locs *cl = NULL;
     pf_class_row *rows = NULL;
     int nc = 0, rc = -1;
-    int64_t lo[3] = {0, 0, 0}, hi[3];
     uint64_t nvox, off, total_locs = 0;
 
+    memset(&lc, 0, sizeof lc);
+    memset(&pp, 0, sizeof pp);
     if (!h)
         return pf_fail(err, ENOMEM, "out of memory");
     if (ds->n_channels > PF_MAX_CHANNELS) {
@@ -150,42 +150,37 @@ int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_options *o
         return pf_fail(err, EINVAL, "%s: %d channels; patchfs supports at most %d",
                        ds->root, ds->n_channels, PF_MAX_CHANNELS);
     }
-    if (pf_load_case(ds, case_idx, &lc, err))
+    /* nnU-Net's order: transpose, crop, normalise, resample; class locations afterwards */
+    if (pf_load_case(ds, case_idx, &lc, err) || pf_prepare_case(&lc, spec, &pp, err))
         goto out;
-    memcpy(hi, lc.shape, sizeof hi);
-    if (o->crop == PF_CROP_NONZERO)
-        pf_nonzero_box(lc.image, ds->n_channels, lc.shape, lo, hi);
-    image = pf_crop_float(lc.image, ds->n_channels, lc.shape, lo, hi);
-    seg = pf_crop_i16(lc.seg, lc.shape, lo, hi);
-    if (!image || !seg) {
-        pf_fail(err, ENOMEM, "case %s: out of memory cropping", ds->cases[case_idx].id);
-        goto out;
-    }
+    memcpy(h->affine, lc.info.affine, sizeof h->affine);
+    pf_loaded_case_free(&lc); /* the source volume is no longer needed */
     memcpy(h->magic, pf_case_magic, sizeof h->magic);
     h->version = PF_CACHE_VERSION;
     h->endian_tag = PF_ENDIAN_TAG;
     h->key = key;
     for (int d = 0; d < 3; d++) {
-        h->shape[d] = hi[d] - lo[d];
-        h->orig_shape[d] = lc.shape[d];
-        h->crop_lo[d] = lo[d];
-        h->spacing[d] = lc.info.spacing[2 - d];
+        h->shape[d] = pp.shape[d];
+        h->orig_shape[d] = pp.shape_before_crop[d];
+        h->crop_lo[d] = pp.crop_lo[d];
+        h->crop_shape[d] = pp.shape_after_crop[d];
+        h->spacing[d] = pp.target[d];
+        h->src_spacing[d] = pp.spacing[d];
+        h->transpose[d] = spec->transpose[d];
     }
-    memcpy(h->affine, lc.info.affine, sizeof h->affine);
+    h->separate_z = pp.separate_z;
+    h->z_axis = pp.z_axis;
     h->n_channels = (uint32_t)ds->n_channels;
+    for (int c = 0; c < ds->n_channels; c++) {
+        h->norm_shift[c] = pp.shift[c];
+        h->norm_scale[c] = pp.scale[c];
+    }
     snprintf(h->id, sizeof h->id, "%s", ds->cases[case_idx].id);
-    if (o->crop == PF_CROP_NONZERO && pf_mark_outside(image, ds->n_channels, h->shape, seg, err))
-        goto out;
-    if (pf_class_locations(seg, h->shape, ds->ignore_label, &nc, &cl, err))
+    if (pf_class_locations(pp.seg, h->shape, ds->ignore_label, &nc, &cl, err))
         goto out;
     h->n_classes = (uint32_t)nc;
-    pf_channel_stats(image, ds->n_channels, seg, h->shape, h->stats);
-    fg = malloc((size_t)ds->n_channels * PF_FG_SAMPLES * sizeof *fg);
-    if (!fg) {
-        pf_fail(err, ENOMEM, "out of memory");
-        goto out;
-    }
-    h->n_fg = (uint32_t)pf_foreground_samples(image, ds->n_channels, seg, h->shape, fg);
+    pf_channel_stats(pp.image, ds->n_channels, pp.seg, h->shape, h->stats);
+    h->n_fg = 0; /* CT statistics come from the fingerprint (fp_store.c) */
     rows = calloc((size_t)(nc ? nc : 1), sizeof *rows);
     if (!rows) {
         pf_fail(err, ENOMEM, "out of memory");
@@ -206,7 +201,7 @@ int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_options *o
     h->classes_off = h->meta_off;
     h->locs_off = pf_round_up(h->classes_off + (uint64_t)nc * sizeof *rows, 64);
     h->fg_off = pf_round_up(h->locs_off + total_locs * 3 * sizeof(int32_t), 64);
-    if (publish_entry(path, h, image, seg, rows, nc, cl, fg, err)) {
+    if (publish_entry(path, h, pp.image, pp.seg, rows, nc, cl, NULL, err)) {
         rc = -2; /* the cache, not the case, is at fault */
         goto out;
     }
@@ -215,9 +210,7 @@ out:
     if (rc)
         pf_wrap(err, "case %s", ds->cases[case_idx].id);
     pf_loaded_case_free(&lc);
-    free(image);
-    free(seg);
-    free(fg);
+    pf_prepped_free(&pp);
     free(rows);
     if (cl)
         pf_class_locations_free(nc, cl);

@@ -250,8 +250,8 @@ typedef struct fp_job {
 static int fp_one(void *p, int i, pf_error *err)
 {
     fp_job *j = p;
-    int rc = pf_fp_load(j->c, j->ds, i, j->n_samples, &j->out[i], err), d;
-    if (rc == 1)
+    int rc = pf_fp_load(j->c, j->ds, i, j->n_samples, &j->out[i], err), d, built = rc == 1;
+    if (built)
         rc = pf_fp_build(j->c, j->ds, i, j->n_samples, &j->out[i], err);
     if (rc != 0) {
         if (!j->o->skip_bad || err->errnum == ENOMEM)
@@ -263,7 +263,7 @@ static int fp_one(void *p, int i, pf_error *err)
         return 0;
     }
     d = atomic_fetch_add(&j->done, 1) + 1;
-    if (j->progress) {
+    if (j->progress && built) { /* records read back are not news */
         pthread_mutex_lock(&j->lock);
         j->progress(j->arg, d, j->ds->n_cases, j->ds->cases[i].id);
         pthread_mutex_unlock(&j->lock);

@@ -48,8 +48,8 @@ out:
     close(fd);
 }
 
-int pf_cache_briefs(const pf_dataset *ds, const pf_options *o, pf_entry_brief *out,
-                    pf_error *err)
+int pf_cache_briefs(const pf_dataset *ds, const pf_options *o, const pf_prep_spec *spec,
+                    pf_entry_brief *out, pf_error *err)
 {
     char *dir = pf_cache_dir_of(ds, o);
     pf_cache c;
@@ -64,6 +64,8 @@ int pf_cache_briefs(const pf_dataset *ds, const pf_options *o, pf_entry_brief *o
     free(dir);
     if (pf_cache_init_ex(&c, ds, o, PF_CACHE_KEYS_ONLY, err))
         goto out;
+    if (spec)
+        pf_cache_bind_spec(&c, spec);
     for (int i = 0; i < ds->n_cases; i++) {
         char *path = pf_cache_entry_path(&c, ds, i);
         if (!path) {
@@ -137,7 +139,7 @@ static int live_keys(gc_run *g, pf_error *err)
         v.crop = (pf_crop_mode)crop;
         failed = pf_cache_init_ex(&c, &view, &v, PF_CACHE_KEYS_ONLY, err);
         for (int i = 0; !failed && i < view.n_cases; i++) {
-            g->live[g->n_live].key = c.keys[i];
+            g->live[g->n_live].key = c.base_keys[i];
             g->live[g->n_live++].crop = crop;
         }
         pf_cache_close(&c);
@@ -157,7 +159,9 @@ static const live_key *find_live(const gc_run *g, uint64_t key)
     return bsearch(&k, g->live, g->n_live, sizeof *g->live, cmp_live);
 }
 
-/* "<id>.<16 hex digits>.pfcase": the id (into id) and the key; 0 if the name is not one. */
+/* "<id>.<16 hex digits>.<16 hex digits>.pfcase" (the entry's sources, then its preprocessing:
+ * any preprocessing of current sources is reached) or format 1's "<id>.<16 hex>.pfcase" (key
+ * 0: reached by nothing): the id (into id) and the key; 0 if the name is neither. */
 static int parse_entry_name(const char *name, char *id, size_t cap, uint64_t *key)
 {
     static const char suffix[] = ".pfcase";
@@ -165,11 +169,23 @@ static int parse_entry_name(const char *name, char *id, size_t cap, uint64_t *ke
     char hex[17], *end;
     if (len < ls + 18 || strcmp(name + len - ls, suffix) || name[len - ls - 17] != '.')
         return 0;
+    if (len >= ls + 35 && name[len - ls - 34] == '.' &&
+        strspn(name + len - ls - 16, "0123456789abcdef") >= 16) {
+        size_t idlen = len - ls - 34;
+        memcpy(hex, name + idlen + 1, 16);
+        hex[16] = '\0';
+        if (strspn(hex, "0123456789abcdef") == 16 && idlen < cap) {
+            *key = strtoull(hex, &end, 16);
+            memcpy(id, name, idlen);
+            id[idlen] = '\0';
+            return 1;
+        }
+    }
     memcpy(hex, name + len - ls - 16, 16);
     hex[16] = '\0';
     if (strspn(hex, "0123456789abcdef") != 16)
         return 0;
-    *key = strtoull(hex, &end, 16);
+    *key = 0; /* format 1's name: its key no longer addresses anything */
     if (len - ls - 17 >= cap)
         return 0;
     memcpy(id, name, len - ls - 17);

@@ -28,11 +28,12 @@ typedef struct pf_entry_brief {
     pf_class_row *classes;    /* n_classes rows, malloc'd */
 } pf_entry_brief;
 
-/* Fills out[ds->n_cases]; every file of every case of ds must exist. Creates nothing: without
- * a cache folder no case has an entry. 0, or -1 (out of memory, a source file that cannot be
+/* Fills out[ds->n_cases] with the entries made with spec (NULL: the cache's default, the
+ * cases' own grids); every file of every case of ds must exist. Creates nothing: without a
+ * cache folder no case has an entry. 0, or -1 (out of memory, a source file that cannot be
  * stat'd). */
-int pf_cache_briefs(const pf_dataset *ds, const pf_options *o, pf_entry_brief *out,
-                    pf_error *err);
+int pf_cache_briefs(const pf_dataset *ds, const pf_options *o, const pf_prep_spec *spec,
+                    pf_entry_brief *out, pf_error *err);
 void pf_entry_briefs_free(pf_entry_brief *b, int n);
 
 #define PF_GC_DRY_RUN 1u /* list only */

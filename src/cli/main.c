@@ -23,6 +23,7 @@ static const char usage_head[] =
     "       patchfs check [options] DATASET          validate every case, list every problem;\n"
     "                                                per-case table (-o prepare: build the cache)\n"
     "       patchfs prepare [options] DATASET        build the preprocessing cache\n"
+    "       patchfs plan [options] DATASET           nnU-Net's plan (nnUNetPlans.json) to stdout\n"
     "       patchfs gc [options] DATASET             remove cache entries the sources no longer\n"
     "                                                reach (--dry-run: list them; -o all: also\n"
     "                                                those of other options)\n"
@@ -208,6 +209,22 @@ static int cmd_gc(const pf_options *o, const char *dataset)
     return 0;
 }
 
+static int cmd_plan(const pf_options *o, const char *dataset)
+{
+    pf_error err = {0};
+    progress_state ps = {.tty = isatty(2), .name = dataset};
+    char *json;
+    int rc = 0;
+    if (pf_plan_dataset(dataset, o, progress, &ps, &json, &err) != 0)
+        return die(err.msg);
+    if (fputs(json, stdout) == EOF || fflush(stdout) != 0) {
+        fprintf(stderr, "patchfs: writing the plan to stdout: %s\n", strerror(errno));
+        rc = 1;
+    }
+    free(json);
+    return rc;
+}
+
 static int cmd_prepare(const pf_options *o, const char *dataset)
 {
     pf_ctx *ctx;
@@ -332,6 +349,8 @@ int main(int argc, char **argv)
         rc = npos == 2 ? cmd_check(&o, pos[1]) : die("usage: patchfs check [options] DATASET");
     } else if (npos >= 1 && !strcmp(pos[0], "gc")) {
         rc = npos == 2 ? cmd_gc(&o, pos[1]) : die("usage: patchfs gc [options] DATASET");
+    } else if (npos >= 1 && !strcmp(pos[0], "plan")) {
+        rc = npos == 2 ? cmd_plan(&o, pos[1]) : die("usage: patchfs plan [options] DATASET");
     } else if (npos >= 1 && !strcmp(pos[0], "prepare")) {
         rc = npos == 2 ? cmd_prepare(&o, pos[1])
                        : die("usage: patchfs prepare [options] DATASET");

@@ -198,7 +198,8 @@ int pf_fg_pool(const pf_case_fp *cases, int n_cases, int channel, pf_fg_stats *o
     pair *p;
     memset(out, 0, sizeof *out);
     for (int i = 0; i < n_cases; i++)
-        n += cases[i].hist[channel].n;
+        if (channel < cases[i].n_channels) /* cases set aside have no record */
+            n += cases[i].hist[channel].n;
     if (n == 0) {
         out->empty = 1;
         out->max = out->mean = out->median = out->min = NAN;
@@ -209,7 +210,10 @@ int pf_fg_pool(const pf_case_fp *cases, int n_cases, int channel, pf_fg_stats *o
     if (!p)
         return -1;
     for (int i = 0; i < n_cases; i++) {
-        const pf_fg_hist *h = &cases[i].hist[channel];
+        const pf_fg_hist *h;
+        if (channel >= cases[i].n_channels)
+            continue;
+        h = &cases[i].hist[channel];
         for (size_t j = 0; j < h->n; j++) {
             p[m].value = h->value[j];
             p[m++].count = h->count[j];

@@ -296,43 +296,4 @@ void pf_channel_stats(const float *img, int nch, const int16_t *seg, const int64
     }
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
-int pf_foreground_samples(const float *img, int nch, const int16_t *seg, const int64_t shape[3],
-                          float *out)
-{
-    const size_t n = (size_t)(shape[0] * shape[1] * shape[2]);
-    uint64_t n_fg = 0, *ord;
-    pf_stream s = pf_stream_make(PF_LOCS_SEED, 0, 0, 0, 0, PF_PURPOSE_FG_SAMPLES);
-    for (size_t i = 0; i < n; i++)
-        n_fg += seg[i] > 0;
-    if (n_fg == 0)
-        return 0;
-    ord = malloc(PF_FG_SAMPLES * sizeof *ord);
-    if (!ord)
-        return -1;
-    for (int i = 0; i < PF_FG_SAMPLES; i++)
-        ord[i] = pf_stream_below(&s, n_fg);
-    /* Walk the foreground once in order; sorted draws keep the pick O(n). */
-    qsort(ord, PF_FG_SAMPLES, sizeof *ord, cmp_u64);
-    {
-        uint64_t seen = 0;
-        int j = 0;
-        for (size_t i = 0; i < n && j < PF_FG_SAMPLES; i++) {
-            if (seg[i] <= 0)
-                continue;
-            while (j < PF_FG_SAMPLES && ord[j] == seen) {
-                for (int c = 0; c < nch; c++)
-                    out[(size_t)c * PF_FG_SAMPLES + (size_t)j] = img[(size_t)c * n + i];
-                j++;
-            }
-            seen++;
-        }
-    }
-    free(ord);
-    return PF_FG_SAMPLES;
-}

@@ -2,9 +2,7 @@
  * on arrays: crop to the nonzero region (holes filled), mark background outside it -1, pick
  * the stored class locations, and gather the intensity statistics that normalisation needs.
  *
- * Normalisation itself is applied when a patch is extracted (see extract.h): the cache keeps
- * cropped intensities plus per-channel statistics, so dataset-wide schemes (CT percentiles,
- * nnU-Net's use-mask rule) need one decoding pass and never invalidate cache entries. */
+ * Transpose, normalisation and resampling around these: prepare.c. */
 #ifndef PATCHFS_PREPROCESS_H
 #define PATCHFS_PREPROCESS_H
 
@@ -16,7 +14,6 @@
 #define PF_LOCS_MIN 10000     /* nnU-Net: at least min(10000, n) voxels per class ... */
 #define PF_LOCS_PERCENT 1     /* ... and at least ceil(1% of n) */
 #define PF_LOCS_SEED 1234     /* nnU-Net seeds its location sampler with 1234 per case */
-#define PF_FG_SAMPLES 10000   /* foreground intensity samples per case (CT statistics) */
 
 /* Per-channel statistics of one cropped case, accumulated in double in a fixed order. */
 typedef struct pf_chan_stats {
@@ -58,10 +55,5 @@ void pf_class_locations_free(int n, pf_class_locs *classes);
 
 void pf_channel_stats(const float *img, int nch, const int16_t *seg, const int64_t shape[3],
                       pf_chan_stats *stats);
-
-/* PF_FG_SAMPLES intensities per channel drawn with replacement from voxels with seg > 0,
- * written to out[c * PF_FG_SAMPLES + i]; returns the count per channel (0 if no foreground). */
-int pf_foreground_samples(const float *img, int nch, const int16_t *seg, const int64_t shape[3],
-                          float *out);
 
 #endif

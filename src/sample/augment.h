@@ -95,7 +95,7 @@ void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], flo
 
 /* Nearest ("nearest-exact") downsampling of a seg patch to round(P * scale) per axis
  * (deep-supervision targets); out_shape receives the size. */
-void pf_ds_shape(const int patch[3], double scale, int is_2d, int out_shape[3]);
+void pf_ds_shape(const int patch[3], const double scale[3], int is_2d, int out_shape[3]);
 void pf_ds_seg(const int16_t *seg, const int patch[3], const int out_shape[3], int16_t *out);
 
 #endif

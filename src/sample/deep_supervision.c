@@ -6,10 +6,12 @@
 
 #include "detmath.h"
 
-void pf_ds_shape(const int patch[3], double scale, int is_2d, int out_shape[3])
+void pf_ds_shape(const int patch[3], const double scale[3], int is_2d, int out_shape[3])
 {
+    /* Python's round(size * scale): half to even, as nnU-Net's DownsampleSegForDSTransform;
+     * rint rounds half to even in the default rounding mode */
     for (int a = 0; a < 3; a++) {
-        out_shape[a] = (int)floor(patch[a] * scale + 0.5);
+        out_shape[a] = (int)rint(patch[a] * scale[a]);
         if (out_shape[a] < 1 || (a == 0 && is_2d))
             out_shape[a] = a == 0 && is_2d ? patch[0] : 1;
     }

@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include "augment.h"
+#include "fp_store.h"
 #include "order.h"
 #include "texts.h"
 
@@ -98,6 +99,7 @@ static int set_aside_bad_cases(pf_ctx *ctx, pf_error *err)
     for (int i = 0; i < ctx->ds.n_cases; i++)
         if (!drop[i]) {
             ctx->cache.src_keys[k] = ctx->cache.src_keys[i];
+            ctx->cache.base_keys[k] = ctx->cache.base_keys[i];
             ctx->cache.keys[k++] = ctx->cache.keys[i];
         }
     pf_dataset_drop_cases(&ctx->ds, drop);
@@ -109,6 +111,32 @@ static int set_aside_bad_cases(pf_ctx *ctx, pf_error *err)
         return pf_fail(err, EINVAL, "%s: no usable case left (all %d were set aside by skip_bad; "
                        "first: %s)", ctx->ds.root, ctx->n_skipped, ctx->skipped[0].reason);
     return 0;
+}
+
+/* The dataset's fingerprint (every case's record, built where missing), then the plan and
+ * the configuration in use. Options the plan decides (batch, patch) are written back into the
+ * context's options, so everything downstream reads one value. */
+static int decide_geometry(pf_ctx *ctx, int threads, pf_progress_fn progress, void *arg,
+                           pf_error *err)
+{
+    const int n = ctx->ds.n_cases;
+    pf_case_fp *fps = pf_calloc((size_t)n, sizeof *fps, err);
+    int rc = -1;
+    if (!fps)
+        return -1;
+    if (pf_fp_all(&ctx->cache, &ctx->ds, &ctx->opt, threads, progress, arg, fps, err) == 0 &&
+        pf_geometry_decide(&ctx->geom, &ctx->opt, &ctx->ds, fps, n, err) == 0) {
+        ctx->opt.batch = ctx->geom.batch;
+        if (ctx->geom.patch[0]) {
+            memcpy(ctx->opt.patch, ctx->geom.patch, sizeof ctx->opt.patch);
+            ctx->opt.patch_2d = ctx->geom.patch_2d;
+        }
+        rc = 0;
+    }
+    for (int i = 0; i < n; i++)
+        pf_case_fp_free(&fps[i]);
+    free(fps);
+    return rc;
 }
 
 int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsigned flags,
@@ -133,8 +161,13 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
     if (pf_cache_init(&ctx->cache, &ctx->ds, o, err))
         goto fail;
     threads = o->threads > 0 ? o->threads : 0; /* 0: one per usable core */
-    if (pf_cache_build(&ctx->cache, &ctx->ds, o, threads, (flags & PF_CTX_VERIFY_ALL) != 0,
-                       progress, arg, &built, err))
+    /* the fingerprint (kept per case in the cache), nnU-Net's plan, the configuration: the
+     * geometry every entry is preprocessed to */
+    if (decide_geometry(ctx, threads, progress, arg, err))
+        goto fail;
+    pf_cache_bind_spec(&ctx->cache, &ctx->geom.spec);
+    if (pf_cache_build(&ctx->cache, &ctx->ds, &ctx->opt, threads,
+                       (flags & PF_CTX_VERIFY_ALL) != 0, progress, arg, &built, err))
         goto fail;
     if (ctx->cache.n_bad && set_aside_bad_cases(ctx, err))
         goto fail;
@@ -142,10 +175,11 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
         goto fail;
     if (pf_cache_open(&ctx->cache, &ctx->ds, err))
         goto fail;
-    if (pf_normalisation_decide(&ctx->norm, o, &ctx->ds, &ctx->cache, err))
+    if (pf_normalisation_set(&ctx->norm, ctx->geom.norm, ctx->ds.n_channels, ctx->ds.n_cases,
+                             ctx->geom.median_relative_size, err))
         goto fail;
-    if (o->patch[0])
-        memcpy(ctx->patch, o->patch, sizeof ctx->patch);
+    if (ctx->geom.patch[0])
+        memcpy(ctx->patch, ctx->geom.patch, sizeof ctx->patch);
     else if (default_patch(ctx, err))
         goto fail;
     ctx->case_ids = calloc((size_t)ctx->ds.n_cases, sizeof(char *));
@@ -160,14 +194,26 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
     ctx->tree.val_steps = o->val_steps;
     ctx->tree.n_cases = ctx->ds.n_cases;
     ctx->tree.case_ids = ctx->case_ids;
-    /* nnU-Net's DDP split (pf_options_validate refused W > batch before any I/O) */
-    if (pf_options_shard_span(o, &ctx->shard_lo, &ctx->shard_hi) != 0) {
+    /* nnU-Net's DDP split (pf_options_validate refused W > batch before any I/O; the plan's
+     * batch is checked here) */
+    if (pf_options_shard_span(&ctx->opt, &ctx->shard_lo, &ctx->shard_hi) != 0) {
         pf_fail(err, EINVAL, "option 'shard': a batch of %d cannot be split across %d ranks "
-                "(each rank needs at least one position)", o->batch, o->shard_world);
+                "(each rank needs at least one position)", ctx->opt.batch, o->shard_world);
         goto fail;
     }
     ctx->tree.samples = (uint32_t)(ctx->shard_hi - ctx->shard_lo);
-    ctx->tree.ds_files = o->n_ds > 1 ? (uint32_t)(o->n_ds - 1) : 0;
+    /* deep supervision: the plan's per-axis scales (ds_scales=auto) or the given ones on
+     * every axis */
+    if (o->ds_auto) {
+        ctx->n_ds = ctx->geom.n_ds;
+        memcpy(ctx->ds_scale, ctx->geom.ds_scales, sizeof ctx->ds_scale);
+    } else {
+        ctx->n_ds = o->n_ds;
+        for (int i = 0; i < o->n_ds && i < 16; i++)
+            for (int d = 0; d < 3; d++)
+                ctx->ds_scale[i][d] = o->ds_scales[i];
+    }
+    ctx->tree.ds_files = ctx->n_ds > 1 ? (uint32_t)(ctx->n_ds - 1) : 0;
     if (o->policy == PF_POLICY_CLASS)
         for (int sp = 0; sp < 2; sp++) {
             if (pf_class_pool_build(&ctx->pools[sp], ctx->cache.cases,
@@ -182,7 +228,7 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
     ctx->sampler.policy = o->policy;
     ctx->sampler.probabilistic = o->probabilistic;
     ctx->sampler.seed = o->seed;
-    ctx->sampler.batch = o->batch;
+    ctx->sampler.batch = ctx->opt.batch;
     ctx->sampler.oversample = o->oversample;
     memcpy(ctx->sampler.patch, ctx->patch, sizeof ctx->patch);
     ctx->sampler.cases = ctx->cache.cases;
@@ -204,6 +250,29 @@ fail:
     return -1;
 }
 
+int pf_plan_dataset(const char *dataset_dir, const pf_options *o, pf_progress_fn progress,
+                    void *arg, char **json, pf_error *err)
+{
+    pf_ctx *ctx = pf_calloc(1, sizeof *ctx, err);
+    int rc = -1;
+    *json = NULL;
+    if (!ctx)
+        return -1;
+    ctx->opt = *o;
+    ctx->opt.cache_dir = NULL;
+    if ((o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err))) ||
+        pf_dataset_open(dataset_dir, &ctx->ds, err) ||
+        pf_cache_init(&ctx->cache, &ctx->ds, o, err) ||
+        decide_geometry(ctx, o->threads > 0 ? o->threads : 0, progress, arg, err))
+        goto out;
+    if (!(*json = pf_strdup(ctx->geom.plans_json, err)))
+        goto out;
+    rc = 0;
+out:
+    pf_ctx_close(ctx);
+    return rc;
+}
+
 void pf_ctx_close(pf_ctx *ctx)
 {
     if (!ctx)
@@ -215,6 +284,7 @@ void pf_ctx_close(pf_ctx *ctx)
     pf_dataset_free(&ctx->ds);
     pf_options_free(&ctx->opt);
     pf_normalisation_free(&ctx->norm);
+    pf_geometry_free(&ctx->geom);
     free(ctx->case_ids);
     free(ctx->skipped);
     free(ctx->readme);

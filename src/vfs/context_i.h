@@ -7,6 +7,7 @@
 
 #include "cache.h"
 #include "dataset.h"
+#include "geometry.h"
 #include "normalise.h"
 #include "options.h"
 #include "sampler.h"
@@ -24,6 +25,7 @@ struct pf_ctx {
     pf_dataset ds;
     pf_split_lists split;
     pf_cache cache;
+    pf_geometry geom;              /* the plan, the configuration, the preprocessing */
     pf_normalisation norm;         /* per channel scheme, per case * channel parameters */
     pf_sampler sampler;
     pf_class_pool pools[2];        /* class policy: per split */
@@ -31,6 +33,8 @@ struct pf_ctx {
     pf_tree tree;
     char **case_ids;
     int patch[3];
+    int n_ds;                      /* deep-supervision scales, per axis (the first is 1, 1, 1) */
+    double ds_scale[16][3];
     char *readme, *patchfs_json, *splits_json;
     pf_skipped_case *skipped;      /* skip_bad */
     int n_skipped;

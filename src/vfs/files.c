@@ -33,7 +33,8 @@ typedef struct file_type {
 static const char *kept_text(const pf_ctx *ctx, pf_file_kind f)
 {
     return f == PF_FILE_README ? ctx->readme
-         : f == PF_FILE_PATCHFS_JSON ? ctx->patchfs_json : ctx->splits_json;
+         : f == PF_FILE_PATCHFS_JSON ? ctx->patchfs_json
+         : f == PF_FILE_PLANS_JSON ? ctx->geom.plans_json : ctx->splits_json;
 }
 
 static int text_result(char *s, char **buf, size_t *len, pf_error *err)
@@ -164,6 +165,7 @@ static const file_type table[PF_FILE_KINDS] = {
     [PF_FILE_PATCHFS_JSON]     = {PF_FILE_PATCHFS_JSON, 0, size_kept, make_kept},
     [PF_FILE_SPLITS_JSON]      = {PF_FILE_SPLITS_JSON, 0, size_kept, make_kept},
     [PF_FILE_STATUS]           = {PF_FILE_STATUS, PF_FILE_LIVE, NULL, make_status},
+    [PF_FILE_PLANS_JSON]       = {PF_FILE_PLANS_JSON, 0, size_kept, make_kept},
     [PF_FILE_SUMMARY]          = {PF_FILE_SUMMARY, 0, NULL, make_summary},
     [PF_FILE_STEP_DATA]        = {PF_FILE_STEP_DATA, PF_FILE_ARRAY, size_step_array,
                                   pf_make_step_array},

@@ -119,10 +119,23 @@ int pf_make_sample_nifti(pf_ctx *ctx, const pf_node *n, char **out, size_t *len,
     p.is_label = is_label;
     pf_aug_grid(pf_render_aug_params(ctx, n, b, &params) ? &params : NULL, sm->start, ctx->patch, p.grid,
                 p.origin);
-    for (int d = 0; d < 3; d++) {
-        p.shape[d] = ctx->patch[d];
-        p.spacing[d] = c->hdr.spacing[d];
-        p.origin[d] += (double)c->hdr.crop_lo[d];
+    /* p.origin and p.grid are in the preprocessed grid; the NIfTI needs the source's: the
+     * resampling's coordinate map ((q + 0.5) * in / out - 0.5), the crop, then the transpose
+     * undone (preprocessed axis d is source array axis transpose[d]) */
+    {
+        const pf_case_header *h = &c->hdr;
+        double origin[3], grid[3][3];
+        memcpy(origin, p.origin, sizeof origin);
+        memcpy(grid, p.grid, sizeof grid);
+        for (int d = 0; d < 3; d++) {
+            const int a = h->transpose[d];
+            const double r = (double)h->crop_shape[d] / (double)h->shape[d];
+            p.shape[d] = ctx->patch[d];
+            p.spacing[a] = h->src_spacing[d];
+            p.origin[a] = (double)h->crop_lo[d] + (origin[d] + 0.5) * r - 0.5;
+            for (int k = 0; k < 3; k++)
+                p.grid[a][k] = grid[d][k] * r;
+        }
     }
     memcpy(p.affine, c->hdr.affine, sizeof p.affine);
     p.data = data;

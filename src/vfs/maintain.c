@@ -11,7 +11,9 @@
 
 #include "cache.h"
 #include "dataset.h"
+#include "fp_store.h"
 #include "gc.h"
+#include "geometry.h"
 #include "load.h"
 #include "preprocess.h"
 #include "split.h"
@@ -104,8 +106,8 @@ static int summarise(const pf_dataset *ds, const pf_options *o, const pf_loaded_
             locs += pf_locs_count(count[v]);
         }
     free(count);
-    r->bytes = 4096 + nvox * (4 * (uint64_t)ds->n_channels + 2) + 12 * locs +
-               (r->n_classes ? 4 * (uint64_t)ds->n_channels * PF_FG_SAMPLES : 0);
+    /* an estimate on the source grid (resampling changes the voxel count) */
+    r->bytes = 4096 + nvox * (4 * (uint64_t)ds->n_channels + 2) + 12 * locs;
     r->known = 1;
     return 0;
 }
@@ -290,6 +292,28 @@ static int view_of(const pf_dataset *ds, const case_row *rows, int complete_only
     return 0;
 }
 
+/* The geometry of the options in use, when every case's fingerprint record is in the cache:
+ * 1, or 0 (g untouched) when one is missing or anything fails. */
+static int cached_geometry(const pf_dataset *ds, const pf_options *o, const char *cache_dir,
+                           pf_geometry *g)
+{
+    pf_cache c;
+    pf_error e = {0};
+    pf_case_fp *fps = calloc((size_t)ds->n_cases + 1, sizeof *fps);
+    int ok = fps && pf_cache_init_ex(&c, ds, o, PF_CACHE_KEYS_ONLY, &e) == 0;
+    uint64_t n = pf_fp_samples_per_case(ds->n_cases);
+    (void)cache_dir;
+    for (int i = 0; ok && i < ds->n_cases; i++)
+        ok = pf_fp_load(&c, ds, i, n, &fps[i], &e) == 0;
+    if (fps)
+        pf_cache_close(&c);
+    ok = ok && pf_geometry_decide(g, o, ds, fps, ds->n_cases, &e) == 0;
+    for (int i = 0; fps && i < ds->n_cases; i++)
+        pf_case_fp_free(&fps[i]);
+    free(fps);
+    return ok;
+}
+
 int pf_check(const char *dataset_dir, const pf_options *o, void (*problem)(void *, const char *),
              void *parg, pf_progress_fn progress, void *arg, pf_check_result *out,
              pf_error *err)
@@ -321,8 +345,17 @@ int pf_check(const char *dataset_dir, const pf_options *o, void (*problem)(void 
     if (!briefs)
         goto oom;
     n_briefs = view.n_cases;
-    if (pf_cache_briefs(&view, o, briefs, err))
-        goto out;
+    {
+        /* the entries of the configuration in use: its geometry needs the fingerprint, which
+         * is used only when every record is already in the cache (check builds nothing) */
+        pf_geometry geom;
+        int have = cached_geometry(&view, o, cache_dir, &geom);
+        int bad = pf_cache_briefs(&view, o, have ? &geom.spec : NULL, briefs, err);
+        if (have)
+            pf_geometry_free(&geom);
+        if (bad)
+            goto out;
+    }
     for (int k = 0; k < view.n_cases; k++)
         if (briefs[k].present && from_entry(&briefs[k], &rows[map[k]]))
             goto oom;

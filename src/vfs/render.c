@@ -98,7 +98,7 @@ int pf_render_use_case(pf_ctx *ctx, int idx, pf_error *err)
     pf_error first = {0};
     if (pf_case_check_bulk(c, &first) == 0)
         return 0;
-    if (pf_cache_repair(&ctx->cache, &ctx->ds, &ctx->opt, idx, err) != 0)
+    if (pf_cache_repair(&ctx->cache, &ctx->ds, idx, err) != 0)
         return pf_wrap(err, "%s; rebuilding it failed", first.msg);
     return pf_case_check_bulk(c, err);
 }
@@ -257,7 +257,7 @@ int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, p
 void pf_render_ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], int *nd, int ds[3])
 {
     int k = 0;
-    pf_ds_shape(ctx->patch, ctx->opt.ds_scales[pf_node_ds_level(n)],
+    pf_ds_shape(ctx->patch, ctx->ds_scale[pf_node_ds_level(n)],
                 ctx->opt.patch_2d, ds);
     shape[k++] = ctx->shard_hi - ctx->shard_lo;
     shape[k++] = 1;

@@ -240,6 +240,12 @@ static json_t *aug_json(const pf_ctx *ctx, const pf_aug_params *p)
 /* meta.json of a step. digests: per served position, XXH3-64 of its image and seg bytes (as in
  * sample_K/data.npy and seg.npy); NULL writes zeros of the same width, which is how the size
  * is known without generating pixels. */
+/* floor(a / b) for b > 0, a of either sign */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
 char *pf_text_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s,
                         const uint64_t (*digests)[2])
 {
@@ -259,8 +265,9 @@ char *pf_text_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s,
         for (int d = 0; d < 3; d++) {
             before[d] = p->start[d] < 0 ? -p->start[d] : 0;
             after[d] = p->end[d] > S[d] ? p->end[d] - S[d] : 0;
-            src_start[d] = p->start[d] + h->crop_lo[d];
-            src_end[d] = p->end[d] + h->crop_lo[d];
+            /* in voxels of the (transposed) source volume: scaled back when resampled */
+            src_start[d] = h->crop_lo[d] + floor_div(p->start[d] * h->crop_shape[d], S[d]);
+            src_end[d] = h->crop_lo[d] + floor_div(p->end[d] * h->crop_shape[d], S[d]);
         }
         for (int k = 0; k < 2; k++)
             snprintf(hex[k], sizeof hex[k], "%016llx",
@@ -315,30 +322,51 @@ out:
     return rc;
 }
 
+static json_t *real_array(const double *v, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(a, json_real(v[i]));
+    return a;
+}
+
+/* properties.json of a case: its preprocessed grid and everything needed to go back to the
+ * source grid (nnU-Net's properties: shape_before_cropping, bbox_used_for_cropping,
+ * shape_after_cropping_and_before_resampling, spacings, transposes), in transposed order. */
 char *pf_text_properties_json(const pf_ctx *ctx, uint32_t idx)
 {
     const pf_case *c = &ctx->cache.cases[idx];
     const pf_case_header *h = &c->hdr;
     json_t *j = json_object(), *aff = json_array(), *box = json_array(), *cls = json_object();
-    json_t *sp = json_array(), *norm = json_array();
+    json_t *norm = json_array();
+    int64_t tf[3], tb[3];
+    for (int d = 0; d < 3; d++) {
+        tf[d] = h->transpose[d];
+        tb[h->transpose[d]] = d;
+    }
     json_object_set_new(j, "id", json_string(h->id));
     json_object_set_new(j, "shape", int_array(h->shape, 3));
-    json_object_set_new(j, "original_shape", int_array(h->orig_shape, 3));
-    for (int d = 0; d < 3; d++)
-        json_array_append_new(sp, json_real(h->spacing[d]));
-    json_object_set_new(j, "spacing", sp);
+    json_object_set_new(j, "spacing", real_array(h->spacing, 3));
+    json_object_set_new(j, "shape_before_cropping", int_array(h->orig_shape, 3));
+    for (int d = 0; d < 3; d++) {
+        int64_t b[2] = {h->crop_lo[d], h->crop_lo[d] + h->crop_shape[d]};
+        json_array_append_new(box, int_array(b, 2));
+    }
+    json_object_set_new(j, "bbox_used_for_cropping", box);
+    json_object_set_new(j, "shape_after_cropping_and_before_resampling",
+                        int_array(h->crop_shape, 3));
+    json_object_set_new(j, "source_spacing", real_array(h->src_spacing, 3));
+    json_object_set_new(j, "transpose_forward", int_array(tf, 3));
+    json_object_set_new(j, "transpose_backward", int_array(tb, 3));
+    json_object_set_new(j, "separate_z_axis", h->separate_z ? json_integer(h->z_axis)
+                                                            : json_null());
     for (int r = 0; r < 4; r++) {
         json_t *row = json_array();
         for (int k = 0; k < 4; k++)
             json_array_append_new(row, json_real(h->affine[r * 4 + k]));
         json_array_append_new(aff, row);
     }
-    json_object_set_new(j, "affine", aff);
-    for (int d = 0; d < 3; d++) {
-        int64_t b[2] = {h->crop_lo[d], h->crop_lo[d] + h->shape[d]};
-        json_array_append_new(box, int_array(b, 2));
-    }
-    json_object_set_new(j, "crop_box", box);
+    json_object_set_new(j, "source_affine", aff);
     for (uint32_t k = 0; k < h->n_classes; k++) {
         char key[16];
         snprintf(key, sizeof key, "%d", c->classes[k].label);
@@ -346,13 +374,13 @@ char *pf_text_properties_json(const pf_ctx *ctx, uint32_t idx)
     }
     json_object_set_new(j, "class_voxels", cls);
     for (uint32_t ch = 0; ch < h->n_channels; ch++) {
-        const pf_norm *nm = &ctx->norm.cases[idx * h->n_channels + ch];
+        const pf_channel_norm *cn = &ctx->norm.channel[ch];
         json_t *e = json_object();
         json_object_set_new(e, "channel", json_string(ctx->ds.channel_names[ch]));
-        json_object_set_new(e, "scheme", json_string(pf_scheme_name(ctx->norm.channel[ch].scheme)));
-        json_object_set_new(e, "shift", json_real(nm->shift));
-        json_object_set_new(e, "scale", json_real(nm->scale));
-        json_object_set_new(e, "masked", json_boolean(nm->masked));
+        json_object_set_new(e, "scheme", json_string(pf_scheme_name(cn->scheme)));
+        json_object_set_new(e, "shift", json_real(h->norm_shift[ch]));
+        json_object_set_new(e, "scale", json_real(h->norm_scale[ch]));
+        json_object_set_new(e, "masked", json_boolean(cn->use_mask));
         json_array_append_new(norm, e);
     }
     json_object_set_new(j, "normalization", norm);

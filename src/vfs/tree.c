@@ -48,7 +48,7 @@ static int uses_case(pf_node_kind k)
 
 static int uses_file(pf_node_kind k)
 {
-    return k == PF_NODE_STEP_FILE || k == PF_NODE_CASE_FILE || k == PF_NODE_SAMPLE_FILE;
+    return k == PF_NODE_ROOT_FILE || k == PF_NODE_STEP_FILE || k == PF_NODE_CASE_FILE || k == PF_NODE_SAMPLE_FILE;
 }
 
 /* The node with every field its kind does not use cleared. */
@@ -91,7 +91,8 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
         return 0;
     }
     n.kind = (pf_node_kind)(ino >> 60);
-    if (n.kind < PF_NODE_README || n.kind > PF_NODE_SUMMARY)
+    if (n.kind < PF_NODE_ROOT_FILE || n.kind > PF_NODE_SUMMARY || n.kind == 3 || n.kind == 4 ||
+        n.kind == 14)
         return -1;
     n.split = (uint32_t)(ino >> 59) & 1;
     n.slot = (uint32_t)(((ino >> 57) & 3) | ((ino & 7) << 2));
@@ -110,7 +111,9 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
         return -1;
     if (uses_case(n.kind) && n.case_idx >= (uint32_t)t->n_cases)
         return -1;
-    if (uses_file(n.kind) && n.slot >= PF_FOLDER_FILES &&
+    if (n.kind == PF_NODE_ROOT_FILE && n.slot >= PF_ROOT_FILES)
+        return -1;
+    if (uses_file(n.kind) && n.kind != PF_NODE_ROOT_FILE && n.slot >= PF_FOLDER_FILES &&
         !(n.kind == PF_NODE_STEP_FILE && n.slot < PF_FOLDER_FILES + t->ds_files))
         return -1;
     *out = n;
@@ -151,9 +154,12 @@ pf_node pf_node_parent(const pf_node *n)
     return canonical(&p);
 }
 
-#define N_ROOT 7
+#define N_ROOT (PF_ROOT_FILES + 3)
 static const char *const root_names[N_ROOT] = {"README.txt", "patchfs.json", "splits.json",
-                                               "status.json", "train", "val", "cases"};
+                                               "status.json", "plans.json", "train", "val",
+                                               "cases"};
+static const pf_file_kind root_kinds[PF_ROOT_FILES] = {
+    PF_FILE_README, PF_FILE_PATCHFS_JSON, PF_FILE_SPLITS_JSON, PF_FILE_STATUS, PF_FILE_PLANS_JSON};
 static const char *const step_files[PF_FOLDER_FILES] = {"data.npy", "seg.npy", "meta.json",
                                                         "preview.png"};
 static const char *const case_files[PF_FOLDER_FILES] = {"data.npy", "seg.npy", "properties.json",
@@ -171,10 +177,7 @@ static const pf_file_kind sample_kinds[PF_FOLDER_FILES] = {
 pf_file_kind pf_node_file(const pf_node *n)
 {
     switch (n->kind) {
-    case PF_NODE_README: return PF_FILE_README;
-    case PF_NODE_PATCHFS_JSON: return PF_FILE_PATCHFS_JSON;
-    case PF_NODE_SPLITS_JSON: return PF_FILE_SPLITS_JSON;
-    case PF_NODE_STATUS: return PF_FILE_STATUS;
+    case PF_NODE_ROOT_FILE: return n->slot < PF_ROOT_FILES ? root_kinds[n->slot] : PF_FILE_NONE;
     case PF_NODE_SUMMARY: return PF_FILE_SUMMARY;
     case PF_NODE_STEP_FILE:
         return n->slot < PF_FOLDER_FILES ? step_kinds[n->slot] : PF_FILE_STEP_SEG_DS;
@@ -215,14 +218,14 @@ int pf_node_sibling(const pf_node *n, pf_file_kind f, pf_node *out)
 static pf_node root_child(int i)
 {
     pf_node n = {0};
-    switch (i) {
-    case 0: n.kind = PF_NODE_README; break;
-    case 1: n.kind = PF_NODE_PATCHFS_JSON; break;
-    case 2: n.kind = PF_NODE_SPLITS_JSON; break;
-    case 3: n.kind = PF_NODE_STATUS; break;
-    case 4: n.kind = PF_NODE_SPLIT_DIR; n.split = 0; break;
-    case 5: n.kind = PF_NODE_SPLIT_DIR; n.split = 1; break;
-    default: n.kind = PF_NODE_CASES_DIR; break;
+    if (i < PF_ROOT_FILES) {
+        n.kind = PF_NODE_ROOT_FILE;
+        n.slot = (uint32_t)i;
+    } else if (i < PF_ROOT_FILES + 2) {
+        n.kind = PF_NODE_SPLIT_DIR;
+        n.split = (uint32_t)(i - PF_ROOT_FILES);
+    } else {
+        n.kind = PF_NODE_CASES_DIR;
     }
     return n;
 }
@@ -381,10 +384,7 @@ void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap)
 {
     switch (n->kind) {
     case PF_NODE_ROOT: snprintf(buf, cap, "%s", ""); break;
-    case PF_NODE_README: snprintf(buf, cap, "%s", root_names[0]); break;
-    case PF_NODE_PATCHFS_JSON: snprintf(buf, cap, "%s", root_names[1]); break;
-    case PF_NODE_SPLITS_JSON: snprintf(buf, cap, "%s", root_names[2]); break;
-    case PF_NODE_STATUS: snprintf(buf, cap, "%s", root_names[3]); break;
+    case PF_NODE_ROOT_FILE: snprintf(buf, cap, "%s", root_names[n->slot % PF_ROOT_FILES]); break;
     case PF_NODE_SUMMARY: snprintf(buf, cap, "%s", "summary.json"); break;
     case PF_NODE_SPLIT_DIR: snprintf(buf, cap, "%s", n->split ? "val" : "train"); break;
     case PF_NODE_CASES_DIR: snprintf(buf, cap, "%s", "cases"); break;

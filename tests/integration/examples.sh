@@ -258,7 +258,13 @@ if ! "$PY" -c "import torch" >"$T/torch.err" 2>&1; then
     for c in "${TORCH_CHECKS[@]}"; do skip "$c (import torch failed: $why; install with 'make deps-examples')"; done
 else
     P=$T/mnt_torch
-    POPTS="seed=7,patch=24x32x24,batch=2,cache=$T/cache"
+    # the real Hippocampus with no patch= or batch=: nnU-Net's 3d_fullres plan (40x56x40,
+    # batch 2), which a 3-level U-Net takes as it is; the small generated fallback names one
+    if [ "$DS" = "$REAL/Dataset004_Hippocampus" ]; then
+        POPTS="seed=7,cache=$T/cache"
+    else
+        POPTS="seed=7,patch=24x32x24,batch=2,cache=$T/cache"
+    fi
     TRAIN=(examples/pytorch/train_unet.py "$P" --epochs 2 --steps 20 --val-steps 4 --print-every 10)
     if ! pf_mount "$DS" "$P" "$POPTS"; then
         bad "pytorch: mounts"
@@ -298,8 +304,11 @@ for r in a:
     h = hashlib.sha256(np.load(f + "data.npy").tobytes() + np.load(f + "seg.npy").tobytes()).hexdigest()[:32]
     if h != r["digest"]:
         bad.append(key(r))
-distinct = len({r["digest"] for r in a}) == len(a)
-out["digests"] = (a != [] and not bad and distinct, f"{len(a)} batches, mismatches {bad[:5]}, all distinct: {distinct}")
+# most batches differ: with nnU-Net's Hippocampus patch (larger than every case) a case's random
+# crop has one position, so two batches drawing the same cases and positions can repeat
+n_distinct = len({r["digest"] for r in a})
+distinct = n_distinct >= 0.75 * len(a)
+out["digests"] = (a != [] and not bad and distinct, f"{len(a)} batches, mismatches {bad[:5]}, {n_distinct} distinct")
 def same(x, y, what):
     kx, ky = [(key(r), r["digest"]) for r in x], [(key(r), r["digest"]) for r in y]
     diff = [(p, q) for p, q in zip(kx, ky) if p != q]

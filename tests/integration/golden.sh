@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# golden.sh - golden digests: the served bytes of format 1 for fixed seeds, pinned forever.
+# golden.sh - golden digests: the served bytes of format 2 for fixed seeds, pinned forever.
 # A change here means every user's batches changed: bump the format instead (docs/design.md).
 #
 #   golden.sh check|update GENERATED_DATASET REAL_DATA_DIR CACHE_DIR
@@ -16,6 +16,9 @@ AUG_FILES="train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy train/epoc
 train/epoch_4/step_77/seg.npy train/epoch_4/step_77/seg_ds1.npy train/epoch_4/step_77/meta.json"
 REAL_FILES="train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy train/epoch_3/step_17/data.npy
 train/epoch_3/step_17/seg.npy train/epoch_3/step_17/meta.json val/epoch_0/step_1/data.npy"
+# format 2: nnU-Net's plan and its resampled, transposed grids at default options
+PLAN_FILES="plans.json train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy
+cases/sct_mt1/data.npy cases/sct_mt1/seg.npy cases/sct_t2s/properties.json"
 
 compute() {
     for f in $FILES; do
@@ -28,6 +31,11 @@ compute() {
     if [ -d "$real/Dataset004_Hippocampus" ]; then
         for f in $REAL_FILES; do
             printf '%s  hippocampus:%s\n' "$("$PF" get "$real/Dataset004_Hippocampus" "$f" -o "seed=7,patch=32x48x32,batch=4,cache=$cache" 2>/dev/null | sha256sum | cut -d' ' -f1)" "$f"
+        done
+    fi
+    if [ -d "$real/Dataset102_SpinalCordMixed" ]; then
+        for f in $PLAN_FILES; do
+            printf '%s  spinalcord:%s\n' "$("$PF" get "$real/Dataset102_SpinalCordMixed" "$f" -o "seed=7,cache=$cache" 2>/dev/null | sha256sum | cut -d' ' -f1)" "$f"
         done
     fi
 }

@@ -47,9 +47,13 @@ def check_meta(ds, mnt, steps):
             assert p["image_xxh3"] == "%016x" % xxhash.xxh3_64_intdigest(img), (d, k)
             assert p["seg_xxh3"] == "%016x" % xxhash.xxh3_64_intdigest(seg), (d, k)
             props = json.load(open(os.path.join(mnt, "cases", p["case"], "properties.json")))
-            lo = [b[0] for b in props["crop_box"]]
-            assert p["source_box_start"] == [a + b for a, b in zip(p["box_start"], lo)]
-            assert p["source_box_end"] == [a + b for a, b in zip(p["box_end"], lo)]
+            # the box in voxels of the transposed source volume, scaled back when resampled
+            lo = [b[0] for b in props["bbox_used_for_cropping"]]
+            cs, sh = props["shape_after_cropping_and_before_resampling"], props["shape"]
+            assert p["source_box_start"] == [l + a * c // s for a, l, c, s in
+                                             zip(p["box_start"], lo, cs, sh)]
+            assert p["source_box_end"] == [l + a * c // s for a, l, c, s in
+                                           zip(p["box_end"], lo, cs, sh)]
             assert p["stream"] == {"seed": pf["options"]["seed"], "split": 0, "epoch": 0,
                                    "step": s, "position": p["position"]}
     print("ok")

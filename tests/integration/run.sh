@@ -82,10 +82,10 @@ if want tree; then
     M=$T/mnt_tree
     OPTS="seed=1,batch=2,epochs=3,steps=4,val_steps=2,cache=$T/cache"
     if pf_mount "$T/gen_nnunet" "$M" "$OPTS"; then
-        check "tree: root listing" bash -c "[ \"\$(ls '$M' | tr '\n' ' ')\" = 'README.txt cases patchfs.json splits.json status.json train val ' ]"
+        check "tree: root listing" bash -c "[ \"\$(ls '$M' | tr '\n' ' ')\" = 'README.txt cases patchfs.json plans.json splits.json status.json train val ' ]"
         check "tree: epochs and steps listed" bash -c "[ \$(ls '$M/train' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2' | wc -l) = 5 ] && [ \$(ls '$M/val/epoch_0' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2/step_0' | wc -l) = 6 ]"
         check "tree: non-canonical names do not exist" bash -c "! ls '$M/train/epoch_01' && ! ls '$M/train/epoch_3' && ! ls '$M/train/epoch_0/step_4' && ! ls '$M/val/epoch_0/step_2' && ! ls '$M/train/epoch_-1' && ! ls '$M/train/epoch_99999999999999999999' && ! ls '$M/cases/nope'"
-        check "tree: find lists every file" bash -c "[ \$(find '$M' -type f | wc -l) = \$((4 + 3*(1 + 4*(4+2*4)) + 3*(1 + 2*(4+2*4)) + 6*4)) ]"
+        check "tree: find lists every file" bash -c "[ \$(find '$M' -type f | wc -l) = \$((5 + 3*(1 + 4*(4+2*4)) + 3*(1 + 2*(4+2*4)) + 6*4)) ]"
         check "tree: stat sizes equal bytes read (all files)" bash -c "find '$M' -type f | while read f; do [ \$(stat -c %s \"\$f\") = \$(wc -c < \"\$f\") ] || { echo \$f; exit 1; }; done"
         check "tree: cp -r and md5sum of a step" bash -c "cp -r '$M/train/epoch_1/step_2' '$T/copied' && (cd '$M/train/epoch_1/step_2' && find . -type f | sort | xargs md5sum) > '$T/sums' && [ \$(wc -l < '$T/sums') = 12 ] && (cd '$T/copied' && md5sum -c --quiet '$T/sums')"
         check "tree: writes fail with EROFS" bash -c "! touch '$M/x' 2>'$T/e1'; grep -q 'Read-only' '$T/e1' && ! mkdir '$M/train/d' 2>/dev/null && ! rm -f '$M/README.txt' 2>/dev/null && ! sh -c \"echo x > '$M/README.txt'\" 2>/dev/null && ! mv '$M/splits.json' '$M/s2' 2>/dev/null && [ -f '$M/README.txt' ]"
@@ -157,12 +157,20 @@ B, P, C = pf['options']['batch'], pf['options']['patch'], len(pf['dataset']['cha
 assert a.shape == (B, C, *P) and a.dtype == np.float32, a.shape
 assert s.shape == (B, 1, *P) and s.dtype == np.int16, s.shape
 assert np.isfinite(a).all()"
-            check "real $name: content equals the numpy/scipy reference" \
-                "$PY" tests/integration/verify.py "$ds" "$M" --steps 2 --epochs 1
             check "real $name: mount bytes equal patchfs get" same_as_get "$ds" "$M" "$OPTS" \
                 train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy \
-                val/epoch_1/step_2/data.npy val/epoch_1/step_2/meta.json
+                val/epoch_1/step_2/data.npy val/epoch_1/step_2/meta.json plans.json \
+                cases/$(ls "$M/cases" | head -1)/properties.json
             pf_umount "$M"
+            # the sampling arithmetic on the cases' own grids (verify.py models the source
+            # volumes; the plan's resampled grids are checked by the geometry suite)
+            if pf_mount "$ds" "$M" "$OPTS,spacing=native"; then
+                check "real $name: content equals the numpy/scipy reference (spacing=native)" \
+                    "$PY" tests/integration/verify.py "$ds" "$M" --steps 2 --epochs 1
+                pf_umount "$M"
+            else
+                bad "real $name: mounts with spacing=native"
+            fi
         done
     fi
 fi
@@ -261,7 +269,8 @@ if want debug; then
     if [ -d "$REAL/Dataset102_SpinalCordMixed" ]; then
         # oblique affines and anisotropic spacing: the NIfTI overlay must still hold
         M=$T/mnt_dbg_real
-        if pf_mount "$REAL/Dataset102_SpinalCordMixed" "$M" "seed=4,batch=3,cache=$T/cache"; then
+        # (spacing=native: the source's own voxels, so the test can place each one exactly)
+        if pf_mount "$REAL/Dataset102_SpinalCordMixed" "$M" "seed=4,batch=3,spacing=native,cache=$T/cache"; then
             check "debug real: NIfTI patches overlay oblique, anisotropic source cases" "$PY" tests/integration/provenance.py nifti "$REAL/Dataset102_SpinalCordMixed" "$M" 4
             check "debug real: preview.png" "$PY" tests/integration/provenance.py preview "$M" 2
             pf_umount "$M"
@@ -330,7 +339,7 @@ if want augment; then
         bad "augment: mounts for the validation check"
     fi
     if [ -d "$REAL/Dataset102_SpinalCordMixed" ]; then
-        augt "mirrored NIfTI patches land on the source labels (oblique real data)" "$REAL/Dataset102_SpinalCordMixed" "$ZERO,aug_p_mirror=1" nifti 4
+        augt "mirrored NIfTI patches land on the source labels (oblique real data)" "$REAL/Dataset102_SpinalCordMixed" "$ZERO,aug_p_mirror=1,spacing=native" nifti 4
     fi
 fi
 
@@ -410,7 +419,8 @@ if want faults; then
     C2=$T/cache_kill
     "$PF" prepare "$T/gen_big" -o cache="$C2",threads=1 > /dev/null 2>&1 &
     kpid=$!
-    for _ in $(seq 200); do find "$C2" -name '*.tmp.*' 2>/dev/null | grep -q . && break; sleep 0.02; done
+    # (the fingerprint pass comes first: wait for an entry's temporary)
+    for _ in $(seq 1500); do find "$C2" -maxdepth 2 -name '*.pfcase.tmp.*' 2>/dev/null | grep -q . && break; sleep 0.02; done
     kill -9 $kpid 2>/dev/null; wait $kpid 2>/dev/null
     check "faults: a build killed mid-entry left its temporary behind (setup)" bash -c "find '$C2' -name '*.tmp.*' | grep -q . || find '$C2' -name '*.pfcase' | grep -q ."
     check "faults: the next run removes the dead builder's temporaries and rebuilds" bash -c "'$PF' check '$T/gen_big' -o cache='$C2',prepare > /dev/null 2>&1 && ! find '$C2' -name '*.tmp.*' | grep -q . && [ \$(find '$C2' -name '*.pfcase' | wc -l) = 6 ]"
@@ -456,6 +466,19 @@ if want fingerprint; then
     if [ -d "$REAL" ]; then real_arg=(--real "$REAL"); else real_arg=(--no-real); fi
     check "fingerprint: spacings, crops, foreground samples and pooled statistics equal numpy's (generated and real)" \
         "$PY" tests/integration/fingerprint_check.py --driver "$ROOT/build/tests/fingerprint_driver" "${real_arg[@]}"
+fi
+
+# ---------------------------------------------------------------- geometry
+# nnU-Net's plan and preprocessing on the real datasets: patch/batch as nnU-Net plans them,
+# SpinalCordMixed's resampled shapes, every case against an independent numpy/scipy
+# implementation, plans= round trip, spacing=native
+if want geometry; then
+    if [ -d "$REAL" ]; then
+        check "geometry: plans, resampled cases and plans= round trip equal nnU-Net's rules (real datasets)" \
+            "$PY" tests/integration/geometry_check.py --patchfs "$PF" --real "$REAL"
+    else
+        skip "geometry: $REAL is absent (set PATCHFS_REAL_DATA)"
+    fi
 fi
 
 # ---------------------------------------------------------------- suites in their own files

@@ -736,7 +736,7 @@ static void test_check_classes(void **state)
     pf_options_free(&o);
 }
 
-/* ---- JSON: byte for byte what format 1 wrote ---- */
+/* ---- JSON: byte for byte what format 2 writes (format 1's plus the configuration) ---- */
 
 /* The "options" objects of patchfs.json and meta.json as produce.c wrote them before the
  * table (`patchfs get DATASET patchfs.json` and train/epoch_0/step_0/meta.json on datasets of
@@ -752,24 +752,28 @@ static const struct {
     {"",
      PF_OPT_CONTENT, {{21, 32, 27}, {0, 0, 0}},
      "{\"seed\":0,\"patch\":[21,32,27],\"batch\":2,\"oversample\":0.33,\"forced_from\":1,"
-     "\"fold\":0,\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\"}"},
+     "\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\"}"},
     /* default: the options of patchfs.json */
     {"",
      PF_OPT_CONTENT | PF_OPT_TREE, {{21, 32, 27}, {0, 0, 0}},
      "{\"seed\":0,\"patch\":[21,32,27],\"batch\":2,\"oversample\":0.33,\"forced_from\":1,"
-     "\"steps\":250,\"val_steps\":50,\"epochs\":1000,\"fold\":0,\"normalize\":\"auto\","
+     "\"steps\":250,\"val_steps\":50,\"epochs\":1000,\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\","
      "\"crop\":\"nonzero\",\"sampler\":\"nnunet\"}"},
     /* golden: the options of patchfs.json */
     {"seed=7,batch=3,patch=16x24x24",
      PF_OPT_CONTENT | PF_OPT_TREE, {{16, 24, 24}, {0, 0, 0}},
      "{\"seed\":7,\"patch\":[16,24,24],\"batch\":3,\"oversample\":0.33,\"forced_from\":2,"
-     "\"steps\":250,\"val_steps\":50,\"epochs\":1000,\"fold\":0,\"normalize\":\"auto\","
+     "\"steps\":250,\"val_steps\":50,\"epochs\":1000,\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\","
      "\"crop\":\"nonzero\",\"sampler\":\"nnunet\"}"},
     /* aug: the options of patchfs.json */
     {"seed=7,batch=3,patch=16x24x24,aug=nnunet,ds_scales=1,0.5",
      PF_OPT_CONTENT | PF_OPT_TREE, {{16, 24, 24}, {30, 38, 33}},
      "{\"seed\":7,\"patch\":[16,24,24],\"batch\":3,\"oversample\":0.33,\"forced_from\":2,"
-     "\"steps\":250,\"val_steps\":50,\"epochs\":1000,\"fold\":0,\"normalize\":\"auto\","
+     "\"steps\":250,\"val_steps\":50,\"epochs\":1000,\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\","
      "\"crop\":\"nonzero\",\"sampler\":\"nnunet\",\"aug\":{\"policy\":\"nnunet\","
      "\"initial_patch\":[30,38,33],\"p\":{\"rotation\":0.2,\"scaling\":0.2,\"noise\":0.1,"
      "\"blur\":0.2,\"blur_channel\":0.5,\"brightness\":0.15,\"contrast\":0.15,"
@@ -781,7 +785,8 @@ static const struct {
      "aug_p_noise=0,seg_interp=nearest,ds_scales=1,0.5,0.25",
      PF_OPT_CONTENT, {{24, 39, 35}, {52, 61, 49}},
      "{\"seed\":3,\"patch\":[24,39,35],\"batch\":3,\"oversample\":0.33,\"forced_from\":2,"
-     "\"fold\":0,\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\","
+     "\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\","
      "\"aug\":{\"policy\":\"nnunet\",\"initial_patch\":[52,61,49],\"p\":{\"rotation\":0.2,"
      "\"scaling\":0.2,\"noise\":0.0,\"blur\":0.2,\"blur_channel\":0.5,\"brightness\":0.15,"
      "\"contrast\":0.15,\"lowres\":0.25,\"lowres_channel\":0.5,\"gamma_invert\":0.1,"
@@ -791,44 +796,50 @@ static const struct {
     {"seed=4,batch=4,sampler=class,class_weights=1:1,2:4.5,3:0.000001",
      PF_OPT_CONTENT, {{24, 39, 35}, {0, 0, 0}},
      "{\"seed\":4,\"patch\":[24,39,35],\"batch\":4,\"oversample\":0.33,\"forced_from\":3,"
-     "\"fold\":0,\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"class\","
+     "\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"class\","
      "\"class_weights\":{\"1\":1.0,\"2\":4.5,\"3\":1e-6}}"},
     /* prob: the options of patchfs.json */
     {"seed=6,batch=4,oversample_mode=probabilistic,oversample=0.4",
      PF_OPT_CONTENT | PF_OPT_TREE, {{24, 39, 35}, {0, 0, 0}},
      "{\"seed\":6,\"patch\":[24,39,35],\"batch\":4,\"oversample\":0.4,"
      "\"oversample_mode\":\"probabilistic\",\"steps\":250,\"val_steps\":50,\"epochs\":1000,"
-     "\"fold\":0,\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\"}"},
+     "\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\"}"},
     /* uniform: the options of meta.json */
     {"seed=7,batch=3,sampler=uniform",
      PF_OPT_CONTENT, {{24, 39, 35}, {0, 0, 0}},
      "{\"seed\":7,\"patch\":[24,39,35],\"batch\":3,\"oversample\":0.33,\"fold\":0,"
-     "\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"uniform\"}"},
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\","
+     "\"sampler\":\"uniform\"}"},
     /* shard: the options of meta.json */
     {"seed=9,batch=5,shard=1/3",
      PF_OPT_CONTENT, {{24, 39, 35}, {0, 0, 0}},
      "{\"seed\":9,\"patch\":[24,39,35],\"batch\":5,\"oversample\":0.33,\"forced_from\":3,"
-     "\"fold\":0,\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\","
+     "\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\","
      "\"shard\":{\"rank\":1,\"world\":3,\"positions\":[2,4]}}"},
     /* twod: the options of patchfs.json */
     {"seed=8,batch=3,patch=24x20,fold=all,normalize=zscore,crop=none",
      PF_OPT_CONTENT | PF_OPT_TREE, {{1, 24, 20}, {0, 0, 0}},
      "{\"seed\":8,\"patch\":[24,20],\"batch\":3,\"oversample\":0.33,\"forced_from\":2,"
      "\"steps\":250,\"val_steps\":50,\"epochs\":1000,\"fold\":\"all\","
-     "\"normalize\":\"zscore\",\"crop\":\"none\",\"sampler\":\"nnunet\"}"},
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"zscore\",\"crop\":\"none\",\"sampler\":\"nnunet\"}"},
     /* bigseed: the options of patchfs.json */
     {"seed=18446744073709551615,oversample=0.333333333333333333333333333333333,steps=7,"
      "val_steps=3,epochs=9,fold=3",
      PF_OPT_CONTENT | PF_OPT_TREE, {{24, 39, 35}, {0, 0, 0}},
      "{\"seed\":\"18446744073709551615\",\"patch\":[24,39,35],\"batch\":2,"
      "\"oversample\":0.3333333333,\"forced_from\":1,\"steps\":7,\"val_steps\":3,"
-     "\"epochs\":9,\"fold\":3,\"normalize\":\"auto\",\"crop\":\"nonzero\","
+     "\"epochs\":9,\"fold\":3,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\","
      "\"sampler\":\"nnunet\"}"},
     /* twodaug: the options of meta.json */
     {"seed=1,batch=2,patch=20x24,aug=nnunet,shard=0/2,oversample=1",
      PF_OPT_CONTENT, {{1, 20, 24}, {1, 28, 28}},
      "{\"seed\":1,\"patch\":[20,24],\"batch\":2,\"oversample\":1.0,\"forced_from\":0,"
-     "\"fold\":0,\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\","
+     "\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\","
      "\"aug\":{\"policy\":\"nnunet\",\"initial_patch\":[1,28,28],\"p\":{\"rotation\":0.2,"
      "\"scaling\":0.2,\"noise\":0.1,\"blur\":0.2,\"blur_channel\":0.5,\"brightness\":0.15,"
      "\"contrast\":0.15,\"lowres\":0.25,\"lowres_channel\":0.5,\"gamma_invert\":0.1,"
@@ -841,7 +852,7 @@ static char *dump_compact(json_t *j)
     return json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 }
 
-static void test_json_equals_format1(void **state)
+static void test_json_equals_format2(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof golden_json / sizeof golden_json[0]; i++) {
@@ -880,6 +891,7 @@ static void test_json_indented(void **state)
     "    \"oversample\": 0.33,\n"
     "    \"forced_from\": 3,\n"
     "    \"fold\": 0,\n"
+    "    \"configuration\": \"3d_fullres\",\n"
     "    \"normalize\": \"auto\",\n"
     "    \"crop\": \"nonzero\",\n"
     "    \"sampler\": \"nnunet\",\n"
@@ -964,7 +976,7 @@ int main(void)
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_notes),
         cmocka_unit_test(test_check_classes),
-        cmocka_unit_test(test_json_equals_format1),
+        cmocka_unit_test(test_json_equals_format2),
         cmocka_unit_test(test_json_indented),
         cmocka_unit_test(test_json_without_dataset),
     };

@@ -55,9 +55,10 @@ static void test_resolve_valid(void **state)
     (void)state;
     expect_resolves(&big, "", pf_node_root());
     expect_resolves(&big, "/", pf_node_root());
-    expect_resolves(&big, "README.txt", mk(PF_NODE_README, 0, 0, 0, 0, 0));
-    expect_resolves(&big, "/patchfs.json", mk(PF_NODE_PATCHFS_JSON, 0, 0, 0, 0, 0));
-    expect_resolves(&big, "splits.json", mk(PF_NODE_SPLITS_JSON, 0, 0, 0, 0, 0));
+    expect_resolves(&big, "README.txt", mk(PF_NODE_ROOT_FILE, 0, 0, 0, 0, 0));
+    expect_resolves(&big, "/patchfs.json", mk(PF_NODE_ROOT_FILE, 0, 0, 0, 0, 1));
+    expect_resolves(&big, "splits.json", mk(PF_NODE_ROOT_FILE, 0, 0, 0, 0, 2));
+    expect_resolves(&big, "plans.json", mk(PF_NODE_ROOT_FILE, 0, 0, 0, 0, 4));
     expect_resolves(&big, "train", mk(PF_NODE_SPLIT_DIR, 0, 0, 0, 0, 0));
     expect_resolves(&big, "val/", mk(PF_NODE_SPLIT_DIR, 1, 0, 0, 0, 0));
     expect_resolves(&big, "cases", mk(PF_NODE_CASES_DIR, 0, 0, 0, 0, 0));
@@ -165,15 +166,15 @@ static void test_listing_agrees_with_lookup(void **state)
     char name[64];
     (void)state;
     walk_small(&w);
-    assert_int_equal(w.n, 1 + 7 + 186 + 96 + 15);
-    assert_int_equal(pf_tree_child_count(&small, &root), 7);
+    assert_int_equal(w.n, 1 + 8 + 186 + 96 + 15);
+    assert_int_equal(pf_tree_child_count(&small, &root), 8);
     pf_node_name(&small, &root, name, sizeof name);
     assert_string_equal(name, "");
     /* listing order and names of the root and of a step folder, as tree.h documents */
     {
         static const char *const want[] = {"README.txt", "patchfs.json", "splits.json",
-                                           "status.json", "train", "val", "cases"};
-        for (int i = 0; i < 7; i++) {
+                                           "status.json", "plans.json", "train", "val", "cases"};
+        for (int i = 0; i < 8; i++) {
             assert_int_equal(pf_tree_child_at(&small, &root, (uint64_t)i, &n), 0);
             pf_node_name(&small, &n, name, sizeof name);
             assert_string_equal(name, want[i]);
