@@ -139,50 +139,74 @@ static void shape_text(const pf_ctx *ctx, uint32_t slot, char *buf, size_t cap)
 
 char *pf_text_readme(const pf_ctx *ctx)
 {
-    char *s, fold[16], patch[48], shard[64] = "", dshape[96], sshape[96];
+    char *s, fold[16], patch[64], shard[64] = "", dshape[96], sshape[96], given[1024], ds[64] = "";
+    char geometry[256];
     const char *axes = ctx->opt.patch_2d ? "(B, C, Y, X)" : "(B, C, Z, Y, X)";
+    const pf_geometry *g = &ctx->geom;
     int r;
     if (ctx->opt.fold == PF_FOLD_ALL)
         snprintf(fold, sizeof fold, "all");
     else
         snprintf(fold, sizeof fold, "%d", ctx->opt.fold);
     if (ctx->opt.patch_2d)
-        snprintf(patch, sizeof patch, "%dx%d (2D: axial slices)", ctx->patch[1], ctx->patch[2]);
+        snprintf(patch, sizeof patch, "%dx%d (2D: slices along the first axis)", ctx->patch[1],
+                 ctx->patch[2]);
     else
         snprintf(patch, sizeof patch, "%dx%dx%d", ctx->patch[0], ctx->patch[1], ctx->patch[2]);
     if (ctx->opt.shard_world)
         snprintf(shard, sizeof shard, " shard=%d/%d (positions %d..%d of each batch)",
                  ctx->opt.shard_rank, ctx->opt.shard_world, ctx->shard_lo, ctx->shard_hi - 1);
+    if (!g->spec.resample)
+        snprintf(geometry, sizeof geometry, "the cases' own grids (spacing=native)");
+    else
+        snprintf(geometry, sizeof geometry, "nnU-Net's %s: spacing %gx%gx%g mm%s, axis order "
+                 "[%d, %d, %d] (plans.json)", g->config->name, g->spec.target[0],
+                 g->spec.target[1], g->spec.target[2],
+                 g->spec.target[0] <= 0 ? " (slices keep their own)" : "", g->spec.transpose[0],
+                 g->spec.transpose[1], g->spec.transpose[2]);
+    /* every content option away from its default (the plan's patch and batch included), so the
+     * line names all that shapes the bytes */
+    if (pf_options_format_changed(&ctx->opt, PF_OPT_CONTENT, given, sizeof given) <= 0)
+        snprintf(given, sizeof given, "none (the defaults)");
+    if (ctx->n_ds > 1)
+        snprintf(ds, sizeof ds, ", seg_ds1..%d.npy (deep supervision)", ctx->n_ds - 1);
     shape_text(ctx, 0, dshape, sizeof dshape);
     shape_text(ctx, 1, sshape, sizeof sshape);
     r = asprintf(&s,
-        "patchfs %s - deterministic nnU-Net training batches of %s\n"
+        "patchfs %s - deterministic nnU-Net training batches of %s (format %d)\n"
         "\n"
         "Every file here is generated on read from the dataset and the options below; the same\n"
         "options and path give the same bytes on any machine, in any read order.\n"
         "\n"
-        "  seed=%llu patch=%s batch=%d oversample=%s fold=%s sampler=%s%s\n"
-        "  steps=%u val_steps=%u epochs=%u normalize=%s crop=%s\n"
+        "  grid:    %s\n"
+        "  batches: seed=%llu patch=%s batch=%d oversample=%s fold=%s sampler=%s%s\n"
+        "  content options set: %s\n"
+        "  tree:    steps=%u val_steps=%u epochs=%u\n"
         "\n"
         "  train/epoch_E/step_S/data.npy   float32 %s  image patches %s\n"
         "  train/epoch_E/step_S/seg.npy    int16   %s  labels, -1 = outside the case\n"
-        "  train/epoch_E/step_S/meta.json  case, forced flag, class, voxel and box per position\n"
-        "  train/epoch_E/step_S/sample_K/  data.npy and seg.npy of one position\n"
+        "  train/epoch_E/step_S/           also meta.json (case, forced flag, class, voxel, box and\n"
+        "                                  augmentation per position), preview.png%s\n"
+        "  train/epoch_E/step_S/sample_K/  data.npy, seg.npy, image.nii.gz, label.nii.gz of one\n"
+        "                                  position\n"
+        "  train/epoch_E/summary.json      draws per case and class over the epoch\n"
         "  val/epoch_E/step_S/...          the same over the fold's %d validation cases\n"
-        "  cases/ID/{data.npy,seg.npy,properties.json}   whole preprocessed cases (%d)\n"
+        "  cases/ID/{data.npy,seg.npy,properties.json,preview.png}  whole preprocessed cases (%d)\n"
+        "  plans.json                      nnU-Net's plan (nnUNetPlans.json)\n"
         "  splits.json                     train/val case lists of the fold (%s)\n"
         "  patchfs.json                    options, normalisation, dataset fingerprint\n"
+        "  status.json                     live counters of this mount\n"
         "\n"
         "Read a batch:\n"
         "  python3 -c \"import numpy as np; print(np.load('train/epoch_0/step_0/data.npy').shape)\"\n"
         "  head -c 128 train/epoch_0/step_0/data.npy     # .npy header: dtype and shape\n"
         "\n"
         "The mount is read-only. Unmount with: fusermount3 -u MOUNTPOINT\n",
-        PATCHFS_VERSION, ctx->ds.name, (unsigned long long)ctx->opt.seed, patch, ctx->opt.batch,
-        ctx->opt.oversample_text, fold, pf_policy_name(ctx->opt.policy), shard, ctx->opt.steps,
-        ctx->opt.val_steps, ctx->opt.epochs, pf_norm_mode_name(ctx->opt.normalize),
-        pf_crop_mode_name(ctx->opt.crop), dshape, axes, sshape, ctx->split.n_val,
-        ctx->ds.n_cases, ctx->split.source);
+        PATCHFS_VERSION, ctx->ds.name, PF_FORMAT_VERSION, geometry,
+        (unsigned long long)ctx->opt.seed, patch, ctx->opt.batch, ctx->opt.oversample_text, fold,
+        pf_policy_name(ctx->opt.policy), shard, given, ctx->opt.steps, ctx->opt.val_steps,
+        ctx->opt.epochs, dshape, axes, sshape, ds, ctx->split.n_val, ctx->ds.n_cases,
+        ctx->split.source);
     return r < 0 ? NULL : s;
 }
 

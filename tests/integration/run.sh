@@ -67,6 +67,10 @@ if want gen; then
         ok "gen $ds: mounts"
         check "gen $ds: content equals the numpy/scipy reference" \
             "$PY" tests/integration/verify.py "$T/$ds" "$M" --steps 4 --cases
+        check "gen $ds: README.txt names every content option set and every file of a step" \
+            bash -c "grep -q 'content options set: seed=7 .*batch=5' '$M/README.txt' &&
+                     grep -q 'preview.png' '$M/README.txt' && grep -q 'plans.json' '$M/README.txt' &&
+                     grep -q 'summary.json' '$M/README.txt'"
         check "gen $ds: mount bytes equal patchfs get" same_as_get "$T/$ds" "$M" "$GEN_OPTS" \
             train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy \
             train/epoch_0/step_0/meta.json val/epoch_3/step_7/data.npy val/epoch_3/step_7/meta.json \
