@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,19 +142,8 @@ int pf_cache_init_ex(pf_cache *c, const pf_dataset *ds, const pf_options *o, uns
         uint32_t words[6] = {PF_CACHE_VERSION, (uint32_t)o->crop, (uint32_t)ds->layout,
                              (uint32_t)ds->n_channels, (uint32_t)ds->ignore_label,
                              (uint32_t)ds->n_labels};
-        uint64_t src[2] = {0, 0x7066667072696e74ull}; /* "pffprint": the fingerprint's key */
-        /* the entry: what shapes it, then the case's identity and its source files */
-        XXH3_64bits_reset(st);
-        XXH3_64bits_update(st, words, sizeof words);
-        XXH3_64bits_update(st, ds->label_values, (size_t)ds->n_labels * sizeof(int));
-        XXH3_64bits_update(st, cs->id, strlen(cs->id) + 1);
-        for (int j = 0; j < cs->n_images; j++)
-            if (hash_file_identity(st, ds, cs->images[j], err))
-                goto out;
-        if (hash_file_identity(st, ds, cs->label, err))
-            goto out;
-        c->keys[i] = XXH3_64bits_digest(st);
-        /* the sources alone (the crop option left out) */
+        uint64_t src[2] = {0, 0x7066667072696e74ull}, entry[2]; /* "pffprint" */
+        /* the sources: the layout, labels, the case's identity and its files */
         XXH3_64bits_reset(st);
         XXH3_64bits_update(st, words + 2, sizeof words - 2 * sizeof *words);
         XXH3_64bits_update(st, ds->label_values, (size_t)ds->n_labels * sizeof(int));
@@ -166,7 +154,10 @@ int pf_cache_init_ex(pf_cache *c, const pf_dataset *ds, const pf_options *o, uns
         if (hash_file_identity(st, ds, cs->label, err))
             goto out;
         src[0] = XXH3_64bits_digest(st);
-        c->src_keys[i] = XXH3_64bits(src, sizeof src);
+        c->src_keys[i] = XXH3_64bits(src, sizeof src);  /* a fingerprint record's */
+        entry[0] = src[0];                              /* an entry's: plus the cache format */
+        entry[1] = ((uint64_t)words[0] << 32) | words[1]; /* and the crop */
+        c->keys[i] = XXH3_64bits(entry, sizeof entry);
     }
     c->base_keys = malloc((size_t)(ds->n_cases ? ds->n_cases : 1) * sizeof *c->base_keys);
     if (!c->base_keys) {
@@ -229,15 +220,31 @@ void pf_cache_bind_spec(pf_cache *c, const pf_prep_spec *spec)
 
 /* ---- building many entries on worker threads ---- */
 
+int pf_case_pass_done(pf_case_pass *p, int idx, int rc, int report, const pf_error *err)
+{
+    int d;
+    if (rc != 0) {
+        if (!(p->skip_bad && rc == -1 && err->errnum != ENOMEM))
+            return -1;
+        /* a bad case is set aside; trouble with the cache itself still stops */
+        pthread_mutex_lock(&p->lock);
+        p->c->bad[p->c->n_bad].idx = idx;
+        p->c->bad[p->c->n_bad++].err = *err;
+        pthread_mutex_unlock(&p->lock);
+        return 0;
+    }
+    d = __atomic_add_fetch(&p->done, 1, __ATOMIC_RELAXED);
+    if (p->progress && report) {
+        pthread_mutex_lock(&p->lock);
+        p->progress(p->arg, d, p->total, p->ds->cases[idx].id);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return 0;
+}
+
 typedef struct build_job {
-    pf_cache *c;
-    const pf_dataset *ds;
-    const pf_options *o;
-    int *pending, n_pending;
-    atomic_int done;
-    pthread_mutex_t lock;      /* guards c->bad and the progress callback */
-    pf_progress_fn progress;
-    void *arg;
+    pf_case_pass pass;
+    int *pending;
 } build_job;
 
 /* Builds pending entry k (pf_parallel_for's unit). */
@@ -245,36 +252,21 @@ static int build_one(void *p, int k, pf_error *err)
 {
     build_job *j = p;
     const int idx = j->pending[k];
-    char *path = pf_cache_entry_path(j->c, j->ds, idx);
-    int rc, d;
+    char *path = pf_cache_entry_path(j->pass.c, j->pass.ds, idx);
+    int rc;
     if (!path)
         return pf_fail(err, ENOMEM, "out of memory");
-    rc = pf_cache_build_entry(j->ds, idx, j->c->spec, j->c->keys[idx], path, err);
+    rc = pf_cache_build_entry(j->pass.ds, idx, j->pass.c->spec, j->pass.c->keys[idx], path, err);
     free(path);
-    if (rc != 0) {
-        if (!(j->o->skip_bad && rc == -1 && err->errnum != ENOMEM))
-            return -1;
-        /* a bad case is set aside; trouble with the cache itself still stops */
-        pthread_mutex_lock(&j->lock);
-        j->c->bad[j->c->n_bad].idx = idx;
-        j->c->bad[j->c->n_bad++].err = *err;
-        pthread_mutex_unlock(&j->lock);
-        return 0;
-    }
-    d = atomic_fetch_add(&j->done, 1) + 1;
-    if (j->progress) {
-        pthread_mutex_lock(&j->lock);
-        j->progress(j->arg, d, j->n_pending, j->ds->cases[idx].id);
-        pthread_mutex_unlock(&j->lock);
-    }
-    return 0;
+    return pf_case_pass_done(&j->pass, idx, rc, 1, err);
 }
 
 int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int threads,
                    int full_check, pf_progress_fn progress, void *arg, int *built,
                    pf_error *err)
 {
-    build_job j = {.c = c, .ds = ds, .o = o, .progress = progress, .arg = arg};
+    build_job j = {.pass = {.c = c, .ds = ds, .skip_bad = o->skip_bad, .progress = progress,
+                            .arg = arg}};
     int rc;
 
     *built = 0;
@@ -289,13 +281,13 @@ int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int t
     for (int i = 0; i < ds->n_cases; i++) {
         char *path = pf_cache_entry_path(c, ds, i);
         if (!path || !pf_entry_valid(path, c->keys[i], full_check))
-            j.pending[j.n_pending++] = i;
+            j.pending[j.pass.total++] = i;
         free(path);
     }
-    pthread_mutex_init(&j.lock, NULL);
-    rc = pf_parallel_for(0, j.n_pending, threads, build_one, &j, err);
-    pthread_mutex_destroy(&j.lock);
-    *built = atomic_load(&j.done);
+    pthread_mutex_init(&j.pass.lock, NULL);
+    rc = pf_parallel_for(0, j.pass.total, threads, build_one, &j, err);
+    pthread_mutex_destroy(&j.pass.lock);
+    *built = j.pass.done;
     free(j.pending);
     return rc;
 }
@@ -303,35 +295,23 @@ int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int t
 int pf_cache_repair(pf_cache *c, const pf_dataset *ds, int idx, pf_error *err)
 {
     pf_case *cs = &c->cases[idx];
-    pf_case fresh;
+    pf_case_map *m = NULL;
+    unsigned seen;
     int rc = 0;
     pthread_mutex_lock(&cs->lock);
-    if (cs->bulk_state > 0)
+    if (cs->bulk_state > 0 && pf_case_sound(cs))
         goto out; /* another reader repaired it meanwhile */
-    if (pf_cache_build_entry(ds, idx, c->spec, c->keys[idx], cs->path, err) != 0) {
+    /* faults up to here are covered by the rebuilt entry; later ones (in the old mapping, by
+     * a reader still on it) leave the case unsound, and cost one more repair */
+    seen = __atomic_load_n((unsigned *)&cs->faults, __ATOMIC_ACQUIRE);
+    if (pf_cache_build_entry(ds, idx, c->spec, c->keys[idx], cs->path, err) != 0 ||
+        pf_entry_remap(cs, c->keys[idx], &m, err) != 0) {
         rc = -1;
         goto out;
     }
-    memset(&fresh, 0, sizeof fresh);
-    fresh.path = cs->path;
-    if (pf_entry_map(&fresh, c->keys[idx], ds->cases[idx].id, err) != 0) {
-        rc = -1;
-        goto out;
-    }
-    /* the corrupt mapping may still be referenced by a reader that failed its check: keep it
-     * mapped until close (at most one per repair; repairs are rare) */
-    if (cs->retired_map)
-        munmap(cs->retired_map, cs->retired_len);
-    cs->retired_map = (void *)cs->map;
-    cs->retired_len = cs->map_len;
-    cs->hdr = fresh.hdr;
-    cs->map = fresh.map;
-    cs->map_len = fresh.map_len;
-    cs->image = fresh.image;
-    cs->seg = fresh.seg;
-    cs->classes = fresh.classes;
-    cs->locs = fresh.locs;
-    cs->fg = fresh.fg;
+    /* the old mapping may still be read by a reader that began before: it stays mapped,
+     * retired behind the new one, until close (one per repair; repairs are rare) */
+    pf_case_publish(cs, m, seen);
     cs->bulk_state = 1; /* just written from the sources */
     __atomic_add_fetch(&c->repairs, 1, __ATOMIC_RELAXED);
 out:
@@ -343,13 +323,12 @@ void pf_cache_close(pf_cache *c)
 {
     if (c->cases)
         for (int i = 0; i < c->n_cases; i++) {
-            if (c->cases[i].map)
-                munmap((void *)c->cases[i].map, c->cases[i].map_len);
-            if (c->cases[i].retired_map)
-                munmap(c->cases[i].retired_map, c->cases[i].retired_len);
-            if (c->cases[i].path)
-                pthread_mutex_destroy(&c->cases[i].lock);
-            free(c->cases[i].path);
+            pf_case *cs = &c->cases[i];
+            pf_case_map_close(__atomic_load_n((pf_case_map **)&cs->map, __ATOMIC_ACQUIRE));
+            if (cs->path)
+                pthread_mutex_destroy(&cs->lock);
+            free((void *)cs->classes);
+            free(cs->path);
         }
     free(c->cases);
     free(c->keys);

@@ -57,22 +57,110 @@ typedef struct pf_class_row {
     uint64_t voxels, n_locs, locs_index; /* locs_index: first triple in the locs array */
 } pf_class_row;
 
-/* An opened (memory-mapped) cache entry. */
-typedef struct pf_case {
-    pf_case_header hdr;
-    char *path;
-    const unsigned char *map;
-    size_t map_len;
+/* One mapping of an entry file. Immutable once published (pf_case.map): a repair maps the
+ * rebuilt file as a new one and swaps the pointer; the old one is retired (chained through
+ * `older`), not unmapped, until pf_cache_close, so a reader still holding it never reads freed
+ * memory. base is NULL for in-memory cases (tests): nothing to release or guard. */
+typedef struct pf_case_map {
+    const unsigned char *base;
+    size_t len;
     const float *image;            /* (C, Z, Y, X) */
     const int16_t *seg;            /* (Z, Y, X) */
-    const pf_class_row *classes;
-    const int32_t *locs;
+    const int32_t *locs;           /* 3 per stored location, rows' locs_index into it */
     const float *fg;               /* (C, n_fg) */
+    struct pf_case_map *older;     /* the mapping this one replaced (retired) */
+    int slot;                      /* its registration with the fault guard (mapping.c); -1 none */
+} pf_case_map;
+
+/* An opened cache entry. hdr and classes are copies made at open and never written again:
+ * readers use them without a lock. The pixels and locations are read through the current
+ * mapping, one atomic load per sampler call (pf_case_map_get), and a read that must not
+ * serve damaged bytes is bracketed by pf_case_read_begin/_end (see there). */
+typedef struct pf_case {
+    pf_case_header hdr;
+    const pf_class_row *classes;   /* hdr.n_classes rows, ascending by label (a heap copy) */
+    /* the current mapping's locations, published with it (for readers of the class table) */
+    const int32_t *_Atomic locs;
+    pf_case_map *_Atomic map;      /* the current mapping */
+    _Atomic unsigned faults;       /* faults met in any mapping of this case (mapping.c) */
+    _Atomic unsigned faults_seen;  /* `faults` when the current mapping was published */
+    char *path;
     pthread_mutex_t lock;          /* guards the lazy check and a repair */
-    int bulk_state;                /* 0 unchecked, 1 verified, -1 corrupt */
-    void *retired_map;             /* a mapping replaced by a repair, unmapped at close */
-    size_t retired_len;
+    int bulk_state;                /* 0 unchecked, 1 verified, -1 corrupt (under lock) */
 } pf_case;
+
+/* The current mapping (acquire: everything published with it is visible). */
+static inline const pf_case_map *pf_case_map_get(const pf_case *c)
+{
+    return __atomic_load_n((pf_case_map *const *)&c->map, __ATOMIC_ACQUIRE);
+}
+
+/* Reading mapped case data safely. A cache entry can be truncated, or a sector of it fail,
+ * while it is mapped: touching such a page raises SIGBUS, which used to kill the daemon. The
+ * fault guard (mapping.c) catches SIGBUS in a registered mapping, maps zero pages over the rest
+ * of it so that the faulting read completes, and counts the fault on its case. Readers
+ * bracket what they read: pf_case_read_begin fails (-1) when the case has a fault that no
+ * repair has covered yet (its mapping may hold zero pages: rebuild it first, pf_cache_repair),
+ * else gives a token; pf_case_read_end fails (-1) when a fault happened in between (what was
+ * read may hold zeros: fail that read with EIO). The hot path is three atomic loads per
+ * sample; mapping.c says why this was chosen over pread or a jump out of the handler. */
+static inline int pf_case_read_begin(const pf_case *c, unsigned *token)
+{
+    unsigned f = __atomic_load_n((const unsigned *)&c->faults, __ATOMIC_ACQUIRE);
+    *token = f;
+    return __atomic_load_n((const unsigned *)&c->faults_seen, __ATOMIC_ACQUIRE) == f ? 0 : -1;
+}
+
+static inline int pf_case_read_end(const pf_case *c, unsigned token)
+{
+    return __atomic_load_n((const unsigned *)&c->faults, __ATOMIC_ACQUIRE) == token ? 0 : -1;
+}
+
+/* A truncation no access has met yet: the entry file (by its path) shorter than its header
+ * says counts as a fault, so the next pf_case_read_begin fails and the case is rebuilt. This
+ * also covers the one page the guard cannot: the tail of the page holding the new end of
+ * file reads as zeros without faulting. One stat(2) per call; 0 when the size is right (or the
+ * file cannot be stat'ed: the mapping stays valid), -1 when a fault was counted. */
+int pf_case_check_size(pf_case *c);
+
+/* Faults counted on any case of the process so far (to tell a fault met during a read from
+ * one an earlier read met). */
+unsigned pf_fault_count(void);
+
+/* Installs the guard's SIGBUS handler (again). The first mapping does it; a program that
+ * replaces SIGBUS's handler afterwards (cmocka does, around each test) calls it again. */
+void pf_fault_guard_install(void);
+
+/* Whether the case has no uncovered fault (pf_case_read_begin without a read). */
+static inline int pf_case_sound(const pf_case *c)
+{
+    unsigned t;
+    return pf_case_read_begin(c, &t) == 0;
+}
+
+/* The release policy, one for every sampler. Entries are mapped, and every page a sampler
+ * touches stays in the process's resident set until unmapped: a long mount's RSS would grow
+ * towards the size of the dataset. A sampler that is done with a box of a case, at most every
+ * PF_RELEASE_PLANES planes it produces, hands it back here: rows [y0, y1) of planes [z0, z1)
+ * (clipped to the case) of image channel `part`, of the seg (PF_PART_SEG), or of all channels
+ * and the seg (PF_PART_ALL) are unmapped with MADV_DONTNEED, which on a shared file mapping
+ * drops page-table entries only (the bytes stay in the page cache; the next touch is a minor
+ * fault). Cases without a mapping are left alone. */
+#define PF_RELEASE_PLANES 16
+#define PF_PART_SEG (-1)
+#define PF_PART_ALL (-2)
+void pf_case_release(const pf_case *c, const pf_case_map *m, int part, int64_t z0, int64_t z1,
+                     int64_t y0, int64_t y1);
+
+/* Maps the entry file fd, whose header equals c->hdr (checked by the caller), into a new
+ * mapping registered with the fault guard (faults in it count on c). NULL with err set. */
+pf_case_map *pf_case_map_open(pf_case *c, int fd, pf_error *err);
+/* Publishes m as c's current mapping (at open, or after a repair: the previous one retired).
+ * `seen` is c->faults sampled before the entry was (re)built: faults after it still count as
+ * uncovered. */
+void pf_case_publish(pf_case *c, pf_case_map *m, unsigned seen);
+/* Unregisters and unmaps m and every mapping it retired; frees them. */
+void pf_case_map_close(pf_case_map *m);
 
 /* With skip_bad: a case whose entry could not be built, and why. */
 typedef struct pf_bad_case {
@@ -97,6 +185,24 @@ typedef struct pf_cache {
     pf_prep_spec default_spec;
     pf_channel_norm default_norm[PF_MAX_CHANNELS];
 } pf_cache;
+
+/* A pass over the cases on the worker pool (the fingerprint, the entries): what its units
+ * share to set bad cases aside (skip_bad) and to report progress. */
+typedef struct pf_case_pass {
+    pf_cache *c;
+    const pf_dataset *ds;
+    int skip_bad;
+    int total;                     /* what progress counts to */
+    int done;                      /* atomic */
+    pthread_mutex_t lock;          /* guards c->bad and the progress callback */
+    pf_progress_fn progress;
+    void *arg;
+} pf_case_pass;
+
+/* The outcome of a unit for case idx: rc 0 counts it done (reported to progress when
+ * `report`); rc -1 with skip_bad sets the case aside unless memory ran out (rc -2, trouble
+ * with the cache itself, always stops). Returns what the unit returns (0 or -1). */
+int pf_case_pass_done(pf_case_pass *p, int idx, int rc, int report, const pf_error *err);
 
 /* Sets how every entry is preprocessed (transpose, crop, normalisation, resampling) and folds
  * it into each entry's key, so entries of two configurations or plans never mix. spec must
@@ -133,9 +239,13 @@ int pf_cache_open(pf_cache *c, const pf_dataset *ds, pf_error *err);
 /* Checks image + seg digests once per case (lazily: only cases a file needs are read). */
 int pf_case_check_bulk(pf_case *cs, pf_error *err);
 
-/* Rebuilds case idx's entry after a failed digest and maps the new one; the old mapping stays
- * valid until pf_cache_close, so concurrent readers are never left with a dangling pointer.
- * Readers only use a case after pf_case_check_bulk succeeds, which the new entry does. */
+/* Rebuilds case idx's entry after a failed digest, or after a fault in its mapping (the entry
+ * truncated or unreadable while in use), and publishes a mapping of the new file; the old one
+ * stays mapped until pf_cache_close, so a concurrent reader is never left with a dangling
+ * pointer. The rebuilt entry must equal the old one's header (and so its metadata): otherwise
+ * the sources changed since the cache was opened, and the repair fails (hdr and classes stay
+ * immutable). Readers use a case after pf_case_check_bulk succeeds and pf_case_read_begin
+ * gives a token, which the new entry does. */
 int pf_cache_repair(pf_cache *c, const pf_dataset *ds, int idx, pf_error *err);
 
 void pf_cache_close(pf_cache *c);

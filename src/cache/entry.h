@@ -18,7 +18,11 @@ static inline uint64_t pf_round_up(uint64_t v, uint64_t a)
 
 /* Whether the entry at path is complete and matches key (full: its image digest too). */
 int pf_entry_valid(const char *path, uint64_t key, int full);
-/* Maps cs->path and checks header and metadata; fills cs's pointers. */
+/* Checks cs->path's header and metadata, keeps the header and a copy of the class table in
+ * cs and publishes a first mapping (at open). */
 int pf_entry_map(pf_case *cs, uint64_t key, const char *id, pf_error *err);
+/* After a repair: checks cs->path likewise and maps it (*out, not yet published); fails unless
+ * its header equals cs->hdr. */
+int pf_entry_remap(pf_case *cs, uint64_t key, pf_case_map **out, pf_error *err);
 
 #endif

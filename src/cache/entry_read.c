@@ -158,31 +158,74 @@ int pf_case_check_bulk(pf_case *cs, pf_error *err)
     return 0;
 }
 
-/* Maps an entry file after checking its header and metadata; fills the case's pointers. */
-int pf_entry_map(pf_case *cs, uint64_t key, const char *id, pf_error *err)
+/* Opens an entry and checks its header (into *h) and metadata: the open descriptor, or -1. */
+static int open_checked(const char *path, uint64_t key, const char *id, pf_case_header *h,
+                        pf_error *err)
 {
     const char *why = NULL;
-    void *map;
-    int fd = open(cs->path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return pf_fail(err, errno, "%s: cannot open cache entry of case %s: %s", cs->path, id,
+        return pf_fail(err, errno, "%s: cannot open cache entry of case %s: %s", path, id,
                        strerror(errno));
-    if (read_header(fd, key, &cs->hdr, &why) || check_meta(fd, &cs->hdr, &why)) {
+    if (read_header(fd, key, h, &why) || check_meta(fd, h, &why)) {
         close(fd);
         return pf_fail(err, EIO, "%s: cache entry of case %s is unusable: %s (run "
-                       "'patchfs prepare' to rebuild it)", cs->path, id, why);
+                       "'patchfs prepare' to rebuild it)", path, id, why);
     }
-    map = mmap(NULL, cs->hdr.file_size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED)
-        return pf_fail(err, errno, "%s: cannot map: %s", cs->path, strerror(errno));
-    cs->map = map;
-    cs->map_len = cs->hdr.file_size;
-    cs->image = (const float *)(cs->map + cs->hdr.image_off);
-    cs->seg = (const int16_t *)(cs->map + cs->hdr.seg_off);
-    cs->classes = (const pf_class_row *)(cs->map + cs->hdr.classes_off);
-    cs->locs = (const int32_t *)(cs->map + cs->hdr.locs_off);
-    cs->fg = (const float *)(cs->map + cs->hdr.fg_off);
+    return fd;
+}
+
+/* The class table, copied once (pread, not through the mapping: it is read without a guard
+ * by every layer above, so it must not live in a file that can be truncated under it). */
+static int copy_classes(int fd, pf_case *cs, pf_error *err)
+{
+    const size_t len = (size_t)cs->hdr.n_classes * sizeof(pf_class_row);
+    pf_class_row *rows = malloc(len ? len : 1);
+    if (!rows)
+        return pf_fail(err, ENOMEM, "out of memory");
+    if (len) {
+        ssize_t k = pread(fd, rows, len, (off_t)cs->hdr.classes_off);
+        if (k != (ssize_t)len) {
+            int e = k < 0 ? errno : EIO;
+            free(rows);
+            return pf_fail(err, e, "%s: cannot read the class table of case %s: %s", cs->path,
+                           cs->hdr.id, strerror(e));
+        }
+    }
+    cs->classes = rows;
     return 0;
 }
 
+int pf_entry_map(pf_case *cs, uint64_t key, const char *id, pf_error *err)
+{
+    pf_case_map *m = NULL;
+    int fd = open_checked(cs->path, key, id, &cs->hdr, err);
+    if (fd < 0)
+        return -1;
+    if (copy_classes(fd, cs, err) == 0)
+        m = pf_case_map_open(cs, fd, err);
+    close(fd);
+    if (!m)
+        return -1;
+    pf_case_publish(cs, m, 0);
+    return 0;
+}
+
+int pf_entry_remap(pf_case *cs, uint64_t key, pf_case_map **out, pf_error *err)
+{
+    pf_case_header h;
+    int fd = open_checked(cs->path, key, cs->hdr.id, &h, err);
+    if (fd < 0)
+        return -1;
+    /* the header holds the metadata's digest: equal headers, equal class tables and
+     * locations, so what readers hold (hdr, classes) stays true */
+    if (memcmp(&h, &cs->hdr, sizeof h) != 0) {
+        close(fd);
+        return pf_fail(err, EIO, "%s: the rebuilt cache entry of case %s differs from the one "
+                       "in use (its sources changed since the dataset was opened): remount to "
+                       "serve them", cs->path, cs->hdr.id);
+    }
+    *out = pf_case_map_open(cs, fd, err);
+    close(fd);
+    return *out ? 0 : -1;
+}

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,46 +235,28 @@ int pf_fp_build(const pf_cache *c, const pf_dataset *ds, int idx, uint64_t n_sam
 }
 
 typedef struct fp_job {
-    pf_cache *c;
-    const pf_dataset *ds;
-    const pf_options *o;
+    pf_case_pass pass;
     uint64_t n_samples;
     pf_case_fp *out;
-    atomic_int done;
-    pthread_mutex_t lock;      /* guards c->bad and the progress callback */
-    pf_progress_fn progress;
-    void *arg;
 } fp_job;
 
 static int fp_one(void *p, int i, pf_error *err)
 {
     fp_job *j = p;
-    int rc = pf_fp_load(j->c, j->ds, i, j->n_samples, &j->out[i], err), d, built = rc == 1;
+    int rc = pf_fp_load(j->pass.c, j->pass.ds, i, j->n_samples, &j->out[i], err);
+    int built = rc == 1;
     if (built)
-        rc = pf_fp_build(j->c, j->ds, i, j->n_samples, &j->out[i], err);
-    if (rc != 0) {
-        if (!j->o->skip_bad || err->errnum == ENOMEM)
-            return -1;
-        pthread_mutex_lock(&j->lock);
-        j->c->bad[j->c->n_bad].idx = i;
-        j->c->bad[j->c->n_bad++].err = *err;
-        pthread_mutex_unlock(&j->lock);
-        return 0;
-    }
-    d = atomic_fetch_add(&j->done, 1) + 1;
-    if (j->progress && built) { /* records read back are not news */
-        pthread_mutex_lock(&j->lock);
-        j->progress(j->arg, d, j->ds->n_cases, j->ds->cases[i].id);
-        pthread_mutex_unlock(&j->lock);
-    }
-    return 0;
+        rc = pf_fp_build(j->pass.c, j->pass.ds, i, j->n_samples, &j->out[i], err);
+    /* records read back are not news: progress counts the built ones */
+    return pf_case_pass_done(&j->pass, i, rc, built, err);
 }
 
 int pf_fp_all(pf_cache *c, const pf_dataset *ds, const pf_options *o, int threads,
               pf_progress_fn progress, void *arg, pf_case_fp *out, pf_error *err)
 {
-    fp_job j = {.c = c, .ds = ds, .o = o, .out = out, .progress = progress, .arg = arg,
-                .n_samples = pf_fp_samples_per_case(ds->n_cases)};
+    fp_job j = {.pass = {.c = c, .ds = ds, .skip_bad = o->skip_bad, .total = ds->n_cases,
+                         .progress = progress, .arg = arg},
+                .out = out, .n_samples = pf_fp_samples_per_case(ds->n_cases)};
     int rc;
     if (ds->n_channels > PF_MAX_CHANNELS)
         return pf_fail(err, EINVAL, "%s: %d channels; patchfs supports at most %d", ds->root,
@@ -285,8 +266,8 @@ int pf_fp_all(pf_cache *c, const pf_dataset *ds, const pf_options *o, int thread
         if (!c->bad)
             return pf_fail(err, ENOMEM, "out of memory");
     }
-    pthread_mutex_init(&j.lock, NULL);
+    pthread_mutex_init(&j.pass.lock, NULL);
     rc = pf_parallel_for(0, ds->n_cases, threads, fp_one, &j, err);
-    pthread_mutex_destroy(&j.lock);
+    pthread_mutex_destroy(&j.pass.lock);
     return rc;
 }

@@ -2,43 +2,9 @@
 #include "extract.h"
 
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-/* Cases are memory-mapped: every page a patch touches would stay in the process's resident
- * set (RSS) until unmapped, so a long-running mount's RSS would grow towards the size of the
- * dataset. After each chunk of planes, the rows just read are unmapped again (MADV_DONTNEED on
- * a shared file mapping drops page table entries only: the bytes stay in the page cache, the
- * next touch is a minor fault). Cases not backed by a mapping (tests) are left alone. */
-#define RELEASE_PLANES 16
-
-static void release(const pf_case *c, const void *from, const void *to)
-{
-    static long page;
-    uintptr_t lo = (uintptr_t)from, hi = (uintptr_t)to;
-    uintptr_t mlo = (uintptr_t)c->map, mhi = mlo + c->map_len;
-    if (!c->map || hi <= lo || lo < mlo || hi > mhi)
-        return;
-    if (!page)
-        page = sysconf(_SC_PAGESIZE);
-    lo &= ~((uintptr_t)page - 1);
-    hi = (hi + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-    if (hi > mhi)
-        hi = mhi;
-    madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
-/* The rows [ya, yb) of planes [z0, z1) of a (Z, Y, X) array of elem-byte values. */
-static void release_rows(const pf_case *c, const void *base, size_t elem, int64_t z0,
-                         int64_t z1, int64_t ya, int64_t yb)
-{
-    const int64_t *S = c->hdr.shape;
-    const char *b = base;
-    if (z1 <= z0 || yb <= ya)
-        return;
-    release(c, b + (size_t)((z0 * S[1] + ya) * S[2]) * elem,
-            b + (size_t)(((z1 - 1) * S[1] + yb) * S[2]) * elem);
-}
+/* Source rows are handed back to the case layer's release policy (pf_case_release, cache.h)
+ * after every PF_RELEASE_PLANES planes, so a long mount's RSS does not grow with the dataset. */
 
 /* The overlap of [start, start + p) with [0, n) along one axis, as [a, b) in patch coords. */
 static void overlap(int64_t start, int64_t p, int64_t n, int64_t *a, int64_t *b)
@@ -103,6 +69,7 @@ static void normalize_row(const float *restrict src, const int16_t *restrict seg
 void pf_extract_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                       const int patch[3], float *out)
 {
+    const pf_case_map *m = pf_case_map_get(c);
     const int64_t *S = c->hdr.shape;
     const int64_t P0 = patch[0], P1 = patch[1], P2 = patch[2];
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
@@ -112,7 +79,7 @@ void pf_extract_image(const pf_case *c, const pf_norm *norms, const int64_t star
     overlap(start[2], P2, S[2], &xa, &xb);
     for (uint32_t ch = 0; ch < c->hdr.n_channels; ch++) {
         float *o = out + (size_t)ch * (size_t)(P0 * P1 * P2);
-        const float *img = c->image + (size_t)ch * nvox;
+        const float *img = m->image + (size_t)ch * nvox;
         for (int64_t z = 0; z < P0; z++) {
             for (int64_t y = 0; y < P1; y++) {
                 float *row = o + (size_t)((z * P1 + y) * P2);
@@ -124,18 +91,18 @@ void pf_extract_image(const pf_case *c, const pf_norm *norms, const int64_t star
                 off = (size_t)(((start[0] + z) * S[1] + (start[1] + y)) * S[2] + start[2] + xa);
                 if (xa > 0)
                     memset(row, 0, (size_t)xa * sizeof *row);
-                normalize_row(img + off, c->seg + off, &norms[ch], row + xa, xb - xa);
+                normalize_row(img + off, m->seg + off, &norms[ch], row + xa, xb - xa);
                 if (xb < P2)
                     memset(row + xb, 0, (size_t)(P2 - xb) * sizeof *row);
             }
             if (z >= za && z < zb && xa < xb &&
-                ((z - za + 1) % RELEASE_PLANES == 0 || z + 1 == zb)) {
-                int64_t z0 = start[0] + z + 1 - ((z - za) % RELEASE_PLANES + 1);
-                release_rows(c, img, sizeof *img, z0, start[0] + z + 1, start[1] + ya,
-                             start[1] + yb);
+                ((z - za + 1) % PF_RELEASE_PLANES == 0 || z + 1 == zb)) {
+                int64_t z0 = start[0] + z + 1 - ((z - za) % PF_RELEASE_PLANES + 1);
+                pf_case_release(c, m, (int)ch, z0, start[0] + z + 1, start[1] + ya,
+                                start[1] + yb);
                 if (norms[ch].masked)
-                    release_rows(c, c->seg, sizeof *c->seg, z0, start[0] + z + 1,
-                                 start[1] + ya, start[1] + yb);
+                    pf_case_release(c, m, PF_PART_SEG, z0, start[0] + z + 1, start[1] + ya,
+                                    start[1] + yb);
             }
         }
     }
@@ -144,6 +111,7 @@ void pf_extract_image(const pf_case *c, const pf_norm *norms, const int64_t star
 void pf_extract_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                     int16_t *out)
 {
+    const pf_case_map *m = pf_case_map_get(c);
     const int64_t *S = c->hdr.shape;
     const int64_t P0 = patch[0], P1 = patch[1], P2 = patch[2];
     int64_t za, zb, ya, yb, xa, xb;
@@ -157,7 +125,7 @@ void pf_extract_seg(const pf_case *c, const int64_t start[3], const int patch[3]
             if (!(z < za || z >= zb || y < ya || y >= yb || xa >= xb)) {
                 size_t off = (size_t)(((start[0] + z) * S[1] + (start[1] + y)) * S[2] +
                                       start[2] + xa);
-                memcpy(row + xa, c->seg + off, (size_t)(xb - xa) * sizeof *row);
+                memcpy(row + xa, m->seg + off, (size_t)(xb - xa) * sizeof *row);
                 for (x = 0; x < xa; x++)
                     row[x] = -1;
                 for (x = xb; x < P2; x++)
@@ -167,9 +135,10 @@ void pf_extract_seg(const pf_case *c, const int64_t start[3], const int patch[3]
             for (x = 0; x < P2; x++)
                 row[x] = -1;
         }
-        if (z >= za && z < zb && xa < xb && ((z - za + 1) % RELEASE_PLANES == 0 || z + 1 == zb))
-            release_rows(c, c->seg, sizeof *c->seg,
-                         start[0] + z + 1 - ((z - za) % RELEASE_PLANES + 1), start[0] + z + 1,
-                         start[1] + ya, start[1] + yb);
+        if (z >= za && z < zb && xa < xb &&
+            ((z - za + 1) % PF_RELEASE_PLANES == 0 || z + 1 == zb))
+            pf_case_release(c, m, PF_PART_SEG,
+                            start[0] + z + 1 - ((z - za) % PF_RELEASE_PLANES + 1),
+                            start[0] + z + 1, start[1] + ya, start[1] + yb);
     }
 }

@@ -80,6 +80,37 @@ void pf_case_geom_init(case_geom *cg, const pf_case *c, const grid *g, const int
         cg->corner[j] = ((j >> 2) ? off[0] : 0) + (((j >> 1) & 1) ? off[1] : 0) + ((j & 1) ? off[2] : 0);
 }
 
+void pf_grid_release(const pf_case *c, const pf_case_map *m, const grid *g, const int patch[3],
+                     int z0, int z1, int image, int seg)
+{
+    int64_t lo[3], hi[3];
+    if (z1 <= z0)
+        return;
+    /* the grid is affine: the box's eight corners bound every position of it; each cell reads
+     * its far corner too (+ 1), and positions are computed in float (one voxel of margin) */
+    for (int d = 0; d < 3; d++) {
+        lo[d] = INT64_MAX;
+        hi[d] = INT64_MIN;
+    }
+    for (int k = 0; k < 8; k++) {
+        double q[3];
+        grid_at(g, (k >> 2) ? z1 - 1 : z0, ((k >> 1) & 1) ? patch[1] - 1 : 0,
+                (k & 1) ? patch[2] - 1 : 0, q);
+        for (int d = 0; d < 3; d++) {
+            double f = floor(q[d]);
+            /* far outside the case: clamp before converting (release clips to the case) */
+            f = f < -2.0 ? -2.0 : f > (double)c->hdr.shape[d] + 2.0 ? (double)c->hdr.shape[d] + 2.0 : f;
+            lo[d] = (int64_t)f - 1 < lo[d] ? (int64_t)f - 1 : lo[d];
+            hi[d] = (int64_t)f + 3 > hi[d] ? (int64_t)f + 3 : hi[d];
+        }
+    }
+    if (image)
+        for (int ch = 0; ch < (int)c->hdr.n_channels; ch++)
+            pf_case_release(c, m, ch, lo[0], hi[0], lo[1], hi[1]);
+    if (seg)
+        pf_case_release(c, m, PF_PART_SEG, lo[0], hi[0], lo[1], hi[1]);
+}
+
 int pf_grid_axis_aligned(const grid *g)
 {
     for (int i = 0; i < 3; i++)

@@ -88,6 +88,12 @@ typedef struct case_geom {
 
 void pf_case_geom_init(case_geom *cg, const pf_case *c, const grid *g, const int patch[3]);
 
+/* The release policy (pf_case_release) for the grid samplers: the source box that output
+ * planes [z0, z1) of grid g read, handed back for every image channel (image) and/or the seg.
+ * The samplers produce planes in chunks of PF_RELEASE_PLANES and release each chunk's box. */
+void pf_grid_release(const pf_case *c, const pf_case_map *m, const grid *g, const int patch[3],
+                     int z0, int z1, int image, int seg);
+
 /* Lanes whose cells lie inside the case: 0 <= f < S - 1 per axis (one unsigned compare: a
  * negative f wraps above S - 1), 0 <= f < S on a collapsed axis. */
 static inline pf_vi corners_inside(const pf_vi f[3], const case_geom *cg)

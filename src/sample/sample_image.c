@@ -39,8 +39,9 @@ static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL],
  * inside the case contributes its normalised value with its trilinear weight, corners outside
  * contribute 0 (the padding value after normalisation), and with the mask rule corners with
  * seg < 0 keep their raw value. In double. */
-__attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const float *img, const pf_norm *nm, const int32_t f[3],
-                         const float w[3])
+__attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const int16_t *seg,
+                                                         const float *img, const pf_norm *nm,
+                                                         const int32_t f[3], const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     double acc = 0.0, wsum = 0.0, keep = 0.0;
@@ -54,7 +55,7 @@ __attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const
         if (iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2])
             continue;
         i = (size_t)((iz * S[1] + iy) * S[2] + ix);
-        if (nm->masked && c->seg[i] < 0) {
+        if (nm->masked && seg[i] < 0) {
             keep += wk * (double)img[i];
         } else {
             acc += wk * (double)clampf(img[i], nm->lo, nm->hi);
@@ -134,9 +135,9 @@ static void make_image_plane(void *arg, int slot, int32_t zs)
 
 /* Returns -1 (nothing written) when it does not apply or memory is short: the caller then
  * uses the general sampler. */
-static int sample_image_separable(const pf_case *c, const pf_norm *norms, const grid *g,
-                                  const case_geom *cg, const int patch[3], int z0, int z1,
-                                  float *out)
+static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const pf_norm *norms,
+                                  const grid *g, const case_geom *cg, const int patch[3], int z0,
+                                  int z1, float *out)
 {
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
@@ -161,7 +162,7 @@ static int sample_image_separable(const pf_case *c, const pf_norm *norms, const 
         goto out;
     for (int ch = 0; ch < C; ch++) {
         const pf_norm *nm = &norms[ch];
-        const float *img = c->image + (size_t)ch * nvox;
+        const float *img = cm->image + (size_t)ch * nvox;
         plane_pair pp = {{-1, -1}, make_image_plane, &ip};
         ip.img = img;
         ip.nm = nm;
@@ -195,7 +196,7 @@ static int sample_image_separable(const pf_case *c, const pf_norm *norms, const 
                     if (!row_in || !t.in[2][x]) {
                         const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                         const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                        o[x] = interp_edge(c, img, nm, fk, wk);
+                        o[x] = interp_edge(c, cm->seg, img, nm, fk, wk);
                     }
             }
         }
@@ -209,9 +210,37 @@ out:
     return rc;
 }
 
-static void sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
-                                 const int patch[3], const pf_aug_params *p, int z0, int z1,
-                                 float *out);
+static void sample_image_general(const pf_case *c, const pf_case_map *m, const pf_norm *norms,
+                                 const grid *g, const case_geom *cg, const int patch[3], int z0,
+                                 int z1, float *out);
+
+static int any_masked(const pf_case *c, const pf_norm *norms)
+{
+    for (uint32_t ch = 0; ch < c->hdr.n_channels; ch++)
+        if (norms[ch].masked)
+            return 1;
+    return 0;
+}
+
+/* Planes [z0, z1) in chunks of PF_RELEASE_PLANES, each chunk's source box released after it
+ * (the case layer's release policy); the separable sampler where it applies. */
+static void sample_image_chunks(const pf_case *c, const pf_norm *norms, const pf_aug_params *p,
+                                const int64_t start[3], const int patch[3], int z0, int z1,
+                                int separable, float *out)
+{
+    const pf_case_map *m = pf_case_map_get(c);
+    const int masked = any_masked(c, norms);
+    case_geom cg;
+    grid g;
+    pf_grid_init(&g, p, start, patch);
+    pf_case_geom_init(&cg, c, &g, patch);
+    for (int za = z0; za < z1; za += PF_RELEASE_PLANES) {
+        const int zb = z1 - za < PF_RELEASE_PLANES ? z1 : za + PF_RELEASE_PLANES;
+        if (!separable || sample_image_separable(c, m, norms, &g, &cg, patch, za, zb, out) != 0)
+            sample_image_general(c, m, norms, &g, &cg, patch, za, zb, out);
+        pf_grid_release(c, m, &g, patch, za, zb, 1, masked);
+    }
+}
 
 void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                          const int patch[3], const pf_aug_params *p, float *out)
@@ -222,18 +251,13 @@ void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t s
 void pf_aug_sample_planes(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                           const int patch[3], const pf_aug_params *p, int z0, int z1, float *out)
 {
-    case_geom cg;
-    grid g;
-    pf_grid_init(&g, p, start, patch);
-    pf_case_geom_init(&cg, c, &g, patch);
-    if (sample_image_separable(c, norms, &g, &cg, patch, z0, z1, out) != 0)
-        sample_image_general(c, norms, start, patch, p, z0, z1, out);
+    sample_image_chunks(c, norms, p, start, patch, z0, z1, 1, out);
 }
 
 void pf_aug_sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                                  const int patch[3], const pf_aug_params *p, float *out)
 {
-    sample_image_general(c, norms, start, patch, p, 0, patch[0], out);
+    sample_image_chunks(c, norms, p, start, patch, 0, patch[0], 0, out);
 }
 
 /* The nnU-Net mask rule per lane: masked[j] marks corner j (in interp_interior's order)
@@ -274,8 +298,9 @@ static inline pf_vf interp_mask_rule(const float *img, const int32_t base[PF_VL]
 /* Output voxels x0 .. x0 + m - 1 (m <= PF_VL) of one row, every channel (both channels'
  * corners fetched side by side: more reads in flight); o: the first of them in channel 0,
  * channels pv apart. Inline with m constant for whole groups. */
-static inline void image_group(const pf_case *c, const pf_norm *norms, const case_geom *cg,
-                               const row_walk *rw, int x0, int m, float *o, size_t pv)
+static inline void image_group(const pf_case *c, const pf_case_map *cm, const pf_norm *norms,
+                               const case_geom *cg, const row_walk *rw, int x0, int m, float *o,
+                               size_t pv)
 {
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
@@ -290,7 +315,7 @@ static inline void image_group(const pf_case *c, const pf_norm *norms, const cas
     any_in = in[0] | in[1] | in[2] | in[3];
     for (int ch = 0; ch < C; ch++, o += pv) {
         const pf_norm *nm = &norms[ch];
-        const float *img = c->image + (size_t)ch * nvox;
+        const float *img = cm->image + (size_t)ch * nvox;
         /* lanes outside gather from voxel 0's cell, which lies in the case only when some
          * lane is inside (then every axis not collapsed has at least 2 voxels); a group
          * wholly outside goes to the edge formula lane by lane */
@@ -298,7 +323,7 @@ static inline void image_group(const pf_case *c, const pf_norm *norms, const cas
             pf_vf v = interp_interior(img, base, cg->corner, nm, w);
             if (nm->masked) {
                 if (!mask_read) {
-                    mixed = seg_corners_negative(c->seg, base, cg, masked) & in;
+                    mixed = seg_corners_negative(cm->seg, base, cg, masked) & in;
                     mask_read = 1;
                 }
                 if (mixed[0] | mixed[1] | mixed[2] | mixed[3])
@@ -315,20 +340,18 @@ static inline void image_group(const pf_case *c, const pf_norm *norms, const cas
             if (!in[k]) {
                 const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                 const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                o[k] = interp_edge(c, img, nm, fk, wk);
+                o[k] = interp_edge(c, cm->seg, img, nm, fk, wk);
             }
     }
 }
 
-static void sample_image_general(const pf_case *c, const pf_norm *norms, const int64_t start[3],
-                                 const int patch[3], const pf_aug_params *p, int z0, int z1,
-                                 float *out)
+static void sample_image_general(const pf_case *c, const pf_case_map *m, const pf_norm *norms,
+                                 const grid *gp, const case_geom *cgp, const int patch[3], int z0,
+                                 int z1, float *out)
 {
     const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
-    case_geom cg;
-    grid g;
-    pf_grid_init(&g, p, start, patch);
-    pf_case_geom_init(&cg, c, &g, patch);
+    const case_geom cg = *cgp;
+    const grid g = *gp;
     for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
             const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
@@ -336,9 +359,9 @@ static void sample_image_general(const pf_case *c, const pf_norm *norms, const i
             int x0;
             pf_row_walk_init(&rw, &g, z, y);
             for (x0 = 0; x0 + PF_VL <= patch[2]; x0 += PF_VL)
-                image_group(c, norms, &cg, &rw, x0, PF_VL, out + row + (size_t)x0, pv);
+                image_group(c, m, norms, &cg, &rw, x0, PF_VL, out + row + (size_t)x0, pv);
             if (x0 < patch[2])
-                image_group(c, norms, &cg, &rw, x0, patch[2] - x0, out + row + (size_t)x0, pv);
+                image_group(c, m, norms, &cg, &rw, x0, patch[2] - x0, out + row + (size_t)x0, pv);
         }
 }
 

@@ -8,7 +8,8 @@
 /* Segmentation: nnU-Net's per-label linear interpolation + argmax (each label's one-hot value
  * is the summed trilinear weight of the corners carrying it; outside the case counts as -1;
  * ties go to the label met first in corner order), or nearest. */
-static int16_t seg_linear(const pf_case *c, const int32_t f[3], const float w[3])
+static int16_t seg_linear(const pf_case *c, const int16_t *seg, const int32_t f[3],
+                          const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     int16_t lab[8];
@@ -19,7 +20,7 @@ static int16_t seg_linear(const pf_case *c, const int32_t f[3], const float w[3]
     for (int k = 0; k < 8; k++) {
         int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
         int16_t l = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-                        ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+                        ? -1 : seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
         float wk = ((k >> 2) ? w[0] : 1.0f - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0f - w[1]) *
                    ((k & 1) ? w[2] : 1.0f - w[2]);
         int j;
@@ -38,12 +39,13 @@ static int16_t seg_linear(const pf_case *c, const int32_t f[3], const float w[3]
 }
 
 /* The nearer corner on each axis (ties up, as floor(q + 0.5)); -1 outside the case. */
-static int16_t seg_nearest_at(const pf_case *c, const int32_t f[3], const float w[3])
+static int16_t seg_nearest_at(const pf_case *c, const int16_t *seg, const int32_t f[3],
+                              const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     int64_t iz = f[0] + (w[0] >= 0.5f), iy = f[1] + (w[1] >= 0.5f), ix = f[2] + (w[2] >= 0.5f);
     return iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-               ? -1 : c->seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+               ? -1 : seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
 }
 
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
@@ -107,13 +109,13 @@ static void make_label_plane(void *arg, int slot, int32_t zs)
     seg_plane_labels(lp->seg, lp->t, lp->S, zs, lp->xeq, lp->yp[slot]);
 }
 
-static int sample_seg_separable(const pf_case *c, const grid *g, const case_geom *cg,
-                                const int patch[3], int seg_nearest, int z0, int z1,
-                                int16_t *out)
+static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const grid *g,
+                                const case_geom *cg, const int patch[3], int seg_nearest, int z0,
+                                int z1, int16_t *out)
 {
     const size_t plane = (size_t)patch[1] * (size_t)patch[2];
     const int P2 = patch[2];
-    label_planes lp = {.seg = c->seg, .S = c->hdr.shape};
+    label_planes lp = {.seg = m->seg, .S = c->hdr.shape};
     plane_pair pp = {{-1, -1}, make_label_plane, &lp};
     axis_tables t;
     int rc = -1;
@@ -128,7 +130,7 @@ static int sample_seg_separable(const pf_case *c, const grid *g, const case_geom
                     const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                     const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
                     out[(size_t)z * plane + (size_t)y * (size_t)P2 + (size_t)x] =
-                        seg_nearest_at(c, fk, wk);
+                        seg_nearest_at(c, m->seg, fk, wk);
                 }
         pf_axis_tables_free(&t);
         return 0;
@@ -157,7 +159,7 @@ static int sample_seg_separable(const pf_case *c, const grid *g, const case_geom
                 } else {
                     const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                     const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                    o[x] = seg_linear(c, fk, wk);
+                    o[x] = seg_linear(c, m->seg, fk, wk);
                 }
             }
         }
@@ -171,36 +173,46 @@ out:
     return rc;
 }
 
-static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom *cgp,
-                               const int patch[3], int seg_nearest, int z0, int z1,
-                               int16_t *out);
+static void sample_seg_general(const pf_case *c, const pf_case_map *m, const grid *gp,
+                               const case_geom *cgp, const int patch[3], int seg_nearest, int z0,
+                               int z1, int16_t *out);
+
+/* Planes [z0, z1) in chunks of PF_RELEASE_PLANES, each chunk's source box released after it
+ * (the case layer's release policy); the separable sampler where it applies. */
+static void sample_seg_chunks(const pf_case *c, const int64_t start[3], const int patch[3],
+                              const pf_aug_params *p, int seg_nearest, int z0, int z1,
+                              int separable, int16_t *out)
+{
+    const pf_case_map *m = pf_case_map_get(c);
+    case_geom cg;
+    grid g;
+    pf_grid_init(&g, p, start, patch);
+    pf_case_geom_init(&cg, c, &g, patch);
+    for (int za = z0; za < z1; za += PF_RELEASE_PLANES) {
+        const int zb = z1 - za < PF_RELEASE_PLANES ? z1 : za + PF_RELEASE_PLANES;
+        if (!separable ||
+            sample_seg_separable(c, m, &g, &cg, patch, seg_nearest, za, zb, out) != 0)
+            sample_seg_general(c, m, &g, &cg, patch, seg_nearest, za, zb, out);
+        pf_grid_release(c, m, &g, patch, za, zb, 0, 1);
+    }
+}
 
 void pf_aug_sample_seg_planes(const pf_case *c, const int64_t start[3], const int patch[3],
                               const pf_aug_params *p, int seg_nearest, int z0, int z1,
                               int16_t *out)
 {
-    case_geom cg;
-    grid g;
-    pf_grid_init(&g, p, start, patch);
-    pf_case_geom_init(&cg, c, &g, patch);
-    if (sample_seg_separable(c, &g, &cg, patch, seg_nearest, z0, z1, out) == 0)
-        return;
-    sample_seg_general(c, &g, &cg, patch, seg_nearest, z0, z1, out);
+    sample_seg_chunks(c, start, patch, p, seg_nearest, z0, z1, 1, out);
 }
 
 void pf_aug_sample_seg_general(const pf_case *c, const int64_t start[3], const int patch[3],
                                const pf_aug_params *p, int seg_nearest, int16_t *out)
 {
-    case_geom cg;
-    grid g;
-    pf_grid_init(&g, p, start, patch);
-    pf_case_geom_init(&cg, c, &g, patch);
-    sample_seg_general(c, &g, &cg, patch, seg_nearest, 0, patch[0], out);
+    sample_seg_chunks(c, start, patch, p, seg_nearest, 0, patch[0], 0, out);
 }
 
-static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom *cgp,
-                               const int patch[3], int seg_nearest, int z0, int z1,
-                               int16_t *out)
+static void sample_seg_general(const pf_case *c, const pf_case_map *cm, const grid *gp,
+                               const case_geom *cgp, const int patch[3], int seg_nearest, int z0,
+                               int z1, int16_t *out)
 {
     const grid g = *gp;
     const case_geom cg = *cgp;
@@ -218,7 +230,7 @@ static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom
                     int16_t *o = out + row + (size_t)x0 + (size_t)k;
                     if (in[k] && !seg_nearest) {
                         /* inside a region of one label (most voxels): that label */
-                        const int16_t *b = c->seg + base[k];
+                        const int16_t *b = cm->seg + base[k];
                         const int16_t l = b[0];
                         const size_t *cn = cg.corner;
                         if (b[cn[1]] == l && b[cn[2]] == l && b[cn[3]] == l && b[cn[4]] == l &&
@@ -230,7 +242,8 @@ static void sample_seg_general(const pf_case *c, const grid *gp, const case_geom
                     {
                         const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                         const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                        *o = seg_nearest ? seg_nearest_at(c, fk, wk) : seg_linear(c, fk, wk);
+                        *o = seg_nearest ? seg_nearest_at(c, cm->seg, fk, wk)
+                                         : seg_linear(c, cm->seg, fk, wk);
                     }
                 }
             }

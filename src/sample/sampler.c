@@ -132,9 +132,10 @@ static int pick_class_first(const pf_sampler *s, pf_split split, uint32_t epoch,
     return 0;
 }
 
-void pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_t step,
-                    pf_sample *out)
+int pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_t step,
+                   pf_sample *out)
 {
+    int bad = 0;
     const int forced_from = pf_forced_from(s->batch, s->oversample);
     const int n = s->n_split_cases[split];
     const int aug = split == PF_SPLIT_TRAIN && s->aug_patch[0] > 0; /* never validation */
@@ -173,8 +174,16 @@ void pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_
             /* a stored voxel of that class, uniformly */
             pf_stream sv = pf_stream_make(s->seed, (uint64_t)split, epoch, step, (uint64_t)j,
                                           PF_PURPOSE_VOXEL);
-            const int32_t *v = c->locs + 3 * (row->locs_index +
-                                              pf_stream_below(&sv, row->n_locs));
+            const uint64_t at = row->locs_index + pf_stream_below(&sv, row->n_locs);
+            int32_t v[3];
+            unsigned token;
+            /* the stored locations are in the case's mapping: read under the fault guard
+             * (cache.h), so a truncated or failing entry is reported, not sampled from */
+            int ok = pf_case_read_begin(c, &token) == 0;
+            memcpy(v, pf_case_map_get(c)->locs + 3 * at, sizeof v);
+            ok = pf_case_read_end(c, token) == 0 && ok;
+            if (!ok && !bad)
+                bad = j + 1;
             o->label = row->label;
             for (int d = 0; d < 3; d++) {
                 int64_t start = v[d] - pb[d] / 2;
@@ -194,4 +203,5 @@ void pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_
             o->end[d] = o->start[d] + s->patch[d];
         }
     }
+    return bad;
 }

@@ -2,7 +2,8 @@
  *
  * (split, epoch, step) -> for each batch position: the case, whether it is forced to contain
  * foreground, the class and voxel chosen, and the patch box. Pure: no pixel is touched, so
- * meta.json and file sizes never wait for data. */
+ * meta.json and file sizes never wait for data; only a forced position reads one stored
+ * location of its case. */
 #ifndef PATCHFS_SAMPLER_H
 #define PATCHFS_SAMPLER_H
 
@@ -60,8 +61,10 @@ int pf_class_pool_build(pf_class_pool *pool, const pf_case *cases, const int *sp
 void pf_class_pool_free(pf_class_pool *pool);
 
 /* Samples one step: out has s->batch entries (the whole global batch; a shard serves a
- * contiguous part of it). */
-void pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_t step,
-                    pf_sample *out);
+ * contiguous part of it). Returns 0, or 1 + the first position whose case's stored locations
+ * could not be read (its entry truncated or unreadable while mapped: repair the case and
+ * sample again; the positions are then not to be served). */
+int pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_t step,
+                   pf_sample *out);
 
 #endif

@@ -48,20 +48,48 @@ char *pf_render_alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *le
     return buf;
 }
 
+/* A guarded read of a case's mapped data (cache.h): pixels read between read_begin and a
+ * successful read_end are the entry's, never zeros from a fault guard's patch. An entry
+ * truncated or failing while mapped fails that read with EIO (the mount logs and counts it),
+ * and the next use rebuilds it (pf_render_use_case). */
+static int unreadable(const pf_ctx *ctx, int idx, pf_error *err)
+{
+    const pf_case *c = &ctx->cache.cases[idx];
+    return pf_fail(err, EIO, "%s: cache entry of case %s failed while mapped (truncated, or an "
+                   "I/O error): not served; the next use rebuilds it", c->path, c->hdr.id);
+}
+
+static int read_begin(pf_ctx *ctx, int idx, unsigned *token, pf_error *err)
+{
+    /* a case that failed in an earlier read is rebuilt here (its next use); one found shorter
+     * than it was, or failing from here on, fails this read */
+    if (pf_render_use_case(ctx, idx, err))
+        return -1;
+    return pf_case_read_begin(&ctx->cache.cases[idx], token) == 0 ? 0 : unreadable(ctx, idx, err);
+}
+
+static int read_end(const pf_ctx *ctx, int idx, unsigned token, pf_error *err)
+{
+    return pf_case_read_end(&ctx->cache.cases[idx], token) == 0 ? 0 : unreadable(ctx, idx, err);
+}
+
 int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
 {
     pf_case *c = &ctx->cache.cases[n->case_idx];
     const pf_dtype t = pf_node_file(n) == PF_FILE_CASE_DATA ? PF_DT_F4 : PF_DT_I2;
     int64_t shape[4], start[3] = {0, 0, 0};
     int whole[3];
+    unsigned token;
     size_t hdr;
     char *buf;
-    if (pf_render_use_case(ctx, (int)n->case_idx, err))
-        return -1;
     pf_render_case_shape(ctx, n->case_idx, t == PF_DT_F4, shape);
     buf = pf_render_alloc_npy(t, 4, shape, len, &hdr, err);
     if (!buf)
         return -1;
+    if (read_begin(ctx, (int)n->case_idx, &token, err)) {
+        pf_pool_release(buf);
+        return -1;
+    }
     for (int d = 0; d < 3; d++)
         whole[d] = (int)c->hdr.shape[d];
     if (t == PF_DT_F4)
@@ -69,11 +97,18 @@ int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, p
                          (float *)(buf + hdr));
     else
         pf_extract_seg(c, start, whole, (int16_t *)(buf + hdr));
+    if (read_end(ctx, (int)n->case_idx, token, err)) {
+        pf_pool_release(buf);
+        return -1;
+    }
     *out = buf;
     return 0;
 }
 
-/* The served positions of a step, and the global batch they belong to. */
+/* The served positions of a step, and the global batch they belong to. A forced position
+ * reads a stored location of its case (in the mapping): a case that failed in an earlier read
+ * is rebuilt here (its next use) and the step sampled again; a failure met by this sampling,
+ * or an entry found shorter than it was, fails this read (EIO), as for pixels. */
 pf_sample *pf_render_batch(pf_ctx *ctx, const pf_node *n, pf_error *err)
 {
     pf_sample *smp = calloc((size_t)ctx->opt.batch, sizeof *smp);
@@ -81,8 +116,31 @@ pf_sample *pf_render_batch(pf_ctx *ctx, const pf_node *n, pf_error *err)
         pf_fail(err, ENOMEM, "out of memory");
         return NULL;
     }
-    pf_sample_step(&ctx->sampler, (pf_split)n->split, n->epoch, n->step, smp);
-    return smp;
+    for (int k = 0;; k++) {
+        const unsigned before = pf_fault_count();
+        int bad = pf_sample_step(&ctx->sampler, (pf_split)n->split, n->epoch, n->step, smp);
+        if (!bad) {
+            for (int j = 0; j < ctx->opt.batch && !bad; j++)
+                if (smp[j].label >= 0 && pf_case_check_size(&ctx->cache.cases[smp[j].case_idx]))
+                    bad = j + 1;
+            if (!bad)
+                return smp;
+            unreadable(ctx, smp[bad - 1].case_idx, err);
+            break;
+        }
+        /* no fault since this sampling began: the failures are earlier reads' */
+        if (k > 0 || pf_fault_count() != before) {
+            unreadable(ctx, smp[bad - 1].case_idx, err);
+            break;
+        }
+        for (int j = 0; j < ctx->opt.batch; j++)
+            if (smp[j].label >= 0 && !pf_case_sound(&ctx->cache.cases[smp[j].case_idx]) &&
+                pf_render_use_case(ctx, smp[j].case_idx, err) != 0)
+                goto fail;
+    }
+fail:
+    free(smp);
+    return NULL;
 }
 
 size_t pf_render_patch_voxels(const pf_ctx *ctx)
@@ -90,17 +148,25 @@ size_t pf_render_patch_voxels(const pf_ctx *ctx)
     return (size_t)ctx->patch[0] * (size_t)ctx->patch[1] * (size_t)ctx->patch[2];
 }
 
-/* A case ready to read: its image digest checked once; a corrupt entry is rebuilt from the
- * sources on the spot (and never served). */
+/* A case ready to read: its image digest checked once; a corrupt entry, or one that failed
+ * in an earlier read (a fault in its mapping, cache.h), is rebuilt from the sources on the
+ * spot (and never served); one found shorter than it was fails this read (EIO). */
 int pf_render_use_case(pf_ctx *ctx, int idx, pf_error *err)
 {
     pf_case *c = &ctx->cache.cases[idx];
     pf_error first = {0};
-    if (pf_case_check_bulk(c, &first) == 0)
-        return 0;
+    if (pf_case_check_bulk(c, &first) == 0) {
+        if (pf_case_sound(c))
+            goto size;
+        unreadable(ctx, idx, &first);
+    }
     if (pf_cache_repair(&ctx->cache, &ctx->ds, idx, err) != 0)
         return pf_wrap(err, "%s; rebuilding it failed", first.msg);
-    return pf_case_check_bulk(c, err);
+    if (pf_case_check_bulk(c, err))
+        return -1;
+size:
+    /* an entry found shorter than it was fails this read; the next use rebuilds it */
+    return pf_case_check_size(c) == 0 ? 0 : unreadable(ctx, idx, err);
 }
 
 /* Whether position b of this step is augmented, and with what (training steps only). */
@@ -129,21 +195,25 @@ static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm
     const pf_norm *norms = &ctx->norm.cases[sm->case_idx * ctx->ds.n_channels];
     const int z0 = k * ctx->patch[0] / slabs, z1 = (k + 1) * ctx->patch[0] / slabs;
     pf_aug_params p;
-    if (pf_render_use_case(ctx, sm->case_idx, err))
+    unsigned token;
+    const int spatial = pf_render_aug_params(ctx, n, b, &p) && pf_aug_spatial(&p);
+    if (!spatial && k != 0)
+        return 0; /* a plain crop is made whole in slab 0 */
+    if (read_begin(ctx, sm->case_idx, &token, err))
         return -1;
-    if (pf_render_aug_params(ctx, n, b, &p) && pf_aug_spatial(&p)) {
+    if (spatial) {
         if (img)
             pf_aug_sample_planes(c, norms, sm->start, ctx->patch, &p, z0, z1, img);
         if (seg)
             pf_aug_sample_seg_planes(c, sm->start, ctx->patch, &p, ctx->opt.seg_nearest, z0, z1,
                                      seg);
-    } else if (k == 0) {
+    } else {
         if (img)
             pf_extract_image(c, norms, sm->start, ctx->patch, img);
         if (seg)
             pf_extract_seg(c, sm->start, ctx->patch, seg);
     }
-    return 0;
+    return read_end(ctx, sm->case_idx, token, err);
 }
 
 /* Phase two for channels [ch0, ch1) of the image (img: channel ch0 first) and/or the seg. */

@@ -13,7 +13,8 @@ Sections (docs/performance.md explains each):
   d  1, 2, 4 concurrent readers of different steps (aggregate throughput)
   e  the same batches from an nnU-Net-style numpy loader (tests/bench/numpy_loader.py)
   f  `patchfs prepare` of the gzipped dataset (fresh cache) vs zcat of the same files
-  g  the daemon's peak RSS (VmHWM) while serving 200 steps, dataset at 1x and 4x
+  g  the daemon's peak RSS (VmHWM) while serving 200 steps, dataset at 1x and 4x, plain and
+     with aug=nnunet
 
 Datasets are made once into --work and reused: a generated one (16 cases of 160x256x256,
 2 channels; --smoke: 4 cases of 40x64x64) and, unless --smoke, the real BraTS set from
@@ -368,15 +369,17 @@ def main():
             if "f" in a.only:
                 sec_f(a, name, ds, a.work)
             if "g" in a.only:
-                r1 = sec_g(a, name, ds, opts, a.work, rss_steps)
-                r4 = sec_g(a, name + "x4", dsets[name + "x4"], opts, a.work, rss_steps)
                 budget = parse_size(a.mem) / 2**20
-                for n_, r in ((name, r1), (name + "x4", r4)):
-                    row("g", n_, "peak RSS MiB, %d steps (RssAnon %d, RssFile %d at end)" % (
-                        rss_steps, r["RssAnon"] // 1024, r["RssFile"] // 1024),
-                        r["VmHWM"] / 1024, budget + 64, "MiB", 1.0, higher=False)
-                row("g", name, "peak RSS at 4x vs 1x dataset", r4["VmHWM"] / 1024,
-                    r1["VmHWM"] / 1024, "MiB")
+                # plain and augmented: every sampler releases the source rows it read
+                for aug, tag in (("", ""), (",aug=nnunet", ", aug=nnunet")):
+                    r1 = sec_g(a, name, ds, opts + aug, a.work, rss_steps)
+                    r4 = sec_g(a, name + "x4", dsets[name + "x4"], opts + aug, a.work, rss_steps)
+                    for n_, r in ((name, r1), (name + "x4", r4)):
+                        row("g", n_, "peak RSS MiB, %d steps%s (RssAnon %d, RssFile %d at end)" % (
+                            rss_steps, tag, r["RssAnon"] // 1024, r["RssFile"] // 1024),
+                            r["VmHWM"] / 1024, budget + 64, "MiB", 1.0, higher=False)
+                    row("g", name, "peak RSS at 4x vs 1x dataset%s" % tag, r4["VmHWM"] / 1024,
+                        r1["VmHWM"] / 1024, "MiB")
     finally:
         for m in MOUNTS:
             if os.path.ismount(m):

@@ -9,10 +9,7 @@
 # mounts is unmounted on exit; a mount helper it installs into /sbin for the mount(8) tests is
 # removed again. The fuzz targets are not run here (CI runs `make fuzz-smoke` on its own).
 #
-#   * concurrency: 16 processes pread random ranges of overlapping and distinct files of one
-#     mount (small mem= so files are evicted and regenerated meanwhile), with direct_io (every
-#     read reaches the daemon) and without; every byte equals `patchfs get`
-#     (tests/integration/stress.py);
+#   * concurrency, corrupt and failing cache entries: tests/integration/concurrency.sh;
 #   * mount tooling: mount(8) with type fuse.patchfs through mount-scripts/mount.fuse.patchfs
 #     (command line and an fstab line; fstab-only words filtered; unknown options refused;
 #     a stale mount cleared), and the systemd unit patchfs@.service (systemd-analyze verify,
@@ -21,9 +18,7 @@
 #     read, without it another user cannot; the cache is private (folders 0700, files 0600,
 #     even under umask 000 and inside a world-readable cache= folder);
 #   * read-only: every write-type system call on the mount fails with EROFS;
-#   * corrupt cache entries are rebuilt under 16 concurrent readers, who only ever see the
-#     original bytes; a full disk while building the cache is an error that leaves nothing
-#     behind;
+#   * a full disk while building the cache is an error that leaves nothing behind;
 #   * containment: `patchfs get` paths with '..', absolute or dataset components reach nothing
 #     outside the virtual tree;
 #   * paths and mounts: relative dataset, mountpoint, cache= and log= work from any directory
@@ -115,27 +110,6 @@ REAL_DS=$REAL/Dataset004_Hippocampus
 
 OPTS="seed=3,batch=2,cache=$T/cache"
 check "check and prepare succeed" bash -c "'$PF' check '$DS' -o '$OPTS' && '$PF' prepare '$DS' -o '$OPTS'"
-
-# ---------------------------------------------------------------- concurrency
-# direct_io: every read reaches the daemon (no page cache), with mem= far below the files in
-# play, so generation, single-flight waits and LRU eviction run under 16 concurrent readers;
-# then the default mount, where the kernel's page cache serves repeated reads
-stress() { # stress NAME OPTS SECONDS
-    local m=$T/mnt_stress_$1
-    if ! pf_mount "$DS" "$m" "$2"; then
-        bad "stress ($1): mounts"
-        sed 's/^/    /' "$T/mount.err"
-        return
-    fi
-    check "stress ($1): 16 processes pread random ranges of shared and own files; every byte equals patchfs get" \
-        "$PY" tests/integration/stress.py "$PF" "$DS" "$m" "$2" --procs 16 --seconds "$3"
-    sed -n 's/^stress: /    /p' "$T/out"
-    check "stress ($1): the mount still serves afterwards" same_as_get "$DS" "$m" "$2" \
-        train/epoch_0/step_0/data.npy val/epoch_3/step_1/seg.npy
-    fusermount3 -u "$m"
-}
-stress direct_io "seed=3,batch=2,mem=2M,direct_io,cache=$T/cache" 20
-stress page-cache "seed=3,batch=2,mem=2M,cache=$T/cache" 10
 
 # ---------------------------------------------------------------- read-only
 M=$T/mnt_ro
@@ -258,35 +232,6 @@ check "patchfs get: '..' and absolute components reach nothing outside the tree"
 check "patchfs get: a leading or doubled slash still names the tree's own file" bash -c "
     cmp <('$PF' get '$DS' README.txt -o '$OPTS') <('$PF' get '$DS' /README.txt -o '$OPTS') &&
     cmp <('$PF' get '$DS' train/epoch_0/step_0/meta.json -o '$OPTS') <('$PF' get '$DS' //train//epoch_0/step_0/meta.json -o '$OPTS')"
-
-# ---------------------------------------------------------------- corrupt cache entries
-# A corrupt entry is rebuilt from the sources the first time a case is used, and its original
-# bytes are served (never the corrupt ones). Here every entry has a flipped image byte and 16
-# processes read all cases at once through the mount (direct_io): each rebuild runs while the
-# others wait, and every byte read equals `patchfs get` on a clean cache.
-corrupt_entries() {
-    local c=$T/cache_corrupt m=$T/mnt_corrupt f
-    "$PF" prepare "$DS" -o "seed=3,cache=$c" >/dev/null 2>&1 || { echo "prepare failed"; return 1; }
-    for f in "$c"/*/*.pfcase; do
-        "$PY" -c "
-import sys; f = open(sys.argv[1], 'r+b'); f.seek(4096 + 100); b = f.read(1); f.seek(4096 + 100)
-f.write(bytes([b[0] ^ 0x55])); f.close()" "$f" || return 1
-    done
-    sha256sum "$c"/*/*.pfcase >"$T/corrupt.sums"
-    pf_mount "$DS" "$m" "seed=3,batch=2,mem=2M,direct_io,cache=$c" || { cat "$T/mount.err"; return 1; }
-    "$PY" tests/integration/stress.py "$PF" "$DS" "$m" "seed=3,batch=2,cache=$T/cache" \
-        --procs 16 --seconds 10 || { fusermount3 -u "$m"; return 1; }
-    fusermount3 -u "$m"
-    # the corrupt entries are gone: each one was rewritten
-    ! sha256sum -c "$T/corrupt.sums" 2>/dev/null | grep -q ': OK$' || {
-        echo "some corrupt entries were not rebuilt:"
-        sha256sum -c "$T/corrupt.sums" 2>/dev/null | grep ': OK$'
-        return 1
-    }
-}
-check "corrupt entries (all cases) under 16 concurrent readers: rebuilt, only original bytes served" \
-    corrupt_entries
-sed -n 's/^stress: /    /p' "$T/out"
 
 # ---------------------------------------------------------------- a full disk
 # the cache folder on a 128 KiB tmpfs: building fails with ENOSPC naming the entry, nothing is

@@ -2,6 +2,7 @@
 """stress.py - concurrent readers on one patchfs mount, every byte checked.
 
   stress.py PATCHFS DATASET MOUNTPOINT OPTIONS [--procs 16] [--seconds 30] [--seed 1]
+            [--truncate CACHE_FOLDER]
 
 The mount must already serve DATASET with OPTIONS (the `-o` list). First the expected bytes of
 every file in the plan are produced once with `patchfs get` (no FUSE). Then --procs processes
@@ -17,9 +18,17 @@ checks every byte against the reference, st_size against the reference length, a
 read at or past the end returns exactly what is left. A small `mem=` in OPTIONS makes the
 mount evict and regenerate files while others read them.
 
+With --truncate, one more process truncates the mount's cache entries (the *.pfcase files
+under CACHE_FOLDER) to random sizes every 0.05-0.25 s while the readers run: a read may then
+fail with EIO (counted, and allowed), but any byte it returns must still be right, and the
+mount must live. Afterwards every file must read whole and right again (each failed entry
+costs at most one more EIO, the read that finds it, before the next rebuilds it).
+
 Exit status 0 only if every read matched; a summary line is printed either way.
 """
 import argparse
+import errno
+import glob
 import multiprocessing as mp
 import os
 import random
@@ -60,7 +69,7 @@ def worker(idx, args, refs, files, barrier, out):
     rng = random.Random(args.seed * 1000 + idx)
     deadline_box = [None]
     fds = {}
-    ops = nbytes = 0
+    ops = nbytes = eio = 0
     errors = []
 
     def fail(msg):
@@ -71,9 +80,14 @@ def worker(idx, args, refs, files, barrier, out):
         deadline_box[0] = time.monotonic() + args.seconds
         # every process opens its first hot file at the same moment: a single-flight race
         first = files[0]
-        with open(os.path.join(args.mnt, first), "rb") as f:
-            if f.read() != refs[first]:
-                fail("%s: first full read differs" % first)
+        try:
+            with open(os.path.join(args.mnt, first), "rb") as f:
+                if f.read() != refs[first]:
+                    fail("%s: first full read differs" % first)
+        except OSError as e:
+            if not (args.truncate and e.errno == errno.EIO):
+                raise
+            eio += 1
         while time.monotonic() < deadline_box[0] and len(errors) < 5:
             v = rng.choice(files)
             ref = refs[v]
@@ -92,6 +106,7 @@ def worker(idx, args, refs, files, barrier, out):
                 off = rng.randint(0, max(0, n - 1))
             size = rng.choice([1, 7, 4096, 65536, 131072, 262144, rng.randint(1, 262144)])
             fresh = rng.random() < 0.3 or v not in fds
+            fd = None
             try:
                 if fresh:
                     fd = os.open(path, os.O_RDONLY)
@@ -104,6 +119,11 @@ def worker(idx, args, refs, files, barrier, out):
                     else:
                         fds[v] = fd
             except OSError as e:
+                if args.truncate and e.errno == errno.EIO:
+                    eio += 1  # an entry truncated under this read: allowed, not served
+                    if fresh and fd is not None:
+                        os.close(fd)
+                    continue
                 fail("%s: pread(%d bytes at %d): %s" % (v, size, off, e))
                 continue
             want = ref[off:off + size]
@@ -118,8 +138,41 @@ def worker(idx, args, refs, files, barrier, out):
         fail("process %d: %r" % (idx, e))
     for fd in fds.values():
         os.close(fd)
-    out.put((idx, ops, nbytes, errors))
+    out.put((idx, ops, nbytes, errors, eio))
 
+
+def truncator(folder, seconds, seed, out):
+    """Truncates random entries to random sizes (page-aligned or not, the header kept or not)
+    until the deadline; reports how many truncations it made."""
+    rng = random.Random(seed)
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        entries = glob.glob(os.path.join(folder, "*", "*.pfcase"))
+        if entries:
+            e = rng.choice(entries)
+            try:
+                size = os.stat(e).st_size
+                cut = rng.choice([4096 * rng.randint(1, max(1, size // 4096 - 1)),
+                                  rng.randint(1, max(1, size - 1)), size // 2])
+                os.truncate(e, cut)
+                n += 1
+            except OSError:
+                pass  # renamed over by a rebuild meanwhile
+        time.sleep(rng.uniform(0.05, 0.25))
+    out.put(("truncations", n))
+
+
+def read_whole(path, tries):
+    """The file's bytes, allowing up to tries - 1 EIOs (each rebuilds one entry)."""
+    for k in range(tries):
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as e:
+            if e.errno != errno.EIO or k == tries - 1:
+                raise
+    return None
 
 def main():
     ap = argparse.ArgumentParser()
@@ -130,6 +183,7 @@ def main():
     ap.add_argument("--procs", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--truncate", default="")
     args = ap.parse_args()
 
     t0 = time.monotonic()
@@ -149,12 +203,20 @@ def main():
         p = ctx.Process(target=worker, args=(i, args, refs, files, barrier, out))
         p.start()
         ps.append(p)
+    if args.truncate:
+        tq = ctx.Queue()
+        tp = ctx.Process(target=truncator, args=(args.truncate, args.seconds, args.seed, tq))
+        tp.start()
     results = []
     for _ in ps:
         try:
             results.append(out.get(timeout=args.seconds + 120))
         except Exception:
             break
+    truncations = 0
+    if args.truncate:
+        truncations = tq.get(timeout=args.seconds + 60)[1]
+        tp.join(timeout=10)
     for p in ps:
         p.join(timeout=10)
         if p.is_alive():
@@ -164,8 +226,20 @@ def main():
     ops = sum(r[1] for r in results)
     nbytes = sum(r[2] for r in results)
     errors = [e for r in results for e in r[3]]
+    eio = sum(r[4] for r in results)
     if len(results) != args.procs:
         errors.append("only %d of %d processes reported" % (len(results), args.procs))
+    if args.truncate:
+        # truncations over: every file reads whole and right again
+        n_cases = len(os.listdir(os.path.join(args.mnt, "cases")))
+        for v in all_files:
+            try:
+                if read_whole(os.path.join(args.mnt, v), n_cases + 2) != refs[v]:
+                    errors.append("%s: differs after the truncations stopped" % v)
+            except OSError as e:
+                errors.append("%s: unreadable after the truncations stopped: %s" % (v, e))
+        print("stress: %d truncations of cache entries, %d reads failed with EIO" % (
+            truncations, eio))
     print("stress: %d processes, %d files (%.1f MB of references, made in %.1f s), %d reads "
           "of %.1f MB in %.1f s, %d errors" % (
               args.procs, len(all_files), sum(map(len, refs.values())) / 1e6, t1 - t0, ops,

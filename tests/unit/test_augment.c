@@ -399,8 +399,8 @@ static double image_reference(const pf_case *c, const pf_norm *nm, int ch, const
         if (i[0] < 0 || i[1] < 0 || i[2] < 0 || i[0] >= S[0] || i[1] >= S[1] || i[2] >= S[2])
             continue;
         at = (size_t)((i[0] * S[1] + i[1]) * S[2] + i[2]);
-        v = c->image[(size_t)ch * (size_t)(S[0] * S[1] * S[2]) + at];
-        if (!nm->masked || c->seg[at] >= 0)
+        v = tu_case_image(c)[(size_t)ch * (size_t)(S[0] * S[1] * S[2]) + at];
+        if (!nm->masked || tu_case_seg(c)[at] >= 0)
             v = (fmin(fmax(v, nm->lo), nm->hi) - nm->shift) / nm->scale;
         acc += w * v;
     }
@@ -465,7 +465,7 @@ static int16_t seg_reference(const pf_case *c, const double q[3], double *margin
         for (int d = 0; d < 3; d++)
             w *= i[d] == (int64_t)f[d] ? 1.0 - (q[d] - f[d]) : q[d] - f[d];
         l = i[0] < 0 || i[1] < 0 || i[2] < 0 || i[0] >= S[0] || i[1] >= S[1] || i[2] >= S[2]
-                ? -1 : c->seg[(i[0] * S[1] + i[1]) * S[2] + i[2]];
+                ? -1 : tu_case_seg(c)[(i[0] * S[1] + i[1]) * S[2] + i[2]];
         for (j = 0; j < n && lab[j] != l; j++)
             ;
         if (j == n) {
@@ -517,7 +517,7 @@ static void test_spatial_seg_matches_reference(void **state)
                             margin = fmin(margin, fabs(q[d] + 0.5 - floor(q[d] + 0.5) - 0.5) < 1e-4 ? 0.0 : 1.0);
                         }
                         want = i[0] < 0 || i[1] < 0 || i[2] < 0 || i[0] >= 20 || i[1] >= 23 || i[2] >= 26
-                                   ? -1 : c.seg[(i[0] * 23 + i[1]) * 26 + i[2]];
+                                   ? -1 : tu_case_seg(&c)[(i[0] * 23 + i[1]) * 26 + i[2]];
                     } else {
                         want = seg_reference(&c, q, &margin);
                     }

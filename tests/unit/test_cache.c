@@ -169,9 +169,9 @@ static void test_build_and_open(void **state)
                 for (int x = 0; x < CX; x++) {
                     size_t k = (size_t)((z * CY + y) * CX + x);
                     float want = (float)image_value(i, x + 2, y + 1, z + 2);
-                    assert_true(cs->image[k] == want);
-                    assert_int_equal(cs->seg[k], expected_seg(i, z, y, x));
-                    sum += cs->image[k];
+                    assert_true(pf_case_map_get(cs)->image[k] == want);
+                    assert_int_equal(pf_case_map_get(cs)->seg[k], expected_seg(i, z, y, x));
+                    sum += pf_case_map_get(cs)->image[k];
                 }
         assert_true(fabs(h->stats[0].mean - sum / CV) < 1e-9);
         /* classes: 1 (8 voxels) and 2 (n2 voxels, absent in case_b), every voxel stored, in

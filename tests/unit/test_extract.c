@@ -61,8 +61,8 @@ static void ref_image(const pf_case *c, const pf_norm *norms, const int64_t star
                         continue;
                     }
                     i = (size_t)((z * S[1] + y) * S[2] + x);
-                    v = c->image[(size_t)ch * (size_t)(S[0] * S[1] * S[2]) + i];
-                    if (nm->masked && c->seg[i] < 0) {
+                    v = tu_case_image(c)[(size_t)ch * (size_t)(S[0] * S[1] * S[2]) + i];
+                    if (nm->masked && tu_case_seg(c)[i] < 0) {
                         out[k] = v;
                         continue;
                     }
@@ -80,7 +80,7 @@ static void ref_seg(const pf_case *c, const int64_t start[3], const int P[3], in
             for (int64_t x = start[2]; x < start[2] + P[2]; x++, k++)
                 out[k] = (z < 0 || z >= S[0] || y < 0 || y >= S[1] || x < 0 || x >= S[2])
                              ? -1
-                             : c->seg[(z * S[1] + y) * S[2] + x];
+                             : tu_case_seg(c)[(z * S[1] + y) * S[2] + x];
 }
 
 /* Extracts box (start, P) both ways and compares bitwise; the output buffers are pre-filled
@@ -175,8 +175,8 @@ static void test_masked_values(void **state)
     assert_non_null(out);
     pf_extract_image(&f->c, f->norms, start, P, out);
     for (int i = 0; i < Z * Y * X; i++) {
-        float raw = f->c.image[Z * Y * X + i], got = out[Z * Y * X + i];
-        if (f->c.seg[i] < 0) {
+        float raw = tu_case_image(&f->c)[Z * Y * X + i], got = out[Z * Y * X + i];
+        if (tu_case_seg(&f->c)[i] < 0) {
             assert_true(got == raw);
             checked++;
         } else {

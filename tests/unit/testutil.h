@@ -240,23 +240,28 @@ static inline void tu_write_raw_dataset(const char *root, const tu_raw_case *cas
 /* ---- in-memory cases ---- */
 
 /* A pf_case of shape (Z, Y, X) with nch zeroed channels and a zeroed seg, its arrays owned by
- * the case (free with tu_case_free). Returns the writable image and seg through the pointers
- * (either may be NULL). */
+ * the case (free with tu_case_free) and published as its mapping (one not backed by a file:
+ * base NULL, nothing to release or guard). Returns the writable image and seg through the
+ * pointers (either may be NULL). */
 static inline void tu_case_init(pf_case *c, int64_t Z, int64_t Y, int64_t X, int nch,
                                 float **image, int16_t **seg)
 {
     size_t n = (size_t)(Z * Y * X);
     float *im = calloc(n * (size_t)(nch > 0 ? nch : 1), sizeof *im);
     int16_t *sg = calloc(n ? n : 1, sizeof *sg);
+    pf_case_map *m = calloc(1, sizeof *m);
     assert_non_null(im);
     assert_non_null(sg);
+    assert_non_null(m);
     memset(c, 0, sizeof *c);
     c->hdr.shape[0] = Z;
     c->hdr.shape[1] = Y;
     c->hdr.shape[2] = X;
     c->hdr.n_channels = (uint32_t)nch;
-    c->image = im;
-    c->seg = sg;
+    m->image = im;
+    m->seg = sg;
+    m->slot = -1;
+    c->map = m;
     if (image)
         *image = im;
     if (seg)
@@ -285,15 +290,29 @@ static inline void tu_case_set_classes(pf_case *c, int nc, const int *labels,
         memcpy(lc, locs, (size_t)total * 3 * sizeof *lc);
     c->hdr.n_classes = (uint32_t)nc;
     c->classes = rows;
+    c->map->locs = lc;
     c->locs = lc;
+}
+
+/* The arrays of an in-memory case (what tu_case_init published). */
+static inline const float *tu_case_image(const pf_case *c)
+{
+    return pf_case_map_get(c)->image;
+}
+
+static inline const int16_t *tu_case_seg(const pf_case *c)
+{
+    return pf_case_map_get(c)->seg;
 }
 
 static inline void tu_case_free(pf_case *c)
 {
-    free((void *)c->image);
-    free((void *)c->seg);
+    pf_case_map *m = c->map;
+    free((void *)m->image);
+    free((void *)m->seg);
+    free((void *)m->locs);
+    free(m);
     free((void *)c->classes);
-    free((void *)c->locs);
     memset(c, 0, sizeof *c);
 }
 
