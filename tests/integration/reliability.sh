@@ -569,7 +569,9 @@ fi
 install_prefix() {
     local i=$T/inst p=$T/inst/opt/x outside f
     rm -rf "$i" "$T/inst2"
-    make -s -C "$ROOT" -o patchfs install DESTDIR="$i" PREFIX=/opt/x >"$T/install.out" 2>&1 || { cat "$T/install.out"; return 1; }
+    # (a make of its own: under `make test-asan` the parent's MAKEFLAGS would add options and
+    # "Entering directory" lines)
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$ROOT" -o patchfs install DESTDIR="$i" PREFIX=/opt/x >"$T/install.out" 2>&1 || { cat "$T/install.out"; return 1; }
     outside=$(find "$i" -mindepth 1 ! -type d ! -path "$p/*")
     [ -z "$outside" ] || { echo "installed outside DESTDIR/PREFIX: $outside"; return 1; }
     for f in bin/patchfs bin/patchfs-mount sbin/mount.fuse.patchfs lib/systemd/system/patchfs@.service; do
@@ -581,7 +583,7 @@ install_prefix() {
         sh -n "$p/bin/patchfs-mount" && sh -n "$p/sbin/mount.fuse.patchfs" ||
         { echo "installed files do not point at /opt/x/bin"; return 1; }
     grep -q 'ln -s /opt/x/sbin/mount.fuse.patchfs /sbin/mount.fuse.patchfs' "$T/install.out" || { cat "$T/install.out"; return 1; }
-    make -s -C "$ROOT" -o patchfs install DESTDIR="$T/inst2" PREFIX=/usr >"$T/install.out" 2>&1 || { cat "$T/install.out"; return 1; }
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$ROOT" -o patchfs install DESTDIR="$T/inst2" PREFIX=/usr >"$T/install.out" 2>&1 || { cat "$T/install.out"; return 1; }
     [ -f "$T/inst2/usr/sbin/mount.fuse.patchfs" ] && [ -f "$T/inst2/usr/lib/systemd/system/patchfs@.service" ] &&
         [ -z "$(find "$T/inst2" -mindepth 1 ! -type d ! -path "$T/inst2/usr/*")" ] && [ ! -s "$T/install.out" ] ||
         { find "$T/inst2"; cat "$T/install.out"; return 1; }
