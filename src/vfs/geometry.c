@@ -95,13 +95,12 @@ static int check_plan_fits(const pf_plan *p, const pf_plan_config *c, const pf_d
     return 0;
 }
 
-static int list_configs(const pf_plan *p, char *buf, size_t cap)
+static void list_configs(const pf_plan *p, char *buf, size_t cap)
 {
     size_t k = 0;
     buf[0] = '\0';
     for (int i = 0; i < p->n_configs && k < cap; i++)
         k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? ", " : "", p->configs[i].name);
-    return 0;
 }
 
 int pf_geometry_decide(pf_geometry *g, const pf_options *o, const pf_dataset *ds,

@@ -135,18 +135,18 @@ typedef struct check_job {
     const pf_dataset *ds;
     const pf_options *o;
     case_row *rows;
-    int *todo, n_todo;
+    int *pending, n_pending;
     atomic_int done;
     pthread_mutex_t lock; /* the progress callback */
     pf_progress_fn progress;
     void *arg;
 } check_job;
 
-/* Decodes and checks case todo[k] (pf_parallel_for's unit); its problems go to its row. */
+/* Decodes and checks case pending[k] (pf_parallel_for's unit); its problems go to its row. */
 static int check_one(void *p, int k, pf_error *err)
 {
     check_job *j = p;
-    const int idx = j->todo[k];
+    const int idx = j->pending[k];
     case_row *r = &j->rows[idx];
     pf_loaded_case lc;
     pf_error first;
@@ -160,7 +160,7 @@ static int check_one(void *p, int k, pf_error *err)
     d = atomic_fetch_add(&j->done, 1) + 1;
     if (j->progress) {
         pthread_mutex_lock(&j->lock);
-        j->progress(j->arg, d, j->n_todo, j->ds->cases[idx].id);
+        j->progress(j->arg, d, j->n_pending, j->ds->cases[idx].id);
         pthread_mutex_unlock(&j->lock);
     }
     return 0;
@@ -294,15 +294,13 @@ static int view_of(const pf_dataset *ds, const case_row *rows, int complete_only
 
 /* The geometry of the options in use, when every case's fingerprint record is in the cache:
  * 1, or 0 (g untouched) when one is missing or anything fails. */
-static int cached_geometry(const pf_dataset *ds, const pf_options *o, const char *cache_dir,
-                           pf_geometry *g)
+static int cached_geometry(const pf_dataset *ds, const pf_options *o, pf_geometry *g)
 {
     pf_cache c;
     pf_error e = {0};
     pf_case_fp *fps = calloc((size_t)ds->n_cases + 1, sizeof *fps);
     int ok = fps && pf_cache_init_ex(&c, ds, o, PF_CACHE_KEYS_ONLY, &e) == 0;
     uint64_t n = pf_fp_samples_per_case(ds->n_cases);
-    (void)cache_dir;
     for (int i = 0; ok && i < ds->n_cases; i++)
         ok = pf_fp_load(&c, ds, i, n, &fps[i], &e) == 0;
     if (fps)
@@ -332,9 +330,9 @@ int pf_check(const char *dataset_dir, const pf_options *o, void (*problem)(void 
         return -1;
     rows = calloc((size_t)ds.n_cases, sizeof *rows);
     map = calloc((size_t)ds.n_cases, sizeof *map);
-    j.todo = calloc((size_t)ds.n_cases, sizeof *j.todo);
+    j.pending = calloc((size_t)ds.n_cases, sizeof *j.pending);
     cache_dir = pf_cache_dir_of(&ds, o);
-    if (!rows || !map || !j.todo || !cache_dir || view_of(&ds, NULL, 1, &view, map))
+    if (!rows || !map || !j.pending || !cache_dir || view_of(&ds, NULL, 1, &view, map))
         goto oom;
     /* the options against the labels, as pf_ctx_open checks them first */
     if (pf_options_check_classes(o, ds.label_values, ds.n_labels, &e) &&
@@ -349,7 +347,7 @@ int pf_check(const char *dataset_dir, const pf_options *o, void (*problem)(void 
         /* the entries of the configuration in use: its geometry needs the fingerprint, which
          * is used only when every record is already in the cache (check builds nothing) */
         pf_geometry geom;
-        int have = cached_geometry(&view, o, cache_dir, &geom);
+        int have = cached_geometry(&view, o, &geom);
         int bad = pf_cache_briefs(&view, o, have ? &geom.spec : NULL, briefs, err);
         if (have)
             pf_geometry_free(&geom);
@@ -361,11 +359,11 @@ int pf_check(const char *dataset_dir, const pf_options *o, void (*problem)(void 
             goto oom;
     for (int i = 0; i < ds.n_cases; i++)
         if (!rows[i].from_entry)
-            j.todo[j.n_todo++] = i;
+            j.pending[j.n_pending++] = i;
     j.ds = &ds;
     j.rows = rows;
     pthread_mutex_init(&j.lock, NULL);
-    pf_parallel_for(0, j.n_todo, o->threads > 0 ? o->threads : 0, check_one, &j, err);
+    pf_parallel_for(0, j.n_pending, o->threads > 0 ? o->threads : 0, check_one, &j, err);
     pthread_mutex_destroy(&j.lock);
     for (int i = 0; i < ds.n_cases; i++) {
         if (rows[i].oom)
@@ -426,7 +424,7 @@ out:
     free(view.cases);
     free(rows);
     free(map);
-    free(j.todo);
+    free(j.pending);
     free(cache_dir);
     pf_split_free(&split);
     pf_dataset_free(&ds);

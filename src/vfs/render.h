@@ -29,7 +29,8 @@ char *pf_render_alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *le
 
 /* The global batch of step node n (all positions; callers take the served ones). */
 pf_sample *pf_render_batch(pf_ctx *ctx, const pf_node *n, pf_error *err);
-/* Case idx ready to read (its digest checked once; a corrupt entry rebuilt). */
+/* Case idx ready to read: its digest checked once; a corrupt entry, or one whose reads failed
+ * (truncated, a failing sector: those reads got EIO), rebuilt from the sources. */
 int pf_render_use_case(pf_ctx *ctx, int idx, pf_error *err);
 /* Whether position b of step node n is augmented (training steps with aug=nnunet), and how. */
 int pf_render_aug_params(const pf_ctx *ctx, const pf_node *n, int b, pf_aug_params *p);
