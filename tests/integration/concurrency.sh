@@ -7,7 +7,8 @@
 # One line per assertion: "ok - concurrency: ...", "not ok - concurrency: ..." (details
 # indented below) or "skip - concurrency: ... (reason)". Needs root and FUSE. Everything it
 # mounts is unmounted on exit. PF_STRESS_SECONDS sets the length of each stress run (20 s for
-# the first, 10 s for the others by default).
+# the first, 10 s for the others by default). Every stress run serves seed=3,batch=2: the
+# expected bytes are made once (stress.py --refs).
 #
 #   * 16 processes pread random ranges of overlapping and distinct files of one mount (small
 #     mem= so files are evicted and regenerated meanwhile), with direct_io (every read reaches
@@ -27,6 +28,7 @@ T=${T:-$(mktemp -d /tmp/patchfs-conc.XXXXXX)}
 mkdir -p "$T"
 export XDG_CACHE_HOME=$T/xdg
 MOUNTS=()
+FAULTFS_PID=""
 SECONDS_LONG=${PF_STRESS_SECONDS:-20}
 SECONDS_SHORT=${PF_STRESS_SECONDS:-10}
 
@@ -36,6 +38,7 @@ cleanup() {
             fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
         fi
     done
+    [ -n "$FAULTFS_PID" ] && kill "$FAULTFS_PID" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -66,6 +69,13 @@ fi
 (cd "$DS" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$T/ds.before"
 check "prepare succeeds" "$PF" prepare "$DS" -o "seed=3,batch=2,cache=$T/cache"
 
+# copy_cache DEST: a cache of its own for a test that damages it, a copy of the one prepared
+# above (preparing again is slow under a sanitizer)
+copy_cache() {
+    rm -rf "$1"
+    cp -a "$T/cache" "$1"
+}
+
 # ---------------------------------------------------------------- concurrency
 # direct_io: every read reaches the daemon (no page cache), with mem= far below the files in
 # play, so generation, single-flight waits and LRU eviction run under 16 concurrent readers;
@@ -78,7 +88,7 @@ stress() { # stress NAME OPTS SECONDS
         return
     fi
     check "stress ($1): 16 processes pread random ranges of shared and own files; every byte equals patchfs get" \
-        "$PY" tests/integration/stress.py "$PF" "$DS" "$m" "$2" --procs 16 --seconds "$3"
+        "$PY" tests/integration/stress.py "$PF" "$DS" "$m" "$2" --procs 16 --seconds "$3" --refs "$T/refs"
     sed -n 's/^stress: /    /p' "$T/out"
     check "stress ($1): the mount still serves afterwards" same_as_get "$DS" "$m" "$2" \
         train/epoch_0/step_0/data.npy val/epoch_3/step_1/seg.npy
@@ -95,7 +105,7 @@ stress page-cache "seed=3,batch=2,mem=2M,cache=$T/cache" "$SECONDS_SHORT"
 # others sample and wait, and every byte read equals `patchfs get` on a clean cache.
 corrupt_entries() {
     local c=$T/cache_corrupt m=$T/mnt_corrupt f
-    "$PF" prepare "$DS" -o "seed=3,cache=$c" >/dev/null 2>&1 || { echo "prepare failed"; return 1; }
+    copy_cache "$c" || return 1
     for f in "$c"/*/*.pfcase; do
         "$PY" -c "
 import os, sys; f = open(sys.argv[1], 'r+b'); at = os.path.getsize(sys.argv[1]) // 2
@@ -104,7 +114,7 @@ f.seek(at); b = f.read(1); f.seek(at); f.write(bytes([b[0] ^ 0x55])); f.close()"
     sha256sum "$c"/*/*.pfcase >"$T/corrupt.sums"
     pf_mount "$DS" "$m" "seed=3,batch=2,mem=2M,direct_io,cache=$c" || { cat "$T/mount.err"; return 1; }
     "$PY" tests/integration/stress.py "$PF" "$DS" "$m" "seed=3,batch=2,cache=$T/cache" \
-        --procs 16 --seconds "$SECONDS_SHORT" || { fusermount3 -u "$m"; return 1; }
+        --procs 16 --seconds "$SECONDS_SHORT" --refs "$T/refs" || { fusermount3 -u "$m"; return 1; }
     fusermount3 -u "$m"
     # the corrupt entries are gone: each one was rewritten
     ! sha256sum -c "$T/corrupt.sums" 2>/dev/null | grep -q ': OK$' || {
@@ -124,7 +134,7 @@ sed -n 's/^stress: /    /p' "$T/out"
 # rebuilds the entry and serves the right bytes.
 truncated_entry() {
     local c=$T/cache_trunc m=$T/mnt_trunc entry size
-    "$PF" prepare "$DS" -o "seed=3,cache=$c" >/dev/null 2>&1 || { echo "prepare failed"; return 1; }
+    copy_cache "$c" || return 1
     rm -f "$T/trunc.log"
     pf_mount "$DS" "$m" "seed=3,batch=2,direct_io,cache=$c,log=$T/trunc.log" || { cat "$T/mount.err"; return 1; }
     cat "$m/cases/case_002/data.npy" >/dev/null || return 1 # the entry is mapped and in use
@@ -158,13 +168,13 @@ check "a cache entry truncated while mounted: that read gets EIO, logged and cou
 # "disk": that read gets EIO (logged, counted), the daemon lives; with the sector back, the
 # next read rebuilds the entry and serves the right bytes
 failing_sector() {
-    local b=$T/ff_backing f=$T/ff_mnt m=$T/mnt_ff ctl=$T/ff.ctl entry fpid
+    local b=$T/ff_backing f=$T/ff_mnt m=$T/mnt_ff ctl=$T/ff.ctl entry
     cc -O2 -o "$T/faultfs" tests/tools/faultfs.c $(pkg-config --cflags --libs fuse3) || return 1
     mkdir -p "$b" "$f"
-    "$PF" prepare "$DS" -o "seed=3,cache=$b" >/dev/null 2>&1 || { echo "prepare failed"; return 1; }
+    copy_cache "$b" || return 1
     rm -f "$ctl" "$T/ff.log"
     "$T/faultfs" "$b" "$f" "$ctl" -f 2>/dev/null &
-    fpid=$!
+    FAULTFS_PID=$!
     MOUNTS+=("$f")
     for _ in $(seq 100); do mountpoint -q "$f" && break; sleep 0.05; done
     pf_mount "$DS" "$m" "seed=3,batch=2,direct_io,cache=$f,log=$T/ff.log" || { cat "$T/mount.err"; return 1; }
@@ -184,8 +194,15 @@ assert s['errors'] == 1 and s['errors_io'] == 1, s" "$m/status.json" || return 1
     rm -f "$ctl"
     cmp <("$PF" get "$DS" cases/case_003/seg.npy -o "seed=3,cache=$T/cache") "$m/cases/case_003/seg.npy" || return 1
     fusermount3 -u "$m"
-    fusermount3 -u "$f"
-    wait "$fpid"
+    # the daemon unmaps the entries as it exits, just after the unmount returns: until then
+    # the faultfs mount is busy
+    for _ in $(seq 300); do fusermount3 -u "$f" 2>/dev/null && break; sleep 0.1; done
+    if mountpoint -q "$f"; then
+        echo "the faultfs mount stayed busy"
+        return 1
+    fi
+    wait "$FAULTFS_PID"
+    FAULTFS_PID=""
 }
 check "a sector of a cache entry failing while mounted (faultfs): that read gets EIO, logged and counted; the daemon lives; the next read rebuilds it" \
     failing_sector
@@ -194,10 +211,10 @@ check "a sector of a cache entry failing while mounted (faultfs): that read gets
 # the right bytes, never others; the daemon lives; afterwards every file is served again
 truncation_stress() {
     local c=$T/cache_trunc2 m=$T/mnt_trunc2 o="seed=3,batch=2,mem=2M,direct_io"
-    "$PF" prepare "$DS" -o "seed=3,cache=$c" >/dev/null 2>&1 || { echo "prepare failed"; return 1; }
+    copy_cache "$c" || return 1
     pf_mount "$DS" "$m" "$o,cache=$c" || { cat "$T/mount.err"; return 1; }
     "$PY" tests/integration/stress.py "$PF" "$DS" "$m" "$o,cache=$T/cache" --procs 16 \
-        --seconds "$SECONDS_SHORT" --truncate "$c" || { fusermount3 -u "$m"; return 1; }
+        --seconds "$SECONDS_SHORT" --truncate "$c" --refs "$T/refs" || { fusermount3 -u "$m"; return 1; }
     "$PY" -c "
 import json, sys; s = json.load(open(sys.argv[1]))
 assert s['errors'] == s['errors_io'], s

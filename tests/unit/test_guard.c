@@ -28,45 +28,86 @@ static const char *const files[] = {
 };
 enum { N_FILES = sizeof files / sizeof *files };
 
-typedef struct fixture {
-    char tmp[PATH_MAX], root[PATH_MAX];
+/* The dataset and a first cache are made once (group_setup, slow under ThreadSanitizer);
+ * each test opens a context on a copy of that cache, which it may damage. */
+static struct {
+    char tmp[PATH_MAX], root[PATH_MAX], cache[PATH_MAX];
     double *images[N_CASES], *labels[N_CASES];
+} group;
+
+typedef struct fixture {
+    char tmp[PATH_MAX];
     pf_options opt;
     pf_ctx *ctx;
     char *ref[N_FILES];
     size_t ref_len[N_FILES];
 } fixture;
 
+static void open_options(pf_options *o, const char *cache)
+{
+    pf_error err = {0};
+    pf_options_init(o);
+    if (pf_options_parse_list(o, OPTS, &err) != 0)
+        fail_msg("options: %s", err.msg);
+    o->cache_dir = strdup(cache);
+}
+
+static int group_setup(void **state)
+{
+    tu_raw_case rc[N_CASES];
+    pf_error err = {0};
+    pf_options o;
+    pf_ctx *ctx;
+    (void)state;
+    tu_mkdtemp(group.tmp, "guard");
+    tu_path(group.root, "%s/Dataset001_Guard", group.tmp);
+    tu_path(group.cache, "%s/cache", group.tmp);
+    for (int c = 0; c < N_CASES; c++) {
+        group.images[c] = malloc(NV * sizeof(double));
+        group.labels[c] = malloc(NV * sizeof(double));
+        assert_true(group.images[c] && group.labels[c]);
+        for (int i = 0; i < NV; i++) {
+            int x = i % NX, y = i / NX % NY, z = i / (NX * NY);
+            group.images[c][i] = 1.0 + (double)((x * 7 + y * 3 + z * 5 + c) % 23);
+            group.labels[c][i] = (x - 20) * (x - 20) + (y - 16) * (y - 16) < 30 + 20 * c
+                                     ? 1 + (z > 12) : 0;
+        }
+        rc[c] = (tu_raw_case){.id = ids[c], .nx = NX, .ny = NY, .nz = NZ,
+                              .image = group.images[c], .label = group.labels[c],
+                              .spacing = {1.0, 1.0, 1.0}};
+    }
+    tu_write_raw_dataset(group.root, rc, N_CASES, 3);
+    open_options(&o, group.cache);
+    if (pf_ctx_open(&ctx, group.root, &o, 0, NULL, NULL, &err) != 0)
+        fail_msg("pf_ctx_open: %s", err.msg);
+    pf_ctx_close(ctx);
+    pf_options_free(&o);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    for (int c = 0; c < N_CASES; c++) {
+        free(group.images[c]);
+        free(group.labels[c]);
+    }
+    tu_rm_rf(group.tmp);
+    return 0;
+}
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    tu_raw_case rc[N_CASES];
     pf_error err = {0};
-    char cache[PATH_MAX];
+    char cache[PATH_MAX], cmd[3 * PATH_MAX];
     assert_non_null(f);
     tu_mkdtemp(f->tmp, "guard");
-    tu_path(f->root, "%s/Dataset001_Guard", f->tmp);
     tu_path(cache, "%s/cache", f->tmp);
-    for (int c = 0; c < N_CASES; c++) {
-        f->images[c] = malloc(NV * sizeof(double));
-        f->labels[c] = malloc(NV * sizeof(double));
-        assert_true(f->images[c] && f->labels[c]);
-        for (int i = 0; i < NV; i++) {
-            int x = i % NX, y = i / NX % NY, z = i / (NX * NY);
-            f->images[c][i] = 1.0 + (double)((x * 7 + y * 3 + z * 5 + c) % 23);
-            f->labels[c][i] = (x - 20) * (x - 20) + (y - 16) * (y - 16) < 30 + 20 * c
-                                  ? 1 + (z > 12) : 0;
-        }
-        rc[c] = (tu_raw_case){.id = ids[c], .nx = NX, .ny = NY, .nz = NZ,
-                              .image = f->images[c], .label = f->labels[c],
-                              .spacing = {1.0, 1.0, 1.0}};
-    }
-    tu_write_raw_dataset(f->root, rc, N_CASES, 3);
-    pf_options_init(&f->opt);
-    if (pf_options_parse_list(&f->opt, OPTS, &err) != 0)
-        fail_msg("options: %s", err.msg);
-    f->opt.cache_dir = strdup(cache);
-    if (pf_ctx_open(&f->ctx, f->root, &f->opt, 0, NULL, NULL, &err) != 0)
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", group.cache, cache);
+    assert_int_equal(system(cmd), 0);
+    open_options(&f->opt, cache);
+    if (pf_ctx_open(&f->ctx, group.root, &f->opt, 0, NULL, NULL, &err) != 0)
         fail_msg("pf_ctx_open: %s", err.msg);
     *state = f;
     return 0;
@@ -80,10 +121,6 @@ static int teardown(void **state)
     pf_options_free(&f->opt);
     for (int i = 0; i < N_FILES; i++)
         pf_file_release(f->ref[i]);
-    for (int c = 0; c < N_CASES; c++) {
-        free(f->images[c]);
-        free(f->labels[c]);
-    }
     tu_rm_rf(f->tmp);
     free(f);
     return 0;
@@ -248,7 +285,7 @@ static void test_corrupt_entry_concurrent_readers(void **state)
     off = (long)f->ctx->cache.cases[1].hdr.image_off + 100;
     pf_ctx_close(f->ctx);
     tu_flip_byte(path, off, 0x55);
-    if (pf_ctx_open(&f->ctx, f->root, &f->opt, 0, NULL, NULL, &err) != 0)
+    if (pf_ctx_open(&f->ctx, group.root, &f->opt, 0, NULL, NULL, &err) != 0)
         fail_msg("pf_ctx_open: %s", err.msg);
     run_readers(f, 12, NULL);
     assert_int_equal(f->ctx->cache.repairs, 1);
@@ -284,5 +321,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_entry_concurrent_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation_under_readers, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
