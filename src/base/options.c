@@ -34,6 +34,7 @@ static const char *const policy_names[] = {"nnunet", "class", "uniform", NULL};
 static const char *const mode_names[] = {"fixed", "probabilistic", NULL};
 static const char *const aug_names[] = {"none", "nnunet", NULL};
 static const char *const interp_names[] = {"linear", "nearest", NULL};
+static const char *const seg_outside_names[] = {"-1", "0", NULL};
 const char *const pf_configuration_names[] = {"3d_fullres", "2d", "3d_lowres",
                                               "3d_cascade_fullres", NULL};
 
@@ -160,6 +161,10 @@ static const pf_option_desc table[] = {
      .names = interp_names, .example = "nearest", .bad = "cubic",
      .flags = PF_OPTF_NO_JSON | PF_OPTF_AUG,
      .help = "with aug=nnunet: label resampling, per-label linear + argmax, or nearest"},
+    {.name = "seg_outside", .type = PF_OT_ENUM, .kind = C, FIELD(seg_outside_zero),
+     .names = seg_outside_names, .example = "0", .bad = "1", .json = pf_json_seg_outside,
+     .help = "training seg value outside the case: -1, or 0 (nnU-Net's target after "
+             "RemoveLabelTansform(-1, 0))"},
     AUG_P(PF_AUG_P_ROTATION, "rotation", "0.5"),
     AUG_P(PF_AUG_P_SCALING, "scaling", "0.5"),
     AUG_P(PF_AUG_P_NOISE, "noise", "0"),

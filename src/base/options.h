@@ -74,6 +74,7 @@ typedef struct pf_options {
     int shard_rank, shard_world; /* shard=R/W; world 0 = unsharded */
     int aug;               /* aug=nnunet: training steps augmented as nnU-Net does */
     int seg_nearest;       /* seg_interp=nearest (default: per-label linear + argmax) */
+    int seg_outside_zero;  /* seg_outside=0: training seg 0 outside the case (default -1) */
     double aug_p[PF_AUG_N];
     int aug_rot_set;       /* aug_rotation=LO:HI given (degrees) */
     double aug_rot_lo, aug_rot_hi;

@@ -17,6 +17,7 @@ int pf_json_oversample_mode(const pf_options *o, const pf_options_derived *dv, j
 int pf_json_fold(const pf_options *o, const pf_options_derived *dv, json_t *obj);
 int pf_json_class_weights(const pf_options *o, const pf_options_derived *dv, json_t *obj);
 int pf_json_aug(const pf_options *o, const pf_options_derived *dv, json_t *obj);
+int pf_json_seg_outside(const pf_options *o, const pf_options_derived *dv, json_t *obj);
 int pf_json_ds_scales(const pf_options *o, const pf_options_derived *dv, json_t *obj);
 int pf_json_shard(const pf_options *o, const pf_options_derived *dv, json_t *obj);
 

@@ -443,6 +443,13 @@ int pf_json_aug(const pf_options *o, const pf_options_derived *dv, json_t *obj)
     return put(obj, "aug", a);
 }
 
+/* written only when 0: the default leaves patchfs.json and meta.json as they were */
+int pf_json_seg_outside(const pf_options *o, const pf_options_derived *dv, json_t *obj)
+{
+    (void)dv;
+    return o->seg_outside_zero ? put(obj, "seg_outside", json_integer(0)) : 0;
+}
+
 int pf_json_ds_scales(const pf_options *o, const pf_options_derived *dv, json_t *obj)
 {
     json_t *d;

@@ -147,6 +147,15 @@ int pf_cache_init_ex(pf_cache *c, const pf_dataset *ds, const pf_options *o, uns
         XXH3_64bits_reset(st);
         XXH3_64bits_update(st, words + 2, sizeof words - 2 * sizeof *words);
         XXH3_64bits_update(st, ds->label_values, (size_t)ds->n_labels * sizeof(int));
+        if (ds->n_regions || ds->ignore_label >= 0) {
+            /* the class table holds regions and the annotated voxels: other entries than a
+             * label dataset's (whose keys stay as they were) */
+            XXH3_64bits_update(st, "classes:regions,annotated", 26);
+            for (int r = 0; r < ds->n_regions; r++) {
+                XXH3_64bits_update(st, &ds->region_n[r], sizeof(int));
+                XXH3_64bits_update(st, ds->region_labels[r], (size_t)ds->region_n[r] * sizeof(int));
+            }
+        }
         XXH3_64bits_update(st, cs->id, strlen(cs->id) + 1);
         for (int j = 0; j < cs->n_images; j++)
             if (hash_file_identity(st, ds, cs->images[j], err))

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "entry.h"
+#include "classes.h"
 #include "load.h"
 
 const char pf_case_magic[8] = {'P', 'F', 'C', 'A', 'S', 'E', 0, 1};
@@ -176,7 +177,7 @@ int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_prep_spec 
         h->norm_scale[c] = pp.scale[c];
     }
     snprintf(h->id, sizeof h->id, "%s", ds->cases[case_idx].id);
-    if (pf_class_locations(pp.seg, h->shape, ds->ignore_label, &nc, &cl, err))
+    if (pf_case_classes(ds, pp.seg, h->shape, &nc, &cl, err))
         goto out;
     h->n_classes = (uint32_t)nc;
     pf_channel_stats(pp.image, ds->n_channels, pp.seg, h->shape, h->stats);

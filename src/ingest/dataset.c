@@ -36,6 +36,7 @@ void pf_dataset_free(pf_dataset *ds)
         free(ds->label_names[i]);
     free(ds->label_names);
     free(ds->label_values);
+    pf_dataset_free_regions(ds);
     free(ds->file_ending);
     free(ds->root);
     free(ds->name);
@@ -107,86 +108,6 @@ static int read_channels(pf_dataset *ds, json_t *obj, const char *jpath, const c
         if (!(ds->channel_names[i] = pf_strdup(json_string_value(v), err)))
             return -1;
     }
-    return 0;
-}
-
-static int add_label(pf_dataset *ds, int value, const char *name, const char *jpath,
-                     pf_error *err)
-{
-    if (value < 0 || value > 32767)
-        return pf_fail(err, EINVAL, "%s: label \"%s\" has value %d; labels must be 0..32767",
-                       jpath, name, value);
-    if (pf_dataset_has_label(ds, value))
-        return 0; /* regions may repeat a value */
-    if (pf_resize(&ds->label_values, (size_t)ds->n_labels + 1, sizeof(int), err) ||
-        pf_resize(&ds->label_names, (size_t)ds->n_labels + 1, sizeof(char *), err))
-        return -1;
-    ds->label_values[ds->n_labels] = value;
-    if (!(ds->label_names[ds->n_labels] = pf_strdup(name, err)))
-        return -1;
-    ds->n_labels++;
-    return 0;
-}
-
-/* nnU-Net: {"background": 0, "tumor": 1, "region": [1, 2], "ignore": 3}.
- * Decathlon: {"0": "background", "1": "tumor"}. */
-static int read_labels(pf_dataset *ds, json_t *obj, const char *jpath, pf_error *err)
-{
-    const char *name;
-    json_t *v;
-    ds->ignore_label = -1;
-    if (!json_is_object(obj) || json_object_size(obj) == 0)
-        return pf_fail(err, EINVAL, "%s: \"labels\" must be a non-empty object", jpath);
-    json_object_foreach(obj, name, v) {
-        if (json_is_integer(v)) {
-            json_int_t raw = json_integer_value(v);
-            int value = raw < 0 || raw > 32767 ? -1 : (int)raw;
-            if (value < 0)
-                return pf_fail(err, EINVAL, "%s: label \"%s\" has value %lld; labels must be "
-                               "0..32767", jpath, name, (long long)raw);
-            if (!strcmp(name, "ignore")) {
-                ds->ignore_label = value;
-            }
-            if (add_label(ds, value, name, jpath, err))
-                return -1;
-        } else if (json_is_array(v)) {
-            size_t i;
-            json_t *e;
-            json_array_foreach(v, i, e) {
-                if (!json_is_integer(e) || json_integer_value(e) < 0 ||
-                    json_integer_value(e) > 32767)
-                    return pf_fail(err, EINVAL, "%s: label region \"%s\" must list integers "
-                                   "from 0 to 32767", jpath, name);
-                if (add_label(ds, (int)json_integer_value(e), name, jpath, err))
-                    return -1;
-            }
-        } else if (json_is_string(v) && ds->layout == PF_LAYOUT_MSD) {
-            uint64_t value;
-            char *end;
-            errno = 0;
-            value = strtoull(name, &end, 10);
-            if (errno || *end || end == name || value > 32767)
-                return pf_fail(err, EINVAL, "%s: label key \"%s\" is not a label value",
-                               jpath, name);
-            if (add_label(ds, (int)value, json_string_value(v), jpath, err))
-                return -1;
-        } else {
-            return pf_fail(err, EINVAL, "%s: label \"%s\" must be an integer or a list of "
-                           "integers", jpath, name);
-        }
-    }
-    /* sort values (names follow) */
-    for (int i = 1; i < ds->n_labels; i++)
-        for (int j = i; j > 0 && ds->label_values[j - 1] > ds->label_values[j]; j--) {
-            int tv = ds->label_values[j];
-            char *tn = ds->label_names[j];
-            ds->label_values[j] = ds->label_values[j - 1];
-            ds->label_names[j] = ds->label_names[j - 1];
-            ds->label_values[j - 1] = tv;
-            ds->label_names[j - 1] = tn;
-        }
-    if (ds->n_labels == 0 || ds->label_values[0] != 0)
-        return pf_fail(err, EINVAL, "%s: \"labels\" must name background with value 0", jpath);
     return 0;
 }
 
@@ -473,7 +394,7 @@ int pf_dataset_open_ex(const char *root, unsigned flags, pf_dataset *ds, pf_erro
                 "Decathlon one (\"training\" and \"modality\")", jpath);
         goto out;
     }
-    if (read_labels(ds, json_object_get(j, "labels"), jpath, err))
+    if (pf_read_labels(ds, j, jpath, err))
         goto out;
     v = json_object_get(j, "file_ending");
     if (ds->layout == PF_LAYOUT_NNUNET) {

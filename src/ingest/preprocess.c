@@ -297,3 +297,51 @@ void pf_channel_stats(const float *img, int nch, const int16_t *seg, const int64
 }
 
 
+
+int pf_class_locations_set(const int16_t *seg, const int64_t shape[3],
+                           const unsigned char *member, int32_t key, uint64_t stream,
+                           pf_class_locs *out, pf_error *err)
+{
+    const size_t n = (size_t)(shape[0] * shape[1] * shape[2]);
+    unsigned char *keep = NULL;
+    uint64_t m = 0, filled = 0, ord = 0;
+    memset(out, 0, sizeof *out);
+    out->label = key;
+    for (size_t i = 0; i < n; i++)
+        m += member[seg[i] + 1];
+    if (m == 0)
+        return 0;
+    out->voxels = m;
+    out->n_locs = pf_locs_count(m);
+    out->locs = malloc((size_t)out->n_locs * 3 * sizeof(int32_t));
+    if (!out->locs)
+        return pf_fail(err, ENOMEM, "out of memory computing class locations");
+    if (out->n_locs < m) {
+        /* as pf_class_locations: Floyd's algorithm over the class's voxel ordinals */
+        pf_stream s = pf_stream_make(PF_LOCS_SEED, 0, 0, 0, stream, PF_PURPOSE_CLASS_LOCS);
+        if (!(keep = calloc((size_t)(m + 7) / 8, 1))) {
+            free(out->locs);
+            out->locs = NULL;
+            return pf_fail(err, ENOMEM, "out of memory computing class locations");
+        }
+        for (uint64_t j = m - out->n_locs; j < m; j++) {
+            uint64_t t = pf_stream_below(&s, j + 1);
+            if (keep[t >> 3] & (1u << (t & 7)))
+                t = j;
+            keep[t >> 3] |= (unsigned char)(1u << (t & 7));
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!member[seg[i] + 1])
+            continue;
+        ord++;
+        if (keep && !(keep[(ord - 1) >> 3] & (1u << ((ord - 1) & 7))))
+            continue;
+        int32_t *p = out->locs + 3 * filled++;
+        p[2] = (int32_t)(i % (size_t)shape[2]);
+        p[1] = (int32_t)(i / (size_t)shape[2] % (size_t)shape[1]);
+        p[0] = (int32_t)(i / (size_t)(shape[2] * shape[1]));
+    }
+    free(keep);
+    return 0;
+}

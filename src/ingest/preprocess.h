@@ -53,6 +53,13 @@ int pf_class_locations(const int16_t *seg, const int64_t shape[3], int ignore_la
                        int *n_classes, pf_class_locs **classes, pf_error *err);
 void pf_class_locations_free(int n, pf_class_locs *classes);
 
+/* One class made of several label values (a region, or every annotated voxel): the voxels
+ * whose value v has member[v + 1] set (v = -1 included), stored as pf_class_locations stores a
+ * label's, its subset drawn on stream position `stream`. out->voxels == 0 when none. */
+int pf_class_locations_set(const int16_t *seg, const int64_t shape[3],
+                           const unsigned char *member, int32_t key, uint64_t stream,
+                           pf_class_locs *out, pf_error *err);
+
 void pf_channel_stats(const float *img, int nch, const int16_t *seg, const int64_t shape[3],
                       pf_chan_stats *stats);
 

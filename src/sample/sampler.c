@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "order.h"
 #include "rng.h"
 
@@ -165,10 +166,18 @@ int pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_t
         if (o->label >= 0) {
             row = find_class(c, o->label);
         } else if (o->forced && c->hdr.n_classes > 0) {
-            /* nnU-Net: class uniform among present classes (size does not weight it) */
+            /* nnU-Net: class uniform among present classes (size does not weight it); the
+             * annotated voxels (row 0 when present) only when no other class is */
             pf_stream sc = pf_stream_make(s->seed, (uint64_t)split, epoch, step, (uint64_t)j,
                                           PF_PURPOSE_CLASS);
-            row = &c->classes[pf_stream_below(&sc, c->hdr.n_classes)];
+            const uint32_t skip = c->classes[0].label == PF_CLASS_ANNOTATED &&
+                                  c->hdr.n_classes > 1;
+            row = &c->classes[skip + pf_stream_below(&sc, c->hdr.n_classes - skip)];
+        } else if (!o->forced && s->has_ignore && c->hdr.n_classes > 0 &&
+                   c->classes[0].label == PF_CLASS_ANNOTATED) {
+            /* nnU-Net with an ignore label: a non-forced patch is centred on a random
+             * annotated voxel (a case without any falls back to a random crop) */
+            row = &c->classes[0];
         }
         if (row) {
             /* a stored voxel of that class, uniformly */

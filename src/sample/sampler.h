@@ -17,7 +17,8 @@ typedef enum { PF_SPLIT_TRAIN = 0, PF_SPLIT_VAL = 1 } pf_split;
 typedef struct pf_sample {
     int case_idx;       /* index into the dataset's sorted cases */
     int forced;         /* the position is one of the forced-foreground ones */
-    int label;          /* class chosen for a forced position; -1 for a random crop */
+    int label;          /* class key chosen (a label, or 1..R for a region); 0: centred on an
+                         * annotated voxel (ignore-label datasets); -1 for a random crop */
     int64_t voxel[3];   /* chosen voxel (Z, Y, X) in cropped case coordinates, if label >= 0 */
     int64_t start[3];   /* patch box [start, end) in cropped case coordinates; with augmentation
                          * the unrotated box around the centre of the enlarged patch */
@@ -46,6 +47,8 @@ typedef struct pf_sampler {
     const int *split_cases[2];  /* train, val: indices into cases */
     int n_split_cases[2];
     const pf_class_pool *pools[2]; /* class policy only */
+    int has_ignore;             /* the dataset has an ignore label: a non-forced position is
+                                 * centred on an annotated voxel (class key 0), as nnU-Net */
     int aug_patch[3];           /* training with augmentation: nnU-Net's enlarged initial patch
                                  * (its excess over patch is the extra context `need`); 0 = none */
 } pf_sampler;

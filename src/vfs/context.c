@@ -156,7 +156,7 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
         (o->skip_bad && set_aside_incomplete_cases(ctx, err)))
         goto fail;
     /* what the options ask of the dataset, before the cache build reads any image */
-    if (pf_options_check_classes(o, ctx->ds.label_values, ctx->ds.n_labels, err))
+    if (pf_dataset_check_class_weights(&ctx->ds, o, err))
         goto fail;
     if (pf_cache_init(&ctx->cache, &ctx->ds, o, err))
         goto fail;
@@ -226,6 +226,7 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
     if (o->aug)
         pf_aug_initial_patch(o, ctx->patch, ctx->sampler.aug_patch);
     ctx->sampler.policy = o->policy;
+    ctx->sampler.has_ignore = ctx->ds.ignore_label >= 0;
     ctx->sampler.probabilistic = o->probabilistic;
     ctx->sampler.seed = o->seed;
     ctx->sampler.batch = ctx->opt.batch;
@@ -236,6 +237,14 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
     ctx->sampler.n_split_cases[0] = ctx->split.n_train;
     ctx->sampler.split_cases[1] = ctx->split.val;
     ctx->sampler.n_split_cases[1] = ctx->split.n_val;
+    /* the training target: the label map, or one channel per region (and the ignore label) */
+    ctx->seg_channels = pf_dataset_seg_channels(&ctx->ds);
+    ctx->seg_target = ctx->ds.n_regions > 0 || o->seg_outside_zero;
+    if (ctx->ds.n_regions) {
+        if (!(ctx->region_masks = pf_calloc(PF_SEG_VALUES, sizeof *ctx->region_masks, err)))
+            goto fail;
+        pf_dataset_region_masks(&ctx->ds, ctx->region_masks);
+    }
     ctx->readme = pf_text_readme(ctx);
     ctx->patchfs_json = pf_text_patchfs_json(ctx);
     ctx->splits_json = pf_text_splits_json(ctx);
@@ -286,6 +295,7 @@ void pf_ctx_close(pf_ctx *ctx)
     pf_normalisation_free(&ctx->norm);
     pf_geometry_free(&ctx->geom);
     free(ctx->case_ids);
+    free(ctx->region_masks);
     free(ctx->skipped);
     free(ctx->readme);
     free(ctx->patchfs_json);

@@ -35,6 +35,10 @@ struct pf_ctx {
     int patch[3];
     int n_ds;                      /* deep-supervision scales, per axis (the first is 1, 1, 1) */
     double ds_scale[16][3];
+    int seg_channels;              /* of a training seg.npy: 1, or the regions (+ ignore) */
+    uint64_t *region_masks;        /* region datasets: pf_dataset_region_masks; else NULL */
+    int seg_target;                /* training seg differs from the label map (regions or
+                                    * seg_outside=0): pf_seg_target after rendering */
     char *readme, *patchfs_json, *splits_json;
     pf_skipped_case *skipped;      /* skip_bad */
     int n_skipped;

@@ -90,6 +90,27 @@ static int summarise(const pf_dataset *ds, const pf_options *o, const pf_loaded_
             for (int64_t x = lo[2]; x < hi[2]; x++)
                 count[row[x]]++; /* pf_load_case: 0..32767 */
         }
+    if (ds->n_regions) {
+        /* a region's voxels: those of its labels */
+        r->labels = calloc((size_t)ds->n_regions + 1, sizeof *r->labels);
+        r->voxels = calloc((size_t)ds->n_regions + 1, sizeof *r->voxels);
+        if (!r->labels || !r->voxels) {
+            free(count);
+            return -1;
+        }
+        for (int g = 0; g < ds->n_regions; g++) {
+            uint64_t sum = 0;
+            for (int k = 0; k < ds->region_n[g]; k++)
+                sum += count[ds->region_labels[g][k]];
+            if (!sum)
+                continue;
+            r->labels[r->n_classes] = g + 1;
+            r->voxels[r->n_classes++] = sum;
+            locs += pf_locs_count(sum);
+        }
+        free(count);
+        goto sized;
+    }
     for (int v = 1; v < 32768; v++)
         if (count[v] && v != ds->ignore_label)
             r->n_classes++;
@@ -106,6 +127,7 @@ static int summarise(const pf_dataset *ds, const pf_options *o, const pf_loaded_
             locs += pf_locs_count(count[v]);
         }
     free(count);
+sized:
     /* an estimate on the source grid (resampling changes the voxel count) */
     r->bytes = 4096 + nvox * (4 * (uint64_t)ds->n_channels + 2) + 12 * locs;
     r->known = 1;
@@ -197,13 +219,10 @@ static char *format_report(const report_in *in)
     FILE *f = open_memstream(&text, &size);
     if (!f)
         return NULL;
-    fprintf(f, "dataset %s (%s layout): %d cases, %d channel%s, labels", ds->name,
+    fprintf(f, "dataset %s (%s layout): %d cases, %d channel%s, ", ds->name,
             ds->layout == PF_LAYOUT_MSD ? "Decathlon" : "nnU-Net", ds->n_cases, ds->n_channels,
             ds->n_channels == 1 ? "" : "s");
-    for (int l = 0; l < ds->n_labels && l < 12; l++)
-        fprintf(f, " %d=%s", ds->label_values[l], ds->label_names[l]);
-    if (ds->n_labels > 12)
-        fprintf(f, " ... (%d labels)", ds->n_labels);
+    pf_dataset_print_labels(ds, f);
     fprintf(f, "\nchannels:");
     for (int c = 0; c < ds->n_channels; c++)
         fprintf(f, " %s", ds->channel_names[c]);
@@ -255,7 +274,7 @@ static char *format_report(const report_in *in)
         if (r->n_classes == 0)
             fprintf(f, " (no foreground)");
         for (int k = 0; k < r->n_classes; k++)
-            fprintf(f, " %d:%llu", r->labels[k], (unsigned long long)r->voxels[k]);
+            pf_dataset_print_class(ds, f, r->labels[k], r->voxels[k]);
         fprintf(f, "\n");
     }
     if (in->res->usable)
@@ -335,7 +354,7 @@ int pf_check(const char *dataset_dir, const pf_options *o, void (*problem)(void 
     if (!rows || !map || !j.pending || !cache_dir || view_of(&ds, NULL, 1, &view, map))
         goto oom;
     /* the options against the labels, as pf_ctx_open checks them first */
-    if (pf_options_check_classes(o, ds.label_values, ds.n_labels, &e) &&
+    if (pf_dataset_check_class_weights(&ds, o, &e) &&
         add_text(&ds_problems, &n_ds_problems, e.msg))
         goto oom;
     /* cases with a current entry were checked when it was built */

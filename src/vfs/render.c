@@ -11,6 +11,7 @@
 
 #include "bufpool.h"
 #include "npy.h"
+#include "seg_target.h"
 #include "workers.h"
 
 /* Shape of a step array (B, C, Z, Y, X) or of one sample (C, Z, Y, X); 2D configurations
@@ -20,7 +21,7 @@ int pf_render_step_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5])
     int k = 0;
     if (n->kind == PF_NODE_STEP_FILE)
         shape[k++] = ctx->shard_hi - ctx->shard_lo;
-    shape[k++] = n->slot == 0 ? ctx->ds.n_channels : 1; /* data.npy, else seg.npy */
+    shape[k++] = n->slot == 0 ? ctx->ds.n_channels : ctx->seg_channels; /* data, else seg */
     for (int d = ctx->opt.patch_2d ? 1 : 0; d < 3; d++)
         shape[k++] = ctx->patch[d];
     return k;
@@ -286,6 +287,22 @@ static int render_finish_unit(void *arg, int u, pf_error *err)
                          (int16_t *)(j->base + j->per * (size_t)u), err);
 }
 
+/* The training target of a served position's seg (the label map in the slice's first P
+ * voxels): regions, seg_outside (seg_target.c). */
+static void make_target(const pf_ctx *ctx, int16_t *seg, size_t n)
+{
+    pf_seg_target(seg, n, ctx->region_masks, ctx->seg_channels,
+                  ctx->opt.seg_outside_zero ? 0 : -1);
+}
+
+static int render_target_unit(void *arg, int u, pf_error *err)
+{
+    step_job *j = arg;
+    (void)err;
+    make_target(j->ctx, (int16_t *)(j->base + j->per * (size_t)u), pf_render_patch_voxels(j->ctx));
+    return 0;
+}
+
 /* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K. */
 int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
 {
@@ -313,7 +330,9 @@ int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, p
     j.per = (*len - hdr) / (size_t)(hi - lo);
     if (pf_parallel_for(0, (hi - lo) * SLABS, sample_threads(ctx), render_slab_unit, &j, err) != 0 ||
         pf_parallel_for(0, (hi - lo) * (j.t == PF_DT_F4 ? ctx->ds.n_channels : 1),
-                        sample_threads(ctx), render_finish_unit, &j, err) != 0) {
+                        sample_threads(ctx), render_finish_unit, &j, err) != 0 ||
+        (j.t == PF_DT_I2 && ctx->seg_target &&
+         pf_parallel_for(0, hi - lo, sample_threads(ctx), render_target_unit, &j, err) != 0)) {
         free(buf);
         free(s);
         return -1;
@@ -330,7 +349,7 @@ void pf_render_ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], i
     pf_ds_shape(ctx->patch, ctx->ds_scale[pf_node_ds_level(n)],
                 ctx->opt.patch_2d, ds);
     shape[k++] = ctx->shard_hi - ctx->shard_lo;
-    shape[k++] = 1;
+    shape[k++] = ctx->seg_channels;
     for (int d = ctx->opt.patch_2d ? 1 : 0; d < 3; d++)
         shape[k++] = ds[d];
     *nd = k;
@@ -344,8 +363,12 @@ static int render_ds_slice(void *arg, int b, pf_error *err)
     if (!seg)
         return pf_fail(err, ENOMEM, "out of memory");
     rc = pf_render_sample(j->ctx, j->n, b, &j->s[b], NULL, seg, err);
-    if (rc == 0)
-        pf_ds_seg(seg, j->ctx->patch, j->ds, (int16_t *)(j->base + j->per * (size_t)(b - j->lo)));
+    if (rc == 0) {
+        int16_t *dst = (int16_t *)(j->base + j->per * (size_t)(b - j->lo));
+        pf_ds_seg(seg, j->ctx->patch, j->ds, dst);
+        if (j->ctx->seg_target) /* downsampled, then converted: see seg_target.c */
+            make_target(j->ctx, dst, (size_t)j->ds[0] * (size_t)j->ds[1] * (size_t)j->ds[2]);
+    }
     pf_pool_release(seg);
     return rc;
 }
@@ -368,7 +391,8 @@ int pf_make_step_ds(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_e
     }
     j.s = s;
     j.base = buf + hdr;
-    j.per = (size_t)j.ds[0] * (size_t)j.ds[1] * (size_t)j.ds[2] * sizeof(int16_t);
+    j.per = (size_t)j.ds[0] * (size_t)j.ds[1] * (size_t)j.ds[2] * sizeof(int16_t) *
+            (size_t)ctx->seg_channels;
     if (pf_parallel_for(ctx->shard_lo, ctx->shard_hi, sample_threads(ctx), render_ds_slice, &j,
                         err) != 0) {
         free(buf);
@@ -385,13 +409,16 @@ static int digest_sample(void *arg, int b, pf_error *err)
     step_job *j = arg;
     const size_t nv = pf_render_patch_voxels(j->ctx), C = (size_t)j->ctx->ds.n_channels;
     float *img = pf_pool_alloc(nv * C * sizeof *img);
-    int16_t *seg = pf_pool_alloc(nv * sizeof *seg);
+    const size_t R = (size_t)j->ctx->seg_channels;
+    int16_t *seg = pf_pool_alloc(nv * R * sizeof *seg);
     int rc = -1;
     if (!img || !seg)
         pf_fail(err, ENOMEM, "out of memory");
     else if (pf_render_sample(j->ctx, j->n, b, &j->s[b], img, seg, err) == 0) {
+        if (j->ctx->seg_target)
+            make_target(j->ctx, seg, nv);
         j->dg[b - j->lo][0] = XXH3_64bits(img, nv * C * sizeof *img);
-        j->dg[b - j->lo][1] = XXH3_64bits(seg, nv * sizeof *seg);
+        j->dg[b - j->lo][1] = XXH3_64bits(seg, nv * R * sizeof *seg);
         rc = 0;
     }
     pf_pool_release(img);

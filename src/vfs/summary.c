@@ -23,10 +23,11 @@ json_t *pf_epoch_summary(const pf_summary_input *in, pf_split split, uint32_t ep
     uint64_t *forced_to = calloc(32768, sizeof *forced_to), *contains = calloc(32768, sizeof *contains);
     unsigned char *inexact = calloc(32768, 1), *seen = calloc(32768, 1);
     pf_sample *s = calloc((size_t)in->batch, sizeof *s);
-    uint64_t positions = 0, forced = 0;
+    uint64_t positions = 0, forced = 0, centred = 0;
+    int *keys = calloc((size_t)(in->ds->n_labels + in->ds->n_regions) + 1, sizeof *keys), nk;
     json_t *j = NULL, *classes, *cases;
 
-    if (!drawn || !forced_to || !contains || !inexact || !seen || !s)
+    if (!drawn || !forced_to || !contains || !inexact || !seen || !s || !keys)
         goto out;
     for (uint32_t st = 0; st < steps; st++) {
         pf_sample_step(in->sampler, split, epoch, st, s);
@@ -35,6 +36,8 @@ json_t *pf_epoch_summary(const pf_summary_input *in, pf_split split, uint32_t ep
             positions++;
             drawn[s[b].case_idx]++;
             forced += s[b].forced != 0;
+            /* ignore label: non-forced positions centred on an annotated voxel */
+            centred += !s[b].forced && s[b].label == PF_CLASS_ANNOTATED;
             if (s[b].label > 0)
                 forced_to[s[b].label]++;
             for (uint32_t k = 0; k < c->hdr.n_classes; k++) {
@@ -60,17 +63,18 @@ json_t *pf_epoch_summary(const pf_summary_input *in, pf_split split, uint32_t ep
     json_object_set_new(j, "steps", json_integer(steps));
     json_object_set_new(j, "positions", json_integer((json_int_t)positions));
     json_object_set_new(j, "forced_positions", json_integer((json_int_t)forced));
-    json_object_set_new(j, "random_crops", json_integer((json_int_t)(positions - forced)));
+    json_object_set_new(j, "random_crops",
+                        json_integer((json_int_t)(positions - forced - centred)));
+    if (in->ds->ignore_label >= 0)
+        json_object_set_new(j, "centred_on_annotated", json_integer((json_int_t)centred));
     classes = json_object();
-    for (int l = 0; l < in->ds->n_labels; l++) {
-        int v = in->ds->label_values[l];
+    nk = pf_dataset_class_keys(in->ds, keys);
+    for (int l = 0; l < nk; l++) {
+        int v = keys[l];
         char key[16];
-        json_t *e;
-        if (v <= 0)
-            continue;
-        e = json_object();
+        json_t *e = json_object();
         snprintf(key, sizeof key, "%d", v);
-        json_object_set_new(e, "name", json_string(in->ds->label_names[l]));
+        json_object_set_new(e, "name", json_string(pf_dataset_class_name(in->ds, v)));
         json_object_set_new(e, "forced", json_integer((json_int_t)forced_to[v]));
         json_object_set_new(e, "contains_at_least", json_integer((json_int_t)contains[v]));
         json_object_set_new(e, "contains_exact", json_boolean(!inexact[v]));
@@ -90,5 +94,6 @@ out:
     free(inexact);
     free(seen);
     free(s);
+    free(keys);
     return j;
 }

@@ -63,6 +63,22 @@ static json_t *id_list(const pf_ctx *ctx, const int *idx, int n)
     return a;
 }
 
+/* [{"name": "whole_tumor", "labels": [1, 2, 3], "class_order": 1}, ...] */
+static json_t *regions_json(const pf_dataset *ds)
+{
+    json_t *a = json_array();
+    for (int r = 0; r < ds->n_regions; r++) {
+        json_t *e = json_object(), *l = json_array();
+        for (int k = 0; k < ds->region_n[r]; k++)
+            json_array_append_new(l, json_integer(ds->region_labels[r][k]));
+        json_object_set_new(e, "name", json_string(ds->region_names[r]));
+        json_object_set_new(e, "labels", l);
+        json_object_set_new(e, "class_order", json_integer(ds->regions_class_order[r]));
+        json_array_append_new(a, e);
+    }
+    return a;
+}
+
 char *pf_text_patchfs_json(const pf_ctx *ctx)
 {
     json_t *j = json_object(), *ds = json_object(), *ch = json_array(), *labels = json_object();
@@ -95,6 +111,10 @@ char *pf_text_patchfs_json(const pf_ctx *ctx)
     for (int l = 0; l < ctx->ds.n_labels; l++)
         json_object_set_new(labels, ctx->ds.label_names[l], json_integer(ctx->ds.label_values[l]));
     json_object_set_new(ds, "labels", labels);
+    if (ctx->ds.n_regions) /* nnU-Net's region training: the seg channels, in order */
+        json_object_set_new(ds, "regions", regions_json(&ctx->ds));
+    if (ctx->ds.ignore_label >= 0)
+        json_object_set_new(ds, "ignore_label", json_integer(ctx->ds.ignore_label));
     json_object_set_new(ds, "median_relative_size_after_cropping",
                         json_real(ctx->norm.median_relative_size));
     json_object_set_new(j, "dataset", ds);
@@ -140,7 +160,7 @@ static void shape_text(const pf_ctx *ctx, uint32_t slot, char *buf, size_t cap)
 char *pf_text_readme(const pf_ctx *ctx)
 {
     char *s, fold[16], patch[64], shard[64] = "", dshape[96], sshape[96], given[1024], ds[64] = "";
-    char geometry[256];
+    char geometry[256], segdesc[160];
     const char *axes = ctx->opt.patch_2d ? "(B, C, Y, X)" : "(B, C, Z, Y, X)";
     const pf_geometry *g = &ctx->geom;
     int r;
@@ -172,6 +192,12 @@ char *pf_text_readme(const pf_ctx *ctx)
         snprintf(ds, sizeof ds, ", seg_ds1..%d.npy (deep supervision)", ctx->n_ds - 1);
     shape_text(ctx, 0, dshape, sizeof dshape);
     shape_text(ctx, 1, sshape, sizeof sshape);
+    snprintf(segdesc, sizeof segdesc, "%s, %d = outside the case%s",
+             ctx->ds.n_regions ? "regions, one channel each (dataset.json order), 1 inside, 0 "
+                                 "outside" : "labels",
+             ctx->opt.seg_outside_zero ? 0 : -1,
+             ctx->ds.n_regions && ctx->ds.ignore_label >= 0 ? "; last channel: ignore label"
+                                                            : "");
     r = asprintf(&s,
         "patchfs %s - deterministic nnU-Net training batches of %s (format %d)\n"
         "\n"
@@ -184,7 +210,7 @@ char *pf_text_readme(const pf_ctx *ctx)
         "  tree:    steps=%u val_steps=%u epochs=%u\n"
         "\n"
         "  train/epoch_E/step_S/data.npy   float32 %s  image patches %s\n"
-        "  train/epoch_E/step_S/seg.npy    int16   %s  labels, -1 = outside the case\n"
+        "  train/epoch_E/step_S/seg.npy    int16   %s  %s\n"
         "  train/epoch_E/step_S/           also meta.json (case, forced flag, class, voxel, box and\n"
         "                                  augmentation per position), preview.png%s\n"
         "  train/epoch_E/step_S/sample_K/  data.npy, seg.npy, image.nii.gz, label.nii.gz of one\n"
@@ -205,7 +231,7 @@ char *pf_text_readme(const pf_ctx *ctx)
         PATCHFS_VERSION, ctx->ds.name, PF_FORMAT_VERSION, geometry,
         (unsigned long long)ctx->opt.seed, patch, ctx->opt.batch, ctx->opt.oversample_text, fold,
         pf_policy_name(ctx->opt.policy), shard, given, ctx->opt.steps, ctx->opt.val_steps,
-        ctx->opt.epochs, dshape, axes, sshape, ds, ctx->split.n_val, ctx->ds.n_cases,
+        ctx->opt.epochs, dshape, axes, sshape, segdesc, ds, ctx->split.n_val, ctx->ds.n_cases,
         ctx->split.source);
     return r < 0 ? NULL : s;
 }
@@ -300,6 +326,10 @@ char *pf_text_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s,
         json_object_set_new(e, "case", json_string(ctx->ds.cases[p->case_idx].id));
         json_object_set_new(e, "forced", json_boolean(p->forced));
         json_object_set_new(e, "class", p->label >= 0 ? json_integer(p->label) : json_null());
+        if (ctx->ds.n_regions || ctx->ds.ignore_label >= 0) /* a region's or "annotated" */
+            json_object_set_new(e, "class_name", p->label >= 0
+                                ? json_string(pf_dataset_class_name(&ctx->ds, p->label))
+                                : json_null());
         json_object_set_new(e, "voxel", p->label >= 0 ? int_array(p->voxel, 3) : json_null());
         json_object_set_new(e, "box_start", int_array(p->start, 3));
         json_object_set_new(e, "box_end", int_array(p->end, 3));
@@ -392,8 +422,11 @@ char *pf_text_properties_json(const pf_ctx *ctx, uint32_t idx)
     }
     json_object_set_new(j, "source_affine", aff);
     for (uint32_t k = 0; k < h->n_classes; k++) {
-        char key[16];
-        snprintf(key, sizeof key, "%d", c->classes[k].label);
+        char key[256];
+        if (ctx->ds.n_regions || c->classes[k].label == PF_CLASS_ANNOTATED)
+            snprintf(key, sizeof key, "%s", pf_dataset_class_name(&ctx->ds, c->classes[k].label));
+        else
+            snprintf(key, sizeof key, "%d", c->classes[k].label);
         json_object_set_new(cls, key, json_integer((json_int_t)c->classes[k].voxels));
     }
     json_object_set_new(j, "class_voxels", cls);
@@ -461,13 +494,10 @@ char *pf_ctx_check_report(const pf_ctx *ctx)
         snprintf(fold, sizeof fold, "all");
     else
         snprintf(fold, sizeof fold, "%d", ctx->opt.fold);
-    fprintf(f, "dataset %s (%s layout): %d cases, %d channel%s, labels", ctx->ds.name,
+    fprintf(f, "dataset %s (%s layout): %d cases, %d channel%s, ", ctx->ds.name,
             ctx->ds.layout == PF_LAYOUT_MSD ? "Decathlon" : "nnU-Net", ctx->ds.n_cases,
             ctx->ds.n_channels, ctx->ds.n_channels == 1 ? "" : "s");
-    for (int l = 0; l < ctx->ds.n_labels && l < 12; l++)
-        fprintf(f, " %d=%s", ctx->ds.label_values[l], ctx->ds.label_names[l]);
-    if (ctx->ds.n_labels > 12)
-        fprintf(f, " ... (%d labels)", ctx->ds.n_labels);
+    pf_dataset_print_labels(&ctx->ds, f);
     fprintf(f, "\nchannels:");
     for (int c = 0; c < ctx->ds.n_channels; c++)
         fprintf(f, " %s (%s%s)", ctx->ds.channel_names[c],
@@ -490,7 +520,7 @@ char *pf_ctx_check_report(const pf_ctx *ctx)
         if (h->n_classes == 0)
             fprintf(f, " (no foreground)");
         for (uint32_t k = 0; k < h->n_classes; k++)
-            fprintf(f, " %d:%llu", c->classes[k].label, (unsigned long long)c->classes[k].voxels);
+            pf_dataset_print_class(&ctx->ds, f, c->classes[k].label, c->classes[k].voxels);
         fprintf(f, "\n");
     }
     for (int i = 0; i < ctx->n_skipped; i++)
