@@ -29,6 +29,7 @@ typedef struct pf_dataset {
     int n_labels;        /* distinct label values named in dataset.json, background included */
     int *label_values;   /* sorted ascending */
     char **label_names;
+    int n_label_keys;    /* entries of "labels" (nnU-Net's planner counts these) */
     int ignore_label;    /* -1 when dataset.json names none; else the highest value (nnU-Net) */
     /* Regions (nnU-Net's rule: one label entry listing more than one value makes every entry
      * a region). 0 regions = a label dataset. Background entries and "ignore" are not regions. */

@@ -154,6 +154,7 @@ int pf_read_labels(pf_dataset *ds, json_t *j, const char *jpath, pf_error *err)
     ds->ignore_label = -1;
     if (!json_is_object(obj) || json_object_size(obj) == 0)
         return pf_fail(err, EINVAL, "%s: \"labels\" must be a non-empty object", jpath);
+    ds->n_label_keys = (int)json_object_size(obj);
     json_object_foreach(obj, name, v) {
         if (json_is_integer(v)) {
             json_int_t raw = json_integer_value(v);

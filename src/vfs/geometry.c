@@ -69,7 +69,7 @@ static int make_fingerprint(const pf_dataset *ds, const pf_options *o, const pf_
     fp->spacings = *spacings;
     fp->shapes = *shapes;
     fp->median_relative_size_after_cropping = pf_median(rel, k);
-    fp->n_labels = ds->n_labels;
+    fp->n_labels = ds->n_label_keys; /* len(dataset.json "labels"), as nnU-Net's planner */
     fp->num_training = ds->n_cases;
     fp->gpu_memory_gb = o->gpu_mem_gb;
     free(rel);
