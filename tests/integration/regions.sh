@@ -203,6 +203,23 @@ for p in m['positions']:
         z, y, x = [v - b for v, b in zip(p['voxel'], p['box_start'])]
         assert 1 <= p['class'] <= 3 and a[p['position'], p['class'] - 1, z, y, x] == 1, p
 "
+getb train/epoch_0/step_0/seg.npy aug=nnunet,aug_p_rotation=1 >"$T/b/seg_aug.npy"
+getb train/epoch_0/step_0/meta.json aug=nnunet,aug_p_rotation=1 >"$T/b/meta_aug.json"
+check "augmented (rotated) region targets: nested channels, -1 alike in all; meta.json digests them" "$PY" -c "
+import json, xxhash, numpy as np
+a = np.load('$T/b/seg_aug.npy'); assert a.shape == (4, 3, 48, 64, 64), a.shape
+assert set(np.unique(a)) <= {-1, 0, 1} and (a[:, 0] == 1).any()
+w, c, e = a[:, 0], a[:, 1], a[:, 2]
+assert ((e == 1) <= (c == 1)).all() and ((c == 1) <= (w == 1)).all()
+assert ((w == -1) == (c == -1)).all() and ((c == -1) == (e == -1)).all()
+for p in json.load(open('$T/b/meta_aug.json'))['positions']:
+    assert p['seg_xxh3'] == '%016x' % xxhash.xxh3_64_intdigest(a[p['position']].tobytes()), p
+for s in range(4):
+    a = np.load('$T/b/seg_%d.npy' % s)
+    for p in json.load(open('$T/b/meta_%d.json' % s))['positions']:
+        assert p['seg_xxh3'] == '%016x' % xxhash.xxh3_64_intdigest(a[p['position']].tobytes()), p
+"
+
 if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null; then
     M=$T/mnt_b
     mount_same() {
@@ -305,6 +322,26 @@ import json
 s = json.load(open('$T/i/summary.json'))
 assert s['centred_on_annotated'] == s['positions'] - s['forced_positions'] == 30 * 4, s
 assert s['random_crops'] == 0 and set(s['classes']) == {'1', '2'}, s
+"
+
+# regions and the ignore label together: nnU-Net appends the ignore label as a last channel
+HR=$T/Dataset203_HippocampusSparseRegions
+mkdir -p "$HR"
+ln -s "$HIPPO_SRC/imagesTr" "$HR/imagesTr"
+ln -s "$H/labelsTr" "$HR/labelsTr"
+"$PY" -c "
+import json; d = json.load(open('$H/dataset.json'))
+d['labels'] = {'background': 0, 'hippocampus': [1, 2], 'posterior': 2, 'ignore': 3}
+d['regions_class_order'] = [1, 2]; json.dump(d, open('$HR/dataset.json', 'w'))"
+"$PF" get "$HR" train/epoch_0/step_0/seg.npy -o "$IO" >"$T/i/rseg.npy" 2>>"$T/get.err"
+"$PF" get "$HR" train/epoch_0/step_0/meta.json -o "$IO" >"$T/i/rmeta.json" 2>>"$T/get.err"
+check "regions with an ignore label: R + 1 channels, the last the ignore label; non-forced centred" "$PY" -c "
+import sys, json, numpy as np; sys.path.insert(0, '$T'); from ref import box, regions
+a = np.load('$T/i/rseg.npy'); assert a.shape == (6, 3, 8, 8, 8), a.shape
+for p in json.load(open('$T/i/rmeta.json'))['positions']:
+    lab = box(np.load('$T/i/case_%s.npy' % p['case'])[0], p['box_start'], p['box_end'])
+    assert np.array_equal(a[p['position']], regions(lab, regions=[(1, 2), (2,), (3,)])), p
+    assert p['class_name'] in ('hippocampus', 'posterior') if p['forced'] else p['class_name'] == 'annotated', p
 "
 
 # ---------------------------------------------------------------- bad label entries
