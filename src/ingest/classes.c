@@ -38,9 +38,12 @@ int pf_case_classes(const pf_dataset *ds, const int16_t *seg, const int64_t shap
         memset(member, 1, PF_SEG_VALUES);
         member[ds->ignore_label + 1] = 0;
         if (pf_class_locations_set(seg, shape, member, PF_CLASS_ANNOTATED,
-                                   SET_STREAM_BASE + PF_CLASS_ANNOTATED, &one, err) ||
-            append(&n, classes, &one, err))
+                                   SET_STREAM_BASE + PF_CLASS_ANNOTATED, &one, err))
             goto out;
+        if (append(&n, classes, &one, err)) {
+            free(one.locs);
+            goto out;
+        }
     }
     if (ds->n_regions) {
         for (int r = 0; r < ds->n_regions; r++) {
@@ -59,7 +62,8 @@ int pf_case_classes(const pf_dataset *ds, const int16_t *seg, const int64_t shap
         if (pf_class_locations(seg, shape, ds->ignore_label, &n_plain, &plain, err) ||
             pf_resize(classes, (size_t)(n + n_plain) + 1, sizeof **classes, err))
             goto out;
-        memcpy(*classes + n, plain, (size_t)n_plain * sizeof *plain);
+        if (n_plain)
+            memcpy(*classes + n, plain, (size_t)n_plain * sizeof *plain);
         n += n_plain;
         free(plain); /* the rows' locations now belong to *classes */
         plain = NULL;
