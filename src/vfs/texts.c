@@ -192,12 +192,14 @@ char *pf_text_readme(const pf_ctx *ctx)
         snprintf(ds, sizeof ds, ", seg_ds1..%d.npy (deep supervision)", ctx->n_ds - 1);
     shape_text(ctx, 0, dshape, sizeof dshape);
     shape_text(ctx, 1, sshape, sizeof sshape);
-    snprintf(segdesc, sizeof segdesc, "%s, %d = outside the case%s",
-             ctx->ds.n_regions ? "regions, one channel each (dataset.json order), 1 inside, 0 "
-                                 "outside" : "labels",
-             ctx->opt.seg_outside_zero ? 0 : -1,
-             ctx->ds.n_regions && ctx->ds.ignore_label >= 0 ? "; last channel: ignore label"
-                                                            : "");
+    if (ctx->ds.n_regions)
+        snprintf(segdesc, sizeof segdesc, "regions, a channel each (dataset.json order%s): 1 "
+                 "in the region, else 0; %d outside the case",
+                 ctx->ds.ignore_label >= 0 ? ", the last the ignore label" : "",
+                 ctx->opt.seg_outside_zero ? 0 : -1);
+    else
+        snprintf(segdesc, sizeof segdesc, "labels, %d = outside the case",
+                 ctx->opt.seg_outside_zero ? 0 : -1);
     r = asprintf(&s,
         "patchfs %s - deterministic nnU-Net training batches of %s (format %d)\n"
         "\n"
