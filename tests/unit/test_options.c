@@ -761,6 +761,18 @@ static const struct {
      "\"steps\":250,\"val_steps\":50,\"epochs\":1000,\"fold\":0,"
      "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\","
      "\"crop\":\"nonzero\",\"sampler\":\"nnunet\"}"},
+    /* seg_outside=0: named (its default -1 never is, so earlier files keep their bytes) */
+    {"seg_outside=0",
+     PF_OPT_CONTENT, {{21, 32, 27}, {0, 0, 0}},
+     "{\"seed\":0,\"patch\":[21,32,27],\"batch\":2,\"oversample\":0.33,\"forced_from\":1,"
+     "\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\","
+     "\"seg_outside\":0}"},
+    {"seg_outside=-1",
+     PF_OPT_CONTENT, {{21, 32, 27}, {0, 0, 0}},
+     "{\"seed\":0,\"patch\":[21,32,27],\"batch\":2,\"oversample\":0.33,\"forced_from\":1,"
+     "\"fold\":0,"
+     "\"configuration\":\"3d_fullres\",\"normalize\":\"auto\",\"crop\":\"nonzero\",\"sampler\":\"nnunet\"}"},
     /* golden: the options of patchfs.json */
     {"seed=7,batch=3,patch=16x24x24",
      PF_OPT_CONTENT | PF_OPT_TREE, {{16, 24, 24}, {0, 0, 0}},
