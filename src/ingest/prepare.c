@@ -127,12 +127,11 @@ int pf_prepare_check_input(const pf_loaded_case *lc, const pf_prep_spec *spec,
             continue;
         for (size_t i = 0; i < nv; i++)
             if (!(v[i] >= 0.0f && v[i] <= 255.0f)) { /* NaN too */
-                const int one_file = src->n_images <= 1;
-                const char *path = src->images[one_file ? 0 : c];
-                return pf_fail(err, EINVAL, "%s: %s%d is normalised as RGB (rgb_to_0_1, "
+                /* one file per channel, or one 4D file (Decathlon) */
+                const char *path = src->images[src->n_images > c ? c : 0];
+                return pf_fail(err, EINVAL, "%s: channel %d is normalised as RGB (rgb_to_0_1, "
                                "values / 255) but holds %g at voxel (z, y, x) = (%lld, %lld, "
-                               "%lld); RGB channels lie in [0, 255]", path,
-                               one_file ? "frame " : "channel ", c, (double)v[i],
+                               "%lld); RGB channels lie in [0, 255]", path, c, (double)v[i],
                                (long long)(i / (size_t)(S[1] * S[2])),
                                (long long)(i / (size_t)S[2] % (size_t)S[1]),
                                (long long)(i % (size_t)S[2]));

@@ -1,6 +1,7 @@
 /* intensity.c - nnU-Net's intensity augmentations on a sample's (C, P) float image: Gaussian
  * noise, Gaussian blur, brightness, contrast, low-resolution simulation and gamma (inverted
- * and normal), in nnU-Net's order (pf_aug_intensity, declared in augment.h).
+ * and normal), in nnU-Net's order (pf_aug_intensity, declared in augment.h), and the zeroing
+ * outside the mask that follows them when use_mask_for_norm (pf_aug_mask_outside).
  *
  * These run on every voxel of an augmented sample, so they are written for speed: float
  * arithmetic in groups of PF_VL lanes (vecmath.h), statistics in double lanes, blur along whole
@@ -464,4 +465,13 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
             gamma_channel(v, n, p->gamma_g[c], 0);
     }
     return 0;
+}
+
+/* ---- masking ---- */
+
+void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (seg[i] < 0)
+            img[i] = 0.0f;
 }
