@@ -161,20 +161,30 @@ static void add_noise(const pf_aug_params *p, size_t first, size_t n, float *img
 
 /* ---- Gaussian blur ---- */
 
+/* torch's pad mode 'reflect' (batchgeneratorsv2's blur_dimension): the edge voxel is not
+ * repeated, c b | a b c d | c b; repeated for pads longer than the axis (n >= 2) */
 static int64_t reflect(int64_t i, int64_t n)
 {
-    while (i < 0 || i >= n) /* scipy's 'reflect': d c b a | a b c d | d c b a */
-        i = i < 0 ? -i - 1 : 2 * n - i - 1;
+    while (i < 0 || i >= n)
+        i = i < 0 ? -i : 2 * (n - 1) - i;
     return i;
 }
 
 #define BLUR_MAX_RADIUS 7
 
-/* Normalised Gaussian taps, radius ceil(3 sigma) (at most 7); returns the radius. */
+/* batchgeneratorsv2's kernel (_build_kernel with blur_dimension's truncate 6): size
+ * _round_to_nearest_odd(6 sigma + 0.5), i.e. Python's round (half to even; rint in the default
+ * rounding mode) moved one towards the unrounded value when even; taps exp(-x^2 / (2 sigma^2))
+ * at integer offsets, normalised. Radius at most 7 (sigma up to about 2.3; nnU-Net draws at
+ * most 1, radius 3); returns it. */
 static int blur_kernel(double sigma, float k[2 * BLUR_MAX_RADIUS + 1])
 {
     double w[2 * BLUR_MAX_RADIUS + 1], sum = 0.0;
-    int r = (int)ceil(3.0 * sigma);
+    const double t = 6.0 * sigma + 0.5, rounded = rint(t);
+    int size = (int)rounded, r;
+    if (size % 2 == 0)
+        size += t - rounded >= 0.0 ? 1 : -1;
+    r = (size - 1) / 2;
     if (r > BLUR_MAX_RADIUS)
         r = BLUR_MAX_RADIUS;
     for (int j = -r; j <= r; j++)

@@ -13,6 +13,10 @@ and the served arrays against numpy/scipy.
                                      sampling (scipy map_coordinates, zero outside) at
                                      b + (Pb - 1) / 2 + Rz Ry Rx S (o - (P - 1) / 2), S in-plane for
                                      dummy 2D (b: the enlarged patch's start, Pb its size)
+  aug_parity.py blur MNT STEPS       blur only: the served image equals batchgeneratorsv2's
+                                     blur (round_to_nearest_odd(6 sigma + 0.5) taps, numpy's
+                                     'reflect' = torch's) of the plain crop with the recorded
+                                     sigmas, Z included for dummy 2D
   aug_parity.py identity MNT STEPS   zero angles, unit scale, P and Pb of equal parity on every
                                      axis: the rotated grid is the plain crop, bit for bit
   aug_parity.py makemask DIR         writes a BraTS-like dataset (use_mask_for_norm)
@@ -189,6 +193,61 @@ def grid(mnt, steps):
     if n3:
         print("grid: %d of %d 3D samples told apart from the reversed matrix order" % (alt_far, n3))
         assert alt_far >= n3 // 2
+
+
+def plain_crop(arr, start, P, fill):
+    out = np.full(arr.shape[:1] + tuple(P), fill, dtype=arr.dtype)
+    src, dst = [], []
+    for ax in range(3):
+        lo, hi = max(start[ax], 0), min(start[ax] + P[ax], arr.shape[1 + ax])
+        if hi <= lo:
+            return out
+        src.append(slice(lo, hi))
+        dst.append(slice(lo - start[ax], hi - start[ax]))
+    out[(slice(None),) + tuple(dst)] = arr[(slice(None),) + tuple(src)]
+    return out
+
+
+def nearest_odd(t):
+    r = round(t)  # Python's round: half to even, as batchgeneratorsv2
+    return r if r % 2 == 1 else (r + 1 if t - r >= 0 else r - 1)
+
+
+def bgv2_blur(v, sigmas):
+    """GaussianBlurTransform: per axis a kernel of nearest_odd(6 sigma + 0.5) taps (truncate 6
+    in blur_dimension), exp(-x^2 / 2 sigma^2) normalised, torch 'reflect' padding."""
+    v = v.astype(np.float64)
+    for ax, s in enumerate(sigmas):
+        if s <= 0 or v.shape[ax] == 1:
+            continue
+        r = (nearest_odd(6 * s + 0.5) - 1) // 2
+        x = np.arange(-r, r + 1)
+        k = np.exp(-0.5 * (x / s) ** 2)
+        k /= k.sum()
+        pad = [(0, 0)] * 3
+        pad[ax] = (r, r)
+        p = np.pad(v, pad, mode="reflect")
+        v = sum(k[j] * np.take(p, np.arange(j, j + v.shape[ax]), axis=ax) for j in range(2 * r + 1))
+    return v
+
+
+def blur(mnt, steps):
+    P = options(mnt)["patch"]
+    n = zb = 0
+    for d, k, p in positions(mnt, steps):
+        a = p["augmentation"]
+        data = np.load(os.path.join(d, "sample_%d" % k, "data.npy"))
+        ref = plain_crop(case(mnt, p["case"])[0], p["box_start"], P, np.float32(0))
+        for c in range(data.shape[0]):
+            sig = (a["blur_sigma"] or [None] * data.shape[0])[c]
+            want = ref[c] if sig is None else bgv2_blur(ref[c], sig)
+            err = np.abs(data[c] - want).max() / max(1.0, np.abs(want).max())
+            assert err < 1e-5, (d, k, c, err)
+            if sig is not None:
+                n += 1
+                zb += sig[0] > 0
+    print("blur: %d blurred channels equal batchgeneratorsv2's blur, %d of them along Z" % (n, zb))
+    assert n > 10
 
 
 def identity(mnt, steps):

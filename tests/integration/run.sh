@@ -340,6 +340,7 @@ if want augment; then
     }
     augp "brightness, contrast, gamma: BGContrast draws (KS)" "$T/gen_nnunet" "$ZERO,aug_p_brightness=1,aug_p_contrast=1,aug_p_gamma=1,aug_p_gamma_invert=1,patch=8x16x16,batch=4" draws 60
     augp "dummy 2D: one in-plane angle, mirroring and blur on Z too" "$T/gen_nnunet" "patch=4x24x24,batch=4,aug_p_rotation=1,aug_p_blur=1,aug_p_blur_channel=1" dummy2d 60
+    augp "dummy-2D blur = batchgeneratorsv2's, along Z too" "$T/gen_ct" "$ZERO,aug_p_blur=1,aug_p_blur_channel=1,patch=5x18x17" blur 8
     augp "isotropic 3D: three angles U(-30, 30)" "$T/gen_nnunet" "patch=16x16x16,batch=4,aug_p_rotation=1" iso3d 40
     augp "3D grid = scipy at nnU-Net's centre, Rz Ry Rx S" "$T/gen_ct" "$ZERO,aug_p_rotation=1,aug_p_scaling=1,aug_rotation=-60:60,patch=12x17x9" grid 10
     augp "dummy-2D grid = scipy, in-plane rotation and scaling" "$T/gen_ct" "$ZERO,aug_p_rotation=1,aug_p_scaling=1,patch=4x20x22" grid 10
