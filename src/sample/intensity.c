@@ -367,9 +367,11 @@ static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float ran
 
 #define GAMMA_BLOCK 64
 
-/* batchgenerators' augment_gamma with retain_stats, on s * v for s = +1 or -1 (the inverted
- * image): x -> ((x - min) / (range + 1e-7))^g (range + 1e-7) + min, then the mean and
- * standard deviation of x restored; the result is multiplied by s again. The main loop is
+/* batchgeneratorsv2's GammaTransform with retain_stats, on s * v for s = +1 or -1 (the
+ * inverted image): x -> ((x - min) / max(range, 1e-7))^g range + min, then the mean and
+ * standard deviation of x restored (x - mean') std / max(std', 1e-7) + mean; the result is
+ * multiplied by s again. (Standard deviations are the population's: torch's unbiased ones
+ * have the same ratio.) The main loop is
  * gamma_lanes split in two (logarithms, then exponentials); the remainder calls it whole. */
 static void gamma_channel(float *v, size_t n, double g, int invert)
 {
@@ -384,8 +386,8 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
         st.mean = -st.mean;
     }
     {
-        const double range = (double)st.mx - (double)st.mn + 1e-7;
-        const float inv = (float)(1.0 / range), rf = (float)range, gf = (float)g,
+        const double range = (double)st.mx - (double)st.mn;
+        const float inv = (float)(1.0 / fmax(range, 1e-7)), rf = (float)range, gf = (float)g,
                     tmin = (float)pf_exp(-125.0 / g * 0.69314718055994530942);
         stats_acc a;
         pf_d2 ss[2] = {{0, 0}, {0, 0}}, qq[2] = {{0, 0}, {0, 0}}, shift;
@@ -417,7 +419,7 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
         st2 = acc_result(&a);
     }
     {
-        const float a = (float)(st.sd / (st2.sd + 1e-8)), m2 = (float)st2.mean,
+        const float a = (float)(st.sd / fmax(st2.sd, 1e-7)), m2 = (float)st2.mean,
                     m1 = (float)st.mean;
         for (i = 0; i + PF_VL <= n; i += PF_VL)
             pf_vf_store(v + i, ((pf_vf_load(v + i) - m2) * a + m1) * sg);

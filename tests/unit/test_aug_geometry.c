@@ -24,16 +24,19 @@ static void matmul(const mat3 a, const mat3 b, mat3 out)
 }
 
 /* batchgeneratorsv2's create_affine_matrix_3d(angles, scales), written from its definition
- * with libm: Rz(angles[2]) @ Ry(angles[1]) @ Rx(angles[0]) @ diag(scales). */
-static void nnunet_affine(const double a[3], const double s[3], mat3 out)
+ * with libm: Rz(angles[2]) @ Ry(angles[1]) @ Rx(angles[0]) @ diag(scales); reversed: the
+ * other order, Rx Ry Rz S (what patchfs did before format 3). */
+static void nnunet_affine(const double a[3], const double s[3], int reversed, mat3 out)
 {
-    const mat3 Rx = {{1, 0, 0}, {0, cos(a[0]), -sin(a[0])}, {0, sin(a[0]), cos(a[0])}};
-    const mat3 Ry = {{cos(a[1]), 0, sin(a[1])}, {0, 1, 0}, {-sin(a[1]), 0, cos(a[1])}};
-    const mat3 Rz = {{cos(a[2]), -sin(a[2]), 0}, {sin(a[2]), cos(a[2]), 0}, {0, 0, 1}};
+    const double c0 = cos(a[0]), s0 = sin(a[0]), c1 = cos(a[1]), s1 = sin(a[1]);
+    const double c2 = cos(a[2]), s2 = sin(a[2]);
+    const mat3 Rx = {{1, 0, 0}, {0, c0, -s0}, {0, s0, c0}};
+    const mat3 Ry = {{c1, 0, s1}, {0, 1, 0}, {-s1, 0, c1}};
+    const mat3 Rz = {{c2, -s2, 0}, {s2, c2, 0}, {0, 0, 1}};
     const mat3 S = {{s[0], 0, 0}, {0, s[1], 0}, {0, 0, s[2]}};
     mat3 t, u;
-    matmul(Rz, Ry, t);
-    matmul(t, Rx, u);
+    matmul(reversed ? Rx : Rz, Ry, t);
+    matmul(t, reversed ? Rz : Rx, u);
     matmul(u, S, out);
 }
 
@@ -48,7 +51,8 @@ static double max_diff(const mat3 a, const mat3 b)
 
 static void test_matrix_is_nnunets(void **state)
 {
-    const double angles[4][3] = {{0.4, -0.2, 0.7}, {-0.5, 0.52, -0.31}, {0.1, 0.0, -0.45}, {0, 0, 0}};
+    const double angles[4][3] = {
+        {0.4, -0.2, 0.7}, {-0.5, 0.52, -0.31}, {0.1, 0.0, -0.45}, {0, 0, 0}};
     const int patch[3] = {12, 17, 15};
     const int64_t start[3] = {3, -2, 7};
     (void)state;
@@ -58,7 +62,7 @@ static void test_matrix_is_nnunets(void **state)
             double G[3][3], origin[3], k = 0.8 + 0.15 * v;
             const double s3[3] = {k, k, k}, s2[3] = {1.0, k, k};
             const double a2[3] = {angles[v][0], 0, 0};
-            mat3 want, other, t, u;
+            mat3 want, other;
             memset(&p, 0, sizeof p);
             p.dims = dims;
             p.rotate = 1;
@@ -67,7 +71,7 @@ static void test_matrix_is_nnunets(void **state)
             p.centre_shift[0] = 0.5, p.centre_shift[1] = -0.5;
             memcpy(p.angle, dims == 3 ? angles[v] : a2, sizeof p.angle);
             pf_aug_grid(&p, start, patch, G, origin);
-            nnunet_affine(p.angle, dims == 3 ? s3 : s2, want);
+            nnunet_affine(p.angle, dims == 3 ? s3 : s2, 0, want);
             assert_true(max_diff((const double(*)[3])G, want) < 1e-12);
             /* the origin: grid centre (start + (P - 1) / 2 + shift) less G (P - 1) / 2 */
             for (int i = 0; i < 3; i++) {
@@ -77,14 +81,7 @@ static void test_matrix_is_nnunets(void **state)
                 assert_true(fabs(origin[i] - o) < 1e-9);
             }
             if (dims == 3 && v < 2) { /* the order matters for these angles: the test has power */
-                const mat3 Rx = {{1, 0, 0}, {0, cos(p.angle[0]), -sin(p.angle[0])}, {0, sin(p.angle[0]), cos(p.angle[0])}};
-                const mat3 Rz = {{cos(p.angle[2]), -sin(p.angle[2]), 0}, {sin(p.angle[2]), cos(p.angle[2]), 0}, {0, 0, 1}};
-                const mat3 Ry = {{cos(p.angle[1]), 0, sin(p.angle[1])}, {0, 1, 0}, {-sin(p.angle[1]), 0, cos(p.angle[1])}};
-                matmul(Rx, Ry, t);
-                matmul(t, Rz, u);
-                for (int i = 0; i < 3; i++)
-                    for (int j = 0; j < 3; j++)
-                        other[i][j] = u[i][j] * k;
+                nnunet_affine(p.angle, s3, 1, other);
                 assert_true(max_diff(other, want) > 0.05);
             }
         }
@@ -100,7 +97,8 @@ static void parity_case(pf_case *c)
     for (int z = 0; z < 22; z++)
         for (int y = 0; y < 25; y++)
             for (int x = 0; x < 27; x++) {
-                im[(z * 25 + y) * 27 + x] = (float)(sin(0.37 * z) * 30.0 + cos(0.23 * y) * 20.0 + 0.9 * x);
+                im[(z * 25 + y) * 27 + x] =
+                    (float)(sin(0.37 * z) * 30.0 + cos(0.23 * y) * 20.0 + 0.9 * x);
                 sg[(z * 25 + y) * 27 + x] = (int16_t)((x + y + z) % 3);
             }
 }
@@ -113,7 +111,8 @@ static double trilinear(const pf_case *c, const double q[3])
     for (int d = 0; d < 3; d++)
         f[d] = floor(q[d]);
     for (int k = 0; k < 8; k++) {
-        const int64_t i[3] = {(int64_t)f[0] + (k >> 2), (int64_t)f[1] + ((k >> 1) & 1), (int64_t)f[2] + (k & 1)};
+        const int64_t i[3] = {(int64_t)f[0] + (k >> 2), (int64_t)f[1] + ((k >> 1) & 1),
+                              (int64_t)f[2] + (k & 1)};
         double w = 1.0;
         for (int d = 0; d < 3; d++)
             w *= i[d] == (int64_t)f[d] ? 1.0 - (q[d] - f[d]) : q[d] - f[d];
@@ -185,7 +184,8 @@ static void test_identity_grid_both_parities(void **state)
                     double q[3];
                     for (int d = 0; d < 3; d++)
                         q[d] = (double)b[d] + (Pb - 1) / 2.0 + (oo[d] - (P - 1) / 2.0);
-                    worst = fmax(worst, fabs(grid_out[((size_t)z * P + y) * P + x] - trilinear(&c, q)));
+                    worst = fmax(worst, fabs(grid_out[((size_t)z * P + y) * P + x] -
+                                             trilinear(&c, q)));
                 }
         assert_true(worst < 1e-4);
         free(grid_out);
