@@ -388,6 +388,8 @@ if want broken; then
     check "broken: malformed dataset.json names file and line" broken "$T/b_json" "dataset.json:2:"
     mk b_nojson; rm "$T/b_nojson/dataset.json"
     check "broken: missing dataset.json" broken "$T/b_nojson" "dataset.json: missing"
+    check "broken: rgb_to_0_1 value outside [0, 255] (check and mount name the file)" broken \
+        "$T/rgb/rgb_bad" "rgb_bad/imagesTr/case_002_0000.nii.gz: channel 0 is normalised as RGB"
     mk b_nolabel; rm "$T/b_nolabel/labelsTr/case_003.nii.gz"
     check "broken: image without label" broken "$T/b_nolabel" "labelsTr/case_003.nii.gz: missing label"
     mk b_noimage; rm "$T/b_noimage/imagesTr/case_002_0000.nii.gz"
