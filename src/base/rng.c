@@ -4,8 +4,12 @@
 #include <string.h>
 #include <xxhash.h>
 
-/* Domain separator: "patchfs" + format version, so a future format never reuses words. */
-#define PF_RNG_DOMAIN (0x7061746368667300ULL | PF_FORMAT_VERSION)
+/* Domain separator: "patchfs" + the version of the streams' construction. It was the format
+ * version up to format 2; format 3 changed what the augmentation does with its words, not the
+ * streams, so the streams keep version 2 and plain batches stay byte for byte those of format
+ * 2. A format that changes the construction bumps this. */
+#define PF_RNG_STREAMS_VERSION 2
+#define PF_RNG_DOMAIN (0x7061746368667300ULL | PF_RNG_STREAMS_VERSION)
 
 pf_stream pf_stream_make(uint64_t seed, uint64_t split, uint64_t epoch, uint64_t step,
                          uint64_t position, pf_purpose purpose)

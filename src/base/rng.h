@@ -7,13 +7,15 @@
  * and no floating point, so they are identical on every compiler and CPU.
  *
  * The construction is part of the on-disk format: changing it changes every served byte, so it
- * is versioned by PF_FORMAT_VERSION (patchfs.json "format"). */
+ * is versioned (rng.c's PF_RNG_STREAMS_VERSION) and bumps PF_FORMAT_VERSION (patchfs.json
+ * "format"), which also moves when served bytes change for other reasons (format 3:
+ * nnU-Net's augmentation rules, docs/design.md). */
 #ifndef PATCHFS_RNG_H
 #define PATCHFS_RNG_H
 
 #include <stdint.h>
 
-#define PF_FORMAT_VERSION 2
+#define PF_FORMAT_VERSION 3
 
 /* What a draw is for; part of the stream key so purposes never share words. */
 typedef enum {

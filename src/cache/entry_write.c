@@ -152,7 +152,9 @@ int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_prep_spec 
                        ds->root, ds->n_channels, PF_MAX_CHANNELS);
     }
     /* nnU-Net's order: transpose, crop, normalise, resample; class locations afterwards */
-    if (pf_load_case(ds, case_idx, &lc, err) || pf_prepare_case(&lc, spec, &pp, err))
+    if (pf_load_case(ds, case_idx, &lc, err) ||
+        pf_prepare_check_input(&lc, spec, &ds->cases[case_idx], err) ||
+        pf_prepare_case(&lc, spec, &pp, err))
         goto out;
     memcpy(h->affine, lc.info.affine, sizeof h->affine);
     pf_loaded_case_free(&lc); /* the source volume is no longer needed */

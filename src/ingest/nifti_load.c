@@ -100,9 +100,11 @@ static int fill_info(const char *path, const nifti_image *nim, pf_nifti_info *in
                        "bytes, more than the %lld GiB patchfs accepts (corrupt header?)", path,
                        (long long)info->nx, (long long)info->ny, (long long)info->nz,
                        (long long)frames, nim->nbyper, (long long)(PF_NIFTI_MAX_BYTES >> 30));
-    info->spacing[0] = nim->dx;
-    info->spacing[1] = nim->dy;
-    info->spacing[2] = nim->dz;
+    /* a negative pixdim (some converters flip an axis that way) is a spacing of its absolute
+     * value, as nnU-Net's readers give it; the orientation is the affine's */
+    info->spacing[0] = fabs(nim->dx);
+    info->spacing[1] = fabs(nim->dy);
+    info->spacing[2] = fabs(nim->dz);
     info->datatype = nim->datatype;
     info->nifti_version = header_version(nim->fname);
     if (nim->sform_code > 0) {

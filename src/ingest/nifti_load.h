@@ -19,7 +19,7 @@
 
 typedef struct pf_nifti_info {
     int64_t nx, ny, nz, nt; /* nt = number of 3D frames (channels in the Decathlon layout) */
-    double spacing[3];      /* x, y, z (pixdim 1..3) */
+    double spacing[3];      /* x, y, z (|pixdim 1..3|) */
     double affine[16];      /* voxel (i,j,k,1) -> world, row-major; sform, else qform, else pixdim */
     int datatype;           /* NIfTI DT_* code */
     int nifti_version;      /* 1 or 2 */

@@ -116,6 +116,30 @@ static int run_resample(pf_resample *r, int threads, pf_error *err)
     return 0;
 }
 
+int pf_prepare_check_input(const pf_loaded_case *lc, const pf_prep_spec *spec,
+                           const pf_case_src *src, pf_error *err)
+{
+    const int64_t *S = lc->shape;
+    const size_t nv = (size_t)(S[0] * S[1] * S[2]);
+    for (int c = 0; c < spec->n_channels; c++) {
+        const float *v = lc->image + (size_t)c * nv;
+        if (spec->norm[c].scheme != PF_SCHEME_RGB01)
+            continue;
+        for (size_t i = 0; i < nv; i++)
+            if (!(v[i] >= 0.0f && v[i] <= 255.0f)) { /* NaN too */
+                /* one file per channel, or one 4D file (Decathlon) */
+                const char *path = src->images[src->n_images > c ? c : 0];
+                return pf_fail(err, EINVAL, "%s: channel %d is normalised as RGB (rgb_to_0_1, "
+                               "values / 255) but holds %g at voxel (z, y, x) = (%lld, %lld, "
+                               "%lld); RGB channels lie in [0, 255]", path, c, (double)v[i],
+                               (long long)(i / (size_t)(S[1] * S[2])),
+                               (long long)(i / (size_t)S[2] % (size_t)S[1]),
+                               (long long)(i % (size_t)S[2]));
+            }
+    }
+    return 0;
+}
+
 int pf_prepare_case(const pf_loaded_case *lc, const pf_prep_spec *spec, pf_prepped *out,
                     pf_error *err)
 {

@@ -58,6 +58,11 @@ typedef struct pf_prepped {
 
 int pf_prepare_case(const pf_loaded_case *lc, const pf_prep_spec *spec, pf_prepped *out,
                     pf_error *err);
+
+/* What a scheme requires of its input, as nnU-Net asserts it: the channels of an RGBTo01 scheme
+ * lie in [0, 255]. An error names the channel's file (src: the case's files) and a voxel. */
+int pf_prepare_check_input(const pf_loaded_case *lc, const pf_prep_spec *spec,
+                           const pf_case_src *src, pf_error *err);
 void pf_prepped_free(pf_prepped *p);
 
 #endif

@@ -20,6 +20,19 @@ int pf_aug_in_plane(const pf_options *o, const int patch[3])
     return o->patch_2d || (double)m / (double)patch[0] > 3.0;
 }
 
+int pf_aug_dummy_2d(const pf_options *o, const int patch[3])
+{
+    return !o->patch_2d && pf_aug_in_plane(o, patch);
+}
+
+double pf_aug_bg_contrast(double u_choice, double u_value, double lo, double hi)
+{
+    if (u_choice < 0.5 && lo < 1.0)
+        return lo + (1.0 - lo) * u_value;
+    lo = lo > 1.0 ? lo : 1.0;
+    return lo + (hi - lo) * u_value;
+}
+
 /* nnU-Net's rotation range in degrees for this configuration (or the user's). */
 static void rotation_range(const pf_options *o, const int patch[3], double *lo, double *hi)
 {
@@ -48,7 +61,7 @@ void pf_aug_initial_patch(const pf_options *o, const int patch[3], int out[3])
         a = 90.0;
     c = pf_cos(a * DEG);
     s = pf_sin(a * DEG);
-    if (pf_aug_in_plane(o, patch)) {
+    if (o->patch_2d) {
         /* rotate_coords_2d of (Y, X): [y c + x s, -y s + x c] */
         double y = patch[1], x = patch[2];
         f[0] = patch[0];
@@ -73,6 +86,8 @@ void pf_aug_initial_patch(const pf_options *o, const int patch[3], int out[3])
     }
     for (int d = 0; d < 3; d++)
         out[d] = (int)(f[d] / 0.85);
+    if (pf_aug_in_plane(o, patch))
+        out[0] = patch[0]; /* dummy 2D: the 3D rule, then initial_patch_size[0] = patch[0] */
 }
 
 /* A uniform double in [0, 1) from word `index` of the stream: fixed indices keep every
@@ -87,6 +102,13 @@ static double uniform(const pf_stream *s, uint64_t index, double lo, double hi)
     return lo + (hi - lo) * u01(s, index);
 }
 
+/* BGContrast((lo, hi)) for channel c of a block: its choice word 1 + 2c, its value word 2 + 2c */
+static double bg_contrast(const pf_stream *s, uint64_t block, int c, double lo, double hi)
+{
+    return pf_aug_bg_contrast(u01(s, block + 1 + 2 * (uint64_t)c),
+                              u01(s, block + 2 + 2 * (uint64_t)c), lo, hi);
+}
+
 /* Word indices of the augmentation stream: each transform owns a block, each channel a slot
  * of fixed width in it. The layout is part of the format (golden digests pin it): W_CHANNELS
  * is the number of channel slots each per-channel block was laid out for, not a limit that may
@@ -94,7 +116,7 @@ static double uniform(const pf_stream *s, uint64_t index, double lo, double hi)
 #define W_CHANNELS 64
 #define W_BLUR_SLOT 8      /* per channel: the blur decision and three sigmas (4 used) */
 #define W_LOWRES_SLOT 2    /* per channel: the decision and the zoom */
-#define W_BLOCK (2 * W_CHANNELS + 2) /* brightness ... gamma: up to two words a channel, two more */
+#define W_BLOCK (2 * W_CHANNELS + 2) /* brightness ... gamma: two words a channel, two more */
 _Static_assert(PF_MAX_CHANNELS <= W_CHANNELS,
                "more channels than the augmentation stream has slots for: a new format");
 enum { W_ROT = 0, W_SCALE = 8, W_NOISE = 16, W_MIRROR = 24, W_BLUR = 32,
@@ -108,8 +130,15 @@ void pf_aug_draw(const pf_options *o, int channels, const int patch[3], uint64_t
     pf_stream s = pf_stream_make(seed, 0, epoch, step, position, PF_PURPOSE_AUG);
     const double *P = o->aug_p;
     double lo, hi;
+    int pb[3];
     memset(p, 0, sizeof *p);
     p->dims = pf_aug_in_plane(o, patch) ? 2 : 3;
+    p->dummy_2d = pf_aug_dummy_2d(o, patch);
+    /* nnU-Net's grid turns about (Pb - 1) / 2 of the enlarged patch, the crop's centre is
+     * start + (P - 1) / 2 (sampler.c: start = box + Pb // 2 - P // 2) */
+    pf_aug_initial_patch(o, patch, pb);
+    for (int d = 0; d < 3; d++)
+        p->centre_shift[d] = (pb[d] % 2 ? 0.0 : -0.5) - (patch[d] % 2 ? 0.0 : -0.5);
     rotation_range(o, patch, &lo, &hi);
     if (u01(&s, W_ROT) < P[PF_AUG_P_ROTATION]) {
         p->rotate = 1;
@@ -137,18 +166,18 @@ void pf_aug_draw(const pf_options *o, int channels, const int patch[3], uint64_t
                     p->blur_sigma[c][d] = uniform(&s, W_BLUR + 2 + W_BLUR_SLOT * (uint64_t)c +
                                                           (uint64_t)d,
                                                   0.5, 1.0);
-                if (p->dims == 2)
-                    p->blur_sigma[c][0] = 0.0; /* no blur across slices */
+                if (o->patch_2d)
+                    p->blur_sigma[c][0] = 0.0; /* 2D data; dummy 2D blurs after the return to 3D */
             }
     if (u01(&s, W_BRIGHT) < P[PF_AUG_P_BRIGHTNESS]) {
         p->bright = 1;
         for (int c = 0; c < channels; c++)
-            p->bright_f[c] = uniform(&s, W_BRIGHT + 1 + (uint64_t)c, 0.75, 1.25);
+            p->bright_f[c] = bg_contrast(&s, W_BRIGHT, c, 0.75, 1.25);
     }
     if (u01(&s, W_CONTRAST) < P[PF_AUG_P_CONTRAST]) {
         p->contrast = 1;
         for (int c = 0; c < channels; c++)
-            p->contrast_f[c] = uniform(&s, W_CONTRAST + 1 + (uint64_t)c, 0.75, 1.25);
+            p->contrast_f[c] = bg_contrast(&s, W_CONTRAST, c, 0.75, 1.25);
     }
     if (u01(&s, W_LOWRES) < P[PF_AUG_P_LOWRES])
         for (int c = 0; c < channels; c++)
@@ -159,14 +188,15 @@ void pf_aug_draw(const pf_options *o, int channels, const int patch[3], uint64_t
     if (u01(&s, W_GAMMA_INV) < P[PF_AUG_P_GAMMA_INVERT]) {
         p->gamma_inv = 1;
         for (int c = 0; c < channels; c++)
-            p->gamma_inv_g[c] = uniform(&s, W_GAMMA_INV + 1 + (uint64_t)c, 0.7, 1.5);
+            p->gamma_inv_g[c] = bg_contrast(&s, W_GAMMA_INV, c, 0.7, 1.5);
     }
     if (u01(&s, W_GAMMA) < P[PF_AUG_P_GAMMA]) {
         p->gamma = 1;
         for (int c = 0; c < channels; c++)
-            p->gamma_g[c] = uniform(&s, W_GAMMA + 1 + (uint64_t)c, 0.7, 1.5);
+            p->gamma_g[c] = bg_contrast(&s, W_GAMMA, c, 0.7, 1.5);
     }
-    for (int d = p->dims == 2 ? 1 : 0; d < 3; d++)
+    /* nnU-Net mirrors axes (0, 1, 2) of 3D patches, dummy 2D included; (Y, X) of 2D ones */
+    for (int d = o->patch_2d ? 1 : 0; d < 3; d++)
         p->mirror[d] = u01(&s, W_MIRROR + (uint64_t)d) < P[PF_AUG_P_MIRROR];
 }
 

@@ -3,12 +3,16 @@
  *
  * Per sample, in nnU-Net's order: rotation and scaling (sampled straight from the mapped
  * volume: no enlarged intermediate patch), Gaussian noise, Gaussian blur, brightness,
- * contrast, low-resolution simulation, gamma on the inverted image, gamma, mirroring.
+ * contrast, low-resolution simulation, gamma on the inverted image, gamma, mirroring, and
+ * with use_mask_for_norm the masked channels zeroed where the seg is < 0 (the caller, render.c,
+ * applies pf_aug_mask_outside before mirroring, with the seg before mirroring: the same).
+ * Dummy 2D (a 3D patch under a third as deep as wide): the spatial transform in-plane, the
+ * rest 3D, as nnU-Net's Convert3DTo2D / Convert2DTo3D around its SpatialTransform.
  * Every parameter is drawn from the position's stream (purpose PF_PURPOSE_AUG) at a fixed word
  * index, and every transcendental value goes through detmath.h (double, parameters) or
  * vecmath.h (float, per voxel), so the augmented bytes of a path are the same on every machine.
- * augment.c: parameters, the spatial transform, mirroring, deep-supervision targets;
- * intensity.c: the intensity transforms. */
+ * aug_draw.c: parameters; grid.c, sample_image.c, sample_seg.c: the spatial transform;
+ * intensity.c: the intensity transforms and the masking; mirror.c; deep_supervision.c. */
 #ifndef PATCHFS_AUGMENT_H
 #define PATCHFS_AUGMENT_H
 
@@ -20,10 +24,16 @@
 
 typedef struct pf_aug_params {
     int dims;                       /* 3, or 2 for in-plane only (2D or anisotropic patches) */
+    int dummy_2d;                   /* a 3D patch augmented as 2D (nnU-Net's do_dummy_2d_data_aug):
+                                     * spatial transform in-plane, mirroring and blur on Z too */
     int rotate;
     double angle[3];                /* radians about array axes 0 (Z), 1 (Y), 2 (X) */
     int scale_on;
-    double scale;                   /* > 1 zooms out */
+    double scale;                   /* > 1 zooms out; in-plane only when dims == 2 */
+    double centre_shift[3];         /* the grid's centre minus the crop's centre (start +
+                                     * (P - 1) / 2): nnU-Net turns about (Pb - 1) / 2 of the
+                                     * enlarged patch Pb, half a voxel off when Pb and P differ
+                                     * in parity; 0 keeps the crop's centre */
     int noise;
     double noise_sigma;
     uint64_t noise_key;
@@ -45,6 +55,12 @@ typedef struct pf_aug_params {
 /* In-plane only: 2D configurations, and 3D patches whose first axis is under a third of the
  * largest (nnU-Net's "dummy 2D" augmentation). */
 int pf_aug_in_plane(const pf_options *o, const int patch[3]);
+/* A 3D patch augmented as 2D (in-plane spatial transform; mirroring and blur still 3D). */
+int pf_aug_dummy_2d(const pf_options *o, const int patch[3]);
+
+/* nnU-Net's BGContrast draw of a factor in (lo, hi) from two uniforms in [0, 1): with
+ * probability 0.5 (when lo < 1) U(lo, 1), else U(max(lo, 1), hi). */
+double pf_aug_bg_contrast(double u_choice, double u_value, double lo, double hi);
 
 /* nnU-Net's initial (enlarged) patch size for the rotation range and scale range
  * (0.85, 1.25) (get_patch_size); its difference to patch is the sampler's extra context. */
@@ -58,7 +74,7 @@ int pf_aug_spatial(const pf_aug_params *p);
 
 /* Samples the transformed grid straight from the case: image trilinear (normalised first,
  * 0 outside), seg per-label linear + argmax (or nearest), -1 outside. start: the plain crop's
- * start; the grid turns about the crop's centre. */
+ * start; the grid turns about the crop's centre moved by p->centre_shift. */
 void pf_aug_sample_image(const pf_case *c, const pf_norm *norms, const int64_t start[3],
                          const int patch[3], const pf_aug_params *p, float *out);
 /* Output planes [z0, z1) of the seg only (out is the whole (P) array): the same bytes. */
@@ -92,6 +108,9 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
                               float *img);
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg);
+/* nnU-Net's MaskImageTransform (use_mask_for_norm): one channel's voxels where seg < 0 set to
+ * 0, after the intensity transforms (seg: the sample's seg before mirroring, like img). */
+void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n);
 
 /* Nearest ("nearest-exact") downsampling of a seg patch to round(P * scale) per axis
  * (deep-supervision targets); out_shape receives the size. */

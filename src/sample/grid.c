@@ -8,8 +8,11 @@
 
 #include "detmath.h"
 
-/* M = R0(a0) R1(a1) R2(a2) * scale, acting on (z, y, x) offsets from the patch centre.
- * Without rotation the angles are 0 and pf_cos/pf_sin give exactly 1 and 0. */
+/* M = R2(a2) R1(a1) R0(a0) S, acting on (z, y, x) offsets from the patch centre: Ri turns
+ * the plane of the two other axes by ai, and S scales every axis, or the in-plane axes only
+ * when dims == 2. This is batchgeneratorsv2's create_affine_matrix_3d (Rz Ry Rx S with Rx
+ * built from the angle drawn for axis 0) on nnU-Net's (z, y, x) grid. Without rotation the
+ * angles are 0 and pf_cos/pf_sin give exactly 1 and 0. */
 static void grid_matrix(const pf_aug_params *p, double M[3][3])
 {
     double c0 = pf_cos(p->angle[0]), s0 = pf_sin(p->angle[0]);
@@ -19,18 +22,19 @@ static void grid_matrix(const pf_aug_params *p, double M[3][3])
     double R1[3][3] = {{c1, 0, s1}, {0, 1, 0}, {-s1, 0, c1}};
     double R2[3][3] = {{c2, -s2, 0}, {s2, c2, 0}, {0, 0, 1}};
     double T[3][3], k = p->scale_on ? p->scale : 1.0;
+    const double S[3] = {p->dims == 2 ? 1.0 : k, k, k};
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) {
             T[i][j] = 0.0;
             for (int m = 0; m < 3; m++)
-                T[i][j] += R0[i][m] * R1[m][j];
+                T[i][j] += R2[i][m] * R1[m][j];
         }
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) {
             M[i][j] = 0.0;
             for (int m = 0; m < 3; m++)
-                M[i][j] += T[i][m] * R2[m][j];
-            M[i][j] *= k;
+                M[i][j] += T[i][m] * R0[m][j];
+            M[i][j] *= S[j];
         }
 }
 
@@ -39,7 +43,7 @@ void pf_grid_init(grid *g, const pf_aug_params *p, const int64_t start[3], const
     grid_matrix(p, g->M);
     for (int d = 0; d < 3; d++) {
         g->h[d] = (patch[d] - 1) / 2.0;
-        g->c[d] = (double)start[d] + g->h[d];
+        g->c[d] = (double)start[d] + g->h[d] + p->centre_shift[d];
     }
 }
 

@@ -1,6 +1,7 @@
 /* intensity.c - nnU-Net's intensity augmentations on a sample's (C, P) float image: Gaussian
  * noise, Gaussian blur, brightness, contrast, low-resolution simulation and gamma (inverted
- * and normal), in nnU-Net's order (pf_aug_intensity, declared in augment.h).
+ * and normal), in nnU-Net's order (pf_aug_intensity, declared in augment.h), and the zeroing
+ * outside the mask that follows them when use_mask_for_norm (pf_aug_mask_outside).
  *
  * These run on every voxel of an augmented sample, so they are written for speed: float
  * arithmetic in groups of PF_VL lanes (vecmath.h), statistics in double lanes, blur along whole
@@ -160,20 +161,30 @@ static void add_noise(const pf_aug_params *p, size_t first, size_t n, float *img
 
 /* ---- Gaussian blur ---- */
 
+/* torch's pad mode 'reflect' (batchgeneratorsv2's blur_dimension): the edge voxel is not
+ * repeated, c b | a b c d | c b; repeated for pads longer than the axis (n >= 2) */
 static int64_t reflect(int64_t i, int64_t n)
 {
-    while (i < 0 || i >= n) /* scipy's 'reflect': d c b a | a b c d | d c b a */
-        i = i < 0 ? -i - 1 : 2 * n - i - 1;
+    while (i < 0 || i >= n)
+        i = i < 0 ? -i : 2 * (n - 1) - i;
     return i;
 }
 
 #define BLUR_MAX_RADIUS 7
 
-/* Normalised Gaussian taps, radius ceil(3 sigma) (at most 7); returns the radius. */
+/* batchgeneratorsv2's kernel (_build_kernel with blur_dimension's truncate 6): size
+ * _round_to_nearest_odd(6 sigma + 0.5), i.e. Python's round (half to even; rint in the default
+ * rounding mode) moved one towards the unrounded value when even; taps exp(-x^2 / (2 sigma^2))
+ * at integer offsets, normalised. Radius at most 7 (sigma up to about 2.3; nnU-Net draws at
+ * most 1, radius 3); returns it. */
 static int blur_kernel(double sigma, float k[2 * BLUR_MAX_RADIUS + 1])
 {
     double w[2 * BLUR_MAX_RADIUS + 1], sum = 0.0;
-    int r = (int)ceil(3.0 * sigma);
+    const double t = 6.0 * sigma + 0.5, rounded = rint(t);
+    int size = (int)rounded, r;
+    if (size % 2 == 0)
+        size += t - rounded >= 0.0 ? 1 : -1;
+    r = (size - 1) / 2;
     if (r > BLUR_MAX_RADIUS)
         r = BLUR_MAX_RADIUS;
     for (int j = -r; j <= r; j++)
@@ -356,9 +367,11 @@ static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float ran
 
 #define GAMMA_BLOCK 64
 
-/* batchgenerators' augment_gamma with retain_stats, on s * v for s = +1 or -1 (the inverted
- * image): x -> ((x - min) / (range + 1e-7))^g (range + 1e-7) + min, then the mean and
- * standard deviation of x restored; the result is multiplied by s again. The main loop is
+/* batchgeneratorsv2's GammaTransform with retain_stats, on s * v for s = +1 or -1 (the
+ * inverted image): x -> ((x - min) / max(range, 1e-7))^g range + min, then the mean and
+ * standard deviation of x restored (x - mean') std / max(std', 1e-7) + mean; the result is
+ * multiplied by s again. (Standard deviations are the population's: torch's unbiased ones
+ * have the same ratio.) The main loop is
  * gamma_lanes split in two (logarithms, then exponentials); the remainder calls it whole. */
 static void gamma_channel(float *v, size_t n, double g, int invert)
 {
@@ -373,8 +386,8 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
         st.mean = -st.mean;
     }
     {
-        const double range = (double)st.mx - (double)st.mn + 1e-7;
-        const float inv = (float)(1.0 / range), rf = (float)range, gf = (float)g,
+        const double range = (double)st.mx - (double)st.mn;
+        const float inv = (float)(1.0 / fmax(range, 1e-7)), rf = (float)range, gf = (float)g,
                     tmin = (float)pf_exp(-125.0 / g * 0.69314718055994530942);
         stats_acc a;
         pf_d2 ss[2] = {{0, 0}, {0, 0}}, qq[2] = {{0, 0}, {0, 0}}, shift;
@@ -406,7 +419,7 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
         st2 = acc_result(&a);
     }
     {
-        const float a = (float)(st.sd / (st2.sd + 1e-8)), m2 = (float)st2.mean,
+        const float a = (float)(st.sd / fmax(st2.sd, 1e-7)), m2 = (float)st2.mean,
                     m1 = (float)st.mean;
         for (i = 0; i + PF_VL <= n; i += PF_VL)
             pf_vf_store(v + i, ((pf_vf_load(v + i) - m2) * a + m1) * sg);
@@ -464,4 +477,13 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
             gamma_channel(v, n, p->gamma_g[c], 0);
     }
     return 0;
+}
+
+/* ---- masking ---- */
+
+void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (seg[i] < 0)
+            img[i] = 0.0f;
 }

@@ -207,8 +207,10 @@ int pf_sample_step(const pf_sampler *s, pf_split split, uint32_t epoch, uint32_t
             for (int d = 0; d < 3; d++)
                 o->start[d] = pf_stream_range(&sr, lb[d], ub[d]);
         }
+        /* the unrotated crop of the enlarged patch: its centre voxel Pb // 2 less P // 2
+         * (batchgeneratorsv2's crop_tensor about Pb // 2); nothing without augmentation */
         for (int d = 0; d < 3; d++) {
-            o->start[d] += (pb[d] - s->patch[d]) / 2;
+            o->start[d] += pb[d] / 2 - s->patch[d] / 2;
             o->end[d] = o->start[d] + s->patch[d];
         }
     }

@@ -15,6 +15,8 @@
 #include "gc.h"
 #include "geometry.h"
 #include "load.h"
+#include "planner.h"
+#include "prepare.h"
 #include "preprocess.h"
 #include "split.h"
 #include "workers.h"
@@ -164,6 +166,25 @@ typedef struct check_job {
     void *arg;
 } check_job;
 
+/* What a scheme requires of a decoded case (pf_prepare_check_input: rgb_to_0_1 channels in
+ * [0, 255]), for the schemes the channel names choose (normalize=auto without plans=; a plan
+ * file's schemes are checked when the entry is built). */
+static void check_input(const check_job *j, int idx, const pf_loaded_case *lc, case_row *r)
+{
+    pf_channel_norm norm[PF_MAX_CHANNELS];
+    pf_prep_spec spec = {.n_channels = j->ds->n_channels, .norm = norm};
+    pf_error e = {0};
+    if (j->o->normalize != PF_NORM_AUTO || j->o->plans_file[0] ||
+        j->ds->n_channels > PF_MAX_CHANNELS)
+        return;
+    memset(norm, 0, sizeof norm);
+    for (int c = 0; c < j->ds->n_channels; c++)
+        norm[c].scheme = strcmp(pf_plan_norm_scheme(j->ds->channel_names[c]),
+                                "RGBTo01Normalization") == 0 ? PF_SCHEME_RGB01 : PF_SCHEME_ZSCORE;
+    if (pf_prepare_check_input(lc, &spec, &j->ds->cases[idx], &e) != 0)
+        on_problem(r, &e);
+}
+
 /* Decodes and checks case pending[k] (pf_parallel_for's unit); its problems go to its row. */
 static int check_one(void *p, int k, pf_error *err)
 {
@@ -175,6 +196,7 @@ static int check_one(void *p, int k, pf_error *err)
     int d;
     (void)err;
     if (pf_load_case_checked(j->ds, idx, &lc, on_problem, r, &first) == 0) {
+        check_input(j, idx, &lc, r);
         if (summarise(j->ds, j->o, &lc, r))
             r->oom = 1;
         pf_loaded_case_free(&lc);

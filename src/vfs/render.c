@@ -217,26 +217,64 @@ static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm
     return read_end(ctx, sm->case_idx, token, err);
 }
 
-/* Phase two for channels [ch0, ch1) of the image (img: channel ch0 first) and/or the seg. */
+/* Whether channel ch of an augmented sample is zeroed where its seg is < 0 after the intensity
+ * transforms (nnU-Net's MaskImageTransform for use_mask_for_norm channels). */
+static int masked_channel(const pf_ctx *ctx, int ch)
+{
+    return ctx->norm.channel && ctx->norm.channel[ch].use_mask;
+}
+
+static int any_masked(const pf_ctx *ctx)
+{
+    for (int ch = 0; ch < ctx->ds.n_channels; ch++)
+        if (masked_channel(ctx, ch))
+            return 1;
+    return 0;
+}
+
+/* Phase two for channels [ch0, ch1) of the image (img: channel ch0 first) and/or the seg:
+ * the intensity transforms, the masking (mask: the sample's seg before mirroring; needed when
+ * a channel of img is masked), the mirroring. */
 static int render_finish(pf_ctx *ctx, const pf_node *n, int b, int ch0, int ch1, float *img,
-                         int16_t *seg, pf_error *err)
+                         int16_t *seg, const int16_t *mask, pf_error *err)
 {
     pf_aug_params p;
+    const size_t nv = pf_render_patch_voxels(ctx);
     if (!pf_render_aug_params(ctx, n, b, &p))
         return 0;
     if (img && pf_aug_intensity_channels(&p, ctx->patch, ch0, ch1, img) != 0)
         return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
+    if (img)
+        for (int ch = ch0; ch < ch1; ch++)
+            if (masked_channel(ctx, ch))
+                pf_aug_mask_outside(img + (size_t)(ch - ch0) * nv, mask, nv);
     pf_aug_mirror(&p, img ? ch1 - ch0 : 0, ctx->patch, img, seg);
     return 0;
+}
+
+/* Whether sample b's image needs its seg for the masking (an augmented sample of a dataset
+ * with use_mask_for_norm channels). */
+static int needs_mask(const pf_ctx *ctx, const pf_node *n)
+{
+    return ctx->opt.aug && n->split == PF_SPLIT_TRAIN && any_masked(ctx);
 }
 
 /* img (C, P) and seg (P) of a sample; either may be NULL. */
 int pf_render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, float *img,
                      int16_t *seg, pf_error *err)
 {
-    if (render_slab(ctx, n, b, sm, 0, 1, img, seg, err) != 0)
-        return -1;
-    return render_finish(ctx, n, b, 0, ctx->ds.n_channels, img, seg, err);
+    int16_t *own = NULL;
+    int rc;
+    if (img && !seg && needs_mask(ctx, n)) {
+        own = pf_pool_alloc(pf_render_patch_voxels(ctx) * sizeof *own);
+        if (!own)
+            return pf_fail(err, ENOMEM, "out of memory");
+    }
+    rc = render_slab(ctx, n, b, sm, 0, 1, img, seg ? seg : own, err);
+    if (rc == 0)
+        rc = render_finish(ctx, n, b, 0, ctx->ds.n_channels, img, seg, seg ? seg : own, err);
+    pf_pool_release(own);
+    return rc;
 }
 
 /* The samples of one file, slabs of each resampled grid and the channels of each image are
@@ -259,6 +297,7 @@ typedef struct step_job {
     pf_dtype t;        /* data.npy (F4) or seg.npy (I2) */
     int ds[3];         /* seg_dsK.npy: the downsampled shape */
     uint64_t (*dg)[2]; /* meta.json: digests of image and seg */
+    int16_t *mask;     /* data.npy with masked channels: each position's seg (slice b - lo) */
 } step_job;
 
 /* data.npy and seg.npy in two parallel passes: unit u of the first is slab u % SLABS of
@@ -269,9 +308,11 @@ static int render_slab_unit(void *arg, int u, pf_error *err)
     step_job *j = arg;
     const int b = j->lo + u / SLABS;
     char *dst = j->base + j->per * (size_t)(b - j->lo);
+    int16_t *seg = j->t == PF_DT_I2 ? (int16_t *)dst : NULL;
+    if (j->mask) /* the seg too, for the masking */
+        seg = j->mask + pf_render_patch_voxels(j->ctx) * (size_t)(b - j->lo);
     return render_slab(j->ctx, j->n, b, &j->s[b], u % SLABS, SLABS,
-                       j->t == PF_DT_F4 ? (float *)dst : NULL,
-                       j->t == PF_DT_I2 ? (int16_t *)dst : NULL, err);
+                       j->t == PF_DT_F4 ? (float *)dst : NULL, seg, err);
 }
 
 static int render_finish_unit(void *arg, int u, pf_error *err)
@@ -279,12 +320,13 @@ static int render_finish_unit(void *arg, int u, pf_error *err)
     step_job *j = arg;
     if (j->t == PF_DT_F4) {
         const int C = j->ctx->ds.n_channels, b = j->lo + u / C, ch = u % C;
-        float *dst = (float *)(j->base + j->per * (size_t)(b - j->lo)) +
-                     (size_t)ch * pf_render_patch_voxels(j->ctx);
-        return render_finish(j->ctx, j->n, b, ch, ch + 1, dst, NULL, err);
+        const size_t nv = pf_render_patch_voxels(j->ctx);
+        float *dst = (float *)(j->base + j->per * (size_t)(b - j->lo)) + (size_t)ch * nv;
+        return render_finish(j->ctx, j->n, b, ch, ch + 1, dst, NULL,
+                             j->mask ? j->mask + nv * (size_t)(b - j->lo) : NULL, err);
     }
     return render_finish(j->ctx, j->n, j->lo + u, 0, 0, NULL,
-                         (int16_t *)(j->base + j->per * (size_t)u), err);
+                         (int16_t *)(j->base + j->per * (size_t)u), NULL, err);
 }
 
 /* The training target of a served position's seg (the label map in the slice's first P
@@ -328,18 +370,28 @@ int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, p
     j.lo = lo;
     j.base = buf + hdr;
     j.per = (*len - hdr) / (size_t)(hi - lo);
+    if (j.t == PF_DT_F4 && needs_mask(ctx, n)) {
+        j.mask = pf_pool_alloc(pf_render_patch_voxels(ctx) * (size_t)(hi - lo) * sizeof *j.mask);
+        if (!j.mask) {
+            pf_fail(err, ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
     if (pf_parallel_for(0, (hi - lo) * SLABS, sample_threads(ctx), render_slab_unit, &j, err) != 0 ||
         pf_parallel_for(0, (hi - lo) * (j.t == PF_DT_F4 ? ctx->ds.n_channels : 1),
                         sample_threads(ctx), render_finish_unit, &j, err) != 0 ||
         (j.t == PF_DT_I2 && ctx->seg_target &&
-         pf_parallel_for(0, hi - lo, sample_threads(ctx), render_target_unit, &j, err) != 0)) {
-        free(buf);
-        free(s);
-        return -1;
-    }
+         pf_parallel_for(0, hi - lo, sample_threads(ctx), render_target_unit, &j, err) != 0))
+        goto fail;
+    pf_pool_release(j.mask);
     free(s);
     *out = buf;
     return 0;
+fail:
+    pf_pool_release(j.mask);
+    free(buf);
+    free(s);
+    return -1;
 }
 
 /* seg_dsK.npy: every served position's seg downsampled (nearest) by the K-th scale after 1. */

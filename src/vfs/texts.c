@@ -252,6 +252,8 @@ static json_t *aug_json(const pf_ctx *ctx, const pf_aug_params *p)
 {
     json_t *j = json_object(), *blur = json_array(), *mir = json_array();
     int any_blur = 0, any_lowres = 0;
+    /* augmented as nnU-Net's "dummy 2D": in-plane rotation and scaling, mirroring and blur 3D */
+    json_object_set_new(j, "dummy_2d", json_boolean(p->dummy_2d));
     if (p->rotate) {
         json_t *r = json_array();
         for (int d = 0; d < (p->dims == 2 ? 1 : 3); d++)

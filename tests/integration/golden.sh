@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# golden.sh - golden digests: the served bytes of format 2 for fixed seeds, pinned forever.
+# golden.sh - golden digests: the served bytes of format 3 for fixed seeds, pinned forever.
 # A change here means every user's batches changed: bump the format instead (docs/design.md).
 #
 #   golden.sh check|update GENERATED_DATASET REAL_DATA_DIR CACHE_DIR

@@ -321,8 +321,8 @@ if want augment; then
         pf_umount "$M"
     }
     augt identity "$T/gen_nnunet" "$ZERO" identity 6
-    augt "rotation 90 about Z (3D, in-plane) = np.rot90" "$T/gen_ct" "$ZERO,aug_p_rotation=1,aug_rotation=90:90,patch=4x20x20" rot90 6
-    augt "rotation 90 (2D) = np.rot90" "$T/gen_nnunet" "$ZERO,aug_p_rotation=1,aug_rotation=90:90,patch=20x20" rot90 6
+    augt "rotation 90 about Z (3D, in-plane) = np.rot90" "$T/gen_ct" "$ZERO,aug_p_rotation=1,aug_rotation=90:90,patch=4x14x14" rot90 6
+    augt "rotation 90 (2D) = np.rot90" "$T/gen_nnunet" "$ZERO,aug_p_rotation=1,aug_rotation=90:90,patch=14x14" rot90 6
     augt "mirroring = np.flip" "$T/gen_nnunet" "$ZERO,aug_p_mirror=1" mirror 6
     augt "contrast stays in range" "$T/gen_nnunet" "$ZERO,aug_p_contrast=1" contrast 6
     augt "gamma keeps mean and std" "$T/gen_ct" "$ZERO,aug_p_gamma=1" gamma 6
@@ -331,6 +331,23 @@ if want augment; then
     augt "no label absent from the case (nearest seg)" "$T/gen_ct" "seg_interp=nearest,aug_p_rotation=0.6,aug_p_scaling=0.6" labels 30
     augt "transform rates over 1000 samples" "$T/gen_nnunet" "batch=4" rates 250
     augt "deep supervision targets" "$T/gen_ct" "ds_scales=1,0.5,0.25" ds 5
+    # nnU-Net's trainer rule by rule (aug_parity.py): draws, dummy 2D, the grid, the masking
+    augp() { # NAME DATASET OPTS CHECK STEPS
+        local M=$T/mnt_augp
+        if ! pf_mount "$2" "$M" "seed=3,batch=3,aug=nnunet,$3,cache=$T/cache"; then bad "augment $1: mounts"; return; fi
+        check "augment $1" "$PY" tests/integration/aug_parity.py "$4" "$M" "$5"
+        pf_umount "$M"
+    }
+    augp "brightness, contrast, gamma: BGContrast draws (KS)" "$T/gen_nnunet" "$ZERO,aug_p_brightness=1,aug_p_contrast=1,aug_p_gamma=1,aug_p_gamma_invert=1,patch=8x16x16,batch=4" draws 60
+    augp "dummy 2D: one in-plane angle, mirroring and blur on Z too" "$T/gen_nnunet" "patch=4x24x24,batch=4,aug_p_rotation=1,aug_p_blur=1,aug_p_blur_channel=1" dummy2d 60
+    augp "dummy-2D blur = batchgeneratorsv2's, along Z too" "$T/gen_ct" "$ZERO,aug_p_blur=1,aug_p_blur_channel=1,patch=5x18x17" blur 8
+    augp "isotropic 3D: three angles U(-30, 30)" "$T/gen_nnunet" "patch=16x16x16,batch=4,aug_p_rotation=1" iso3d 40
+    augp "3D grid = scipy at nnU-Net's centre, Rz Ry Rx S" "$T/gen_ct" "$ZERO,aug_p_rotation=1,aug_p_scaling=1,aug_rotation=-60:60,patch=12x17x9" grid 10
+    augp "dummy-2D grid = scipy, in-plane rotation and scaling" "$T/gen_ct" "$ZERO,aug_p_rotation=1,aug_p_scaling=1,patch=4x20x22" grid 10
+    augp "zero rotation, P and Pb of other parity: half a voxel off, as nnU-Net" "$T/gen_ct" "$ZERO,aug_p_rotation=1,aug_rotation=0:0,patch=12x17x9" grid 5
+    augp "zero rotation, P and Pb of one parity (odd and even): the plain crop" "$T/gen_ct" "$ZERO,aug_p_rotation=1,aug_rotation=0:0,patch=13x16x15" identity 6
+    [ -d "$T/gen_mask" ] || "$PY" tests/integration/aug_parity.py makemask "$T/gen_mask" >/dev/null
+    augp "use_mask_for_norm: image 0 where seg < 0 after the intensity transforms" "$T/gen_mask" "aug_p_noise=1,aug_p_gamma=1,aug_p_rotation=0.5,patch=24x24x24" mask 10
     M1=$T/mnt_aug_v1 M2=$T/mnt_aug_v2
     if pf_mount "$T/gen_ct" "$M1" "seed=3,batch=3,aug=nnunet,cache=$T/cache" && pf_mount "$T/gen_ct" "$M2" "seed=3,batch=3,cache=$T/cache"; then
         check "augment: validation steps are never augmented" "$PY" tests/integration/augment.py val "$M1" "$M2"
@@ -350,6 +367,9 @@ fi
 # ---------------------------------------------------------------- broken datasets
 if want broken; then
     [ -d "$T/gen_u8" ] || gen "$T/gen_u8" --dtype uint8 --cases 7 --classes 1 --shape 12,20,16 --seed 4
+    mkdir -p "$T/rgb"
+    check "broken: rgb_to_0_1 serves v / 255; a value outside [0, 255] is refused naming its file" \
+        "$PY" tests/integration/aug_parity.py rgb "$T/rgb" "$PF"
     # broken DIR EXPECTED-TEXT: check and mount fail with a message containing the text, the
     # mountpoint stays unmounted and the cache holds no entry of a failed case, nor temp files
     broken() {
@@ -368,6 +388,8 @@ if want broken; then
     check "broken: malformed dataset.json names file and line" broken "$T/b_json" "dataset.json:2:"
     mk b_nojson; rm "$T/b_nojson/dataset.json"
     check "broken: missing dataset.json" broken "$T/b_nojson" "dataset.json: missing"
+    check "broken: rgb_to_0_1 value outside [0, 255] (check and mount name the file)" broken \
+        "$T/rgb/rgb_bad" "rgb_bad/imagesTr/case_002_0000.nii.gz: channel 0 is normalised as RGB"
     mk b_nolabel; rm "$T/b_nolabel/labelsTr/case_003.nii.gz"
     check "broken: image without label" broken "$T/b_nolabel" "labelsTr/case_003.nii.gz: missing label"
     mk b_noimage; rm "$T/b_noimage/imagesTr/case_002_0000.nii.gz"

@@ -128,6 +128,38 @@ static void test_scaling_applied(void **state)
     }
 }
 
+/* A negative pixdim (a flipped axis written by some converters) gives its absolute value as
+ * the spacing, as nnU-Net's readers report it (SimpleITK's spacing is never negative). */
+static void test_negative_pixdim_spacing(void **state)
+{
+    const fixture *f = *state;
+    char path[PATH_MAX];
+    double values[NV];
+    tu_nifti_opts o = {.spacing = {-1.5, 2.0, -3.25}};
+    pf_nifti_info info;
+    pf_error err = {0};
+    for (int i = 0; i < NV; i++)
+        values[i] = i;
+    float pixdim[3];
+    FILE *fp;
+    tu_path(path, "%s/negative_pixdim.nii", f->dir);
+    tu_write_nifti_ex(path, DT_FLOAT32, NX, NY, NZ, 1, values, &o);
+    /* the writer may store |pixdim|: the header's pixdim[1..3] (bytes 80..91, a float32 each,
+     * NIfTI-1) are set negative by hand, and checked to be so */
+    fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, 80, SEEK_SET), 0);
+    assert_int_equal(fread(pixdim, sizeof(float), 3, fp), 3);
+    assert_true(fabsf(pixdim[0]) == 1.5f && fabsf(pixdim[2]) == 3.25f);
+    pixdim[0] = -1.5f;
+    pixdim[2] = -3.25f;
+    assert_int_equal(fseek(fp, 80, SEEK_SET), 0);
+    assert_int_equal(fwrite(pixdim, sizeof(float), 3, fp), 3);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(pf_nifti_read_info(path, &info, &err), 0);
+    assert_true(info.spacing[0] == 1.5 && info.spacing[1] == 2.0 && info.spacing[2] == 3.25);
+}
+
 static void write_labels(const fixture *f, const char *name, int dt, const double *values,
                          char *path)
 {
@@ -391,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_absurd_header_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports_nifti_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_negative_pixdim_spacing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
