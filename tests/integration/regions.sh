@@ -54,8 +54,8 @@ fi
 # ---------------------------------------------------------------- BraTS with regions
 B=$T/Dataset201_BraTSRegions
 mkdir -p "$B"
-ln -s "$BRATS_SRC/imagesTr" "$B/imagesTr"
-ln -s "$BRATS_SRC/labelsTr" "$B/labelsTr"
+ln -sfn "$BRATS_SRC/imagesTr" "$B/imagesTr"
+ln -sfn "$BRATS_SRC/labelsTr" "$B/labelsTr"
 "$PY" - "$BRATS_SRC/dataset.json" "$B/dataset.json" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -252,7 +252,7 @@ assert np.array_equal(z, np.where(a == -1, 0, a)) and not (z == -1).any()\""
 # ---------------------------------------------------------------- ignore label, sparse labels
 H=$T/Dataset202_HippocampusSparse
 mkdir -p "$H/labelsTr"
-ln -s "$HIPPO_SRC/imagesTr" "$H/imagesTr"
+ln -sfn "$HIPPO_SRC/imagesTr" "$H/imagesTr"
 "$PY" - "$HIPPO_SRC" "$H" <<'EOF'
 import json, os, sys, nibabel as nib, numpy as np
 src, dst = sys.argv[1], sys.argv[2]
@@ -327,8 +327,8 @@ assert s['random_crops'] == 0 and set(s['classes']) == {'1', '2'}, s
 # regions and the ignore label together: nnU-Net appends the ignore label as a last channel
 HR=$T/Dataset203_HippocampusSparseRegions
 mkdir -p "$HR"
-ln -s "$HIPPO_SRC/imagesTr" "$HR/imagesTr"
-ln -s "$H/labelsTr" "$HR/labelsTr"
+ln -sfn "$HIPPO_SRC/imagesTr" "$HR/imagesTr"
+ln -sfn "$H/labelsTr" "$HR/labelsTr"
 "$PY" -c "
 import json; d = json.load(open('$H/dataset.json'))
 d['labels'] = {'background': 0, 'hippocampus': [1, 2], 'posterior': 2, 'ignore': 3}
