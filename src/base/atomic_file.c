@@ -52,8 +52,8 @@ int pf_atomic_begin(pf_atomic_file *f, const char *path, int force, pf_error *er
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
     f->fd = mkstemp(f->tmp);
     if (f->fd < 0)
-        return pf_fail(err, errno, "%s: creating a temporary beside it: %s", path,
-                       strerror(errno));
+        return pf_fail(err, errno, "%s: cannot write in its folder (a temporary beside it: "
+                       "%s)", path, strerror(errno));
     um = umask(0);
     umask(um);
     if (fchmod(f->fd, 0644 & ~um) != 0) {
