@@ -6,7 +6,7 @@
      nnU-Net's export: skimage's resize order 1 = scipy zoom with grid_mode, clip, argmax,
      insert at the crop box, transpose back, nibabel save); `patchfs evaluate` of the cases
      vs nnU-Net's compute_metrics in numpy (nibabel loads, masks per label); the export's peak
-     RSS (wait4's ru_maxrss) against the source-grid output plus one resampled channel, and
+     RSS (ru_maxrss, measured from a bare interpreter) against the source-grid output plus one resampled channel, and
      against the reference's. patchfs is timed as a whole process (opening the dataset and
      cache included); the references by their own clock (interpreter start and imports not
      counted), so the ratios are conservative.
@@ -90,20 +90,30 @@ def run(cmd):
     return r.stdout
 
 
+# Peak RSS needs a small parent: Linux counts the memory a child had before exec (a copy of
+# its parent's) in its ru_maxrss, and this process holds large arrays. A bare interpreter
+# (about 10 MiB) forks and waits for the command and reports its time and peak RSS.
+MEASURE = r'''
+import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, ru = os.wait4(pid, 0)
+sys.stderr.write("\n@@measure %r %d %d\n" % (time.perf_counter() - t0, ru.ru_maxrss,
+                                            os.waitstatus_to_exitcode(status)))
+'''
+
+
 def timed(cmd):
-    """Wall seconds and peak RSS (MiB) of one child process."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    out = p.stdout.read()
-    err = p.stderr.read()
-    p.stdout.close()
-    p.stderr.close()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        raise SystemExit("bench: %s failed: %s" % (" ".join(cmd), err.decode()))
-    return wall, ru.ru_maxrss / 1024.0, out
+    """Wall seconds, peak RSS (MiB) and stdout of one command."""
+    r = subprocess.run([PY, "-c", MEASURE, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = r.stderr.decode()
+    line = [l for l in err.splitlines() if l.startswith("@@measure ")]
+    if not line or line[-1].split()[3] != "0":
+        raise SystemExit("bench: %s failed: %s" % (" ".join(cmd), err))
+    _, wall, rss, _ = line[-1].split()
+    return float(wall), int(rss) / 1024.0, r.stdout
 
 
 def prepare(work, smoke):
