@@ -2,6 +2,7 @@
 #include "to_labels.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "vecmath.h"
 
@@ -9,10 +10,9 @@ void pf_argmax_step(float *best, uint16_t *arg, const float *chan, size_t n, int
 {
     size_t i = 0;
     if (k == 0) {
-        for (i = 0; i < n; i++) {
-            best[i] = chan[i];
-            arg[i] = 0;
-        }
+        if (best != chan) /* the first channel is usually resampled into best itself */
+            memcpy(best, chan, n * sizeof *best);
+        memset(arg, 0, n * sizeof *arg);
         return;
     }
     /* four voxels at a time: a later channel rarely wins (most voxels are background), so
