@@ -163,17 +163,21 @@ static int restore_channels(const pf_restore_spec *s, const pf_resample_geom *rg
 {
     const size_t n = pf_resample_out_voxels(rg);
     const int regions = s->regions_class_order != NULL;
+    /* what this prediction needs besides the running maximum and the winners */
+    const int need_scratch = p->itemsize != 4 || ((uintptr_t)p->data & 3u);
+    const int need_cur = p->channels > 1 || s->probabilities || regions;
+    const int need_sum = s->probabilities && !regions;
     float *best = malloc(n * sizeof *best), *cur = NULL, *sum = NULL, *scratch = NULL;
     uint16_t *arg = calloc(n, sizeof *arg);
     int rc = -1;
-    if (p->itemsize != 4 || ((uintptr_t)p->data & 3u))
+    if (need_scratch)
         scratch = malloc(p->voxels * sizeof *scratch);
-    if (p->channels > 1 || s->probabilities)
+    if (need_cur)
         cur = malloc(n * sizeof *cur);
-    if (s->probabilities && !regions)
+    if (need_sum)
         sum = malloc(n * sizeof *sum);
-    if (!best || !arg || (!scratch && (p->itemsize != 4 || ((uintptr_t)p->data & 3u))) ||
-        ((p->channels > 1 || s->probabilities) && !cur) || (s->probabilities && !regions && !sum)) {
+    if (!best || !arg || (need_scratch && !scratch) || (need_cur && !cur) ||
+        (need_sum && !sum)) {
         pf_fail(err, ENOMEM, "out of memory for case %s's cropped grid (%zu voxels)",
                 s->case_id, n);
         goto out;

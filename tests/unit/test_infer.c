@@ -1,11 +1,14 @@
 /* test_infer.c - the pieces of export and evaluate that integration tests reach only in
  * part: Python's float repr (summary.json's numbers), numpy's nanmean, float16 rounding as
  * numpy's astype(float16), the argmax tie rule, the regions rule (sigmoid > 0.5 in class
- * order, the plug-in for region datasets), the online softmax against the direct one, and
- * atomic outputs (no partial file, no replacement without force). */
+ * order, the plug-in for region datasets), the online softmax against the direct one,
+ * atomic outputs (no partial file, no replacement without force), and labels and regions
+ * put at the crop box and transposed back (pf_restore). */
 #include "testutil.h"
 
 #include "atomic_file.h"
+#include "npy.h"
+#include "restore.h"
 #include "prediction.h"
 #include "pyjson.h"
 #include "to_labels.h"
@@ -177,6 +180,78 @@ static void test_atomic_file(void **state)
     tu_rm_rf(dir);
 }
 
+/* A (2, 2, 3, 4) float32 prediction on a served grid that equals its crop box (nothing to
+ * resample) inside a 4x5x6 transposed source, transpose_forward (2, 0, 1): labels by argmax
+ * and by regions land at the crop box, transposed back, zeros elsewhere. */
+static void write_pred(const char *path, const float *v, int64_t nv)
+{
+    char hdr[128];
+    const int64_t shape[4] = {2, 2, 3, 4};
+    size_t h = pf_npy_header(hdr, sizeof hdr, PF_DT_F4, 4, shape);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(hdr, 1, h, f), h);
+    assert_int_equal(fwrite(v, sizeof *v, (size_t)nv, f), (size_t)nv);
+    fclose(f);
+}
+
+static void test_restore_places_labels(void **state)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    float v[48];
+    pf_case_geometry g = {
+        .shape = {2, 3, 4}, .shape_before_crop = {4, 5, 6}, .crop_lo = {1, 2, 1},
+        .crop_shape = {2, 3, 4}, .spacing = {1, 1, 1}, .src_spacing = {1, 1, 1},
+        .transpose = {2, 0, 1}, .prob_order = 1, .prob_order_z = 0,
+        .prob_force_separate_z = -1, .seg_order = 1};
+    const int labels[2] = {0, 5};
+    const uint16_t order[2] = {3, 7};
+    pf_prediction p;
+    pf_error err = {0};
+    int64_t src[3];
+    uint8_t out[120];
+    (void)state;
+    for (int i = 0; i < 24; i++) {
+        v[i] = (float)(i % 3);         /* channel 0 */
+        v[24 + i] = (float)(i % 2);    /* channel 1 */
+    }
+    tu_mkdtemp(dir, "restore");
+    tu_path(path, "%s/p.npy", dir);
+    write_pred(path, v, 48);
+    assert_int_equal(pf_prediction_open(&p, path, &err), 0);
+    pf_restore_source_shape(&g, src);
+    assert_int_equal(src[0], 5); /* source axis t[d] has shape_before_crop[d] */
+    assert_int_equal(src[1], 6);
+    assert_int_equal(src[2], 4);
+    for (int regions = 0; regions < 2; regions++) {
+        pf_restore_spec s = {.g = &g, .case_id = "x", .n_channels = 2, .channel_label = labels,
+                             .regions_class_order = regions ? order : NULL, .threads = 1};
+        memset(out, 0, sizeof out);
+        assert_int_equal(pf_restore(&s, &p, out, 1, &err), 0);
+        for (int a = 0; a < 4; a++)           /* served (transposed) coordinates */
+            for (int b = 0; b < 5; b++)
+                for (int c = 0; c < 6; c++) {
+                    /* served axis d is source axis t[d]: source index (b, c, a) */
+                    const int o = (b * 6 + c) * 4 + a;
+                    int want = 0;
+                    const int in = a >= 1 && a < 3 && b >= 2 && b < 5 && c >= 1 && c < 5;
+                    if (in) {
+                        const int k = ((a - 1) * 3 + (b - 2)) * 4 + (c - 1);
+                        const float c0 = v[k], c1 = v[24 + k];
+                        if (regions) /* sigmoid > 0.5 <=> logit > 0, later regions win */
+                            want = c1 > 0 ? 7 : c0 > 0 ? 3 : 0;
+                        else
+                            want = c1 > c0 ? 5 : 0;
+                    }
+                    if (out[o] != want)
+                        fail_msg("%s: served (%d, %d, %d): %d, want %d",
+                                 regions ? "regions" : "labels", a, b, c, out[o], want);
+                }
+    }
+    pf_prediction_close(&p);
+    tu_rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_regions),
         cmocka_unit_test(test_softmax_online),
         cmocka_unit_test(test_atomic_file),
+        cmocka_unit_test(test_restore_places_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
