@@ -53,16 +53,37 @@ typedef struct eval_job {
     char **pred_paths;
 } eval_job;
 
-/* Voxels into a confusion matrix M[r * (L + 1) + p] over label indices (L: any other value). */
-static void confusion(const eval_job *j, const int16_t *ref, const int16_t *pred, size_t n,
-                      const int *index, uint64_t *M)
+/* Voxels into a confusion matrix M[r * (L + 1) + p] over label indices (L: any other value),
+ * the reference's ignore label left out. index_ref maps the ignore label to row L + 1, which
+ * is dropped, so the loop has no branch; four interleaved copies of the matrix keep
+ * consecutive voxels of one label from waiting on each other's increment. */
+static int confusion(const eval_job *j, const int16_t *ref, const int16_t *pred, size_t n,
+                     const int *index, uint64_t *M)
 {
-    const int L = j->n_labels;
-    for (size_t i = 0; i < n; i++) {
-        if (ref[i] == j->ignore)
-            continue;
-        M[index[ref[i]] * (L + 1) + index[pred[i]]]++;
+    const size_t L = (size_t)j->n_labels, C = L + 1, S = (L + 2) * C;
+    int *index_ref = malloc(32768 * sizeof *index_ref);
+    uint64_t *H = calloc(4 * S, sizeof *H);
+    size_t i = 0;
+    if (!index_ref || !H) {
+        free(index_ref);
+        free(H);
+        return -1;
     }
+    memcpy(index_ref, index, 32768 * sizeof *index_ref);
+    if (j->ignore >= 0)
+        index_ref[j->ignore] = (int)L + 1;
+    for (; i + 4 <= n; i += 4)
+        for (size_t k = 0; k < 4; k++)
+            H[k * S + (size_t)index_ref[ref[i + k]] * C + (size_t)index[pred[i + k]]]++;
+    for (; i < n; i++)
+        H[(size_t)index_ref[ref[i]] * C + (size_t)index[pred[i]]]++;
+    for (size_t r = 0; r <= L; r++) /* row L + 1, the ignored voxels, is left out */
+        for (size_t c = 0; c < C; c++)
+            M[r * C + c] = H[r * C + c] + H[S + r * C + c] + H[2 * S + r * C + c] +
+                           H[3 * S + r * C + c];
+    free(index_ref);
+    free(H);
+    return 0;
 }
 
 static int eval_case(void *arg, int k, pf_error *unused)
@@ -101,7 +122,10 @@ static int eval_case(void *arg, int k, pf_error *unused)
         index[v] = L;
     for (int l = 0; l < L; l++)
         index[j->label_values[l]] = l;
-    confusion(j, ref, pred, (size_t)(ri.nx * ri.ny * ri.nz), index, M);
+    if (confusion(j, ref, pred, (size_t)(ri.nx * ri.ny * ri.nz), index, M)) {
+        pf_fail(&err, ENOMEM, "out of memory");
+        goto out;
+    }
     for (int i = 0; i < (L + 1) * (L + 1); i++)
         total += M[i];
     for (int r = 0; r < j->n_regions; r++) {
