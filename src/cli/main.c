@@ -247,12 +247,6 @@ static int cmd_prepare(const pf_options *o, const char *dataset)
     return 0;
 }
 
-static int is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* folder commands: one line per case that could not be done */
 static void report_case(void *arg, const char *id, const char *problem)
 {
@@ -269,7 +263,7 @@ static int cmd_export(const pf_options *o, int npos, const char **pos)
     pf_error err = {0};
     const char *prob = o->probabilities[0] ? o->probabilities : NULL;
     int rc = 0;
-    if (npos == 4 && is_dir(pos[2])) {
+    if (npos == 4) { /* the folder form; a PRED_DIR that is no folder is named as such */
         int exported, failed;
         if (open_ctx(&ctx, pos[1], o, 0))
             return 1;

@@ -167,16 +167,18 @@ static int restore_channels(const pf_restore_spec *s, const pf_resample_geom *rg
     const int need_scratch = p->itemsize != 4 || ((uintptr_t)p->data & 3u);
     const int need_cur = p->channels > 1 || s->probabilities || regions;
     const int need_sum = s->probabilities && !regions;
-    float *best = malloc(n * sizeof *best), *cur = NULL, *sum = NULL, *scratch = NULL;
+    float *best = NULL, *cur = NULL, *sum = NULL, *scratch = NULL;
     uint16_t *arg = calloc(n, sizeof *arg);
     int rc = -1;
+    if (!regions) /* regions write their classes straight into arg */
+        best = malloc(n * sizeof *best);
     if (need_scratch)
         scratch = malloc(p->voxels * sizeof *scratch);
     if (need_cur)
         cur = malloc(n * sizeof *cur);
     if (need_sum)
         sum = malloc(n * sizeof *sum);
-    if (!best || !arg || (need_scratch && !scratch) || (need_cur && !cur) ||
+    if ((!regions && !best) || !arg || (need_scratch && !scratch) || (need_cur && !cur) ||
         (need_sum && !sum)) {
         pf_fail(err, ENOMEM, "out of memory for case %s's cropped grid (%zu voxels)",
                 s->case_id, n);
