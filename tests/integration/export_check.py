@@ -8,7 +8,9 @@ independent numpy implementation of nnU-Net's rules. Prints one line per asserti
     per label on the resampled ones (SpinalCordMixed); float16 logits and the label-map form
     give the same; the NIfTI has the source image's affine, qform/sform and their codes;
   * --probabilities: a .npz whose softmax sums to 1, is background outside the crop box and
-    whose argmax is the exported label map;
+    whose argmax is the exported label map; on a resampled case (separate z) it equals
+    nnU-Net's steps done with scipy (resample_check.py's reference resampling) within 1e-5,
+    and the labels are its argmax wherever the top two channels are not within 1e-5;
   * evaluate: summary.json equals, byte for byte, json.dump(sort_keys=True, indent=4) of
     nnU-Net's compute_metrics_on_folder computed here with numpy (ignore label, NaN, means),
     for cases=all and for the fold's validation cases;
@@ -26,6 +28,9 @@ import sys
 
 import nibabel as nib
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resample_check import ref_image, separate_axis  # noqa: E402  nnU-Net's resampling in scipy
 
 P = argparse.ArgumentParser()
 P.add_argument("--patchfs", required=True)
@@ -203,6 +208,34 @@ def probabilities(ds, cache, cid, vals, pred, out, name):
             problems.append("background is not 1 outside the crop box")
     report(not problems, f"{name}: --probabilities writes the softmax on the source grid "
            "(sums to 1, argmax = labels, background outside the crop box)", "\n".join(problems))
+    if problems or props["shape"] == props["shape_after_cropping_and_before_resampling"]:
+        return
+    # the resampled case against nnU-Net's steps in numpy/scipy: each channel resampled to the
+    # cropped grid (order 1, separate z from the served and source spacings), softmax,
+    # inserted (background 1 outside), transposed back
+    crop = props["shape_after_cropping_and_before_resampling"]
+    axis = separate_axis(props["spacing"], props["source_spacing"])
+    res = np.stack([ref_image(ch, crop, axis, 1) for ch in logits.astype(np.float32)])
+    res64 = res.astype(np.float64)
+    e = np.exp(res64 - res64.max(0))
+    soft = e / e.sum(0)
+    full = np.zeros((len(vals), *props["shape_before_cropping"]))
+    full[0] = 1
+    full[(slice(None), *[slice(a, b) for a, b in box])] = soft
+    full = full.transpose([0] + [t + 1 for t in tb])
+    err = np.abs(P - full).max()
+    top2 = np.sort(res64, 0)
+    margin = np.ones(props["shape_before_cropping"])
+    margin[tuple(slice(a, b) for a, b in box)] = top2[-1] - top2[-2]
+    margin = margin.transpose(tb)
+    lab_ref = np.zeros(props["shape_before_cropping"], np.int64)
+    lab_ref[tuple(slice(a, b) for a, b in box)] = np.asarray(vals)[res.argmax(0)]
+    lab_ref = lab_ref.transpose(tb)
+    differ = (lab_ref != lab) & (margin > 1e-5)
+    report(err < 1e-5 and not differ.any(),
+           f"{name}: a resampled case's probabilities equal nnU-Net's steps in numpy/scipy "
+           f"(max |difference| {err:.1e}), its labels their argmax ({cid}, separate z: {axis})",
+           f"max difference {err}, {int(differ.sum())} labels differ away from ties")
 
 
 # ------------------------------------------------------------------ evaluate
