@@ -30,13 +30,16 @@ FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
 # header fails to compile. include/patchfs/ holds the public API of the core (the vfs layer);
 # only the vfs layer and the programs above it see it. FUSE's flags reach the mount layer and
 # the CLI only; the core library (libpatchfs.a) has no FUSE in it.
-CORE_LAYERS := base ingest plan cache sample vfs
+CORE_LAYERS := base ingest plan cache sample vfs infer
 INC_base    := -Isrc/base
 INC_ingest  := $(INC_base) -Isrc/ingest -I/usr/include/nifti
 INC_plan    := $(INC_ingest) -Isrc/plan
 INC_cache   := $(INC_plan) -Isrc/cache
 INC_sample  := $(INC_cache) -Isrc/sample
 INC_vfs     := $(INC_sample) -Isrc/vfs -Iinclude
+# the end of a run (export, evaluate): the core's public API, the resampler and NIfTI of
+# ingest, base; never the context's insides
+INC_infer   := $(INC_ingest) -Iinclude -Isrc/infer
 # above the core: only base and the core's public API (include/patchfs/)
 INC_mount   := $(INC_base) -Iinclude -Isrc/mount $(FUSE_CFLAGS)
 INC_cli     := $(INC_mount) -Isrc/cli
@@ -51,7 +54,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 # tests of mount-layer modules link the mount library too (and so FUSE)
 MOUNT_TESTS := $(patsubst src/mount/%.c,build/tests/test_%,$(wildcard src/mount/*.c))
-ALL_INC   := $(INC_vfs) -Isrc/mount -Isrc/cli $(FUSE_CFLAGS)
+ALL_INC   := $(INC_vfs) -Isrc/infer -Isrc/mount -Isrc/cli $(FUSE_CFLAGS)
 
 .PHONY: all deps test unit integration install clean demo test-asan test-tsan check-deps deps-examples examples
 .PHONY: fuzz fuzz-smoke fuzz-build

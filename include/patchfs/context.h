@@ -82,4 +82,37 @@ int pf_gc(const char *dataset_dir, const pf_options *o,
           void (*freed)(void *, const char *path, uint64_t bytes, const char *why),
           void *arg, pf_gc_result *out, pf_error *err);
 
+/* ---- a case's way back to its source (export of predictions) ---- */
+
+/* Where a case served on the preprocessed grid came from, and how to go back: nnU-Net's
+ * properties (shape_before_cropping, bbox_used_for_cropping,
+ * shape_after_cropping_and_before_resampling, spacings, transpose_forward) and the plan's
+ * resampling of probabilities and of labels. Axes in the transposed (preprocessed) order. */
+typedef struct pf_case_geometry {
+    int64_t shape[3];             /* the served grid (cases/ID/data.npy without channels) */
+    int64_t shape_before_crop[3]; /* the source volume, transposed */
+    int64_t crop_lo[3];           /* crop box start in it */
+    int64_t crop_shape[3];        /* crop box size = the grid before resampling */
+    double spacing[3];            /* of the served grid: what the export resamples from */
+    double src_spacing[3];        /* of the source, transposed: what it resamples to */
+    int transpose[3];             /* served axis d is source array axis transpose[d] */
+    int prob_order, prob_order_z, prob_force_separate_z; /* resampling_fn_probabilities_kwargs */
+    int seg_order, seg_order_z;   /* resampling_fn_seg_kwargs */
+    const char *image;            /* the case's first image file (the geometry written back) */
+    const char *label;            /* its label file (evaluation's reference) */
+} pf_case_geometry;
+
+/* The case `id`'s geometry; -1 with a message naming the case when it is not served. */
+int pf_ctx_case_geometry(const pf_ctx *ctx, const char *id, pf_case_geometry *out,
+                         pf_error *err);
+/* The label values dataset.json names (ascending, background 0 first) and the ignore label
+ * (-1: none); what a prediction's channels are, in order. */
+void pf_ctx_labels(const pf_ctx *ctx, const int **values, int *n, int *ignore_label);
+/* The dataset's file ending (".nii.gz"). */
+const char *pf_ctx_file_ending(const pf_ctx *ctx);
+/* The served case ids in order (i < pf_ctx_n_cases), and the fold's validation cases. */
+const char *pf_ctx_case_id(const pf_ctx *ctx, int i);
+int pf_ctx_n_val(const pf_ctx *ctx);
+const char *pf_ctx_val_id(const pf_ctx *ctx, int i);
+
 #endif

@@ -35,6 +35,7 @@ static const char *const mode_names[] = {"fixed", "probabilistic", NULL};
 static const char *const aug_names[] = {"none", "nnunet", NULL};
 static const char *const interp_names[] = {"linear", "nearest", NULL};
 static const char *const seg_outside_names[] = {"-1", "0", NULL};
+static const char *const cases_names[] = {"val", "all", NULL};
 const char *const pf_configuration_names[] = {"3d_fullres", "2d", "3d_lowres",
                                               "3d_cascade_fullres", NULL};
 
@@ -227,6 +228,14 @@ static const pf_option_desc table[] = {
      .help = "gc: list what would be freed, remove nothing (--dry-run)"},
     {.name = "all", .type = PF_OT_FLAG, .kind = S, FIELD(gc_all), .bad = "1",
      .help = "gc: also remove the entries of other option sets (another crop=)"},
+    {.name = "cases", .type = PF_OT_ENUM, .kind = S, FIELD(cases_all), .names = cases_names,
+     .example = "all", .bad = "train",
+     .help = "export/evaluate of a folder: the fold's validation cases, or all cases"},
+    {.name = "probabilities", .type = PF_OT_PATH, .kind = S, FIELD(probabilities),
+     .metavar = "FILE|DIR", .def = "none", .example = "/tmp/case.npz", .bad = "",
+     .help = "export: also the probabilities on the source grid (.npz; a folder per case)"},
+    {.name = "force", .type = PF_OT_FLAG, .kind = S, FIELD(force), .bad = "1",
+     .help = "export/evaluate: replace output files that exist"},
     WORD("ro"), WORD("defaults"), WORD("nofail"), WORD("_netdev"), WORD("noauto"),
     WORD("auto"), WORD("nosuid"), WORD("nodev"), WORD("noexec"), WORD("default_permissions"),
     {.name = "rw", .type = PF_OT_WORD, .bad = "1", .set = pf_opt_refuse_rw,

@@ -106,6 +106,9 @@ typedef struct pf_options {
     int foreground, debug, allow_other, direct_io;
     int prepare;           /* check: also build the cache (as `patchfs prepare`) when usable */
     int dry_run, gc_all;   /* gc: list only; also the entries of other option sets */
+    int cases_all;         /* export/evaluate of a folder: every case, not the fold's val */
+    int force;             /* export/evaluate: replace existing outputs */
+    char probabilities[PF_PATH_MAX]; /* export: probabilities .npz (folder mode: a folder) */
     /* which table rows were given (bit i = row i), for checks such as "class_weights
      * without sampler=class" that must tell a given value from a default */
     uint32_t given[(PF_OPT_MAX_ROWS + 31) / 32];

@@ -1,4 +1,5 @@
-/* main.c - the patchfs command line: parse options once, then mount | get | check | prepare.
+/* main.c - the patchfs command line: parse options once, then mount | get | check | prepare |
+ * plan | gc | export | evaluate.
  * Errors from the core arrive as messages naming the file and problem; here they become
  * "patchfs: message" on stderr and a non-zero exit. */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include "rng.h"
 #include "patchfs/context.h"
 #include "patchfs/files.h"
+#include "patchfs/infer.h"
 #include "patchfs/tree.h"
 
 static const char usage_head[] =
@@ -27,6 +29,15 @@ static const char usage_head[] =
     "       patchfs gc [options] DATASET             remove cache entries the sources no longer\n"
     "                                                reach (--dry-run: list them; -o all: also\n"
     "                                                those of other options)\n"
+    "       patchfs export [options] DATASET CASE PREDICTION OUT.nii.gz\n"
+    "                                                a prediction (.npy on the served grid) back\n"
+    "                                                to the case's source geometry, as NIfTI\n"
+    "       patchfs export [options] DATASET PRED_DIR OUT_DIR\n"
+    "                                                every ID.npy of the fold's validation cases\n"
+    "                                                (cases=all: every case)\n"
+    "       patchfs evaluate [options] DATASET PRED_DIR [OUT.json]\n"
+    "                                                nnU-Net's metrics of PRED_DIR/ID.nii.gz\n"
+    "                                                (summary.json, default PRED_DIR/summary.json)\n"
     "\n"
     "Options, as -o k=v,k=v or --k=v or --k v, before or after the arguments (defaults in\n"
     "parentheses; flags take no value):\n";
@@ -236,6 +247,73 @@ static int cmd_prepare(const pf_options *o, const char *dataset)
     return 0;
 }
 
+/* folder commands: one line per case that could not be done */
+static void report_case(void *arg, const char *id, const char *problem)
+{
+    (void)arg;
+    if (problem)
+        fprintf(stderr, "patchfs: case %s: %s\n", id, problem);
+}
+
+/* export: a case (DATASET CASE PREDICTION OUT) or a folder (DATASET PRED_DIR OUT_DIR). The
+ * mount's options decide the geometry, so a prediction goes back the way its case came. */
+static int cmd_export(const pf_options *o, int npos, const char **pos)
+{
+    pf_ctx *ctx;
+    pf_error err = {0};
+    const char *prob = o->probabilities[0] ? o->probabilities : NULL;
+    int rc = 0;
+    if (npos == 4) { /* the folder form; a PRED_DIR that is no folder is named as such */
+        int exported, failed;
+        if (open_ctx(&ctx, pos[1], o, 0))
+            return 1;
+        if (pf_export_folder(ctx, pos[2], pos[3], prob, o->cases_all, o->force, o->threads,
+                             report_case, NULL, &exported, &failed, &err) != 0) {
+            rc = die(err.msg);
+        } else {
+            fprintf(stderr, "patchfs: exported %d case%s to %s\n", exported,
+                    exported == 1 ? "" : "s", pos[3]);
+            if (failed) {
+                fprintf(stderr, "patchfs: %d case%s not exported (listed above)\n", failed,
+                        failed == 1 ? "" : "s");
+                rc = 1;
+            }
+        }
+    } else if (npos == 5) {
+        if (open_ctx(&ctx, pos[1], o, 0))
+            return 1;
+        if (pf_export_case(ctx, pos[2], pos[3], pos[4], prob, o->force, o->threads, &err))
+            rc = die(err.msg);
+    } else {
+        return die("usage: patchfs export [options] DATASET CASE PREDICTION OUT.nii.gz\n"
+                   "       patchfs export [options] DATASET PRED_DIR OUT_DIR");
+    }
+    pf_ctx_close(ctx);
+    return rc;
+}
+
+/* evaluate: nnU-Net's summary.json of a folder of exported predictions */
+static int cmd_evaluate(const pf_options *o, int npos, const char **pos)
+{
+    pf_error err = {0};
+    char *path = NULL;
+    int evaluated, failed;
+    if (npos != 3 && npos != 4)
+        return die("usage: patchfs evaluate [options] DATASET PRED_DIR [OUT.json]");
+    if (pf_evaluate(pos[1], o, pos[2], npos == 4 ? pos[3] : NULL, report_case, NULL,
+                    &evaluated, &failed, &path, &err) != 0)
+        return die(err.msg);
+    fprintf(stderr, "patchfs: evaluated %d case%s: %s\n", evaluated, evaluated == 1 ? "" : "s",
+            path);
+    free(path);
+    if (failed) {
+        fprintf(stderr, "patchfs: %d case%s left out (listed above)\n", failed,
+                failed == 1 ? "" : "s");
+        return 1;
+    }
+    return 0;
+}
+
 /* Everything that can refuse the mount is checked before the cache is built: the mountpoint
  * (a folder, not a dead mount, not a live patchfs mount; made absolute, as the daemon
  * unmounts it from /) and the log file (opened now, before daemonizing). */
@@ -354,6 +432,10 @@ int main(int argc, char **argv)
     } else if (npos >= 1 && !strcmp(pos[0], "prepare")) {
         rc = npos == 2 ? cmd_prepare(&o, pos[1])
                        : die("usage: patchfs prepare [options] DATASET");
+    } else if (npos >= 1 && !strcmp(pos[0], "export")) {
+        rc = cmd_export(&o, npos, pos);
+    } else if (npos >= 1 && !strcmp(pos[0], "evaluate")) {
+        rc = cmd_evaluate(&o, npos, pos);
     } else if (npos == 2) {
         rc = cmd_mount(&o, pos[0], pos[1]);
     } else {

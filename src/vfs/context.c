@@ -338,3 +338,62 @@ void pf_ctx_skipped(const pf_ctx *ctx, int i, const char **id, const char **reas
     *id = ctx->skipped[i].id;
     *reason = ctx->skipped[i].reason;
 }
+
+int pf_ctx_case_geometry(const pf_ctx *ctx, const char *id, pf_case_geometry *out,
+                         pf_error *err)
+{
+    const int idx = pf_dataset_find_case(&ctx->ds, id);
+    const pf_case_header *h;
+    const pf_plan_config *c = ctx->geom.config;
+    if (idx < 0)
+        return pf_fail(err, ENOENT, "case '%s' is not a case of %s (see cases/ of a mount)", id,
+                       ctx->ds.name);
+    h = &ctx->cache.cases[idx].hdr;
+    memset(out, 0, sizeof *out);
+    for (int d = 0; d < 3; d++) {
+        out->shape[d] = h->shape[d];
+        out->shape_before_crop[d] = h->orig_shape[d];
+        out->crop_lo[d] = h->crop_lo[d];
+        out->crop_shape[d] = h->crop_shape[d];
+        out->spacing[d] = h->spacing[d];
+        out->src_spacing[d] = h->src_spacing[d];
+        out->transpose[d] = h->transpose[d];
+    }
+    /* nnU-Net's default kwargs when no plan configuration is in use (spacing=native has no
+     * resampling to undo, so they never act there) */
+    out->prob_order = c ? c->resampling_probabilities.order : 1;
+    out->prob_order_z = c ? c->resampling_probabilities.order_z : 0;
+    out->prob_force_separate_z = c ? c->resampling_probabilities.force_separate_z : -1;
+    out->seg_order = ctx->geom.spec.seg_order;
+    out->seg_order_z = ctx->geom.spec.seg_order_z;
+    out->image = ctx->ds.cases[idx].images[0];
+    out->label = ctx->ds.cases[idx].label;
+    return 0;
+}
+
+void pf_ctx_labels(const pf_ctx *ctx, const int **values, int *n, int *ignore_label)
+{
+    *values = ctx->ds.label_values;
+    *n = ctx->ds.n_labels;
+    *ignore_label = ctx->ds.ignore_label;
+}
+
+const char *pf_ctx_file_ending(const pf_ctx *ctx)
+{
+    return ctx->ds.file_ending;
+}
+
+const char *pf_ctx_case_id(const pf_ctx *ctx, int i)
+{
+    return ctx->ds.cases[i].id;
+}
+
+int pf_ctx_n_val(const pf_ctx *ctx)
+{
+    return ctx->split.n_val;
+}
+
+const char *pf_ctx_val_id(const pf_ctx *ctx, int i)
+{
+    return ctx->ds.cases[ctx->split.val[i]].id;
+}

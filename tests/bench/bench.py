@@ -15,6 +15,8 @@ Sections (docs/performance.md explains each):
   f  `patchfs prepare` of the gzipped dataset (fresh cache) vs zcat of the same files
   g  the daemon's peak RSS (VmHWM) while serving 200 steps, dataset at 1x and 4x, plain and
      with aug=nnunet
+  h  `patchfs export` of a resampled 155x240x240 case on one core vs numpy/scipy, its peak RSS,
+     and `patchfs evaluate` vs numpy (tests/bench/export_bench.py)
 
 Datasets are made once into --work and reused: a generated one (16 cases of 160x256x256,
 2 channels; --smoke: 4 cases of 40x64x64) and, unless --smoke, the real BraTS set from
@@ -33,6 +35,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy_loader  # noqa: E402
+import export_bench  # noqa: E402
 
 PF = os.path.join(ROOT, "patchfs")
 CEIL = os.path.join(ROOT, "build", "bench", "ceiling")
@@ -339,7 +342,7 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="steps per repetition")
     ap.add_argument("--prefetch", type=int, default=4)
     ap.add_argument("--mem", default="512M")
-    ap.add_argument("--only", default="abcdefg")
+    ap.add_argument("--only", default="abcdefgh")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     a.reps = a.reps or (2 if a.smoke else 5)
@@ -380,6 +383,9 @@ def main():
                             r["VmHWM"] / 1024, budget + 64, "MiB", 1.0, higher=False)
                     row("g", name, "peak RSS at 4x vs 1x dataset%s" % tag, r4["VmHWM"] / 1024,
                         r1["VmHWM"] / 1024, "MiB")
+        if "h" in a.only:
+            log("bench: export and evaluate")
+            export_bench.sec_h(a, a.work, row)
     finally:
         for m in MOUNTS:
             if os.path.ismount(m):

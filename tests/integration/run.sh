@@ -509,7 +509,7 @@ fi
 
 # ---------------------------------------------------------------- suites in their own files
 # Each prints "ok - ..." / "not ok - ..." / "skip - ..." lines; counted here.
-for suite in reliability concurrency perf_checks examples check_gc regions; do
+for suite in reliability concurrency perf_checks examples check_gc regions export; do
     f=tests/integration/$suite.sh
     want "$suite" && [ -f "$f" ] || continue
     mkdir -p "$T/$suite"

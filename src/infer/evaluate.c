@@ -1,0 +1,444 @@
+/* evaluate.c - `patchfs evaluate`: nnU-Net's metrics of exported predictions against the
+ * dataset's labels, and its summary.json (nnunetv2/evaluation/evaluate_predictions.py).
+ *
+ * Per case, one pass over the voxels counts a confusion matrix of (reference, prediction)
+ * label indices, the ignore label's reference voxels left out; every label's (or region's:
+ * a set of labels) TP, FP, FN and TN are sums of its cells, so the voxels are read once
+ * whatever the number of labels. Dice = 2TP / (2TP + FP + FN), IoU = TP / (TP + FP + FN),
+ * NaN when TP + FP + FN = 0. The means are numpy's nanmean per label and metric, over the
+ * cases in order; foreground_mean the mean of the labels' means (label 0 excluded). Cases run
+ * on the worker pool; the file does not depend on the thread count. */
+#include "patchfs/infer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "dataset.h"
+#include "nifti_load.h"
+#include "pyjson.h"
+#include "split.h"
+#include "textbuf.h"
+#include "workers.h"
+
+/* What is scored: labels (one value each) or regions (several). Regions come from
+ * dataset.json's label lists, which the dataset layer does not parse yet; a region is a
+ * row here like a label, so they plug in by filling more than one value. */
+typedef struct eval_region {
+    char key[64];        /* summary.json's key: "1", or "(1, 2, 3)" for a region */
+    int n;
+    int idx[16];         /* label indices (into eval_job.labels) it is made of */
+} eval_region;
+
+typedef struct case_counts {
+    int64_t tp, fp, fn, tn;
+} case_counts;
+
+typedef struct eval_job {
+    const pf_dataset *ds;
+    const int *cases;    /* dataset indices */
+    int n_cases;
+    const char *pred_dir;
+    int n_labels;        /* label values that get an index; others count as "other" */
+    int label_values[1024];
+    int ignore;          /* -1: none */
+    int n_regions;
+    eval_region regions[1024];
+    case_counts *counts; /* n_cases * n_regions */
+    char (*problem)[1024]; /* per case; "" when scored */
+    char **pred_paths;
+} eval_job;
+
+/* Voxels into a confusion matrix M[r * (L + 1) + p] over label indices (L: any other value),
+ * the reference's ignore label left out. index_ref maps the ignore label to row L + 1, which
+ * is dropped, so the loop has no branch; four interleaved copies of the matrix keep
+ * consecutive voxels of one label from waiting on each other's increment. */
+static int confusion(const eval_job *j, const int16_t *ref, const int16_t *pred, size_t n,
+                     const int *index, uint64_t *M)
+{
+    const size_t L = (size_t)j->n_labels, C = L + 1, S = (L + 2) * C;
+    int *index_ref = malloc(32768 * sizeof *index_ref);
+    uint64_t *H = calloc(4 * S, sizeof *H);
+    size_t i = 0;
+    if (!index_ref || !H) {
+        free(index_ref);
+        free(H);
+        return -1;
+    }
+    memcpy(index_ref, index, 32768 * sizeof *index_ref);
+    if (j->ignore >= 0)
+        index_ref[j->ignore] = (int)L + 1;
+    for (; i + 4 <= n; i += 4)
+        for (size_t k = 0; k < 4; k++)
+            H[k * S + (size_t)index_ref[ref[i + k]] * C + (size_t)index[pred[i + k]]]++;
+    for (; i < n; i++)
+        H[(size_t)index_ref[ref[i]] * C + (size_t)index[pred[i]]]++;
+    for (size_t r = 0; r <= L; r++) /* row L + 1, the ignored voxels, is left out */
+        for (size_t c = 0; c < C; c++)
+            M[r * C + c] = H[r * C + c] + H[S + r * C + c] + H[2 * S + r * C + c] +
+                           H[3 * S + r * C + c];
+    free(index_ref);
+    free(H);
+    return 0;
+}
+
+static int eval_case(void *arg, int k, pf_error *unused)
+{
+    eval_job *j = arg;
+    const pf_case_src *c = &j->ds->cases[j->cases[k]];
+    const int L = j->n_labels;
+    pf_nifti_info ri, pi;
+    int16_t *ref = NULL, *pred = NULL;
+    int *index = NULL;
+    uint64_t *M = NULL, total = 0;
+    pf_error err = {0};
+    (void)unused;
+    if (access(j->pred_paths[k], F_OK) != 0) {
+        snprintf(j->problem[k], sizeof j->problem[k], "%s: missing prediction",
+                 j->pred_paths[k]);
+        return 0; /* the other cases still count */
+    }
+    if (pf_nifti_load_labels(c->label, &ri, &ref, &err) ||
+        pf_nifti_load_labels(j->pred_paths[k], &pi, &pred, &err))
+        goto out;
+    if (ri.nx != pi.nx || ri.ny != pi.ny || ri.nz != pi.nz) {
+        pf_fail(&err, EINVAL, "%s: shape %lldx%lldx%lld (x, y, z) is not the reference's "
+                "%lldx%lldx%lld (%s)", j->pred_paths[k], (long long)pi.nx, (long long)pi.ny,
+                (long long)pi.nz, (long long)ri.nx, (long long)ri.ny, (long long)ri.nz,
+                c->label);
+        goto out;
+    }
+    index = malloc(32768 * sizeof *index);
+    M = calloc((size_t)(L + 1) * (size_t)(L + 1), sizeof *M);
+    if (!index || !M) {
+        pf_fail(&err, ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int v = 0; v < 32768; v++)
+        index[v] = L;
+    for (int l = 0; l < L; l++)
+        index[j->label_values[l]] = l;
+    if (confusion(j, ref, pred, (size_t)(ri.nx * ri.ny * ri.nz), index, M)) {
+        pf_fail(&err, ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < (L + 1) * (L + 1); i++)
+        total += M[i];
+    for (int r = 0; r < j->n_regions; r++) {
+        const eval_region *g = &j->regions[r];
+        uint64_t tp = 0, n_ref = 0, n_pred = 0;
+        unsigned char in[1025] = {0};
+        for (int m = 0; m < g->n; m++)
+            in[g->idx[m]] = 1;
+        for (int a = 0; a <= L; a++)
+            for (int b = 0; b <= L; b++) {
+                const uint64_t v = M[a * (L + 1) + b];
+                tp += in[a] && in[b] ? v : 0;
+                n_ref += in[a] ? v : 0;
+                n_pred += in[b] ? v : 0;
+            }
+        j->counts[(size_t)k * (size_t)j->n_regions + (size_t)r] = (case_counts){
+            .tp = (int64_t)tp, .fp = (int64_t)(n_pred - tp), .fn = (int64_t)(n_ref - tp),
+            .tn = (int64_t)(total - n_ref - n_pred + tp)};
+    }
+out:
+    if (err.msg[0])
+        snprintf(j->problem[k], sizeof j->problem[k], "%s", err.msg);
+    free(ref);
+    free(pred);
+    free(index);
+    free(M);
+    return 0;
+}
+
+/* ---- summary.json, as json.dump(indent=4, sort_keys=True) writes nnU-Net's dict ---- */
+
+static const char *const metric_names[8] = {"Dice", "FN", "FP", "IoU", "TN", "TP", "n_pred",
+                                            "n_ref"}; /* sorted, as sort_keys orders them */
+
+/* The metrics of counts as doubles in metric_names' order; per case the counts are ints. */
+static void metrics_of(const case_counts *c, double v[8])
+{
+    const int64_t den = c->tp + c->fp + c->fn;
+    v[0] = den ? (double)(2 * c->tp) / (double)(2 * c->tp + c->fp + c->fn) : NAN;
+    v[1] = (double)c->fn;
+    v[2] = (double)c->fp;
+    v[3] = den ? (double)c->tp / (double)den : NAN;
+    v[4] = (double)c->tn;
+    v[5] = (double)c->tp;
+    v[6] = (double)(c->fp + c->tp);
+    v[7] = (double)(c->fn + c->tp);
+}
+
+static void indent(pf_textbuf *t, int level)
+{
+    pf_textbuf_str(t, "\n");
+    for (int i = 0; i < level; i++)
+        pf_textbuf_str(t, "    ");
+}
+
+/* {"Dice": ..., ...}: floats (means) or the per-case mix (Dice/IoU floats, the rest ints) */
+static void metric_object(pf_textbuf *t, const double v[8], int per_case, int level)
+{
+    char num[48];
+    pf_textbuf_str(t, "{");
+    for (int m = 0; m < 8; m++) {
+        indent(t, level + 1);
+        pf_py_json_string(t, metric_names[m]);
+        pf_textbuf_str(t, ": ");
+        if (per_case && m != 0 && m != 3)
+            snprintf(num, sizeof num, "%lld", (long long)v[m]);
+        else
+            pf_py_float_repr(v[m], num, sizeof num);
+        pf_textbuf_str(t, num);
+        if (m < 7)
+            pf_textbuf_str(t, ",");
+    }
+    indent(t, level);
+    pf_textbuf_str(t, "}");
+}
+
+static int cmp_key(const void *a, const void *b, void *arg)
+{
+    const eval_region *r = arg;
+    return strcmp(r[*(const int *)a].key, r[*(const int *)b].key);
+}
+
+static char *summary_text(const eval_job *j, const int *scored, int n_scored)
+{
+    pf_textbuf t = {0};
+    const int R = j->n_regions;
+    int order[1024];
+    double (*means)[8] = calloc((size_t)R, sizeof *means), fg[8];
+    double *col = malloc(((size_t)n_scored + (size_t)R + 1) * sizeof *col);
+    if (!means || !col) {
+        free(means);
+        free(col);
+        return NULL;
+    }
+    for (int r = 0; r < R; r++)
+        order[r] = r;
+    qsort_r(order, (size_t)R, sizeof order[0], cmp_key, (void *)j->regions);
+    /* mean: nanmean per label and metric over the cases, in case order */
+    for (int r = 0; r < R; r++)
+        for (int m = 0; m < 8; m++) {
+            for (int i = 0; i < n_scored; i++) {
+                double v[8];
+                metrics_of(&j->counts[(size_t)scored[i] * (size_t)R + (size_t)r], v);
+                col[i] = v[m];
+            }
+            means[r][m] = pf_numpy_nanmean(col, (size_t)n_scored);
+        }
+    /* foreground_mean: np.mean of the labels' means (in nnU-Net's label order), 0 left out */
+    for (int m = 0; m < 8; m++) {
+        int n = 0;
+        for (int r = 0; r < R; r++)
+            if (strcmp(j->regions[r].key, "0"))
+                col[n++] = means[r][m];
+        fg[m] = n ? pf_numpy_sum(col, (size_t)n) / n : NAN;
+    }
+    pf_textbuf_str(&t, "{");
+    indent(&t, 1);
+    pf_textbuf_str(&t, "\"foreground_mean\": ");
+    metric_object(&t, fg, 0, 1);
+    pf_textbuf_str(&t, ",");
+    indent(&t, 1);
+    pf_textbuf_str(&t, "\"mean\": {");
+    for (int q = 0; q < R; q++) {
+        indent(&t, 2);
+        pf_py_json_string(&t, j->regions[order[q]].key);
+        pf_textbuf_str(&t, ": ");
+        metric_object(&t, means[order[q]], 0, 2);
+        if (q < R - 1)
+            pf_textbuf_str(&t, ",");
+    }
+    indent(&t, 1);
+    pf_textbuf_str(&t, "},");
+    indent(&t, 1);
+    pf_textbuf_str(&t, "\"metric_per_case\": [");
+    for (int i = 0; i < n_scored; i++) {
+        const int k = scored[i];
+        indent(&t, 2);
+        pf_textbuf_str(&t, "{");
+        indent(&t, 3);
+        pf_textbuf_str(&t, "\"metrics\": {");
+        for (int q = 0; q < R; q++) {
+            double v[8];
+            metrics_of(&j->counts[(size_t)k * (size_t)R + (size_t)order[q]], v);
+            indent(&t, 4);
+            pf_py_json_string(&t, j->regions[order[q]].key);
+            pf_textbuf_str(&t, ": ");
+            metric_object(&t, v, 1, 4);
+            if (q < R - 1)
+                pf_textbuf_str(&t, ",");
+        }
+        indent(&t, 3);
+        pf_textbuf_str(&t, "},");
+        indent(&t, 3);
+        pf_textbuf_str(&t, "\"prediction_file\": ");
+        pf_py_json_string(&t, j->pred_paths[k]);
+        pf_textbuf_str(&t, ",");
+        indent(&t, 3);
+        pf_textbuf_str(&t, "\"reference_file\": ");
+        pf_py_json_string(&t, j->ds->cases[j->cases[k]].label);
+        indent(&t, 2);
+        pf_textbuf_str(&t, i < n_scored - 1 ? "}," : "}");
+    }
+    if (n_scored)
+        indent(&t, 1);
+    pf_textbuf_str(&t, "]");
+    indent(&t, 0);
+    pf_textbuf_str(&t, "}");
+    free(means);
+    free(col);
+    if (t.failed) {
+        pf_textbuf_free(&t);
+        return NULL;
+    }
+    return t.s;
+}
+
+/* nnU-Net's foreground labels: dataset.json's values without 0 and the ignore label. */
+static int set_labels(eval_job *j, const pf_dataset *ds, pf_error *err)
+{
+    j->ignore = ds->ignore_label;
+    j->n_labels = j->n_regions = 0;
+    for (int i = 0; i < ds->n_labels; i++) {
+        if (ds->label_values[i] == ds->ignore_label)
+            continue;
+        if (j->n_labels == 1024)
+            return pf_fail(err, EINVAL, "%s: more than 1024 labels", ds->root);
+        j->label_values[j->n_labels] = ds->label_values[i];
+        if (ds->label_values[i] != 0) {
+            eval_region *r = &j->regions[j->n_regions++];
+            snprintf(r->key, sizeof r->key, "%d", ds->label_values[i]);
+            r->n = 1;
+            r->idx[0] = j->n_labels;
+        }
+        j->n_labels++;
+    }
+    if (!j->n_regions)
+        return pf_fail(err, EINVAL, "%s: dataset.json names no foreground label", ds->root);
+    return 0;
+}
+
+static int write_summary(const char *path, const char *text, int force, pf_error *err)
+{
+    pf_atomic_file f;
+    if (pf_atomic_begin(&f, path, force, err))
+        return -1;
+    if (pf_atomic_write(&f, text, strlen(text), err)) {
+        pf_atomic_abort(&f);
+        return -1;
+    }
+    return pf_atomic_commit(&f, err);
+}
+
+int pf_evaluate(const char *dataset_dir, const pf_options *o, const char *pred_dir,
+                const char *out, pf_case_report_fn report, void *arg, int *evaluated,
+                int *failed, char **summary_path, pf_error *err)
+{
+    pf_dataset ds;
+    pf_split_lists split = {0};
+    eval_job *j = calloc(1, sizeof *j);
+    int *all = NULL, *scored = NULL, rc = -1;
+    char *path = NULL, *text = NULL;
+    *evaluated = *failed = 0;
+    *summary_path = NULL;
+    if (!j)
+        return pf_fail(err, ENOMEM, "out of memory");
+    if (pf_dataset_open(dataset_dir, &ds, err)) {
+        free(j);
+        return -1;
+    }
+    if (set_labels(j, &ds, err))
+        goto out;
+    if (out)
+        path = strdup(out);
+    else if (asprintf(&path, "%s/summary.json", pred_dir) < 0)
+        path = NULL;
+    if (!path) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    if (pf_output_check(path, o->force, err))
+        goto out;
+    j->ds = &ds;
+    j->pred_dir = pred_dir;
+    if (o->cases_all) {
+        all = malloc((size_t)ds.n_cases * sizeof *all);
+        if (!all) {
+            pf_fail(err, ENOMEM, "out of memory");
+            goto out;
+        }
+        for (int i = 0; i < ds.n_cases; i++)
+            all[i] = i;
+        j->cases = all;
+        j->n_cases = ds.n_cases;
+    } else {
+        if (pf_split_resolve(&ds, o->fold, &split, err))
+            goto out;
+        j->cases = split.val;
+        j->n_cases = split.n_val;
+    }
+    j->counts = calloc((size_t)j->n_cases * (size_t)j->n_regions + 1, sizeof *j->counts);
+    j->problem = calloc((size_t)j->n_cases + 1, sizeof *j->problem);
+    j->pred_paths = calloc((size_t)j->n_cases + 1, sizeof *j->pred_paths);
+    scored = malloc(((size_t)j->n_cases + 1) * sizeof *scored);
+    if (!j->counts || !j->problem || !j->pred_paths || !scored) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int k = 0; k < j->n_cases; k++)
+        if (asprintf(&j->pred_paths[k], "%s/%s%s", pred_dir, ds.cases[j->cases[k]].id,
+                     ds.file_ending) < 0) {
+            j->pred_paths[k] = NULL;
+            pf_fail(err, ENOMEM, "out of memory");
+            goto out;
+        }
+    if (pf_parallel_for(0, j->n_cases, o->threads, eval_case, j, err))
+        goto out;
+    for (int k = 0; k < j->n_cases; k++) {
+        if (j->problem[k][0]) {
+            (*failed)++;
+            if (report)
+                report(arg, ds.cases[j->cases[k]].id, j->problem[k]);
+        } else {
+            scored[(*evaluated)++] = k;
+        }
+    }
+    if (*evaluated == 0) {
+        pf_fail(err, ENOENT, "%s: no prediction of the %d case%s to evaluate (%s%s each)",
+                pred_dir, j->n_cases, j->n_cases == 1 ? "" : "s", "ID", ds.file_ending);
+        goto out;
+    }
+    text = summary_text(j, scored, *evaluated);
+    if (!text) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    if (write_summary(path, text, o->force, err))
+        goto out;
+    *summary_path = path;
+    path = NULL;
+    rc = 0;
+out:
+    if (j->pred_paths)
+        for (int k = 0; k < j->n_cases; k++)
+            free(j->pred_paths[k]);
+    free(j->pred_paths);
+    free(j->counts);
+    free(j->problem);
+    free(j);
+    free(all);
+    free(scored);
+    free(path);
+    free(text);
+    pf_split_free(&split);
+    pf_dataset_free(&ds);
+    return rc;
+}

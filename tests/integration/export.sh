@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# export.sh - `patchfs export` (predictions back to the source geometry, as NIfTI) and
+# `patchfs evaluate` (nnU-Net's summary.json), run by tests/integration/run.sh or alone:
+#
+#   PF=./patchfs PY=/usr/bin/python3 REAL=../shared/data/real T=$(mktemp -d) \
+#       bash tests/integration/export.sh
+#
+# The assertions are in export_check.py (one "ok - export: ..." line each): round trips of
+# the one-hot of cases/ID/seg.npy on the real datasets (exact where nothing was resampled,
+# Dice >= 0.95 where it was), the NIfTI geometry against nibabel's reading of the source,
+# float16 and label-map inputs, --probabilities, evaluate against numpy byte for byte, and
+# every bad input of issue 16. Needs no FUSE.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+PF=${PF:-$ROOT/patchfs}
+PY=${PY:-/usr/bin/python3}
+REAL=${REAL:-../shared/data/real}
+T=${T:-$(mktemp -d /tmp/patchfs-export.XXXXXX)}
+mkdir -p "$T"
+export XDG_CACHE_HOME=$T/xdg
+"$PY" tests/integration/export_check.py --patchfs "$PF" --real "$REAL" --tmp "$T"
