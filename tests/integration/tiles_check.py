@@ -79,8 +79,26 @@ def check_case(root, d, is_2d):
         if tile.dtype != np.float32 or tile.shape != ref.shape or not np.array_equal(tile, ref):
             fail("%s/tiles/%d: %s %s differs from the padded case cut at %s (%s)"
                  % (d, i, tile.dtype, tile.shape, (z, y, x), ref.shape))
-    print("%s: %d tiles of %s over %s (padded %s) equal the padded case" % (d, len(want), P, S,
-                                                                         padded))
+    # the client's loop of docs/inference.md with the identity for a network: the weighted
+    # sum of the tiles over the summed weights, padding cut off, gives the case back
+    g = np.load(os.path.join(root, "gaussian.npy")).astype(np.float64)
+    if is_2d:
+        g = g[None]
+    acc = np.zeros(full.shape, np.float64)
+    wsum = np.zeros(full.shape[1:], np.float64)
+    for i, (z, y, x) in enumerate(want):
+        tile = np.load(os.path.join(root, d, "tiles", str(i), "data.npy"))
+        if is_2d:
+            tile = tile[:, None]
+        sl = (slice(z, z + P[0]), slice(y, y + P[1]), slice(x, x + P[2]))
+        acc[(slice(None),) + sl] += tile * g
+        wsum[sl] += g
+    back = (acc / wsum)[(slice(None),) + tuple(slice(b, b + s) for b, s in zip(before, S))]
+    err = np.max(np.abs(back - data)) if data.size else 0.0
+    if not err <= 1e-5 * max(1.0, float(np.max(np.abs(data)))):
+        fail("%s: the Gaussian-weighted tiles give the case back only to %.3g" % (d, err))
+    print("%s: %d tiles of %s over %s (padded %s) equal the padded case; weighted back to the "
+          "case within %.2g" % (d, len(want), P, S, padded, err))
 
 
 def check_gaussian(root, is_2d):
