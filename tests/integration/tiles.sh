@@ -18,7 +18,7 @@
 #     statistics of the training set on SpleenCropCT), with no seg.npy;
 #   * bad test input (a channel the dataset does not have, a missing channel file, an infer=
 #     folder that does not exist, a Decathlon test image that is missing or has the wrong
-#     number of channels) is refused naming the file.
+#     number of channels) is refused naming the file; `patchfs check` lists such a file too.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -133,6 +133,9 @@ rm "$B/imagesTs/new_001_0001.nii.gz"
 check "a test case missing a channel file is refused naming the file" bash -c "
     ! '$PF' get '$B' cases/case_000/data.npy -o cache='$T/c_bad' 2>'$T/e' &&
     grep -q 'imagesTs/new_001_0001.nii.gz: missing channel 1' '$T/e' || { cat '$T/e'; exit 1; }"
+check "patchfs check lists the missing test channel as a problem of the dataset (not usable)" bash -c "
+    ! '$PF' check '$B' -o cache='$T/c_bad' >'$T/o' 2>'$T/e' &&
+    grep -q 'imagesTs/new_001_0001.nii.gz: missing channel 1' '$T/e' && grep -q 'NOT USABLE' '$T/o' || { cat '$T/e' '$T/o'; exit 1; }"
 check "infer= of a folder that does not exist is refused naming it" bash -c "
     ! '$PF' get '$G' cases/case_000/data.npy -o 'cache=$T/c_bad,infer=$T/nope' 2>'$T/e' &&
     grep -q '$T/nope: option .infer.' '$T/e' || { cat '$T/e'; exit 1; }"
