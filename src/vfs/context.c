@@ -141,6 +141,20 @@ static int decide_geometry(pf_ctx *ctx, int threads, pf_progress_fn progress, vo
     return rc;
 }
 
+/* Progress of the test images' build, reported as test/ID. */
+typedef struct test_progress {
+    pf_progress_fn fn;
+    void *arg;
+} test_progress;
+
+static void report_test(void *p, int done, int total, const char *id)
+{
+    const test_progress *tp = p;
+    char name[300];
+    snprintf(name, sizeof name, "test/%s", id);
+    tp->fn(tp->arg, done, total, name);
+}
+
 /* test/: the test images preprocessed like the training cases (the same spec: the plan's
  * geometry, the training set's CT statistics) into a cache folder of their own. A test case
  * that cannot be built is an error whatever skip_bad says: it is not training data to set
@@ -149,6 +163,7 @@ static int build_test_cases(pf_ctx *ctx, int threads, unsigned flags, pf_progres
                             void *arg, pf_error *err)
 {
     pf_options o = ctx->opt;
+    test_progress tp = {progress, arg};
     int built;
     if (ctx->test_ds.n_cases == 0)
         return 0;
@@ -157,7 +172,8 @@ static int build_test_cases(pf_ctx *ctx, int threads, unsigned flags, pf_progres
         return -1;
     pf_cache_bind_spec(&ctx->test_cache, &ctx->geom.spec);
     if (pf_cache_build(&ctx->test_cache, &ctx->test_ds, &o, threads,
-                       (flags & PF_CTX_VERIFY_ALL) != 0, progress, arg, &built, err) ||
+                       (flags & PF_CTX_VERIFY_ALL) != 0, progress ? report_test : NULL, &tp,
+                       &built, err) ||
         pf_cache_open(&ctx->test_cache, &ctx->test_ds, err))
         return -1;
     if (!(ctx->test_ids = pf_calloc((size_t)ctx->test_ds.n_cases, sizeof(char *), err)))
