@@ -375,6 +375,16 @@ int pf_ctx_n_cases(const pf_ctx *ctx)
     return ctx->ds.n_cases;
 }
 
+int pf_ctx_n_test(const pf_ctx *ctx)
+{
+    return ctx->test_ds.n_cases;
+}
+
+const char *pf_ctx_test_cache_dir(const pf_ctx *ctx)
+{
+    return ctx->test_cache.dir;
+}
+
 int pf_ctx_n_skipped(const pf_ctx *ctx)
 {
     return ctx->n_skipped;

@@ -94,6 +94,8 @@ if pf_mount "$G" "$M" "$O"; then
 else
     bad "mount of the generated dataset"
 fi
+check "prepare builds the test images too, in a cache folder of their own" bash -c "
+    '$PF' prepare '$G' -o 'cache=$T/c_gen' 2>&1 | grep -q 'test images ready: 1 in $T/c_gen/gen-test-'"
 O2="patch=20x16,batch=2,steps=2,val_steps=1,epochs=1,cache=$T/c_gen"
 M2=$T/m_gen2d
 if pf_mount "$G" "$M2" "$O2"; then
