@@ -110,18 +110,21 @@ static int list_folder(pf_dataset *t, const char *dir, pf_error *err)
             continue;
         if (t->layout == PF_LAYOUT_NNUNET) {
             char *end;
+            /* (the name lives in d's buffer: the message is made before closedir) */
             if (len < lend + 6 || n[len - lend - 5] != '_' ||
                 strspn(n + len - lend - 4, "0123456789") < 4) {
+                pf_fail(err, EINVAL, "%s/%s: image name must end in _CCCC%s (channel number)",
+                        dir, n, t->file_ending);
                 closedir(d);
-                return pf_fail(err, EINVAL, "%s/%s: image name must end in _CCCC%s (channel "
-                               "number)", dir, n, t->file_ending);
+                return -1;
             }
             ch = strtol(n + len - lend - 4, &end, 10);
             if (ch >= t->n_channels) {
+                pf_fail(err, EINVAL, "%s/%s: channel %ld, but dataset.json names %d channel%s "
+                        "(0..%d)", dir, n, ch, t->n_channels, t->n_channels == 1 ? "" : "s",
+                        t->n_channels - 1);
                 closedir(d);
-                return pf_fail(err, EINVAL, "%s/%s: channel %ld, but dataset.json names %d "
-                               "channel%s (0..%d)", dir, n, ch, t->n_channels,
-                               t->n_channels == 1 ? "" : "s", t->n_channels - 1);
+                return -1;
             }
             len -= 5;
         }
