@@ -109,7 +109,6 @@ static int list_folder(pf_dataset *t, const char *dir, pf_error *err)
         if (n[0] == '.' || !ends_with(n, t->file_ending))
             continue;
         if (t->layout == PF_LAYOUT_NNUNET) {
-            char *end;
             /* (the name lives in d's buffer: the message is made before closedir) */
             if (len < lend + 6 || n[len - lend - 5] != '_' ||
                 strspn(n + len - lend - 4, "0123456789") < 4) {
@@ -118,7 +117,7 @@ static int list_folder(pf_dataset *t, const char *dir, pf_error *err)
                 closedir(d);
                 return -1;
             }
-            ch = strtol(n + len - lend - 4, &end, 10);
+            ch = strtol(n + len - lend - 4, NULL, 10);
             if (ch >= t->n_channels) {
                 pf_fail(err, EINVAL, "%s/%s: channel %ld, but dataset.json names %d channel%s "
                         "(0..%d)", dir, n, ch, t->n_channels, t->n_channels == 1 ? "" : "s",
@@ -131,7 +130,8 @@ static int list_folder(pf_dataset *t, const char *dir, pf_error *err)
         memcpy(id, n, len - lend);
         id[len - lend] = '\0';
         if (!(c = case_of(t, id, err)) ||
-            (!c->images && !(c->images = pf_calloc((size_t)t->n_channels, sizeof(char *), err)))) {
+            (!c->images &&
+             !(c->images = pf_calloc((size_t)t->n_channels, sizeof(char *), err)))) {
             closedir(d);
             return -1;
         }

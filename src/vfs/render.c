@@ -96,14 +96,14 @@ int pf_render_read_case(pf_ctx *ctx, uint32_t split, int idx, const int64_t star
                         const int size[3], float *img, int16_t *seg, pf_error *err)
 {
     pf_case *c = &pf_ctx_cache_of(ctx, split)->cases[idx];
+    /* normalisation happened in the cache: extraction applies the identity, the same for
+     * every case (test cases use the first case's) */
+    const size_t norm = split ? 0 : (size_t)idx * (size_t)ctx->ds.n_channels;
     unsigned token;
     if (read_begin_in(ctx, split, idx, &token, err))
         return -1;
-    /* normalisation happened in the cache: extraction applies the identity, the same for
-     * every case (test cases use the first case's) */
     if (img)
-        pf_extract_image(c, &ctx->norm.cases[split ? 0 : (size_t)idx * (size_t)ctx->ds.n_channels],
-                         start, size, img);
+        pf_extract_image(c, &ctx->norm.cases[norm], start, size, img);
     if (seg)
         pf_extract_seg(c, start, size, seg);
     return read_end_in(ctx, split, idx, token, err);

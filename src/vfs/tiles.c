@@ -73,8 +73,9 @@ int pf_make_tiles_json(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, p
         int64_t s[3];
         char line[128];
         pf_tiling_start(&t, i, s);
-        snprintf(line, sizeof line, "    {\"start\": [%" PRId64 ", %" PRId64 ", %" PRId64 "]}%s\n",
-                 s[0], s[1], s[2], i + 1 < count ? "," : "");
+        snprintf(line, sizeof line,
+                 "    {\"start\": [%" PRId64 ", %" PRId64 ", %" PRId64 "]}%s\n", s[0], s[1],
+                 s[2], i + 1 < count ? "," : "");
         pf_textbuf_str(&b, line);
     }
     pf_textbuf_str(&b, "  ]\n}\n");

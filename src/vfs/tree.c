@@ -11,7 +11,8 @@
  *   63..60 kind   59 split   58..57 slot (low bits)   56..37 epoch (20)   36..15 step (22)
  *   14..3 sample (12)   2..0 slot (high bits)
  * Case nodes keep their index in bits 42..15 and, under tiles/, the tile's in bits 56..43
- * (high 14) and 14..3 (low 12); bit 59 tells test/ from cases/. The root is 1 as FUSE requires; every other
+ * (high 14) and 14..3 (low 12); bit 59 tells test/ from cases/. The root is 1 as FUSE
+ * requires; every other
  * kind is >= 2, so no other node maps to 0 or 1. Only the fields a kind uses enter its
  * number, so each node has exactly one inode number and pf_node_from_ino rejects the rest. */
 #define EPOCH_SHIFT 37
