@@ -29,6 +29,9 @@ const pf_options *pf_ctx_options(const pf_ctx *ctx);
 const char *pf_ctx_dataset_name(const pf_ctx *ctx);
 const char *pf_ctx_cache_dir(const pf_ctx *ctx);
 int pf_ctx_n_cases(const pf_ctx *ctx);
+/* The test images served under test/ (0: none) and their cache folder (NULL when none). */
+int pf_ctx_n_test(const pf_ctx *ctx);
+const char *pf_ctx_test_cache_dir(const pf_ctx *ctx);
 
 /* skip_bad: the cases set aside and why; i < pf_ctx_n_skipped. */
 int pf_ctx_n_skipped(const pf_ctx *ctx);

@@ -7,7 +7,11 @@
  *   train/epoch_E/step_S/sample_K/{data.npy, seg.npy, image.nii.gz, label.nii.gz}
  *                                                           K < samples (positions served)
  *   val/epoch_E/...                                         S < val_steps
- *   cases/ID/{data.npy, seg.npy, properties.json, preview.png}
+ *   cases/ID/{data.npy, seg.npy, properties.json, preview.png, tiles.json}
+ *   cases/ID/tiles/T/data.npy                               T < the case's tiles
+ *   test/ID/{data.npy, properties.json, preview.png, tiles.json}, test/ID/tiles/T/data.npy
+ *                                                           (only when there are test images)
+ *   gaussian.npy                                            the tiles' importance map
  *
  * Numbers are canonical decimals (no sign, no leading zero, no overflow): "epoch_01",
  * "step_-1" and out-of-range steps do not exist. Inode numbers are computed from the node, so
@@ -21,25 +25,32 @@
 typedef enum {
     PF_NODE_ROOT = 1,
     PF_NODE_ROOT_FILE = 2, /* README.txt, patchfs.json, ... by slot (PF_ROOT_FILES) */
-    PF_NODE_SPLIT_DIR = 5, /* train/ or val/ (3 and 4 are free) */
+    PF_NODE_TILES_DIR = 3, /* cases/ID/tiles or test/ID/tiles */
+    PF_NODE_TILE_DIR = 4,  /* .../tiles/T */
+    PF_NODE_SPLIT_DIR = 5, /* train/ or val/ */
     PF_NODE_EPOCH_DIR,
     PF_NODE_STEP_DIR,
     PF_NODE_STEP_FILE,
-    PF_NODE_CASES_DIR,
+    PF_NODE_CASES_DIR,     /* cases/ (split 0) or test/ (split 1); so are the case nodes below */
     PF_NODE_CASE_DIR,
     PF_NODE_CASE_FILE,
     PF_NODE_SAMPLE_DIR,
     PF_NODE_SAMPLE_FILE, /* data.npy, seg.npy, image.nii.gz or label.nii.gz of one position */
-    PF_NODE_SUMMARY = 15, /* epoch_E/summary.json (14 is free) */
+    PF_NODE_TILE_FILE = 14, /* .../tiles/T/data.npy */
+    PF_NODE_SUMMARY = 15, /* epoch_E/summary.json */
 } pf_node_kind;
 
 /* A file node's place among its folder's files (its slot; it enters the inode number):
  *   step:   0 data.npy  1 seg.npy  2 meta.json        3 preview.png  4.. seg_ds1.npy, ...
- *   case:   0 data.npy  1 seg.npy  2 properties.json  3 preview.png
+ *   case:   0 data.npy  1 seg.npy  2 properties.json  3 preview.png  4 tiles.json
+ *           (a test case has no seg.npy)
  *   sample: 0 data.npy  1 seg.npy  2 image.nii.gz     3 label.nii.gz */
 #define PF_FOLDER_FILES 4   /* fixed files of a step, case or sample folder */
-/* The root's files by slot: README.txt, patchfs.json, splits.json, status.json, plans.json */
-#define PF_ROOT_FILES 5
+#define PF_CASE_FILES 5     /* files of a case folder (its tiles/ folder besides) */
+/* The root's files by slot: README.txt, patchfs.json, splits.json, status.json, plans.json,
+ * gaussian.npy */
+#define PF_ROOT_FILES 6
+#define PF_MAX_TILES ((1u << 26) - 1) /* tiles of one case (26 bits of an inode number) */
 #define PF_MAX_FILES 32     /* slots have 5 bits */
 
 /* What a file is: one number per kind of file, whatever folder it is in. The file table
@@ -65,15 +76,19 @@ typedef enum {
     PF_FILE_CASE_SEG,
     PF_FILE_CASE_PROPERTIES,
     PF_FILE_CASE_PREVIEW,
+    PF_FILE_GAUSSIAN,          /* gaussian.npy: nnU-Net's importance map for the patch */
+    PF_FILE_CASE_TILES_JSON,   /* cases/ID/tiles.json, test/ID/tiles.json */
+    PF_FILE_TILE_DATA,         /* .../tiles/T/data.npy: tile T of the padded case */
     PF_FILE_KINDS
 } pf_file_kind;
 
 typedef struct pf_node {
     pf_node_kind kind;
-    uint32_t split;     /* 0 train, 1 val */
+    uint32_t split;     /* 0 train, 1 val; case nodes: 0 cases/, 1 test/ */
     uint32_t epoch, step;
     uint32_t sample;    /* index among the positions this mount serves */
     uint32_t case_idx;
+    uint32_t tile;      /* tile folders and files: the tile's index */
     uint32_t slot;      /* file nodes: index among the folder's files (above) */
 } pf_node;
 
@@ -91,6 +106,9 @@ typedef struct pf_tree {
     uint32_t ds_files;     /* seg_dsK.npy files per step (deep supervision scales after 1) */
     int n_cases;
     char *const *case_ids; /* sorted ascending (strcmp) */
+    int n_test;            /* test/: 0 when there are no test images (no test/ folder) */
+    char *const *test_ids; /* sorted ascending */
+    const uint32_t *tiles[2]; /* per case of cases/ (0) and test/ (1): its tiles */
 } pf_tree;
 
 #define PF_ROOT_INO 1

@@ -124,6 +124,10 @@ static const pf_option_desc table[] = {
     {.name = "epochs", .type = PF_OT_UINT, .kind = T, FIELD(epochs), .umin = 1,
      .umax = PF_MAX_EPOCHS, .metavar = "N", .example = "2", .bad = "1048576",
      .help = "epochs"},
+    {.name = "infer", .type = PF_OT_PATH, .kind = T, FIELD(infer_dir), .metavar = "DIR",
+     .def = "the dataset's imagesTs (or Decathlon \"test\" list)", .example = "/tmp/new",
+     .bad = "", .flags = PF_OPTF_NO_JSON,
+     .help = "folder of new images (named as imagesTr) served under test/ instead"},
     {.name = "fold", .type = PF_OT_UINT, .kind = C, .umax = 1000000, .metavar = "K|all",
      .example = "all", .bad = "-1", .set = pf_opt_set_fold, .json = pf_json_fold,
      .help = "cross-validation fold: 0..4 nnU-Net's 5-fold, 5+ random 80:20, all"},
@@ -451,6 +455,16 @@ int pf_options_resolve_paths(pf_options *o, pf_error *err)
             return pf_fail(err, ENAMETOOLONG, "option 'plans': the path is too long");
         }
         strcpy(o->plans_file, abs);
+        free(abs);
+    }
+    if (o->infer_dir[0]) {
+        if (!(abs = pf_path_absolute(o->infer_dir, err)))
+            return pf_wrap(err, "option 'infer'");
+        if (strlen(abs) >= sizeof o->infer_dir) {
+            free(abs);
+            return pf_fail(err, ENAMETOOLONG, "option 'infer': the path is too long");
+        }
+        strcpy(o->infer_dir, abs);
         free(abs);
     }
     if (o->log_file[0]) {

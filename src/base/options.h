@@ -93,6 +93,8 @@ typedef struct pf_options {
     pf_crop_mode crop;
     /* which files exist */
     uint32_t steps, val_steps, epochs;
+    char infer_dir[PF_PATH_MAX]; /* infer=DIR: test/ serves these images; "" = the dataset's
+                                  * own test images (imagesTs, Decathlon "test") */
     /* serving */
     char *cache_dir;       /* NULL = default; owned */
     char log_file[PF_PATH_MAX]; /* log=FILE: the mount's log; "" = stderr, then syslog once

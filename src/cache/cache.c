@@ -160,7 +160,7 @@ int pf_cache_init_ex(pf_cache *c, const pf_dataset *ds, const pf_options *o, uns
         for (int j = 0; j < cs->n_images; j++)
             if (hash_file_identity(st, ds, cs->images[j], err))
                 goto out;
-        if (hash_file_identity(st, ds, cs->label, err))
+        if (cs->label && hash_file_identity(st, ds, cs->label, err))
             goto out;
         src[0] = XXH3_64bits_digest(st);
         c->src_keys[i] = XXH3_64bits(src, sizeof src);  /* a fingerprint record's */

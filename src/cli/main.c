@@ -243,6 +243,9 @@ static int cmd_prepare(const pf_options *o, const char *dataset)
         return 1;
     fprintf(stderr, "patchfs: cache ready: %d cases in %s\n", pf_ctx_n_cases(ctx),
             pf_ctx_cache_dir(ctx));
+    if (pf_ctx_n_test(ctx))
+        fprintf(stderr, "patchfs: test images ready: %d in %s\n", pf_ctx_n_test(ctx),
+                pf_ctx_test_cache_dir(ctx));
     pf_ctx_close(ctx);
     return 0;
 }

@@ -179,6 +179,14 @@ int pf_load_case_checked(const pf_dataset *ds, int idx, pf_loaded_case *cd, pf_p
                        cs->images[f], ref_ch, cs->images[ref_ch], worst))
             goto done;
     }
+    if (!cs->label) {
+        /* an image to predict (testset.h): background everywhere, as nnU-Net's preprocessing
+         * sees a case without segmentation (the crop marks the outside -1 all the same) */
+        if (complete && ref_ch >= 0 &&
+            !(cd->seg = calloc((size_t)(ref.nx * ref.ny * ref.nz), sizeof *cd->seg)))
+            problem_at(&k, ENOMEM, "%s: out of memory", cs->images[ref_ch]);
+        goto done;
+    }
     if (cs->missing && !is_file(cs->label))
         goto done; /* listed above */
     if (pf_nifti_load_labels(cs->label, &linfo, &cd->seg, &e)) {

@@ -15,7 +15,9 @@
 #include "augment.h"
 #include "fp_store.h"
 #include "order.h"
+#include "testset.h"
 #include "texts.h"
+#include "tiles.h"
 
 /* patch default: per axis min(128, median cropped case shape) (median of an even count is the
  * mean of the middle two, rounded down). */
@@ -139,6 +141,50 @@ static int decide_geometry(pf_ctx *ctx, int threads, pf_progress_fn progress, vo
     return rc;
 }
 
+/* Progress of the test images' build, reported as test/ID. */
+typedef struct test_progress {
+    pf_progress_fn fn;
+    void *arg;
+} test_progress;
+
+static void report_test(void *p, int done, int total, const char *id)
+{
+    const test_progress *tp = p;
+    char name[300];
+    snprintf(name, sizeof name, "test/%s", id);
+    tp->fn(tp->arg, done, total, name);
+}
+
+/* test/: the test images preprocessed like the training cases (the same spec: the plan's
+ * geometry, the training set's CT statistics) into a cache folder of their own. A test case
+ * that cannot be built is an error whatever skip_bad says: it is not training data to set
+ * aside but an image the user asked to predict. */
+static int build_test_cases(pf_ctx *ctx, int threads, unsigned flags, pf_progress_fn progress,
+                            void *arg, pf_error *err)
+{
+    pf_options o = ctx->opt;
+    test_progress tp = {progress, arg};
+    int built;
+    if (ctx->test_ds.n_cases == 0)
+        return 0;
+    o.skip_bad = 0;
+    if (pf_cache_init(&ctx->test_cache, &ctx->test_ds, &o, err))
+        return -1;
+    pf_cache_bind_spec(&ctx->test_cache, &ctx->geom.spec);
+    if (pf_cache_build(&ctx->test_cache, &ctx->test_ds, &o, threads,
+                       (flags & PF_CTX_VERIFY_ALL) != 0, progress ? report_test : NULL, &tp,
+                       &built, err) ||
+        pf_cache_open(&ctx->test_cache, &ctx->test_ds, err))
+        return -1;
+    if (!(ctx->test_ids = pf_calloc((size_t)ctx->test_ds.n_cases, sizeof(char *), err)))
+        return -1;
+    for (int i = 0; i < ctx->test_ds.n_cases; i++)
+        ctx->test_ids[i] = ctx->test_ds.cases[i].id;
+    ctx->tree.n_test = ctx->test_ds.n_cases;
+    ctx->tree.test_ids = ctx->test_ids;
+    return 0;
+}
+
 int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsigned flags,
                 pf_progress_fn progress, void *arg, pf_error *err)
 {
@@ -155,8 +201,10 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
                            err) ||
         (o->skip_bad && set_aside_incomplete_cases(ctx, err)))
         goto fail;
-    /* what the options ask of the dataset, before the cache build reads any image */
-    if (pf_dataset_check_class_weights(&ctx->ds, o, err))
+    /* what the options ask of the dataset, before the cache build reads any image; the test
+     * images listed (a missing channel file refused) before any is read too */
+    if (pf_dataset_check_class_weights(&ctx->ds, o, err) ||
+        pf_testset_open(&ctx->ds, o->infer_dir, &ctx->test_ds, err))
         goto fail;
     if (pf_cache_init(&ctx->cache, &ctx->ds, o, err))
         goto fail;
@@ -170,6 +218,8 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
                        (flags & PF_CTX_VERIFY_ALL) != 0, progress, arg, &built, err))
         goto fail;
     if (ctx->cache.n_bad && set_aside_bad_cases(ctx, err))
+        goto fail;
+    if (build_test_cases(ctx, threads, flags, progress, arg, err))
         goto fail;
     if (pf_split_resolve_ex(&ctx->ds, o->fold, ctx->n_skipped > 0, &ctx->split, err))
         goto fail;
@@ -194,6 +244,8 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
     ctx->tree.val_steps = o->val_steps;
     ctx->tree.n_cases = ctx->ds.n_cases;
     ctx->tree.case_ids = ctx->case_ids;
+    if (pf_tiles_count(ctx, err))
+        goto fail;
     /* nnU-Net's DDP split (pf_options_validate refused W > batch before any I/O; the plan's
      * batch is checked here) */
     if (pf_options_shard_span(&ctx->opt, &ctx->shard_lo, &ctx->shard_hi) != 0) {
@@ -289,6 +341,11 @@ void pf_ctx_close(pf_ctx *ctx)
     pf_class_pool_free(&ctx->pools[0]);
     pf_class_pool_free(&ctx->pools[1]);
     pf_cache_close(&ctx->cache);
+    pf_cache_close(&ctx->test_cache);
+    pf_dataset_free(&ctx->test_ds);
+    free(ctx->test_ids);
+    free(ctx->tile_counts[0]);
+    free(ctx->tile_counts[1]);
     pf_split_free(&ctx->split);
     pf_dataset_free(&ctx->ds);
     pf_options_free(&ctx->opt);
@@ -326,6 +383,16 @@ const char *pf_ctx_cache_dir(const pf_ctx *ctx)
 int pf_ctx_n_cases(const pf_ctx *ctx)
 {
     return ctx->ds.n_cases;
+}
+
+int pf_ctx_n_test(const pf_ctx *ctx)
+{
+    return ctx->test_ds.n_cases;
+}
+
+const char *pf_ctx_test_cache_dir(const pf_ctx *ctx)
+{
+    return ctx->test_cache.dir;
 }
 
 int pf_ctx_n_skipped(const pf_ctx *ctx)

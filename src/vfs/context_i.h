@@ -40,8 +40,29 @@ struct pf_ctx {
     int seg_target;                /* training seg differs from the label map (regions or
                                     * seg_outside=0): pf_seg_target after rendering */
     char *readme, *patchfs_json, *splits_json;
+    /* test/: the images to predict (testset.h), preprocessed into a cache of their own */
+    pf_dataset test_ds;
+    pf_cache test_cache;
+    char **test_ids;
+    uint32_t *tile_counts[2];      /* per case of cases/ (0) and test/ (1): its tiles */
     pf_skipped_case *skipped;      /* skip_bad */
     int n_skipped;
 };
+
+/* The cases a case node belongs to: cases/ (split 0) or test/ (split 1). */
+static inline pf_cache *pf_ctx_cache_of(pf_ctx *ctx, uint32_t split)
+{
+    return split ? &ctx->test_cache : &ctx->cache;
+}
+
+static inline const pf_cache *pf_ctx_cache_of_c(const pf_ctx *ctx, uint32_t split)
+{
+    return split ? &ctx->test_cache : &ctx->cache;
+}
+
+static inline const pf_dataset *pf_ctx_ds_of(const pf_ctx *ctx, uint32_t split)
+{
+    return split ? &ctx->test_ds : &ctx->ds;
+}
 
 #endif

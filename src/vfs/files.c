@@ -16,6 +16,7 @@
 #include "render.h"
 #include "summary.h"
 #include "texts.h"
+#include "tiles.h"
 
 typedef int (*size_fn)(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err);
 typedef int (*make_fn)(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err);
@@ -90,7 +91,7 @@ static int make_meta(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_
 static int make_properties(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len,
                            pf_error *err)
 {
-    return text_result(pf_text_properties_json(ctx, n->case_idx), buf, len, err);
+    return text_result(pf_text_properties_json(ctx, n->split, n->case_idx), buf, len, err);
 }
 
 /* ---- sizes from formulas ---- */
@@ -119,7 +120,7 @@ static int size_case_array(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_err
     int64_t shape[4];
     const int data = pf_node_file(n) == PF_FILE_CASE_DATA;
     (void)err;
-    pf_render_case_shape(ctx, n->case_idx, data, shape);
+    pf_render_case_shape(ctx, n->split, n->case_idx, data, shape);
     *size = pf_npy_file_size(data ? PF_DT_F4 : PF_DT_I2, 4, shape);
     return 0;
 }
@@ -144,7 +145,7 @@ static int size_step_preview(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_e
 
 static int size_case_preview(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
 {
-    const pf_case_header *h = &ctx->cache.cases[n->case_idx].hdr;
+    const pf_case_header *h = &pf_ctx_cache_of(ctx, n->split)->cases[n->case_idx].hdr;
     return pf_preview_png_size(1, ctx->ds.n_channels, (int)h->shape[1], (int)h->shape[2], size,
                                err);
 }
@@ -189,6 +190,10 @@ static const file_type table[PF_FILE_KINDS] = {
                                   pf_make_case_array},
     [PF_FILE_CASE_PROPERTIES]  = {PF_FILE_CASE_PROPERTIES, 0, NULL, make_properties},
     [PF_FILE_CASE_PREVIEW]     = {PF_FILE_CASE_PREVIEW, 0, size_case_preview, pf_make_preview},
+    [PF_FILE_GAUSSIAN]         = {PF_FILE_GAUSSIAN, PF_FILE_ARRAY, pf_size_gaussian,
+                                  pf_make_gaussian},
+    [PF_FILE_CASE_TILES_JSON]  = {PF_FILE_CASE_TILES_JSON, 0, NULL, pf_make_tiles_json},
+    [PF_FILE_TILE_DATA]        = {PF_FILE_TILE_DATA, PF_FILE_ARRAY, pf_size_tile, pf_make_tile},
 };
 
 static const file_type *type_of(const pf_node *n, pf_error *err)

@@ -31,7 +31,8 @@ int pf_make_preview(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_e
 {
     const int C = ctx->ds.n_channels;
     const int is_case = n->kind == PF_NODE_CASE_FILE;
-    const pf_case_header *h0 = is_case ? &ctx->cache.cases[n->case_idx].hdr : NULL;
+    const pf_case_header *h0 = is_case ? &pf_ctx_cache_of(ctx, n->split)->cases[n->case_idx].hdr
+                                       : NULL;
     const int rows = is_case ? 1 : ctx->shard_hi - ctx->shard_lo;
     const int H = is_case ? (int)h0->shape[1] : ctx->patch[1];
     const int W = is_case ? (int)h0->shape[2] : ctx->patch[2];
@@ -52,13 +53,11 @@ int pf_make_preview(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_e
         double G[3][3], origin[3];
         int z;
         if (is_case) {
-            pf_case *c = &ctx->cache.cases[n->case_idx];
             int64_t start[3] = {h0->shape[0] / 2, 0, 0};
             int slice[3] = {1, H, W};
-            if (pf_render_use_case(ctx, (int)n->case_idx, err))
+            if (pf_render_read_case(ctx, n->split, (int)n->case_idx, start, slice, img, seg,
+                                    err))
                 goto out;
-            pf_extract_image(c, &ctx->norm.cases[n->case_idx * C], start, slice, img);
-            pf_extract_seg(c, start, slice, seg);
             continue; /* a whole case has no padding */
         }
         {

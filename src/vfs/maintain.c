@@ -19,6 +19,7 @@
 #include "prepare.h"
 #include "preprocess.h"
 #include "split.h"
+#include "testset.h"
 #include "workers.h"
 #include "patchfs/context.h"
 
@@ -379,6 +380,17 @@ int pf_check(const char *dataset_dir, const pf_options *o, void (*problem)(void 
     if (pf_dataset_check_class_weights(&ds, o, &e) &&
         add_text(&ds_problems, &n_ds_problems, e.msg))
         goto oom;
+    /* the test images as a mount lists them (imagesTs, "test", infer=): a file a mount would
+     * refuse is a problem of the dataset; they are not decoded here */
+    {
+        pf_dataset test;
+        if (pf_testset_open(&ds, o->infer_dir, &test, &e) != 0) {
+            if (add_text(&ds_problems, &n_ds_problems, e.msg))
+                goto oom;
+        } else {
+            pf_dataset_free(&test);
+        }
+    }
     /* cases with a current entry were checked when it was built */
     briefs = calloc((size_t)view.n_cases + 1, sizeof *briefs);
     if (!briefs)

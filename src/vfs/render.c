@@ -27,9 +27,10 @@ int pf_render_step_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5])
     return k;
 }
 
-void pf_render_case_shape(const pf_ctx *ctx, uint32_t idx, int data, int64_t shape[4])
+void pf_render_case_shape(const pf_ctx *ctx, uint32_t split, uint32_t idx, int data,
+                          int64_t shape[4])
 {
-    const pf_case_header *h = &ctx->cache.cases[idx].hdr;
+    const pf_case_header *h = &pf_ctx_cache_of_c(ctx, split)->cases[idx].hdr;
     shape[0] = data ? h->n_channels : 1;
     for (int d = 0; d < 3; d++)
         shape[1 + d] = h->shape[d];
@@ -53,52 +54,79 @@ char *pf_render_alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *le
  * successful read_end are the entry's, never zeros from a fault guard's patch. An entry
  * truncated or failing while mapped fails that read with EIO (the mount logs and counts it),
  * and the next use rebuilds it (pf_render_use_case). */
-static int unreadable(const pf_ctx *ctx, int idx, pf_error *err)
+static int unreadable_in(const pf_ctx *ctx, uint32_t split, int idx, pf_error *err)
 {
-    const pf_case *c = &ctx->cache.cases[idx];
+    const pf_case *c = &pf_ctx_cache_of_c(ctx, split)->cases[idx];
     return pf_fail(err, EIO, "%s: cache entry of case %s failed while mapped (truncated, or an "
                    "I/O error): not served; the next use rebuilds it", c->path, c->hdr.id);
 }
 
-static int read_begin(pf_ctx *ctx, int idx, unsigned *token, pf_error *err)
+static int unreadable(const pf_ctx *ctx, int idx, pf_error *err)
+{
+    return unreadable_in(ctx, 0, idx, err);
+}
+
+static int read_begin_in(pf_ctx *ctx, uint32_t split, int idx, unsigned *token, pf_error *err)
 {
     /* a case that failed in an earlier read is rebuilt here (its next use); one found shorter
      * than it was, or failing from here on, fails this read */
-    if (pf_render_use_case(ctx, idx, err))
+    if (pf_render_use_case_in(ctx, split, idx, err))
         return -1;
-    return pf_case_read_begin(&ctx->cache.cases[idx], token) == 0 ? 0 : unreadable(ctx, idx, err);
+    return pf_case_read_begin(&pf_ctx_cache_of(ctx, split)->cases[idx], token) == 0
+               ? 0 : unreadable_in(ctx, split, idx, err);
+}
+
+static int read_end_in(const pf_ctx *ctx, uint32_t split, int idx, unsigned token,
+                       pf_error *err)
+{
+    return pf_case_read_end(&pf_ctx_cache_of_c(ctx, split)->cases[idx], token) == 0
+               ? 0 : unreadable_in(ctx, split, idx, err);
+}
+
+static int read_begin(pf_ctx *ctx, int idx, unsigned *token, pf_error *err)
+{
+    return read_begin_in(ctx, 0, idx, token, err);
 }
 
 static int read_end(const pf_ctx *ctx, int idx, unsigned token, pf_error *err)
 {
-    return pf_case_read_end(&ctx->cache.cases[idx], token) == 0 ? 0 : unreadable(ctx, idx, err);
+    return read_end_in(ctx, 0, idx, token, err);
+}
+
+int pf_render_read_case(pf_ctx *ctx, uint32_t split, int idx, const int64_t start[3],
+                        const int size[3], float *img, int16_t *seg, pf_error *err)
+{
+    pf_case *c = &pf_ctx_cache_of(ctx, split)->cases[idx];
+    /* normalisation happened in the cache: extraction applies the identity, the same for
+     * every case (test cases use the first case's) */
+    const size_t norm = split ? 0 : (size_t)idx * (size_t)ctx->ds.n_channels;
+    unsigned token;
+    if (read_begin_in(ctx, split, idx, &token, err))
+        return -1;
+    if (img)
+        pf_extract_image(c, &ctx->norm.cases[norm], start, size, img);
+    if (seg)
+        pf_extract_seg(c, start, size, seg);
+    return read_end_in(ctx, split, idx, token, err);
 }
 
 int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
 {
-    pf_case *c = &ctx->cache.cases[n->case_idx];
+    const pf_case *c = &pf_ctx_cache_of(ctx, n->split)->cases[n->case_idx];
     const pf_dtype t = pf_node_file(n) == PF_FILE_CASE_DATA ? PF_DT_F4 : PF_DT_I2;
     int64_t shape[4], start[3] = {0, 0, 0};
     int whole[3];
-    unsigned token;
     size_t hdr;
     char *buf;
-    pf_render_case_shape(ctx, n->case_idx, t == PF_DT_F4, shape);
+    pf_render_case_shape(ctx, n->split, n->case_idx, t == PF_DT_F4, shape);
     buf = pf_render_alloc_npy(t, 4, shape, len, &hdr, err);
     if (!buf)
         return -1;
-    if (read_begin(ctx, (int)n->case_idx, &token, err)) {
-        pf_pool_release(buf);
-        return -1;
-    }
     for (int d = 0; d < 3; d++)
         whole[d] = (int)c->hdr.shape[d];
-    if (t == PF_DT_F4)
-        pf_extract_image(c, &ctx->norm.cases[n->case_idx * ctx->ds.n_channels], start, whole,
-                         (float *)(buf + hdr));
-    else
-        pf_extract_seg(c, start, whole, (int16_t *)(buf + hdr));
-    if (read_end(ctx, (int)n->case_idx, token, err)) {
+    if (pf_render_read_case(ctx, n->split, (int)n->case_idx, start, whole,
+                            t == PF_DT_F4 ? (float *)(buf + hdr) : NULL,
+                            t == PF_DT_F4 ? NULL : (int16_t *)(buf + hdr), err)) {
         pf_pool_release(buf);
         return -1;
     }
@@ -152,22 +180,28 @@ size_t pf_render_patch_voxels(const pf_ctx *ctx)
 /* A case ready to read: its image digest checked once; a corrupt entry, or one that failed
  * in an earlier read (a fault in its mapping, cache.h), is rebuilt from the sources on the
  * spot (and never served); one found shorter than it was fails this read (EIO). */
-int pf_render_use_case(pf_ctx *ctx, int idx, pf_error *err)
+int pf_render_use_case_in(pf_ctx *ctx, uint32_t split, int idx, pf_error *err)
 {
-    pf_case *c = &ctx->cache.cases[idx];
+    pf_cache *cache = pf_ctx_cache_of(ctx, split);
+    pf_case *c = &cache->cases[idx];
     pf_error first = {0};
     if (pf_case_check_bulk(c, &first) == 0) {
         if (pf_case_sound(c))
             goto size;
-        unreadable(ctx, idx, &first);
+        unreadable_in(ctx, split, idx, &first);
     }
-    if (pf_cache_repair(&ctx->cache, &ctx->ds, idx, err) != 0)
+    if (pf_cache_repair(cache, pf_ctx_ds_of(ctx, split), idx, err) != 0)
         return pf_wrap(err, "%s; rebuilding it failed", first.msg);
     if (pf_case_check_bulk(c, err))
         return -1;
 size:
     /* an entry found shorter than it was fails this read; the next use rebuilds it */
-    return pf_case_check_size(c) == 0 ? 0 : unreadable(ctx, idx, err);
+    return pf_case_check_size(c) == 0 ? 0 : unreadable_in(ctx, split, idx, err);
+}
+
+int pf_render_use_case(pf_ctx *ctx, int idx, pf_error *err)
+{
+    return pf_render_use_case_in(ctx, 0, idx, err);
 }
 
 /* Whether position b of this step is augmented, and with what (training steps only). */

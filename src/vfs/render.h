@@ -17,8 +17,9 @@
 /* Shape of a step array (B, C, Z, Y, X) or of one sample's (C, Z, Y, X); 2D configurations
  * drop Z. Slot 0 is data.npy, slot 1 seg.npy. Returns the number of dimensions. */
 int pf_render_step_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5]);
-/* (C, Z, Y, X) of case idx's data.npy (data != 0) or seg.npy. */
-void pf_render_case_shape(const pf_ctx *ctx, uint32_t idx, int data, int64_t shape[4]);
+/* (C, Z, Y, X) of case idx's data.npy (data != 0) or seg.npy; split 0 cases/, 1 test/. */
+void pf_render_case_shape(const pf_ctx *ctx, uint32_t split, uint32_t idx, int data,
+                          int64_t shape[4]);
 /* seg_dsK.npy's shape and its downsampled patch ds. */
 void pf_render_ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], int *nd, int ds[3]);
 
@@ -32,6 +33,13 @@ pf_sample *pf_render_batch(pf_ctx *ctx, const pf_node *n, pf_error *err);
 /* Case idx ready to read: its digest checked once; a corrupt entry, or one whose reads failed
  * (truncated, a failing sector: those reads got EIO), rebuilt from the sources. */
 int pf_render_use_case(pf_ctx *ctx, int idx, pf_error *err);
+/* The same for a case of cases/ (split 0) or test/ (split 1). */
+int pf_render_use_case_in(pf_ctx *ctx, uint32_t split, int idx, pf_error *err);
+/* The box [start, start + size) of a case of cases/ or test/, guarded (cache.h): image
+ * (C, box) into img and labels into seg (either may be NULL); outside the case image 0, seg
+ * -1. A case that failed in an earlier read is rebuilt first; a fault during it fails. */
+int pf_render_read_case(pf_ctx *ctx, uint32_t split, int idx, const int64_t start[3],
+                        const int size[3], float *img, int16_t *seg, pf_error *err);
 /* Whether position b of step node n is augmented (training steps with aug=nnunet), and how. */
 int pf_render_aug_params(const pf_ctx *ctx, const pf_node *n, int b, pf_aug_params *p);
 /* img (C, P) and seg (P) of position b; either may be NULL. */

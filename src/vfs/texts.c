@@ -391,9 +391,9 @@ static json_t *real_array(const double *v, int n)
 /* properties.json of a case: its preprocessed grid and everything needed to go back to the
  * source grid (nnU-Net's properties: shape_before_cropping, bbox_used_for_cropping,
  * shape_after_cropping_and_before_resampling, spacings, transposes), in transposed order. */
-char *pf_text_properties_json(const pf_ctx *ctx, uint32_t idx)
+char *pf_text_properties_json(const pf_ctx *ctx, uint32_t split, uint32_t idx)
 {
-    const pf_case *c = &ctx->cache.cases[idx];
+    const pf_case *c = &pf_ctx_cache_of_c(ctx, split)->cases[idx];
     const pf_case_header *h = &c->hdr;
     json_t *j = json_object(), *aff = json_array(), *box = json_array(), *cls = json_object();
     json_t *norm = json_array();

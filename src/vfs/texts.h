@@ -13,7 +13,7 @@
 char *pf_text_readme(const pf_ctx *ctx);
 char *pf_text_patchfs_json(const pf_ctx *ctx);
 char *pf_text_splits_json(const pf_ctx *ctx);
-char *pf_text_properties_json(const pf_ctx *ctx, uint32_t case_idx);
+char *pf_text_properties_json(const pf_ctx *ctx, uint32_t split, uint32_t case_idx);
 /* meta.json of step node n for the sampled batch s; digests: per served position, XXH3-64 of
  * its image and seg bytes, or NULL for zeros of the same width (how the size is known). */
 char *pf_text_meta_json(const pf_ctx *ctx, const pf_node *n, const pf_sample *s,

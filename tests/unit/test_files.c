@@ -1,7 +1,8 @@
 /* test_files.c - the file table (files.c) against the tree (tree.c): every file node of a small
  * dataset, under several option sets (plain, augmented with deep supervision, 2D, sharded),
  * has a size equal to the length of what pf_produce makes for it; every file kind has its own
- * number and table row; folders are not files. */
+ * number and table row; folders are not files. The dataset has a test image smaller than the
+ * patch (imagesTs), so test/ and padded tiles are walked too. */
 #include "testutil.h"
 
 #include "patchfs/context.h"
@@ -35,6 +36,14 @@ static int setup(void **state)
         rc[c] = (tu_raw_case){.id = ids[c], .nx = NX, .ny = NY, .nz = NZ, .image = img,
                               .label = lab, .spacing = {1.0, 1.0, 2.5}};
     tu_write_raw_dataset(f->root, rc, 3, 3);
+    {
+        char path[PATH_MAX];
+        tu_nifti_opts no = {.version = 1, .spacing = {1.0, 1.0, 2.5}};
+        tu_path(path, "%s/imagesTs", f->root);
+        assert_int_equal(mkdir(path, 0700), 0);
+        tu_path(path, "%s/imagesTs/new_small_0000.nii.gz", f->root);
+        tu_write_nifti_ex(path, DT_FLOAT32, 6, 5, 4, 1, img, &no);
+    }
     free(img);
     free(lab);
     *state = f;
@@ -105,6 +114,9 @@ static void walk_with(const fixture *f, const char *opts, int kinds_seen[PF_FILE
     files = walk(ctx, &root, kinds_seen);
     assert_true(files > 20);
     print_message("%s: %d files\n", opts, files);
+    /* the test image was walked (padded to the patch) */
+    assert_int_equal(pf_tree_resolve(pf_ctx_tree(ctx), "test/new_small/tiles/0/data.npy", &dir),
+                     0);
     /* a folder is not a file */
     assert_int_equal(pf_tree_resolve(pf_ctx_tree(ctx), "train/epoch_0/step_0", &dir), 0);
     assert_int_not_equal(pf_file_size(ctx, &dir, &(uint64_t){0}, &err), 0);

@@ -1,24 +1,28 @@
 /* test_tree.c - the virtual tree's grammar (tree.h): path resolution of valid and
  * non-canonical names, computed inode numbers (round trip, uniqueness, rejection of garbage),
- * and agreement of child listing (count, child_at, name) with lookup for every directory. */
+ * and agreement of child listing (count, child_at, name) with lookup for every directory,
+ * test/ and the tiles folders included. */
 #include "testutil.h"
 
 #include "patchfs/tree.h"
 
 static char *const ids3[] = {"case_a", "case_b", "case_c"};
+static char *const test_ids[] = {"new_x", "new_y"};
+static const uint32_t case_tiles[] = {2, 1, 3}, test_tiles[] = {1, 2};
 
-/* small limits for exhaustive walks */
+/* small limits for exhaustive walks (two test images) */
 static const pf_tree small = {.epochs = 3, .steps = 4, .val_steps = 2, .samples = 2,
-                              .n_cases = 3, .case_ids = ids3};
-/* nnU-Net's defaults for the boundary names */
+                              .n_cases = 3, .case_ids = ids3, .n_test = 2,
+                              .test_ids = test_ids, .tiles = {case_tiles, test_tiles}};
+/* nnU-Net's defaults for the boundary names (no test images: no test/) */
 static const pf_tree big = {.epochs = 1000, .steps = 250, .val_steps = 50, .samples = 2,
-                            .n_cases = 3, .case_ids = ids3};
+                            .n_cases = 3, .case_ids = ids3, .tiles = {case_tiles, NULL}};
 
 static int node_eq(const pf_node *a, const pf_node *b)
 {
     return a->kind == b->kind && a->split == b->split && a->epoch == b->epoch &&
            a->step == b->step && a->sample == b->sample && a->case_idx == b->case_idx &&
-           a->slot == b->slot;
+           a->slot == b->slot && a->tile == b->tile;
 }
 
 /* slots of a step, case or sample folder (tree.h) */
@@ -76,6 +80,20 @@ static void test_resolve_valid(void **state)
                     mk(PF_NODE_CASE_FILE, 0, 0, 0, 2, SLOT_META));
     expect_resolves(&big, "/cases/case_a/data.npy",
                     mk(PF_NODE_CASE_FILE, 0, 0, 0, 0, SLOT_DATA));
+    expect_resolves(&big, "gaussian.npy", mk(PF_NODE_ROOT_FILE, 0, 0, 0, 0, 5));
+    expect_resolves(&big, "cases/case_c/tiles.json", mk(PF_NODE_CASE_FILE, 0, 0, 0, 2, 4));
+    expect_resolves(&big, "cases/case_c/tiles", mk(PF_NODE_TILES_DIR, 0, 0, 0, 2, 0));
+    {
+        pf_node t = mk(PF_NODE_TILE_FILE, 0, 0, 0, 2, 0);
+        t.tile = 2;
+        expect_resolves(&big, "cases/case_c/tiles/2/data.npy", t);
+        t.kind = PF_NODE_TILE_DIR;
+        expect_resolves(&big, "cases/case_c/tiles/2", t);
+    }
+    expect_resolves(&small, "test", mk(PF_NODE_CASES_DIR, 1, 0, 0, 0, 0));
+    expect_resolves(&small, "test/new_y", mk(PF_NODE_CASE_DIR, 1, 0, 0, 1, 0));
+    expect_resolves(&small, "test/new_x/data.npy", mk(PF_NODE_CASE_FILE, 1, 0, 0, 0, SLOT_DATA));
+    expect_resolves(&small, "test/new_x/tiles.json", mk(PF_NODE_CASE_FILE, 1, 0, 0, 0, 4));
 }
 
 static void test_resolve_invalid(void **state)
@@ -89,7 +107,9 @@ static void test_resolve_invalid(void **state)
         "cases/case_a_", "README.txt/x", "Train", "train/Epoch_0",
         "train/epoch_0/step_0/properties.json", "cases/case_a/meta.json",
         "train/epoch_0/step_0/data.npy/x", "nothing", "epoch_0", ".", "..", "train/..",
-        "train/epoch_0/.",
+        "train/epoch_0/.", "test", "test/case_a", "cases/case_a/tiles/2",
+        "cases/case_a/tiles/01", "cases/case_a/tiles/-1", "cases/case_a/tiles/0/seg.npy",
+        "cases/case_b/tiles/1", "cases/case_a/tiles.npy", "gaussian.json",
     };
     char longname[400];
     (void)state;
@@ -105,6 +125,11 @@ static void test_resolve_invalid(void **state)
     expect_missing(&small, "val/epoch_0/step_2");
     expect_resolves(&small, "train/epoch_2/step_3", mk(PF_NODE_STEP_DIR, 0, 2, 3, 0, 0));
     expect_resolves(&small, "val/epoch_2/step_1", mk(PF_NODE_STEP_DIR, 1, 2, 1, 0, 0));
+    /* a test case has no labels; test/ holds only the test images */
+    expect_missing(&small, "test/new_x/seg.npy");
+    expect_missing(&small, "test/case_a");
+    expect_missing(&small, "test/new_x/tiles/1");
+    expect_missing(&small, "cases/new_x");
 }
 
 /* ---- exhaustive walk of the small tree ---- */
@@ -156,9 +181,10 @@ static void walk_small(walk *w)
     walk_from(&small, w, &root, "");
 }
 
-/* Counted by hand from tree.h: root 1 + its 7 children; train: 3 epochs * (folder + summary
+/* Counted by hand from tree.h: root 1 + its 10 children; train: 3 epochs * (folder + summary
  * + 4 steps * (folder + 4 files + 2 samples * (folder + 4 files))) = 186; val: 3 * (1 + 1 +
- * 2 * 15) = 96; cases: 3 * (folder + 4 files) = 15. */
+ * 2 * 15) = 96; cases: 3 * (folder + 5 files + tiles/) + (2 + 1 + 3) tiles * (folder + file)
+ * = 33; test: 2 * (folder + 4 files + tiles/) + (1 + 2) * 2 = 18. */
 static void test_listing_agrees_with_lookup(void **state)
 {
     static walk w;
@@ -166,15 +192,17 @@ static void test_listing_agrees_with_lookup(void **state)
     char name[64];
     (void)state;
     walk_small(&w);
-    assert_int_equal(w.n, 1 + 8 + 186 + 96 + 15);
-    assert_int_equal(pf_tree_child_count(&small, &root), 8);
+    assert_int_equal(w.n, 1 + 10 + 186 + 96 + 33 + 18);
+    assert_int_equal(pf_tree_child_count(&small, &root), 10);
+    assert_int_equal(pf_tree_child_count(&big, &root), 9); /* no test/ */
     pf_node_name(&small, &root, name, sizeof name);
     assert_string_equal(name, "");
     /* listing order and names of the root and of a step folder, as tree.h documents */
     {
         static const char *const want[] = {"README.txt", "patchfs.json", "splits.json",
-                                           "status.json", "plans.json", "train", "val", "cases"};
-        for (int i = 0; i < 8; i++) {
+                                           "status.json", "plans.json", "gaussian.npy",
+                                           "train", "val", "cases", "test"};
+        for (int i = 0; i < 10; i++) {
             assert_int_equal(pf_tree_child_at(&small, &root, (uint64_t)i, &n), 0);
             pf_node_name(&small, &n, name, sizeof name);
             assert_string_equal(name, want[i]);
@@ -196,7 +224,19 @@ static void test_listing_agrees_with_lookup(void **state)
     assert_int_equal(pf_tree_resolve(&small, "cases/case_b", &n), 0);
     pf_node_name(&small, &n, name, sizeof name);
     assert_string_equal(name, "case_b");
-    assert_int_equal(pf_tree_child_count(&small, &n), 4);
+    assert_int_equal(pf_tree_child_count(&small, &n), 6); /* 5 files + tiles/ */
+    assert_int_equal(pf_tree_resolve(&small, "test/new_y", &n), 0);
+    assert_int_equal(pf_tree_child_count(&small, &n), 5); /* no seg.npy */
+    {
+        static const char *const want[] = {"data.npy", "properties.json", "preview.png",
+                                           "tiles.json", "tiles"};
+        for (int i = 0; i < 5; i++) {
+            pf_node c;
+            assert_int_equal(pf_tree_child_at(&small, &n, (uint64_t)i, &c), 0);
+            pf_node_name(&small, &c, name, sizeof name);
+            assert_string_equal(name, want[i]);
+        }
+    }
     /* files have no children */
     assert_int_equal(pf_tree_resolve(&small, "README.txt", &n), 0);
     assert_false(pf_node_is_dir(&n));
@@ -277,7 +317,19 @@ static void test_ino_garbage_rejected(void **state)
             mk(PF_NODE_CASE_DIR, 0, 0, 0, 3, 0),                 /* case >= n_cases */
             mk(PF_NODE_CASE_FILE, 0, 0, 0, 7, SLOT_DATA),
             mk(PF_NODE_SUMMARY, 1, 3, 0, 0, 0),                  /* epoch >= epochs */
+            mk(PF_NODE_CASE_DIR, 1, 0, 0, 2, 0),                 /* case >= n_test */
+            mk(PF_NODE_CASE_FILE, 1, 0, 0, 0, SLOT_SEG),         /* a test case's seg.npy */
+            mk(PF_NODE_CASE_FILE, 0, 0, 0, 0, 5),                /* slot >= case files */
         };
+        pf_node tile = mk(PF_NODE_TILE_FILE, 1, 0, 0, 1, 0);
+        tile.tile = 1;
+        assert_int_equal(pf_node_from_ino(&small, pf_node_ino(&tile), &n), 0);
+        tile.tile = 2; /* tile >= the case's tiles */
+        assert_int_not_equal(pf_node_from_ino(&small, pf_node_ino(&tile), &n), 0);
+        tile.tile = 1u << 20; /* high bits of the tile field */
+        assert_int_not_equal(pf_node_from_ino(&small, pf_node_ino(&tile), &n), 0);
+        tile = mk(PF_NODE_CASES_DIR, 1, 0, 0, 0, 0); /* test/ of a tree without test images */
+        assert_int_not_equal(pf_node_from_ino(&big, pf_node_ino(&tile), &n), 0);
         pf_node sample = mk(PF_NODE_SAMPLE_DIR, 0, 0, 0, 0, 0);
         for (size_t i = 0; i < sizeof beyond / sizeof beyond[0]; i++)
             if (pf_node_from_ino(&small, pf_node_ino(&beyond[i]), &n) == 0)
