@@ -23,6 +23,10 @@ import weakref
 from .errors import Error
 from .tree import Tree
 
+#: Options a Mount adds unless given: prefetch=2 makes the daemon render the next steps while
+#: the loop trains (measured: python/README.md, "Workers: measured"). prefetch=0 turns it off.
+DEFAULT_OPTIONS = {"prefetch": 2}
+
 # option values given as Python sequences or pairs: how patchfs writes them
 _JOIN = {"patch": "x", "spacing": "x", "shard": "/", "aug_rotation": ":", "aug_scaling": ":"}
 
@@ -71,8 +75,9 @@ class Mount(Tree):
             b = m.step("train", 0, 0)          # {"data", "seg", "meta"}
 
     mountpoint=None mounts on a new temporary folder (removed afterwards). Options are
-    patchfs's (`patchfs --help`): seed=7, batch=2, aug="nnunet", prefetch=2, cache="/tmp/c",
-    skip_bad=True, ... patchfs= (or $PATCHFS) names the binary, else `patchfs` on PATH.
+    patchfs's (`patchfs --help`): seed=7, batch=2, aug="nnunet", cache="/tmp/c", skip_bad=True,
+    ...; prefetch=2 unless given (DEFAULT_OPTIONS). patchfs= (or $PATCHFS) names the binary,
+    else `patchfs` on PATH.
     progress=True passes the cache build's progress lines to stderr (default: when stderr is
     a terminal). Attributes: path, options (patchfs.json's), fingerprint, info (patchfs.json).
     """
@@ -85,7 +90,7 @@ class Mount(Tree):
         if mountpoint is None:
             tmp = mountpoint = tempfile.mkdtemp(prefix="patchfs-")
         self.argv = [binary, os.fspath(dataset), os.path.abspath(os.fspath(mountpoint))]
-        self.argv += option_args(options)
+        self.argv += option_args(dict(DEFAULT_OPTIONS, **options))
         self._life = _Life(self.argv[2], tmp)
         self._finalizer = weakref.finalize(self, self._life.close)
         try:

@@ -199,6 +199,13 @@ class Tree:
             return None
         return hashlib.sha256(_canonical(value).encode()).hexdigest()[:16]
 
+    def plain(self):
+        """This tree as a plain Tree (for a Mount: without its daemon's life cycle), sharing
+        what was read; what worker processes are sent."""
+        t = Tree.__new__(Tree)
+        t.__dict__.update((k, self.__dict__[k]) for k in ("path", "info", "options", "_content", "_ds_names"))
+        return t
+
     def __repr__(self):
         return "<patchfs.Tree %s: %s, fingerprint %s>" % (
             self.path, self.info["dataset"]["name"], self.fingerprint)

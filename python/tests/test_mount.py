@@ -21,6 +21,8 @@ def test_mount_serves_and_unmounts(dataset, opts):
             assert m.options == json.load(f)["options"]
         assert m.options["seed"] == 5 and m.options["patch"] == [12, 16, 16]
         assert m.options["steps"] == 6 and m.options["batch"] == 3
+        # the measured default (prefetch=2) is added; patchfs.json lists no serving option
+        assert "--prefetch=2" in m.argv and "prefetch" not in m.options
         path = m.path
     assert path not in patchfs_mounts() and not m.mounted
     assert not os.path.exists(path), "the temporary mountpoint is removed"
@@ -114,7 +116,7 @@ def test_fingerprint_follows_content_only(dataset, opts):
     assert base == fingerprint(dataset, **opts)
     assert len(base) == 32 and int(base, 16) >= 0
     # options that never change a served byte: serving and tree options
-    same = [dict(prefetch=2), dict(mem="64M", threads=2), dict(steps=9, epochs=5, val_steps=1)]
+    same = [dict(prefetch=0), dict(prefetch=4), dict(mem="64M", threads=2), dict(steps=9, epochs=5, val_steps=1)]
     for extra in same:
         assert fingerprint(dataset, **dict(opts, **extra)) == base, extra
     # content options, and the split (fold): each gives other bytes, so another fingerprint

@@ -50,6 +50,10 @@ def test_batches_are_the_mounts_and_equal_with_0_and_2_workers(dataset, opts):
             d = "train/epoch_%d/step_%d/" % (b["epoch"], b["step"])
             for k in ("data", "seg", "seg_ds1"):
                 assert np.array_equal(b[k].numpy(), get_array(dataset, d + k + ".npy", opts))
+        # workers started by spawn get the dataset pickled: the path and the parsed tree
+        spawned = [dict(b) for b in DataLoader(ds, batch_size=None, num_workers=1, sampler=[3, 10],
+                                               multiprocessing_context="spawn")]
+        assert [digest(b) for b in spawned] == [digest(zero[3]), digest(zero[10])]
         # the package's loader gives the same, with 0 and 2 workers
         assert walk(StepDataset(m, epochs=2).loader(workers=2)) == walk(StepDataset(m, epochs=2).loader(workers=0))
         assert walk(StepDataset(m, epochs=2).loader(workers=0)) == [(b["epoch"], b["step"], digest(b)) for b in zero]
@@ -71,7 +75,7 @@ def test_resume_in_the_middle_of_an_epoch(dataset, opts, tmp_path):
         assert (state["epoch"], state["step"]) == (1, 2)
         torch.save({"data": state}, tmp_path / "ckpt.pt")
     # a new mount, another process's daemon, with another serving option
-    with patchfs.Mount(dataset, **dict(opts, prefetch=2)) as m2:
+    with patchfs.Mount(dataset, **dict(opts, prefetch=0)) as m2:
         ds2 = StepDataset(m2, epochs=3)
         ds2.load_state_dict(torch.load(tmp_path / "ckpt.pt")["data"])
         assert ds2.start == (1, 2) and len(ds2) == 10
