@@ -348,7 +348,7 @@ PY
             bad "${TORCH_CHECKS[6]}: mounts"
         fi
         # SOURCE a dataset folder: the example mounts it on a temporary folder under $T
-        TMPDIR=$T timeout 600 "$PY" examples/pytorch/train_unet.py "$DS" -o "$POPTS" --epochs 1 --steps 3 \
+        PATCHFS=$PF TMPDIR=$T timeout 600 "$PY" examples/pytorch/train_unet.py "$DS" -o "$POPTS" --epochs 1 --steps 3 \
             --val-steps 1 --log "$T/f.jsonl" > "$T/f.out" 2>&1
         rc=$?
         check "${TORCH_CHECKS[7]}" bash -c "cat '$T/f.out'; [ $rc = 0 ] && [ \$(grep -c '\"train\"' '$T/f.jsonl') = 3 ] &&
