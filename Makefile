@@ -8,7 +8,8 @@ PYTHON   ?= /usr/bin/python3
 CORE_PKGS := libxxhash jansson zlib libpng
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libnifti2-dev libxxhash-dev \
             libjansson-dev zlib1g-dev libpng-dev libcmocka-dev python3-numpy python3-nibabel \
-            python3-scipy python3-xxhash clang libclang-rt-14-dev
+            python3-scipy python3-xxhash clang libclang-rt-14-dev \
+            python3-pytest python3-venv python3-setuptools python3-wheel
 
 VERSION  := 0.1.0
 # -ffp-contract=off: no fused multiply-add, so float results are identical on every x86-64
@@ -241,7 +242,9 @@ fuzz-smoke: fuzz-build
 	  PF_FUZZ_RUNS=$$n PF_FUZZ_SEED=1 bash tests/fuzz/run.sh 20 $$t || exit 1; done
 
 # `make bench`: one run of the performance bench (tests/bench/bench.py; datasets generated once
-# into $(BENCH_DIR) and reused), printing the table kept in docs/performance.md. Minutes long,
+# into $(BENCH_DIR) and reused), printing the table kept in docs/performance.md, then the
+# augmentation rows and the Python loader's (batches/s with 0, 1, 2 DataLoader workers and
+# the daemon's prefetch=; python/README.md). Minutes long,
 # needs root and FUSE: not part of `make test` or CI. `make bench-smoke`: tiny sizes, < 1 min.
 BENCH_DIR ?= /tmp/patchfs-bench
 BENCH_BIN := build/bench/ceiling build/bench/pfbench build/bench/bench_aug
@@ -262,6 +265,7 @@ build/bench/bench_aug: tests/bench/bench_aug.c build/libpatchfs.a
 bench: check-deps patchfs $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --work $(BENCH_DIR)
 	PYTHON=$(PYTHON) bash tests/bench/aug_bench.sh $(BENCH_DIR)
+	$(PYTHON) tests/bench/loader_bench.py $(BENCH_DIR)
 
 bench-smoke: check-deps patchfs $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --smoke --work $(BENCH_DIR)-smoke

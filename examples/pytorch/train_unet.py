@@ -1,24 +1,30 @@
 #!/usr/bin/env python3
-"""train_unet.py - train a small 3D U-Net from a patchfs mount with nnU-Net's loss and loop.
+"""train_unet.py - train a small 3D U-Net from patchfs with nnU-Net's loss and loop.
 
-    patchfs ../shared/data/real/Dataset004_Hippocampus /mnt/p -o seed=7,patch=32x48x32,batch=2
-    python3 train_unet.py /mnt/p                        # 2 epochs x 250 steps, 50 val steps each
+    python3 train_unet.py ../shared/data/real/Dataset004_Hippocampus -o seed=7,patch=32x48x32,batch=2
+    python3 train_unet.py /mnt/p                        # a mount made by hand (or a copy of one)
     python3 train_unet.py /mnt/p --epochs 4 --checkpoint run.pt --stop-after 300
     python3 train_unet.py /mnt/p --epochs 4 --checkpoint run.pt --resume run.pt   # continues at (1, 50)
+
+Given a dataset folder, it mounts it with the patchfs package (patchfs.Mount, on a temporary
+folder, unmounted at the end, also on Ctrl-C or an error); given a mount, it reads it. Batches
+come from patchfs.torch.StepDataset: one item per step, the DataLoader does not collate.
 
 The loop is nnU-Net's: an epoch is `steps` training steps (train/epoch_E/step_0..) followed by
 `val-steps` validation steps (val/epoch_E/step_0..) with the loss and a pseudo Dice per class;
 SGD (lr 1e-2, Nesterov momentum 0.99, weight decay 3e-5), gradient norm clipped at 12, poly
 learning rate per epoch; loss = cross-entropy + soft Dice (foreground classes, whole batch),
 with label -1 (outside the case) ignored by both (--outside background trains it as class 0,
-as nnU-Net itself does). The batches are files: which batch step S of
-epoch E trains on is fixed by the mount, so a resumed run sees exactly the batches the
-uninterrupted run would have seen.
+as nnU-Net itself does). The batches are files: which batch step S of epoch E trains on is
+fixed by the mount, so a resumed run sees exactly the batches the uninterrupted run would have
+seen; --resume refuses a checkpoint made on a mount whose batches differ (the package compares
+the fingerprints of the two mounts and names the options that differ).
 
 --log FILE writes one JSON line per batch consumed: split, epoch, step, loss and the SHA-256
 digest of the batch (data bytes + seg bytes) as the model received it.
 """
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -31,10 +37,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from patchfs_dataset import PatchfsBatches, loader, mount_info  # noqa: E402
-
-CONTENT_OPTIONS = ("seed", "patch", "batch", "oversample", "fold", "normalize", "crop")
+try:
+    import patchfs
+except ImportError:  # not installed: the package of this checkout
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    import patchfs
+from patchfs.torch import DEFAULT_WORKERS, StepDataset  # noqa: E402
 
 
 # ---------------------------------------------------------------- model
@@ -117,7 +125,9 @@ def peak_rss_mb():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mount", help="a patchfs mount point")
+    ap.add_argument("source", help="a dataset folder (mounted for the run) or a patchfs mount point")
+    ap.add_argument("-o", dest="options", default="",
+                    help="patchfs options when SOURCE is a dataset: seed=7,patch=32x48x32,batch=2,...")
     ap.add_argument("--epochs", type=int, default=2, help="train up to epoch N-1 (default 2: epochs 0 and 1)")
     ap.add_argument("--steps", type=int, help="training steps per epoch (default: the mount's, 250)")
     ap.add_argument("--val-steps", type=int, help="validation steps per epoch (default: the mount's, 50; 0: none)")
@@ -126,7 +136,9 @@ def main():
     ap.add_argument("--resume", metavar="CKPT", help="load model, optimizer and position from a checkpoint")
     ap.add_argument("--checkpoint", metavar="CKPT", help="save a checkpoint after each epoch and when stopping")
     ap.add_argument("--stop-after", type=int, metavar="N", help="stop after N training steps (then save)")
-    ap.add_argument("--workers", type=int, default=2, help="DataLoader worker processes (default 2)")
+    ap.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                    help="DataLoader worker processes (default %d: python/README.md says when more help)"
+                         % DEFAULT_WORKERS)
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="torch device (default: cuda if available, else cpu)")
@@ -143,8 +155,37 @@ def main():
 
     torch.set_num_threads(max(1, a.threads))
     torch.manual_seed(a.torch_seed)
-    info = mount_info(a.mount)
-    opts = info["options"]
+    with contextlib.ExitStack() as stack:
+        if os.path.exists(os.path.join(a.source, "patchfs.json")):
+            if a.options:
+                sys.exit("-o is for a dataset folder: %s is a mount already" % a.source)
+            tree = patchfs.Tree(a.source)
+        else:
+            try:
+                tree = stack.enter_context(patchfs.Mount(a.source, **parse_options(a.options)))
+            except patchfs.Error as e:
+                sys.exit(str(e))
+        train(a, tree)
+
+
+def parse_options(text):
+    """-o seed=7,patch=32x48x32,aug=nnunet,skip_bad -> {"seed": "7", ..., "skip_bad": True};
+    a comma inside a value (ds_scales=1,0.5) continues it"""
+    out, key = {}, None
+    for item in filter(None, text.split(",")):
+        if "=" in item:
+            key, value = item.split("=", 1)
+            out[key] = value
+        elif key and not item.isidentifier():
+            out[key] += "," + item
+        else:
+            key = None
+            out[item] = True
+    return out
+
+
+def train(a, tree):
+    info, opts = tree.info, tree.options
     steps = a.steps or opts["steps"]
     val_steps = opts["val_steps"] if a.val_steps is None else a.val_steps
     labels = [v for k, v in info["dataset"]["labels"].items() if isinstance(v, int) and k != "ignore"]
@@ -153,21 +194,25 @@ def main():
 
     model = UNet3D(channels, classes, a.base, a.levels).to(a.device)
     optim = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.99, nesterov=True, weight_decay=3e-5)
-    epoch, step = a.start_epoch, a.start_step
+    if a.start_epoch >= a.epochs:
+        print(f"nothing to train: epoch {a.start_epoch} is not below --epochs {a.epochs} (epochs are "
+              f"numbered from 0; --epochs is one past the last)", flush=True)
+        return
+    batches = StepDataset(tree, "train", epochs=a.epochs, start=(a.start_epoch, a.start_step), steps=steps)
     if a.resume:
         ck = torch.load(a.resume, map_location=a.device)
-        if ck["steps"] != steps or any(ck["options"][k] != opts[k] for k in CONTENT_OPTIONS):
-            sys.exit(f"{a.resume}: saved with other mount options or steps per epoch "
-                     f"({ck['options']}, {ck['steps']} steps); the batches would differ")
+        try:
+            batches.load_state_dict(ck["data"])
+        except ValueError as e:  # patchfs.FingerprintMismatch too: it names what differs
+            sys.exit(f"{a.resume}: {e}")
         model.load_state_dict(ck["model"])
         optim.load_state_dict(ck["optimizer"])
-        epoch, step = ck["epoch"], ck["step"]
+    epoch, step = batches.start
 
-    def save(e, s):
+    def save():
         if a.checkpoint:
-            torch.save({"model": model.state_dict(), "optimizer": optim.state_dict(), "epoch": e,
-                        "step": s, "steps": steps, "options": {k: opts[k] for k in CONTENT_OPTIONS}},
-                       a.checkpoint + ".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": optim.state_dict(),
+                        "data": batches.state_dict()}, a.checkpoint + ".tmp")
             os.replace(a.checkpoint + ".tmp", a.checkpoint)
 
     log = open(a.log, "a") if a.log else None
@@ -184,14 +229,13 @@ def main():
           f"epochs {epoch}..{a.epochs - 1} from step {step}, {steps} train + {val_steps} val steps each; "
           f"{a.workers} workers, {a.threads} threads, {a.device}", flush=True)
 
-    if epoch >= a.epochs:
-        print(f"nothing to train: epoch {epoch} is not below --epochs {a.epochs} (epochs are numbered "
-              f"from 0; --epochs is one past the last)", flush=True)
+    if len(batches) == 0:
+        print(f"nothing to train: the checkpoint is at epoch {epoch} step {step}, --epochs is {a.epochs}",
+              flush=True)
         return
-    train = PatchfsBatches(a.mount, "train", steps, epoch, step, a.epochs)
     done, window, t0 = 0, [], time.time()
     lr_epoch = None
-    for b in loader(train, a.workers):
+    for b in batches.loader(workers=a.workers):
         e, s = b["epoch"], b["step"]
         if lr_epoch != e:  # nnU-Net's poly schedule, set at the start of each epoch
             lr_epoch = e
@@ -216,12 +260,12 @@ def main():
                   f"({done / (time.time() - t0):.2f} steps/s)", flush=True)
             window = []
         if s == steps - 1:
-            validate(model, a, e, val_steps, classes, record)
-            save(e + 1, 0)
+            validate(model, a, tree, e, val_steps, classes, record)
+            save()
         if a.stop_after and done >= a.stop_after:
-            ne, ns = divmod(e * steps + s + 1, steps)
-            save(ne, ns)
-            print(f"stopped after {done} steps; next: epoch {ne} step {ns}", flush=True)
+            save()
+            nxt = batches.state_dict()
+            print(f"stopped after {done} steps; next: epoch {nxt['epoch']} step {nxt['step']}", flush=True)
             break
     took = time.time() - t0
     print(f"done: {done} training steps in {took:.1f} s ({done / max(took, 1e-9):.2f} steps/s); "
@@ -229,7 +273,7 @@ def main():
 
 
 @torch.no_grad()
-def validate(model, a, epoch, val_steps, classes, record):
+def validate(model, a, tree, epoch, val_steps, classes, record):
     """nnU-Net's validation: the loss and a pseudo Dice per foreground class, accumulated over
     the epoch's validation steps (true/false positives/negatives of argmax, seg -1 ignored)."""
     if val_steps == 0:
@@ -237,8 +281,8 @@ def validate(model, a, epoch, val_steps, classes, record):
     model.eval()
     tp, fp, fn = (torch.zeros(classes - 1, dtype=torch.float64) for _ in range(3))
     losses = []
-    val = PatchfsBatches(a.mount, "val", val_steps, epoch, 0, epoch + 1)
-    for b in loader(val, min(a.workers, 1)):
+    val = StepDataset(tree, "val", epochs=epoch + 1, start=(epoch, 0), steps=val_steps)
+    for b in val.loader(workers=min(a.workers, 1)):
         truth = loss_target(b["seg"], a.outside).to(a.device)
         logits = model(b["data"].to(a.device))
         loss = dice_ce_loss(logits, truth).item()

@@ -55,6 +55,29 @@ static json_t *options_json(const pf_ctx *ctx, int full)
     return pf_options_json(&ctx->opt, full ? PF_OPT_CONTENT | PF_OPT_TREE : PF_OPT_CONTENT, &dv);
 }
 
+/* The names of the keys of options_json(ctx, 1) that shape the bytes of served files (those of
+ * options_json(ctx, 0), which meta.json repeats): a client that checks it resumes on the same
+ * content (python/patchfs) reads the list from the mount instead of keeping one of its own. */
+static json_t *content_option_names(const pf_ctx *ctx)
+{
+    json_t *content = options_json(ctx, 0), *names = json_array(), *v;
+    const char *key;
+    if (!content || !names) {
+        json_decref(content);
+        json_decref(names);
+        return NULL;
+    }
+    json_object_foreach(content, key, v) {
+        if (json_array_append_new(names, json_string(key)) != 0) {
+            json_decref(names);
+            names = NULL;
+            break;
+        }
+    }
+    json_decref(content);
+    return names;
+}
+
 static json_t *id_list(const pf_ctx *ctx, const int *idx, int n)
 {
     json_t *a = json_array();
@@ -119,6 +142,7 @@ char *pf_text_patchfs_json(const pf_ctx *ctx)
                         json_real(ctx->norm.median_relative_size));
     json_object_set_new(j, "dataset", ds);
     json_object_set_new(j, "options", options_json(ctx, 1));
+    json_object_set_new(j, "content_options", content_option_names(ctx));
     json_object_set_new(split, "source", json_string(ctx->split.source));
     json_object_set_new(split, "train", json_integer(ctx->split.n_train));
     json_object_set_new(split, "val", json_integer(ctx->split.n_val));

@@ -15,7 +15,9 @@
 #     logged batch digest is the digest of the mount's files at that (split, epoch, step); a
 #     second run with the same seed (other worker count) sees identical batches; a run stopped
 #     at epoch 1 step 5 and resumed from its checkpoint sees the uninterrupted run's batches
-#     from there on, and so does a fresh start at --start-epoch 1 --start-step 5;
+#     from there on, and so does a fresh start at --start-epoch 1 --start-step 5; --resume on a
+#     mount with other content options is refused, naming them; given the dataset folder, the
+#     example mounts it itself (patchfs.Mount) and leaves no mount behind;
 #   * numpy (examples/numpy/class_stats.py): its per-class table of an epoch equals an
 #     independent computation over `patchfs get` output (1-channel real and 2-channel data);
 #   * C (examples/c/npy_read.c): compiles without a warning under -Wall -Wextra -pedantic;
@@ -252,7 +254,9 @@ fi
 TORCH_CHECKS=("pytorch: training runs (2 epochs x 20 steps, 2 workers)" "pytorch: loss falls"
     "pytorch: logged batch digests are the mount's files" "pytorch: a second run with the same seed sees identical batches"
     "pytorch: stopped at epoch 1 step 5 and resumed from the checkpoint: the same batches"
-    "pytorch: --start-epoch 1 --start-step 5: the same batches")
+    "pytorch: --start-epoch 1 --start-step 5: the same batches"
+    "pytorch: --resume on a mount with other content options (aug=nnunet) is refused, naming aug"
+    "pytorch: given the dataset folder, it mounts it itself (patchfs.Mount), trains and leaves no mount")
 if ! "$PY" -c "import torch" >"$T/torch.err" 2>&1; then
     why=$(tail -1 "$T/torch.err")
     for c in "${TORCH_CHECKS[@]}"; do skip "$c (import torch failed: $why; install with 'make deps-examples')"; done
@@ -331,6 +335,26 @@ PY
         if verdict second; then ok "${TORCH_CHECKS[3]} (3 workers vs 2)"; else bad "${TORCH_CHECKS[3]}"; show b.out | sed 's/^/    /'; fi
         if verdict resume; then ok "${TORCH_CHECKS[4]}"; else bad "${TORCH_CHECKS[4]}"; show b.out c.out | sed 's/^/    /'; fi
         if verdict start; then ok "${TORCH_CHECKS[5]}"; else bad "${TORCH_CHECKS[5]}"; show d.out | sed 's/^/    /'; fi
+        # the checkpoint of the stopped run, on a mount whose batches differ (aug=nnunet)
+        PA=$T/mnt_torch_aug
+        if pf_mount "$DS" "$PA" "$POPTS,aug=nnunet"; then
+            timeout 600 "$PY" examples/pytorch/train_unet.py "$PA" --epochs 2 --steps 20 --val-steps 4 \
+                --resume "$T/b.pt" > "$T/e.out" 2>&1
+            rc=$?
+            check "${TORCH_CHECKS[6]}" bash -c "cat '$T/e.out'; [ $rc != 0 ] && grep -q 'b.pt: .*other batches' '$T/e.out' &&
+                grep -q 'option aug: absent (default) when saved' '$T/e.out' && ! grep -q 'option seed' '$T/e.out' && ! grep -q '^epoch' '$T/e.out'"
+            fusermount3 -u "$PA"
+        else
+            bad "${TORCH_CHECKS[6]}: mounts"
+        fi
+        # SOURCE a dataset folder: the example mounts it on a temporary folder under $T
+        PATCHFS=$PF TMPDIR=$T timeout 600 "$PY" examples/pytorch/train_unet.py "$DS" -o "$POPTS" --epochs 1 --steps 3 \
+            --val-steps 1 --log "$T/f.jsonl" > "$T/f.out" 2>&1
+        rc=$?
+        check "${TORCH_CHECKS[7]}" bash -c "cat '$T/f.out'; [ $rc = 0 ] && [ \$(grep -c '\"train\"' '$T/f.jsonl') = 3 ] &&
+            [ \"\$(head -3 '$T/f.jsonl' | cut -d, -f1-3)\" = \"\$(grep '\"train\"' '$T/a.jsonl' | head -3 | cut -d, -f1-3)\" ] &&
+            [ \"\$(head -3 '$T/f.jsonl' | sed 's/.*digest//')\" = \"\$(grep '\"train\"' '$T/a.jsonl' | head -3 | sed 's/.*digest//')\" ] &&
+            ! grep -q ' $T/patchfs-' /proc/mounts && ! ls -d '$T'/patchfs-* 2>/dev/null"
         sed -n 's/^info PASS /# pytorch: /p' "$T/torch_checks.txt"
         grep -h '^done:' "$T/a.out" | sed 's/^/# pytorch: first run /'
     fi
