@@ -29,6 +29,11 @@ const pf_options *pf_ctx_options(const pf_ctx *ctx);
 const char *pf_ctx_dataset_name(const pf_ctx *ctx);
 const char *pf_ctx_cache_dir(const pf_ctx *ctx);
 int pf_ctx_n_cases(const pf_ctx *ctx);
+/* Bytes of the mapped cache entries of all cases: what keeping every case mapped may hold. */
+uint64_t pf_ctx_case_bytes(const pf_ctx *ctx);
+/* The page policy's budget: cases stay mapped while their entries fit it (cache.h,
+ * pf_case_keep_budget; process-wide); 0 releases every case's rows after use. */
+void pf_ctx_keep_cases(pf_ctx *ctx, size_t bytes);
 
 /* skip_bad: the cases set aside and why; i < pf_ctx_n_skipped. */
 int pf_ctx_n_skipped(const pf_ctx *ctx);

@@ -4,6 +4,8 @@
 #include "patchfs/files.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "bufpool.h"
 #include "context_i.h"
 #include "export.h"
+#include "npz.h"
 #include "preview.h"
 #include "render.h"
 #include "summary.h"
@@ -19,13 +22,16 @@
 
 typedef int (*size_fn)(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err);
 typedef int (*make_fn)(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err);
+typedef int (*from_fn)(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf,
+                       size_t *len, pf_error *err);
 
 typedef struct file_type {
     pf_file_kind kind;
     unsigned flags;          /* PF_FILE_ARRAY, PF_FILE_LIVE */
     size_fn size;            /* NULL: the size is the length of what make gives (small text,
                                 no pixels: README, JSON files) */
-    make_fn make;
+    make_fn make;            /* made from pixels (or texts) */
+    from_fn from;            /* or made from other files' bytes (pf_file_inputs) */
 } file_type;
 
 /* ---- texts made once when the context opened ---- */
@@ -100,7 +106,7 @@ static int size_step_array(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_err
     int64_t shape[5];
     int nd = pf_render_step_shape(ctx, n, shape);
     (void)err;
-    *size = pf_npy_file_size(n->slot == 0 ? PF_DT_F4 : PF_DT_I2, nd, shape);
+    *size = pf_npy_file_size(n->slot == 0 ? pf_render_data_dtype(ctx) : PF_DT_I2, nd, shape);
     return 0;
 }
 
@@ -120,7 +126,82 @@ static int size_case_array(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_err
     const int data = pf_node_file(n) == PF_FILE_CASE_DATA;
     (void)err;
     pf_render_case_shape(ctx, n->case_idx, data, shape);
-    *size = pf_npy_file_size(data ? PF_DT_F4 : PF_DT_I2, 4, shape);
+    *size = pf_npy_file_size(data ? pf_render_data_dtype(ctx) : PF_DT_I2, 4, shape);
+    return 0;
+}
+
+/* ---- files made from other files: seg_dsK.npy from seg.npy, batch.npz from the arrays ---- */
+
+/* batch.npz's members: data.npy, seg.npy, seg_ds1.npy, ... (the step folder's arrays) */
+static int batch_members(const pf_ctx *ctx, const pf_node *n, pf_node *in, char names[][24])
+{
+    int k = 0;
+    pf_node_sibling(n, PF_FILE_STEP_DATA, &in[k]);
+    snprintf(names[k++], 24, "data.npy");
+    pf_node_sibling(n, PF_FILE_STEP_SEG, &in[k]);
+    snprintf(names[k++], 24, "seg.npy");
+    for (int d = 1; d < ctx->n_ds; d++) {
+        in[k] = *n;
+        in[k].slot = PF_FOLDER_FILES + (uint32_t)d - 1;
+        snprintf(names[k++], 24, "seg_ds%d.npy", d);
+    }
+    return k;
+}
+
+int pf_file_inputs(pf_ctx *ctx, const pf_node *n, pf_node in[PF_MAX_INPUTS])
+{
+    char names[PF_MAX_INPUTS][24];
+    switch (pf_node_file(n)) {
+    case PF_FILE_STEP_SEG_DS: return pf_node_sibling(n, PF_FILE_STEP_SEG, &in[0]) == 0 ? 1 : 0;
+    case PF_FILE_STEP_BATCH: return batch_members(ctx, n, in, names);
+    default: return 0;
+    }
+}
+
+static int make_ds_from(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf,
+                        size_t *len, pf_error *err)
+{
+    return pf_make_step_ds_from(ctx, n, in[0].data, in[0].len, buf, len, err);
+}
+
+static int size_batch(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
+{
+    pf_node in[PF_MAX_INPUTS];
+    char names[PF_MAX_INPUTS][24];
+    pf_npz_member m[PF_MAX_INPUTS];
+    const int k = batch_members(ctx, n, in, names);
+    for (int i = 0; i < k; i++) {
+        m[i].name = names[i];
+        m[i].data = NULL;
+        if (pf_file_size(ctx, &in[i], &m[i].len, err) != 0)
+            return -1;
+    }
+    *size = pf_npz_size(m, k);
+    return 0;
+}
+
+static int make_batch_from(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf,
+                           size_t *len, pf_error *err)
+{
+    pf_node nodes[PF_MAX_INPUTS];
+    char names[PF_MAX_INPUTS][24];
+    pf_npz_member m[PF_MAX_INPUTS];
+    const int k = batch_members(ctx, n, nodes, names);
+    uint64_t size;
+    for (int i = 0; i < k; i++) {
+        m[i].name = names[i];
+        m[i].data = in[i].data;
+        m[i].len = in[i].len;
+    }
+    size = pf_npz_size(m, k);
+    if (size > SIZE_MAX || !(*buf = pf_pool_alloc((size_t)size)))
+        return pf_fail(err, ENOMEM, "out of memory for a %llu-byte batch.npz",
+                       (unsigned long long)size);
+    *len = (size_t)size;
+    if (pf_npz_write(*buf, m, k, ctx->opt.sample_threads, err) != 0) {
+        pf_pool_release(*buf);
+        return -1;
+    }
     return 0;
 }
 
@@ -173,8 +254,10 @@ static const file_type table[PF_FILE_KINDS] = {
                                   pf_make_step_array},
     [PF_FILE_STEP_META]        = {PF_FILE_STEP_META, 0, size_meta, make_meta},
     [PF_FILE_STEP_PREVIEW]     = {PF_FILE_STEP_PREVIEW, 0, size_step_preview, pf_make_preview},
-    [PF_FILE_STEP_SEG_DS]      = {PF_FILE_STEP_SEG_DS, PF_FILE_ARRAY, size_step_ds,
-                                  pf_make_step_ds},
+    [PF_FILE_STEP_SEG_DS]      = {PF_FILE_STEP_SEG_DS, PF_FILE_ARRAY, size_step_ds, NULL,
+                                  make_ds_from},
+    [PF_FILE_STEP_BATCH]       = {PF_FILE_STEP_BATCH, PF_FILE_ARRAY, size_batch, NULL,
+                                  make_batch_from},
     [PF_FILE_SAMPLE_DATA]      = {PF_FILE_SAMPLE_DATA, PF_FILE_ARRAY, size_step_array,
                                   pf_make_step_array},
     [PF_FILE_SAMPLE_SEG]       = {PF_FILE_SAMPLE_SEG, PF_FILE_ARRAY, size_step_array,
@@ -194,7 +277,7 @@ static const file_type table[PF_FILE_KINDS] = {
 static const file_type *type_of(const pf_node *n, pf_error *err)
 {
     pf_file_kind f = pf_node_file(n);
-    if (f <= PF_FILE_NONE || f >= PF_FILE_KINDS || !table[f].make) {
+    if (f <= PF_FILE_NONE || f >= PF_FILE_KINDS || (!table[f].make && !table[f].from)) {
         pf_fail(err, EISDIR, "not a file");
         return NULL;
     }
@@ -215,17 +298,61 @@ int pf_file_size(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
         return -1;
     if (t->size)
         return t->size(ctx, n, size, err);
-    if (t->make(ctx, n, &buf, &len, err) != 0)
+    if (pf_produce(ctx, n, &buf, &len, err) != 0)
         return -1;
     pf_file_release(buf);
     *size = len;
     return 0;
 }
 
+int pf_produce_from(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf, size_t *len,
+                    pf_error *err)
+{
+    const file_type *t = type_of(n, err);
+    if (!t)
+        return -1;
+    if (!t->from)
+        return pf_fail(err, EINVAL, "not a file made from other files");
+    return t->from(ctx, n, in, buf, len, err);
+}
+
+/* The inputs of n, made here: an input whose own inputs are among those already made is made
+ * from them (batch.npz's seg_dsK.npy from its seg.npy: the segmentation rendered once). */
 int pf_produce(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err)
 {
     const file_type *t = type_of(n, err);
-    return t ? t->make(ctx, n, buf, len, err) : -1;
+    pf_node in[PF_MAX_INPUTS];
+    pf_input made[PF_MAX_INPUTS];
+    int k, done = 0, rc = -1;
+    if (!t)
+        return -1;
+    if (t->make)
+        return t->make(ctx, n, buf, len, err);
+    k = pf_file_inputs(ctx, n, in);
+    for (; done < k; done++) {
+        pf_node sub[PF_MAX_INPUTS];
+        pf_input from[PF_MAX_INPUTS];
+        const int ks = pf_file_inputs(ctx, &in[done], sub);
+        int found = 0;
+        for (int i = 0; i < ks; i++)
+            for (int m = 0; m < done; m++)
+                if (pf_node_ino(&sub[i]) == pf_node_ino(&in[m])) {
+                    from[i] = made[m];
+                    found++;
+                    break;
+                }
+        if (ks > 0 && found == ks
+                ? pf_produce_from(ctx, &in[done], from, (char **)&made[done].data,
+                                  &made[done].len, err) != 0
+                : pf_produce(ctx, &in[done], (char **)&made[done].data, &made[done].len,
+                             err) != 0)
+            goto out;
+    }
+    rc = pf_produce_from(ctx, n, made, buf, len, err);
+out:
+    for (int i = 0; i < done; i++)
+        pf_file_release((char *)made[i].data);
+    return rc;
 }
 
 void pf_file_release(char *buf)

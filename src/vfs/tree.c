@@ -114,7 +114,8 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
     if (n.kind == PF_NODE_ROOT_FILE && n.slot >= PF_ROOT_FILES)
         return -1;
     if (uses_file(n.kind) && n.kind != PF_NODE_ROOT_FILE && n.slot >= PF_FOLDER_FILES &&
-        !(n.kind == PF_NODE_STEP_FILE && n.slot < PF_FOLDER_FILES + t->ds_files))
+        !(n.kind == PF_NODE_STEP_FILE &&
+          (n.slot < PF_FOLDER_FILES + t->ds_files || n.slot == PF_STEP_BATCH_SLOT)))
         return -1;
     *out = n;
     return 0;
@@ -180,7 +181,8 @@ pf_file_kind pf_node_file(const pf_node *n)
     case PF_NODE_ROOT_FILE: return n->slot < PF_ROOT_FILES ? root_kinds[n->slot] : PF_FILE_NONE;
     case PF_NODE_SUMMARY: return PF_FILE_SUMMARY;
     case PF_NODE_STEP_FILE:
-        return n->slot < PF_FOLDER_FILES ? step_kinds[n->slot] : PF_FILE_STEP_SEG_DS;
+        return n->slot < PF_FOLDER_FILES       ? step_kinds[n->slot]
+             : n->slot == PF_STEP_BATCH_SLOT ? PF_FILE_STEP_BATCH : PF_FILE_STEP_SEG_DS;
     case PF_NODE_CASE_FILE: return n->slot < PF_FOLDER_FILES ? case_kinds[n->slot] : PF_FILE_NONE;
     case PF_NODE_SAMPLE_FILE:
         return n->slot < PF_FOLDER_FILES ? sample_kinds[n->slot] : PF_FILE_NONE;
@@ -190,7 +192,8 @@ pf_file_kind pf_node_file(const pf_node *n)
 
 int pf_node_ds_level(const pf_node *n)
 {
-    return n->kind == PF_NODE_STEP_FILE && n->slot >= PF_FOLDER_FILES
+    return n->kind == PF_NODE_STEP_FILE && n->slot >= PF_FOLDER_FILES &&
+                   n->slot != PF_STEP_BATCH_SLOT
                ? (int)(n->slot - PF_FOLDER_FILES) + 1 : 0;
 }
 
@@ -288,6 +291,9 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
         if ((i = file_index(step_files, PF_FOLDER_FILES, name)) >= 0) {
             n.kind = PF_NODE_STEP_FILE;
             n.slot = (uint32_t)i;
+        } else if (!strcmp(name, "batch.npz")) {
+            n.kind = PF_NODE_STEP_FILE;
+            n.slot = PF_STEP_BATCH_SLOT;
         } else if (!strncmp(name, "seg_ds", 6) && strlen(name) > 10 &&
                    !strcmp(name + strlen(name) - 4, ".npy")) {
             char num[16];
@@ -338,7 +344,8 @@ uint64_t pf_tree_child_count(const pf_tree *t, const pf_node *dir)
     case PF_NODE_ROOT: return N_ROOT;
     case PF_NODE_SPLIT_DIR: return t->epochs;
     case PF_NODE_EPOCH_DIR: return 1 + (uint64_t)split_steps(t, dir->split);
-    case PF_NODE_STEP_DIR: return PF_FOLDER_FILES + (uint64_t)t->ds_files + (uint64_t)t->samples;
+    case PF_NODE_STEP_DIR:
+        return PF_FOLDER_FILES + (uint64_t)t->ds_files + 1 + (uint64_t)t->samples; /* + batch */
     case PF_NODE_SAMPLE_DIR: return PF_FOLDER_FILES;
     case PF_NODE_CASE_DIR: return PF_FOLDER_FILES;
     case PF_NODE_CASES_DIR: return (uint64_t)t->n_cases;
@@ -366,9 +373,12 @@ int pf_tree_child_at(const pf_tree *t, const pf_node *dir, uint64_t i, pf_node *
         if (i < PF_FOLDER_FILES + (uint64_t)t->ds_files) {
             n.kind = PF_NODE_STEP_FILE;
             n.slot = (uint32_t)i;
+        } else if (i == PF_FOLDER_FILES + (uint64_t)t->ds_files) {
+            n.kind = PF_NODE_STEP_FILE;
+            n.slot = PF_STEP_BATCH_SLOT;
         } else {
             n.kind = PF_NODE_SAMPLE_DIR;
-            n.sample = (uint32_t)(i - PF_FOLDER_FILES - t->ds_files);
+            n.sample = (uint32_t)(i - PF_FOLDER_FILES - t->ds_files - 1);
         }
         break;
     case PF_NODE_SAMPLE_DIR: n.kind = PF_NODE_SAMPLE_FILE; n.slot = (uint32_t)i; break;
@@ -394,6 +404,8 @@ void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap)
     case PF_NODE_STEP_FILE:
         if (n->slot < PF_FOLDER_FILES)
             snprintf(buf, cap, "%s", step_files[n->slot]);
+        else if (n->slot == PF_STEP_BATCH_SLOT)
+            snprintf(buf, cap, "%s", "batch.npz");
         else
             snprintf(buf, cap, "seg_ds%d.npy", pf_node_ds_level(n));
         break;
