@@ -10,6 +10,7 @@
 
 #include <zlib.h>
 
+#include "crc32.h"
 #include "workers.h"
 
 #define LOCAL_FIXED 30
@@ -87,7 +88,7 @@ static int crc_chunk(void *arg, int u, pf_error *err)
         i++;
     off = (uint64_t)(u - j->first[i]) * CRC_CHUNK;
     len = j->m[i].len - off < CRC_CHUNK ? j->m[i].len - off : CRC_CHUNK;
-    j->crc[u] = crc32_z(0L, (const Bytef *)j->m[i].data + off, (z_size_t)len);
+    j->crc[u] = pf_crc32(0, j->m[i].data + off, (size_t)len);
     return 0;
 }
 
