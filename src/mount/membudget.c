@@ -1,11 +1,12 @@
 /* membudget.c - mem= shared by the mount's three users of memory (membudget.h):
- *  - recycled large buffers (bufpool.h): room for two of the largest files a step serves (a
- *    file and the scratch it is rendered in, or two files in flight), at least a quarter and
- *    at most half of mem= (before: a fixed quarter, so a 113 MiB 192^3 data.npy missed the
- *    pool at mem=512M once a smaller buffer came back, and every sample paid page faults);
- *  - cases kept mapped (pf_ctx_keep_cases): all of them when their entries fit half of what
- *    is left, else cases up to a quarter of it, first come (the memory cache keeps most, for
- *    prefetched steps); the other cases release their rows after each use;
+ *  - recycled large buffers (bufpool.h): room for three of the largest files a step serves
+ *    (a file, the scratch it is rendered in or a second file in flight, and batch.npz's
+ *    copy), at most half of mem= (before: a fixed quarter, too small for a 113 MiB 192^3
+ *    data.npy at mem=512M once smaller buffers came back, so every sample paid page faults,
+ *    and larger than needed for small patches);
+ *  - cases kept mapped (pf_ctx_keep_cases): all of them when their entries fit two thirds of
+ *    what is left, else cases up to a third of it, first come (the memory cache keeps the
+ *    rest, for prefetched steps); the other cases release their rows after each use;
  *  - the memory cache of generated files: the rest.
  * The kept cases count their whole entries, an upper bound of the pages they can hold. */
 #include "membudget.h"
@@ -29,12 +30,12 @@ static uint64_t largest_step_file(pf_ctx *ctx)
 
 pf_mem_split pf_mem_split_apply(pf_ctx *ctx, size_t mem)
 {
-    const uint64_t two = 2 * largest_step_file(ctx);
+    const uint64_t three = 3 * largest_step_file(ctx);
     pf_mem_split s = {.cases = (size_t)pf_ctx_case_bytes(ctx)};
     size_t rest;
-    s.pool = two < mem / 4 ? mem / 4 : two > mem / 2 ? mem / 2 : (size_t)two;
+    s.pool = three > mem / 2 ? mem / 2 : (size_t)three;
     rest = mem - s.pool;
-    s.keep = s.cases <= rest / 2 ? s.cases : rest / 4;
+    s.keep = s.cases <= rest / 3 * 2 ? s.cases : rest / 3;
     s.files = rest - s.keep;
     pf_pool_set_cap(s.pool);
     pf_ctx_keep_cases(ctx, s.keep);
