@@ -129,7 +129,26 @@ class NnunetReader:
         return sum(a.nbytes for a in arrays)
 
 
-def measure(binary, ds, work, opts, reader, steps, tag):
+def idle(pid, quiet=0.3, limit=30.0):
+    """The daemon's CPU time once it has stopped working (prefetching ahead of the reader):
+    no CPU used for `quiet` seconds."""
+    t_end = time.monotonic() + limit
+    last = amr.cpu_seconds(pid)
+    while time.monotonic() < t_end:
+        time.sleep(quiet)
+        now = amr.cpu_seconds(pid)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+def measure(binary, ds, work, opts, reader, steps, prefetch, tag):
+    """Wall time of `steps` steps read in order, and the CPU per step of the daemon and the
+    reader. With prefetch=K the daemon also makes K steps ahead of the reader: the CPU is
+    counted from idle (after the warm-up's own prefetching) to idle (after the K steps past
+    the last one are made), over steps + K steps (exact for batch.npz; for the .npy ways the
+    K extra steps are data.npy and seg.npy without the small seg_dsK.npy)."""
     mnt = tempfile.mkdtemp(prefix="loop_", dir=work)
     errlog = os.path.join(work, "loop_%s.log" % tag)
     amr.PF = binary
@@ -137,13 +156,15 @@ def measure(binary, ds, work, opts, reader, steps, tag):
     try:
         for s in range(2):
             reader.step(os.path.join(mnt, "train", "epoch_0", "step_%d" % s))
-        d0, r0 = amr.cpu_seconds(p.pid), amr.own_cpu_seconds()
+        d0, r0 = idle(p.pid), amr.own_cpu_seconds()
         t0 = time.perf_counter()
         nbytes = 0
         for s in range(steps):
             nbytes += reader.step(os.path.join(mnt, "train", "epoch_1", "step_%d" % s))
         dt = time.perf_counter() - t0
-        cpu = (amr.cpu_seconds(p.pid) - d0, amr.own_cpu_seconds() - r0)
+        r1 = amr.own_cpu_seconds()
+        made = steps + prefetch
+        cpu = ((idle(p.pid) - d0) * steps / made, r1 - r0)
     finally:
         amr.MOUNTS.remove((mnt, p))
         amr.umount(mnt, p)
@@ -179,12 +200,15 @@ def main():
     ap.add_argument("--work", default="/tmp/patchfs-bench")
     ap.add_argument("--configs", default="128x2,64x2,192x2,128x1,128x4")
     ap.add_argument("--steps", type=int, default=16)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of the first configuration")
+    ap.add_argument("--reps-other", type=int, default=1, help="of the other configurations")
     ap.add_argument("--baseline", default=os.environ.get("BASELINE_REV", ""))
     ap.add_argument("--samples", type=int, default=40)
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--prefetch", type=int, default=2)
-    ap.add_argument("--ways", default="baseline,files,odirect,odirect-f16,npz")
+    ap.add_argument("--ways", default="baseline,files,odirect,odirect-f16,npz",
+                    help="ways of the first configuration")
+    ap.add_argument("--ways-other", default="baseline,odirect,odirect-f16")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     work = os.path.abspath(a.work)
@@ -193,12 +217,15 @@ def main():
     signal.signal(signal.SIGHUP, amr.on_sigterm)
     base_bin = build_baseline(work, a.baseline) if a.baseline else None
     have_bgv2 = bool(os.environ.get("BGV2_PATH"))
-    ways = [w for w in a.ways.split(",") if w and (w != "baseline" or base_bin)]
+    first_ways = [w for w in a.ways.split(",") if w and (w != "baseline" or base_bin)]
+    other_ways = [w for w in a.ways_other.split(",") if w and (w != "baseline" or base_bin)]
     results = []
     la = os.getloadavg()
     log("load average at start: %.2f %.2f %.2f" % la)
     try:
-        for cfg in a.configs.split(","):
+        for ci, cfg in enumerate(a.configs.split(",")):
+            ways = first_ways if ci == 0 else other_ways
+            reps = a.reps if ci == 0 else a.reps_other
             patch, channels = (int(v) for v in cfg.split("x"))
             k = ds_targets(patch)
             ds = make_dataset(work, channels)
@@ -208,10 +235,10 @@ def main():
                 cache, patch, patch, patch, scales, a.mem, a.prefetch)
             amr.PF = os.path.join(ROOT, "patchfs")
             amr.prepare(ds, common, os.path.join(work, "loop_prepare.log"))
-            row = {"patch": patch, "channels": channels, "ds": k, "ways": {}}
+            row = {"patch": patch, "channels": channels, "ds": k, "reps": reps, "ways": {}}
             for w in ways:
                 row["ways"][w] = {"none": [], "nnunet": []}
-            for r in range(a.reps):
+            for r in range(reps):
                 order = ways if r % 2 == 0 else ways[::-1]
                 for w in order:
                     for aug in (("none", "nnunet") if r % 2 == 0 else ("nnunet", "none")):
@@ -219,7 +246,7 @@ def main():
                         opts = common + ",aug=" + aug + (",dtype=float16" if w.endswith("f16") else "")
                         reader = NnunetReader(k, w.startswith("npz"), w.startswith("odirect"))
                         dt, cpu, nbytes = measure(binary, ds, work, opts, reader, a.steps,
-                                                  "%s_%s" % (w, aug))
+                                                  a.prefetch, "%s_%s" % (w, aug))
                         row["ways"][w][aug].append({"dt": dt, "daemon": cpu[0], "reader": cpu[1],
                                                     "bytes": nbytes})
                         log("%s %s %s rep %d: %.2f steps/s, CPU %.0f + %.0f ms/step" % (
@@ -247,9 +274,10 @@ def summary(runs, steps):
 
 
 def print_table(results, a, la0, la1):
-    print("nnU-Net-like reader through the mount: %d steps of batch 2 per run, median of %d, "
-          "mem=%s prefetch=%d, 2 cores; load average %.1f at start, %.1f at end" % (
-              a.steps, a.reps, a.mem, a.prefetch, la0[0], la1[0]))
+    print("nnU-Net-like reader through the mount: %d steps of batch 2 per run, medians of %d "
+          "(first configuration) or %d runs, mem=%s prefetch=%d, 2 cores; load average %.1f at "
+          "start, %.1f at end" % (a.steps, a.reps, a.reps_other, a.mem, a.prefetch, la0[0],
+                                  la1[0]))
     print()
     print("| patch | C | DS | way | plain steps/s | plain CPU ms/step (daemon + reader) | "
           "aug steps/s | aug CPU ms/step (daemon + reader) | aug CPU ms/sample | "
