@@ -261,7 +261,7 @@ build/bench/bench_aug: tests/bench/bench_aug.c build/libpatchfs.a
 bench: check-deps patchfs $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --work $(BENCH_DIR)
 	PYTHON=$(PYTHON) bash tests/bench/aug_bench.sh $(BENCH_DIR)
-	$(PYTHON) tests/bench/nnunet_loop.py --work $(BENCH_DIR) $(if $(BASELINE_REV),--baseline $(BASELINE_REV))
+	$(if $(BGV2_PATH),BGV2_PATH=$(BGV2_PATH)) $(PYTHON) tests/bench/nnunet_loop.py --work $(BENCH_DIR) $(if $(BASELINE_REV),--baseline $(BASELINE_REV))
 
 bench-smoke: check-deps patchfs $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --smoke --work $(BENCH_DIR)-smoke

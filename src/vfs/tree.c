@@ -211,6 +211,8 @@ int pf_node_sibling(const pf_node *n, pf_file_kind f, pf_node *out)
                               : n->kind == PF_NODE_CASE_FILE ? case_kinds
                               : n->kind == PF_NODE_SAMPLE_FILE ? sample_kinds : NULL;
     int i = kinds ? slot_of(kinds, f) : -1;
+    if (n->kind == PF_NODE_STEP_FILE && f == PF_FILE_STEP_BATCH)
+        i = PF_STEP_BATCH_SLOT;
     if (i < 0)
         return -1;
     *out = *n;
