@@ -4,6 +4,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define PF_HAVE_F16C_PATH 1
 #endif
@@ -44,6 +45,20 @@ void pf_half_from_floats_portable(uint16_t *dst, const float *src, size_t n)
 }
 
 #ifdef PF_HAVE_F16C_PATH
+/* F16C and AVX (CPUID 1: ECX bits 29 and 28) with the YMM state enabled by the OS (OSXSAVE,
+ * bit 27, and XCR0 bits 1-2); cpuid directly, as compilers disagree on feature names */
+static int cpu_has_f16c(void)
+{
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    if (!(c & (1u << 29)) || !(c & (1u << 28)) || !(c & (1u << 27)))
+        return 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & 6u) == 6u;
+}
+
 __attribute__((target("avx,f16c"))) static void f16c_convert(uint16_t *dst, const float *src,
                                                                size_t n)
 {
@@ -63,8 +78,7 @@ void pf_half_from_floats(uint16_t *dst, const float *src, size_t n)
     static int cpu = -1; /* -1 unknown, 0 no F16C, 1 F16C */
     int have = __atomic_load_n(&cpu, __ATOMIC_RELAXED);
     if (have < 0) {
-        __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+        have = cpu_has_f16c();
         __atomic_store_n(&cpu, have, __ATOMIC_RELAXED);
     }
     if (have) {
