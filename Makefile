@@ -262,10 +262,13 @@ build/bench/bench_aug: tests/bench/bench_aug.c build/libpatchfs.a
 	@mkdir -p build/bench
 	$(CC) $(CFLAGS) $(INC_vfs) -o $@ $^ $(LDFLAGS) $(CORE_LIBS)
 
+# BGV2_PATH=/path/to/batchgeneratorsv2 adds the anchor (nnU-Net's pipeline, same run);
+# BASELINE_REV=<commit> adds that commit's patchfs to the nnU-Net-like loop (built once)
 bench: check-deps patchfs $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --work $(BENCH_DIR)
 	PYTHON=$(PYTHON) bash tests/bench/aug_bench.sh $(BENCH_DIR)
 	$(PYTHON) tests/bench/loader_bench.py $(BENCH_DIR)
+	$(if $(BGV2_PATH),BGV2_PATH=$(BGV2_PATH)) $(PYTHON) tests/bench/nnunet_loop.py --work $(BENCH_DIR) $(if $(BASELINE_REV),--baseline $(BASELINE_REV))
 
 bench-smoke: check-deps patchfs $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --smoke --work $(BENCH_DIR)-smoke

@@ -32,6 +32,11 @@ int pf_ctx_n_cases(const pf_ctx *ctx);
 /* The test images served under test/ (0: none) and their cache folder (NULL when none). */
 int pf_ctx_n_test(const pf_ctx *ctx);
 const char *pf_ctx_test_cache_dir(const pf_ctx *ctx);
+/* Bytes of the mapped cache entries of all cases: what keeping every case mapped may hold. */
+uint64_t pf_ctx_case_bytes(const pf_ctx *ctx);
+/* The page policy's budget: cases stay mapped while their entries fit it (cache.h,
+ * pf_case_keep_budget; process-wide); 0 releases every case's rows after use. */
+void pf_ctx_keep_cases(pf_ctx *ctx, size_t bytes);
 
 /* skip_bad: the cases set aside and why; i < pf_ctx_n_skipped. */
 int pf_ctx_n_skipped(const pf_ctx *ctx);

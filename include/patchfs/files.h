@@ -27,6 +27,21 @@ int pf_file_size(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err);
 int pf_produce(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err);
 void pf_file_release(char *buf);
 
+/* Files made from other files' bytes: a step's seg_dsK.npy from its seg.npy, its batch.npz
+ * from its data.npy, seg.npy and seg_dsK.npy. pf_file_inputs gives n's inputs in order (0:
+ * n is made from pixels or texts); pf_produce_from makes n from their bytes. A server that
+ * keeps files (the mount's memory cache) gets the inputs from there, so a step's segmentation
+ * is rendered once for seg.npy and all its targets, and batch.npz renders nothing more;
+ * pf_produce makes the inputs itself, each once. Same bytes either way. */
+#define PF_MAX_INPUTS 24
+typedef struct pf_input {
+    const char *data;
+    size_t len;
+} pf_input;
+int pf_file_inputs(pf_ctx *ctx, const pf_node *n, pf_node in[PF_MAX_INPUTS]);
+int pf_produce_from(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf, size_t *len,
+                    pf_error *err);
+
 /* Live counters of a mount, for status.json. The mount layer keeps them; pf_produce serves
  * zeros (`patchfs get status.json`), the mount formats its own with pf_status_json. */
 typedef struct pf_status {

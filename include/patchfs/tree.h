@@ -4,6 +4,7 @@
  *   train/epoch_E/summary.json
  *   train/epoch_E/step_S/{data.npy, seg.npy, meta.json, preview.png}   E < epochs, S < steps
  *   train/epoch_E/step_S/seg_dsK.npy                        K = 1..ds (deep supervision)
+ *   train/epoch_E/step_S/batch.npz                          the step's arrays in one file
  *   train/epoch_E/step_S/sample_K/{data.npy, seg.npy, image.nii.gz, label.nii.gz}
  *                                                           K < samples (positions served)
  *   val/epoch_E/...                                         S < val_steps
@@ -42,6 +43,7 @@ typedef enum {
 
 /* A file node's place among its folder's files (its slot; it enters the inode number):
  *   step:   0 data.npy  1 seg.npy  2 meta.json        3 preview.png  4.. seg_ds1.npy, ...
+ *           PF_STEP_BATCH_SLOT batch.npz (listed after the last seg_dsK.npy)
  *   case:   0 data.npy  1 seg.npy  2 properties.json  3 preview.png  4 tiles.json
  *           (a test case has no seg.npy)
  *   sample: 0 data.npy  1 seg.npy  2 image.nii.gz     3 label.nii.gz */
@@ -52,6 +54,7 @@ typedef enum {
 #define PF_ROOT_FILES 6
 #define PF_MAX_TILES ((1u << 26) - 1) /* tiles of one case (26 bits of an inode number) */
 #define PF_MAX_FILES 32     /* slots have 5 bits */
+#define PF_STEP_BATCH_SLOT (PF_MAX_FILES - 1) /* a step's batch.npz (seg_dsK.npy stay below) */
 
 /* What a file is: one number per kind of file, whatever folder it is in. The file table
  * (files.h) is indexed by it. */
@@ -68,6 +71,7 @@ typedef enum {
     PF_FILE_STEP_META,
     PF_FILE_STEP_PREVIEW,
     PF_FILE_STEP_SEG_DS,       /* seg_dsK.npy; K from pf_node_ds_level */
+    PF_FILE_STEP_BATCH,        /* batch.npz: data.npy, seg.npy, seg_dsK.npy in a stored zip */
     PF_FILE_SAMPLE_DATA,
     PF_FILE_SAMPLE_SEG,
     PF_FILE_SAMPLE_IMAGE_NII,

@@ -11,7 +11,7 @@ size_t pf_dtype_size(pf_dtype t)
 
 static const char *descr(pf_dtype t)
 {
-    return t == PF_DT_F4 ? "<f4" : "<i2";
+    return t == PF_DT_F4 ? "<f4" : t == PF_DT_F2 ? "<f2" : "<i2";
 }
 
 size_t pf_npy_header(char *buf, size_t cap, pf_dtype t, int ndim, const int64_t *shape)

@@ -11,7 +11,7 @@
 
 #define PF_NPY_MAX_DIMS 8
 
-typedef enum { PF_DT_F4, PF_DT_I2 } pf_dtype;
+typedef enum { PF_DT_F4, PF_DT_I2, PF_DT_F2 } pf_dtype; /* '<f4', '<i2', '<f2' */
 
 size_t pf_dtype_size(pf_dtype t);
 

@@ -36,6 +36,7 @@ static const char *const aug_names[] = {"none", "nnunet", NULL};
 static const char *const interp_names[] = {"linear", "nearest", NULL};
 static const char *const seg_outside_names[] = {"-1", "0", NULL};
 static const char *const cases_names[] = {"val", "all", NULL};
+static const char *const dtype_names[] = {"float32", "float16", NULL};
 const char *const pf_configuration_names[] = {"3d_fullres", "2d", "3d_lowres",
                                               "3d_cascade_fullres", NULL};
 
@@ -195,6 +196,10 @@ static const pf_option_desc table[] = {
      .json = pf_json_ds_scales,
      .help = "deep-supervision targets seg_ds1.npy, ...: auto (per axis, from the plan's "
              "strides, as nnU-Net) or decreasing scales after 1"},
+    {.name = "dtype", .type = PF_OT_ENUM, .kind = C, FIELD(data_f16), .names = dtype_names,
+     .example = "float16", .bad = "float64", .flags = PF_OPTF_NO_JSON,
+     .help = "data.npy (steps, samples, cases): float32, or float16 rounded to nearest even "
+             "(half the bytes; cast back on the GPU)"},
     {.name = "shard", .type = PF_OT_RATIO, .kind = C, .umax = PF_MAX_BATCH, .metavar = "R/W",
      .def = "none", .example = "1/3", .bad = "2/2", .set = pf_opt_set_shard, .json = pf_json_shard,
      .help = "serve rank R's part of every global batch of W ranks (docs/distributed.md)"},

@@ -83,6 +83,7 @@ typedef struct pf_options {
     int ds_auto;           /* ds_scales=auto: per axis, from the plan's pooling strides */
     double ds_scales[PF_MAX_DS];
     int fold;              /* 0.. or PF_FOLD_ALL */
+    int data_f16;          /* dtype=float16: image arrays as IEEE half, rounded to nearest even */
     /* geometry (docs/usage.md "Configurations"): nnU-Net's plan and one of its configurations */
     int configuration;     /* index into pf_configuration_names: 3d_fullres, 2d, ... */
     int spacing_mode;      /* PF_SPACING_PLAN, _NATIVE (no transpose, no resampling), _FORCED */

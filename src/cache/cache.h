@@ -87,6 +87,7 @@ typedef struct pf_case {
     char *path;
     pthread_mutex_t lock;          /* guards the lazy check and a repair */
     int bulk_state;                /* 0 unchecked, 1 verified, -1 corrupt (under lock) */
+    _Atomic int keep;              /* release policy: 0 undecided, 1 kept mapped, -1 released */
 } pf_case;
 
 /* The current mapping (acquire: everything published with it is visible). */
@@ -151,6 +152,16 @@ static inline int pf_case_sound(const pf_case *c)
 #define PF_PART_ALL (-2)
 void pf_case_release(const pf_case *c, const pf_case_map *m, int part, int64_t z0, int64_t z1,
                      int64_t y0, int64_t y1);
+
+/* Which cases keep their pages: while the entries of the cases kept so far fit `bytes` (a
+ * share of mem=, set by the mount), a case met by pf_case_release for the first time is kept
+ * mapped and none of its rows are released (no page is faulted in twice); cases beyond the
+ * budget release as above. First come, first kept; a decision is never revised, so what the
+ * kept cases can hold is bounded by the budget. 0 (the default, and `patchfs get`): every
+ * case releases. Applies to every cache of the process. */
+void pf_case_keep_budget(size_t bytes);
+/* The bytes of the cases kept so far (for status and tests). */
+size_t pf_case_kept_bytes(void);
 
 /* Maps the entry file fd, whose header equals c->hdr (checked by the caller), into a new
  * mapping registered with the fault guard (faults in it count on c). NULL with err set. */

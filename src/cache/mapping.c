@@ -270,12 +270,53 @@ static void release_range(const pf_case_map *m, const char *from, const char *to
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+static _Atomic size_t g_keep_budget, g_kept;
+
+void pf_case_keep_budget(size_t bytes)
+{
+    atomic_store_explicit(&g_keep_budget, bytes, memory_order_relaxed);
+}
+
+size_t pf_case_kept_bytes(void)
+{
+    return atomic_load_explicit(&g_kept, memory_order_relaxed);
+}
+
+/* The first release of a case decides whether it is kept: its entry's bytes are admitted
+ * against the budget (one compare-and-swap), then its decision is published. */
+static int keep_decision(const pf_case *cc, const pf_case_map *m)
+{
+    pf_case *c = (pf_case *)cc; /* the decision is the one field a reader writes */
+    int st = atomic_load_explicit(&c->keep, memory_order_acquire), expect = 0;
+    size_t kept, budget;
+    if (st)
+        return st;
+    budget = atomic_load_explicit(&g_keep_budget, memory_order_relaxed);
+    kept = atomic_load_explicit(&g_kept, memory_order_relaxed);
+    st = -1;
+    while (kept + m->len <= budget && kept + m->len >= kept) {
+        if (atomic_compare_exchange_weak_explicit(&g_kept, &kept, kept + m->len,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            st = 1;
+            break;
+        }
+    }
+    if (!atomic_compare_exchange_strong_explicit(&c->keep, &expect, st, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        /* another thread decided first: its decision stands, an admission here is undone */
+        if (st > 0)
+            atomic_fetch_sub_explicit(&g_kept, m->len, memory_order_relaxed);
+        st = expect;
+    }
+    return st;
+}
+
 void pf_case_release(const pf_case *c, const pf_case_map *m, int part, int64_t z0, int64_t z1,
                      int64_t y0, int64_t y1)
 {
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
-    if (!m->base)
+    if (!m->base || keep_decision(c, m) > 0)
         return;
     z0 = z0 < 0 ? 0 : z0;
     y0 = y0 < 0 ? 0 : y0;

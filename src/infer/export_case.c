@@ -12,7 +12,7 @@
 
 #include "atomic_file.h"
 #include "nifti_write.h"
-#include "npz_write.h"
+#include "npz_stream.h"
 #include "prediction.h"
 #include "restore.h"
 
@@ -39,7 +39,7 @@ int pf_export_case(const pf_ctx *ctx, const char *id, const char *prediction, co
 {
     pf_case_geometry g;
     pf_prediction p;
-    pf_npz_writer npz;
+    pf_npz_stream npz;
     pf_restore_spec s;
     int labels[32769], max_label, n_labels, bytes, rc = -1;
     int64_t src_shape[3];
@@ -74,17 +74,17 @@ int pf_export_case(const pf_ctx *ctx, const char *id, const char *prediction, co
     }
     if (probabilities) {
         const int64_t shape[4] = {n_labels, src_shape[0], src_shape[1], src_shape[2]};
-        if (pf_npz_begin(&npz, probabilities, force, "probabilities", 4, shape, err))
+        if (pf_npz_stream_begin(&npz, probabilities, force, "probabilities", 4, shape, err))
             goto out;
         s.probabilities = &npz;
     }
     if (pf_restore(&s, &p, vol, bytes, err) ||
         pf_nifti_write_labels_like(g.image, vol, bytes, src_shape, out, force, err)) {
         if (probabilities)
-            pf_npz_abort(&npz);
+            pf_npz_stream_abort(&npz);
         goto out;
     }
-    if (probabilities && pf_npz_commit(&npz, err)) {
+    if (probabilities && pf_npz_stream_commit(&npz, err)) {
         unlink(out); /* both or neither */
         goto out;
     }

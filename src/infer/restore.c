@@ -145,7 +145,7 @@ static int write_probability_volume(const pf_restore_spec *s, const float *prob,
                 buf[fill++] = row_in && s2 >= lo && s2 < hi
                                   ? prob[base + (s2 - lo) * cst[inv[2]]] : outside;
                 if (fill == CHUNK) {
-                    if (pf_npz_write(s->probabilities, buf, fill * sizeof *buf, err)) {
+                    if (pf_npz_stream_write(s->probabilities, buf, fill * sizeof *buf, err)) {
                         free(buf);
                         return -1;
                     }
@@ -153,7 +153,7 @@ static int write_probability_volume(const pf_restore_spec *s, const float *prob,
                 }
             }
         }
-    int rc = fill ? pf_npz_write(s->probabilities, buf, fill * sizeof *buf, err) : 0;
+    int rc = fill ? pf_npz_stream_write(s->probabilities, buf, fill * sizeof *buf, err) : 0;
     free(buf);
     return rc;
 }

@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include "npz_write.h"
+#include "npz_stream.h"
 #include "prediction.h"
 #include "patchfs/context.h"
 
@@ -33,7 +33,7 @@ typedef struct pf_restore_spec {
     const uint16_t *regions_class_order; /* regions: the value written for region k; NULL:
                                           * channels are labels */
     int threads;                  /* resampling on up to this many pool threads (0: all) */
-    pf_npz_writer *probabilities; /* begun by the caller, or NULL */
+    pf_npz_stream *probabilities; /* begun by the caller, or NULL */
 } pf_restore_spec;
 
 /* The source array's shape (Z, Y, X as stored: shape_before_crop with the transpose undone). */

@@ -30,6 +30,8 @@
 #include "counters.h"
 #include "fstune.h"
 #include "log.h"
+#include "making.h"
+#include "membudget.h"
 #include "memcache.h"
 #include "mountpoint.h"
 #include "prefetch.h"
@@ -48,6 +50,7 @@ typedef struct pf_fs {
     int prefetch_depth;
     pf_tune tune;
     pf_counters counters; /* status.json */
+    pf_maker maker;       /* making files into mc */
 } pf_fs;
 
 /* A snapshot of the mount's counters and its memory cache, for status.json. */
@@ -208,31 +211,16 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     free(buf);
 }
 
-typedef struct gen_arg {
-    pf_fs *fs;
-    pf_node node;
-} gen_arg;
-
 /* What an open file's fh points to. The buffer is taken from the memory cache on the first
  * READ (status.json: made at open, private). */
 typedef struct pf_open {
     pf_node node;
     uint64_t ino;
-    size_t expect;        /* size of a .npy file (known without generating), else 0 */
     int status;           /* status.json: buf is private, freed on release */
     pthread_mutex_t lock;
     pf_buf *buf;          /* NULL until the first READ */
     pf_buf own;           /* status.json's bytes */
 } pf_open;
-
-static int generate(void *p, char **data, size_t *len, pf_error *err)
-{
-    gen_arg *g = p;
-    uint64_t t0 = pf_now_us(CLOCK_MONOTONIC);
-    int rc = pf_produce(g->fs->ctx, &g->node, data, len, err);
-    pf_counters_generated(&g->fs->counters, pf_now_us(CLOCK_MONOTONIC) - t0);
-    return rc;
-}
 
 static pf_open *open_new(const pf_node *n)
 {
@@ -255,29 +243,15 @@ static void open_free(pf_fs *fs, pf_open *h)
     free(h);
 }
 
-/* The size of an array file, which needs no pixel data; 0 for other files (whose size may
- * need generating them). Used to reserve room in the memory cache before generating. */
-static size_t expected_size(pf_fs *fs, const pf_node *n)
-{
-    pf_error err = {0};
-    uint64_t size;
-    if (!(pf_file_flags(pf_node_file(n)) & PF_FILE_ARRAY))
-        return 0;
-    return pf_file_size(fs->ctx, n, &size, &err) == 0 ? (size_t)size : 0;
-}
-
 /* Worker side of prefetch=N: make the file into the memory cache unless it is there. */
 static void prefetch_one(void *arg, const pf_node *n)
 {
     pf_fs *fs = arg;
-    gen_arg g = {.fs = fs, .node = *n};
     pf_error err = {0};
-    uint64_t ino = pf_node_ino(n);
     pf_buf *b;
-    if (pf_memcache_peek(fs->mc, ino))
+    if (pf_memcache_peek(fs->mc, pf_node_ino(n)))
         return;
-    b = pf_memcache_get_sized(fs->mc, ino, expected_size(fs, n), generate, &g, &err);
-    if (b)
+    if ((b = pf_make_cached(&fs->maker, n, &err)))
         pf_memcache_release(fs->mc, b);
     /* a failure is reported when a reader reads the file */
 }
@@ -347,12 +321,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, failed(fs, &node, "open", ENOMEM, "out of memory"));
         return;
     }
-    h->expect = expected_size(fs, &node);
     pf_counters_open(&fs->counters);
     fi->fh = (uint64_t)(uintptr_t)h;
     fi->keep_cache = 1;
     fi->noflush = 1;
-    fi->direct_io = fs->opt->direct_io ? 1 : 0;
+    /* direct_io= for every open, or per open: a reader that opened with O_DIRECT copies
+     * straight from the generated buffer into its own (no page-cache insertion, no second
+     * copy out of it), while mmap readers and other opens keep the page cache */
+    fi->direct_io = fs->opt->direct_io || (fi->flags & O_DIRECT) ? 1 : 0;
     if (fuse_reply_open(req, fi) != 0) {
         open_free(fs, h); /* the open was interrupted */
         return;
@@ -368,8 +344,7 @@ static pf_buf *open_buffer(pf_fs *fs, pf_open *h, pf_error *err)
         return b;
     pthread_mutex_lock(&h->lock);
     if (!(b = h->buf)) {
-        gen_arg g = {.fs = fs, .node = h->node};
-        b = pf_memcache_get_sized(fs->mc, h->ino, h->expect, generate, &g, err);
+        b = pf_make_cached(&fs->maker, &h->node, err);
         if (b)
             __atomic_store_n(&h->buf, b, __ATOMIC_RELEASE);
     }
@@ -473,6 +448,7 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
     const pf_options *opt = fs.opt;
     const char *name = pf_ctx_dataset_name(ctx);
     pf_error err = {0};
+    pf_mem_split split;
     char mopts[512];
     long mount_id = -1;
     int rc = 1, loop;
@@ -482,11 +458,11 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
      * buffer on its own and returns it on free, so the memory held is what the memory cache
      * counts (the mem= budget). */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    /* Recycled large buffers (bufpool.h) take a quarter of the mem= budget, the memory cache
-     * the rest, so that what the daemon holds stays within mem=. */
-    pf_pool_set_cap(opt->mem_bytes / 4);
+    /* mem= shared by recycled buffers, cases kept mapped and the memory cache (membudget.c) */
     pf_counters_init(&fs.counters);
-    fs.mc = pf_memcache_new(opt->mem_bytes - opt->mem_bytes / 4);
+    split = pf_mem_split_apply(ctx, opt->mem_bytes);
+    fs.mc = pf_memcache_new(split.files);
+    fs.maker = (pf_maker){.ctx = ctx, .mc = fs.mc, .counters = &fs.counters};
     if (!fs.mc) {
         pf_log(LOG_ERR, "out of memory");
         pf_counters_destroy(&fs.counters);
@@ -537,6 +513,9 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
     if (!opt->foreground)
         pf_log_daemonized(); /* stderr is /dev/null from here on */
     pf_log(LOG_NOTICE, "%s mounted on %s (pid %ld)", name, mountpoint, (long)getpid());
+    pf_log(LOG_INFO, "mem=%zu MiB: %zu MiB recycled buffers, %zu MiB of cases kept mapped (of "
+           "%zu MiB), %zu MiB generated files", opt->mem_bytes >> 20, split.pool >> 20,
+           split.keep >> 20, split.cases >> 20, split.files >> 20);
     if (opt->prefetch > 0) {
         int depth = opt->prefetch > 64 ? 64 : opt->prefetch;
         int cores = pf_usable_cores();

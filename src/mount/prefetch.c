@@ -120,11 +120,13 @@ int pf_prefetch_plan(const pf_tree *t, const pf_node *opened, int depth, pf_node
     pf_file_kind other;
     uint32_t steps, epoch, step;
     int k = 0;
-    if ((first != PF_FILE_STEP_DATA && first != PF_FILE_STEP_SEG) || depth < 0)
+    const int batch = first == PF_FILE_STEP_BATCH; /* batch.npz: the next steps' batch.npz */
+    if ((first != PF_FILE_STEP_DATA && first != PF_FILE_STEP_SEG && !batch) || depth < 0)
         return 0;
     other = first == PF_FILE_STEP_DATA ? PF_FILE_STEP_SEG : PF_FILE_STEP_DATA;
     steps = opened->split ? t->val_steps : t->steps;
-    pf_node_sibling(opened, other, &out[k++]);
+    if (!batch)
+        pf_node_sibling(opened, other, &out[k++]);
     epoch = opened->epoch;
     step = opened->step;
     for (int d = 0; d < depth; d++) {
@@ -132,6 +134,12 @@ int pf_prefetch_plan(const pf_tree *t, const pf_node *opened, int depth, pf_node
             step = 0;
             if (++epoch >= t->epochs)
                 break;
+        }
+        if (batch) {
+            out[k] = *opened;
+            out[k].epoch = epoch;
+            out[k++].step = step;
+            continue;
         }
         /* the kind of array the reader opened first, first */
         for (int f = 0; f < 2; f++) {

@@ -395,6 +395,22 @@ const char *pf_ctx_test_cache_dir(const pf_ctx *ctx)
     return ctx->test_cache.dir;
 }
 
+uint64_t pf_ctx_case_bytes(const pf_ctx *ctx)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < ctx->cache.n_cases; i++) {
+        const pf_case_map *m = ctx->cache.cases ? pf_case_map_get(&ctx->cache.cases[i]) : NULL;
+        sum += m ? m->len : 0;
+    }
+    return sum;
+}
+
+void pf_ctx_keep_cases(pf_ctx *ctx, size_t bytes)
+{
+    (void)ctx;
+    pf_case_keep_budget(bytes);
+}
+
 int pf_ctx_n_skipped(const pf_ctx *ctx)
 {
     return ctx->n_skipped;

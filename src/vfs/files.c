@@ -4,6 +4,8 @@
 #include "patchfs/files.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "bufpool.h"
 #include "context_i.h"
 #include "export.h"
+#include "npz.h"
 #include "preview.h"
 #include "render.h"
 #include "summary.h"
@@ -20,13 +23,16 @@
 
 typedef int (*size_fn)(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err);
 typedef int (*make_fn)(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err);
+typedef int (*from_fn)(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf,
+                       size_t *len, pf_error *err);
 
 typedef struct file_type {
     pf_file_kind kind;
     unsigned flags;          /* PF_FILE_ARRAY, PF_FILE_LIVE */
     size_fn size;            /* NULL: the size is the length of what make gives (small text,
                                 no pixels: README, JSON files) */
-    make_fn make;
+    make_fn make;            /* made from pixels (or texts) */
+    from_fn from;            /* or made from other files' bytes (pf_file_inputs) */
 } file_type;
 
 /* ---- texts made once when the context opened ---- */
@@ -101,7 +107,7 @@ static int size_step_array(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_err
     int64_t shape[5];
     int nd = pf_render_step_shape(ctx, n, shape);
     (void)err;
-    *size = pf_npy_file_size(n->slot == 0 ? PF_DT_F4 : PF_DT_I2, nd, shape);
+    *size = pf_npy_file_size(n->slot == 0 ? pf_render_data_dtype(ctx) : PF_DT_I2, nd, shape);
     return 0;
 }
 
@@ -121,7 +127,82 @@ static int size_case_array(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_err
     const int data = pf_node_file(n) == PF_FILE_CASE_DATA;
     (void)err;
     pf_render_case_shape(ctx, n->split, n->case_idx, data, shape);
-    *size = pf_npy_file_size(data ? PF_DT_F4 : PF_DT_I2, 4, shape);
+    *size = pf_npy_file_size(data ? pf_render_data_dtype(ctx) : PF_DT_I2, 4, shape);
+    return 0;
+}
+
+/* ---- files made from other files: seg_dsK.npy from seg.npy, batch.npz from the arrays ---- */
+
+/* batch.npz's members: data.npy, seg.npy, seg_ds1.npy, ... (the step folder's arrays) */
+static int batch_members(const pf_ctx *ctx, const pf_node *n, pf_node *in, char names[][24])
+{
+    int k = 0;
+    pf_node_sibling(n, PF_FILE_STEP_DATA, &in[k]);
+    snprintf(names[k++], 24, "data.npy");
+    pf_node_sibling(n, PF_FILE_STEP_SEG, &in[k]);
+    snprintf(names[k++], 24, "seg.npy");
+    for (int d = 1; d < ctx->n_ds; d++) {
+        in[k] = *n;
+        in[k].slot = PF_FOLDER_FILES + (uint32_t)d - 1;
+        snprintf(names[k++], 24, "seg_ds%d.npy", d);
+    }
+    return k;
+}
+
+int pf_file_inputs(pf_ctx *ctx, const pf_node *n, pf_node in[PF_MAX_INPUTS])
+{
+    char names[PF_MAX_INPUTS][24];
+    switch (pf_node_file(n)) {
+    case PF_FILE_STEP_SEG_DS: return pf_node_sibling(n, PF_FILE_STEP_SEG, &in[0]) == 0 ? 1 : 0;
+    case PF_FILE_STEP_BATCH: return batch_members(ctx, n, in, names);
+    default: return 0;
+    }
+}
+
+static int make_ds_from(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf,
+                        size_t *len, pf_error *err)
+{
+    return pf_make_step_ds_from(ctx, n, in[0].data, in[0].len, buf, len, err);
+}
+
+static int size_batch(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
+{
+    pf_node in[PF_MAX_INPUTS];
+    char names[PF_MAX_INPUTS][24];
+    pf_npz_member m[PF_MAX_INPUTS];
+    const int k = batch_members(ctx, n, in, names);
+    for (int i = 0; i < k; i++) {
+        m[i].name = names[i];
+        m[i].data = NULL;
+        if (pf_file_size(ctx, &in[i], &m[i].len, err) != 0)
+            return -1;
+    }
+    *size = pf_npz_size(m, k);
+    return 0;
+}
+
+static int make_batch_from(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf,
+                           size_t *len, pf_error *err)
+{
+    pf_node nodes[PF_MAX_INPUTS];
+    char names[PF_MAX_INPUTS][24];
+    pf_npz_member m[PF_MAX_INPUTS];
+    const int k = batch_members(ctx, n, nodes, names);
+    uint64_t size;
+    for (int i = 0; i < k; i++) {
+        m[i].name = names[i];
+        m[i].data = in[i].data;
+        m[i].len = in[i].len;
+    }
+    size = pf_npz_size(m, k);
+    if (size > SIZE_MAX || !(*buf = pf_pool_alloc((size_t)size)))
+        return pf_fail(err, ENOMEM, "out of memory for a %llu-byte batch.npz",
+                       (unsigned long long)size);
+    *len = (size_t)size;
+    if (pf_npz_write(*buf, m, k, ctx->opt.sample_threads, err) != 0) {
+        pf_pool_release(*buf);
+        return -1;
+    }
     return 0;
 }
 
@@ -162,44 +243,49 @@ static int size_sample_nifti(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_e
 /* ---- the table ---- */
 
 static const file_type table[PF_FILE_KINDS] = {
-    [PF_FILE_README]           = {PF_FILE_README, 0, size_kept, make_kept},
-    [PF_FILE_PATCHFS_JSON]     = {PF_FILE_PATCHFS_JSON, 0, size_kept, make_kept},
-    [PF_FILE_SPLITS_JSON]      = {PF_FILE_SPLITS_JSON, 0, size_kept, make_kept},
-    [PF_FILE_STATUS]           = {PF_FILE_STATUS, PF_FILE_LIVE, NULL, make_status},
-    [PF_FILE_PLANS_JSON]       = {PF_FILE_PLANS_JSON, 0, size_kept, make_kept},
-    [PF_FILE_SUMMARY]          = {PF_FILE_SUMMARY, 0, NULL, make_summary},
+    [PF_FILE_README]           = {PF_FILE_README, 0, size_kept, make_kept, NULL},
+    [PF_FILE_PATCHFS_JSON]     = {PF_FILE_PATCHFS_JSON, 0, size_kept, make_kept, NULL},
+    [PF_FILE_SPLITS_JSON]      = {PF_FILE_SPLITS_JSON, 0, size_kept, make_kept, NULL},
+    [PF_FILE_STATUS]           = {PF_FILE_STATUS, PF_FILE_LIVE, NULL, make_status, NULL},
+    [PF_FILE_PLANS_JSON]       = {PF_FILE_PLANS_JSON, 0, size_kept, make_kept, NULL},
+    [PF_FILE_SUMMARY]          = {PF_FILE_SUMMARY, 0, NULL, make_summary, NULL},
     [PF_FILE_STEP_DATA]        = {PF_FILE_STEP_DATA, PF_FILE_ARRAY, size_step_array,
-                                  pf_make_step_array},
+                                  pf_make_step_array, NULL},
     [PF_FILE_STEP_SEG]         = {PF_FILE_STEP_SEG, PF_FILE_ARRAY, size_step_array,
-                                  pf_make_step_array},
-    [PF_FILE_STEP_META]        = {PF_FILE_STEP_META, 0, size_meta, make_meta},
-    [PF_FILE_STEP_PREVIEW]     = {PF_FILE_STEP_PREVIEW, 0, size_step_preview, pf_make_preview},
-    [PF_FILE_STEP_SEG_DS]      = {PF_FILE_STEP_SEG_DS, PF_FILE_ARRAY, size_step_ds,
-                                  pf_make_step_ds},
+                                  pf_make_step_array, NULL},
+    [PF_FILE_STEP_META]        = {PF_FILE_STEP_META, 0, size_meta, make_meta, NULL},
+    [PF_FILE_STEP_PREVIEW]     = {PF_FILE_STEP_PREVIEW, 0, size_step_preview, pf_make_preview,
+                                  NULL},
+    [PF_FILE_STEP_SEG_DS]      = {PF_FILE_STEP_SEG_DS, PF_FILE_ARRAY, size_step_ds, NULL,
+                                  make_ds_from},
+    [PF_FILE_STEP_BATCH]       = {PF_FILE_STEP_BATCH, PF_FILE_ARRAY, size_batch, NULL,
+                                  make_batch_from},
     [PF_FILE_SAMPLE_DATA]      = {PF_FILE_SAMPLE_DATA, PF_FILE_ARRAY, size_step_array,
-                                  pf_make_step_array},
+                                  pf_make_step_array, NULL},
     [PF_FILE_SAMPLE_SEG]       = {PF_FILE_SAMPLE_SEG, PF_FILE_ARRAY, size_step_array,
-                                  pf_make_step_array},
+                                  pf_make_step_array, NULL},
     [PF_FILE_SAMPLE_IMAGE_NII] = {PF_FILE_SAMPLE_IMAGE_NII, 0, size_sample_nifti,
-                                  pf_make_sample_nifti},
+                                  pf_make_sample_nifti, NULL},
     [PF_FILE_SAMPLE_LABEL_NII] = {PF_FILE_SAMPLE_LABEL_NII, 0, size_sample_nifti,
-                                  pf_make_sample_nifti},
+                                  pf_make_sample_nifti, NULL},
     [PF_FILE_CASE_DATA]        = {PF_FILE_CASE_DATA, PF_FILE_ARRAY, size_case_array,
-                                  pf_make_case_array},
+                                  pf_make_case_array, NULL},
     [PF_FILE_CASE_SEG]         = {PF_FILE_CASE_SEG, PF_FILE_ARRAY, size_case_array,
-                                  pf_make_case_array},
-    [PF_FILE_CASE_PROPERTIES]  = {PF_FILE_CASE_PROPERTIES, 0, NULL, make_properties},
-    [PF_FILE_CASE_PREVIEW]     = {PF_FILE_CASE_PREVIEW, 0, size_case_preview, pf_make_preview},
+                                  pf_make_case_array, NULL},
+    [PF_FILE_CASE_PROPERTIES]  = {PF_FILE_CASE_PROPERTIES, 0, NULL, make_properties, NULL},
+    [PF_FILE_CASE_PREVIEW]     = {PF_FILE_CASE_PREVIEW, 0, size_case_preview, pf_make_preview,
+                                  NULL},
     [PF_FILE_GAUSSIAN]         = {PF_FILE_GAUSSIAN, PF_FILE_ARRAY, pf_size_gaussian,
-                                  pf_make_gaussian},
-    [PF_FILE_CASE_TILES_JSON]  = {PF_FILE_CASE_TILES_JSON, 0, NULL, pf_make_tiles_json},
-    [PF_FILE_TILE_DATA]        = {PF_FILE_TILE_DATA, PF_FILE_ARRAY, pf_size_tile, pf_make_tile},
+                                  pf_make_gaussian, NULL},
+    [PF_FILE_CASE_TILES_JSON]  = {PF_FILE_CASE_TILES_JSON, 0, NULL, pf_make_tiles_json, NULL},
+    [PF_FILE_TILE_DATA]        = {PF_FILE_TILE_DATA, PF_FILE_ARRAY, pf_size_tile, pf_make_tile,
+                                  NULL},
 };
 
 static const file_type *type_of(const pf_node *n, pf_error *err)
 {
     pf_file_kind f = pf_node_file(n);
-    if (f <= PF_FILE_NONE || f >= PF_FILE_KINDS || !table[f].make) {
+    if (f <= PF_FILE_NONE || f >= PF_FILE_KINDS || (!table[f].make && !table[f].from)) {
         pf_fail(err, EISDIR, "not a file");
         return NULL;
     }
@@ -220,17 +306,61 @@ int pf_file_size(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
         return -1;
     if (t->size)
         return t->size(ctx, n, size, err);
-    if (t->make(ctx, n, &buf, &len, err) != 0)
+    if (pf_produce(ctx, n, &buf, &len, err) != 0)
         return -1;
     pf_file_release(buf);
     *size = len;
     return 0;
 }
 
+int pf_produce_from(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf, size_t *len,
+                    pf_error *err)
+{
+    const file_type *t = type_of(n, err);
+    if (!t)
+        return -1;
+    if (!t->from)
+        return pf_fail(err, EINVAL, "not a file made from other files");
+    return t->from(ctx, n, in, buf, len, err);
+}
+
+/* The inputs of n, made here: an input whose own inputs are among those already made is made
+ * from them (batch.npz's seg_dsK.npy from its seg.npy: the segmentation rendered once). */
 int pf_produce(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err)
 {
     const file_type *t = type_of(n, err);
-    return t ? t->make(ctx, n, buf, len, err) : -1;
+    pf_node in[PF_MAX_INPUTS];
+    pf_input made[PF_MAX_INPUTS];
+    int k, done = 0, rc = -1;
+    if (!t)
+        return -1;
+    if (t->make)
+        return t->make(ctx, n, buf, len, err);
+    k = pf_file_inputs(ctx, n, in);
+    for (; done < k; done++) {
+        pf_node sub[PF_MAX_INPUTS];
+        pf_input from[PF_MAX_INPUTS];
+        const int ks = pf_file_inputs(ctx, &in[done], sub);
+        int found = 0;
+        for (int i = 0; i < ks; i++)
+            for (int m = 0; m < done; m++)
+                if (pf_node_ino(&sub[i]) == pf_node_ino(&in[m])) {
+                    from[i] = made[m];
+                    found++;
+                    break;
+                }
+        if (ks > 0 && found == ks
+                ? pf_produce_from(ctx, &in[done], from, (char **)&made[done].data,
+                                  &made[done].len, err) != 0
+                : pf_produce(ctx, &in[done], (char **)&made[done].data, &made[done].len,
+                             err) != 0)
+            goto out;
+    }
+    rc = pf_produce_from(ctx, n, made, buf, len, err);
+out:
+    for (int i = 0; i < done; i++)
+        pf_file_release((char *)made[i].data);
+    return rc;
 }
 
 void pf_file_release(char *buf)

@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "bufpool.h"
+#include "half.h"
 #include "npy.h"
 #include "seg_target.h"
 #include "workers.h"
@@ -25,6 +26,34 @@ int pf_render_step_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5])
     for (int d = ctx->opt.patch_2d ? 1 : 0; d < 3; d++)
         shape[k++] = ctx->patch[d];
     return k;
+}
+
+pf_dtype pf_render_data_dtype(const pf_ctx *ctx)
+{
+    return ctx->opt.data_f16 ? PF_DT_F2 : PF_DT_F4;
+}
+
+/* dtype=float16: n floats of src (rendered in float32) into dst as half floats, on the pool. */
+typedef struct half_job {
+    uint16_t *dst;
+    const float *src;
+    size_t n, per;
+} half_job;
+
+static int half_unit(void *arg, int u, pf_error *err)
+{
+    half_job *j = arg;
+    const size_t lo = (size_t)u * j->per, hi = lo + j->per < j->n ? lo + j->per : j->n;
+    (void)err;
+    pf_half_from_floats(j->dst + lo, j->src + lo, hi - lo);
+    return 0;
+}
+
+static int to_half(const pf_ctx *ctx, uint16_t *dst, const float *src, size_t n, pf_error *err)
+{
+    half_job j = {.dst = dst, .src = src, .n = n, .per = (size_t)1 << 20};
+    return pf_parallel_for(0, (int)((n + j.per - 1) / j.per), ctx->opt.sample_threads, half_unit,
+                           &j, err);
 }
 
 void pf_render_case_shape(const pf_ctx *ctx, uint32_t split, uint32_t idx, int data,
@@ -113,25 +142,41 @@ int pf_render_read_case(pf_ctx *ctx, uint32_t split, int idx, const int64_t star
 int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
 {
     const pf_case *c = &pf_ctx_cache_of(ctx, n->split)->cases[n->case_idx];
-    const pf_dtype t = pf_node_file(n) == PF_FILE_CASE_DATA ? PF_DT_F4 : PF_DT_I2;
+    const int data = pf_node_file(n) == PF_FILE_CASE_DATA;
+    const pf_dtype t = data ? pf_render_data_dtype(ctx) : PF_DT_I2;
     int64_t shape[4], start[3] = {0, 0, 0};
     int whole[3];
-    size_t hdr;
+    size_t hdr, nv;
     char *buf;
-    pf_render_case_shape(ctx, n->split, n->case_idx, t == PF_DT_F4, shape);
+    float *img = NULL;
+    pf_render_case_shape(ctx, n->split, n->case_idx, data, shape);
+    nv = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
     buf = pf_render_alloc_npy(t, 4, shape, len, &hdr, err);
     if (!buf)
         return -1;
+    /* float16: extracted in float32 first, then rounded */
+    img = !data ? NULL : t == PF_DT_F2 ? pf_pool_alloc(nv * sizeof *img) : (float *)(buf + hdr);
+    if (data && !img) {
+        pf_pool_release(buf);
+        return pf_fail(err, ENOMEM, "out of memory");
+    }
     for (int d = 0; d < 3; d++)
         whole[d] = (int)c->hdr.shape[d];
-    if (pf_render_read_case(ctx, n->split, (int)n->case_idx, start, whole,
-                            t == PF_DT_F4 ? (float *)(buf + hdr) : NULL,
-                            t == PF_DT_F4 ? NULL : (int16_t *)(buf + hdr), err)) {
-        pf_pool_release(buf);
-        return -1;
+    if (pf_render_read_case(ctx, n->split, (int)n->case_idx, start, whole, img,
+                            data ? NULL : (int16_t *)(buf + hdr), err))
+        goto fail;
+    if (t == PF_DT_F2) {
+        if (to_half(ctx, (uint16_t *)(buf + hdr), img, nv, err) != 0)
+            goto fail;
+        pf_pool_release(img);
     }
     *out = buf;
     return 0;
+fail:
+    if (t == PF_DT_F2)
+        pf_pool_release(img);
+    pf_pool_release(buf);
+    return -1;
 }
 
 /* The served positions of a step, and the global batch they belong to. A forced position
@@ -383,11 +428,12 @@ static int render_target_unit(void *arg, int u, pf_error *err)
 int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
 {
     step_job j = {.ctx = ctx, .n = n, .t = n->slot == 0 ? PF_DT_F4 : PF_DT_I2}; /* data, seg */
+    const pf_dtype t = n->slot == 0 ? pf_render_data_dtype(ctx) : PF_DT_I2; /* as served */
     pf_sample *s = pf_render_batch(ctx, n, err);
     int64_t shape[5];
     int lo = ctx->shard_lo, hi = ctx->shard_hi, nd;
-    size_t hdr;
-    char *buf;
+    size_t hdr, count;
+    char *buf, *scratch = NULL;
     if (!s)
         return -1;
     if (n->kind == PF_NODE_SAMPLE_FILE) {
@@ -395,15 +441,21 @@ int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, p
         hi = lo + 1;
     }
     nd = pf_render_step_shape(ctx, n, shape);
-    buf = pf_render_alloc_npy(j.t, nd, shape, len, &hdr, err);
+    buf = pf_render_alloc_npy(t, nd, shape, len, &hdr, err);
     if (!buf) {
         free(s);
         return -1;
     }
+    count = (*len - hdr) / pf_dtype_size(t); /* elements */
+    /* float16: rendered in float32 into scratch, then rounded into the file */
+    if (t == PF_DT_F2 && !(scratch = pf_pool_alloc(count * sizeof(float)))) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto fail;
+    }
     j.s = s;
     j.lo = lo;
-    j.base = buf + hdr;
-    j.per = (*len - hdr) / (size_t)(hi - lo);
+    j.base = scratch ? scratch : buf + hdr;
+    j.per = count * pf_dtype_size(j.t) / (size_t)(hi - lo);
     if (j.t == PF_DT_F4 && needs_mask(ctx, n)) {
         j.mask = pf_pool_alloc(pf_render_patch_voxels(ctx) * (size_t)(hi - lo) * sizeof *j.mask);
         if (!j.mask) {
@@ -417,13 +469,17 @@ int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, p
         (j.t == PF_DT_I2 && ctx->seg_target &&
          pf_parallel_for(0, hi - lo, sample_threads(ctx), render_target_unit, &j, err) != 0))
         goto fail;
+    if (scratch && to_half(ctx, (uint16_t *)(buf + hdr), (const float *)scratch, count, err) != 0)
+        goto fail;
+    pf_pool_release(scratch);
     pf_pool_release(j.mask);
     free(s);
     *out = buf;
     return 0;
 fail:
     pf_pool_release(j.mask);
-    free(buf);
+    pf_pool_release(scratch);
+    pf_pool_release(buf);
     free(s);
     return -1;
 }
@@ -441,51 +497,52 @@ void pf_render_ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], i
     *nd = k;
 }
 
-static int render_ds_slice(void *arg, int b, pf_error *err)
+/* seg_dsK.npy from the step's seg.npy bytes (the same positions, the same samples): a step's
+ * segmentation is rendered once for seg.npy and every target (a mount keeps seg.npy in its
+ * memory cache; pf_produce makes it once for all). */
+typedef struct ds_job {
+    const pf_ctx *ctx;
+    const int16_t *seg; /* seg.npy's first sample */
+    int16_t *out;       /* seg_dsK.npy's first sample */
+    int ds[3];
+} ds_job;
+
+static int ds_unit(void *arg, int u, pf_error *err)
 {
-    step_job *j = arg;
-    int16_t *seg = pf_pool_alloc(pf_render_patch_voxels(j->ctx) * sizeof *seg);
-    int rc;
-    if (!seg)
-        return pf_fail(err, ENOMEM, "out of memory");
-    rc = pf_render_sample(j->ctx, j->n, b, &j->s[b], NULL, seg, err);
-    if (rc == 0) {
-        int16_t *dst = (int16_t *)(j->base + j->per * (size_t)(b - j->lo));
-        pf_ds_seg(seg, j->ctx->patch, j->ds, dst);
-        if (j->ctx->seg_target) /* downsampled, then converted: see seg_target.c */
-            make_target(j->ctx, dst, (size_t)j->ds[0] * (size_t)j->ds[1] * (size_t)j->ds[2]);
-    }
-    pf_pool_release(seg);
-    return rc;
+    ds_job *j = arg;
+    const size_t in = pf_render_patch_voxels(j->ctx);
+    const size_t per = (size_t)j->ds[0] * (size_t)j->ds[1] * (size_t)j->ds[2];
+    (void)err;
+    /* unit u: one channel of one sample (a region target has one channel per region). The
+     * channels are already the training target: nearest-exact takes the same source voxel
+     * for every channel, so converting before or after downsampling gives the same bytes. */
+    pf_ds_seg(j->seg + in * (size_t)u, j->ctx->patch, j->ds, j->out + per * (size_t)u);
+    return 0;
 }
 
-int pf_make_step_ds(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
+int pf_make_step_ds_from(pf_ctx *ctx, const pf_node *n, const char *seg, size_t seg_len,
+                         char **out, size_t *len, pf_error *err)
 {
-    step_job j = {.ctx = ctx, .n = n, .lo = ctx->shard_lo};
-    pf_sample *s = pf_render_batch(ctx, n, err);
+    const int B = ctx->shard_hi - ctx->shard_lo, units = B * ctx->seg_channels;
+    const size_t seg_bytes = (size_t)units * pf_render_patch_voxels(ctx) * sizeof(int16_t);
+    ds_job j = {.ctx = ctx};
     int64_t shape[5];
     int nd;
     size_t hdr;
     char *buf;
-    if (!s)
-        return -1;
+    if (seg_len < seg_bytes)
+        return pf_fail(err, EINVAL, "seg_ds: seg.npy of %zu bytes, expected at least %zu",
+                       seg_len, seg_bytes);
     pf_render_ds_shape(ctx, n, shape, &nd, j.ds);
     buf = pf_render_alloc_npy(PF_DT_I2, nd, shape, len, &hdr, err);
-    if (!buf) {
-        free(s);
+    if (!buf)
+        return -1;
+    j.seg = (const int16_t *)(seg + seg_len - seg_bytes); /* the data follow the header */
+    j.out = (int16_t *)(buf + hdr);
+    if (pf_parallel_for(0, units, sample_threads(ctx), ds_unit, &j, err) != 0) {
+        pf_pool_release(buf);
         return -1;
     }
-    j.s = s;
-    j.base = buf + hdr;
-    j.per = (size_t)j.ds[0] * (size_t)j.ds[1] * (size_t)j.ds[2] * sizeof(int16_t) *
-            (size_t)ctx->seg_channels;
-    if (pf_parallel_for(ctx->shard_lo, ctx->shard_hi, sample_threads(ctx), render_ds_slice, &j,
-                        err) != 0) {
-        free(buf);
-        free(s);
-        return -1;
-    }
-    free(s);
     *out = buf;
     return 0;
 }
@@ -503,7 +560,14 @@ static int digest_sample(void *arg, int b, pf_error *err)
     else if (pf_render_sample(j->ctx, j->n, b, &j->s[b], img, seg, err) == 0) {
         if (j->ctx->seg_target)
             make_target(j->ctx, seg, nv);
-        j->dg[b - j->lo][0] = XXH3_64bits(img, nv * C * sizeof *img);
+        if (j->ctx->opt.data_f16) {
+            /* as sample_K/data.npy holds it: the half floats, written over the floats' first
+             * half (each half is made from a float at or after it) */
+            pf_half_from_floats((uint16_t *)img, img, nv * C);
+            j->dg[b - j->lo][0] = XXH3_64bits(img, nv * C * sizeof(uint16_t));
+        } else {
+            j->dg[b - j->lo][0] = XXH3_64bits(img, nv * C * sizeof *img);
+        }
         j->dg[b - j->lo][1] = XXH3_64bits(seg, nv * R * sizeof *seg);
         rc = 0;
     }

@@ -24,6 +24,8 @@ void pf_render_case_shape(const pf_ctx *ctx, uint32_t split, uint32_t idx, int d
 void pf_render_ds_shape(const pf_ctx *ctx, const pf_node *n, int64_t shape[5], int *nd, int ds[3]);
 
 size_t pf_render_patch_voxels(const pf_ctx *ctx);
+/* data.npy's dtype: float32, or float16 with dtype=float16 (the files made in float32 first) */
+pf_dtype pf_render_data_dtype(const pf_ctx *ctx);
 /* A .npy buffer with its header written; *hdr bytes of header, *len in all. */
 char *pf_render_alloc_npy(pf_dtype t, int ndim, const int64_t *shape, size_t *len, size_t *hdr,
                           pf_error *err);
@@ -47,7 +49,9 @@ int pf_render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, 
                      int16_t *seg, pf_error *err);
 
 int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
-int pf_make_step_ds(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
+/* seg_dsK.npy of step node n from its seg.npy's bytes (seg, seg_len). */
+int pf_make_step_ds_from(pf_ctx *ctx, const pf_node *n, const char *seg, size_t seg_len,
+                         char **out, size_t *len, pf_error *err);
 int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
 /* Per served position of step node n (batch s): XXH3-64 of its image and of its seg bytes,
  * as sample_K/data.npy and seg.npy hold them; dg has one row per served position. */

@@ -149,7 +149,8 @@ int pf_node_from_ino(const pf_tree *t, uint64_t ino, pf_node *out)
         return -1;
     if ((n.kind == PF_NODE_STEP_FILE || n.kind == PF_NODE_SAMPLE_FILE) &&
         n.slot >= PF_FOLDER_FILES &&
-        !(n.kind == PF_NODE_STEP_FILE && n.slot < PF_FOLDER_FILES + t->ds_files))
+        !(n.kind == PF_NODE_STEP_FILE &&
+          (n.slot < PF_FOLDER_FILES + t->ds_files || n.slot == PF_STEP_BATCH_SLOT)))
         return -1;
     *out = n;
     return 0;
@@ -223,7 +224,8 @@ pf_file_kind pf_node_file(const pf_node *n)
     case PF_NODE_ROOT_FILE: return n->slot < PF_ROOT_FILES ? root_kinds[n->slot] : PF_FILE_NONE;
     case PF_NODE_SUMMARY: return PF_FILE_SUMMARY;
     case PF_NODE_STEP_FILE:
-        return n->slot < PF_FOLDER_FILES ? step_kinds[n->slot] : PF_FILE_STEP_SEG_DS;
+        return n->slot < PF_FOLDER_FILES       ? step_kinds[n->slot]
+             : n->slot == PF_STEP_BATCH_SLOT ? PF_FILE_STEP_BATCH : PF_FILE_STEP_SEG_DS;
     case PF_NODE_CASE_FILE: return n->slot < PF_CASE_FILES ? case_kinds[n->slot] : PF_FILE_NONE;
     case PF_NODE_TILE_FILE: return PF_FILE_TILE_DATA;
     case PF_NODE_SAMPLE_FILE:
@@ -234,7 +236,8 @@ pf_file_kind pf_node_file(const pf_node *n)
 
 int pf_node_ds_level(const pf_node *n)
 {
-    return n->kind == PF_NODE_STEP_FILE && n->slot >= PF_FOLDER_FILES
+    return n->kind == PF_NODE_STEP_FILE && n->slot >= PF_FOLDER_FILES &&
+                   n->slot != PF_STEP_BATCH_SLOT
                ? (int)(n->slot - PF_FOLDER_FILES) + 1 : 0;
 }
 
@@ -253,6 +256,8 @@ int pf_node_sibling(const pf_node *n, pf_file_kind f, pf_node *out)
                               : n->kind == PF_NODE_SAMPLE_FILE ? sample_kinds : NULL;
     int i = kinds ? slot_of(kinds, n->kind == PF_NODE_CASE_FILE ? PF_CASE_FILES
                                                                  : PF_FOLDER_FILES, f) : -1;
+    if (n->kind == PF_NODE_STEP_FILE && f == PF_FILE_STEP_BATCH)
+        i = PF_STEP_BATCH_SLOT;
     if (i < 0 || (n->kind == PF_NODE_CASE_FILE && n->split && i == 1))
         return -1; /* a test case has no seg.npy */
     *out = *n;
@@ -341,6 +346,9 @@ int pf_tree_lookup(const pf_tree *t, const pf_node *dir, const char *name, pf_no
         if ((i = file_index(step_files, PF_FOLDER_FILES, name)) >= 0) {
             n.kind = PF_NODE_STEP_FILE;
             n.slot = (uint32_t)i;
+        } else if (!strcmp(name, "batch.npz")) {
+            n.kind = PF_NODE_STEP_FILE;
+            n.slot = PF_STEP_BATCH_SLOT;
         } else if (!strncmp(name, "seg_ds", 6) && strlen(name) > 10 &&
                    !strcmp(name + strlen(name) - 4, ".npy")) {
             char num[16];
@@ -406,7 +414,8 @@ uint64_t pf_tree_child_count(const pf_tree *t, const pf_node *dir)
     case PF_NODE_ROOT: return root_count(t);
     case PF_NODE_SPLIT_DIR: return t->epochs;
     case PF_NODE_EPOCH_DIR: return 1 + (uint64_t)split_steps(t, dir->split);
-    case PF_NODE_STEP_DIR: return PF_FOLDER_FILES + (uint64_t)t->ds_files + (uint64_t)t->samples;
+    case PF_NODE_STEP_DIR:
+        return PF_FOLDER_FILES + (uint64_t)t->ds_files + 1 + (uint64_t)t->samples; /* + batch */
     case PF_NODE_SAMPLE_DIR: return PF_FOLDER_FILES;
     case PF_NODE_CASE_DIR: return dir->split ? PF_CASE_FILES : PF_CASE_FILES + 1;
     case PF_NODE_CASES_DIR: return (uint64_t)split_cases(t, dir->split);
@@ -436,9 +445,12 @@ int pf_tree_child_at(const pf_tree *t, const pf_node *dir, uint64_t i, pf_node *
         if (i < PF_FOLDER_FILES + (uint64_t)t->ds_files) {
             n.kind = PF_NODE_STEP_FILE;
             n.slot = (uint32_t)i;
+        } else if (i == PF_FOLDER_FILES + (uint64_t)t->ds_files) {
+            n.kind = PF_NODE_STEP_FILE;
+            n.slot = PF_STEP_BATCH_SLOT;
         } else {
             n.kind = PF_NODE_SAMPLE_DIR;
-            n.sample = (uint32_t)(i - PF_FOLDER_FILES - t->ds_files);
+            n.sample = (uint32_t)(i - PF_FOLDER_FILES - t->ds_files - 1);
         }
         break;
     case PF_NODE_SAMPLE_DIR: n.kind = PF_NODE_SAMPLE_FILE; n.slot = (uint32_t)i; break;
@@ -476,6 +488,8 @@ void pf_node_name(const pf_tree *t, const pf_node *n, char *buf, size_t cap)
     case PF_NODE_STEP_FILE:
         if (n->slot < PF_FOLDER_FILES)
             snprintf(buf, cap, "%s", step_files[n->slot]);
+        else if (n->slot == PF_STEP_BATCH_SLOT)
+            snprintf(buf, cap, "%s", "batch.npz");
         else
             snprintf(buf, cap, "seg_ds%d.npy", pf_node_ds_level(n));
         break;

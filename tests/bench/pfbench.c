@@ -5,7 +5,8 @@
  *       `patchfs get` does (pf_produce into a fresh buffer, freed; the one-time digest check
  *       of the cases is done before timing, as a mount does it once), then memcpy's the same
  *       number of bytes (same file sizes, between two pre-touched buffers). Prints
- *       "gen_s=... memcpy_s=... bytes=...".
+ *       "gen_s=... memcpy_s=... bytes=...". PFBENCH_KEEP=BYTES sets the page policy's budget
+ *       (cases kept mapped, as a mount's share of mem=; default 0: every case releases).
  *   pfbench read [-b BLOCK] FILE...
  *       reads each file to its end with read() calls of BLOCK bytes (default: the whole file
  *       in one call, as np.load does) into a pre-touched buffer; prints "read_s=... bytes=...".
@@ -61,6 +62,8 @@ static int cmd_gen(int argc, char **argv)
     first = (uint32_t)strtoul(argv[5], NULL, 10);
     n = (uint32_t)strtoul(argv[6], NULL, 10);
     pf_options_init(&o);
+    if (getenv("PFBENCH_KEEP"))
+        pf_case_keep_budget((size_t)strtoull(getenv("PFBENCH_KEEP"), NULL, 10));
     if (pf_options_parse_list(&o, argv[3], &err) || pf_ctx_open(&ctx, argv[2], &o, 0, NULL, NULL, &err)) {
         fprintf(stderr, "pfbench: %s\n", err.msg);
         return 1;

@@ -87,13 +87,13 @@ if want tree; then
     OPTS="seed=1,batch=2,epochs=3,steps=4,val_steps=2,cache=$T/cache"
     if pf_mount "$T/gen_nnunet" "$M" "$OPTS"; then
         check "tree: root listing" bash -c "[ \"\$(ls '$M' | tr '\n' ' ')\" = 'README.txt cases gaussian.npy patchfs.json plans.json splits.json status.json train val ' ]"
-        check "tree: epochs and steps listed" bash -c "[ \$(ls '$M/train' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2' | wc -l) = 5 ] && [ \$(ls '$M/val/epoch_0' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2/step_0' | wc -l) = 6 ]"
+        check "tree: epochs and steps listed" bash -c "[ \$(ls '$M/train' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2' | wc -l) = 5 ] && [ \$(ls '$M/val/epoch_0' | wc -l) = 3 ] && [ \$(ls '$M/train/epoch_2/step_0' | wc -l) = 7 ]"
         check "tree: non-canonical names do not exist" bash -c "! ls '$M/train/epoch_01' && ! ls '$M/train/epoch_3' && ! ls '$M/train/epoch_0/step_4' && ! ls '$M/val/epoch_0/step_2' && ! ls '$M/train/epoch_-1' && ! ls '$M/train/epoch_99999999999999999999' && ! ls '$M/cases/nope'"
         # a case folder: 5 files and tiles/T/data.npy for each tile its tiles.json lists
         check "tree: find lists every file" bash -c "tiles=\$('$PY' -c \"import glob, json; print(sum(len(json.load(open(f))['tiles']) for f in glob.glob('$M/cases/*/tiles.json')))\") &&
-            [ \$(find '$M' -type f | wc -l) = \$((6 + 3*(1 + 4*(4+2*4)) + 3*(1 + 2*(4+2*4)) + 6*5 + tiles)) ]"
+            [ \$(find '$M' -type f | wc -l) = \$((6 + 3*(1 + 4*(5+2*4)) + 3*(1 + 2*(5+2*4)) + 6*5 + tiles)) ]"
         check "tree: stat sizes equal bytes read (all files)" bash -c "find '$M' -type f | while read f; do [ \$(stat -c %s \"\$f\") = \$(wc -c < \"\$f\") ] || { echo \$f; exit 1; }; done"
-        check "tree: cp -r and md5sum of a step" bash -c "cp -r '$M/train/epoch_1/step_2' '$T/copied' && (cd '$M/train/epoch_1/step_2' && find . -type f | sort | xargs md5sum) > '$T/sums' && [ \$(wc -l < '$T/sums') = 12 ] && (cd '$T/copied' && md5sum -c --quiet '$T/sums')"
+        check "tree: cp -r and md5sum of a step" bash -c "cp -r '$M/train/epoch_1/step_2' '$T/copied' && (cd '$M/train/epoch_1/step_2' && find . -type f | sort | xargs md5sum) > '$T/sums' && [ \$(wc -l < '$T/sums') = 13 ] && (cd '$T/copied' && md5sum -c --quiet '$T/sums')"
         check "tree: writes fail with EROFS" bash -c "! touch '$M/x' 2>'$T/e1'; grep -q 'Read-only' '$T/e1' && ! mkdir '$M/train/d' 2>/dev/null && ! rm -f '$M/README.txt' 2>/dev/null && ! sh -c \"echo x > '$M/README.txt'\" 2>/dev/null && ! mv '$M/splits.json' '$M/s2' 2>/dev/null && [ -f '$M/README.txt' ]"
         check "tree: numpy mmap works (exact st_size, page cache)" "$PY" -c "import numpy as np; a=np.load('$M/train/epoch_0/step_0/data.npy', mmap_mode='r'); b=np.load('$M/train/epoch_0/step_0/data.npy'); assert (a==b).all() and a.shape==(2,2)+tuple(a.shape[2:])"
         check "tree: np.save of what np.load read gives the served bytes" "$PY" -c "
@@ -511,7 +511,7 @@ fi
 
 # ---------------------------------------------------------------- suites in their own files
 # Each prints "ok - ..." / "not ok - ..." / "skip - ..." lines; counted here.
-for suite in reliability concurrency perf_checks examples check_gc regions export tiles python; do
+for suite in reliability concurrency perf_checks step_files examples check_gc regions export tiles python; do
     f=tests/integration/$suite.sh
     want "$suite" && [ -f "$f" ] || continue
     mkdir -p "$T/$suite"

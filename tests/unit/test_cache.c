@@ -409,10 +409,63 @@ static void test_uncreatable_cache_dir(void **state)
     assert_int_equal(err.errnum, ENOTDIR);
 }
 
+/* Resident kB of the mapping that starts at addr (/proc/self/smaps). */
+static long mapping_rss_kb(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512], want[32];
+    long kb = -1;
+    int in = 0;
+    assert_non_null(f);
+    snprintf(want, sizeof want, "%lx-", (unsigned long)(uintptr_t)addr);
+    while (fgets(line, sizeof line, f)) {
+        if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
+            in = !strncmp(line, want, strlen(want));
+        else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+            break;
+    }
+    fclose(f);
+    return kb;
+}
+
+/* The page policy: the first cases released while their entries fit the budget stay mapped
+ * (their pages resident, nothing dropped); the next one releases its rows as before. */
+static void test_keep_budget(void **state)
+{
+    fixture *f = *state;
+    const size_t before = pf_case_kept_bytes();
+    const pf_case_map *m[2];
+    volatile float sink = 0;
+    build(f, 0, 1);
+    for (int i = 0; i < 2; i++)
+        m[i] = pf_case_map_get(&f->c.cases[i]);
+    pf_case_keep_budget(before + m[0]->len + m[1]->len - 1); /* room for case 0 alone */
+    for (int i = 0; i < 2; i++) {
+        const pf_case *c = &f->c.cases[i];
+        const size_t nv = (size_t)(c->hdr.shape[0] * c->hdr.shape[1] * c->hdr.shape[2]);
+        for (size_t k = 0; k < nv; k += 256)
+            sink += m[i]->image[k] + m[i]->seg[k];
+        pf_case_release(c, m[i], PF_PART_ALL, 0, c->hdr.shape[0], 0, c->hdr.shape[1]);
+    }
+    (void)sink;
+    assert_int_equal(f->c.cases[0].keep, 1);
+    assert_int_equal(f->c.cases[1].keep, -1);
+    assert_int_equal(pf_case_kept_bytes(), before + m[0]->len);
+    /* case 0's pixels stay resident; case 1's rows were dropped (header pages may remain) */
+    assert_true(mapping_rss_kb(m[0]->base) * 1024 >= (long)(m[0]->len / 2));
+    assert_true(mapping_rss_kb(m[1]->base) * 1024 < (long)(m[1]->len / 2));
+    /* a decision stands: case 1 stays released even with room made */
+    pf_case_keep_budget((size_t)1 << 40);
+    pf_case_release(&f->c.cases[1], m[1], PF_PART_SEG, 0, 1, 0, 1);
+    assert_int_equal(f->c.cases[1].keep, -1);
+    pf_case_keep_budget(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_build_and_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_byte_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tmp_leftover_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_corruption, setup, teardown),

@@ -87,9 +87,9 @@ static int walk(pf_ctx *ctx, const pf_node *dir, int kinds_seen[PF_FILE_KINDS])
             if (size != (uint64_t)len)
                 fail_msg("%s (kind %d): size %llu but %zu bytes made", name, (int)k,
                          (unsigned long long)size, len);
-            /* arrays are exactly the files the table marks as such */
+            /* arrays are exactly the files the table marks as such (.npy, batch.npz) */
             assert_int_equal((pf_file_flags(k) & PF_FILE_ARRAY) != 0,
-                             strstr(name, ".npy") != NULL);
+                             strstr(name, ".npy") != NULL || strstr(name, ".npz") != NULL);
             assert_int_equal((pf_file_flags(k) & PF_FILE_LIVE) != 0, k == PF_FILE_STATUS);
             pf_file_release(buf);
             files++;

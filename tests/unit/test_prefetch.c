@@ -46,6 +46,23 @@ static void test_plan_next_steps(void **state)
     assert_int_equal(pf_node_file(&out[2]), PF_FILE_STEP_DATA);
 }
 
+/* a reader of batch.npz gets the next steps' batch.npz (nothing else: it holds the arrays) */
+static void test_plan_batch(void **state)
+{
+    pf_tree t = {.epochs = 2, .steps = 3, .val_steps = 2, .samples = 2};
+    pf_node out[2 * 8 + 1], n = step_file(0, 0, 1, PF_FILE_STEP_BATCH);
+    int k;
+    (void)state;
+    assert_int_equal(pf_node_file(&n), PF_FILE_STEP_BATCH);
+    k = pf_prefetch_plan(&t, &n, 3, out);
+    assert_int_equal(k, 3);
+    for (int i = 0; i < k; i++)
+        assert_int_equal(pf_node_file(&out[i]), PF_FILE_STEP_BATCH);
+    assert_true(out[0].epoch == 0 && out[0].step == 2);
+    assert_true(out[1].epoch == 1 && out[1].step == 0);
+    assert_true(out[2].epoch == 1 && out[2].step == 1);
+}
+
 static void test_plan_wraps_and_stops(void **state)
 {
     pf_tree t = {.epochs = 3, .steps = 5, .val_steps = 2, .samples = 2};
@@ -188,6 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_next_steps),
         cmocka_unit_test(test_plan_wraps_and_stops),
+        cmocka_unit_test(test_plan_batch),
         cmocka_unit_test(test_plan_other_files),
         cmocka_unit_test(test_queue_runs_each_once),
         cmocka_unit_test(test_queue_drops_oldest_when_full),

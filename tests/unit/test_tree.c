@@ -182,9 +182,9 @@ static void walk_small(walk *w)
 }
 
 /* Counted by hand from tree.h: root 1 + its 10 children; train: 3 epochs * (folder + summary
- * + 4 steps * (folder + 4 files + 2 samples * (folder + 4 files))) = 186; val: 3 * (1 + 1 +
- * 2 * 15) = 96; cases: 3 * (folder + 5 files + tiles/) + (2 + 1 + 3) tiles * (folder + file)
- * = 33; test: 2 * (folder + 4 files + tiles/) + (1 + 2) * 2 = 18. */
+ * + 4 steps * (folder + 4 files + batch.npz + 2 samples * (folder + 4 files))) = 198; val:
+ * 3 * (1 + 1 + 2 * 16) = 102; cases: 3 * (folder + 5 files + tiles/) + (2 + 1 + 3) tiles *
+ * (folder + file) = 33; test: 2 * (folder + 4 files + tiles/) + (1 + 2) * 2 = 18. */
 static void test_listing_agrees_with_lookup(void **state)
 {
     static walk w;
@@ -192,7 +192,7 @@ static void test_listing_agrees_with_lookup(void **state)
     char name[64];
     (void)state;
     walk_small(&w);
-    assert_int_equal(w.n, 1 + 10 + 186 + 96 + 33 + 18);
+    assert_int_equal(w.n, 1 + 10 + 198 + 102 + 33 + 18);
     assert_int_equal(pf_tree_child_count(&small, &root), 10);
     assert_int_equal(pf_tree_child_count(&big, &root), 9); /* no test/ */
     pf_node_name(&small, &root, name, sizeof name);
@@ -213,7 +213,20 @@ static void test_listing_agrees_with_lookup(void **state)
     assert_int_equal(pf_tree_resolve(&small, "train/epoch_1", &n), 0);
     assert_int_equal(pf_tree_child_count(&small, &n), 1 + 4);
     assert_int_equal(pf_tree_resolve(&small, "train/epoch_1/step_3", &n), 0);
-    assert_int_equal(pf_tree_child_count(&small, &n), 4 + 2);   /* 4 files + samples */
+    assert_int_equal(pf_tree_child_count(&small, &n), 4 + 1 + 2); /* 4 files, batch.npz, samples */
+    {
+        pf_node c;
+        assert_int_equal(pf_tree_child_at(&small, &n, 4, &c), 0);
+        pf_node_name(&small, &c, name, sizeof name);
+        assert_string_equal(name, "batch.npz");
+        assert_int_equal(pf_node_file(&c), PF_FILE_STEP_BATCH);
+        assert_int_equal(pf_node_ds_level(&c), 0);
+    }
+    assert_int_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/batch.npz", &n), 0);
+    assert_int_equal(pf_node_file(&n), PF_FILE_STEP_BATCH);
+    assert_int_equal(pf_node_from_ino(&small, pf_node_ino(&n), &n), 0);
+    assert_int_equal(pf_node_file(&n), PF_FILE_STEP_BATCH);
+    assert_int_not_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_0/batch.npz", &n), 0);
     assert_int_equal(pf_tree_resolve(&small, "train/epoch_1/step_3/sample_1/label.nii.gz", &n), 0);
     assert_int_equal(n.kind, PF_NODE_SAMPLE_FILE);
     assert_int_equal(pf_node_file(&n), PF_FILE_SAMPLE_LABEL_NII);

@@ -1,5 +1,5 @@
-/* npz_write.c - a stored zip64 member holding one .npy (see npz_write.h). */
-#include "npz_write.h"
+/* npz_stream.c - a stored zip64 member holding one .npy, streamed (see npz_stream.h). */
+#include "npz_stream.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,7 +35,7 @@ static unsigned char *le64(unsigned char *p, uint64_t v)
 }
 
 /* The local file header (crc patched at commit); its length. */
-static size_t local_header(const pf_npz_writer *w, unsigned char *b)
+static size_t local_header(const pf_npz_stream *w, unsigned char *b)
 {
     const size_t nlen = strlen(w->name);
     unsigned char *p = b;
@@ -59,7 +59,7 @@ static size_t local_header(const pf_npz_writer *w, unsigned char *b)
     return (size_t)(p - b);
 }
 
-int pf_npz_begin(pf_npz_writer *w, const char *path, int force, const char *array,
+int pf_npz_stream_begin(pf_npz_stream *w, const char *path, int force, const char *array,
                  int ndim, const int64_t *shape, pf_error *err)
 {
     unsigned char lh[128];
@@ -75,14 +75,14 @@ int pf_npz_begin(pf_npz_writer *w, const char *path, int force, const char *arra
         return -1;
     w->crc = (uint32_t)crc32(0L, Z_NULL, 0);
     llen = local_header(w, lh);
-    if (pf_atomic_write(&w->f, lh, llen, err) || pf_npz_write(w, hdr, hlen, err)) {
+    if (pf_atomic_write(&w->f, lh, llen, err) || pf_npz_stream_write(w, hdr, hlen, err)) {
         pf_atomic_abort(&w->f);
         return -1;
     }
     return 0;
 }
 
-int pf_npz_write(pf_npz_writer *w, const void *data, size_t len, pf_error *err)
+int pf_npz_stream_write(pf_npz_stream *w, const void *data, size_t len, pf_error *err)
 {
     const unsigned char *p = data;
     size_t left = len;
@@ -96,7 +96,7 @@ int pf_npz_write(pf_npz_writer *w, const void *data, size_t len, pf_error *err)
     return pf_atomic_write(&w->f, data, len, err);
 }
 
-int pf_npz_commit(pf_npz_writer *w, pf_error *err)
+int pf_npz_stream_commit(pf_npz_stream *w, pf_error *err)
 {
     unsigned char lh[128], cd[256], *p = cd;
     const size_t nlen = strlen(w->name);
@@ -173,7 +173,7 @@ int pf_npz_commit(pf_npz_writer *w, pf_error *err)
     return pf_atomic_commit(&w->f, err);
 }
 
-void pf_npz_abort(pf_npz_writer *w)
+void pf_npz_stream_abort(pf_npz_stream *w)
 {
     pf_atomic_abort(&w->f);
 }

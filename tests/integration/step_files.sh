@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# step_files.sh - a step folder's derived files and the per-open and dtype options, through
+# real mounts (issue 17, items 1, 3, 5, 6), run by tests/integration/run.sh or alone:
+#
+#   PF=./patchfs PY=/usr/bin/python3 T=$(mktemp -d) bash tests/integration/step_files.sh
+#
+#   * batch.npz: np.load gives data, seg and every seg_dsK by name, equal to the separate
+#     files and to `patchfs get`; zipfile's CRC check passes; members stored;
+#   * seg_dsK.npy come from the step's one segmentation render (status.json counts the files
+#     made: reading seg.npy and all seg_dsK.npy of a step renders the seg once), and equal
+#     numpy's nearest downsampling of seg.npy;
+#   * O_DIRECT reads into aligned buffers give `patchfs get`'s bytes (plain and augmented);
+#   * dtype=float16: data.npy equals numpy's astype(float16) of the float32 file.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+PF=${PF:-$ROOT/patchfs}
+PY=${PY:-/usr/bin/python3}
+T=${T:-$(mktemp -d /tmp/patchfs-steps.XXXXXX)}
+mkdir -p "$T"
+export XDG_CACHE_HOME=$T/xdg
+MOUNTS=()
+cleanup() {
+    for m in "${MOUNTS[@]}"; do
+        mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
+    done
+}
+trap cleanup EXIT
+SUITE="step_files: "
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
+    skip "FUSE is not available"
+    exit 0
+fi
+
+DS=$T/ds
+"$PY" tests/tools/make_dataset.py "$DS" --channels 2 --cases 5 --shape 20,32,28 --seed 8 >/dev/null ||
+    { bad "generating the dataset"; exit 1; }
+PLAIN="seed=5,batch=3,patch=16x24x20,ds_scales=1,0.5,0.25,cache=$T/cache"
+AUG="$PLAIN,aug=nnunet"
+
+for v in plain aug; do
+    o=$PLAIN
+    [ $v = aug ] && o=$AUG
+    m=$T/m_$v
+    if pf_mount "$DS" "$m" "$o"; then
+        check "batch.npz equals the separate files and patchfs get ($v)" \
+            "$PY" tests/integration/step_files.py "$PF" "$DS" "$m" "$o" batch
+        check "O_DIRECT reads into aligned buffers equal patchfs get ($v)" \
+            "$PY" tests/integration/step_files.py "$PF" "$DS" "$m" "$o" odirect
+        # one segmentation render per step: reading seg_ds2, seg_ds1 then seg.npy of a new
+        # step makes seg.npy (for seg_ds2) and the two targets, and finds seg.npy in the
+        # memory cache twice (for seg_ds1, then its own read); before, each target rendered
+        # the segmentation again and seg.npy was a third render (3 made, 0 found)
+        counters() { "$PY" -c "import json; s = json.load(open('$m/status.json')); print(s['files_generated'], s['memory_cache_hits'])"; }
+        read -r g0 h0 <<< "$(counters)"
+        cat "$m/train/epoch_5/step_0/seg_ds2.npy" "$m/train/epoch_5/step_0/seg_ds1.npy" \
+            "$m/train/epoch_5/step_0/seg.npy" > /dev/null
+        read -r g1 h1 <<< "$(counters)"
+        check "seg_ds2, seg_ds1, seg.npy of a step: seg rendered once, found twice (made $((g1 - g0)), found $((h1 - h0)))" \
+            test $((g1 - g0)) -eq 3 -a $((h1 - h0)) -eq 2
+        fusermount3 -u "$m"
+    else
+        bad "mount ($v)"
+    fi
+done
+
+# float16: against numpy's astype of the float32 files of a mount without the option
+mh=$T/m_half
+if pf_mount "$DS" "$mh.f32" "$AUG" && pf_mount "$DS" "$mh" "$AUG,dtype=float16"; then
+    check "dtype=float16: data.npy equals numpy's astype(float16) of the float32 file" \
+        "$PY" tests/integration/step_files.py "$PF" "$DS" "$mh" "$AUG" half
+    check "dtype=float16: batch.npz holds the float16 data" \
+        "$PY" tests/integration/step_files.py "$PF" "$DS" "$mh" "$AUG,dtype=float16" batch
+    fusermount3 -u "$mh"
+    fusermount3 -u "$mh.f32"
+else
+    bad "mounts (dtype=float16)"
+fi
