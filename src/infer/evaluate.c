@@ -343,8 +343,13 @@ static int set_labels(eval_job *j, const pf_dataset *ds, pf_error *err)
         if (j->n_regions == 1024)
             return pf_fail(err, EINVAL, "%s: more than 1024 regions", ds->root);
         r->key = ds->region_keys[g];
-        for (int m = 0; m < ds->region_n[g]; m++) /* the dataset layer checked the values */
-            r->in[label_index(j, ds->region_labels[g][m])] = 1;
+        for (int m = 0; m < ds->region_n[g]; m++) {
+            const int l = label_index(j, ds->region_labels[g][m]);
+            if (l < 0) /* the dataset layer refuses a region listing the ignore label */
+                return pf_fail(err, EINVAL, "%s: region %s lists %d, which is no label to score",
+                               ds->root, r->key, ds->region_labels[g][m]);
+            r->in[l] = 1;
+        }
         j->n_regions++;
     }
     if (!j->n_regions)
