@@ -116,6 +116,9 @@ int pf_ctx_case_geometry(const pf_ctx *ctx, const char *id, pf_case_geometry *ou
 /* The label values dataset.json names (ascending, background 0 first) and the ignore label
  * (-1: none); what a prediction's channels are, in order. */
 void pf_ctx_labels(const pf_ctx *ctx, const int **values, int *n, int *ignore_label);
+/* A region dataset's foreground regions (dataset.json order; 0 for a label dataset) and the
+ * label value each writes back (regions_class_order): a region prediction's channels. */
+int pf_ctx_regions(const pf_ctx *ctx, const int **class_order);
 /* The dataset's file ending (".nii.gz"). */
 const char *pf_ctx_file_ending(const pf_ctx *ctx);
 /* The served case ids in order (i < pf_ctx_n_cases), and the fold's validation cases. */

@@ -14,10 +14,12 @@
 
 /* `patchfs export DATASET CASE PREDICTION OUT.nii.gz`: PREDICTION is a .npy on case's served
  * grid, (K, Z, Y, X) float32/float16 logits or probabilities, one channel per label of
- * dataset.json, or a (Z, Y, X) integer label map. OUT is written atomically (refused if it
- * exists unless force); probabilities (NULL: none) gets the softmax on the source grid as
- * .npz ('probabilities', (K, Z, Y, X) in the source array's order). threads: resampling
- * threads (0: every usable core). */
+ * dataset.json (the ignore label has none; argmax), or for a region dataset one channel of
+ * logits per foreground region (sigmoid > 0.5 writes regions_class_order's values in that
+ * order), or a (Z, Y, X) integer label map. OUT is written atomically (refused if it exists
+ * unless force); probabilities (NULL: none) gets the softmax (regions: sigmoid) on the source
+ * grid as .npz ('probabilities', (K, Z, Y, X) in the source array's order). threads:
+ * resampling threads (0: every usable core). */
 int pf_export_case(const pf_ctx *ctx, const char *id, const char *prediction, const char *out,
                    const char *probabilities, int force, int threads, pf_error *err);
 
@@ -39,7 +41,8 @@ int pf_export_folder(const pf_ctx *ctx, const char *pred_dir, const char *out_di
 
 /* `patchfs evaluate DATASET PRED_DIR [OUT.json]`: PRED_DIR/ID<file ending> of every case of
  * the set (o->cases_all; o->fold) against the dataset's label files: per case and per label
- * (dataset.json's foreground labels, the ignore label's voxels excluded) TP, FP, FN, TN,
+ * (dataset.json's foreground labels) or region (a region dataset's foreground regions, keyed
+ * "(1, 2, 3)" as nnU-Net), the ignore label's voxels excluded: TP, FP, FN, TN,
  * n_ref, n_pred, Dice, IoU, their means and the foreground mean, written as nnU-Net writes
  * summary.json (out NULL: PRED_DIR/summary.json; o->force replaces it). Missing predictions
  * are reported and left out; *failed counts them and cases that could not be read. */

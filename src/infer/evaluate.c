@@ -5,9 +5,10 @@
  * label indices, the ignore label's reference voxels left out; every label's (or region's:
  * a set of labels) TP, FP, FN and TN are sums of its cells, so the voxels are read once
  * whatever the number of labels. Dice = 2TP / (2TP + FP + FN), IoU = TP / (TP + FP + FN),
- * NaN when TP + FP + FN = 0. The means are numpy's nanmean per label and metric, over the
- * cases in order; foreground_mean the mean of the labels' means (label 0 excluded). Cases run
- * on the worker pool; the file does not depend on the thread count. */
+ * NaN when TP + FP + FN = 0. A region dataset is scored per foreground region (its keys
+ * nnU-Net's str(region): "(1, 2, 3, 4)", "4"). The means are numpy's nanmean per label or
+ * region and metric, over the cases in order; foreground_mean the mean of those means (label
+ * 0 excluded). Cases run on the worker pool; the file does not depend on the thread count. */
 #include "patchfs/infer.h"
 
 #include <errno.h>
@@ -25,13 +26,14 @@
 #include "textbuf.h"
 #include "workers.h"
 
-/* What is scored: labels (one value each) or regions (several). Regions come from
- * dataset.json's label lists, which the dataset layer does not parse yet; a region is a
- * row here like a label, so they plug in by filling more than one value. */
+/* What is scored: labels (one value each) or regions (several: nnU-Net's region test, a
+ * voxel is in the region when its label is one of the region's values). A region is a row of
+ * the confusion matrix's sums like a label, so both cost the same. */
 typedef struct eval_region {
-    char key[64];        /* summary.json's key: "1", or "(1, 2, 3)" for a region */
-    int n;
-    int idx[16];         /* label indices (into eval_job.labels) it is made of */
+    const char *key;        /* summary.json's key: label_key, or the dataset's region key */
+    char label_key[8];      /* a label's key: "1" */
+    unsigned char in[1025]; /* per label index (eval_job.label_values; n_labels: any other
+                             * value): 1 when the region holds it */
 } eval_region;
 
 typedef struct case_counts {
@@ -129,11 +131,8 @@ static int eval_case(void *arg, int k, pf_error *unused)
     for (int i = 0; i < (L + 1) * (L + 1); i++)
         total += M[i];
     for (int r = 0; r < j->n_regions; r++) {
-        const eval_region *g = &j->regions[r];
+        const unsigned char *in = j->regions[r].in;
         uint64_t tp = 0, n_ref = 0, n_pred = 0;
-        unsigned char in[1025] = {0};
-        for (int m = 0; m < g->n; m++)
-            in[g->idx[m]] = 1;
         for (int a = 0; a <= L; a++)
             for (int b = 0; b <= L; b++) {
                 const uint64_t v = M[a * (L + 1) + b];
@@ -302,7 +301,19 @@ static char *summary_text(const eval_job *j, const int *scored, int n_scored)
     return t.s;
 }
 
-/* nnU-Net's foreground labels: dataset.json's values without 0 and the ignore label. */
+/* The index of label value v among j's labels, or -1. */
+static int label_index(const eval_job *j, int v)
+{
+    for (int l = 0; l < j->n_labels; l++)
+        if (j->label_values[l] == v)
+            return l;
+    return -1;
+}
+
+/* What nnU-Net scores (compute_metrics_on_folder2): a label dataset's foreground labels
+ * (dataset.json's values without 0 and the ignore label), or a region dataset's foreground
+ * regions in dataset.json order, keyed as nnU-Net's str(region). Every value (0 too, which a
+ * region may list) gets a label index; the ignore label none: its voxels are dropped. */
 static int set_labels(eval_job *j, const pf_dataset *ds, pf_error *err)
 {
     j->ignore = ds->ignore_label;
@@ -313,13 +324,33 @@ static int set_labels(eval_job *j, const pf_dataset *ds, pf_error *err)
         if (j->n_labels == 1024)
             return pf_fail(err, EINVAL, "%s: more than 1024 labels", ds->root);
         j->label_values[j->n_labels] = ds->label_values[i];
-        if (ds->label_values[i] != 0) {
+        if (ds->label_values[i] != 0 && !ds->n_regions) {
             eval_region *r = &j->regions[j->n_regions++];
-            snprintf(r->key, sizeof r->key, "%d", ds->label_values[i]);
-            r->n = 1;
-            r->idx[0] = j->n_labels;
+            snprintf(r->label_key, sizeof r->label_key, "%d", ds->label_values[i]);
+            r->key = r->label_key;
+            r->in[j->n_labels] = 1;
         }
         j->n_labels++;
+    }
+    for (int g = 0; g < ds->n_regions; g++) {
+        eval_region *r = &j->regions[j->n_regions];
+        int dup = 0;
+        /* two entries listing the same values are one key of nnU-Net's dicts */
+        for (int q = 0; q < j->n_regions; q++)
+            dup |= !strcmp(j->regions[q].key, ds->region_keys[g]);
+        if (dup)
+            continue;
+        if (j->n_regions == 1024)
+            return pf_fail(err, EINVAL, "%s: more than 1024 regions", ds->root);
+        r->key = ds->region_keys[g];
+        for (int m = 0; m < ds->region_n[g]; m++) {
+            const int l = label_index(j, ds->region_labels[g][m]);
+            if (l < 0) /* the dataset layer refuses a region listing the ignore label */
+                return pf_fail(err, EINVAL, "%s: region %s lists %d, which is no label to score",
+                               ds->root, r->key, ds->region_labels[g][m]);
+            r->in[l] = 1;
+        }
+        j->n_regions++;
     }
     if (!j->n_regions)
         return pf_fail(err, EINVAL, "%s: dataset.json names no foreground label", ds->root);

@@ -1,6 +1,7 @@
 /* export_case.c - `patchfs export`: predictions back to their cases' source geometry and
  * written as NIfTI (see infer.h, restore.h). This file decides what a case's channels are
- * and where files go; restore.c does the arithmetic, nifti_write.c the file. */
+ * (labels or regions) and where files go; restore.c does the arithmetic, nifti_write.c the
+ * file. */
 #include "patchfs/infer.h"
 
 #include <errno.h>
@@ -11,23 +12,23 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "dataset.h"
 #include "nifti_write.h"
 #include "npz_stream.h"
 #include "prediction.h"
 #include "restore.h"
 
-/* The channels of a prediction: dataset.json's labels in ascending order without the ignore
- * label (nnU-Net's LabelManager.all_labels). Region datasets (dataset.json labels given as
- * lists, with regions_class_order) are not parsed by the dataset layer yet: restore.c takes
- * regions through pf_restore_spec.regions_class_order, which is where they plug in. */
-static int channel_labels(const pf_ctx *ctx, int *labels, int *max_label)
+/* dataset.json's labels in ascending order without the ignore label (nnU-Net's
+ * LabelManager.all_labels): a label dataset's channels, and the values a label map may hold.
+ * The ignore label is never predicted: it has no channel, and no output holds it. */
+static int dataset_labels(const pf_ctx *ctx, int *labels, int *max_label, int *ignore)
 {
     const int *values;
-    int n, ignore, k = 0;
-    pf_ctx_labels(ctx, &values, &n, &ignore);
+    int n, k = 0;
+    pf_ctx_labels(ctx, &values, &n, ignore);
     *max_label = 0;
     for (int i = 0; i < n; i++)
-        if (values[i] != ignore) {
+        if (values[i] != *ignore) {
             labels[k++] = values[i];
             *max_label = values[i] > *max_label ? values[i] : *max_label;
         }
@@ -41,7 +42,9 @@ int pf_export_case(const pf_ctx *ctx, const char *id, const char *prediction, co
     pf_prediction p;
     pf_npz_stream npz;
     pf_restore_spec s;
-    int labels[32769], max_label, n_labels, bytes, rc = -1;
+    int labels[32769], max_label, n_labels, ignore, n_regions, n_channels, bytes, rc = -1;
+    const int *class_order;
+    uint16_t order[PF_MAX_SEG_CHANNELS];
     int64_t src_shape[3];
     void *vol = NULL;
 
@@ -53,13 +56,26 @@ int pf_export_case(const pf_ctx *ctx, const char *id, const char *prediction, co
         return pf_fail(err, EINVAL, "%s: the probabilities and the labels need two files", out);
     if (pf_ctx_case_geometry(ctx, id, &g, err))
         return -1;
-    n_labels = channel_labels(ctx, labels, &max_label);
-    /* nnU-Net: uint8 below 255 foreground labels, else uint16 */
+    n_labels = dataset_labels(ctx, labels, &max_label, &ignore);
+    /* nnU-Net: uint8 below 255 foreground labels (the regions' labels for a region dataset),
+     * else uint16 */
     bytes = n_labels - 1 < 255 && max_label <= 255 ? 1 : 2;
+    /* a region dataset (nnU-Net's has_regions): one channel per foreground region, sigmoid
+     * > 0.5 writing regions_class_order's values in that order */
+    n_regions = pf_ctx_regions(ctx, &class_order);
+    if (n_regions > PF_MAX_SEG_CHANNELS) /* the dataset layer refuses more */
+        return pf_fail(err, EINVAL, "dataset.json defines %d regions; export takes at most %d",
+                       n_regions, PF_MAX_SEG_CHANNELS);
+    for (int r = 0; r < n_regions; r++)
+        order[r] = (uint16_t)class_order[r];
+    n_channels = n_regions ? n_regions : n_labels;
     if (pf_prediction_open(&p, prediction, err))
         return -1;
-    s = (pf_restore_spec){.g = &g, .case_id = id, .n_channels = n_labels,
-                          .channel_label = labels, .threads = threads};
+    s = (pf_restore_spec){.g = &g, .case_id = id, .n_channels = n_channels,
+                          .channel_label = labels, .n_labels = n_labels, .labels = labels,
+                          .ignore_label = ignore, .threads = threads};
+    if (n_regions)
+        s.regions_class_order = order;
     if (pf_restore_check(&s, &p, err))
         goto out;
     if (probabilities && p.kind == PF_PRED_LABELS) {
@@ -73,7 +89,7 @@ int pf_export_case(const pf_ctx *ctx, const char *id, const char *prediction, co
         goto out;
     }
     if (probabilities) {
-        const int64_t shape[4] = {n_labels, src_shape[0], src_shape[1], src_shape[2]};
+        const int64_t shape[4] = {n_channels, src_shape[0], src_shape[1], src_shape[2]};
         if (pf_npz_stream_begin(&npz, probabilities, force, "probabilities", 4, shape, err))
             goto out;
         s.probabilities = &npz;

@@ -36,9 +36,10 @@ int pf_restore_check(const pf_restore_spec *s, const pf_prediction *p, pf_error 
             pf_shape_text(want, sizeof want, expect, nd);
             if (p->kind == PF_PRED_CHANNELS && d == 0)
                 return pf_fail(err, EINVAL, "%s: %lld channels (shape %s); case %s needs %d, one "
-                               "per %s of dataset.json (shape %s)", p->path,
+                               "per %s of dataset.json%s (shape %s)", p->path,
                                (long long)p->shape[0], got, s->case_id, s->n_channels,
-                               s->regions_class_order ? "region" : "label", want);
+                               s->regions_class_order ? "foreground region" : "label",
+                               s->ignore_label > 0 ? ", the ignore label has none" : "", want);
             return pf_fail(err, EINVAL, "%s: shape %s does not match case %s as served: %s "
                            "(cases/%s/data.npy's grid%s)", p->path, got, s->case_id, want,
                            s->case_id, nd == 4 ? ", one channel per label" : "");
@@ -239,12 +240,18 @@ static int restore_label_map(const pf_restore_spec *s, const pf_resample_geom *r
     }
     if (pf_prediction_labels(p, in, err))
         goto out;
-    known[0] = 1; /* -1 and 0: background */
-    for (int k = 0; k < s->n_channels; k++)
-        known[s->channel_label[k] + 1] = 1;
+    known[0] = known[1] = 1; /* -1 and 0: background */
+    for (int k = 0; k < (s->labels ? s->n_labels : s->n_channels); k++)
+        known[(s->labels ? s->labels : s->channel_label)[k] + 1] = 1;
     for (size_t i = 0; i < p->voxels; i++)
         if (!known[in[i] + 1]) {
-            pf_fail(err, EINVAL, "%s: label %d is not a label of dataset.json", p->path, in[i]);
+            if (in[i] == s->ignore_label && s->ignore_label > 0)
+                pf_fail(err, EINVAL, "%s: label %d is dataset.json's ignore label, which a "
+                        "prediction cannot hold (nnU-Net predicts only the other labels)",
+                        p->path, in[i]);
+            else
+                pf_fail(err, EINVAL, "%s: label %d is not a label of dataset.json", p->path,
+                        in[i]);
             goto out;
         }
     bad = pf_resample_seg_begin(&r, rg, s->g->seg_order, in, res, 2, err) ||

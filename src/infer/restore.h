@@ -32,6 +32,9 @@ typedef struct pf_restore_spec {
     const int *channel_label;     /* labels: the label value of channel k */
     const uint16_t *regions_class_order; /* regions: the value written for region k; NULL:
                                           * channels are labels */
+    int n_labels;                 /* a label map: the values it may hold, dataset.json's */
+    const int *labels;            /* without the ignore label (NULL: channel_label's) */
+    int ignore_label;             /* named when a label map holds it (-1 or 0: none) */
     int threads;                  /* resampling on up to this many pool threads (0: all) */
     pf_npz_stream *probabilities; /* begun by the caller, or NULL */
 } pf_restore_spec;

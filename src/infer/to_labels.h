@@ -6,11 +6,10 @@
  * computed for them. Channel k is the k-th label dataset.json names (ignore label excluded).
  * The running maximum keeps one float per voxel: K channels are never held at once.
  *
- * Regions (region-based training): channel k is region k, sigmoid(x) > 0.5 writes
- * regions_class_order[k], later regions overwriting earlier ones. The arithmetic is here and
- * tested; choosing it needs dataset.json's regions and regions_class_order, which the dataset
- * layer does not parse yet (the one piece left for region datasets: pass
- * `regions_class_order` to pf_labels_from_regions in export.c). */
+ * Regions (region-based training: dataset.json labels given as lists): channel k is
+ * foreground region k in dataset.json order, sigmoid(x) > 0.5 writes regions_class_order[k],
+ * later regions overwriting earlier ones (export_case.c chooses this for a region dataset).
+ */
 #ifndef PATCHFS_TO_LABELS_H
 #define PATCHFS_TO_LABELS_H
 

@@ -37,6 +37,8 @@ typedef struct pf_dataset {
     char **region_names;
     int *region_n;       /* values per region */
     int **region_labels; /* each region's label values, ascending, distinct */
+    char **region_keys;  /* nnU-Net's summary.json key: Python's str() of the entry as written,
+                          * "4" (an integer), "(1, 2, 3, 4)", "(4, 1)" or "(4,)" (a list) */
     int n_class_order;   /* "regions_class_order" as given; 0 when absent */
     int *regions_class_order;
     char *file_ending;

@@ -5,6 +5,7 @@
 #include "dataset.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,13 +36,16 @@ void pf_dataset_free_regions(pf_dataset *ds)
     for (int r = 0; r < ds->n_regions; r++) {
         free(ds->region_names[r]);
         free(ds->region_labels[r]);
+        free(ds->region_keys[r]);
     }
     free(ds->region_names);
     free(ds->region_labels);
+    free(ds->region_keys);
     free(ds->region_n);
     free(ds->regions_class_order);
     ds->region_names = NULL;
     ds->region_labels = NULL;
+    ds->region_keys = NULL;
     ds->region_n = NULL;
     ds->regions_class_order = NULL;
     ds->n_regions = ds->n_class_order = 0;
@@ -51,6 +55,26 @@ static int cmp_int(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
     return x < y ? -1 : x > y;
+}
+
+/* nnU-Net's key of a region (evaluate_predictions.py's label_or_region_to_key): str(int) or
+ * str(tuple(list)), in the order and with the repeats dataset.json gives. */
+static char *region_key(json_t *v, pf_error *err)
+{
+    char *key;
+    size_t i, cap = json_is_integer(v) ? 1 : json_array_size(v), len = 0;
+    json_t *e;
+    if (!(key = pf_calloc(cap * 8 + 8, 1, err))) /* "32767, " per value, "(", ",)" and NUL */
+        return NULL;
+    if (json_is_integer(v)) {
+        snprintf(key, 8, "%d", (int)json_integer_value(v));
+        return key;
+    }
+    key[len++] = '(';
+    json_array_foreach(v, i, e)
+        len += (size_t)sprintf(key + len, "%s%d", i ? ", " : "", (int)json_integer_value(e));
+    strcpy(key + len, cap == 1 ? ",)" : ")");
+    return key;
 }
 
 /* One region: the distinct values of entry v (an integer or a list), ascending. A region of
@@ -84,13 +108,18 @@ static int add_region(pf_dataset *ds, const char *name, json_t *v, pf_error *err
     const size_t m = (size_t)ds->n_regions + 1;
     if (pf_resize(&ds->region_names, m, sizeof *ds->region_names, err) ||
         pf_resize(&ds->region_labels, m, sizeof *ds->region_labels, err) ||
+        pf_resize(&ds->region_keys, m, sizeof *ds->region_keys, err) ||
         pf_resize(&ds->region_n, m, sizeof *ds->region_n, err)) {
         free(vals);
         return -1;
     }
+    /* counted as soon as its values are held, so that a failure below frees them */
     ds->region_labels[ds->n_regions] = vals;
     ds->region_n[ds->n_regions] = n;
-    if (!(ds->region_names[ds->n_regions++] = pf_strdup(name, err)))
+    ds->region_names[ds->n_regions] = NULL;
+    ds->region_keys[ds->n_regions++] = NULL;
+    if (!(ds->region_names[ds->n_regions - 1] = pf_strdup(name, err)) ||
+        !(ds->region_keys[ds->n_regions - 1] = region_key(v, err)))
         return -1;
     return 0;
 }

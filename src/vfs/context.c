@@ -461,6 +461,12 @@ void pf_ctx_labels(const pf_ctx *ctx, const int **values, int *n, int *ignore_la
     *ignore_label = ctx->ds.ignore_label;
 }
 
+int pf_ctx_regions(const pf_ctx *ctx, const int **class_order)
+{
+    *class_order = ctx->ds.regions_class_order;
+    return ctx->ds.n_regions;
+}
+
 const char *pf_ctx_file_ending(const pf_ctx *ctx)
 {
     return ctx->ds.file_ending;

@@ -9,7 +9,8 @@
 # the one-hot of cases/ID/seg.npy on the real datasets (exact where nothing was resampled,
 # Dice >= 0.95 where it was), the NIfTI geometry against nibabel's reading of the source,
 # float16 and label-map inputs, --probabilities, evaluate against numpy byte for byte, and
-# every bad input of issue 16. Needs no FUSE.
+# every bad input of issue 16; export_regions.py: region datasets (the BraTS region copy's
+# round trip, evaluate per region) and the ignore label. Needs no FUSE.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -20,3 +21,7 @@ T=${T:-$(mktemp -d /tmp/patchfs-export.XXXXXX)}
 mkdir -p "$T"
 export XDG_CACHE_HOME=$T/xdg
 "$PY" tests/integration/export_check.py --patchfs "$PF" --real "$REAL" --tmp "$T"
+rc=$?
+# region datasets (BraTS region copies linked with ln -sfn) and the ignore label
+"$PY" tests/integration/export_regions.py --patchfs "$PF" --real "$REAL" --tmp "$T" || rc=1
+exit $rc

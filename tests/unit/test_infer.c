@@ -1,7 +1,7 @@
 /* test_infer.c - the pieces of export and evaluate that integration tests reach only in
  * part: Python's float repr (summary.json's numbers), numpy's nanmean, float16 rounding as
  * numpy's astype(float16), the argmax tie rule, the regions rule (sigmoid > 0.5 in class
- * order, the plug-in for region datasets), the online softmax against the direct one,
+ * order, what a region dataset's export runs), the online softmax against the direct one,
  * atomic outputs (no partial file, no replacement without force), and labels and regions
  * put at the crop box and transposed back (pf_restore). */
 #include "testutil.h"

@@ -71,6 +71,10 @@ static void test_brats_regions(void **state)
     assert_int_equal(ds.region_labels[1][1], 3);
     assert_int_equal(ds.n_class_order, 3);
     assert_int_equal(ds.regions_class_order[2], 3);
+    /* nnU-Net's summary.json keys: str() of the entry as written (a list as a tuple) */
+    assert_string_equal(ds.region_keys[0], "(1, 2, 3)");
+    assert_string_equal(ds.region_keys[1], "(3, 2)");
+    assert_string_equal(ds.region_keys[2], "3");
     assert_int_equal(pf_dataset_seg_channels(&ds), 3);
     assert_int_equal(pf_dataset_class_keys(&ds, keys), 3);
     assert_int_equal(keys[0], 1);
@@ -91,8 +95,10 @@ static void test_brats_regions(void **state)
     assert_int_equal(pf_dataset_class_keys(&ds, keys), 2);
     pf_dataset_free(&ds);
     /* regions with an ignore label: one more channel; ignore has its own bit */
-    assert_int_equal(open_with(f, "{\"background\": 0, \"r\": [1, 2], \"s\": 2, \"ignore\": 3}",
-                               "\"regions_class_order\": [1, 2]", &ds, &err), 0);
+    assert_int_equal(open_with(f, "{\"background\": 0, \"r\": [1, 2], \"s\": [2], "
+                               "\"ignore\": 3}", "\"regions_class_order\": [1, 2]", &ds, &err),
+                     0);
+    assert_string_equal(ds.region_keys[1], "(2,)"); /* a one-value list: Python's (2,) */
     assert_int_equal(pf_dataset_seg_channels(&ds), 3);
     pf_dataset_region_masks(&ds, masks);
     assert_int_equal(masks[3 + 1], 4);
