@@ -1,5 +1,5 @@
 /* cache.h - the preprocessing cache: one file per case holding the cropped float32 channels,
- * the int16 segmentation, the stored class locations, intensity statistics and properties.
+ * the segmentation (int8 when its labels fit, else int16), the stored class locations, intensity statistics and properties.
  *
  * An entry's file name carries its key, an XXH3 fingerprint of the source files' identity
  * (relative path, size, modification time) and of the options that shape preprocessing, so a
@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dataset.h"
 #include "error.h"
@@ -22,7 +23,8 @@
 #include "prepare.h"
 #include "progress.h"
 
-#define PF_CACHE_VERSION 2
+/* 3: the segmentation stored as int8 when the case's labels fit (seg_bytes), as nnU-Net */
+#define PF_CACHE_VERSION 3
 #define PF_MAX_CHANNELS 64
 
 /* On-disk entry header (host byte order, checked by endian_tag). */
@@ -46,7 +48,8 @@ typedef struct pf_case_header {
     double affine[16];             /* source voxel (i=x, j=y, k=z) -> world, row-major */
     uint32_t n_channels, n_classes;
     uint64_t image_off, seg_off, meta_off, classes_off, locs_off, fg_off;
-    uint32_t n_fg, pad;            /* foreground intensity samples per channel */
+    uint32_t n_fg;                 /* foreground intensity samples per channel */
+    uint32_t seg_bytes;            /* 1: seg stored as int8 (every label in [-128, 127]), 2: int16 */
     pf_chan_stats stats[PF_MAX_CHANNELS];
     char id[256];
 } pf_case_header;
@@ -65,7 +68,9 @@ typedef struct pf_case_map {
     const unsigned char *base;
     size_t len;
     const float *image;            /* (C, Z, Y, X) */
-    const int16_t *seg;            /* (Z, Y, X) */
+    /* the seg (Z, Y, X), one of the two (hdr.seg_bytes): read it through pf_seg_at */
+    const int8_t *seg8;
+    const int16_t *seg16;
     const int32_t *locs;           /* 3 per stored location, rows' locs_index into it */
     const float *fg;               /* (C, n_fg) */
     struct pf_case_map *older;     /* the mapping this one replaced (retired) */
@@ -93,6 +98,23 @@ typedef struct pf_case {
 static inline const pf_case_map *pf_case_map_get(const pf_case *c)
 {
     return __atomic_load_n((pf_case_map *const *)&c->map, __ATOMIC_ACQUIRE);
+}
+
+/* Label i of a mapping's seg, whichever width it is stored in. The branch is on a field that
+ * is constant for the mapping, so inner loops predict it perfectly. */
+static inline int16_t pf_seg_at(const pf_case_map *m, size_t i)
+{
+    return m->seg8 ? (int16_t)m->seg8[i] : m->seg16[i];
+}
+
+/* Labels [i, i + n) of a mapping's seg, widened to int16 into dst. */
+static inline void pf_seg_row(const pf_case_map *m, size_t i, size_t n, int16_t *dst)
+{
+    if (m->seg8)
+        for (size_t k = 0; k < n; k++)
+            dst[k] = m->seg8[i + k];
+    else
+        memcpy(dst, m->seg16 + i, n * sizeof *dst);
 }
 
 /* Reading mapped case data safely. A cache entry can be truncated, or a sector of it fail,

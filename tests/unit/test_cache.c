@@ -156,6 +156,9 @@ static void test_build_and_open(void **state)
         assert_string_equal(h->id, ids[i]);
         assert_int_equal(h->n_channels, 1);
         assert_int_equal(h->key, f->c.keys[i]);
+        /* labels -1..2 fit int8: one byte per voxel, as nnU-Net stores them */
+        assert_int_equal(h->seg_bytes, 1);
+        assert_true(h->meta_off - h->seg_off < (uint64_t)CV + 64);
         for (int d = 0; d < 3; d++) {
             assert_int_equal(h->shape[d], shape[d]);
             assert_int_equal(h->orig_shape[d], orig[d]);
@@ -170,7 +173,7 @@ static void test_build_and_open(void **state)
                     size_t k = (size_t)((z * CY + y) * CX + x);
                     float want = (float)image_value(i, x + 2, y + 1, z + 2);
                     assert_true(pf_case_map_get(cs)->image[k] == want);
-                    assert_int_equal(pf_case_map_get(cs)->seg[k], expected_seg(i, z, y, x));
+                    assert_int_equal(pf_seg_at(pf_case_map_get(cs), k), expected_seg(i, z, y, x));
                     sum += pf_case_map_get(cs)->image[k];
                 }
         assert_true(fabs(h->stats[0].mean - sum / CV) < 1e-9);
