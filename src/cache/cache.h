@@ -201,6 +201,8 @@ typedef struct pf_cache {
     pf_bad_case *bad;              /* skip_bad: cases set aside by pf_cache_build */
     int n_bad;
     const pf_prep_spec *spec;      /* how entries are preprocessed (pf_cache_bind_spec) */
+    int build_rank, build_world;   /* build_world > 0: pf_cache_build builds only the cases
+                                    * i with i % build_world == build_rank (prepare's shard) */
     uint64_t *base_keys;           /* per case: keys before a spec is folded in */
     uint64_t spec_hash;            /* of the bound spec: entries are <id>.<base>.<spec>.pfcase */
     /* until a spec is bound: the cases' own grids, z-scored (what tests of the cache use) */
@@ -237,8 +239,17 @@ char *pf_cache_dir_of(const pf_dataset *ds, const pf_options *o);
 
 /* Computes keys and the cache folder; creates the folder (mode 0700). */
 int pf_cache_init(pf_cache *c, const pf_dataset *ds, const pf_options *o, pf_error *err);
-/* Whether a file name is a temporary NAME.tmp.PID.XXXXXX whose builder process is gone. */
-int pf_cache_is_dead_temporary(const char *name);
+/* Temporaries: every file of the cache is written to NAME.tmp.HOST.PID.XXXXXX beside its
+ * final name and renamed. pf_cache_temp_template writes that template (for mkstemp) into out;
+ * -1 when it does not fit. */
+int pf_cache_temp_template(const char *path, char *out, size_t cap);
+typedef enum pf_temp_state {
+    PF_TEMP_NONE,        /* not a temporary's name */
+    PF_TEMP_KEEP,        /* its builder is alive, or runs on another host (unknowable here) */
+    PF_TEMP_DEAD,        /* this host's, and its builder is gone: removable */
+    PF_TEMP_LEGACY_DEAD  /* an older build's name without a host, its PID not alive here */
+} pf_temp_state;
+pf_temp_state pf_cache_temporary_state(const char *name);
 
 /* PF_CACHE_KEYS_ONLY: keys and folder name only; nothing is created or removed (check, gc).
  * Every file of every case of ds must exist. */

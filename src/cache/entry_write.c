@@ -101,9 +101,12 @@ static int publish_entry(const char *path, pf_case_header *h, const float *image
     writer w = {.fd = -1, .path = tmp};
     int rc = -1;
 
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d.XXXXXX", path, (int)getpid());
     if (!st)
         return pf_fail(err, ENOMEM, "out of memory");
+    if (pf_cache_temp_template(path, tmp, sizeof tmp) != 0) {
+        XXH3_freeState(st);
+        return pf_fail(err, ENAMETOOLONG, "%s: path too long", path);
+    }
     w.fd = mkstemp(tmp);
     if (w.fd < 0) {
         pf_fail(err, errno, "%s: cannot create cache entry: %s", tmp, strerror(errno));
