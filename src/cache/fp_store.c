@@ -539,7 +539,7 @@ int pf_fp_all(pf_cache *c, const pf_dataset *ds, const pf_options *o, int thread
                 "builds no fingerprint; run the fingerprint pass first, once: 'patchfs plan "
                 "-o cache=%s%s %s > /dev/null' (docs/distributed.md)", path ? path : c->dir,
                 other_entry_exists(c) ? "stale (the one in the cache was made before a source "
-                "file or the case list changed)" : "missing",
+                "file or the case list changed, or is damaged)" : "missing",
                 o->cache_dir ? o->cache_dir : "DIR", o->skip_bad ? ",skip_bad" : "", ds->root);
         free(path);
         return -1;

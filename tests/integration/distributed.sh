@@ -139,6 +139,18 @@ check "a new fingerprint pass makes the shards work again (case_002's entry rebu
     '$PF' prepare '$DS' -o cache='$C',shard=0/2 2>&1 | grep -q 'shard 0/2 ready: 5 of 9 cases are this shard.s, 1 built' &&
     '$PF' prepare '$DS' -o cache='$C',shard=1/2 2>&1 | grep -q 'shard 1/2 ready: 4 of 9 cases are this shard.s, 0 built'"
 
+# ---------------------------------------------------------------- a damaged fingerprint entry
+set_file=$(find "$C" -path '*/fingerprint/dataset.*.pffpset' -newer "$T/marker" | head -1)
+printf 'X' | dd of="$set_file" bs=1 seek=200 conv=notrunc status=none
+"$PF" prepare "$DS" -o cache="$C",shard=0/2 >/dev/null 2>"$T/damaged.err"
+rc=$?
+check "a damaged fingerprint entry is never used: the shard is refused" bash -c "
+    [ $rc != 0 ] && grep -q 'fingerprint entry is stale' '$T/damaged.err' || { cat '$T/damaged.err'; exit 1; }"
+check "get rewrites it from the cases' records and serves the single-machine bytes; then the shard works" bash -c "
+    a=\$('$PF' get '$DS' train/epoch_0/step_0/data.npy -o seed=3,cache='$C' | sha256sum) &&
+    b=\$('$PF' get '$DS' train/epoch_0/step_0/data.npy -o seed=3,cache='$REF' | sha256sum) && [ \"\$a\" = \"\$b\" ] &&
+    '$PF' prepare '$DS' -o cache='$C',shard=0/2 2>&1 | grep -q 'shard 0/2 ready: 5 of 9 cases are this shard.s, 0 built'"
+
 # ---------------------------------------------------------------- temporaries and hosts
 dir=$(dirname "$(find "$C" -name '*.pfcase' | head -1)")
 DEAD=2147483646 # above any pid_max: no such process
