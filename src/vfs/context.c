@@ -261,8 +261,12 @@ int pf_plan_dataset(const char *dataset_dir, const pf_options *o, pf_progress_fn
         return -1;
     ctx->opt = *o;
     ctx->opt.cache_dir = NULL;
+    /* the cases as a mount or a prepare shard sees them (skip_bad: without the incomplete
+     * ones), so that the fingerprint entry this leaves is the one they look for */
     if ((o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err))) ||
-        pf_dataset_open(dataset_dir, &ctx->ds, err) ||
+        pf_dataset_open_ex(dataset_dir, o->skip_bad ? PF_DS_KEEP_INCOMPLETE : 0, &ctx->ds,
+                           err) ||
+        (o->skip_bad && set_aside_incomplete_cases(ctx, err)) ||
         pf_cache_init(&ctx->cache, &ctx->ds, o, err) ||
         decide_geometry(ctx, o->threads > 0 ? o->threads : 0, 0, progress, arg, err))
         goto out;

@@ -175,6 +175,25 @@ else
 fi
 rm -f "$live" "$theirs_live"
 
+# ---------------------------------------------------------------- skip_bad
+# a case without its label and one with a truncated image: the fingerprint pass and the
+# shards set both aside alike, and a mount's view then builds nothing
+BD=$T/ds_bad
+cp -r "$DS" "$BD"
+rm "$BD/labelsTr/case_004.nii.gz"
+head -c 300 "$DS/imagesTr/case_007_0000.nii.gz" >"$BD/imagesTr/case_007_0000.nii.gz"
+BC=$T/bad_cache
+check "skip_bad: the fingerprint pass and two shards set the bad cases aside; get then builds nothing" bash -c "
+    '$PF' plan '$BD' -o cache='$BC',skip_bad >/dev/null 2>'$T/bp.err' &&
+    '$PF' prepare '$BD' -o cache='$BC',skip_bad,shard=0/2 2>'$T/b0.err' &&
+    '$PF' prepare '$BD' -o cache='$BC',skip_bad,shard=1/2 2>'$T/b1.err' &&
+    grep -q 'shard 0/2 ready: 4 of 8 cases are this shard.s, 3 built (skip_bad set some aside)' '$T/b0.err' &&
+    grep -q 'shard 1/2 ready: 4 of 8 cases are this shard.s, 4 built' '$T/b1.err' &&
+    touch '$T/bmarker' && sleep 0.05 &&
+    '$PF' get '$BD' patchfs.json -o cache='$BC',skip_bad 2>/dev/null >'$T/bpf.json' &&
+    '$PY' -c \"import json; j = json.load(open('$T/bpf.json')); assert [s['id'] for s in j['skipped']] == ['case_004', 'case_007'], j['skipped']; assert len(j['cases']) == 7\" &&
+    [ -z \"\$(find '$BC' -newer '$T/bmarker' -type f)\" ] || { cat '$T'/bp.err '$T'/b0.err '$T'/b1.err; find '$BC' -newer '$T/bmarker'; exit 1; }"
+
 # ---------------------------------------------------------------- the Slurm script
 # A stand-in for sbatch: runs the job at once (an array's tasks concurrently), honours
 # --export's variables, --array and an afterok dependency; prints the job id (--parsable).
