@@ -1,5 +1,6 @@
 /* cache.h - the preprocessing cache: one file per case holding the cropped float32 channels,
- * the segmentation (int8 when its labels fit, else int16), the stored class locations, intensity statistics and properties.
+ * the segmentation (int8 when its labels fit, else int16), the stored class locations,
+ * intensity statistics and properties.
  *
  * An entry's file name carries its key, an XXH3 fingerprint of the source files' identity
  * (relative path, size, modification time) and of the options that shape preprocessing, so a
@@ -49,7 +50,7 @@ typedef struct pf_case_header {
     uint32_t n_channels, n_classes;
     uint64_t image_off, seg_off, meta_off, classes_off, locs_off, fg_off;
     uint32_t n_fg;                 /* foreground intensity samples per channel */
-    uint32_t seg_bytes;            /* 1: seg stored as int8 (every label in [-128, 127]), 2: int16 */
+    uint32_t seg_bytes;            /* 1: seg as int8 (every label in [-128, 127]); 2: int16 */
     pf_chan_stats stats[PF_MAX_CHANNELS];
     char id[256];
 } pf_case_header;
