@@ -48,6 +48,18 @@ void pf_ctx_skipped(const pf_ctx *ctx, int i, const char **id, const char **reas
 int pf_plan_dataset(const char *dataset_dir, const pf_options *o, pf_progress_fn progress,
                     void *arg, char **json, pf_error *err);
 
+/* `patchfs prepare -o shard=R/W`: builds (and fully checks) the entries of the cases whose
+ * index i (in sorted id order) has i % W == R, into the shared cache folder, and nothing else:
+ * the fingerprint comes from the dataset's fingerprint entry, which must be current (made by
+ * a first pass: `patchfs plan`, a mount, `get` or an unsharded prepare over the same cache);
+ * missing or stale, it fails with a message saying what to run. Nothing is mapped. */
+typedef struct pf_shard_result {
+    int n_cases, share, built, set_aside;
+    char dir[4096];
+} pf_shard_result;
+int pf_prepare_shard(const char *dataset_dir, const pf_options *o, int rank, int world,
+                     pf_progress_fn progress, void *arg, pf_shard_result *r, pf_error *err);
+
 /* `patchfs check`'s report: dataset, channels, fold, and one row per case; malloc'd text. */
 char *pf_ctx_check_report(const pf_ctx *ctx);
 

@@ -202,7 +202,8 @@ static const pf_option_desc table[] = {
              "(half the bytes; cast back on the GPU)"},
     {.name = "shard", .type = PF_OT_RATIO, .kind = C, .umax = PF_MAX_BATCH, .metavar = "R/W",
      .def = "none", .example = "1/3", .bad = "2/2", .set = pf_opt_set_shard, .json = pf_json_shard,
-     .help = "serve rank R's part of every global batch of W ranks (docs/distributed.md)"},
+     .help = "serve rank R's part of every global batch of W ranks; with prepare: build "
+             "share R of W of the cases (docs/distributed.md)"},
     {.name = "skip_bad", .type = PF_OT_FLAG, .kind = C, FIELD(skip_bad), .bad = "1",
      .flags = PF_OPTF_NO_JSON, .help = "set bad cases aside (listed) and serve the rest"},
     {.name = "cache", .type = PF_OT_PATH, .kind = S, .metavar = "DIR",

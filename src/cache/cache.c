@@ -3,6 +3,7 @@
  * entry_write.c and entry_read.c. */
 #include "cache.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -74,16 +75,60 @@ char *pf_cache_entry_path(const pf_cache *c, const pf_dataset *ds, int case_idx)
     return p;
 }
 
-/* A builder killed mid-entry leaves NAME.tmp.PID.XXXXXX behind: never used (only renamed
- * entries are), but removed once its process is gone. */
-int pf_cache_is_dead_temporary(const char *name)
+/* This host's name as it goes into temporaries' names: letters, digits and '-' kept, anything
+ * else (the dots of a fully qualified name) as '_', so the name parses back unambiguously. */
+static void host_tag(char *out, size_t cap)
 {
-    const char *t = strstr(name, ".tmp.");
+    char host[256] = "";
+    size_t k = 0;
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "unknown");
+    for (const char *c = host; *c && k + 1 < cap; c++)
+        out[k++] = (isalnum((unsigned char)*c) || *c == '-') ? *c : '_';
+    out[k] = '\0';
+}
+
+int pf_cache_temp_template(const char *path, char *out, size_t cap)
+{
+    char host[128];
+    host_tag(host, sizeof host);
+    return snprintf(out, cap, "%s.tmp.%s.%d.XXXXXX", path, host, (int)getpid()) < (int)cap
+               ? 0 : -1;
+}
+
+/* A builder killed mid-entry leaves NAME.tmp.HOST.PID.XXXXXX behind: never used (only renamed
+ * entries are). Whether its builder is gone can only be known on its own host (a PID means
+ * nothing elsewhere), so only this host's dead builders' temporaries are removable: a shared
+ * cache folder (NFS, Lustre) written by builders of many hosts never loses a temporary that a
+ * live builder of another host is writing. A name of format 2's builders (NAME.tmp.PID.XXXXXX,
+ * no host) is PF_TEMP_LEGACY_DEAD when its PID is not alive here: only gc removes those. */
+pf_temp_state pf_cache_temporary_state(const char *name)
+{
+    const char *t = NULL, *dot[3] = {NULL, NULL, NULL};
+    char mine[128];
     long pid;
+    int nd = 0, dead;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp."))
+        t = p; /* the last: an id may hold ".tmp." */
     if (!t)
-        return 0;
-    pid = strtol(t + 5, NULL, 10);
-    return pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+        return PF_TEMP_NONE;
+    /* after ".tmp.": HOST.PID.XXXXXX or PID.XXXXXX */
+    for (const char *p = t + 5; *p; p++)
+        if (*p == '.') {
+            if (nd == 2)
+                return PF_TEMP_NONE;
+            dot[nd++] = p;
+        }
+    if (nd == 0)
+        return PF_TEMP_NONE;
+    pid = strtol(nd == 2 ? dot[0] + 1 : t + 5, NULL, 10);
+    dead = pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+    if (nd == 1)
+        return dead ? PF_TEMP_LEGACY_DEAD : PF_TEMP_KEEP;
+    host_tag(mine, sizeof mine);
+    if ((size_t)(dot[0] - (t + 5)) != strlen(mine) || strncmp(t + 5, mine, strlen(mine)) != 0)
+        return PF_TEMP_KEEP; /* another host's: its builder may well be alive */
+    return dead ? PF_TEMP_DEAD : PF_TEMP_KEEP;
 }
 
 static void remove_stale_temporaries(const char *dir)
@@ -94,7 +139,7 @@ static void remove_stale_temporaries(const char *dir)
         return;
     while ((de = readdir(d))) {
         char path[4200];
-        if (pf_cache_is_dead_temporary(de->d_name)) {
+        if (pf_cache_temporary_state(de->d_name) == PF_TEMP_DEAD) {
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             unlink(path);
         }
@@ -288,7 +333,10 @@ int pf_cache_build(pf_cache *c, const pf_dataset *ds, const pf_options *o, int t
         return pf_fail(err, ENOMEM, "out of memory");
     }
     for (int i = 0; i < ds->n_cases; i++) {
-        char *path = pf_cache_entry_path(c, ds, i);
+        char *path;
+        if (c->build_world > 0 && i % c->build_world != c->build_rank)
+            continue; /* another shard's */
+        path = pf_cache_entry_path(c, ds, i);
         if (!path || !pf_entry_valid(path, c->keys[i], full_check))
             j.pending[j.pass.total++] = i;
         free(path);

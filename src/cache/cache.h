@@ -1,5 +1,6 @@
 /* cache.h - the preprocessing cache: one file per case holding the cropped float32 channels,
- * the int16 segmentation, the stored class locations, intensity statistics and properties.
+ * the segmentation (int8 when its labels fit, else int16), the stored class locations,
+ * intensity statistics and properties.
  *
  * An entry's file name carries its key, an XXH3 fingerprint of the source files' identity
  * (relative path, size, modification time) and of the options that shape preprocessing, so a
@@ -14,6 +15,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dataset.h"
 #include "error.h"
@@ -22,7 +24,8 @@
 #include "prepare.h"
 #include "progress.h"
 
-#define PF_CACHE_VERSION 2
+/* 3: the segmentation stored as int8 when the case's labels fit (seg_bytes), as nnU-Net */
+#define PF_CACHE_VERSION 3
 #define PF_MAX_CHANNELS 64
 
 /* On-disk entry header (host byte order, checked by endian_tag). */
@@ -46,7 +49,8 @@ typedef struct pf_case_header {
     double affine[16];             /* source voxel (i=x, j=y, k=z) -> world, row-major */
     uint32_t n_channels, n_classes;
     uint64_t image_off, seg_off, meta_off, classes_off, locs_off, fg_off;
-    uint32_t n_fg, pad;            /* foreground intensity samples per channel */
+    uint32_t n_fg;                 /* foreground intensity samples per channel */
+    uint32_t seg_bytes;            /* 1: seg as int8 (every label in [-128, 127]); 2: int16 */
     pf_chan_stats stats[PF_MAX_CHANNELS];
     char id[256];
 } pf_case_header;
@@ -65,7 +69,9 @@ typedef struct pf_case_map {
     const unsigned char *base;
     size_t len;
     const float *image;            /* (C, Z, Y, X) */
-    const int16_t *seg;            /* (Z, Y, X) */
+    /* the seg (Z, Y, X), one of the two (hdr.seg_bytes): read it through pf_seg_at */
+    const int8_t *seg8;
+    const int16_t *seg16;
     const int32_t *locs;           /* 3 per stored location, rows' locs_index into it */
     const float *fg;               /* (C, n_fg) */
     struct pf_case_map *older;     /* the mapping this one replaced (retired) */
@@ -94,6 +100,23 @@ typedef struct pf_case {
 static inline const pf_case_map *pf_case_map_get(const pf_case *c)
 {
     return __atomic_load_n((pf_case_map *const *)&c->map, __ATOMIC_ACQUIRE);
+}
+
+/* Label i of a mapping's seg, whichever width it is stored in. The branch is on a field that
+ * is constant for the mapping, so inner loops predict it perfectly. */
+static inline int16_t pf_seg_at(const pf_case_map *m, size_t i)
+{
+    return m->seg8 ? (int16_t)m->seg8[i] : m->seg16[i];
+}
+
+/* Labels [i, i + n) of a mapping's seg, widened to int16 into dst. */
+static inline void pf_seg_row(const pf_case_map *m, size_t i, size_t n, int16_t *dst)
+{
+    if (m->seg8)
+        for (size_t k = 0; k < n; k++)
+            dst[k] = m->seg8[i + k];
+    else
+        memcpy(dst, m->seg16 + i, n * sizeof *dst);
 }
 
 /* Reading mapped case data safely. A cache entry can be truncated, or a sector of it fail,
@@ -190,6 +213,8 @@ typedef struct pf_cache {
     pf_bad_case *bad;              /* skip_bad: cases set aside by pf_cache_build */
     int n_bad;
     const pf_prep_spec *spec;      /* how entries are preprocessed (pf_cache_bind_spec) */
+    int build_rank, build_world;   /* build_world > 0: pf_cache_build builds only the cases
+                                    * i with i % build_world == build_rank (prepare's shard) */
     uint64_t *base_keys;           /* per case: keys before a spec is folded in */
     uint64_t spec_hash;            /* of the bound spec: entries are <id>.<base>.<spec>.pfcase */
     /* until a spec is bound: the cases' own grids, z-scored (what tests of the cache use) */
@@ -226,8 +251,17 @@ char *pf_cache_dir_of(const pf_dataset *ds, const pf_options *o);
 
 /* Computes keys and the cache folder; creates the folder (mode 0700). */
 int pf_cache_init(pf_cache *c, const pf_dataset *ds, const pf_options *o, pf_error *err);
-/* Whether a file name is a temporary NAME.tmp.PID.XXXXXX whose builder process is gone. */
-int pf_cache_is_dead_temporary(const char *name);
+/* Temporaries: every file of the cache is written to NAME.tmp.HOST.PID.XXXXXX beside its
+ * final name and renamed. pf_cache_temp_template writes that template (for mkstemp) into out;
+ * -1 when it does not fit. */
+int pf_cache_temp_template(const char *path, char *out, size_t cap);
+typedef enum pf_temp_state {
+    PF_TEMP_NONE,        /* not a temporary's name */
+    PF_TEMP_KEEP,        /* its builder is alive, or runs on another host (unknowable here) */
+    PF_TEMP_DEAD,        /* this host's, and its builder is gone: removable */
+    PF_TEMP_LEGACY_DEAD  /* an older build's name without a host, its PID not alive here */
+} pf_temp_state;
+pf_temp_state pf_cache_temporary_state(const char *name);
 
 /* PF_CACHE_KEYS_ONLY: keys and folder name only; nothing is created or removed (check, gc).
  * Every file of every case of ds must exist. */

@@ -79,6 +79,12 @@ static int read_header(int fd, uint64_t key, pf_case_header *h, const char **why
         *why = "size does not match its header (truncated)";
         return -1;
     }
+    if ((h->seg_bytes != 1 && h->seg_bytes != 2) || h->seg_off > h->meta_off ||
+        (uint64_t)(h->shape[0] * h->shape[1] * h->shape[2]) * h->seg_bytes >
+            h->meta_off - h->seg_off) {
+        *why = "its segmentation does not fit its header";
+        return -1;
+    }
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,35 @@ static int w_pad_to(writer *w, uint64_t off, pf_error *err)
     return 0;
 }
 
+/* The narrowest width that holds every label of seg (nnU-Net stores int8 unless a label is
+ * above 127; -1, outside the crop's mask, fits either way). */
+static uint32_t seg_width(const int16_t *seg, uint64_t nvox)
+{
+    int16_t lo = 0, hi = 0;
+    for (uint64_t i = 0; i < nvox; i++) {
+        lo = seg[i] < lo ? seg[i] : lo;
+        hi = seg[i] > hi ? seg[i] : hi;
+    }
+    return lo >= INT8_MIN && hi <= INT8_MAX ? 1 : 2;
+}
+
+/* The seg at h->seg_bytes per label (narrowed in chunks: no second copy of the volume). */
+static int w_seg(writer *w, const pf_case_header *h, const int16_t *seg, uint64_t nvox,
+                 pf_error *err)
+{
+    int8_t chunk[16384];
+    if (h->seg_bytes == 2)
+        return w_bytes(w, seg, nvox * sizeof *seg, err);
+    for (uint64_t i = 0; i < nvox; i += sizeof chunk) {
+        const size_t n = nvox - i < sizeof chunk ? (size_t)(nvox - i) : sizeof chunk;
+        for (size_t k = 0; k < n; k++)
+            chunk[k] = (int8_t)seg[i + k];
+        if (w_bytes(w, chunk, n, err))
+            return -1;
+    }
+    return 0;
+}
+
 /* Writes the entry to a temporary file beside path, then fsync + rename: readers see either
  * no entry or a whole one. */
 static int publish_entry(const char *path, pf_case_header *h, const float *image,
@@ -72,9 +102,12 @@ static int publish_entry(const char *path, pf_case_header *h, const float *image
     writer w = {.fd = -1, .path = tmp};
     int rc = -1;
 
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d.XXXXXX", path, (int)getpid());
     if (!st)
         return pf_fail(err, ENOMEM, "out of memory");
+    if (pf_cache_temp_template(path, tmp, sizeof tmp) != 0) {
+        XXH3_freeState(st);
+        return pf_fail(err, ENAMETOOLONG, "%s: path too long", path);
+    }
     w.fd = mkstemp(tmp);
     if (w.fd < 0) {
         pf_fail(err, errno, "%s: cannot create cache entry: %s", tmp, strerror(errno));
@@ -85,7 +118,7 @@ static int publish_entry(const char *path, pf_case_header *h, const float *image
     XXH3_64bits_reset(st);
     w.hash = st;
     if (w_bytes(&w, image, nvox * h->n_channels * sizeof(float), err) ||
-        w_pad_to(&w, h->seg_off, err) || w_bytes(&w, seg, nvox * sizeof(int16_t), err) ||
+        w_pad_to(&w, h->seg_off, err) || w_seg(&w, h, seg, nvox, err) ||
         w_pad_to(&w, h->meta_off, err))
         goto out;
     h->bulk_digest = XXH3_64bits_digest(st);
@@ -200,7 +233,8 @@ int pf_cache_build_entry(const pf_dataset *ds, int case_idx, const pf_prep_spec 
     h->image_off = pf_round_up(sizeof *h, 4096);
     off = h->image_off + nvox * h->n_channels * sizeof(float);
     h->seg_off = pf_round_up(off, 64);
-    h->meta_off = pf_round_up(h->seg_off + nvox * sizeof(int16_t), 64);
+    h->seg_bytes = seg_width(pp.seg, nvox);
+    h->meta_off = pf_round_up(h->seg_off + nvox * h->seg_bytes, 64);
     h->classes_off = h->meta_off;
     h->locs_off = pf_round_up(h->classes_off + (uint64_t)nc * sizeof *rows, 64);
     h->fg_off = pf_round_up(h->locs_off + total_locs * 3 * sizeof(int32_t), 64);

@@ -21,10 +21,21 @@ int pf_fp_load(const pf_cache *c, const pf_dataset *ds, int idx, uint64_t n_samp
 int pf_fp_build(const pf_cache *c, const pf_dataset *ds, int idx, uint64_t n_samples,
                 pf_case_fp *out, pf_error *err);
 
-/* Every case's record (built on up to `threads` pool threads where missing) into out[n_cases]
- * (freed with pf_case_fp_free each). With skip_bad, a case that cannot be read is listed in
- * c->bad instead of failing, and its record left empty (n_channels 0). */
+/* Every case's record into out[n_cases] (freed with pf_case_fp_free each): from the dataset's
+ * fingerprint entry (one file, fingerprint/dataset.<key>.pffpset, its key over every case's
+ * record key) when it is current, else from the cases' records, built on up to `threads` pool
+ * threads where missing, after which the dataset entry is written. With skip_bad, a case
+ * that cannot be read is listed in c->bad instead of failing, and its record left empty
+ * (n_channels 0; the dataset entry keeps it as set aside). PF_FP_ENTRY_ONLY: only the dataset
+ * entry; missing or stale, it fails with a message saying what to run (a shard of a prepare
+ * on many hosts must not fingerprint the whole dataset on each). */
+#define PF_FP_ENTRY_ONLY 1u
 int pf_fp_all(pf_cache *c, const pf_dataset *ds, const pf_options *o, int threads,
-              pf_progress_fn progress, void *arg, pf_case_fp *out, pf_error *err);
+              unsigned flags, pf_progress_fn progress, void *arg, pf_case_fp *out,
+              pf_error *err);
+
+/* The dataset entry's key (over every case's record key) and path (malloc'd). */
+uint64_t pf_fp_dataset_key(const pf_cache *c, uint64_t n_samples);
+char *pf_fp_dataset_path(const pf_cache *c, uint64_t n_samples);
 
 #endif

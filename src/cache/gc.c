@@ -257,8 +257,11 @@ static int scan(gc_run *g, const char *dir, int depth, pf_error *err)
         }
         if (!S_ISREG(st.st_mode))
             continue;
-        if (pf_cache_is_dead_temporary(name))
-            verdict = "temporary file of a cache builder that is no longer running";
+        if (pf_cache_temporary_state(name) == PF_TEMP_DEAD)
+            verdict = "temporary file of a cache builder of this host that is no longer running";
+        else if (pf_cache_temporary_state(name) == PF_TEMP_LEGACY_DEAD)
+            verdict = "temporary file of an older patchfs's builder (no host in its name) whose "
+                      "process is not running here";
         else if (depth == 0 && !strstr(name, ".tmp.") &&
                  parse_entry_name(name, id, sizeof id, &key))
             verdict = entry_verdict(g, id, key, why, sizeof why);

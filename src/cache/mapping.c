@@ -208,7 +208,10 @@ pf_case_map *pf_case_map_open(pf_case *c, int fd, pf_error *err)
     m->base = p;
     m->len = h->file_size;
     m->image = (const float *)(m->base + h->image_off);
-    m->seg = (const int16_t *)(m->base + h->seg_off);
+    if (h->seg_bytes == 1)
+        m->seg8 = (const int8_t *)(m->base + h->seg_off);
+    else
+        m->seg16 = (const int16_t *)(m->base + h->seg_off);
     m->locs = (const int32_t *)(m->base + h->locs_off);
     m->fg = (const float *)(m->base + h->fg_off);
     m->slot = guard_register((uintptr_t)p, ((uintptr_t)p + m->len + page - 1) & ~(page - 1),
@@ -329,8 +332,9 @@ void pf_case_release(const pf_case *c, const pf_case_map *m, int part, int64_t z
      * least, and one madvise is cheaper than many) */
     for (int p = part == PF_PART_ALL ? 0 : part; ; p++) {
         const int seg = part == PF_PART_SEG || (part == PF_PART_ALL && p == (int)c->hdr.n_channels);
-        const size_t elem = seg ? sizeof(int16_t) : sizeof(float);
-        const char *b = seg ? (const char *)m->seg : (const char *)(m->image + (size_t)p * nvox);
+        const size_t elem = !seg ? sizeof(float) : m->seg8 ? sizeof(int8_t) : sizeof(int16_t);
+        const char *b = !seg    ? (const char *)(m->image + (size_t)p * nvox)
+                        : m->seg8 ? (const char *)m->seg8 : (const char *)m->seg16;
         release_range(m, b + (size_t)((z0 * S[1] + y0) * S[2]) * elem,
                       b + (size_t)(((z1 - 1) * S[1] + y1) * S[2]) * elem);
         if (part != PF_PART_ALL || seg)

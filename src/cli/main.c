@@ -25,6 +25,8 @@ static const char usage_head[] =
     "       patchfs check [options] DATASET          validate every case, list every problem;\n"
     "                                                per-case table (-o prepare: build the cache)\n"
     "       patchfs prepare [options] DATASET        build the preprocessing cache\n"
+    "                                                (-o shard=R/W: share R of W of the cases,\n"
+    "                                                after a first 'patchfs plan' pass)\n"
     "       patchfs plan [options] DATASET           nnU-Net's plan (nnUNetPlans.json) to stdout\n"
     "       patchfs gc [options] DATASET             remove cache entries the sources no longer\n"
     "                                                reach (--dry-run: list them; -o all: also\n"
@@ -236,6 +238,23 @@ static int cmd_plan(const pf_options *o, const char *dataset)
     return rc;
 }
 
+/* prepare -o shard=R/W: this builder's share of the cases, into a shared cache folder */
+static int cmd_prepare_shard(const pf_options *o, const char *dataset, int rank, int world)
+{
+    pf_error err = {0};
+    progress_state ps = {.tty = isatty(2), .name = dataset};
+    pf_shard_result r;
+    char *abs = realpath(dataset, NULL);
+    int rc = pf_prepare_shard(abs ? abs : dataset, o, rank, world, progress, &ps, &r, &err);
+    free(abs);
+    if (rc != 0)
+        return die(err.msg);
+    fprintf(stderr, "patchfs: shard %d/%d ready: %d of %d cases are this shard's, %d built%s "
+            "in %s\n", rank, world, r.share, r.n_cases, r.built,
+            r.set_aside ? " (skip_bad set some aside)" : "", r.dir);
+    return 0;
+}
+
 static int cmd_prepare(const pf_options *o, const char *dataset)
 {
     pf_ctx *ctx;
@@ -349,7 +368,7 @@ int main(int argc, char **argv)
     pf_options o;
     pf_error err = {0};
     const char *pos[8];
-    int npos = 0, rc;
+    int npos = 0, rc, prep_rank = 0, prep_world = 0;
 
     pf_options_init(&o);
     for (int i = 1; i < argc; i++) {
@@ -410,6 +429,12 @@ int main(int argc, char **argv)
     }
     if (o.debug)
         o.foreground = 1;
+    /* prepare's shard=R/W shares out the cases among builders (not a batch among ranks) */
+    if (npos >= 1 && !strcmp(pos[0], "prepare") && o.shard_world) {
+        prep_rank = o.shard_rank;
+        prep_world = o.shard_world;
+        o.shard_rank = o.shard_world = 0;
+    }
     /* checks across options before any I/O: a bad combination never builds a cache */
     if (pf_options_validate(&o, &err)) {
         pf_options_free(&o);
@@ -433,8 +458,9 @@ int main(int argc, char **argv)
     } else if (npos >= 1 && !strcmp(pos[0], "plan")) {
         rc = npos == 2 ? cmd_plan(&o, pos[1]) : die("usage: patchfs plan [options] DATASET");
     } else if (npos >= 1 && !strcmp(pos[0], "prepare")) {
-        rc = npos == 2 ? cmd_prepare(&o, pos[1])
-                       : die("usage: patchfs prepare [options] DATASET");
+        rc = npos != 2 ? die("usage: patchfs prepare [options] DATASET")
+             : prep_world ? cmd_prepare_shard(&o, pos[1], prep_rank, prep_world)
+                          : cmd_prepare(&o, pos[1]);
     } else if (npos >= 1 && !strcmp(pos[0], "export")) {
         rc = cmd_export(&o, npos, pos);
     } else if (npos >= 1 && !strcmp(pos[0], "evaluate")) {

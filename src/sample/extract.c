@@ -21,12 +21,14 @@ static void overlap(int64_t start, int64_t p, int64_t n, int64_t *a, int64_t *b)
 #include <emmintrin.h>
 #endif
 
-/* dst[i] = (clamp(src[i], lo, hi) - shift) / scale, or src[i] where masked and seg[i] < 0.
+/* dst[i] = (clamp(src[i], lo, hi) - shift) / scale, or src[i] where masked and seg[i] < 0;
+ * the seg is seg8 or seg16 (the other NULL), as the entry stores it.
  * The SSE2 path computes exactly the scalar expressions: max_ps(lo, v) is `v < lo ? lo : v`
  * and min_ps(hi, t) is `t > hi ? hi : t` (a NaN stays NaN in both), then IEEE sub and div;
  * no reciprocal, no fused operation, so the bytes equal the scalar loop's. */
-static void normalize_row(const float *restrict src, const int16_t *restrict seg,
-                          const pf_norm *nm, float *restrict dst, int64_t n)
+static void normalize_row(const float *restrict src, const int8_t *restrict seg8,
+                          const int16_t *restrict seg16, const pf_norm *nm, float *restrict dst,
+                          int64_t n)
 {
     const float lo = nm->lo, hi = nm->hi, shift = nm->shift, scale = nm->scale;
     int64_t i = 0;
@@ -38,8 +40,17 @@ static void normalize_row(const float *restrict src, const int16_t *restrict seg
         for (; i + 4 <= n; i += 4) {
             __m128 v = _mm_loadu_ps(src + i);
             __m128 t = _mm_div_ps(_mm_sub_ps(_mm_min_ps(vhi, _mm_max_ps(vlo, v)), vsh), vsc);
-            __m128i s16 = _mm_loadl_epi64((const __m128i *)(seg + i));
-            __m128i s32 = _mm_srai_epi32(_mm_unpacklo_epi16(s16, s16), 16);
+            __m128i s32;
+            if (seg8) {
+                int32_t four;
+                memcpy(&four, seg8 + i, sizeof four);
+                s32 = _mm_cvtsi32_si128(four);
+                s32 = _mm_unpacklo_epi8(s32, s32);
+                s32 = _mm_srai_epi32(_mm_unpacklo_epi16(s32, s32), 24);
+            } else {
+                __m128i s16 = _mm_loadl_epi64((const __m128i *)(seg16 + i));
+                s32 = _mm_srai_epi32(_mm_unpacklo_epi16(s16, s16), 16);
+            }
             __m128 keep = _mm_castsi128_ps(_mm_cmpgt_epi32(s32, minus1)); /* seg >= 0 */
             _mm_storeu_ps(dst + i, _mm_or_ps(_mm_and_ps(keep, t), _mm_andnot_ps(keep, v)));
         }
@@ -55,7 +66,7 @@ static void normalize_row(const float *restrict src, const int16_t *restrict seg
         for (; i < n; i++) {
             float v = src[i], t = v < lo ? lo : v;
             t = t > hi ? hi : t;
-            dst[i] = seg[i] >= 0 ? (t - shift) / scale : v;
+            dst[i] = (seg8 ? seg8[i] : seg16[i]) >= 0 ? (t - shift) / scale : v;
         }
     } else {
         for (; i < n; i++) {
@@ -91,7 +102,8 @@ void pf_extract_image(const pf_case *c, const pf_norm *norms, const int64_t star
                 off = (size_t)(((start[0] + z) * S[1] + (start[1] + y)) * S[2] + start[2] + xa);
                 if (xa > 0)
                     memset(row, 0, (size_t)xa * sizeof *row);
-                normalize_row(img + off, m->seg + off, &norms[ch], row + xa, xb - xa);
+                normalize_row(img + off, m->seg8 ? m->seg8 + off : NULL,
+                              m->seg16 ? m->seg16 + off : NULL, &norms[ch], row + xa, xb - xa);
                 if (xb < P2)
                     memset(row + xb, 0, (size_t)(P2 - xb) * sizeof *row);
             }
@@ -125,7 +137,7 @@ void pf_extract_seg(const pf_case *c, const int64_t start[3], const int patch[3]
             if (!(z < za || z >= zb || y < ya || y >= yb || xa >= xb)) {
                 size_t off = (size_t)(((start[0] + z) * S[1] + (start[1] + y)) * S[2] +
                                       start[2] + xa);
-                memcpy(row + xa, m->seg + off, (size_t)(xb - xa) * sizeof *row);
+                pf_seg_row(m, off, (size_t)(xb - xa), row + xa);
                 for (x = 0; x < xa; x++)
                     row[x] = -1;
                 for (x = xb; x < P2; x++)

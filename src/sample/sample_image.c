@@ -39,7 +39,7 @@ static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL],
  * inside the case contributes its normalised value with its trilinear weight, corners outside
  * contribute 0 (the padding value after normalisation), and with the mask rule corners with
  * seg < 0 keep their raw value. In double. */
-__attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const int16_t *seg,
+__attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const pf_case_map *m,
                                                          const float *img, const pf_norm *nm,
                                                          const int32_t f[3], const float w[3])
 {
@@ -55,7 +55,7 @@ __attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const
         if (iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2])
             continue;
         i = (size_t)((iz * S[1] + iy) * S[2] + ix);
-        if (nm->masked && seg[i] < 0) {
+        if (nm->masked && pf_seg_at(m, i) < 0) {
             keep += wk * (double)img[i];
         } else {
             acc += wk * (double)clampf(img[i], nm->lo, nm->hi);
@@ -196,7 +196,7 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
                     if (!row_in || !t.in[2][x]) {
                         const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                         const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                        o[x] = interp_edge(c, cm->seg, img, nm, fk, wk);
+                        o[x] = interp_edge(c, cm, img, nm, fk, wk);
                     }
             }
         }
@@ -262,14 +262,16 @@ void pf_aug_sample_image_general(const pf_case *c, const pf_norm *norms, const i
 
 /* The nnU-Net mask rule per lane: masked[j] marks corner j (in interp_interior's order)
  * whose seg is < 0; returns the lanes with any such corner. */
-static inline pf_vi seg_corners_negative(const int16_t *seg, const int32_t base[PF_VL],
+static inline pf_vi seg_corners_negative(const pf_case_map *m, const int32_t base[PF_VL],
                                          const case_geom *cg, pf_vi masked[8])
 {
-    const int16_t *b0 = seg + base[0], *b1 = seg + base[1], *b2 = seg + base[2], *b3 = seg + base[3];
+    const size_t b0 = (size_t)base[0], b1 = (size_t)base[1], b2 = (size_t)base[2],
+                 b3 = (size_t)base[3];
     const size_t *off = cg->corner;
     pf_vi any = {0, 0, 0, 0};
     for (int j = 0; j < 8; j++) {
-        masked[j] = (pf_vi){b0[off[j]], b1[off[j]], b2[off[j]], b3[off[j]]} < 0;
+        masked[j] = (pf_vi){pf_seg_at(m, b0 + off[j]), pf_seg_at(m, b1 + off[j]),
+                            pf_seg_at(m, b2 + off[j]), pf_seg_at(m, b3 + off[j])} < 0;
         any |= masked[j];
     }
     return any;
@@ -323,7 +325,7 @@ static inline void image_group(const pf_case *c, const pf_case_map *cm, const pf
             pf_vf v = interp_interior(img, base, cg->corner, nm, w);
             if (nm->masked) {
                 if (!mask_read) {
-                    mixed = seg_corners_negative(cm->seg, base, cg, masked) & in;
+                    mixed = seg_corners_negative(cm, base, cg, masked) & in;
                     mask_read = 1;
                 }
                 if (mixed[0] | mixed[1] | mixed[2] | mixed[3])
@@ -340,7 +342,7 @@ static inline void image_group(const pf_case *c, const pf_case_map *cm, const pf
             if (!in[k]) {
                 const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                 const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                o[k] = interp_edge(c, cm->seg, img, nm, fk, wk);
+                o[k] = interp_edge(c, cm, img, nm, fk, wk);
             }
     }
 }

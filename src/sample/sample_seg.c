@@ -8,7 +8,7 @@
 /* Segmentation: nnU-Net's per-label linear interpolation + argmax (each label's one-hot value
  * is the summed trilinear weight of the corners carrying it; outside the case counts as -1;
  * ties go to the label met first in corner order), or nearest. */
-static int16_t seg_linear(const pf_case *c, const int16_t *seg, const int32_t f[3],
+static int16_t seg_linear(const pf_case *c, const pf_case_map *m, const int32_t f[3],
                           const float w[3])
 {
     const int64_t *S = c->hdr.shape;
@@ -20,7 +20,7 @@ static int16_t seg_linear(const pf_case *c, const int16_t *seg, const int32_t f[
     for (int k = 0; k < 8; k++) {
         int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
         int16_t l = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-                        ? -1 : seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+                        ? -1 : pf_seg_at(m, (size_t)((iz * S[1] + iy) * S[2] + ix));
         float wk = ((k >> 2) ? w[0] : 1.0f - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0f - w[1]) *
                    ((k & 1) ? w[2] : 1.0f - w[2]);
         int j;
@@ -39,13 +39,13 @@ static int16_t seg_linear(const pf_case *c, const int16_t *seg, const int32_t f[
 }
 
 /* The nearer corner on each axis (ties up, as floor(q + 0.5)); -1 outside the case. */
-static int16_t seg_nearest_at(const pf_case *c, const int16_t *seg, const int32_t f[3],
+static int16_t seg_nearest_at(const pf_case *c, const pf_case_map *m, const int32_t f[3],
                               const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     int64_t iz = f[0] + (w[0] >= 0.5f), iy = f[1] + (w[1] >= 0.5f), ix = f[2] + (w[2] >= 0.5f);
     return iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-               ? -1 : seg[(size_t)((iz * S[1] + iy) * S[2] + ix)];
+               ? -1 : pf_seg_at(m, (size_t)((iz * S[1] + iy) * S[2] + ix));
 }
 
 void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch[3],
@@ -63,17 +63,18 @@ void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch
 
 /* One source plane zs: per output (y, x), the single label of the 2 x 2 corners in Y and X,
  * or MIXED; rows [ylo, yhi] of X pairs go through xeq first. */
-static void seg_plane_labels(const int16_t *seg, const axis_tables *t, const int64_t S[3],
+static void seg_plane_labels(const pf_case_map *m, const axis_tables *t, const int64_t S[3],
                              int32_t zs, int32_t *xeq, int32_t *dst)
 {
     const int P1 = t->len[1], P2 = t->len[2];
     const int32_t ylo = t->ylo, yhi = t->yhi;
     for (int32_t ys = ylo; ys <= yhi; ys++) {
-        const int16_t *row = seg + ((size_t)zs * (size_t)S[1] + (size_t)ys) * (size_t)S[2];
+        const size_t row = ((size_t)zs * (size_t)S[1] + (size_t)ys) * (size_t)S[2];
         int32_t *xr = xeq + (size_t)(ys - ylo) * (size_t)P2;
         for (int x = 0; x < P2; x++) {
-            const int32_t f = t->f[2][x];
-            xr[x] = t->in[2][x] && row[f] == row[f + 1] ? row[f] : MIXED;
+            const size_t f = row + (size_t)t->f[2][x];
+            const int16_t a = t->in[2][x] ? pf_seg_at(m, f) : 0;
+            xr[x] = t->in[2][x] && a == pf_seg_at(m, f + 1) ? a : MIXED;
         }
     }
     for (int y = 0; y < P1; y++) {
@@ -97,7 +98,7 @@ static void seg_plane_labels(const int16_t *seg, const axis_tables *t, const int
 }
 
 typedef struct label_planes {
-    const int16_t *seg;
+    const pf_case_map *m;
     const axis_tables *t;
     const int64_t *S;
     int32_t *xeq, *yp[2];
@@ -106,7 +107,7 @@ typedef struct label_planes {
 static void make_label_plane(void *arg, int slot, int32_t zs)
 {
     label_planes *lp = arg;
-    seg_plane_labels(lp->seg, lp->t, lp->S, zs, lp->xeq, lp->yp[slot]);
+    seg_plane_labels(lp->m, lp->t, lp->S, zs, lp->xeq, lp->yp[slot]);
 }
 
 static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const grid *g,
@@ -115,7 +116,7 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
 {
     const size_t plane = (size_t)patch[1] * (size_t)patch[2];
     const int P2 = patch[2];
-    label_planes lp = {.seg = m->seg, .S = c->hdr.shape};
+    label_planes lp = {.m = m, .S = c->hdr.shape};
     plane_pair pp = {{-1, -1}, make_label_plane, &lp};
     axis_tables t;
     int rc = -1;
@@ -130,7 +131,7 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
                     const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                     const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
                     out[(size_t)z * plane + (size_t)y * (size_t)P2 + (size_t)x] =
-                        seg_nearest_at(c, m->seg, fk, wk);
+                        seg_nearest_at(c, m, fk, wk);
                 }
         pf_axis_tables_free(&t);
         return 0;
@@ -159,7 +160,7 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
                 } else {
                     const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                     const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                    o[x] = seg_linear(c, m->seg, fk, wk);
+                    o[x] = seg_linear(c, m, fk, wk);
                 }
             }
         }
@@ -230,11 +231,13 @@ static void sample_seg_general(const pf_case *c, const pf_case_map *cm, const gr
                     int16_t *o = out + row + (size_t)x0 + (size_t)k;
                     if (in[k] && !seg_nearest) {
                         /* inside a region of one label (most voxels): that label */
-                        const int16_t *b = cm->seg + base[k];
-                        const int16_t l = b[0];
+                        const size_t b = (size_t)base[k];
+                        const int16_t l = pf_seg_at(cm, b);
                         const size_t *cn = cg.corner;
-                        if (b[cn[1]] == l && b[cn[2]] == l && b[cn[3]] == l && b[cn[4]] == l &&
-                            b[cn[5]] == l && b[cn[6]] == l && b[cn[7]] == l) {
+                        int one = 1;
+                        for (int j = 1; j < 8 && one; j++)
+                            one = pf_seg_at(cm, b + cn[j]) == l;
+                        if (one) {
                             *o = l;
                             continue;
                         }
@@ -242,8 +245,8 @@ static void sample_seg_general(const pf_case *c, const pf_case_map *cm, const gr
                     {
                         const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                         const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                        *o = seg_nearest ? seg_nearest_at(c, cm->seg, fk, wk)
-                                         : seg_linear(c, cm->seg, fk, wk);
+                        *o = seg_nearest ? seg_nearest_at(c, cm, fk, wk)
+                                         : seg_linear(c, cm, fk, wk);
                     }
                 }
             }

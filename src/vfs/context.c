@@ -118,15 +118,16 @@ static int set_aside_bad_cases(pf_ctx *ctx, pf_error *err)
 /* The dataset's fingerprint (every case's record, built where missing), then the plan and
  * the configuration in use. Options the plan decides (batch, patch) are written back into the
  * context's options, so everything downstream reads one value. */
-static int decide_geometry(pf_ctx *ctx, int threads, pf_progress_fn progress, void *arg,
-                           pf_error *err)
+static int decide_geometry(pf_ctx *ctx, int threads, unsigned fp_flags,
+                           pf_progress_fn progress, void *arg, pf_error *err)
 {
     const int n = ctx->ds.n_cases;
     pf_case_fp *fps = pf_calloc((size_t)n, sizeof *fps, err);
     int rc = -1;
     if (!fps)
         return -1;
-    if (pf_fp_all(&ctx->cache, &ctx->ds, &ctx->opt, threads, progress, arg, fps, err) == 0 &&
+    if (pf_fp_all(&ctx->cache, &ctx->ds, &ctx->opt, threads, fp_flags, progress, arg, fps,
+                  err) == 0 &&
         pf_geometry_decide(&ctx->geom, &ctx->opt, &ctx->ds, fps, n, err) == 0) {
         ctx->opt.batch = ctx->geom.batch;
         if (ctx->geom.patch[0]) {
@@ -211,7 +212,7 @@ int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsi
     threads = o->threads > 0 ? o->threads : 0; /* 0: one per usable core */
     /* the fingerprint (kept per case in the cache), nnU-Net's plan, the configuration: the
      * geometry every entry is preprocessed to */
-    if (decide_geometry(ctx, threads, progress, arg, err))
+    if (decide_geometry(ctx, threads, 0, progress, arg, err))
         goto fail;
     pf_cache_bind_spec(&ctx->cache, &ctx->geom.spec);
     if (pf_cache_build(&ctx->cache, &ctx->ds, &ctx->opt, threads,
@@ -321,13 +322,56 @@ int pf_plan_dataset(const char *dataset_dir, const pf_options *o, pf_progress_fn
         return -1;
     ctx->opt = *o;
     ctx->opt.cache_dir = NULL;
+    /* the cases as a mount or a prepare shard sees them (skip_bad: without the incomplete
+     * ones), so that the fingerprint entry this leaves is the one they look for */
     if ((o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err))) ||
-        pf_dataset_open(dataset_dir, &ctx->ds, err) ||
+        pf_dataset_open_ex(dataset_dir, o->skip_bad ? PF_DS_KEEP_INCOMPLETE : 0, &ctx->ds,
+                           err) ||
+        (o->skip_bad && set_aside_incomplete_cases(ctx, err)) ||
         pf_cache_init(&ctx->cache, &ctx->ds, o, err) ||
-        decide_geometry(ctx, o->threads > 0 ? o->threads : 0, progress, arg, err))
+        decide_geometry(ctx, o->threads > 0 ? o->threads : 0, 0, progress, arg, err))
         goto out;
     if (!(*json = pf_strdup(ctx->geom.plans_json, err)))
         goto out;
+    rc = 0;
+out:
+    pf_ctx_close(ctx);
+    return rc;
+}
+
+int pf_prepare_shard(const char *dataset_dir, const pf_options *o, int rank, int world,
+                     pf_progress_fn progress, void *arg, pf_shard_result *r, pf_error *err)
+{
+    pf_ctx *ctx = pf_calloc(1, sizeof *ctx, err);
+    int rc = -1;
+    memset(r, 0, sizeof *r);
+    if (!ctx)
+        return -1;
+    ctx->opt = *o;
+    ctx->opt.cache_dir = NULL;
+    if ((o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err))) ||
+        pf_dataset_open_ex(dataset_dir, o->skip_bad ? PF_DS_KEEP_INCOMPLETE : 0, &ctx->ds,
+                           err) ||
+        (o->skip_bad && set_aside_incomplete_cases(ctx, err)) ||
+        pf_options_check_classes(o, ctx->ds.label_values, ctx->ds.n_labels, err) ||
+        pf_cache_init(&ctx->cache, &ctx->ds, o, err))
+        goto out;
+    /* the plan needs every case's fingerprint: read from its entry, never built here (W
+     * builders would each decode the whole dataset) */
+    if (decide_geometry(ctx, o->threads > 0 ? o->threads : 0, PF_FP_ENTRY_ONLY, progress, arg,
+                        err))
+        goto out;
+    pf_cache_bind_spec(&ctx->cache, &ctx->geom.spec);
+    ctx->cache.build_rank = rank;
+    ctx->cache.build_world = world;
+    if (pf_cache_build(&ctx->cache, &ctx->ds, &ctx->opt, o->threads > 0 ? o->threads : 0, 1,
+                       progress, arg, &r->built, err))
+        goto out;
+    r->n_cases = ctx->ds.n_cases;
+    for (int i = 0; i < ctx->ds.n_cases; i++)
+        r->share += i % world == rank;
+    r->set_aside = ctx->cache.n_bad + ctx->n_skipped;
+    snprintf(r->dir, sizeof r->dir, "%s", ctx->cache.dir);
     rc = 0;
 out:
     pf_ctx_close(ctx);

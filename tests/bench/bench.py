@@ -15,7 +15,12 @@ Sections (docs/performance.md explains each):
   f  `patchfs prepare` of the gzipped dataset (fresh cache) vs zcat of the same files
   g  the daemon's peak RSS (VmHWM) while serving 200 steps, dataset at 1x and 4x, plain and
      with aug=nnunet
-  h  `patchfs export` of a resampled 155x240x240 case on one core vs numpy/scipy, its peak RSS,
+  h  nnU-Net's preprocessing (decode, transpose, crop, normalise, resample to the plan) of a
+     generated dataset of six cases at six spacings and of the small real datasets:
+     `patchfs prepare` vs the tests' numpy/scipy reference (tests/bench/prepare_reference.py),
+     CPU seconds per case on one pinned core; prepare on every core (wall) vs one; the cache's
+     bytes per source voxel (int8 segmentations) vs int16 segmentations
+  i  `patchfs export` of a resampled 155x240x240 case on one core vs numpy/scipy, its peak RSS,
      and `patchfs evaluate` vs numpy (tests/bench/export_bench.py)
 
 Datasets are made once into --work and reused: a generated one (16 cases of 160x256x256,
@@ -26,6 +31,7 @@ other case ids. Needs root and FUSE. Not a test: nothing here fails on a figure.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -334,6 +340,91 @@ def sec_g(a, ds_name, ds, opts, work, steps):
     return fields
 
 
+# the real datasets section h preprocesses (BraTS is left out: its reference alone takes
+# many minutes)
+PREP_SETS = ["Dataset004_Hippocampus", "Dataset102_SpinalCordMixed", "Dataset103_SpleenCropCT",
+             "Dataset104_TotalSegExampleCT"]
+
+
+def entry_bytes(cache, ds):
+    """Bytes of the cache's entries, and what they would take with int16 segmentations: one
+    more byte per voxel (the header's shape, Z Y X int64 at offset 56) when the dataset's
+    labels fit int8, as every one of PREP_SETS does (asserted from dataset.json)."""
+    import struct
+    labels = json.load(open(os.path.join(ds, "dataset.json")))["labels"].values()
+    assert max(max(v) if isinstance(v, list) else v for v in labels) <= 127, ds
+    total = wide = 0
+    for d, _, files in os.walk(cache):
+        for f in files:
+            if not f.endswith(".pfcase"):
+                continue
+            path = os.path.join(d, f)
+            size = os.path.getsize(path)
+            with open(path, "rb") as fh:
+                hdr = fh.read(80)
+            assert hdr[:6] == b"PFCASE", path
+            z, y, x = struct.unpack_from("<3q", hdr, 56)
+            total += size
+            wide += size + z * y * x
+    return total, wide
+
+
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def sec_h(a, work):
+    env1 = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    pin = ["taskset", "-c", str(min(os.sched_getaffinity(0)))]
+    refpy = os.path.join(ROOT, "tests", "bench", "prepare_reference.py")
+    gen = os.path.join(work, "resampled6")
+    if not os.path.exists(os.path.join(gen, "dataset.json")):
+        log("bench: generating %s (once)" % gen)
+        shutil.rmtree(gen + ".tmp", ignore_errors=True)
+        run([PY, refpy, "--make", gen + ".tmp"])
+        os.rename(gen + ".tmp", gen)
+    sets = [("resampled6", gen)] + [(n, os.path.join(REAL, n)) for n in PREP_SETS]
+    for name, ds in sets:
+        if not os.path.isdir(ds):
+            log("bench: h: %s absent, skipped" % name)
+            continue
+        cache = os.path.join(work, "prep-h-cache")
+        shutil.rmtree(cache, ignore_errors=True)
+        plan = os.path.join(work, name + ".plans.json")
+        # the fingerprint pass once: the timed runs preprocess only (as the reference does)
+        with open(plan, "w") as fh:
+            fh.write(run([PF, "plan", ds, "-o", "cache=" + cache]))
+        one, wall_one, cpu_all, wall_all, npy = [], [], [], [], []
+        for r in range(max(1, a.reps // 2)):
+            # CPU seconds on one pinned core (robust to the other loads of a shared machine);
+            # then every core. CPU over wall seconds is how many cores a build kept busy: every
+            # core's over one core's says how far the build spreads (both shrink alike when
+            # other processes share the machine). The reference alternates with them.
+            for k in (0, 1):
+                for d, _, files in os.walk(cache):
+                    for f in files:
+                        if f.endswith(".pfcase"):
+                            os.unlink(os.path.join(d, f))
+                c0, t0 = child_cpu(), time.perf_counter()
+                run((pin if k == 0 else []) + [PF, "prepare", ds, "-o", "cache=" + cache +
+                                               (",threads=1" if k == 0 else "")])
+                (one if k == 0 else cpu_all).append(child_cpu() - c0)
+                (wall_one if k == 0 else wall_all).append(time.perf_counter() - t0)
+            ref = json.loads(run(pin + [PY, refpy, plan, ds], env=env1))
+            npy.append(ref["seconds"])
+        n = ref["cases"]
+        row("h", name, "numpy/scipy reference vs prepare, CPU s per case, 1 core",
+            median(npy) / n, median(one) / n, "s", 5.0)
+        row("h", name, "cores kept busy (CPU s / wall s): prepare on every core (%d) vs on 1" %
+            len(os.sched_getaffinity(0)), median(cpu_all) / median(wall_all),
+            median(one) / median(wall_one), "")
+        total, wide = entry_bytes(cache, ds)
+        row("h", name, "cache bytes per source voxel, int8 seg vs int16 seg",
+            total / ref["source_voxels"], wide / ref["source_voxels"], "B", higher=False)
+        shutil.rmtree(cache, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default="/tmp/patchfs-bench")
@@ -342,7 +433,7 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="steps per repetition")
     ap.add_argument("--prefetch", type=int, default=4)
     ap.add_argument("--mem", default="512M")
-    ap.add_argument("--only", default="abcdefgh")
+    ap.add_argument("--only", default="abcdefghi")
     ap.add_argument("--json", default="")
     a = ap.parse_args()
     a.reps = a.reps or (2 if a.smoke else 5)
@@ -355,13 +446,15 @@ def main():
         log("bench: not root: the readahead is not raised and direct figures may differ")
     os.makedirs(a.work, exist_ok=True)
     t_start = time.time()
-    dsets = make_datasets(a.work, a.smoke)
+    dsets = make_datasets(a.work, a.smoke) if set(a.only) & set("abcdefg") else {}
     cache = os.path.join(a.work, "cache")
     opts = "seed=7,mem=%s,cache=%s" % (a.mem, cache)
     for name, ds in dsets.items():
         log("bench: preparing %s (once)" % name)
         run([PF, "prepare", ds, "-o", "cache=" + cache])
     try:
+        if "h" in a.only and not a.smoke:
+            sec_h(a, a.work)
         for name in [n for n in dsets if not n.endswith("x4")]:
             ds = dsets[name]
             log("bench: %s (%s)" % (name, ds))
@@ -383,9 +476,9 @@ def main():
                             r["VmHWM"] / 1024, budget + 64, "MiB", 1.0, higher=False)
                     row("g", name, "peak RSS at 4x vs 1x dataset%s" % tag, r4["VmHWM"] / 1024,
                         r1["VmHWM"] / 1024, "MiB")
-        if "h" in a.only:
+        if "i" in a.only:
             log("bench: export and evaluate")
-            export_bench.sec_h(a, a.work, row)
+            export_bench.sec_i(a, a.work, row)
     finally:
         for m in MOUNTS:
             if os.path.ismount(m):

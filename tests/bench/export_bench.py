@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""export_bench.py - section h of `make bench` (tests/bench/bench.py): the end of a run.
+"""export_bench.py - section i of `make bench` (tests/bench/bench.py): the end of a run.
 
   h  `patchfs export` of a 4-class float32 prediction of a resampled 155x240x240-class case,
      on one core (threads=1), vs the same steps in numpy/scipy (a torch-free reference of
@@ -143,7 +143,7 @@ def prepare(work, smoke):
     return ds, opts, ids, pred
 
 
-def sec_h(a, work, row):
+def sec_i(a, work, row):
     ds, opts, ids, pred = prepare(work, a.smoke)
     cid = ids[0]
     props = json.load(open(os.path.join(pred, cid + ".json")))
@@ -164,13 +164,13 @@ def sec_h(a, work, row):
         rrss.append(m)
     shape = "x".join(str(v) for v in props["shape"])
     src = "x".join(str(v) for v in props["shape_before_cropping"])
-    row("h", "export", "export 4-class float32 %s -> %s, 1 core, vs numpy/scipy" % (shape, src),
+    row("i", "export", "export 4-class float32 %s -> %s, 1 core, vs numpy/scipy" % (shape, src),
         statistics.median(pv), statistics.median(rv), "s", 0.1, higher=False)
     out_mib = np.prod(props["shape_before_cropping"]) / 2**20
     chan_mib = np.prod(props["shape_after_cropping_and_before_resampling"]) * 4 / 2**20
-    row("h", "export", "export peak RSS MiB vs output %.0f + one resampled channel %.0f MiB" % (
+    row("i", "export", "export peak RSS MiB vs output %.0f + one resampled channel %.0f MiB" % (
         out_mib, chan_mib), max(prss), out_mib + chan_mib, "MiB")
-    row("h", "export", "export peak RSS MiB vs the numpy/scipy reference's", max(prss),
+    row("i", "export", "export peak RSS MiB vs the numpy/scipy reference's", max(prss),
         max(rrss), "MiB")
     # evaluate: the exported cases against their labels
     for c in ids:
@@ -184,7 +184,7 @@ def sec_h(a, work, row):
         _, _, out = timed([PY, "-c", EVAL_REFERENCE, os.path.join(ds, "labelsTr"), outs, "1,2,3",
                            ",".join(ids)])
         nv.append(float(out))
-    row("h", "export", "evaluate %d cases, 3 labels, 1 core, vs numpy (nibabel + masks)" % len(ids),
+    row("i", "export", "evaluate %d cases, 3 labels, 1 core, vs numpy (nibabel + masks)" % len(ids),
         statistics.median(ev), statistics.median(nv), "s", 0.1, higher=False)
 
 
@@ -204,4 +204,4 @@ if __name__ == "__main__":
                                       else "NOT met"))
         print("%s %s %-70s %9.3f vs %9.3f %s  ratio %.3f%s" % (sec, ds, what, value, base, unit,
                                                                ratio, met), flush=True)
-    sec_h(a, a.work, row)
+    sec_i(a, a.work, row)

@@ -511,7 +511,7 @@ fi
 
 # ---------------------------------------------------------------- suites in their own files
 # Each prints "ok - ..." / "not ok - ..." / "skip - ..." lines; counted here.
-for suite in reliability concurrency perf_checks step_files examples check_gc regions export tiles python; do
+for suite in reliability concurrency perf_checks step_files examples check_gc regions export tiles python distributed; do
     f=tests/integration/$suite.sh
     want "$suite" && [ -f "$f" ] || continue
     mkdir -p "$T/$suite"

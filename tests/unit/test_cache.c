@@ -156,6 +156,9 @@ static void test_build_and_open(void **state)
         assert_string_equal(h->id, ids[i]);
         assert_int_equal(h->n_channels, 1);
         assert_int_equal(h->key, f->c.keys[i]);
+        /* labels -1..2 fit int8: one byte per voxel, as nnU-Net stores them */
+        assert_int_equal(h->seg_bytes, 1);
+        assert_true(h->meta_off - h->seg_off < (uint64_t)CV + 64);
         for (int d = 0; d < 3; d++) {
             assert_int_equal(h->shape[d], shape[d]);
             assert_int_equal(h->orig_shape[d], orig[d]);
@@ -170,7 +173,7 @@ static void test_build_and_open(void **state)
                     size_t k = (size_t)((z * CY + y) * CX + x);
                     float want = (float)image_value(i, x + 2, y + 1, z + 2);
                     assert_true(pf_case_map_get(cs)->image[k] == want);
-                    assert_int_equal(pf_case_map_get(cs)->seg[k], expected_seg(i, z, y, x));
+                    assert_int_equal(pf_seg_at(pf_case_map_get(cs), k), expected_seg(i, z, y, x));
                     sum += pf_case_map_get(cs)->image[k];
                 }
         assert_true(fabs(h->stats[0].mean - sum / CV) < 1e-9);
@@ -461,6 +464,46 @@ static void test_keep_budget(void **state)
     pf_case_keep_budget(0);
 }
 
+/* Temporaries are NAME.tmp.HOST.PID.XXXXXX: only this host's, with a dead PID, are removable;
+ * another host's never (its PID cannot be checked here); a host-less older name is left to
+ * gc when its PID is dead here. The template names this host and this process. */
+static void test_temporary_names(void **state)
+{
+    char host[256] = "", tag[256], name[600], tmpl[700];
+    size_t k = 0;
+    (void)state;
+    assert_int_equal(gethostname(host, sizeof host - 1), 0);
+    for (const char *c = host; *c; c++) /* the rule the names follow: [A-Za-z0-9-], else _ */
+        tag[k++] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                           (*c >= '0' && *c <= '9') || *c == '-' ? *c : '_';
+    tag[k] = '\0';
+    assert_int_equal(pf_cache_temp_template("/c/case_000.1.2.pfcase", tmpl, sizeof tmpl), 0);
+    snprintf(name, sizeof name, "/c/case_000.1.2.pfcase.tmp.%s.%d.XXXXXX", tag, (int)getpid());
+    assert_string_equal(tmpl, name);
+    /* this host: dead PID removable, live (ours) kept */
+    snprintf(name, sizeof name, "case_000.1.2.pfcase.tmp.%s.2147483646.AbCdEf", tag);
+    assert_int_equal(pf_cache_temporary_state(name), PF_TEMP_DEAD);
+    snprintf(name, sizeof name, "case_000.1.2.pfcase.tmp.%s.%d.AbCdEf", tag, (int)getpid());
+    assert_int_equal(pf_cache_temporary_state(name), PF_TEMP_KEEP);
+    /* another host: kept, dead PID or live */
+    snprintf(name, sizeof name, "case_000.1.2.pfcase.tmp.%sx.2147483646.AbCdEf", tag);
+    assert_int_equal(pf_cache_temporary_state(name), PF_TEMP_KEEP);
+    assert_int_equal(pf_cache_temporary_state("a.pffp.tmp.node-17.2147483646.AbCdEf"),
+                     strcmp(tag, "node-17") ? PF_TEMP_KEEP : PF_TEMP_DEAD);
+    /* an id holding ".tmp." parses from the last one */
+    snprintf(name, sizeof name, "x.tmp.y.1.2.pfcase.tmp.%s.2147483646.AbCdEf", tag);
+    assert_int_equal(pf_cache_temporary_state(name), PF_TEMP_DEAD);
+    /* format 2's host-less names */
+    assert_int_equal(pf_cache_temporary_state("case_000.1.2.pfcase.tmp.2147483646.AbCdEf"),
+                     PF_TEMP_LEGACY_DEAD);
+    snprintf(name, sizeof name, "case_000.1.2.pfcase.tmp.%d.AbCdEf", (int)getpid());
+    assert_int_equal(pf_cache_temporary_state(name), PF_TEMP_KEEP);
+    /* not temporaries */
+    assert_int_equal(pf_cache_temporary_state("case_000.1.2.pfcase"), PF_TEMP_NONE);
+    assert_int_equal(pf_cache_temporary_state("case_000.tmp"), PF_TEMP_NONE);
+    assert_int_equal(pf_cache_temporary_state("a.tmp.h.1.X.extra"), PF_TEMP_NONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +515,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_header_and_meta_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uncreatable_cache_dir, setup, teardown),
+        cmocka_unit_test(test_temporary_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

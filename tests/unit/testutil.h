@@ -259,7 +259,7 @@ static inline void tu_case_init(pf_case *c, int64_t Z, int64_t Y, int64_t X, int
     c->hdr.shape[2] = X;
     c->hdr.n_channels = (uint32_t)nch;
     m->image = im;
-    m->seg = sg;
+    m->seg16 = sg;
     m->slot = -1;
     c->map = m;
     if (image)
@@ -302,14 +302,15 @@ static inline const float *tu_case_image(const pf_case *c)
 
 static inline const int16_t *tu_case_seg(const pf_case *c)
 {
-    return pf_case_map_get(c)->seg;
+    return pf_case_map_get(c)->seg16;
 }
 
 static inline void tu_case_free(pf_case *c)
 {
     pf_case_map *m = c->map;
     free((void *)m->image);
-    free((void *)m->seg);
+    free((void *)m->seg16);
+    free((void *)m->seg8);
     free((void *)m->locs);
     free(m);
     free((void *)c->classes);
