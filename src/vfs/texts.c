@@ -184,7 +184,7 @@ static void shape_text(const pf_ctx *ctx, uint32_t slot, char *buf, size_t cap)
 char *pf_text_readme(const pf_ctx *ctx)
 {
     char *s, fold[16], patch[64], shard[64] = "", dshape[96], sshape[96], given[1024], ds[64] = "";
-    char geometry[256], segdesc[160];
+    char geometry[256], segdesc[160], test[128] = "";
     const char *axes = ctx->opt.patch_2d ? "(B, C, Y, X)" : "(B, C, Z, Y, X)";
     const pf_geometry *g = &ctx->geom;
     int r;
@@ -214,6 +214,9 @@ char *pf_text_readme(const pf_ctx *ctx)
         snprintf(given, sizeof given, "none (the defaults)");
     if (ctx->n_ds > 1)
         snprintf(ds, sizeof ds, ", seg_ds1..%d.npy (deep supervision)", ctx->n_ds - 1);
+    if (ctx->test_ds.n_cases)
+        snprintf(test, sizeof test, "  test/ID/{data.npy,properties.json,preview.png,tiles.json,"
+                 "tiles/}  images to predict (%d)\n", ctx->test_ds.n_cases);
     shape_text(ctx, 0, dshape, sizeof dshape);
     shape_text(ctx, 1, sshape, sizeof sshape);
     if (ctx->ds.n_regions)
@@ -235,15 +238,19 @@ char *pf_text_readme(const pf_ctx *ctx)
         "  content options set: %s\n"
         "  tree:    steps=%u val_steps=%u epochs=%u\n"
         "\n"
-        "  train/epoch_E/step_S/data.npy   float32 %s  image patches %s\n"
+        "  train/epoch_E/step_S/data.npy   %s %s  image patches %s\n"
         "  train/epoch_E/step_S/seg.npy    int16   %s  %s\n"
         "  train/epoch_E/step_S/           also meta.json (case, forced flag, class, voxel, box and\n"
-        "                                  augmentation per position), preview.png%s\n"
+        "                                  augmentation per position), preview.png%s,\n"
+        "                                  batch.npz (the step's arrays in one stored zip)\n"
         "  train/epoch_E/step_S/sample_K/  data.npy, seg.npy, image.nii.gz, label.nii.gz of one\n"
         "                                  position\n"
         "  train/epoch_E/summary.json      draws per case and class over the epoch\n"
         "  val/epoch_E/step_S/...          the same over the fold's %d validation cases\n"
         "  cases/ID/{data.npy,seg.npy,properties.json,preview.png}  whole preprocessed cases (%d)\n"
+        "  cases/ID/tiles.json, tiles/T/data.npy  nnU-Net's sliding-window tiles of a case\n"
+        "%s"
+        "  gaussian.npy                    the tiles' importance map (nnU-Net's Gaussian)\n"
         "  plans.json                      nnU-Net's plan (nnUNetPlans.json)\n"
         "  splits.json                     train/val case lists of the fold (%s)\n"
         "  patchfs.json                    options, normalisation, dataset fingerprint\n"
@@ -257,8 +264,8 @@ char *pf_text_readme(const pf_ctx *ctx)
         PATCHFS_VERSION, ctx->ds.name, PF_FORMAT_VERSION, geometry,
         (unsigned long long)ctx->opt.seed, patch, ctx->opt.batch, ctx->opt.oversample_text, fold,
         pf_policy_name(ctx->opt.policy), shard, given, ctx->opt.steps, ctx->opt.val_steps,
-        ctx->opt.epochs, dshape, axes, sshape, segdesc, ds, ctx->split.n_val, ctx->ds.n_cases,
-        ctx->split.source);
+        ctx->opt.epochs, ctx->opt.data_f16 ? "float16" : "float32", dshape, axes, sshape,
+        segdesc, ds, ctx->split.n_val, ctx->ds.n_cases, test, ctx->split.source);
     return r < 0 ? NULL : s;
 }
 

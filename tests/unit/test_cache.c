@@ -447,7 +447,7 @@ static void test_keep_budget(void **state)
         const pf_case *c = &f->c.cases[i];
         const size_t nv = (size_t)(c->hdr.shape[0] * c->hdr.shape[1] * c->hdr.shape[2]);
         for (size_t k = 0; k < nv; k += 256)
-            sink += m[i]->image[k] + m[i]->seg[k];
+            sink += m[i]->image[k] + pf_seg_at(m[i], k);
         pf_case_release(c, m[i], PF_PART_ALL, 0, c->hdr.shape[0], 0, c->hdr.shape[1]);
     }
     (void)sink;
