@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bufpool.h"
+#include "half.h"
 #include "render.h"
 #include "textbuf.h"
 
@@ -104,7 +105,7 @@ int pf_size_tile(pf_ctx *ctx, const pf_node *n, uint64_t *size, pf_error *err)
     int nd = tile_shape(ctx, shape);
     (void)n;
     (void)err;
-    *size = pf_npy_file_size(PF_DT_F4, nd, shape);
+    *size = pf_npy_file_size(pf_render_data_dtype(ctx), nd, shape);
     return 0;
 }
 
@@ -113,18 +114,33 @@ int pf_make_tile(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_erro
     pf_tiling t;
     int64_t shape[4], start[3];
     int nd = tile_shape(ctx, shape);
-    size_t hdr;
-    char *out = pf_render_alloc_npy(PF_DT_F4, nd, shape, len, &hdr, err);
+    const pf_dtype dt = pf_render_data_dtype(ctx);
+    size_t hdr, nv = 1;
+    char *out = pf_render_alloc_npy(dt, nd, shape, len, &hdr, err);
+    float *img;
     if (!out)
         return -1;
+    for (int d = 0; d < nd; d++)
+        nv *= (size_t)shape[d];
+    /* dtype=float16: read in float32, then rounded as data.npy is */
+    img = dt == PF_DT_F2 ? pf_pool_alloc(nv * sizeof *img) : (float *)(out + hdr);
+    if (!img) {
+        pf_pool_release(out);
+        return pf_fail(err, ENOMEM, "out of memory");
+    }
     pf_case_tiling(ctx, n->split, n->case_idx, &t);
     pf_tiling_start(&t, n->tile, start);
     for (int d = 0; d < 3; d++)
         start[d] -= t.pad_before[d]; /* padded -> case coordinates */
-    if (pf_render_read_case(ctx, n->split, (int)n->case_idx, start, t.patch,
-                            (float *)(out + hdr), NULL, err)) {
+    if (pf_render_read_case(ctx, n->split, (int)n->case_idx, start, t.patch, img, NULL, err)) {
+        if (dt == PF_DT_F2)
+            pf_pool_release(img);
         pf_pool_release(out);
         return -1;
+    }
+    if (dt == PF_DT_F2) {
+        pf_half_from_floats((uint16_t *)(out + hdr), img, nv);
+        pf_pool_release(img);
     }
     *buf = out;
     return 0;

@@ -12,7 +12,7 @@ WHAT is one of:
           numpy's nearest downsampling of seg.npy (nnU-Net's rule, written here)
   odirect every array of two steps read with O_DIRECT into page-aligned buffers equals
           `patchfs get`; mmap of the same files through another open keeps working
-  half    with dtype=float16: data.npy of steps, samples and a case equal numpy's
+  half    with dtype=float16: data.npy of steps, samples, a case and a tile equal numpy's
           astype(float16) of the float32 files of a mount without the option (OPTS names
           the float32 mount's options; MOUNT is the float16 mount, the float32 one is MOUNT.f32)
 """
@@ -123,7 +123,9 @@ def check_half(pf, ds, mnt, opts):
     f32 = mnt + ".f32"
     paths = ["train/epoch_0/step_0/data.npy", "train/epoch_3/step_2/data.npy",
              "val/epoch_0/step_0/data.npy", "train/epoch_1/step_1/sample_0/data.npy"]
-    paths.append("cases/" + sorted(os.listdir(os.path.join(f32, "cases")))[0] + "/data.npy")
+    case = sorted(os.listdir(os.path.join(f32, "cases")))[0]
+    paths.append("cases/" + case + "/data.npy")
+    paths.append("cases/" + case + "/tiles/0/data.npy")  # tiles follow dtype= too
     for p in paths:
         a = np.load(os.path.join(f32, p))
         h = np.load(os.path.join(mnt, p))
@@ -134,7 +136,7 @@ def check_half(pf, ds, mnt, opts):
         assert read(os.path.join(mnt, p)) == get(pf, ds, p, opts + ",dtype=float16"), p
         assert os.stat(os.path.join(mnt, p)).st_size == len(read(os.path.join(mnt, p))), p
     # seg and the rest unchanged
-    for p in ["train/epoch_0/step_0/seg.npy"]:
+    for p in ["train/epoch_0/step_0/seg.npy", "gaussian.npy"]:
         assert read(os.path.join(f32, p)) == read(os.path.join(mnt, p)), p
     print("%d float16 arrays equal numpy's astype(float16) of the float32 files" % len(paths))
 

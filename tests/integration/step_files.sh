@@ -10,7 +10,7 @@
 #     made: reading seg.npy and all seg_dsK.npy of a step renders the seg once), and equal
 #     numpy's nearest downsampling of seg.npy;
 #   * O_DIRECT reads into aligned buffers give `patchfs get`'s bytes (plain and augmented);
-#   * dtype=float16: data.npy equals numpy's astype(float16) of the float32 file.
+#   * dtype=float16: data.npy (steps, samples, cases, tiles) equals numpy's astype(float16) of the float32 file.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
