@@ -14,8 +14,8 @@ it on the source images (nnUNetTrainer.perform_actual_validation). On a mount th
    `patchfs evaluate DATASET out/` (nnU-Net's out/summary.json), with the options the mount
    was made with, so that both read the same cache entries the mount served.
 
-The functions take a `predict` callable (a (1, C, *patch) tensor to (K, *patch) logits), so a
-test can run them with a network of its own (tests/integration/examples.sh).
+sliding_window takes a `predict` callable (a (1, C, *patch) tensor to (K, *patch) logits), so
+a test can run it with a network of its own (tests/integration/final_validation_check.py).
 """
 import itertools
 import json
@@ -165,9 +165,10 @@ def validate_fold(tree, net, n_classes, out_dir, binary, options, mirror=True, s
     pred_dir, nii_dir = os.path.join(out_dir, "pred"), os.path.join(out_dir, "out")
     os.makedirs(pred_dir, exist_ok=True)
     os.makedirs(nii_dir, exist_ok=True)
+    mirroring = "on (%d predictions per tile)" % len(flips(gaussian.ndim + 2, True)) if mirror else "off"
     print(f"final validation: {len(cases)} case(s) of fold {tree.options.get('fold')}, "
-          f"mirroring {'on (%d predictions per tile)' % len(flips(gaussian.ndim + 2, True)) if mirror else 'off'}, "
-          f"tiles from {'tiles/T/data.npy' if source == 'files' else 'data.npy sliced'}", flush=True)
+          f"mirroring {mirroring}, tiles from "
+          f"{'tiles/T/data.npy' if source == 'files' else 'data.npy sliced'}", flush=True)
     for case in cases:
         t0 = time.time()
         on_tile = None

@@ -221,7 +221,12 @@ def dataset_shape(tree):
 def load_for_validation(a, tree):
     """The network of a checkpoint, for --validate-only; a checkpoint from a mount serving
     other cases (another fold, plan or preprocessing) is validated with a warning naming it."""
-    ck = torch.load(a.validate_only, map_location=a.device)
+    try:
+        ck = torch.load(a.validate_only, map_location=a.device)
+    except (OSError, RuntimeError, EOFError) as e:
+        sys.exit(f"{a.validate_only}: cannot load the checkpoint: {e}")
+    if not isinstance(ck, dict) or "model" not in ck:
+        sys.exit(f"{a.validate_only}: not a checkpoint of this script (no 'model')")
     channels, classes = dataset_shape(tree)
     net = ck.get("net", {"base": a.base, "levels": a.levels})
     model = UNet3D(channels, classes, net["base"], net["levels"]).to(a.device)
