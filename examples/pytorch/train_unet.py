@@ -223,8 +223,8 @@ def load_for_validation(a, tree):
     other cases (another fold, plan or preprocessing) is validated with a warning naming it."""
     try:
         ck = torch.load(a.validate_only, map_location=a.device)
-    except (OSError, RuntimeError, EOFError) as e:
-        sys.exit(f"{a.validate_only}: cannot load the checkpoint: {e}")
+    except Exception as e:  # a missing file, or anything torch.load fails to unpickle
+        sys.exit(f"{a.validate_only}: cannot load the checkpoint: {type(e).__name__}: {e}")
     if not isinstance(ck, dict) or "model" not in ck:
         sys.exit(f"{a.validate_only}: not a checkpoint of this script (no 'model')")
     channels, classes = dataset_shape(tree)
