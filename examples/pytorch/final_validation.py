@@ -5,9 +5,9 @@ it on the source images (nnUNetTrainer.perform_actual_validation). On a mount th
 
 1. per case, the sliding window (docs/inference.md): each tile of cases/ID/tiles.json, read
    from cases/ID/tiles/T/data.npy (or cut from cases/ID/data.npy padded as tiles.json says),
-   predicted with mirroring test-time augmentation (the network's logits for the tile and for
-   its flips over every non-empty set of spatial axes, flipped back and averaged: 8
-   predictions for a 3D patch), weighted by the mount's gaussian.npy and summed; the sum is
+   predicted with mirroring test-time augmentation when the network was trained on mirrored
+   batches (the network's logits for the tile and for its flips over every non-empty set of
+   spatial axes, flipped back and averaged: 8 predictions for a 3D patch), weighted by the mount's gaussian.npy and summed; the sum is
    divided by the summed weights and the padding cut off: pred/ID.npy, (K, Z, Y, X) float32
    logits on the grid of cases/ID/data.npy;
 2. `patchfs export DATASET pred/ out/` (back to the source geometry: out/ID.nii.gz) and
@@ -31,6 +31,17 @@ import torch
 #: evaluate read from the cache. The others (seed, patch, batch, sampler, aug, ...) shape the
 #: training batches only. The plan goes as the mount's own plans.json (plans=, gpu_mem=).
 CASE_OPTIONS = ("configuration", "spacing", "normalize", "crop", "fold")
+
+
+def trained_with_mirroring(options):
+    """Whether batches served with these options (patchfs.json's) were mirrored: aug=nnunet
+    with a mirror probability above 0 (nnU-Net's MirrorTransform over every spatial axis).
+    nnU-Net mirrors at inference only over the axes its training mirrored
+    (inference_allowed_mirroring_axes): a network that never saw flipped images predicts them
+    badly, and averaging in those predictions ruins the result."""
+    aug = options.get("aug")
+    return isinstance(aug, dict) and aug.get("policy") == "nnunet" and \
+        float(aug.get("p", {}).get("mirror", 0)) > 0
 
 
 def flips(ndim, mirror):
@@ -152,7 +163,7 @@ def run_patchfs(argv):
 
 
 def validate_fold(tree, net, n_classes, out_dir, binary, options, mirror=True, source="files",
-                  device="cpu", dump_tiles=None, per_forward=8):
+                  device="cpu", dump_tiles=None, per_forward=8, mirror_why=None):
     """Predict every validation case of the mount's fold, export, evaluate; returns the
     summary (nnU-Net's summary.json as a dict). Exits with patchfs's message when export or
     evaluate fail."""
@@ -166,6 +177,8 @@ def validate_fold(tree, net, n_classes, out_dir, binary, options, mirror=True, s
     os.makedirs(pred_dir, exist_ok=True)
     os.makedirs(nii_dir, exist_ok=True)
     mirroring = "on (%d predictions per tile)" % len(flips(gaussian.ndim + 2, True)) if mirror else "off"
+    if mirror_why:
+        mirroring += " (%s)" % mirror_why
     print(f"final validation: {len(cases)} case(s) of fold {tree.options.get('fold')}, "
           f"mirroring {mirroring}, tiles from "
           f"{'tiles/T/data.npy' if source == 'files' else 'data.npy sliced'}", flush=True)

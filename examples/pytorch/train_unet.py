@@ -165,7 +165,10 @@ def main():
     v.add_argument("--validate-only", metavar="CKPT", help="no training: the final validation of a checkpoint")
     v.add_argument("--val-dir", default="validation",
                    help="its output: VAL_DIR/pred/ID.npy, VAL_DIR/out/ID.nii.gz and summary.json (default ./validation)")
-    v.add_argument("--no-mirror", action="store_true", help="no mirroring test-time augmentation")
+    v.add_argument("--mirror", choices=("auto", "on", "off"), default="auto",
+                   help="mirroring test-time augmentation (8 flips per tile); auto (default): on when "
+                        "the training batches were mirrored (aug=nnunet), as nnU-Net")
+    v.add_argument("--no-mirror", dest="mirror", action="store_const", const="off", help="--mirror off")
     v.add_argument("--mirror-batch", type=int, default=8, metavar="N",
                    help="mirrored copies of a tile per forward pass (default 8: all, one batch; "
                         "1: one by one as nnU-Net, less memory)")
@@ -194,9 +197,9 @@ def main():
                 sys.exit(str(e))
             binary = tree.argv[0]
         if a.validate_only:
-            model, classes = load_for_validation(a, tree)
+            model, classes, trained_on = load_for_validation(a, tree)
         else:
-            model, classes = train(a, tree)
+            (model, classes), trained_on = train(a, tree), tree.options
             if model is None or a.no_final_validation:
                 return
         try:
@@ -204,9 +207,14 @@ def main():
         except patchfs.Error as e:
             sys.exit("final validation: %s" % e)
         model.eval()
+        mirror, why = a.mirror == "on", "--mirror %s" % a.mirror
+        if a.mirror == "auto":
+            mirror = final_validation.trained_with_mirroring(trained_on)
+            why = "trained on mirrored batches, aug=nnunet" if mirror else \
+                "trained without mirroring: no aug=nnunet; --mirror on forces it"
         final_validation.validate_fold(tree, model, classes, a.val_dir, binary,
                                        final_validation.export_options(tree, given),
-                                       mirror=not a.no_mirror, source=a.tile_source,
+                                       mirror=mirror, mirror_why=why, source=a.tile_source,
                                        device=a.device, dump_tiles=a.dump_tiles,
                                        per_forward=max(1, a.mirror_batch))
 
@@ -244,7 +252,9 @@ def load_for_validation(a, tree):
             print(f"warning: {a.validate_only} was trained on other cases: {d}", flush=True)
     print(f"{a.validate_only}: U-Net (--base {net['base']} --levels {net['levels']}) trained to "
           f"epoch {ck.get('data', {}).get('epoch', '?')} step {ck.get('data', {}).get('step', '?')}", flush=True)
-    return model, classes
+    # the options of the mount it was trained on (its aug decides the mirroring)
+    trained_on = saved["options"] if saved else tree.options
+    return model, classes, trained_on
 
 
 def parse_options(text):

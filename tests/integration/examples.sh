@@ -265,7 +265,7 @@ TORCH_CHECKS=("pytorch: training runs (2 epochs x 20 steps, 2 workers)" "pytorch
     "pytorch: --start-epoch 1 --start-step 5: the same batches"
     "pytorch: --resume on a mount with other content options (aug=nnunet) is refused, naming aug"
     "pytorch: given the dataset folder, it mounts it itself (patchfs.Mount), trains and leaves no mount"
-    "pytorch: final validation after the last epoch (resumed run): summary.json of every validation case, no cache rebuilt"
+    "pytorch: final validation after the last epoch (resumed run; no aug: no mirroring): summary.json of every validation case, no cache rebuilt"
     "pytorch: final validation of the dataset-folder run: export with the Mount's cache, no rebuild"
     "pytorch: --validate-only on a mount with a small patch: summary.json of every validation case"
     "pytorch: exported NIfTIs have the source's shape and affine (nibabel)"
@@ -383,15 +383,17 @@ PY
             grep -q '^final validation: foreground mean Dice' "$1" && ! grep -q 'rebuilt\|: preparing ' "$1" &&
                 "$PY" "$FV" summary "$P" "$DS" "$2" "$1"
         }
-        check "${TORCH_CHECKS[8]}" fv_ran "$T/c.out" "$T/val_c"
+        fv_ran_unmirrored() { fv_ran "$@" && grep -q 'mirroring off (trained without mirroring' "$1"; }
+        check "${TORCH_CHECKS[8]}" fv_ran_unmirrored "$T/c.out" "$T/val_c"
         check "${TORCH_CHECKS[9]}" fv_ran "$T/f.out" "$T/val_f"
         # a mount with a small patch: several tiles per case, z padded (the Hippocampus validation
         # cases have 35 and 38 slices); the same cache
         PV=$T/mnt_torch_tiles
         if pf_mount "$DS" "$PV" "seed=7,patch=40x32x24,cache=$T/cache"; then
             VAL=(examples/pytorch/train_unet.py "$PV" --validate-only "$T/b.pt" --cache "$T/cache" --threads 1)
-            timeout 600 "$PY" "${VAL[@]}" --val-dir "$T/val_v" --dump-tiles "$T/tiles_v" > "$T/v.out" 2>&1
-            timeout 600 "$PY" "${VAL[@]}" --val-dir "$T/val_w" --tile-source slice > "$T/w.out" 2>&1
+            # b.pt was trained without aug=nnunet: mirroring is off unless forced
+            timeout 600 "$PY" "${VAL[@]}" --val-dir "$T/val_v" --dump-tiles "$T/tiles_v" --mirror on > "$T/v.out" 2>&1
+            timeout 600 "$PY" "${VAL[@]}" --val-dir "$T/val_w" --tile-source slice --mirror on > "$T/w.out" 2>&1
             timeout 600 "$PY" "${VAL[@]}" --val-dir "$T/val_x" --dump-tiles "$T/tiles_x" --no-mirror > "$T/x.out" 2>&1
             check "${TORCH_CHECKS[10]}" bash -c "cat '$T/v.out'; [ \$(grep -c 'logits in' '$T/v.out') -ge 1 ] &&
                 ! grep -q 'rebuilt\|: preparing ' '$T/v.out' && '$PY' '$FV' summary '$PV' '$DS' '$T/val_v' '$T/v.out'"
