@@ -5,6 +5,7 @@
     python3 train_unet.py /mnt/p                        # a mount made by hand (or a copy of one)
     python3 train_unet.py /mnt/p --epochs 4 --checkpoint run.pt --stop-after 300
     python3 train_unet.py /mnt/p --epochs 4 --checkpoint run.pt --resume run.pt   # continues at (1, 50)
+    python3 train_unet.py /mnt/p --validate-only run.pt                          # the final validation alone
 
 Given a dataset folder, it mounts it with the patchfs package (patchfs.Mount, on a temporary
 folder, unmounted at the end, also on Ctrl-C or an error); given a mount, it reads it. Batches
@@ -22,6 +23,11 @@ the fingerprints of the two mounts and names the options that differ).
 
 --log FILE writes one JSON line per batch consumed: split, epoch, step, loss and the SHA-256
 digest of the batch (data bytes + seg bytes) as the model received it.
+
+After the last epoch comes nnU-Net's final validation (final_validation.py): every validation
+case of the fold predicted whole from the mount's sliding-window tiles, Gaussian-weighted,
+with mirroring; VAL_DIR/pred/ID.npy exported to the source geometry (VAL_DIR/out/ID.nii.gz)
+and scored (VAL_DIR/out/summary.json) by patchfs export and patchfs evaluate.
 """
 import argparse
 import contextlib
@@ -42,7 +48,10 @@ try:
 except ImportError:  # not installed: the package of this checkout
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
     import patchfs
+from patchfs.mount import find_binary  # noqa: E402
 from patchfs.torch import DEFAULT_WORKERS, StepDataset  # noqa: E402
+
+import final_validation  # noqa: E402  (beside this file: python puts its folder on sys.path)
 
 
 # ---------------------------------------------------------------- model
@@ -151,6 +160,24 @@ def main():
                          "background as nnU-Net's RemoveLabelTransform(-1, 0) does")
     ap.add_argument("--log", metavar="FILE", help="JSON lines: split, epoch, step, loss, digest per batch")
     ap.add_argument("--print-every", type=int, default=25, help="print the mean loss every N steps")
+    v = ap.add_argument_group("final validation (after the last epoch, as nnU-Net)")
+    v.add_argument("--no-final-validation", action="store_true", help="skip it")
+    v.add_argument("--validate-only", metavar="CKPT", help="no training: the final validation of a checkpoint")
+    v.add_argument("--val-dir", default="validation",
+                   help="its output: VAL_DIR/pred/ID.npy, VAL_DIR/out/ID.nii.gz and summary.json (default ./validation)")
+    v.add_argument("--mirror", choices=("auto", "on", "off"), default="auto",
+                   help="mirroring test-time augmentation (8 flips per tile); auto (default): on when "
+                        "the training batches were mirrored (aug=nnunet), as nnU-Net")
+    v.add_argument("--no-mirror", dest="mirror", action="store_const", const="off", help="--mirror off")
+    v.add_argument("--mirror-batch", type=int, default=8, metavar="N",
+                   help="mirrored copies of a tile per forward pass (default 8: all, one batch; "
+                        "1: one by one as nnU-Net, less memory)")
+    v.add_argument("--tile-source", choices=("files", "slice"), default="files",
+                   help="tiles read from cases/ID/tiles/T/data.npy (default) or cut from cases/ID/data.npy")
+    v.add_argument("--dump-tiles", metavar="DIR", help="also save each tile's logits as DIR/ID/T.npy")
+    v.add_argument("--cache", metavar="DIR",
+                   help="the cache= of a mount made by hand, for patchfs export and evaluate "
+                        "(a mount the script makes: its -o cache=)")
     a = ap.parse_args()
 
     torch.set_num_threads(max(1, a.threads))
@@ -159,13 +186,75 @@ def main():
         if os.path.exists(os.path.join(a.source, "patchfs.json")):
             if a.options:
                 sys.exit("-o is for a dataset folder: %s is a mount already" % a.source)
-            tree = patchfs.Tree(a.source)
+            tree, given, binary = patchfs.Tree(a.source), {"cache": a.cache}, None
         else:
+            given = parse_options(a.options)
+            if a.cache:
+                given["cache"] = a.cache
             try:
-                tree = stack.enter_context(patchfs.Mount(a.source, **parse_options(a.options)))
+                tree = stack.enter_context(patchfs.Mount(a.source, **given))
             except patchfs.Error as e:
                 sys.exit(str(e))
-        train(a, tree)
+            binary = tree.argv[0]
+        if a.validate_only:
+            model, classes, trained_on = load_for_validation(a, tree)
+        else:
+            (model, classes), trained_on = train(a, tree), tree.options
+            if model is None or a.no_final_validation:
+                return
+        try:
+            binary = binary or find_binary()
+        except patchfs.Error as e:
+            sys.exit("final validation: %s" % e)
+        model.eval()
+        mirror, why = a.mirror == "on", "--mirror %s" % a.mirror
+        if a.mirror == "auto":
+            mirror = final_validation.trained_with_mirroring(trained_on)
+            why = "trained on mirrored batches, aug=nnunet" if mirror else \
+                "trained without mirroring: no aug=nnunet; --mirror on forces it"
+        final_validation.validate_fold(tree, model, classes, a.val_dir, binary,
+                                       final_validation.export_options(tree, given),
+                                       mirror=mirror, mirror_why=why, source=a.tile_source,
+                                       device=a.device, dump_tiles=a.dump_tiles,
+                                       per_forward=max(1, a.mirror_batch))
+
+
+def dataset_shape(tree):
+    """(input channels, classes) of the mount's dataset: one class per label value."""
+    info = tree.info
+    labels = [v for k, v in info["dataset"]["labels"].items() if isinstance(v, int) and k != "ignore"]
+    return len(info["dataset"]["channels"]), max(labels) + 1
+
+
+def load_for_validation(a, tree):
+    """The network of a checkpoint, for --validate-only; a checkpoint from a mount serving
+    other cases (another fold, plan or preprocessing) is validated with a warning naming it."""
+    try:
+        ck = torch.load(a.validate_only, map_location=a.device)
+    except Exception as e:  # a missing file, or anything torch.load fails to unpickle
+        sys.exit(f"{a.validate_only}: cannot load the checkpoint: {type(e).__name__}: {e}")
+    if not isinstance(ck, dict) or "model" not in ck:
+        sys.exit(f"{a.validate_only}: not a checkpoint of this script (no 'model')")
+    channels, classes = dataset_shape(tree)
+    net = ck.get("net", {"base": a.base, "levels": a.levels})
+    model = UNet3D(channels, classes, net["base"], net["levels"]).to(a.device)
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        sys.exit(f"{a.validate_only}: not a network for this dataset's {channels} channel(s) and "
+                 f"{classes} classes with --base {net['base']} --levels {net['levels']}: {e}")
+    saved = ck.get("data", {}).get("content")
+    if saved:
+        cases = tuple("option %s:" % k for k in final_validation.CASE_OPTIONS) + (
+            "dataset fingerprint", "plans.json", "splits.json")
+        diffs = [d for d in patchfs.tree.content_differences(saved, tree.content) if d.startswith(cases)]
+        for d in diffs:
+            print(f"warning: {a.validate_only} was trained on other cases: {d}", flush=True)
+    print(f"{a.validate_only}: U-Net (--base {net['base']} --levels {net['levels']}) trained to "
+          f"epoch {ck.get('data', {}).get('epoch', '?')} step {ck.get('data', {}).get('step', '?')}", flush=True)
+    # the options of the mount it was trained on (its aug decides the mirroring)
+    trained_on = saved["options"] if saved else tree.options
+    return model, classes, trained_on
 
 
 def parse_options(text):
@@ -188,16 +277,14 @@ def train(a, tree):
     info, opts = tree.info, tree.options
     steps = a.steps or opts["steps"]
     val_steps = opts["val_steps"] if a.val_steps is None else a.val_steps
-    labels = [v for k, v in info["dataset"]["labels"].items() if isinstance(v, int) and k != "ignore"]
-    classes = max(labels) + 1
-    channels = len(info["dataset"]["channels"])
+    channels, classes = dataset_shape(tree)
 
     model = UNet3D(channels, classes, a.base, a.levels).to(a.device)
     optim = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.99, nesterov=True, weight_decay=3e-5)
     if a.start_epoch >= a.epochs:
         print(f"nothing to train: epoch {a.start_epoch} is not below --epochs {a.epochs} (epochs are "
               f"numbered from 0; --epochs is one past the last)", flush=True)
-        return
+        return None, classes
     batches = StepDataset(tree, "train", epochs=a.epochs, start=(a.start_epoch, a.start_step), steps=steps)
     if a.resume:
         ck = torch.load(a.resume, map_location=a.device)
@@ -212,7 +299,8 @@ def train(a, tree):
     def save():
         if a.checkpoint:
             torch.save({"model": model.state_dict(), "optimizer": optim.state_dict(),
-                        "data": batches.state_dict()}, a.checkpoint + ".tmp")
+                        "data": batches.state_dict(), "net": {"base": a.base, "levels": a.levels}},
+                       a.checkpoint + ".tmp")
             os.replace(a.checkpoint + ".tmp", a.checkpoint)
 
     log = open(a.log, "a") if a.log else None
@@ -232,8 +320,8 @@ def train(a, tree):
     if len(batches) == 0:
         print(f"nothing to train: the checkpoint is at epoch {epoch} step {step}, --epochs is {a.epochs}",
               flush=True)
-        return
-    done, window, t0 = 0, [], time.time()
+        return model, classes      # trained to the end: what is left is the final validation
+    done, window, t0, stopped = 0, [], time.time(), False
     lr_epoch = None
     for b in batches.loader(workers=a.workers):
         e, s = b["epoch"], b["step"]
@@ -266,10 +354,12 @@ def train(a, tree):
             save()
             nxt = batches.state_dict()
             print(f"stopped after {done} steps; next: epoch {nxt['epoch']} step {nxt['step']}", flush=True)
+            stopped = True
             break
     took = time.time() - t0
     print(f"done: {done} training steps in {took:.1f} s ({done / max(took, 1e-9):.2f} steps/s); "
           f"peak RSS {peak_rss_mb():.0f} MB (training process)", flush=True)
+    return (None if stopped else model), classes
 
 
 @torch.no_grad()

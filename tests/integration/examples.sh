@@ -18,6 +18,14 @@
 #     from there on, and so does a fresh start at --start-epoch 1 --start-step 5; --resume on a
 #     mount with other content options is refused, naming them; given the dataset folder, the
 #     example mounts it itself (patchfs.Mount) and leaves no mount behind;
+#     its final validation (tests/integration/final_validation_check.py): after the resumed
+#     run's last epoch and after the dataset-folder run, summary.json lists every validation
+#     case and export rebuilt nothing; --validate-only of a checkpoint on a mount with a small
+#     patch (several tiles per case): the exported NIfTIs have the source labels' shape and
+#     affine, pred/ID.npy equals numpy's Gaussian-weighted average of the dumped per-tile
+#     logits, a tile's logits equal nnU-Net's 8-flip mean done one by one (or the plain output
+#     with --no-mirror), tiles cut from data.npy give the same prediction as the tile files,
+#     and stitching one-hot tiles of cases/ID/seg.npy gives seg.npy back;
 #   * numpy (examples/numpy/class_stats.py): its per-class table of an epoch equals an
 #     independent computation over `patchfs get` output (1-channel real and 2-channel data);
 #   * C (examples/c/npy_read.c): compiles without a warning under -Wall -Wextra -pedantic;
@@ -256,7 +264,16 @@ TORCH_CHECKS=("pytorch: training runs (2 epochs x 20 steps, 2 workers)" "pytorch
     "pytorch: stopped at epoch 1 step 5 and resumed from the checkpoint: the same batches"
     "pytorch: --start-epoch 1 --start-step 5: the same batches"
     "pytorch: --resume on a mount with other content options (aug=nnunet) is refused, naming aug"
-    "pytorch: given the dataset folder, it mounts it itself (patchfs.Mount), trains and leaves no mount")
+    "pytorch: given the dataset folder, it mounts it itself (patchfs.Mount), trains and leaves no mount"
+    "pytorch: final validation after the last epoch (resumed run; no aug: no mirroring): summary.json of every validation case, no cache rebuilt"
+    "pytorch: final validation of the dataset-folder run: export with the Mount's cache, no rebuild"
+    "pytorch: --validate-only on a mount with a small patch: summary.json of every validation case"
+    "pytorch: exported NIfTIs have the source's shape and affine (nibabel)"
+    "pytorch: pred/ID.npy equals numpy's Gaussian-weighted average of the dumped tile logits"
+    "pytorch: a tile's logits are nnU-Net's mean over 8 flips (one by one, here)"
+    "pytorch: --no-mirror: a tile's logits are the network's output"
+    "pytorch: --tile-source slice (data.npy cut by tiles.json) predicts the same as the tile files"
+    "pytorch: stitching one-hot tiles of cases/ID/seg.npy gives seg.npy back (argmax)")
 if ! "$PY" -c "import torch" >"$T/torch.err" 2>&1; then
     why=$(tail -1 "$T/torch.err")
     for c in "${TORCH_CHECKS[@]}"; do skip "$c (import torch failed: $why; install with 'make deps-examples')"; done
@@ -270,12 +287,14 @@ else
         POPTS="seed=7,patch=24x32x24,batch=2,cache=$T/cache"
     fi
     TRAIN=(examples/pytorch/train_unet.py "$P" --epochs 2 --steps 20 --val-steps 4 --print-every 10)
+    # the final validation finds the binary as the package does: $PATCHFS
+    export PATCHFS=$PF
     if ! pf_mount "$DS" "$P" "$POPTS"; then
         bad "pytorch: mounts"
         sed 's/^/    /' "$T/mount.err"
     else
         t0=$(date +%s)
-        timeout 600 "$PY" "${TRAIN[@]}" --workers 2 --log "$T/a.jsonl" > "$T/a.out" 2>&1
+        timeout 600 "$PY" "${TRAIN[@]}" --workers 2 --log "$T/a.jsonl" --no-final-validation > "$T/a.out" 2>&1
         rc=$?
         t1=$(date +%s)
         check "${TORCH_CHECKS[0]} on the $DSNAME, $((t1 - t0)) s" bash -c \
@@ -283,7 +302,9 @@ else
         # the run to compare with: 3 workers, stopped after 25 steps (epoch 1 step 5 is next)
         timeout 600 "$PY" "${TRAIN[@]}" --workers 3 --log "$T/b.jsonl" --checkpoint "$T/b.pt" --stop-after 25 > "$T/b.out" 2>&1
         # resumed from the checkpoint with 1 worker
-        timeout 600 "$PY" "${TRAIN[@]}" --workers 1 --log "$T/c.jsonl" --checkpoint "$T/b.pt" --resume "$T/b.pt" > "$T/c.out" 2>&1
+        # (it reaches the last epoch: the final validation follows)
+        timeout 600 "$PY" "${TRAIN[@]}" --workers 1 --log "$T/c.jsonl" --checkpoint "$T/b.pt" --resume "$T/b.pt" \
+            --val-dir "$T/val_c" --cache "$T/cache" > "$T/c.out" 2>&1
         # a fresh start at epoch 1 step 5 (no checkpoint), 5 steps
         timeout 600 "$PY" "${TRAIN[@]}" --workers 0 --log "$T/d.jsonl" --start-epoch 1 --start-step 5 --stop-after 5 > "$T/d.out" 2>&1
         "$PY" - "$T" "$P" <<'PY' > "$T/torch_checks.txt" 2>&1
@@ -349,12 +370,44 @@ PY
         fi
         # SOURCE a dataset folder: the example mounts it on a temporary folder under $T
         PATCHFS=$PF TMPDIR=$T timeout 600 "$PY" examples/pytorch/train_unet.py "$DS" -o "$POPTS" --epochs 1 --steps 3 \
-            --val-steps 1 --log "$T/f.jsonl" > "$T/f.out" 2>&1
+            --val-steps 1 --log "$T/f.jsonl" --val-dir "$T/val_f" > "$T/f.out" 2>&1
         rc=$?
         check "${TORCH_CHECKS[7]}" bash -c "cat '$T/f.out'; [ $rc = 0 ] && [ \$(grep -c '\"train\"' '$T/f.jsonl') = 3 ] &&
             [ \"\$(head -3 '$T/f.jsonl' | cut -d, -f1-3)\" = \"\$(grep '\"train\"' '$T/a.jsonl' | head -3 | cut -d, -f1-3)\" ] &&
             [ \"\$(head -3 '$T/f.jsonl' | sed 's/.*digest//')\" = \"\$(grep '\"train\"' '$T/a.jsonl' | head -3 | sed 's/.*digest//')\" ] &&
             ! grep -q ' $T/patchfs-' /proc/mounts && ! ls -d '$T'/patchfs-* 2>/dev/null"
+        # the final validation (examples/pytorch/final_validation.py)
+        FV=tests/integration/final_validation_check.py
+        fv_ran() {  # OUT VAL_DIR: the run validated, export found the cache as the mount left it
+            cat "$1"
+            grep -q '^final validation: foreground mean Dice' "$1" && ! grep -q 'rebuilt\|: preparing ' "$1" &&
+                "$PY" "$FV" summary "$P" "$DS" "$2" "$1"
+        }
+        fv_ran_unmirrored() { fv_ran "$@" && grep -q 'mirroring off (trained without mirroring' "$1"; }
+        check "${TORCH_CHECKS[8]}" fv_ran_unmirrored "$T/c.out" "$T/val_c"
+        check "${TORCH_CHECKS[9]}" fv_ran "$T/f.out" "$T/val_f"
+        # a mount with a small patch: several tiles per case, z padded (the Hippocampus validation
+        # cases have 35 and 38 slices); the same cache
+        PV=$T/mnt_torch_tiles
+        if pf_mount "$DS" "$PV" "seed=7,patch=40x32x24,cache=$T/cache"; then
+            VAL=(examples/pytorch/train_unet.py "$PV" --validate-only "$T/b.pt" --cache "$T/cache" --threads 1)
+            # b.pt was trained without aug=nnunet: mirroring is off unless forced
+            timeout 600 "$PY" "${VAL[@]}" --val-dir "$T/val_v" --dump-tiles "$T/tiles_v" --mirror on > "$T/v.out" 2>&1
+            timeout 600 "$PY" "${VAL[@]}" --val-dir "$T/val_w" --tile-source slice --mirror on > "$T/w.out" 2>&1
+            timeout 600 "$PY" "${VAL[@]}" --val-dir "$T/val_x" --dump-tiles "$T/tiles_x" --no-mirror > "$T/x.out" 2>&1
+            check "${TORCH_CHECKS[10]}" bash -c "cat '$T/v.out'; [ \$(grep -c 'logits in' '$T/v.out') -ge 1 ] &&
+                ! grep -q 'rebuilt\|: preparing ' '$T/v.out' && '$PY' '$FV' summary '$PV' '$DS' '$T/val_v' '$T/v.out'"
+            check "${TORCH_CHECKS[11]}" "$PY" "$FV" nifti "$PV" "$DS" "$T/val_v"
+            check "${TORCH_CHECKS[12]}" "$PY" "$FV" stitch "$PV" "$DS" "$T/val_v" "$T/tiles_v"
+            check "${TORCH_CHECKS[13]}" "$PY" "$FV" mirror "$PV" "$DS" "$T/tiles_v" "$T/b.pt" 1
+            check "${TORCH_CHECKS[14]}" bash -c "cat '$T/x.out'; '$PY' '$FV' mirror '$PV' '$DS' '$T/tiles_x' '$T/b.pt' 0"
+            check "${TORCH_CHECKS[15]}" bash -c "cat '$T/w.out'; '$PY' '$FV' same '$PV' '$DS' '$T/val_v' '$T/val_w'"
+            check "${TORCH_CHECKS[16]}" "$PY" "$FV" onehot "$PV" "$DS"
+            grep -h '^final validation: foreground' "$T/v.out" | sed 's/^/# pytorch: --validate-only, 20 steps: /'
+            fusermount3 -u "$PV"
+        else
+            bad "pytorch: final validation: mounts with patch=40x32x24"
+        fi
         sed -n 's/^info PASS /# pytorch: /p' "$T/torch_checks.txt"
         grep -h '^done:' "$T/a.out" | sed 's/^/# pytorch: first run /'
     fi
