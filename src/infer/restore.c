@@ -8,7 +8,6 @@
 
 #include "resample.h"
 #include "to_labels.h"
-#include "workers.h"
 
 void pf_restore_source_shape(const pf_case_geometry *g, int64_t out[3])
 {
@@ -44,15 +43,6 @@ int pf_restore_check(const pf_restore_spec *s, const pf_prediction *p, pf_error 
                            "(cases/%s/data.npy's grid%s)", p->path, got, s->case_id, want,
                            s->case_id, nd == 4 ? ", one channel per label" : "");
         }
-    return 0;
-}
-
-/* Every unit of every step of r on the pool. */
-static int run_resample(pf_resample *r, int threads, pf_error *err)
-{
-    for (r->step = 0; r->step < r->nsteps; r->step++)
-        if (pf_parallel_for(0, r->units[r->step], threads, pf_resample_unit, r, err) != 0)
-            return -1;
     return 0;
 }
 
@@ -105,7 +95,7 @@ static int resample_channel(const pf_restore_spec *s, const pf_resample_geom *rg
     if (pf_prediction_channel(p, c, scratch, &in, err))
         return -1;
     bad = pf_resample_image_begin(&r, rg, s->g->prob_order, s->g->prob_order_z, in, dst, err) ||
-          run_resample(&r, s->threads, err);
+          pf_resample_run_pool(&r, s->threads, err);
     pf_resample_end(&r);
     pf_prediction_release(p, c);
     if (bad)
@@ -255,7 +245,7 @@ static int restore_label_map(const pf_restore_spec *s, const pf_resample_geom *r
             goto out;
         }
     bad = pf_resample_seg_begin(&r, rg, s->g->seg_order, in, res, 2, err) ||
-          run_resample(&r, s->threads, err);
+          pf_resample_run_pool(&r, s->threads, err);
     pf_resample_end(&r);
     if (bad)
         goto out;

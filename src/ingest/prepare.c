@@ -8,7 +8,6 @@
 
 #include "preprocess.h"
 #include "resample.h"
-#include "workers.h"
 
 const char *pf_scheme_name(pf_scheme s)
 {
@@ -105,15 +104,6 @@ static void normalise(float *v, size_t n, const int16_t *seg, const pf_channel_n
         x = v[i] < lo ? lo : v[i] > hi ? hi : v[i];
         v[i] = (x - shift) / scale;
     }
-}
-
-/* Resamples with the pool: every unit of each step of r. */
-static int run_resample(pf_resample *r, int threads, pf_error *err)
-{
-    for (r->step = 0; r->step < r->nsteps; r->step++)
-        if (pf_parallel_for(0, r->units[r->step], threads, pf_resample_unit, r, err) != 0)
-            return -1;
-    return 0;
 }
 
 int pf_prepare_check_input(const pf_loaded_case *lc, const pf_prep_spec *spec,
@@ -223,7 +213,7 @@ int pf_prepare_case(const pf_loaded_case *lc, const pf_prep_spec *spec, pf_prepp
             int bad = pf_resample_image_begin(&r, &g, spec->order, spec->order_z,
                                               cimg + (size_t)c * cnv,
                                               out->image + (size_t)c * nv, err) ||
-                      run_resample(&r, spec->threads, err);
+                      pf_resample_run_pool(&r, spec->threads, err);
             pf_resample_end(&r);
             if (bad)
                 goto out;
@@ -231,7 +221,7 @@ int pf_prepare_case(const pf_loaded_case *lc, const pf_prep_spec *spec, pf_prepp
         {
             pf_resample r;
             int bad = pf_resample_seg_begin(&r, &g, spec->seg_order, cseg, out->seg, 2, err) ||
-                      run_resample(&r, spec->threads, err);
+                      pf_resample_run_pool(&r, spec->threads, err);
             pf_resample_end(&r);
             if (bad)
                 goto out;

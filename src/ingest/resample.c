@@ -8,6 +8,7 @@
  * per-axis coordinates, tap indices, weights and prefilter coefficients are bitwise theirs.
  * Build with -ffp-contract=off: a fused multiply-add would change those bits. */
 #include "resample_i.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -60,6 +61,14 @@ int pf_resample_run(pf_resample *r, pf_error *err)
         for (int u = 0; u < r->units[r->step]; u++)
             if (pf_resample_unit(r, u, err))
                 return -1;
+    return 0;
+}
+
+int pf_resample_run_pool(pf_resample *r, int threads, pf_error *err)
+{
+    for (r->step = 0; r->step < r->nsteps; r->step++)
+        if (pf_parallel_for(0, r->units[r->step], threads, pf_resample_unit, r, err) != 0)
+            return -1;
     return 0;
 }
 

@@ -72,11 +72,8 @@ size_t pf_resample_in_voxels(const pf_resample_geom *g);
 size_t pf_resample_out_voxels(const pf_resample_geom *g);
 
 /* One channel being resampled. Fill with a *_begin call, run every unit of step 0, then every
- * unit of step 1 (pf_resample_run does it on the calling thread), release with
- * pf_resample_end. In parallel:
- *     for (r.step = 0; r.step < r.nsteps; r.step++)
- *         pf_parallel_for(0, r.units[r.step], threads, pf_resample_unit, &r, err);
- * Units write disjoint outputs and allocate their own scratch; the bytes do not depend on
+ * unit of step 1 (pf_resample_run does it on the calling thread, pf_resample_run_pool on the
+ * worker pool), release with pf_resample_end. Units write disjoint outputs and allocate their own scratch; the bytes do not depend on
  * the thread count. Fields below `step` are internal. */
 typedef struct pf_resample {
     int nsteps;               /* 1 or 2 */
@@ -118,6 +115,10 @@ int pf_resample_unit(void *r, int unit, pf_error *err);
 
 /* Every unit of every step on the calling thread. */
 int pf_resample_run(pf_resample *r, pf_error *err);
+
+/* Every unit of every step on the worker pool (pf_parallel_for, threads as it takes them);
+ * the same bytes as pf_resample_run. */
+int pf_resample_run_pool(pf_resample *r, int threads, pf_error *err);
 
 /* Releases what a successful *_begin allocated (safe on a zeroed struct). */
 void pf_resample_end(pf_resample *r);

@@ -186,22 +186,34 @@ static int build_test_cases(pf_ctx *ctx, int threads, unsigned flags, pf_progres
     return 0;
 }
 
+/* A context holding its own copy of the options and the dataset's cases as a mount, the
+ * fingerprint pass and a prepare shard all see them (skip_bad: without the incomplete ones),
+ * so that they agree on the cases and on the fingerprint entry; NULL on error. */
+static pf_ctx *ctx_with_cases(const char *dataset_dir, const pf_options *o, pf_error *err)
+{
+    pf_ctx *ctx = pf_calloc(1, sizeof *ctx, err);
+    if (!ctx)
+        return NULL;
+    ctx->opt = *o;
+    ctx->opt.cache_dir = NULL;
+    if ((o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err))) ||
+        pf_dataset_open_ex(dataset_dir, o->skip_bad ? PF_DS_KEEP_INCOMPLETE : 0, &ctx->ds,
+                           err) ||
+        (o->skip_bad && set_aside_incomplete_cases(ctx, err))) {
+        pf_ctx_close(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 int pf_ctx_open(pf_ctx **out, const char *dataset_dir, const pf_options *o, unsigned flags,
                 pf_progress_fn progress, void *arg, pf_error *err)
 {
     int built, threads;
-    pf_ctx *ctx = pf_calloc(1, sizeof *ctx, err);
+    pf_ctx *ctx = ctx_with_cases(dataset_dir, o, err);
     *out = NULL;
     if (!ctx)
         return -1;
-    ctx->opt = *o;
-    ctx->opt.cache_dir = NULL;
-    if (o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err)))
-        goto fail;
-    if (pf_dataset_open_ex(dataset_dir, o->skip_bad ? PF_DS_KEEP_INCOMPLETE : 0, &ctx->ds,
-                           err) ||
-        (o->skip_bad && set_aside_incomplete_cases(ctx, err)))
-        goto fail;
     /* what the options ask of the dataset, before the cache build reads any image; the test
      * images listed (a missing channel file refused) before any is read too */
     if (pf_dataset_check_class_weights(&ctx->ds, o, err) ||
@@ -315,20 +327,14 @@ fail:
 int pf_plan_dataset(const char *dataset_dir, const pf_options *o, pf_progress_fn progress,
                     void *arg, char **json, pf_error *err)
 {
-    pf_ctx *ctx = pf_calloc(1, sizeof *ctx, err);
+    /* the cases as a mount or a prepare shard sees them, so that the fingerprint entry this
+     * leaves is the one they look for */
+    pf_ctx *ctx = ctx_with_cases(dataset_dir, o, err);
     int rc = -1;
     *json = NULL;
     if (!ctx)
         return -1;
-    ctx->opt = *o;
-    ctx->opt.cache_dir = NULL;
-    /* the cases as a mount or a prepare shard sees them (skip_bad: without the incomplete
-     * ones), so that the fingerprint entry this leaves is the one they look for */
-    if ((o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err))) ||
-        pf_dataset_open_ex(dataset_dir, o->skip_bad ? PF_DS_KEEP_INCOMPLETE : 0, &ctx->ds,
-                           err) ||
-        (o->skip_bad && set_aside_incomplete_cases(ctx, err)) ||
-        pf_cache_init(&ctx->cache, &ctx->ds, o, err) ||
+    if (pf_cache_init(&ctx->cache, &ctx->ds, o, err) ||
         decide_geometry(ctx, o->threads > 0 ? o->threads : 0, 0, progress, arg, err))
         goto out;
     if (!(*json = pf_strdup(ctx->geom.plans_json, err)))
@@ -342,18 +348,12 @@ out:
 int pf_prepare_shard(const char *dataset_dir, const pf_options *o, int rank, int world,
                      pf_progress_fn progress, void *arg, pf_shard_result *r, pf_error *err)
 {
-    pf_ctx *ctx = pf_calloc(1, sizeof *ctx, err);
+    pf_ctx *ctx = ctx_with_cases(dataset_dir, o, err);
     int rc = -1;
     memset(r, 0, sizeof *r);
     if (!ctx)
         return -1;
-    ctx->opt = *o;
-    ctx->opt.cache_dir = NULL;
-    if ((o->cache_dir && !(ctx->opt.cache_dir = pf_strdup(o->cache_dir, err))) ||
-        pf_dataset_open_ex(dataset_dir, o->skip_bad ? PF_DS_KEEP_INCOMPLETE : 0, &ctx->ds,
-                           err) ||
-        (o->skip_bad && set_aside_incomplete_cases(ctx, err)) ||
-        pf_options_check_classes(o, ctx->ds.label_values, ctx->ds.n_labels, err) ||
+    if (pf_options_check_classes(o, ctx->ds.label_values, ctx->ds.n_labels, err) ||
         pf_cache_init(&ctx->cache, &ctx->ds, o, err))
         goto out;
     /* the plan needs every case's fingerprint: read from its entry, never built here (W

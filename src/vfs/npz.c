@@ -135,6 +135,22 @@ static char *common(char *p, int z64, uint32_t crc, uint64_t len, size_t name)
     return put16(p, (unsigned)name);
 }
 
+/* the member's name, then in ZIP64 the extended information extra field: both sizes and, in
+ * the central directory (OFFSET given), the local header's offset */
+static char *name_and_zip64(char *p, int z64, const pf_npz_member *m, size_t name,
+                            const uint64_t *offset)
+{
+    memcpy(p, m->name, name);
+    p += name;
+    if (!z64)
+        return p;
+    p = put16(p, 0x0001);
+    p = put16(p, offset ? 24 : 16);
+    p = put64(p, m->len);
+    p = put64(p, m->len);
+    return offset ? put64(p, *offset) : p;
+}
+
 int pf_npz_write(char *out, const pf_npz_member *m, int n, int threads, pf_error *err)
 {
     const int z64 = needs_zip64(m, n);
@@ -151,14 +167,7 @@ int pf_npz_write(char *out, const pf_npz_member *m, int n, int threads, pf_error
         p = put32(p, 0x04034b50);
         p = common(p, z64, crc[i], m[i].len, name);
         p = put16(p, z64 ? Z64_LOCAL_EXTRA : 0);
-        memcpy(p, m[i].name, name);
-        p += name;
-        if (z64) {
-            p = put16(p, 0x0001);
-            p = put16(p, 16);
-            p = put64(p, m[i].len);
-            p = put64(p, m[i].len);
-        }
+        p = name_and_zip64(p, z64, &m[i], name, NULL);
         memcpy(p, m[i].data, m[i].len);
         p += m[i].len;
     }
@@ -174,15 +183,7 @@ int pf_npz_write(char *out, const pf_npz_member *m, int n, int threads, pf_error
         p = put16(p, 0); /* internal attributes */
         p = put32(p, 0); /* external attributes */
         p = put32(p, z64 ? U32_LIMIT : at[i]);
-        memcpy(p, m[i].name, name);
-        p += name;
-        if (z64) {
-            p = put16(p, 0x0001);
-            p = put16(p, 24);
-            p = put64(p, m[i].len);
-            p = put64(p, m[i].len);
-            p = put64(p, at[i]);
-        }
+        p = name_and_zip64(p, z64, &m[i], name, &at[i]);
     }
     cd_len = (uint64_t)(p - out) - cd;
     if (z64) {

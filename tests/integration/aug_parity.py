@@ -33,14 +33,8 @@ import sys
 import numpy as np
 from scipy import ndimage, stats
 
-cases = {}
-
-
-def case(mnt, cid):
-    if cid not in cases:
-        d = os.path.join(mnt, "cases", cid)
-        cases[cid] = (np.load(os.path.join(d, "data.npy")), np.load(os.path.join(d, "seg.npy")))
-    return cases[cid]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from augment import case, crop  # noqa: E402  served cases, the plain numpy crop of a box
 
 
 def options(mnt):
@@ -195,19 +189,6 @@ def grid(mnt, steps):
         assert alt_far >= n3 // 2
 
 
-def plain_crop(arr, start, P, fill):
-    out = np.full(arr.shape[:1] + tuple(P), fill, dtype=arr.dtype)
-    src, dst = [], []
-    for ax in range(3):
-        lo, hi = max(start[ax], 0), min(start[ax] + P[ax], arr.shape[1 + ax])
-        if hi <= lo:
-            return out
-        src.append(slice(lo, hi))
-        dst.append(slice(lo - start[ax], hi - start[ax]))
-    out[(slice(None),) + tuple(dst)] = arr[(slice(None),) + tuple(src)]
-    return out
-
-
 def nearest_odd(t):
     r = round(t)  # Python's round: half to even, as batchgeneratorsv2
     return r if r % 2 == 1 else (r + 1 if t - r >= 0 else r - 1)
@@ -237,7 +218,7 @@ def blur(mnt, steps):
     for d, k, p in positions(mnt, steps):
         a = p["augmentation"]
         data = np.load(os.path.join(d, "sample_%d" % k, "data.npy"))
-        ref = plain_crop(case(mnt, p["case"])[0], p["box_start"], P, np.float32(0))
+        ref = crop(case(mnt, p["case"])[0], p["box_start"], P, np.float32(0))
         for c in range(data.shape[0]):
             sig = (a["blur_sigma"] or [None] * data.shape[0])[c]
             want = ref[c] if sig is None else bgv2_blur(ref[c], sig)

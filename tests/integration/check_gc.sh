@@ -18,18 +18,9 @@
 #     keeps the fresh ones, the other cases' and another crop='s; -o all removes the other
 #     crop='s; a dead builder's temporary goes too.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-T=${T:-$(mktemp -d /tmp/patchfs-checkgc.XXXXXX)}
-mkdir -p "$T"
-export XDG_CACHE_HOME=$T/xdg
-
-SUITE="check_gc: "
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+suite_init check_gc
 
-gen() { "$PY" "$ROOT/tests/tools/make_dataset.py" "$@" >/dev/null; }
 entries() { find "$1" -name '*.pfcase' -printf '%f\n' 2>/dev/null | LC_ALL=C sort; }
 export -f entries
 

@@ -20,41 +20,12 @@
 #     next read rebuilds it; the same with entries truncated again and again under 16 readers;
 #   * the dataset folder is unchanged afterwards.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-T=${T:-$(mktemp -d /tmp/patchfs-conc.XXXXXX)}
-mkdir -p "$T"
-export XDG_CACHE_HOME=$T/xdg
-MOUNTS=()
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 FAULTFS_PID=""
+stop_faultfs() { [ -z "$FAULTFS_PID" ] || kill "$FAULTFS_PID" 2>/dev/null; }
+suite_init concurrency stop_faultfs
 SECONDS_LONG=${PF_STRESS_SECONDS:-20}
 SECONDS_SHORT=${PF_STRESS_SECONDS:-10}
-
-cleanup() {
-    for m in "${MOUNTS[@]}"; do
-        if mountpoint -q "$m" 2>/dev/null || ! stat "$m" >/dev/null 2>&1; then
-            fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-        fi
-    done
-    [ -n "$FAULTFS_PID" ] && kill "$FAULTFS_PID" 2>/dev/null
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-SUITE="concurrency: "
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-# same_as_get DATASET MNT OPTS VPATH...: the mount serves exactly what `patchfs get` writes
-same_as_get() {
-    local ds=$1 mnt=$2 opts=$3 v
-    shift 3
-    for v in "$@"; do
-        "$PF" get "$ds" "$v" -o "$opts" >"$T/get.bin" 2>"$T/get.err" || { cat "$T/get.err"; return 1; }
-        cmp "$T/get.bin" "$mnt/$v" || { echo "differs: $v"; return 1; }
-    done
-}
 
 if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
     skip "all (needs root and /dev/fuse)"
@@ -62,7 +33,7 @@ if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
 fi
 
 DS=$T/ds
-if ! "$PY" tests/tools/make_dataset.py "$DS" --channels 2 --cases 6 --seed 5 >/dev/null; then
+if ! gen "$DS" --channels 2 --cases 6 --seed 5; then
     bad "generate the test dataset"
     exit 1
 fi
@@ -226,7 +197,7 @@ check "cache entries truncated again and again under 16 concurrent readers: EIO 
 sed -n 's/^stress: /    /p; s/^    status.json/    status.json/p' "$T/out"
 
 # ---------------------------------------------------------------- dataset, after
-for m in "${MOUNTS[@]}"; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m"; done
+unmount_all
 check "the dataset folder is unchanged after the reads and rebuilds above" \
     bash -c "cd '$DS' && sha256sum --quiet -c '$T/ds.before'"
 exit 0

@@ -17,26 +17,9 @@
 #     never one named for another host (dead PID or not), nor a live one; under that other
 #     host name, the other one is removed.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-REAL=${REAL:-$ROOT/../shared/data/real}
-T=${T:-$(mktemp -d /tmp/patchfs-dist.XXXXXX)}
-mkdir -p "$T"
-export XDG_CACHE_HOME=$T/xdg
-
-SUITE="distributed: "
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-MOUNTS=()
-cleanup() {
-    for m in "${MOUNTS[@]+"${MOUNTS[@]}"}"; do
-        mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
-    done
-}
-trap cleanup EXIT
+suite_init distributed
 
-gen() { "$PY" "$ROOT/tests/tools/make_dataset.py" "$@" >/dev/null; }
 # the entries of a cache folder: name and content digest, sorted
 entry_sums() { (cd "$1" && find . -name '*.pfcase' -printf '%f\n' | LC_ALL=C sort | while read -r f; do
     printf '%s %s\n' "$f" "$(find . -name "$f" -exec sha256sum {} + | cut -d' ' -f1)"; done); }

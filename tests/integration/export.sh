@@ -12,14 +12,8 @@
 # every bad input of issue 16; export_regions.py: region datasets (the BraTS region copy's
 # round trip, evaluate per region) and the ignore label. Needs no FUSE.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-REAL=${REAL:-../shared/data/real}
-T=${T:-$(mktemp -d /tmp/patchfs-export.XXXXXX)}
-mkdir -p "$T"
-export XDG_CACHE_HOME=$T/xdg
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+suite_init export
 "$PY" tests/integration/export_check.py --patchfs "$PF" --real "$REAL" --tmp "$T"
 rc=$?
 # region datasets (BraTS region copies linked with ln -sfn) and the ignore label

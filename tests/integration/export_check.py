@@ -18,52 +18,22 @@ independent numpy implementation of nnU-Net's rules. Prints one line per asserti
     case, a missing prediction in folder mode (listed, the rest exported, non-zero exit), an
     existing output (refused without --force), an unwritable folder; never a partial file.
 """
-import argparse
 import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import nibabel as nib
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_common import (args, compare_summary, exit_status, get, kfold_val,  # noqa: E402
+                           report, run, skip)
 from resample_check import ref_image, separate_axis  # noqa: E402  nnU-Net's resampling in scipy
 
-P = argparse.ArgumentParser()
-P.add_argument("--patchfs", required=True)
-P.add_argument("--real", default="")
-P.add_argument("--tmp", required=True)
-A = P.parse_args()
-PF = A.patchfs
+A = args()
 T = A.tmp
-FAILED = 0
-
-
-def report(ok, name, detail=""):
-    global FAILED
-    print(("ok - " if ok else "not ok - ") + "export: " + name, flush=True)
-    if not ok:
-        FAILED += 1
-        for line in str(detail).splitlines()[-25:]:
-            print("    " + line)
-
-
-def skip(name):
-    print("skip - export: " + name, flush=True)
-
-
-def run(*args):
-    return subprocess.run([PF, *args], capture_output=True)
-
-
-def get(ds, cache, vpath):
-    r = run("get", ds, vpath, "-o", "cache=" + cache)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr.decode())
-    return r.stdout
 
 
 def labels_of(ds):
@@ -239,50 +209,6 @@ def probabilities(ds, cache, cid, vals, pred, out, name):
 
 
 # ------------------------------------------------------------------ evaluate
-def kfold_val(ids, fold):
-    perm = np.arange(len(ids))
-    np.random.RandomState(12345).shuffle(perm)
-    sizes = [len(ids) // 5 + (1 if k < len(ids) % 5 else 0) for k in range(5)]
-    start = sum(sizes[:fold])
-    return sorted(ids[i] for i in perm[start:start + sizes[fold]])
-
-
-def nnunet_summary(ds, pred_dir, ids):
-    """nnU-Net's compute_metrics_on_folder, written again with numpy."""
-    vals, ign = labels_of(ds)
-    fg = [v for v in vals if v != 0]
-    per_case = []
-    for cid in ids:
-        rf = os.path.join(os.path.realpath(ds), "labelsTr", cid + ".nii.gz")
-        pf = os.path.join(pred_dir, cid + ".nii.gz")
-        ref = np.asarray(nib.load(rf).dataobj)
-        prd = np.asarray(nib.load(pf).dataobj)
-        use = np.ones_like(ref, bool) if ign is None else ref != ign
-        m = {}
-        for l in fg:
-            r, p = ref == l, prd == l
-            tp = int(np.sum(r & p & use))
-            fp = int(np.sum(~r & p & use))
-            fn = int(np.sum(r & ~p & use))
-            tn = int(np.sum(~r & ~p & use))
-            d = {"FP": fp, "TP": tp, "FN": fn, "TN": tn, "n_pred": fp + tp, "n_ref": fn + tp}
-            if tp + fp + fn == 0:
-                d["Dice"] = d["IoU"] = float("nan")
-            else:
-                d["Dice"] = 2 * tp / (2 * tp + fp + fn)
-                d["IoU"] = tp / (tp + fp + fn)
-            m[str(l)] = d
-        per_case.append({"reference_file": rf, "prediction_file": pf, "metrics": m})
-    metrics = list(per_case[0]["metrics"][str(fg[0])].keys())
-    with np.errstate(all="ignore"):
-        import warnings
-        warnings.simplefilter("ignore")
-        means = {str(l): {k: float(np.nanmean([c["metrics"][str(l)][k] for c in per_case]))
-                          for k in metrics} for l in fg}
-        fgm = {k: float(np.mean([means[str(l)][k] for l in fg])) for k in metrics}
-    return {"metric_per_case": per_case, "mean": means, "foreground_mean": fgm}
-
-
 def make_ignore_dataset():
     """6 cases with labels 1, 2 and the ignore label 3; predictions that miss some voxels,
     and a case where label 2 is in neither reference nor prediction (NaN)."""
@@ -320,23 +246,10 @@ def make_ignore_dataset():
 def evaluate_checks():
     ds, pred, ids = make_ignore_dataset()
     for cases, chosen in (("all", ids), ("val", kfold_val(ids, 0))):
-        o = os.path.join(T, "ign", f"summary_{cases}.json")
-        r = run("evaluate", ds, pred, o, "-o", f"cases={cases}")
-        if r.returncode != 0:
-            report(False, f"evaluate cases={cases}", r.stderr.decode())
-            continue
-        want = json.dumps(nnunet_summary(ds, pred, chosen), sort_keys=True, indent=4)
-        got = open(o).read()
-        detail = ""
-        if got != want:
-            for i, (a, b) in enumerate(zip(got.splitlines(), want.splitlines())):
-                if a != b:
-                    detail = f"line {i + 1}: patchfs {a!r}\n        numpy   {b!r}"
-                    break
-            else:
-                detail = f"lengths {len(got)} vs {len(want)}"
-        report(got == want, f"evaluate cases={cases} ({len(chosen)} cases; ignore label, NaN "
-               "Dice): summary.json equals nnU-Net's computed with numpy, byte for byte", detail)
+        compare_summary(ds, pred, chosen, os.path.join(T, "ign", f"summary_{cases}.json"), cases,
+                        f"evaluate cases={cases} ({len(chosen)} cases; ignore label, NaN Dice): "
+                        "summary.json equals nnU-Net's computed with numpy, byte for byte",
+                        force=False)
     # default output and refusal to overwrite it
     r1 = run("evaluate", ds, pred, "-o", "cases=all")
     r2 = run("evaluate", ds, pred, "-o", "cases=all")
@@ -361,15 +274,9 @@ def evaluate_checks():
 
 
 def evaluate_real(ds, out, ids, name):
-    o = os.path.join(T, name, "summary.json")
-    r = run("evaluate", ds, out, o, "-o", "cases=all")
-    if r.returncode != 0:
-        report(False, f"{name}: evaluate of the export", r.stderr.decode())
-        return
-    want = json.dumps(nnunet_summary(ds, out, ids), sort_keys=True, indent=4)
-    got = open(o).read()
-    report(got == want, f"{name}: evaluate of the exported folder equals numpy's summary.json",
-           "" if got == want else got[:400] + "\n---\n" + want[:400])
+    compare_summary(ds, out, ids, os.path.join(T, name, "summary.json"), "all",
+                    f"{name}: evaluate of the exported folder equals numpy's summary.json",
+                    force=False)
 
 
 # ------------------------------------------------------------------ bad input
@@ -466,7 +373,7 @@ def main():
             if resampled:
                 evaluate_real(ds, out, ids, name)
     evaluate_checks()
-    return 1 if FAILED else 0
+    return exit_status()
 
 
 if __name__ == "__main__":

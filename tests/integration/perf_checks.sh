@@ -17,41 +17,17 @@
 #   * the daemon's peak RSS stays within mem= plus 64 MiB while many steps are served, plain
 #     and augmented (aug=nnunet, on a dataset larger than the budget).
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-T=${T:-$(mktemp -d /tmp/patchfs-perf.XXXXXX)}
-mkdir -p "$T"
-export XDG_CACHE_HOME=$T/xdg
-MOUNTS=()
-PIDS=()
-
-cleanup() {
-    for m in "${MOUNTS[@]}"; do
-        mountpoint -q "$m" 2>/dev/null && fusermount3 -uz "$m" 2>/dev/null
-    done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-}
-trap cleanup EXIT
-
-SUITE="perf: "
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
-
-pf_mount() { # DATASET MNT OPTS
-    mkdir -p "$2"
-    MOUNTS+=("$2")
-    "$PF" "$1" "$2" -o "$3" 2>"$T/mount.err" || { cat "$T/mount.err"; return 1; }
-    mountpoint -q "$2"
-}
+PIDS=()
+wait_daemons() { local p; for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null; done; }
+suite_init perf wait_daemons
 
 status() { # MNT FIELD
     "$PY" -c "import json,sys; print(json.load(open(sys.argv[1] + '/status.json'))[sys.argv[2]])" "$1" "$2"
 }
 
 DS=$T/ds
-"$PY" tests/tools/make_dataset.py "$DS" --channels 2 --cases 5 --shape 20,32,28 --seed 5 >/dev/null ||
+gen "$DS" --channels 2 --cases 5 --shape 20,32,28 --seed 5 ||
     { bad "generating the dataset"; exit 1; }
 BASE="seed=3,batch=3,cache=$T/cache"
 
@@ -170,7 +146,7 @@ fi
 # steps stay within the same budget (they used to keep every page they touched: 97 MiB here)
 BIG=$T/ds_big
 # (prepared first: the peak of building the cache is not what is measured)
-if "$PY" tests/tools/make_dataset.py "$BIG" --channels 2 --cases 8 --shape 96,192,160 --seed 6 >/dev/null &&
+if gen "$BIG" --channels 2 --cases 8 --shape 96,192,160 --seed 6 &&
     "$PF" prepare "$BIG" -o "cache=$T/cache" >/dev/null 2>&1; then
     hwm=$(peak_rss "$BIG" "seed=3,batch=3,patch=48x64x64,aug=nnunet,mem=8M,prefetch=2,cache=$T/cache" 60)
     if ldd "$PF" 2>/dev/null | grep -qE 'lib(asan|tsan)'; then

@@ -13,16 +13,10 @@
 #   * no patchfs mount of these tests is left in /proc/mounts, and no daemon.
 # Every temporary mountpoint is made under $T (TMPDIR), so the last check sees all of them.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-T=${T:-$(mktemp -d /tmp/patchfs-python.XXXXXX)}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+suite_init python
 mkdir -p "$T/tmp"
-export XDG_CACHE_HOME=$T/xdg PATCHFS=$PF TMPDIR=$T/tmp PYTHONDONTWRITEBYTECODE=1
-MOUNTS=()
-SUITE="python: "
-. tests/integration/lib.sh
+export PATCHFS=$PF TMPDIR=$T/tmp PYTHONDONTWRITEBYTECODE=1
 
 if ! "$PY" -m pytest --version >/dev/null 2>&1; then
     skip "the package's pytest tests (pytest is not installed: make deps installs python3-pytest)"

@@ -21,28 +21,8 @@
 #     summary.json counts the centred positions;
 #   * bad dataset.json label entries: check and get fail naming dataset.json and the entry.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-REAL=${REAL:-$ROOT/../shared/data/real}
-OWN_T=
-[ -z "${T:-}" ] && OWN_T=1
-T=${T:-$(mktemp -d /tmp/patchfs-regions.XXXXXX)}
-mkdir -p "$T"
-export XDG_CACHE_HOME=$T/xdg
-MOUNTS=()
-cleanup() {
-    for m in "${MOUNTS[@]}"; do
-        mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
-    done
-    [ -n "$OWN_T" ] && rm -rf --one-file-system "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-SUITE="regions: "
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+suite_init regions
 
 BRATS_SRC=$REAL/Dataset101_BraTS2013DeepMedic
 HIPPO_SRC=$REAL/Dataset004_Hippocampus
@@ -223,14 +203,11 @@ for s in range(4):
 if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null; then
     M=$T/mnt_b
     mount_same() {
-        pf_mount "$B" "$M" "$BO,ds_scales=1,0.5" || return 1
-        for v in train/epoch_0/step_0/seg.npy train/epoch_0/step_0/seg_ds1.npy \
-                 train/epoch_0/step_1/sample_3/seg.npy train/epoch_0/step_0/meta.json; do
-            "$PF" get "$B" "$v" -o "$BO,ds_scales=1,0.5" >"$T/g.bin" 2>/dev/null || return 1
-            cmp "$T/g.bin" "$M/$v" || return 1
-            [ "$(stat -c %s "$M/$v")" = "$(stat -c %s "$T/g.bin")" ] || { echo "size $v"; return 1; }
-        done
-        fusermount3 -u "$M"
+        pf_mount "$B" "$M" "$BO,ds_scales=1,0.5" &&
+            same_as_get "$B" "$M" "$BO,ds_scales=1,0.5" train/epoch_0/step_0/seg.npy \
+                train/epoch_0/step_0/seg_ds1.npy train/epoch_0/step_1/sample_3/seg.npy \
+                train/epoch_0/step_0/meta.json &&
+            fusermount3 -u "$M"
     }
     check "a mount serves the region seg.npy, seg_ds1.npy, sample seg and meta.json as get writes them" mount_same
 else

@@ -30,46 +30,19 @@
 #   * the dataset folder is byte-for-byte unchanged (content, modes, mtimes, ctimes) after
 #     check, prepare, mounts and all the reads above (and a real dataset after check/prepare/get).
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-REAL=${REAL:-$ROOT/../shared/data/real}
-T=${T:-$(mktemp -d /tmp/patchfs-rel.XXXXXX)}
-mkdir -p "$T"
-export XDG_CACHE_HOME=$T/xdg
-MOUNTS=()
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HELPER_INSTALLED=""
 OTHER=""
 HELPER=/sbin/mount.fuse.patchfs
-
-cleanup() {
-    for m in "${MOUNTS[@]}"; do
-        if mountpoint -q "$m" 2>/dev/null || ! stat "$m" >/dev/null 2>&1; then
-            fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-        fi
-    done
+# the mount helper installed into /sbin, and the other user's folder
+remove_installed() {
     [ -n "$HELPER_INSTALLED" ] && rm -f "$HELPER"
     [ -n "$OTHER" ] && rmdir "$OTHER"/* "$OTHER" 2>/dev/null
+    return 0
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-SUITE="reliability: "
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-
+suite_init reliability remove_installed
 
 track() { mkdir -p "$1"; MOUNTS+=("$1"); }
-
-# same_as_get DATASET MNT OPTS VPATH...: the mount serves exactly what `patchfs get` writes
-same_as_get() {
-    local ds=$1 mnt=$2 opts=$3 v
-    shift 3
-    for v in "$@"; do
-        "$PF" get "$ds" "$v" -o "$opts" >"$T/get.bin" 2>"$T/get.err" || { cat "$T/get.err"; return 1; }
-        cmp "$T/get.bin" "$mnt/$v" || { echo "differs: $v"; return 1; }
-    done
-}
 
 # manifest DIR: every entry's path, type, mode, size, mtime, ctime, link target, and the
 # sha256 of every file (atime is left out: reading may update it)
@@ -100,7 +73,7 @@ fi
 
 # ---------------------------------------------------------------- dataset, before
 DS=$T/ds
-if ! "$PY" tests/tools/make_dataset.py "$DS" --channels 2 --cases 6 --seed 5 >/dev/null; then
+if ! gen "$DS" --channels 2 --cases 6 --seed 5; then
     bad "generate the test dataset"
     exit 1
 fi
@@ -591,7 +564,7 @@ install_prefix() {
 check "make install DESTDIR=... PREFIX=/opt/x installs only under DESTDIR/opt/x, pointing at /opt/x/bin" install_prefix
 
 # ---------------------------------------------------------------- dataset, after
-for m in "${MOUNTS[@]}"; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m"; done
+unmount_all
 manifest "$DS" >"$T/manifest.after"
 check "the dataset folder is unchanged (content, modes, mtimes, ctimes) after check, prepare, mounts and reads" \
     diff "$T/manifest.before" "$T/manifest.after"

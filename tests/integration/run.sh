@@ -29,20 +29,7 @@ SUITE=""
 . tests/integration/lib.sh
 pf_umount() { fusermount3 -u "$1"; }
 
-# same_as_get DATASET MNT OPTS VPATH...: the mount serves exactly what `patchfs get` writes
-same_as_get() {
-    local ds=$1 mnt=$2 opts=$3
-    shift 3
-    for v in "$@"; do
-        "$PF" get "$ds" "$v" -o "$opts" >"$T/get.bin" 2>"$T/get.err" || { cat "$T/get.err"; return 1; }
-        cmp "$T/get.bin" "$mnt/$v" || { echo "differs: $v"; return 1; }
-        [ "$(stat -c %s "$mnt/$v")" = "$(stat -c %s "$T/get.bin")" ] || { echo "stat size: $v"; return 1; }
-    done
-}
-
 want() { case "$1" in *"$FILTER"*) return 0 ;; *) return 1 ;; esac; }
-
-gen() { "$PY" "$ROOT/tests/tools/make_dataset.py" "$@" >/dev/null; }
 
 # ---------------------------------------------------------------- command line
 if want cli; then

@@ -12,22 +12,8 @@
 #   * O_DIRECT reads into aligned buffers give `patchfs get`'s bytes (plain and augmented);
 #   * dtype=float16: data.npy (steps, samples, cases, tiles) equals numpy's astype(float16) of the float32 file.
 set -u
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-T=${T:-$(mktemp -d /tmp/patchfs-steps.XXXXXX)}
-mkdir -p "$T"
-export XDG_CACHE_HOME=$T/xdg
-MOUNTS=()
-cleanup() {
-    for m in "${MOUNTS[@]}"; do
-        mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
-    done
-}
-trap cleanup EXIT
-SUITE="step_files: "
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+suite_init step_files
 
 if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
     skip "FUSE is not available"
@@ -35,7 +21,7 @@ if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
 fi
 
 DS=$T/ds
-"$PY" tests/tools/make_dataset.py "$DS" --channels 2 --cases 5 --shape 20,32,28 --seed 8 >/dev/null ||
+gen "$DS" --channels 2 --cases 5 --shape 20,32,28 --seed 8 ||
     { bad "generating the dataset"; exit 1; }
 PLAIN="seed=5,batch=3,patch=16x24x20,ds_scales=1,0.5,0.25,cache=$T/cache"
 AUG="$PLAIN,aug=nnunet"

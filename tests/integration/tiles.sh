@@ -20,40 +20,10 @@
 #     folder that does not exist, a Decathlon test image that is missing or has the wrong
 #     number of channels) is refused naming the file; `patchfs check` lists such a file too.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-PF=${PF:-$ROOT/patchfs}
-PY=${PY:-/usr/bin/python3}
-REAL=${REAL:-$ROOT/../shared/data/real}
-REAL=$(cd "$REAL" 2>/dev/null && pwd || echo "$REAL") # absolute: the suite links to it
-T=${T:-$(mktemp -d /tmp/patchfs-tiles.XXXXXX)}
-mkdir -p "$T"
-export XDG_CACHE_HOME=$T/xdg
-MOUNTS=()
-cleanup() {
-    for m in "${MOUNTS[@]}"; do
-        mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
-    done
-}
-trap cleanup EXIT
-
-SUITE="tiles: "
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+suite_init tiles
 
-gen() { "$PY" "$ROOT/tests/tools/make_dataset.py" "$@" >/dev/null; }
 TC() { "$PY" "$ROOT/tests/integration/tiles_check.py" "$@"; }
-
-# same_as_get DATASET MNT OPTS VPATH...: the mount serves exactly what `patchfs get` writes,
-# with the size stat gives
-same_as_get() {
-    local ds=$1 mnt=$2 opts=$3
-    shift 3
-    for v in "$@"; do
-        "$PF" get "$ds" "$v" -o "$opts" >"$T/get.bin" 2>"$T/get.err" || { cat "$T/get.err"; return 1; }
-        cmp "$T/get.bin" "$mnt/$v" || { echo "differs: $v"; return 1; }
-        [ "$(stat -c %s "$mnt/$v")" = "$(stat -c %s "$T/get.bin")" ] || { echo "stat size: $v"; return 1; }
-    done
-}
 
 # a dataset folder that shares DATASET's files (symlinks) and adds its own imagesTs
 linked() {
