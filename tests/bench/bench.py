@@ -186,6 +186,36 @@ def read(files):
     return r["bytes"] / r["read_s"] / 1e9
 
 
+def server_pid(mnt):
+    """The PID of the FUSE server serving mnt (its command line names the mountpoint)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            args = open("/proc/%s/cmdline" % d, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if os.fsencode(mnt) in args and args[0] and os.path.basename(args[0]) in (b"patchfs", b"ceiling"):
+            return int(d)
+    raise SystemExit("bench: no server process found for %s" % mnt)
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process (every thread), from /proc/PID/stat."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_cpu(files, pid):
+    """Reads files like read(); returns CPU seconds per GB of the server and the reader together."""
+    c0, r0 = cpu_s(pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = kv(run([PFB, "read"] + files))
+    time.sleep(0.3)  # prefetch workers finish what the reads started
+    c1, r1 = cpu_s(pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+    reader = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return (c1 - c0 + reader) / (r["bytes"] / 1e9)
+
+
 # ------------------------------------------------------------------ sections
 
 def sec_a(a, ds_name, ds, opts):
@@ -217,6 +247,15 @@ def sec_bcd(a, ds_name, ds, opts, work):
                 ce_v.append(read(ceiling_files(cmnt, r * n, n)))
             row("b", ds_name, "cold steps, %s, prefetch=%d vs ceiling" % (mode, prefetch),
                 median(pf_v), median(ce_v), "GB/s", 0.8 if prefetch else None)
+            # CPU per GB, server + reader (issue 17: within 1.5x of the ceiling server's); the
+            # prefetched steps after the last one read are counted too, as a mount pays them
+            pid, cpid = server_pid(mnt), server_pid(cmnt)
+            pf_c, ce_c = [], []
+            for r in range(reps):
+                pf_c.append(read_cpu(step_files(mnt, 100 + r, 0, n), pid))
+                ce_c.append(read_cpu(ceiling_files(cmnt, (reps + r) * n, n), cpid))
+            row("b", ds_name, "CPU s/GB, server + reader, %s, prefetch=%d vs ceiling" % (mode, prefetch),
+                median(pf_c), median(ce_c), "s/GB", 1.5, higher=False)
             results[(direct, prefetch)] = median(pf_v)
             if not direct and prefetch:
                 # c: re-read the steps just read (page cache) vs tmpfs copies of the same bytes
