@@ -74,6 +74,9 @@ static int make_status(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, p
     return text_result(pf_status_json(&zeros), buf, len, err);
 }
 
+/* summary.json reads the split's stored locations (the sampler's forced positions, the boxes'
+ * classes) from the mappings: every case bracketed as a renderer's read (render.h), so a
+ * truncated or failing entry fails the read instead of counting zeros */
 static int make_summary(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err)
 {
     pf_summary_input in = {
@@ -82,8 +85,27 @@ static int make_summary(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, 
         .n_split_cases = n->split ? ctx->split.n_val : ctx->split.n_train,
         .batch = ctx->opt.batch, .steps = n->split ? ctx->opt.val_steps : ctx->opt.steps,
         .lo = ctx->shard_lo, .hi = ctx->shard_hi};
-    json_t *j = pf_epoch_summary(&in, (pf_split)n->split, n->epoch);
-    return text_result(j ? pf_text_dump(j) : NULL, buf, len, err);
+    unsigned *token = calloc((size_t)in.n_split_cases + 1, sizeof *token);
+    json_t *j = NULL;
+    int rc = -1;
+    if (!token)
+        return pf_fail(err, ENOMEM, "out of memory");
+    for (int i = 0; i < in.n_split_cases; i++)
+        if (pf_render_read_begin(ctx, 0, in.split_cases[i], 0, &token[i], err))
+            goto out;
+    if (!(j = pf_epoch_summary(&in, (pf_split)n->split, n->epoch))) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < in.n_split_cases; i++)
+        if (pf_render_read_end(ctx, 0, in.split_cases[i], token[i], err))
+            goto out;
+    rc = text_result(pf_text_dump(j), buf, len, err); /* j released */
+    j = NULL;
+out:
+    json_decref(j);
+    free(token);
+    return rc;
 }
 
 static int make_meta(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err)

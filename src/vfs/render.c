@@ -95,17 +95,20 @@ static int unreadable(const pf_ctx *ctx, int idx, pf_error *err)
     return unreadable_in(ctx, 0, idx, err);
 }
 
-static int read_begin_in(pf_ctx *ctx, uint32_t split, int idx, unsigned *token, pf_error *err)
+int pf_render_read_begin(pf_ctx *ctx, uint32_t split, int idx, int pixels, unsigned *token,
+                         pf_error *err)
 {
+    pf_case *c = &pf_ctx_cache_of(ctx, split)->cases[idx];
     /* a case that failed in an earlier read is rebuilt here (its next use); one found shorter
-     * than it was, or failing from here on, fails this read */
-    if (pf_render_use_case_in(ctx, split, idx, err))
+     * than it was, or failing from here on, fails this read. Locations only: no image digest */
+    if (pixels ? pf_render_use_case_in(ctx, split, idx, err)
+               : (!pf_case_sound(c) && pf_render_use_case_in(ctx, split, idx, err)) ||
+                     (pf_case_check_size(c) && unreadable_in(ctx, split, idx, err)))
         return -1;
-    return pf_case_read_begin(&pf_ctx_cache_of(ctx, split)->cases[idx], token) == 0
-               ? 0 : unreadable_in(ctx, split, idx, err);
+    return pf_case_read_begin(c, token) == 0 ? 0 : unreadable_in(ctx, split, idx, err);
 }
 
-static int read_end_in(const pf_ctx *ctx, uint32_t split, int idx, unsigned token,
+int pf_render_read_end(const pf_ctx *ctx, uint32_t split, int idx, unsigned token,
                        pf_error *err)
 {
     return pf_case_read_end(&pf_ctx_cache_of_c(ctx, split)->cases[idx], token) == 0
@@ -114,12 +117,12 @@ static int read_end_in(const pf_ctx *ctx, uint32_t split, int idx, unsigned toke
 
 static int read_begin(pf_ctx *ctx, int idx, unsigned *token, pf_error *err)
 {
-    return read_begin_in(ctx, 0, idx, token, err);
+    return pf_render_read_begin(ctx, 0, idx, 1, token, err);
 }
 
 static int read_end(const pf_ctx *ctx, int idx, unsigned token, pf_error *err)
 {
-    return read_end_in(ctx, 0, idx, token, err);
+    return pf_render_read_end(ctx, 0, idx, token, err);
 }
 
 int pf_render_read_case(pf_ctx *ctx, uint32_t split, int idx, const int64_t start[3],
@@ -130,13 +133,13 @@ int pf_render_read_case(pf_ctx *ctx, uint32_t split, int idx, const int64_t star
      * every case (test cases use the first case's) */
     const size_t norm = split ? 0 : (size_t)idx * (size_t)ctx->ds.n_channels;
     unsigned token;
-    if (read_begin_in(ctx, split, idx, &token, err))
+    if (pf_render_read_begin(ctx, split, idx, 1, &token, err))
         return -1;
     if (img)
         pf_extract_image(c, &ctx->norm.cases[norm], start, size, img);
     if (seg)
         pf_extract_seg(c, start, size, seg);
-    return read_end_in(ctx, split, idx, token, err);
+    return pf_render_read_end(ctx, split, idx, token, err);
 }
 
 int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
