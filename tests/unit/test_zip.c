@@ -16,7 +16,6 @@
 
 #include "crc32.h"
 #include "npz.h"
-#include "workers.h"
 #include "zip.h"
 
 #define PY "/usr/bin/python3"
