@@ -14,7 +14,8 @@
 #   * skip_bad serves the rest, the case without a label listed in patchfs.json "skipped";
 #   * check -o prepare builds the cache of a good dataset, and check then shows the cache's
 #     table without decoding again;
-#   * gc after an image is touched removes exactly the stale entries (--dry-run nothing),
+#   * gc after an image is touched removes exactly the stale entries and fingerprint records
+#     (--dry-run nothing),
 #     keeps the fresh ones, the other cases' and another crop='s; -o all removes the other
 #     crop='s; a dead builder's temporary goes too;
 #   * gc of the test images' folders (imagesTs: one touched, one removed; infer=DIR when given)
@@ -114,14 +115,15 @@ dead="$dir/case_000.0123456789abcdef.pfcase.tmp.2147483646.AbCdEf"
 echo partial >"$dead"
 check "gc setup: 14 entries, two of case_002 made stale by touch, one fresh" bash -c "
     [ \$(wc -l < '$T/e.all') = 14 ] && [ \$(wc -l < '$T/e.old2') = 2 ] && [ \$(wc -l < '$T/e.new2') = 1 ] && [ \$(wc -l < '$T/e.touched') = 15 ]"
-check "gc --dry-run lists the two stale entries and the dead temporary, removes nothing" bash -c "
+check "gc --dry-run lists the two stale entries, case_002's fingerprint record, the dataset's and the dead temporary, removes nothing" bash -c "
     '$PF' gc '$G' --dry-run --cache '$C3' >'$T/dry.out' 2>&1 &&
     [ \"\$(entries '$C3')\" = \"\$(cat '$T/e.touched')\" ] && [ -f '$dead' ] &&
-    [ \$(grep -c '^would free /' '$T/dry.out') = 3 ] &&
+    [ \$(grep -c '^would free /' '$T/dry.out') = 5 ] && grep -q '^would free .*/fingerprint/case_002\.' '$T/dry.out' &&
+    grep -q '^would free .*/fingerprint/dataset\.' '$T/dry.out' &&
     for e in \$(cat '$T/e.old2'); do grep -q \"^would free .*/\$e \" '$T/dry.out' || exit 1; done &&
-    grep -q '^would free .*tmp.2147483646' '$T/dry.out' && grep -q '^would free 3 files' '$T/dry.out' || { cat '$T/dry.out'; exit 1; }"
-check "gc removes exactly the stale entries and the temporary; fresh, other cases' and crop=none's stay" bash -c "
-    '$PF' gc '$G' -o cache='$C3' >'$T/gc.out' 2>&1 && [ \$(grep -c '^freed /' '$T/gc.out') = 3 ] && [ ! -e '$dead' ] &&
+    grep -q '^would free .*tmp.2147483646' '$T/dry.out' && grep -q '^would free 5 files' '$T/dry.out' || { cat '$T/dry.out'; exit 1; }"
+check "gc removes exactly the stale entries, fingerprints and the temporary; fresh, other cases' and crop=none's stay" bash -c "
+    '$PF' gc '$G' -o cache='$C3' >'$T/gc.out' 2>&1 && [ \$(grep -c '^freed /' '$T/gc.out') = 5 ] && [ ! -e '$dead' ] &&
     [ \"\$(entries '$C3')\" = \"\$(comm -23 '$T/e.touched' '$T/e.old2')\" ] || { cat '$T/gc.out'; entries '$C3'; exit 1; }"
 check "after gc the cache serves every case without building (prepare builds nothing)" bash -c "
     '$PF' prepare '$G' -o cache='$C3' 2>&1 | grep -q 'cache ready' && ! '$PF' prepare '$G' -o cache='$C3' 2>&1 | grep -q preparing"
