@@ -42,6 +42,14 @@ int pf_file_inputs(pf_ctx *ctx, const pf_node *n, pf_node in[PF_MAX_INPUTS]);
 int pf_produce_from(pf_ctx *ctx, const pf_node *n, const pf_input *in, char **buf, size_t *len,
                     pf_error *err);
 
+/* A file made faster from another one a server already holds, without depending on it:
+ * data.npy of an augmented step with use_mask_for_norm channels from its seg.npy (the label
+ * maps the masking needs, not rendered again). pf_file_helper gives n's helper (0: none);
+ * pf_produce_helped makes n with the helper's bytes. Same bytes as pf_produce. */
+int pf_file_helper(pf_ctx *ctx, const pf_node *n, pf_node *helper);
+int pf_produce_helped(pf_ctx *ctx, const pf_node *n, const pf_input *helper, char **buf,
+                      size_t *len, pf_error *err);
+
 /* Live counters of a mount, for status.json. The mount layer keeps them; pf_produce serves
  * zeros (`patchfs get status.json`), the mount formats its own with pf_status_json. */
 typedef struct pf_status {

@@ -38,6 +38,11 @@ static uint64_t record_key(const pf_cache *c, int idx, uint64_t n_samples)
     return XXH3_64bits(k, sizeof k);
 }
 
+uint64_t pf_fp_record_key(const pf_cache *c, int idx, uint64_t n_samples)
+{
+    return record_key(c, idx, n_samples);
+}
+
 static char *record_path(const pf_cache *c, const pf_dataset *ds, int idx, uint64_t key)
 {
     char *p;

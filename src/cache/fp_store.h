@@ -34,6 +34,10 @@ int pf_fp_all(pf_cache *c, const pf_dataset *ds, const pf_options *o, int thread
               unsigned flags, pf_progress_fn progress, void *arg, pf_case_fp *out,
               pf_error *err);
 
+/* Case idx's record key (its sources, the samples drawn per case, the record format): its
+ * record is fingerprint/<id>.<key>.pffp (what gc keeps). */
+uint64_t pf_fp_record_key(const pf_cache *c, int idx, uint64_t n_samples);
+
 /* The dataset entry's key (over every case's record key) and path (malloc'd). */
 uint64_t pf_fp_dataset_key(const pf_cache *c, uint64_t n_samples);
 char *pf_fp_dataset_path(const pf_cache *c, uint64_t n_samples);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "entry.h"
+#include "fp_store.h"
 
 static int is_folder(const char *path)
 {
@@ -105,7 +106,17 @@ typedef struct gc_run {
     pf_gc_totals *t;
     live_key *live;
     size_t n_live;
+    uint64_t *fp_live;  /* the current fingerprint records' keys, sorted */
+    size_t n_fp_live;
+    uint64_t fp_dataset; /* the current dataset fingerprint entry's key */
+    const char *what;    /* "case" or "test image" */
 } gc_run;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 static int cmp_live(const void *a, const void *b)
 {
@@ -125,7 +136,8 @@ static int live_keys(gc_run *g, pf_error *err)
     view.n_cases = 0;
     view.cases = calloc((size_t)ds->n_cases + 1, sizeof *view.cases);
     g->live = calloc((PF_CROP_NONE + 1) * (size_t)ds->n_cases + 1, sizeof *g->live);
-    if (!view.cases || !g->live) {
+    g->fp_live = calloc((size_t)ds->n_cases + 1, sizeof *g->fp_live);
+    if (!view.cases || !g->live || !g->fp_live) {
         pf_fail(err, ENOMEM, "out of memory");
         goto out;
     }
@@ -142,11 +154,20 @@ static int live_keys(gc_run *g, pf_error *err)
             g->live[g->n_live].key = c.base_keys[i];
             g->live[g->n_live++].crop = crop;
         }
+        if (!failed && crop == PF_CROP_NONZERO) {
+            /* the fingerprint: of the complete cases (what a mount fingerprints, skip_bad
+             * setting the incomplete ones aside), whatever the options */
+            const uint64_t samples = pf_fp_samples_per_case(view.n_cases);
+            for (int i = 0; i < view.n_cases; i++)
+                g->fp_live[g->n_fp_live++] = pf_fp_record_key(&c, i, samples);
+            g->fp_dataset = pf_fp_dataset_key(&c, samples);
+        }
         pf_cache_close(&c);
         if (failed)
             goto out;
     }
     qsort(g->live, g->n_live, sizeof *g->live, cmp_live);
+    qsort(g->fp_live, g->n_fp_live, sizeof *g->fp_live, cmp_u64);
     rc = 0;
 out:
     free(view.cases);
@@ -208,12 +229,55 @@ static const char *entry_verdict(const gc_run *g, const char *id, uint64_t key, 
     }
     idx = pf_dataset_find_case(g->ds, id);
     if (idx < 0)
-        snprintf(why, cap, "case %s is no longer in the dataset", id);
+        snprintf(why, cap, "%s %s is no longer in the dataset", g->what, id);
     else if (g->ds->cases[idx].missing)
-        snprintf(why, cap, "a file of case %s is missing", id);
+        snprintf(why, cap, "a file of %s %s is missing", g->what, id);
     else
         snprintf(why, cap, "stale: a source file of %s changed since it was built (size or "
                  "mtime), or dataset.json's labels, or the cache format", id);
+    return why;
+}
+
+/* A fingerprint record, "<id>.<16 hex digits>.pffp", or the dataset's entry,
+ * "dataset.<16 hex digits>.pffpset": why it is no longer reached, or NULL when it is or when
+ * the name is neither (left alone). */
+static const char *fingerprint_verdict(const gc_run *g, const char *name, char *why, size_t cap)
+{
+    static const char rec[] = ".pffp", set[] = ".pffpset";
+    const size_t len = strlen(name);
+    const int is_set = len > sizeof set - 1 && !strcmp(name + len - (sizeof set - 1), set);
+    const size_t ls = is_set ? sizeof set - 1 : sizeof rec - 1;
+    char hex[17], id[NAME_MAX + 1];
+    uint64_t key;
+    int idx;
+    if (!is_set && (len <= ls || strcmp(name + len - ls, rec)))
+        return NULL;
+    if (len < ls + 18 || name[len - ls - 17] != '.')
+        return NULL;
+    memcpy(hex, name + len - ls - 16, 16);
+    hex[16] = '\0';
+    if (strspn(hex, "0123456789abcdef") != 16)
+        return NULL;
+    key = strtoull(hex, NULL, 16);
+    memcpy(id, name, len - ls - 17);
+    id[len - ls - 17] = '\0';
+    if (is_set) {
+        if (!strcmp(id, "dataset") && key == g->fp_dataset)
+            return NULL;
+        snprintf(why, cap, "a fingerprint of the dataset as it was (a source file, the case list "
+                 "or dataset.json's labels changed since)");
+        return why;
+    }
+    if (bsearch(&key, g->fp_live, g->n_fp_live, sizeof key, cmp_u64))
+        return NULL;
+    idx = pf_dataset_find_case(g->ds, id);
+    if (idx < 0)
+        snprintf(why, cap, "fingerprint record of case %s, no longer in the dataset", id);
+    else if (g->ds->cases[idx].missing)
+        snprintf(why, cap, "fingerprint record of case %s, a file of which is missing", id);
+    else
+        snprintf(why, cap, "stale fingerprint record of %s: a source file of it changed since "
+                 "(size or mtime), or the number of cases, or dataset.json's labels", id);
     return why;
 }
 
@@ -231,9 +295,10 @@ static int collect(gc_run *g, const char *path, uint64_t bytes, const char *why,
     return 0;
 }
 
-/* Scans a folder: entries at the top (depth 0), dead temporaries at any depth up to 1. Names
- * are visited in sorted order, so the listing is the same on every run. */
-static int scan(gc_run *g, const char *dir, int depth, pf_error *err)
+/* Scans a folder: entries at the top (depth 0), fingerprint records in fingerprint/, dead
+ * temporaries at any depth up to 1. Names are visited in sorted order, so the listing is the
+ * same on every run. */
+static int scan(gc_run *g, const char *dir, int depth, int fingerprints, pf_error *err)
 {
     struct dirent **names = NULL;
     int n = scandir(dir, &names, NULL, alphasort), rc = 0;
@@ -252,7 +317,9 @@ static int scan(gc_run *g, const char *dir, int depth, pf_error *err)
             continue;
         if (S_ISDIR(st.st_mode)) {
             if (depth == 0)
-                rc = scan(g, path, 1, err);
+                rc = scan(g, path, 1,
+                          !(g->flags & PF_GC_TEST_IMAGES) && !strcmp(name, "fingerprint"),
+                          err);
             continue;
         }
         if (!S_ISREG(st.st_mode))
@@ -265,6 +332,8 @@ static int scan(gc_run *g, const char *dir, int depth, pf_error *err)
         else if (depth == 0 && !strstr(name, ".tmp.") &&
                  parse_entry_name(name, id, sizeof id, &key))
             verdict = entry_verdict(g, id, key, why, sizeof why);
+        else if (fingerprints && !strstr(name, ".tmp."))
+            verdict = fingerprint_verdict(g, name, why, sizeof why);
         if (verdict) {
             rc = collect(g, path, (uint64_t)st.st_size, verdict, err);
         } else {
@@ -281,7 +350,8 @@ static int scan(gc_run *g, const char *dir, int depth, pf_error *err)
 int pf_cache_gc(const pf_dataset *ds, const pf_options *o, unsigned flags, pf_gc_fn fn,
                 void *arg, pf_gc_totals *t, pf_error *err)
 {
-    gc_run g = {.ds = ds, .o = o, .flags = flags, .fn = fn, .arg = arg, .t = t};
+    gc_run g = {.ds = ds, .o = o, .flags = flags, .fn = fn, .arg = arg, .t = t,
+                .what = flags & PF_GC_TEST_IMAGES ? "test image" : "case"};
     char *dir = pf_cache_dir_of(ds, o);
     int rc = -1;
     memset(t, 0, sizeof *t);
@@ -293,8 +363,9 @@ int pf_cache_gc(const pf_dataset *ds, const pf_options *o, unsigned flags, pf_gc
         return 0;
     }
     if (live_keys(&g, err) == 0)
-        rc = scan(&g, dir, 0, err);
+        rc = scan(&g, dir, 0, 0, err);
     free(g.live);
+    free(g.fp_live);
     free(dir);
     return rc;
 }

@@ -6,8 +6,12 @@
  * dataset as it is now (its files' path, size and mtime, dataset.json's labels, the cache
  * format) under the options given, or under the same options with another value of an option
  * that enters the key (today `crop`), so that the entries of another crop= stay. PF_GC_ALL
- * reaches only the options given. Temporaries of builders that are gone are removed too;
- * anything else is left alone. */
+ * reaches only the options given. The fingerprint records (fingerprint/<id>.<key>.pffp and the
+ * dataset's fingerprint/dataset.<key>.pffpset) are reached when their key is the key of the
+ * current complete cases' fingerprint (their sources and the number of cases; no option
+ * enters it). Temporaries of builders that are gone are removed too; anything else is left
+ * alone. The test images' entries sit in a folder of their own, gc'd as a dataset of their
+ * own (PF_GC_TEST_IMAGES). */
 #ifndef PATCHFS_GC_H
 #define PATCHFS_GC_H
 
@@ -38,6 +42,7 @@ void pf_entry_briefs_free(pf_entry_brief *b, int n);
 
 #define PF_GC_DRY_RUN 1u /* list only */
 #define PF_GC_ALL 2u     /* also the entries of other values of the key's options */
+#define PF_GC_TEST_IMAGES 4u /* ds is a set of test images (testset.h): no fingerprint */
 
 /* Called for every file removed (or that would be, dry run): its path, size and why. */
 typedef void (*pf_gc_fn)(void *arg, const char *path, uint64_t bytes, const char *why);

@@ -18,6 +18,7 @@
 #include <fuse_lowlevel.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,6 +440,31 @@ static const struct fuse_lowlevel_ops pf_ops = {
     .removexattr = pf_op_removexattr,
 };
 
+/* SIGINT, SIGTERM and SIGHUP unmount and end the daemon, whatever it inherited: libfuse's
+ * fuse_set_signal_handlers installs its handler only over SIG_DFL, and a daemon started with
+ * them ignored (nohup, `&` in a non-interactive shell, trap '' INT) or blocked would never
+ * leave on them but by SIGKILL, its mount left dead. So they are set back to the default and
+ * unblocked here, before libfuse's handlers are installed (and before anything is mounted:
+ * until then the default action loses nothing). */
+static void own_exit_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) {
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof dfl);
+            dfl.sa_handler = SIG_DFL;
+            sigemptyset(&dfl.sa_mask);
+            sigaction(sigs[i], &dfl, NULL);
+        }
+        sigaddset(&set, sigs[i]);
+    }
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
 {
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -481,6 +507,7 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
         pf_log(LOG_ERR, "cannot start a FUSE session");
         goto out;
     }
+    own_exit_signals();
     if (fuse_set_signal_handlers(se) != 0) {
         pf_log(LOG_ERR, "cannot install signal handlers");
         goto out_session;

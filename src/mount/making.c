@@ -36,14 +36,37 @@ out:
     return rc;
 }
 
+/* n made with its helper's bytes when the memory cache holds the helper (files.h); 1 when it
+ * does not (n is then made on its own) */
+static int with_helper(const pf_maker *mk, const pf_node *n, char **data, size_t *len,
+                       pf_error *err)
+{
+    pf_node h;
+    pf_buf *held;
+    pf_input bytes;
+    int rc;
+    if (!pf_file_helper(mk->ctx, n, &h) || !pf_memcache_peek(mk->mc, pf_node_ino(&h)))
+        return 1;
+    /* held, or being made: wait for it (evicted meanwhile, it is made again: same bytes) */
+    if (!(held = pf_make_cached(mk, &h, err)))
+        return -1;
+    bytes.data = held->data;
+    bytes.len = held->len;
+    rc = pf_produce_helped(mk->ctx, n, &bytes, data, len, err);
+    pf_memcache_release(mk->mc, held);
+    return rc;
+}
+
 static int make(void *p, char **data, size_t *len, pf_error *err)
 {
     make_arg *a = p;
     pf_node in[PF_MAX_INPUTS];
     const uint64_t t0 = pf_now_us(CLOCK_MONOTONIC);
     const int k = pf_file_inputs(a->mk->ctx, &a->node, in);
-    const int rc = k > 0 ? from_inputs(a->mk, &a->node, in, k, data, len, err)
-                         : pf_produce(a->mk->ctx, &a->node, data, len, err);
+    int rc = k > 0 ? from_inputs(a->mk, &a->node, in, k, data, len, err)
+                   : with_helper(a->mk, &a->node, data, len, err);
+    if (k == 0 && rc == 1)
+        rc = pf_produce(a->mk->ctx, &a->node, data, len, err);
     pf_counters_generated(a->mk->counters, pf_now_us(CLOCK_MONOTONIC) - t0);
     return rc;
 }

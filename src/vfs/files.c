@@ -74,6 +74,9 @@ static int make_status(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, p
     return text_result(pf_status_json(&zeros), buf, len, err);
 }
 
+/* summary.json reads the split's stored locations (the sampler's forced positions, the boxes'
+ * classes) from the mappings: every case bracketed as a renderer's read (render.h), so a
+ * truncated or failing entry fails the read instead of counting zeros */
 static int make_summary(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err)
 {
     pf_summary_input in = {
@@ -82,8 +85,27 @@ static int make_summary(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, 
         .n_split_cases = n->split ? ctx->split.n_val : ctx->split.n_train,
         .batch = ctx->opt.batch, .steps = n->split ? ctx->opt.val_steps : ctx->opt.steps,
         .lo = ctx->shard_lo, .hi = ctx->shard_hi};
-    json_t *j = pf_epoch_summary(&in, (pf_split)n->split, n->epoch);
-    return text_result(j ? pf_text_dump(j) : NULL, buf, len, err);
+    unsigned *token = calloc((size_t)in.n_split_cases + 1, sizeof *token);
+    json_t *j = NULL;
+    int rc = -1;
+    if (!token)
+        return pf_fail(err, ENOMEM, "out of memory");
+    for (int i = 0; i < in.n_split_cases; i++)
+        if (pf_render_read_begin(ctx, 0, in.split_cases[i], 0, &token[i], err))
+            goto out;
+    if (!(j = pf_epoch_summary(&in, (pf_split)n->split, n->epoch))) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < in.n_split_cases; i++)
+        if (pf_render_read_end(ctx, 0, in.split_cases[i], token[i], err))
+            goto out;
+    rc = text_result(pf_text_dump(j), buf, len, err); /* j released */
+    j = NULL;
+out:
+    json_decref(j);
+    free(token);
+    return rc;
 }
 
 static int make_meta(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error *err)
@@ -360,6 +382,44 @@ int pf_produce(pf_ctx *ctx, const pf_node *n, char **buf, size_t *len, pf_error 
 out:
     for (int i = 0; i < done; i++)
         pf_file_release((char *)made[i].data);
+    return rc;
+}
+
+/* data.npy's masking needs each position's label map before mirroring, of which it uses only
+ * the sign (< 0: outside the case). The step's seg.npy holds it mirrored, and with -1 outside
+ * (seg_outside default) its channel 0 keeps that sign for labels and regions alike; with
+ * seg_outside=0 it is lost, and data.npy renders the label maps itself. */
+int pf_file_helper(pf_ctx *ctx, const pf_node *n, pf_node *helper)
+{
+    if (pf_node_file(n) != PF_FILE_STEP_DATA || !pf_render_needs_mask(ctx, n) ||
+        ctx->opt.seg_outside_zero)
+        return 0;
+    return pf_node_sibling(n, PF_FILE_STEP_SEG, helper) == 0;
+}
+
+int pf_produce_helped(pf_ctx *ctx, const pf_node *n, const pf_input *helper, char **buf,
+                      size_t *len, pf_error *err)
+{
+    const size_t nv = pf_render_patch_voxels(ctx), per = nv * (size_t)ctx->seg_channels;
+    const int lo = ctx->shard_lo, hi = ctx->shard_hi;
+    const size_t body = per * (size_t)(hi - lo) * sizeof(int16_t);
+    int16_t *mask;
+    int rc;
+    if (helper->len < body)
+        return pf_fail(err, EINVAL, "seg.npy of %zu bytes: not this step's", helper->len);
+    if (!(mask = pf_pool_alloc(nv * (size_t)(hi - lo) * sizeof *mask)))
+        return pf_fail(err, ENOMEM, "out of memory");
+    for (int b = lo; b < hi; b++) {
+        int16_t *m = mask + nv * (size_t)(b - lo);
+        pf_aug_params p;
+        /* channel 0 of position b (the array's data ends the file), mirrored back */
+        memcpy(m, helper->data + (helper->len - body) + per * sizeof *m * (size_t)(b - lo),
+               nv * sizeof *m);
+        if (pf_render_aug_params(ctx, n, b, &p))
+            pf_aug_mirror(&p, 0, ctx->patch, NULL, m);
+    }
+    rc = pf_make_step_data_masked(ctx, n, mask, buf, len, err);
+    pf_pool_release(mask);
     return rc;
 }
 

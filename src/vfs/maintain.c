@@ -484,14 +484,24 @@ out:
     return rc;
 }
 
+/* Adds one folder's totals to the result. */
+static void add_totals(pf_gc_result *out, const pf_gc_totals *t)
+{
+    out->freed += t->freed;
+    out->kept += t->kept;
+    out->bytes_freed += t->bytes_freed;
+    out->bytes_kept += t->bytes_kept;
+}
+
 int pf_gc(const char *dataset_dir, const pf_options *o,
           void (*freed)(void *, const char *path, uint64_t bytes, const char *why),
           void *arg, pf_gc_result *out, pf_error *err)
 {
-    pf_dataset ds;
+    const unsigned flags = (o->dry_run ? PF_GC_DRY_RUN : 0) | (o->gc_all ? PF_GC_ALL : 0);
+    pf_dataset ds, tests[2];
     pf_gc_totals t;
     char *dir;
-    int rc;
+    int rc = -1, n_tests = 0, folders = 0;
     memset(out, 0, sizeof *out);
     if (pf_dataset_open_ex(dataset_dir, PF_DS_KEEP_INCOMPLETE, &ds, err))
         return -1;
@@ -501,13 +511,32 @@ int pf_gc(const char *dataset_dir, const pf_options *o,
     }
     snprintf(out->dir, sizeof out->dir, "%s", dir);
     free(dir);
-    rc = pf_cache_gc(&ds, o, (o->dry_run ? PF_GC_DRY_RUN : 0) | (o->gc_all ? PF_GC_ALL : 0),
-                     freed, arg, &t, err);
-    out->freed = t.freed;
-    out->kept = t.kept;
-    out->bytes_freed = t.bytes_freed;
-    out->bytes_kept = t.bytes_kept;
-    out->no_folder = t.folder_missing;
+    /* the test images a mount with these options would serve, in folders of their own: the
+     * dataset's imagesTs (or Decathlon "test" list), and infer=DIR's when given. Listed
+     * before anything is removed: a list a mount would refuse stops gc, naming the file. */
+    if (pf_testset_open(&ds, NULL, &tests[n_tests], err))
+        goto out;
+    n_tests++;
+    if (o->infer_dir[0]) {
+        if (pf_testset_open(&ds, o->infer_dir, &tests[n_tests], err))
+            goto out;
+        n_tests++;
+    }
+    if (pf_cache_gc(&ds, o, flags, freed, arg, &t, err))
+        goto out;
+    add_totals(out, &t);
+    folders += !t.folder_missing;
+    for (int k = 0; k < n_tests; k++) {
+        if (pf_cache_gc(&tests[k], o, flags | PF_GC_TEST_IMAGES, freed, arg, &t, err))
+            goto out;
+        add_totals(out, &t);
+        folders += !t.folder_missing;
+    }
+    out->no_folder = folders == 0;
+    rc = 0;
+out:
+    for (int k = 0; k < n_tests; k++)
+        pf_dataset_free(&tests[k]);
     pf_dataset_free(&ds);
     return rc;
 }

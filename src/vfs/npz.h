@@ -5,9 +5,8 @@
  * table needs exact sizes before any pixel exists), and each member's bytes are exactly the
  * .npy file the step folder serves beside it. The one thing that needs the pixels is each
  * member's CRC-32, computed from the rendered arrays (crc32.h, on the worker pool, in chunks
- * combined with zlib's crc32_combine). Fixed timestamps (1980-01-01 00:00), no comments, no
- * extra fields unless ZIP64 is needed (an archive of 4 GiB or more: every entry then carries
- * ZIP64 sizes and offsets, and the ZIP64 end records precede the classic one). */
+ * combined with zlib's crc32_combine). The layout and records are zip.h's: fixed timestamps,
+ * no comments, ZIP64 only for an archive of 4 GiB or more. */
 #ifndef PATCHFS_NPZ_H
 #define PATCHFS_NPZ_H
 

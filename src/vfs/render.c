@@ -95,31 +95,24 @@ static int unreadable(const pf_ctx *ctx, int idx, pf_error *err)
     return unreadable_in(ctx, 0, idx, err);
 }
 
-static int read_begin_in(pf_ctx *ctx, uint32_t split, int idx, unsigned *token, pf_error *err)
+int pf_render_read_begin(pf_ctx *ctx, uint32_t split, int idx, int pixels, unsigned *token,
+                         pf_error *err)
 {
+    pf_case *c = &pf_ctx_cache_of(ctx, split)->cases[idx];
     /* a case that failed in an earlier read is rebuilt here (its next use); one found shorter
-     * than it was, or failing from here on, fails this read */
-    if (pf_render_use_case_in(ctx, split, idx, err))
+     * than it was, or failing from here on, fails this read. Locations only: no image digest */
+    if (pixels ? pf_render_use_case_in(ctx, split, idx, err)
+               : (!pf_case_sound(c) && pf_render_use_case_in(ctx, split, idx, err)) ||
+                     (pf_case_check_size(c) && unreadable_in(ctx, split, idx, err)))
         return -1;
-    return pf_case_read_begin(&pf_ctx_cache_of(ctx, split)->cases[idx], token) == 0
-               ? 0 : unreadable_in(ctx, split, idx, err);
+    return pf_case_read_begin(c, token) == 0 ? 0 : unreadable_in(ctx, split, idx, err);
 }
 
-static int read_end_in(const pf_ctx *ctx, uint32_t split, int idx, unsigned token,
+int pf_render_read_end(const pf_ctx *ctx, uint32_t split, int idx, unsigned token,
                        pf_error *err)
 {
     return pf_case_read_end(&pf_ctx_cache_of_c(ctx, split)->cases[idx], token) == 0
                ? 0 : unreadable_in(ctx, split, idx, err);
-}
-
-static int read_begin(pf_ctx *ctx, int idx, unsigned *token, pf_error *err)
-{
-    return read_begin_in(ctx, 0, idx, token, err);
-}
-
-static int read_end(const pf_ctx *ctx, int idx, unsigned token, pf_error *err)
-{
-    return read_end_in(ctx, 0, idx, token, err);
 }
 
 int pf_render_read_case(pf_ctx *ctx, uint32_t split, int idx, const int64_t start[3],
@@ -130,13 +123,13 @@ int pf_render_read_case(pf_ctx *ctx, uint32_t split, int idx, const int64_t star
      * every case (test cases use the first case's) */
     const size_t norm = split ? 0 : (size_t)idx * (size_t)ctx->ds.n_channels;
     unsigned token;
-    if (read_begin_in(ctx, split, idx, &token, err))
+    if (pf_render_read_begin(ctx, split, idx, 1, &token, err))
         return -1;
     if (img)
         pf_extract_image(c, &ctx->norm.cases[norm], start, size, img);
     if (seg)
         pf_extract_seg(c, start, size, seg);
-    return read_end_in(ctx, split, idx, token, err);
+    return pf_render_read_end(ctx, split, idx, token, err);
 }
 
 int pf_make_case_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
@@ -279,7 +272,7 @@ static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm
     const int spatial = pf_render_aug_params(ctx, n, b, &p) && pf_aug_spatial(&p);
     if (!spatial && k != 0)
         return 0; /* a plain crop is made whole in slab 0 */
-    if (read_begin(ctx, sm->case_idx, &token, err))
+    if (pf_render_read_begin(ctx, 0, sm->case_idx, 1, &token, err))
         return -1;
     if (spatial) {
         if (img)
@@ -293,7 +286,7 @@ static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm
         if (seg)
             pf_extract_seg(c, sm->start, ctx->patch, seg);
     }
-    return read_end(ctx, sm->case_idx, token, err);
+    return pf_render_read_end(ctx, 0, sm->case_idx, token, err);
 }
 
 /* Whether channel ch of an augmented sample is zeroed where its seg is < 0 after the intensity
@@ -331,9 +324,7 @@ static int render_finish(pf_ctx *ctx, const pf_node *n, int b, int ch0, int ch1,
     return 0;
 }
 
-/* Whether sample b's image needs its seg for the masking (an augmented sample of a dataset
- * with use_mask_for_norm channels). */
-static int needs_mask(const pf_ctx *ctx, const pf_node *n)
+int pf_render_needs_mask(const pf_ctx *ctx, const pf_node *n)
 {
     return ctx->opt.aug && n->split == PF_SPLIT_TRAIN && any_masked(ctx);
 }
@@ -344,7 +335,7 @@ int pf_render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, 
 {
     int16_t *own = NULL;
     int rc;
-    if (img && !seg && needs_mask(ctx, n)) {
+    if (img && !seg && pf_render_needs_mask(ctx, n)) {
         own = pf_pool_alloc(pf_render_patch_voxels(ctx) * sizeof *own);
         if (!own)
             return pf_fail(err, ENOMEM, "out of memory");
@@ -377,6 +368,7 @@ typedef struct step_job {
     int ds[3];         /* seg_dsK.npy: the downsampled shape */
     uint64_t (*dg)[2]; /* meta.json: digests of image and seg */
     int16_t *mask;     /* data.npy with masked channels: each position's seg (slice b - lo) */
+    int mask_given;    /* ... given by the caller (pf_make_step_data_masked), not rendered */
 } step_job;
 
 /* data.npy and seg.npy in two parallel passes: unit u of the first is slab u % SLABS of
@@ -388,7 +380,7 @@ static int render_slab_unit(void *arg, int u, pf_error *err)
     const int b = j->lo + u / SLABS;
     char *dst = j->base + j->per * (size_t)(b - j->lo);
     int16_t *seg = j->t == PF_DT_I2 ? (int16_t *)dst : NULL;
-    if (j->mask) /* the seg too, for the masking */
+    if (j->mask && !j->mask_given) /* the seg too, for the masking */
         seg = j->mask + pf_render_patch_voxels(j->ctx) * (size_t)(b - j->lo);
     return render_slab(j->ctx, j->n, b, &j->s[b], u % SLABS, SLABS,
                        j->t == PF_DT_F4 ? (float *)dst : NULL, seg, err);
@@ -424,10 +416,13 @@ static int render_target_unit(void *arg, int u, pf_error *err)
     return 0;
 }
 
-/* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K. */
-int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
+/* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K; mask:
+ * the positions' label maps for the masking, when the caller has them */
+static int step_array(pf_ctx *ctx, const pf_node *n, const int16_t *mask, char **out,
+                      size_t *len, pf_error *err)
 {
-    step_job j = {.ctx = ctx, .n = n, .t = n->slot == 0 ? PF_DT_F4 : PF_DT_I2}; /* data, seg */
+    step_job j = {.ctx = ctx, .n = n, .t = n->slot == 0 ? PF_DT_F4 : PF_DT_I2, /* data, seg */
+                  .mask = (int16_t *)mask, .mask_given = mask != NULL};
     const pf_dtype t = n->slot == 0 ? pf_render_data_dtype(ctx) : PF_DT_I2; /* as served */
     pf_sample *s = pf_render_batch(ctx, n, err);
     int64_t shape[5];
@@ -456,7 +451,7 @@ int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, p
     j.lo = lo;
     j.base = scratch ? scratch : buf + hdr;
     j.per = count * pf_dtype_size(j.t) / (size_t)(hi - lo);
-    if (j.t == PF_DT_F4 && needs_mask(ctx, n)) {
+    if (j.t == PF_DT_F4 && pf_render_needs_mask(ctx, n) && !j.mask) {
         j.mask = pf_pool_alloc(pf_render_patch_voxels(ctx) * (size_t)(hi - lo) * sizeof *j.mask);
         if (!j.mask) {
             pf_fail(err, ENOMEM, "out of memory");
@@ -472,16 +467,27 @@ int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, p
     if (scratch && to_half(ctx, (uint16_t *)(buf + hdr), (const float *)scratch, count, err) != 0)
         goto fail;
     pf_pool_release(scratch);
-    pf_pool_release(j.mask);
+    pf_pool_release(j.mask_given ? NULL : j.mask);
     free(s);
     *out = buf;
     return 0;
 fail:
-    pf_pool_release(j.mask);
+    pf_pool_release(j.mask_given ? NULL : j.mask);
     pf_pool_release(scratch);
     pf_pool_release(buf);
     free(s);
     return -1;
+}
+
+int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
+{
+    return step_array(ctx, n, NULL, out, len, err);
+}
+
+int pf_make_step_data_masked(pf_ctx *ctx, const pf_node *n, const int16_t *mask, char **out,
+                             size_t *len, pf_error *err)
+{
+    return step_array(ctx, n, mask, out, len, err);
 }
 
 /* seg_dsK.npy: every served position's seg downsampled (nearest) by the K-th scale after 1. */

@@ -37,6 +37,15 @@ pf_sample *pf_render_batch(pf_ctx *ctx, const pf_node *n, pf_error *err);
 int pf_render_use_case(pf_ctx *ctx, int idx, pf_error *err);
 /* The same for a case of cases/ (split 0) or test/ (split 1). */
 int pf_render_use_case_in(pf_ctx *ctx, uint32_t split, int idx, pf_error *err);
+/* A guarded read of case idx's mapped data (cache.h) begins: the case rebuilt first if it
+ * failed in an earlier read (pixels: its image digest checked once too, as every pixel read
+ * does; else only the stored locations are read), EIO when found shorter than it was; else a
+ * token for pf_render_read_end, which fails (EIO, "not served; the next use rebuilds it") when
+ * a fault happened in between: what was read may hold zeros. */
+int pf_render_read_begin(pf_ctx *ctx, uint32_t split, int idx, int pixels, unsigned *token,
+                         pf_error *err);
+int pf_render_read_end(const pf_ctx *ctx, uint32_t split, int idx, unsigned token,
+                       pf_error *err);
 /* The box [start, start + size) of a case of cases/ or test/, guarded (cache.h): image
  * (C, box) into img and labels into seg (either may be NULL); outside the case image 0, seg
  * -1. A case that failed in an earlier read is rebuilt first; a fault during it fails. */
@@ -49,6 +58,14 @@ int pf_render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, 
                      int16_t *seg, pf_error *err);
 
 int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
+/* Whether data.npy of step node n needs its positions' label maps (an augmented training step
+ * of a dataset with use_mask_for_norm channels: nnU-Net's masking after the intensity
+ * transforms), and data.npy made with them given: mask holds each served position's label map
+ * before mirroring (P voxels each; only its sign is used, < 0 outside the case), not rendered
+ * again. Same bytes as pf_make_step_array. */
+int pf_render_needs_mask(const pf_ctx *ctx, const pf_node *n);
+int pf_make_step_data_masked(pf_ctx *ctx, const pf_node *n, const int16_t *mask, char **out,
+                             size_t *len, pf_error *err);
 /* seg_dsK.npy of step node n from its seg.npy's bytes (seg, seg_len). */
 int pf_make_step_ds_from(pf_ctx *ctx, const pf_node *n, const char *seg, size_t seg_len,
                          char **out, size_t *len, pf_error *err);

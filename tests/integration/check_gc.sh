@@ -14,9 +14,13 @@
 #   * skip_bad serves the rest, the case without a label listed in patchfs.json "skipped";
 #   * check -o prepare builds the cache of a good dataset, and check then shows the cache's
 #     table without decoding again;
-#   * gc after an image is touched removes exactly the stale entries (--dry-run nothing),
+#   * gc after an image is touched removes exactly the stale entries and fingerprint records
+#     (--dry-run nothing),
 #     keeps the fresh ones, the other cases' and another crop='s; -o all removes the other
-#     crop='s; a dead builder's temporary goes too.
+#     crop='s; a dead builder's temporary goes too;
+#   * gc of the test images' folders (imagesTs: one touched, one removed; infer=DIR when given)
+#     and of the fingerprint records (the touched case's record and the dataset's entry go,
+#     the others stay, and the next mount reuses them: only the touched case is fingerprinted).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 suite_init check_gc
@@ -111,14 +115,15 @@ dead="$dir/case_000.0123456789abcdef.pfcase.tmp.2147483646.AbCdEf"
 echo partial >"$dead"
 check "gc setup: 14 entries, two of case_002 made stale by touch, one fresh" bash -c "
     [ \$(wc -l < '$T/e.all') = 14 ] && [ \$(wc -l < '$T/e.old2') = 2 ] && [ \$(wc -l < '$T/e.new2') = 1 ] && [ \$(wc -l < '$T/e.touched') = 15 ]"
-check "gc --dry-run lists the two stale entries and the dead temporary, removes nothing" bash -c "
+check "gc --dry-run lists the two stale entries, case_002's fingerprint record, the dataset's and the dead temporary, removes nothing" bash -c "
     '$PF' gc '$G' --dry-run --cache '$C3' >'$T/dry.out' 2>&1 &&
     [ \"\$(entries '$C3')\" = \"\$(cat '$T/e.touched')\" ] && [ -f '$dead' ] &&
-    [ \$(grep -c '^would free /' '$T/dry.out') = 3 ] &&
+    [ \$(grep -c '^would free /' '$T/dry.out') = 5 ] && grep -q '^would free .*/fingerprint/case_002\.' '$T/dry.out' &&
+    grep -q '^would free .*/fingerprint/dataset\.' '$T/dry.out' &&
     for e in \$(cat '$T/e.old2'); do grep -q \"^would free .*/\$e \" '$T/dry.out' || exit 1; done &&
-    grep -q '^would free .*tmp.2147483646' '$T/dry.out' && grep -q '^would free 3 files' '$T/dry.out' || { cat '$T/dry.out'; exit 1; }"
-check "gc removes exactly the stale entries and the temporary; fresh, other cases' and crop=none's stay" bash -c "
-    '$PF' gc '$G' -o cache='$C3' >'$T/gc.out' 2>&1 && [ \$(grep -c '^freed /' '$T/gc.out') = 3 ] && [ ! -e '$dead' ] &&
+    grep -q '^would free .*tmp.2147483646' '$T/dry.out' && grep -q '^would free 5 files' '$T/dry.out' || { cat '$T/dry.out'; exit 1; }"
+check "gc removes exactly the stale entries, fingerprints and the temporary; fresh, other cases' and crop=none's stay" bash -c "
+    '$PF' gc '$G' -o cache='$C3' >'$T/gc.out' 2>&1 && [ \$(grep -c '^freed /' '$T/gc.out') = 5 ] && [ ! -e '$dead' ] &&
     [ \"\$(entries '$C3')\" = \"\$(comm -23 '$T/e.touched' '$T/e.old2')\" ] || { cat '$T/gc.out'; entries '$C3'; exit 1; }"
 check "after gc the cache serves every case without building (prepare builds nothing)" bash -c "
     '$PF' prepare '$G' -o cache='$C3' 2>&1 | grep -q 'cache ready' && ! '$PF' prepare '$G' -o cache='$C3' 2>&1 | grep -q preparing"
@@ -130,4 +135,53 @@ check "gc -o all also removes the entries of another crop= (the 6 left of crop=n
 check "gc of a dataset without a cache folder says so and exits 0" bash -c "
     '$PF' gc '$GOOD' -o cache='$T/none' | grep -q 'no cache folder'"
 check "gc names a dataset it cannot read" bash -c "! '$PF' gc '$T/nope' -o cache='$C3' 2>'$T/e' && grep -q '$T/nope' '$T/e'"
+# ---------------------------------------------------------------- gc: test images, fingerprint
+G4=$T/gc_test
+C4=$T/cache_test
+INF=$T/infer_in
+cp -r "$GOOD" "$G4"
+mkdir -p "$G4/imagesTs" "$INF"
+for i in 0 1 2; do cp "$GOOD/imagesTr/case_00${i}_0000.nii.gz" "$G4/imagesTs/t_00${i}_0000.nii.gz"; done
+cp "$GOOD/imagesTr/case_003_0000.nii.gz" "$INF/x_000_0000.nii.gz"
+cp "$GOOD/imagesTr/case_004_0000.nii.gz" "$INF/x_001_0000.nii.gz"
+"$PF" prepare "$G4" -o cache="$C4" >/dev/null 2>&1
+"$PF" prepare "$G4" -o cache="$C4",infer="$INF" >/dev/null 2>&1
+files() { find "$1" -type f -printf '%P\n' | LC_ALL=C sort; }
+export -f files
+files "$C4" >"$T/t.all"
+check "gc setup: 7 entries, 7 fingerprint records and the dataset's, 3 test images, 2 infer=" bash -c "
+    [ \$(grep -c '^$(basename "$G4")-[0-9a-f]*/case_.*pfcase$' '$T/t.all') = 7 ] &&
+    [ \$(grep -c '/fingerprint/case_.*\.pffp$' '$T/t.all') = 7 ] && [ \$(grep -c '/fingerprint/dataset\..*\.pffpset$' '$T/t.all') = 1 ] &&
+    [ \$(grep -c -- '-test-.*/t_00[0-2]\..*pfcase$' '$T/t.all') = 3 ] && [ \$(grep -c -- '-infer-.*/x_00[01]\..*pfcase$' '$T/t.all') = 2 ] ||
+    { cat '$T/t.all'; exit 1; }"
+check "gc of a fresh cache with test images frees nothing" bash -c "
+    '$PF' gc '$G4' -o cache='$C4',infer='$INF' | grep -q '^freed 0 files' && [ \"\$(files '$C4')\" = \"\$(cat '$T/t.all')\" ]"
+sleep 0.01
+touch "$G4/imagesTr/case_002_0000.nii.gz" "$G4/imagesTs/t_001_0000.nii.gz" "$INF/x_000_0000.nii.gz"
+rm "$G4/imagesTs/t_002_0000.nii.gz"
+# what must go: case_002's entry and fingerprint record, the dataset's fingerprint entry,
+# test images t_001 (touched) and t_002 (removed); x_000 of infer= only when infer= is given
+grep -e '/case_002\.' -e '/fingerprint/dataset\.' -e '-test-.*/t_00[12]\.' "$T/t.all" | LC_ALL=C sort >"$T/t.stale"
+grep -e '-infer-.*/x_000\.' "$T/t.all" >"$T/t.stale_inf"
+freed_set() { sed -n "s|^$2 $C4/\([^ ]*\) .*|\1|p" "$1" | LC_ALL=C sort; }
+export -f freed_set
+check "gc --dry-run names the stale test images, fingerprint records and entries, removes nothing" bash -c "
+    [ \$(wc -l < '$T/t.stale') = 5 ] && '$PF' gc '$G4' --dry-run -o cache='$C4' >'$T/t.dry' 2>&1 &&
+    [ \"\$(C4='$C4' freed_set '$T/t.dry' 'would free')\" = \"\$(cat '$T/t.stale')\" ] &&
+    grep -q '^would free .*/t_002\..*test image t_002 is no longer in the dataset' '$T/t.dry' &&
+    grep -q '^would free .*/fingerprint/case_002\..*stale fingerprint record of case_002' '$T/t.dry' &&
+    grep -q '^would free .*/fingerprint/dataset\..*a fingerprint of the dataset as it was' '$T/t.dry' &&
+    [ \"\$(files '$C4')\" = \"\$(cat '$T/t.all')\" ] || { cat '$T/t.dry'; exit 1; }"
+check "gc removes them; infer='s folder is left alone without infer=" bash -c "
+    '$PF' gc '$G4' -o cache='$C4' >'$T/t.gc' 2>&1 && [ \"\$(C4='$C4' freed_set '$T/t.gc' freed)\" = \"\$(cat '$T/t.stale')\" ] &&
+    [ \"\$(files '$C4')\" = \"\$(LC_ALL=C comm -23 '$T/t.all' '$T/t.stale')\" ] || { cat '$T/t.gc'; files '$C4'; exit 1; }"
+check "gc -o infer=DIR removes the stale entry of infer='s folder only" bash -c "
+    '$PF' gc '$G4' -o cache='$C4',infer='$INF' >'$T/t.gci' 2>&1 &&
+    [ \"\$(C4='$C4' freed_set '$T/t.gci' freed)\" = \"\$(cat '$T/t.stale_inf')\" ] || { cat '$T/t.gci'; exit 1; }"
+check "the kept fingerprint records are reused: the next prepare fingerprints only case_002" bash -c "
+    '$PF' prepare '$G4' -o cache='$C4',infer='$INF' >'$T/t.prep' 2>&1 &&
+    new=\$(LC_ALL=C comm -13 '$T/t.all' <(files '$C4')) &&
+    [ \$(echo \"\$new\" | grep -c '/fingerprint/') = 2 ] && echo \"\$new\" | grep -q '/fingerprint/case_002\.' &&
+    [ \$(grep -c '/fingerprint/' <(files '$C4')) = 8 ] &&
+    '$PF' gc '$G4' -o cache='$C4',infer='$INF' | grep -q '^freed 0 files' || { cat '$T/t.prep'; files '$C4'; exit 1; }"
 exit 0

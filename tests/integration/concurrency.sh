@@ -18,6 +18,7 @@
 #   * an entry truncated while mounted, or with a failing sector (tests/tools/faultfs.c), gives
 #     EIO to the read that meets it (logged, counted in status.json), the daemon lives, and the
 #     next read rebuilds it; the same with entries truncated again and again under 16 readers;
+#     summary.json, preview.png and a sample's NIfTI (the files for looking) too;
 #   * the dataset folder is unchanged afterwards.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -132,6 +133,36 @@ assert s['errors'] == 1 and s['errors_io'] == 1, s" "$m/status.json" || return 1
 }
 check "a cache entry truncated while mounted: that read gets EIO, logged and counted in errors_io; the daemon lives; the next read rebuilds it and serves the right bytes" \
     truncated_entry
+
+# The files read for looking (summary.json from the stored locations, preview.png and a
+# sample's NIfTI) bracket their reads as the renderer does: an entry truncated while mounted
+# fails the read that meets it (EIO; never zeros counted or drawn), the next reads rebuild it.
+truncated_inspect() {
+    local c=$T/cache_trunc_inspect m=$T/mnt_trunc_inspect o="seed=3,batch=2" entry v ok
+    copy_cache "$c" || return 1
+    rm -f "$T/trunc_i.log"
+    pf_mount "$DS" "$m" "$o,direct_io,cache=$c,log=$T/trunc_i.log" || { cat "$T/mount.err"; return 1; }
+    cat "$m/train/epoch_0/step_0/data.npy" >/dev/null || return 1 # the entries are mapped
+    for entry in "$c"/*/*.pfcase; do truncate -s 8192 "$entry"; done
+    if cat "$m/train/epoch_1/summary.json" >/dev/null 2>"$T/trunc_i.err"; then
+        echo "summary.json was served from truncated entries"; return 1
+    fi
+    grep -q "Input/output error" "$T/trunc_i.err" || { cat "$T/trunc_i.err"; return 1; }
+    grep -Eq "error: train/epoch_1/summary\.json: (size|read): .*: cache entry of case .* failed while mapped" "$T/trunc_i.log" ||
+        { echo "log:"; cat "$T/trunc_i.log"; return 1; }
+    for v in train/epoch_1/summary.json val/epoch_2/summary.json train/epoch_0/step_3/preview.png \
+        cases/case_001/preview.png train/epoch_0/step_3/sample_1/image.nii.gz \
+        train/epoch_0/step_3/sample_0/label.nii.gz; do
+        [ "$v" = cases/case_001/preview.png ] && truncate -s 8192 "$c"/*/case_001.*.pfcase
+        ok=
+        for _ in 1 2 3 4 5 6 7; do cat "$m/$v" >/dev/null 2>&1 && ok=1 && break; done
+        [ -n "$ok" ] || { echo "never served: $v"; return 1; }
+        cmp <("$PF" get "$DS" "$v" -o "$o,cache=$T/cache") "$m/$v" || { echo "differs: $v"; return 1; }
+    done
+    fusermount3 -u "$m"
+}
+check "summary.json, preview.png and a sample's NIfTI over entries truncated while mounted: EIO (logged), then rebuilt and the right bytes" \
+    truncated_inspect
 
 # a failing sector: the cache folder served through tests/tools/faultfs.c, a passthrough FUSE
 # file system whose reads of a chosen entry fail with EIO while a control file names it. The

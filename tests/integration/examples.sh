@@ -25,7 +25,8 @@
 #     affine, pred/ID.npy equals numpy's Gaussian-weighted average of the dumped per-tile
 #     logits, a tile's logits equal nnU-Net's 8-flip mean done one by one (or the plain output
 #     with --no-mirror), tiles cut from data.npy give the same prediction as the tile files,
-#     and stitching one-hot tiles of cases/ID/seg.npy gives seg.npy back;
+#     and stitching one-hot tiles of cases/ID/seg.npy gives seg.npy back; after training on
+#     aug=nnunet the final validation mirrors by default (8-flip mean per tile);
 #   * numpy (examples/numpy/class_stats.py): its per-class table of an epoch equals an
 #     independent computation over `patchfs get` output (1-channel real and 2-channel data);
 #   * C (examples/c/npy_read.c): compiles without a warning under -Wall -Wextra -pedantic;
@@ -273,7 +274,8 @@ TORCH_CHECKS=("pytorch: training runs (2 epochs x 20 steps, 2 workers)" "pytorch
     "pytorch: a tile's logits are nnU-Net's mean over 8 flips (one by one, here)"
     "pytorch: --no-mirror: a tile's logits are the network's output"
     "pytorch: --tile-source slice (data.npy cut by tiles.json) predicts the same as the tile files"
-    "pytorch: stitching one-hot tiles of cases/ID/seg.npy gives seg.npy back (argmax)")
+    "pytorch: stitching one-hot tiles of cases/ID/seg.npy gives seg.npy back (argmax)"
+    "pytorch: final validation after training on aug=nnunet: mirroring on by default, a tile's logits the 8-flip mean, summary.json of every validation case")
 if ! "$PY" -c "import torch" >"$T/torch.err" 2>&1; then
     why=$(tail -1 "$T/torch.err")
     for c in "${TORCH_CHECKS[@]}"; do skip "$c (import torch failed: $why; install with 'make deps-examples')"; done
@@ -364,9 +366,22 @@ PY
             rc=$?
             check "${TORCH_CHECKS[6]}" bash -c "cat '$T/e.out'; [ $rc != 0 ] && grep -q 'b.pt: .*other batches' '$T/e.out' &&
                 grep -q 'option aug: absent (default) when saved' '$T/e.out' && ! grep -q 'option seed' '$T/e.out' && ! grep -q '^epoch' '$T/e.out'"
+            # trained on mirrored batches: the final validation's default (--mirror auto) mirrors,
+            # as nnU-Net does; the checkpoint after the last epoch holds the validated weights
+            timeout 900 "$PY" examples/pytorch/train_unet.py "$PA" --epochs 1 --steps 3 --val-steps 1 \
+                --checkpoint "$T/g.pt" --val-dir "$T/val_g" --dump-tiles "$T/tiles_g" --cache "$T/cache" > "$T/g.out" 2>&1
+            fv_mirrored() {
+                cat "$T/g.out"
+                grep -q 'mirroring on (8 predictions per tile) (trained on mirrored batches, aug=nnunet)' "$T/g.out" &&
+                    grep -q '^final validation: foreground mean Dice' "$T/g.out" && ! grep -q 'rebuilt\|: preparing ' "$T/g.out" &&
+                    "$PY" tests/integration/final_validation_check.py summary "$PA" "$DS" "$T/val_g" "$T/g.out" &&
+                    "$PY" tests/integration/final_validation_check.py mirror "$PA" "$DS" "$T/tiles_g" "$T/g.pt" 1
+            }
+            check "${TORCH_CHECKS[17]}" fv_mirrored
             fusermount3 -u "$PA"
         else
             bad "${TORCH_CHECKS[6]}: mounts"
+            bad "${TORCH_CHECKS[17]}: mounts"
         fi
         # SOURCE a dataset folder: the example mounts it on a temporary folder under $T
         PATCHFS=$PF TMPDIR=$T timeout 600 "$PY" examples/pytorch/train_unet.py "$DS" -o "$POPTS" --epochs 1 --steps 3 \

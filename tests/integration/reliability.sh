@@ -22,7 +22,8 @@
 #   * containment: `patchfs get` paths with '..', absolute or dataset components reach nothing
 #     outside the virtual tree;
 #   * paths and mounts: relative dataset, mountpoint, cache= and log= work from any directory
-#     (a relative mountpoint is unmounted by SIGTERM/SIGINT/SIGHUP); a live patchfs mountpoint
+#     (a relative mountpoint is unmounted by SIGTERM/SIGINT/SIGHUP, also when the daemon was
+#     started with them ignored, under nohup, or blocked); a live patchfs mountpoint
 #     is refused by patchfs and both helpers, a dead one with the command that clears it;
 #   * logs: with log=FILE an unreadable cache entry is logged (path, case, errno), counted in
 #     status.json's errors_io and retried by the next read; without it, syslog (in a private
@@ -384,10 +385,18 @@ check "relative dataset, mountpoint and cache= from another directory: the mount
 # used to exit 0 leaving a dead mount: "fuse: failed to unmount mnt/x"). The daemon is made a
 # child of the checker (PR_SET_CHILD_SUBREAPER) so that its exit status can be read.
 cat >"$T/signal_rel.py" <<'EOF'
-import ctypes, os, signal, subprocess, sys
+import ctypes, os, signal, subprocess, sys, time
 pf, cwd, mnt, opts, sig = sys.argv[1:6]
+inherit = sys.argv[6] if len(sys.argv) > 6 else "default"
 assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-r = subprocess.run([pf, "ds", mnt, "-o", opts], cwd=cwd, stderr=subprocess.PIPE, text=True)
+cmd, pre = [pf, "ds", mnt, "-o", opts], None
+if inherit == "ignored":
+    # as `nohup patchfs ... &` from a script: INT, HUP (and TERM here) ignored, kept over exec
+    cmd = ["bash", "-c", "trap '' INT HUP TERM; exec nohup \"$@\"", "sh"] + cmd
+elif inherit == "blocked":
+    def pre():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+r = subprocess.run(cmd, cwd=cwd, stderr=subprocess.PIPE, text=True, preexec_fn=pre)
 if r.returncode:
     sys.exit("mount failed: " + r.stderr)
 kids = []
@@ -400,7 +409,17 @@ for p in filter(str.isdigit, os.listdir("/proc")):
 if len(kids) != 1:
     sys.exit("expected one daemon, found %s" % kids)
 os.kill(kids[0], getattr(signal, sig))
-rc = os.waitstatus_to_exitcode(os.waitpid(kids[0], 0)[1])
+for _ in range(300):  # 30 s: a daemon that does not leave on the signal fails, not hangs
+    pid, status = os.waitpid(kids[0], os.WNOHANG)
+    if pid:
+        break
+    time.sleep(0.1)
+else:
+    os.kill(kids[0], signal.SIGKILL)
+    os.waitpid(kids[0], 0)
+    subprocess.run(["fusermount3", "-uz", os.path.join(cwd, mnt)])
+    sys.exit("%s (%s): the daemon did not leave within 30 s (killed)" % (sig, inherit))
+rc = os.waitstatus_to_exitcode(status)
 where = os.path.join(cwd, mnt)
 mounted = any(l.split()[4] == where for l in open("/proc/self/mountinfo"))
 try:
@@ -408,7 +427,7 @@ try:
     dead = False
 except OSError:
     dead = True
-print("%s: daemon exit %d, still mounted %s, dead %s" % (sig, rc, mounted, dead))
+print("%s (%s): daemon exit %d, still mounted %s, dead %s" % (sig, inherit, rc, mounted, dead))
 sys.exit(0 if rc == 0 and not mounted and not dead else 1)
 EOF
 relative_signals() {
@@ -421,6 +440,18 @@ relative_signals() {
 }
 check "relative mountpoint: SIGTERM, SIGINT and SIGHUP to the daemon unmount it and exit 0" \
     relative_signals
+# started with them ignored (nohup, trap '' INT HUP: libfuse installs its handlers only over
+# SIG_DFL) or blocked: the daemon takes them back, and still leaves cleanly on each
+inherited_signals() {
+    local sig how
+    for how in ignored blocked; do
+        for sig in SIGINT SIGHUP SIGTERM; do
+            "$PY" "$T/signal_rel.py" "$PF" "$CWD" mnt_sig "seed=3,cache=$T/cache" "$sig" "$how" || return 1
+        done
+    done
+}
+check "a daemon started under nohup with INT, HUP, TERM ignored (or blocked) still unmounts on each and exits 0" \
+    inherited_signals
 
 # mounting on a live patchfs mount is refused, naming the mountpoint, by patchfs (given the
 # same folder by another, relative path) and by both helpers; one mount stays, and serves

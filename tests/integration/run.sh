@@ -67,6 +67,58 @@ if want gen; then
     done
 fi
 
+# ---------------------------------------------------------------- labels beyond int8
+# A label above 127 makes the cache entries hold the segmentation as int16 (int8 otherwise):
+# the same dataset with label 2 renamed 300 serves, through a mount and `patchfs get`, what
+# the independent numpy reference (verify.py) computes, and its entries are one byte per
+# voxel larger than the int8 ones
+if want seg16; then
+    gen "$T/gen_s8" --channels 1 --cases 5 --classes 2 --seed 6
+    rm -rf "$T/gen_s16"
+    cp -r "$T/gen_s8" "$T/gen_s16"
+    "$PY" - "$T/gen_s16" <<'EOF'
+import glob, json, os, sys
+import nibabel as nib, numpy as np
+ds = sys.argv[1]
+for p in glob.glob(os.path.join(ds, "labelsTr", "*.nii.gz")):
+    i = nib.load(p)
+    d = np.asarray(i.dataobj).astype(np.int16)
+    assert (d == 2).any(), p
+    d[d == 2] = 300
+    nib.save(nib.Nifti1Image(d, i.affine), p)
+j = json.load(open(os.path.join(ds, "dataset.json")))
+j["labels"] = {k: (300 if v == 2 else v) for k, v in j["labels"].items()}
+json.dump(j, open(os.path.join(ds, "dataset.json"), "w"))
+EOF
+    S16_OPTS="seed=4,batch=3,cache=$T/cache_s16"
+    M=$T/mnt_s16
+    "$PF" prepare "$T/gen_s8" -o "seed=4,cache=$T/cache_s8" >/dev/null 2>&1
+    if pf_mount "$T/gen_s16" "$M" "$S16_OPTS"; then
+        check "seg16: labels up to 300 served as the numpy reference computes (steps, cases)" \
+            "$PY" tests/integration/verify.py "$T/gen_s16" "$M" --steps 6 --cases
+        check "seg16: mount bytes equal patchfs get" same_as_get "$T/gen_s16" "$M" "$S16_OPTS" \
+            train/epoch_0/step_0/seg.npy train/epoch_3/step_5/seg.npy train/epoch_3/step_5/data.npy \
+            val/epoch_1/step_2/seg.npy cases/case_001/seg.npy cases/case_004/seg.npy
+        check "seg16: the entries hold int16 labels (one byte per voxel more than int8's), 300 served" "$PY" - "$T" "$M" <<'EOF'
+import glob, os, sys
+import numpy as np
+T, m = sys.argv[1:3]
+seen = set()
+for cid in sorted(os.listdir(os.path.join(m, "cases"))):
+    seg = np.load(os.path.join(m, "cases", cid, "seg.npy"))
+    seen |= set(np.unique(seg).tolist())
+    (e16,) = glob.glob(os.path.join(T, "cache_s16", "*", cid + ".*.pfcase"))
+    (e8,) = glob.glob(os.path.join(T, "cache_s8", "*", cid + ".*.pfcase"))
+    extra = os.path.getsize(e16) - os.path.getsize(e8)
+    assert abs(extra - seg.size) <= 128, (cid, extra, seg.size)
+assert 300 in seen and 2 not in seen, seen
+EOF
+        pf_umount "$M"
+    else
+        bad "seg16: mounts"
+    fi
+fi
+
 # ---------------------------------------------------------------- the tree behaves like files
 if want tree; then
     [ -d "$T/gen_nnunet" ] || gen "$T/gen_nnunet" --channels 2 --dtype int16 --cases 6
