@@ -442,17 +442,21 @@ static const struct fuse_lowlevel_ops pf_ops = {
 
 /* SIGINT, SIGTERM and SIGHUP unmount and end the daemon, whatever it inherited: libfuse's
  * fuse_set_signal_handlers installs its handler only over SIG_DFL, and a daemon started with
- * them ignored (nohup, `&` in a non-interactive shell, trap '' INT) or blocked would never
+ * them ignored (`&` in a non-interactive shell, trap '' INT, nohup) or blocked would never
  * leave on them but by SIGKILL, its mount left dead. So they are set back to the default and
  * unblocked here, before libfuse's handlers are installed (and before anything is mounted:
- * until then the default action loses nothing). */
-static void own_exit_signals(void)
+ * until then the default action loses nothing). One exception: an ignored SIGHUP in the
+ * foreground stays ignored - that is nohup's meaning, to outlive the terminal's hangup; a
+ * daemonized mount has no terminal, so a SIGHUP it gets was sent on purpose. */
+static void own_exit_signals(int foreground)
 {
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
         struct sigaction old;
+        if (sigs[i] == SIGHUP && foreground)
+            continue;
         if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) {
             struct sigaction dfl;
             memset(&dfl, 0, sizeof dfl);
@@ -507,7 +511,7 @@ int pf_fs_serve(pf_ctx *ctx, const char *mountpoint)
         pf_log(LOG_ERR, "cannot start a FUSE session");
         goto out;
     }
-    own_exit_signals();
+    own_exit_signals(opt->foreground);
     if (fuse_set_signal_handlers(se) != 0) {
         pf_log(LOG_ERR, "cannot install signal handlers");
         goto out_session;

@@ -452,6 +452,27 @@ inherited_signals() {
 }
 check "a daemon started under nohup with INT, HUP, TERM ignored (or blocked) still unmounts on each and exits 0" \
     inherited_signals
+# in the foreground, nohup's ignored SIGHUP is kept (to outlive the terminal's hangup): the
+# mount survives a SIGHUP and serves, and SIGTERM still ends it cleanly
+foreground_nohup() {
+    local m=$CWD/mnt_fg pid rc k
+    mkdir -p "$m"
+    MOUNTS+=("$m")
+    bash -c "trap '' HUP; exec nohup \"\$@\" >/dev/null 2>&1" sh \
+        "$PF" "$DS" "$m" -o "seed=3,cache=$T/cache" -f &
+    pid=$!
+    for k in $(seq 100); do mountpoint -q "$m" && break; sleep 0.1; done
+    mountpoint -q "$m" || { kill -9 $pid; return 1; }
+    kill -HUP $pid
+    sleep 0.5
+    kill -0 $pid && mountpoint -q "$m" && [ -s "$m/splits.json" ] || return 1
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    [ $rc = 0 ] && ! mountpoint -q "$m"
+}
+check "in the foreground under nohup, a SIGHUP is ignored (the mount serves on) and SIGTERM unmounts, exit 0" \
+    foreground_nohup
 
 # mounting on a live patchfs mount is refused, naming the mountpoint, by patchfs (given the
 # same folder by another, relative path) and by both helpers; one mount stays, and serves
