@@ -491,7 +491,10 @@ int pf_restore_stream(const pf_restore_spec *s, const pf_resample_geom *rg,
     for (int d = 0; d < 3; d++)
         j.ost[d] = sst[g->transpose[d]];
     plane = j.m[1] * j.m[2];
+    /* at least 8 units where there are 8 planes, so that the pool has work to share */
     j.slab = SLAB_VOXELS / plane > 1 ? SLAB_VOXELS / plane : 1;
+    if (j.slab > (j.m[0] + 7) / 8)
+        j.slab = (j.m[0] + 7) / 8;
     units = (j.m[0] + j.slab - 1) / j.slab;
     j.lo = malloc((size_t)(p->channels * j.n[0]) * sizeof *j.lo);
     j.hi = malloc((size_t)(p->channels * j.n[0]) * sizeof *j.hi);
