@@ -273,27 +273,37 @@ static size_t run_length(const unsigned char *p, size_t n)
     return r;
 }
 
-/* Tokens of n bytes at p (a run never reaches back before p). */
+/* Tokens of n bytes at p (a run never reaches back before p). Most runs of a noisy label map
+ * are short: their literals are stored without a loop (the token array has two spare
+ * entries), so the only data-dependent branch is whether a match is needed. */
 static void tokenize(gz_writer *w, const unsigned char *p, size_t n)
 {
+    uint32_t *tok = w->tok + w->ntok, *freq = w->freq;
     size_t i = 0;
     while (i < n) {
         const uint32_t v = p[i];
         const size_t run = run_length(p + i, n - i);
         size_t rest = run - 1;
-        w->tok[w->ntok++] = v;
-        w->freq[v]++;
-        while (rest >= 3) {
-            const size_t l = rest > 258 ? 258 : rest;
-            w->tok[w->ntok++] = MATCH_FLAG | (uint32_t)l;
-            w->freq[257 + w->len_sym[l]]++;
-            rest -= l;
+        *tok++ = v;
+        freq[v]++;
+        if (rest >= 3) {
+            for (; rest >= 258 + 3 || rest == 258; rest -= 258) {
+                *tok++ = MATCH_FLAG | 258u;
+                freq[257 + 28]++;
+            }
+            if (rest >= 3) { /* 3..260: one match, at most 2 literals left */
+                const size_t l = rest > 258 ? 258 : rest;
+                *tok++ = MATCH_FLAG | (uint32_t)l;
+                freq[257 + w->len_sym[l]]++;
+                rest -= l;
+            }
         }
-        w->freq[v] += (uint32_t)rest;
-        while (rest--)
-            w->tok[w->ntok++] = v;
+        tok[0] = tok[1] = v; /* rest (0..2) literals */
+        tok += rest;
+        freq[v] += (uint32_t)rest;
         i += run;
     }
+    w->ntok = (size_t)(tok - w->tok);
 }
 
 int pf_gzip_runs(const void *const *seg, const size_t *len, int n, pf_gz_sink sink, void *arg,
@@ -304,7 +314,7 @@ int pf_gzip_runs(const void *const *seg, const size_t *len, int n, pf_gz_sink si
     uint32_t crc = 0, total = 0;
     int last = -1;
     w.out = malloc(OUT_CAP + 16);
-    w.tok = malloc(BLOCK_IN * sizeof *w.tok);
+    w.tok = malloc((BLOCK_IN + 2) * sizeof *w.tok);
     if (!w.out || !w.tok) {
         free(w.out);
         free(w.tok);
