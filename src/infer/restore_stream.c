@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd.h"
 #include "to_labels.h"
 #include "workers.h"
 
@@ -91,6 +92,7 @@ typedef struct stream_job {
     int out_bytes;
     int64_t ost[3];           /* strides of the served axes in the source array */
     int64_t slab;             /* output planes of one unit */
+    const struct stream_kernels *k; /* the arithmetic loops for this CPU */
     pthread_mutex_t lock;     /* guards idle */
     struct unit_buf *idle;    /* scratch of finished units, taken by the next ones */
 } stream_job;
@@ -104,104 +106,34 @@ typedef struct unit_buf {
     int64_t cached[2];        /* the source plane in cache[k], -1: none */
 } unit_buf;
 
-/* The kernels below are plain loops over independent elements; this file is built with the
- * vectoriser's dynamic cost model (Makefile), which turns them into vector code without
- * changing a bit (no reassociation, no contraction: each element's operations stay the
- * scalar ones). */
+/* The arithmetic loops, in a baseline and (x86-64) an AVX2 build: the same bits either way
+ * (restore_stream_kernels.h). */
+typedef struct stream_kernels {
+    void (*pass_x)(const lin_axis *X, const double *r, double *out);
+    void (*pass_x_float)(const lin_axis *X, const float *r, double *out);
+    void (*pass_y)(const lin_axis *Y, const double *src, int64_t w, double *dst);
+    void (*pass_y_clip)(const lin_axis *Y, const double *src, int64_t w, double lo, double hi,
+                        float *dst);
+    void (*pass_z_clip)(const double *p0, const double *p1, double w0, double w1, size_t n,
+                        double lo, double hi, float *dst);
+    void (*pass_z_float)(const float *r0, const float *r1, double w0, double w1, size_t n,
+                         double *out);
+    void (*clip_plane)(const double *v, size_t n, double lo, double hi, float *dst);
+} stream_kernels;
 
-/* out (m values) = row r (n values) along X; a copy when the axis keeps its length. */
-static void pass_x(const lin_axis *X, int changes, const double *restrict r,
-                   double *restrict out)
-{
-    if (!changes) {
-        memcpy(out, r, (size_t)X->n * sizeof *out);
-        return;
-    }
-    for (int64_t j = 0; j < X->m; j++) {
-        double a = 0.0;
-        a += r[X->i0[j]] * X->w0[j];
-        a += r[X->i1[j]] * X->w1[j];
-        out[j] = a;
-    }
-}
-
-/* The same from a float32 row (the prediction's), widened exactly. */
-static void pass_x_float(const lin_axis *X, int changes, const float *restrict r,
-                         double *restrict out)
-{
-    if (!changes) {
-        for (int64_t j = 0; j < X->n; j++)
-            out[j] = (double)r[j];
-        return;
-    }
-    for (int64_t j = 0; j < X->m; j++) {
-        double a = 0.0;
-        a += (double)r[X->i0[j]] * X->w0[j];
-        a += (double)r[X->i1[j]] * X->w1[j];
-        out[j] = a;
-    }
-}
-
-/* dst (Y->m rows of w) = src (Y->n rows of w) along Y. */
-static void pass_y(const lin_axis *Y, const double *src, int64_t w, double *restrict dst)
-{
-    for (int64_t o = 0; o < Y->m; o++) {
-        const double *restrict a0 = src + Y->i0[o] * w, *restrict a1 = src + Y->i1[o] * w;
-        const double w0 = Y->w0[o], w1 = Y->w1[o];
-        double *restrict d = dst + o * w;
-        for (int64_t x = 0; x < w; x++) {
-            double a = 0.0;
-            a += a0[x] * w0;
-            a += a1[x] * w1;
-            d[x] = a;
-        }
-    }
-}
-
-/* Clipped to [lo, hi] (skimage's _clip_warp_output) and stored as float32 (nnU-Net's array):
- * the last step of every pass that writes an output plane. */
-static inline float clip_float(double x, double lo, double hi)
-{
-    x = x < lo ? lo : x;
-    x = x > hi ? hi : x;
-    return (float)x;
-}
-
-static void clip_plane(const double *restrict v, size_t n, double lo, double hi,
-                       float *restrict dst)
-{
-    for (size_t i = 0; i < n; i++)
-        dst[i] = clip_float(v[i], lo, hi);
-}
-
-/* pass_y whose results are clipped and stored as float32. */
-static void pass_y_clip(const lin_axis *Y, const double *src, int64_t w, double lo, double hi,
-                        float *restrict dst)
-{
-    for (int64_t o = 0; o < Y->m; o++) {
-        const double *restrict a0 = src + Y->i0[o] * w, *restrict a1 = src + Y->i1[o] * w;
-        const double w0 = Y->w0[o], w1 = Y->w1[o];
-        float *restrict d = dst + o * w;
-        for (int64_t x = 0; x < w; x++) {
-            double a = 0.0;
-            a += a0[x] * w0;
-            a += a1[x] * w1;
-            d[x] = clip_float(a, lo, hi);
-        }
-    }
-}
-
-/* Two planes combined along axis 0, clipped, stored as float32. */
-static void pass_z_clip(const double *restrict p0, const double *restrict p1, double w0,
-                        double w1, size_t n, double lo, double hi, float *restrict dst)
-{
-    for (size_t v = 0; v < n; v++) {
-        double a = 0.0;
-        a += p0[v] * w0;
-        a += p1[v] * w1;
-        dst[v] = clip_float(a, lo, hi);
-    }
-}
+#define KERNEL(name) name##_base
+#define KERNEL_ATTR
+#include "restore_stream_kernels.h"
+#undef KERNEL
+#undef KERNEL_ATTR
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_AVX2_KERNELS 1
+#define KERNEL(name) name##_avx2
+#define KERNEL_ATTR __attribute__((target("avx2")))
+#include "restore_stream_kernels.h"
+#undef KERNEL
+#undef KERNEL_ATTR
+#endif
 
 /* A float16 prediction's results rounded to float16 (the array nnU-Net resamples into has
  * the input's dtype). */
@@ -218,11 +150,19 @@ static void rows_x(const stream_job *j, unit_buf *u, const double *src, int64_t 
 {
     const int64_t n1 = j->n[1], n2 = j->n[2], m2 = j->m[2];
     for (int64_t y = 0; y < n1; y++) {
-        if (src)
-            pass_x(&j->ax[2], j->changes[2], src + y * n2, rows + y * m2);
-        else
-            pass_x_float(&j->ax[2], j->changes[2], pf_prediction_row(j->p, c, z, y, u->t0),
-                         rows + y * m2);
+        const double *d = src ? src + y * n2 : NULL;
+        const float *f = src ? NULL : pf_prediction_row(j->p, c, z, y, u->t0);
+        double *out = rows + y * m2;
+        if (!j->changes[2] && d) { /* the axis keeps its length: a copy */
+            memcpy(out, d, (size_t)n2 * sizeof *out);
+        } else if (!j->changes[2]) {
+            for (int64_t x = 0; x < n2; x++)
+                out[x] = (double)f[x];
+        } else if (d) {
+            j->k->pass_x(&j->ax[2], d, out);
+        } else {
+            j->k->pass_x_float(&j->ax[2], f, out);
+        }
     }
 }
 
@@ -236,13 +176,13 @@ static void plane_xy(const stream_job *j, unit_buf *u, const double *src, int64_
     if (j->changes[1]) {
         rows_x(j, u, src, c, z, u->mid);
         if (fdst)
-            pass_y_clip(&j->ax[1], u->mid, m2, lo, hi, fdst);
+            j->k->pass_y_clip(&j->ax[1], u->mid, m2, lo, hi, fdst);
         else
-            pass_y(&j->ax[1], u->mid, m2, dst);
+            j->k->pass_y(&j->ax[1], u->mid, m2, dst);
     } else {
         rows_x(j, u, src, c, z, dst);
         if (fdst)
-            clip_plane(dst, plane, lo, hi, fdst);
+            j->k->clip_plane(dst, plane, lo, hi, fdst);
     }
 }
 
@@ -284,26 +224,19 @@ static void channel_plane(const stream_job *j, unit_buf *u, int64_t c, int64_t o
     if (j->z_first) {
         /* along axis 0 first (in double), then the plane */
         const int64_t n1 = j->n[1], n2 = j->n[2];
-        for (int64_t y = 0; y < n1; y++) {
-            const float *restrict r0 = pf_prediction_row(j->p, c, i0, y, u->t0);
-            const float *restrict r1 = pf_prediction_row(j->p, c, i1, y, u->t1);
-            double *restrict zr = u->zp + y * n2;
-            for (int64_t x = 0; x < n2; x++) {
-                double a = 0.0;
-                a += (double)r0[x] * w0;
-                a += (double)r1[x] * w1;
-                zr[x] = a;
-            }
-        }
+        for (int64_t y = 0; y < n1; y++)
+            j->k->pass_z_float(pf_prediction_row(j->p, c, i0, y, u->t0),
+                               pf_prediction_row(j->p, c, i1, y, u->t1), w0, w1, (size_t)n2,
+                               u->zp + y * n2);
         plane_xy(j, u, u->zp, c, 0, u->dplane, j->clo[c], j->chi[c], dst);
     } else if (!j->changes[0]) {
         /* the planes only */
-        clip_plane(cached_plane(j, u, c, i0, -1), plane, j->clo[c], j->chi[c], dst);
+        j->k->clip_plane(cached_plane(j, u, c, i0, -1), plane, j->clo[c], j->chi[c], dst);
     } else {
         /* the planes first, then along axis 0 */
         const double *p0 = cached_plane(j, u, c, i0, i1);
         const double *p1 = cached_plane(j, u, c, i1, i0);
-        pass_z_clip(p0, p1, w0, w1, plane, j->clo[c], j->chi[c], dst);
+        j->k->pass_z_clip(p0, p1, w0, w1, plane, j->clo[c], j->chi[c], dst);
     }
     if (j->half)
         half_round_plane(dst, plane);
@@ -480,6 +413,11 @@ int pf_restore_stream(const pf_restore_spec *s, const pf_resample_geom *rg,
         j.changes[d] = j.n[d] != j.m[d];
     }
     j.sepz = rg->separate_z;
+    j.k = &kernels_base;
+#ifdef HAVE_AVX2_KERNELS
+    if (pf_simd_active() >= PF_SIMD_AVX2)
+        j.k = &kernels_avx2;
+#endif
     j.half = p->itemsize == 2;
     /* the core's choice of pass order: the smaller intermediate volume */
     j.z_first = !j.sepz && (j.changes[1] || j.changes[2]) && j.changes[0] &&
