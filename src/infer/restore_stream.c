@@ -109,8 +109,10 @@ typedef struct unit_buf {
 /* The arithmetic loops, in a baseline and (x86-64) an AVX2 build: the same bits either way
  * (restore_stream_kernels.h). */
 typedef struct stream_kernels {
-    void (*pass_x)(const lin_axis *X, const double *r, double *out);
-    void (*pass_x_float)(const lin_axis *X, const float *r, double *out);
+    void (*pass_x)(const lin_axis *X, const double *r, int64_t rs, int nrows, double *out,
+                   int64_t os);
+    void (*pass_x_float)(const lin_axis *X, const float *r, int64_t rs, int nrows, double *out,
+                         int64_t os);
     void (*pass_y)(const lin_axis *Y, const double *src, int64_t w, double *dst);
     void (*pass_y_clip)(const lin_axis *Y, const double *src, int64_t w, double lo, double hi,
                         float *dst);
@@ -149,20 +151,29 @@ static void rows_x(const stream_job *j, unit_buf *u, const double *src, int64_t 
                    double *rows)
 {
     const int64_t n1 = j->n[1], n2 = j->n[2], m2 = j->m[2];
-    for (int64_t y = 0; y < n1; y++) {
-        const double *d = src ? src + y * n2 : NULL;
-        const float *f = src ? NULL : pf_prediction_row(j->p, c, z, y, u->t0);
-        double *out = rows + y * m2;
-        if (!j->changes[2] && d) { /* the axis keeps its length: a copy */
-            memcpy(out, d, (size_t)n2 * sizeof *out);
-        } else if (!j->changes[2]) {
-            for (int64_t x = 0; x < n2; x++)
-                out[x] = (double)f[x];
-        } else if (d) {
-            j->k->pass_x(&j->ax[2], d, out);
-        } else {
-            j->k->pass_x_float(&j->ax[2], f, out);
+    const pf_prediction *p = j->p;
+    const float *f = NULL;
+    if (!src) {
+        /* float32 rows straight from the mapping when they are aligned, else widened */
+        f = pf_prediction_row(p, c, z, 0, u->t0);
+        if (f == u->t0) {
+            for (int64_t y = 0; y < n1; y++) {
+                const float *r = pf_prediction_row(p, c, z, y, u->t0);
+                for (int64_t x = 0; x < n2; x++)
+                    u->zp[y * n2 + x] = (double)r[x];
+            }
+            src = u->zp;
+            f = NULL;
         }
+    }
+    if (!j->changes[2]) { /* the axis keeps its length: a copy */
+        for (int64_t y = 0; y < n1; y++)
+            for (int64_t x = 0; x < n2; x++)
+                rows[y * m2 + x] = src ? src[y * n2 + x] : (double)f[y * n2 + x];
+    } else if (src) {
+        j->k->pass_x(&j->ax[2], src, n2, (int)n1, rows, m2);
+    } else {
+        j->k->pass_x_float(&j->ax[2], f, n2, (int)n1, rows, m2);
     }
 }
 

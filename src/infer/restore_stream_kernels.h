@@ -18,29 +18,59 @@ KERNEL_ATTR static inline float KERNEL(clip_float)(double x, double lo, double h
     return (float)x;
 }
 
-/* out (X->m values) = row r (X->n values) along X. */
-KERNEL_ATTR static void KERNEL(pass_x)(const lin_axis *X, const double *restrict r,
-                                       double *restrict out)
+/* nrows rows of T (r, rows rs apart) along X into out (rows os apart), four rows at a time so
+ * that each output's taps and weights are loaded once for four rows. */
+#define PASS_X_BODY(T)                                                                        \
+    do {                                                                                      \
+        int y = 0;                                                                            \
+        for (; y + 4 <= nrows; y += 4) {                                                      \
+            const T *restrict q0 = r + y * rs, *restrict q1 = q0 + rs, *restrict q2 = q1 + rs, \
+                              *restrict q3 = q2 + rs;                                         \
+            double *restrict d0 = out + y * os, *restrict d1 = d0 + os, *restrict d2 = d1 + os, \
+                             *restrict d3 = d2 + os;                                          \
+            for (int64_t j = 0; j < X->m; j++) {                                              \
+                const int64_t i0 = X->i0[j], i1 = X->i1[j];                                   \
+                const double w0 = X->w0[j], w1 = X->w1[j];                                    \
+                double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;                                \
+                a0 += (double)q0[i0] * w0;                                                    \
+                a1 += (double)q1[i0] * w0;                                                    \
+                a2 += (double)q2[i0] * w0;                                                    \
+                a3 += (double)q3[i0] * w0;                                                    \
+                a0 += (double)q0[i1] * w1;                                                    \
+                a1 += (double)q1[i1] * w1;                                                    \
+                a2 += (double)q2[i1] * w1;                                                    \
+                a3 += (double)q3[i1] * w1;                                                    \
+                d0[j] = a0;                                                                   \
+                d1[j] = a1;                                                                   \
+                d2[j] = a2;                                                                   \
+                d3[j] = a3;                                                                   \
+            }                                                                                 \
+        }                                                                                     \
+        for (; y < nrows; y++) {                                                              \
+            const T *restrict q = r + y * rs;                                                 \
+            double *restrict d = out + y * os;                                                \
+            for (int64_t j = 0; j < X->m; j++) {                                              \
+                double a = 0.0;                                                               \
+                a += (double)q[X->i0[j]] * X->w0[j];                                          \
+                a += (double)q[X->i1[j]] * X->w1[j];                                          \
+                d[j] = a;                                                                     \
+            }                                                                                 \
+        }                                                                                     \
+    } while (0)
+
+KERNEL_ATTR static void KERNEL(pass_x)(const lin_axis *X, const double *r, int64_t rs,
+                                       int nrows, double *out, int64_t os)
 {
-    for (int64_t j = 0; j < X->m; j++) {
-        double a = 0.0;
-        a += r[X->i0[j]] * X->w0[j];
-        a += r[X->i1[j]] * X->w1[j];
-        out[j] = a;
-    }
+    PASS_X_BODY(double);
 }
 
-/* The same from a float32 row (the prediction's), widened exactly. */
-KERNEL_ATTR static void KERNEL(pass_x_float)(const lin_axis *X, const float *restrict r,
-                                             double *restrict out)
+/* The same from float32 rows (the prediction's), widened exactly. */
+KERNEL_ATTR static void KERNEL(pass_x_float)(const lin_axis *X, const float *r, int64_t rs,
+                                             int nrows, double *out, int64_t os)
 {
-    for (int64_t j = 0; j < X->m; j++) {
-        double a = 0.0;
-        a += (double)r[X->i0[j]] * X->w0[j];
-        a += (double)r[X->i1[j]] * X->w1[j];
-        out[j] = a;
-    }
+    PASS_X_BODY(float);
 }
+#undef PASS_X_BODY
 
 /* dst (Y->m rows of w) = src (Y->n rows of w) along Y. */
 KERNEL_ATTR static void KERNEL(pass_y)(const lin_axis *Y, const double *src, int64_t w,
