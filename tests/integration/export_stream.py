@@ -14,7 +14,12 @@ voxels, so a wrong value would show):
     within 1e-5 (there rounding may decide either way);
   * they equal, byte for byte, the labels the core resampler's path writes (the same export
     with --probabilities, which resamples each channel whole with src/ingest/resample*.c);
-  * they do not depend on the thread count.
+  * they do not depend on the thread count;
+and for logits whose channel 1 is one float32 step above channel 0 (the winner then depends
+on the last bits of the resampled values) the labels still equal the core path's byte for
+byte: the streaming arithmetic is the core's, not merely close to it.
+The same for a region copy of the dataset (3 overlapping regions, sigmoid > 0.5 in
+regions_class_order, later regions overwriting), on three of the plans.
 """
 import io
 import json
@@ -59,18 +64,49 @@ def plan_of(props):
     return "3D, axis 0 first" if z_first else "3D, in-plane first"
 
 
-def reference(logits, props, vals):
-    """nnU-Net's export of logits in numpy/scipy: labels and the top-two margin."""
+# the region copy: dataset.json labels as regions (nnU-Net's has_regions)
+REGIONS = {"background": 0, "whole": [1, 2, 3], "core": [2, 3], "structure_3": 3}
+REGION_SETS = ([1, 2, 3], [2, 3], [3])
+ORDER = [1, 2, 3]
+
+
+def region_copy(ds):
+    """A region copy of the generated dataset: links and a new dataset.json."""
+    rds = os.path.join(T, "regions")
+    os.makedirs(rds)
+    for d in ("imagesTr", "labelsTr"):
+        os.symlink(os.path.join(ds, d), os.path.join(rds, d))
+    dj = json.load(open(os.path.join(ds, "dataset.json")))
+    dj["labels"] = REGIONS
+    dj["regions_class_order"] = ORDER
+    json.dump(dj, open(os.path.join(rds, "dataset.json"), "w"), indent=1)
+    return rds
+
+
+def reference(logits, props, vals, regions=False):
+    """nnU-Net's export of logits in numpy/scipy: labels, and how far each voxel is from a
+    tie (argmax: the top two channels; regions: the channel nearest the sigmoid's 0.5)."""
     crop = props["shape_after_cropping_and_before_resampling"]
     axis = separate_axis(props["spacing"], props["source_spacing"])
     res = np.stack([ref_image(ch.astype(np.float32), crop, axis, 1).astype(logits.dtype)
-                    for ch in logits]).astype(np.float64)
-    top2 = np.sort(res, 0)
+                    for ch in logits])
     box = tuple(slice(a, b) for a, b in props["bbox_used_for_cropping"])
     lab = np.zeros(props["shape_before_cropping"], np.int64)
-    lab[box] = np.asarray(vals)[res.argmax(0)]
     margin = np.full(props["shape_before_cropping"], np.inf)
-    margin[box] = top2[-1] - top2[-2]
+    if regions:  # convert_logits_to_segmentation: sigmoid (float32) > 0.5, in class order
+        t = res.astype(np.float32)
+        with np.errstate(over="ignore"):
+            prob = np.float32(1) / (np.float32(1) + np.exp(-t))
+        seg = np.zeros(t.shape[1:], np.int64)
+        for i, c in enumerate(ORDER):
+            seg[prob[i] > 0.5] = c
+        lab[box] = seg
+        margin[box] = np.abs(t.astype(np.float64)).min(0)
+    else:
+        res = res.astype(np.float64)
+        top2 = np.sort(res, 0)
+        lab[box] = np.asarray(vals)[res.argmax(0)]
+        margin[box] = top2[-1] - top2[-2]
     tb = props["transpose_backward"]
     return lab.transpose(tb), margin.transpose(tb)
 
@@ -87,56 +123,76 @@ def main():
                     "--cases", "2", "--classes", "3", "--shape", "36,60,56", "--seed", "7"],
                    check=True, capture_output=True)
     vals = [0, 1, 2, 3]
+    rds = region_copy(ds)
     rs = np.random.RandomState(11)
     for spacing, expect in SPACINGS:
-        opts = "cache=%s,spacing=%s" % (os.path.join(T, "cache_" + spacing), spacing)
-        cid = "case_000"
-        props = json.loads(get(ds, opts, f"cases/{cid}/properties.json"))
-        seg = np.load(io.BytesIO(get(ds, opts, f"cases/{cid}/seg.npy")))[0]
-        plan = plan_of(props)
-        if plan != expect:
-            report(False, f"spacing {spacing}: the case takes the plan '{expect}'",
-                   f"it takes '{plan}': {props['shape']} -> "
-                   f"{props['shape_after_cropping_and_before_resampling']}")
-            continue
-        for dtype in (np.float32, np.float16):
-            # logits close to each other: one-hot * 1.5 plus unit noise
-            logits = (np.stack([(seg == v) * 1.5 for v in vals]) +
-                      rs.standard_normal((len(vals), *seg.shape))).astype(dtype)
-            what = f"spacing {spacing} ({plan}), {np.dtype(dtype).name} logits"
-            pred = os.path.join(T, "pred.npy")
-            np.save(pred, logits)
-            outs = {}
-            problems = []
-            for key, extra in (("stream", ["-o", opts + ",threads=1"]),
-                               ("stream2", ["-o", opts + ",threads=2"]),
-                               ("core", ["--probabilities", os.path.join(T, "p.npz"),
-                                         "-o", opts])):
-                o = os.path.join(T, key + ".nii.gz")
-                r = run("export", ds, cid, pred, o, "--force", *extra)
-                if r.returncode != 0:
-                    problems.append(f"{key}: {r.stderr.decode()}")
-                    continue
-                outs[key] = load(o)
-            if problems:
-                report(False, what, "\n".join(problems))
-                continue
-            lab, margin = reference(logits, props, vals)
-            got = outs["stream"]
-            differ = got != lab
-            away = differ & (margin > 1e-5)
-            report(not away.any(),
-                   f"{what}: labels equal nnU-Net's steps in numpy/scipy away from ties "
-                   f"({int(differ.sum())} of {differ.size} voxels differ, all within 1e-5 "
-                   f"of a tie; {int((margin <= 1e-5).sum())} such voxels)",
-                   f"{int(away.sum())} voxels differ with margin > 1e-5, e.g. at "
-                   f"{np.argwhere(away)[:5].tolist()}")
-            report(np.array_equal(got, outs["core"]) and np.array_equal(got, outs["stream2"]),
-                   f"{what}: labels equal the core resampler's path byte for byte, on 1 and "
-                   "2 threads",
-                   f"{int((got != outs['core']).sum())} voxels differ from the core path, "
-                   f"{int((got != outs['stream2']).sum())} from 2 threads")
+        for kind in ("labels", "regions"):
+            if kind == "regions" and spacing in ("2x1x0.8", "6x0.8x0.8"):
+                continue  # three plans are enough for the region rule
+            check(ds if kind == "labels" else rds, kind, spacing, expect, vals, rs)
     return exit_status()
+
+
+def check(ds, kind, spacing, expect, vals, rs):
+    regions = kind == "regions"
+    opts = "cache=%s,spacing=%s" % (os.path.join(T, "cache_%s_%s" % (kind, spacing)), spacing)
+    cid = "case_000"
+    props = json.loads(get(ds, opts, f"cases/{cid}/properties.json"))
+    seg = np.load(io.BytesIO(get(ds, opts, f"cases/{cid}/seg.npy")))[0]
+    plan = plan_of(props)
+    if plan != expect:
+        report(False, f"spacing {spacing}: the case takes the plan '{expect}'",
+               f"it takes '{plan}': {props['shape']} -> "
+               f"{props['shape_after_cropping_and_before_resampling']}")
+        return
+    for variant in ("float32", "float16", "ulp"):
+        # logits near their decision: one-hot * 1.5 plus unit noise (regions: +-0.75)
+        if regions:
+            hot = np.stack([np.isin(seg, r) * 1.5 - 0.75 for r in REGION_SETS])
+        else:
+            hot = np.stack([(seg == v) * 1.5 for v in vals])
+        logits = (hot + rs.standard_normal(hot.shape)).astype(variant.replace("ulp", "float32"))
+        if variant == "ulp" and regions:
+            continue
+        if variant == "ulp":
+            # channel 1 one float32 step above channel 0 everywhere: which of the two wins
+            # after resampling is decided by the last bits of the arithmetic, so the labels
+            # are a fingerprint of it (the comparison with scipy's 3D evaluation, which
+            # rounds differently, is then all ties)
+            logits[1] = np.nextafter(logits[0], np.float32(np.inf))
+        what = f"{kind}, spacing {spacing} ({plan}), {variant} logits"
+        pred = os.path.join(T, "pred.npy")
+        np.save(pred, logits)
+        outs = {}
+        problems = []
+        for key, extra in (("stream", ["-o", opts + ",threads=1"]),
+                           ("stream2", ["-o", opts + ",threads=2"]),
+                           ("core", ["--probabilities", os.path.join(T, "p.npz"),
+                                     "-o", opts])):
+            o = os.path.join(T, key + ".nii.gz")
+            r = run("export", ds, cid, pred, o, "--force", *extra)
+            if r.returncode != 0:
+                problems.append(f"{key}: {r.stderr.decode()}")
+                continue
+            outs[key] = load(o)
+        if problems:
+            report(False, what, "\n".join(problems))
+            continue
+        lab, margin = reference(logits, props, vals, regions)
+        got = outs["stream"]
+        differ = got != lab
+        away = differ & (margin > 1e-5)
+        report(not away.any(),
+               f"{what}: labels equal nnU-Net's steps in numpy/scipy away from ties "
+               f"({int(differ.sum())} of {differ.size} voxels differ, all within 1e-5 "
+               f"of a tie; {int((margin <= 1e-5).sum())} such voxels)",
+               f"{int(away.sum())} voxels differ with margin > 1e-5, e.g. at "
+               f"{np.argwhere(away)[:5].tolist()}")
+        report(np.array_equal(got, outs["core"]) and np.array_equal(got, outs["stream2"]),
+               f"{what}: labels equal the core resampler's path byte for byte, on 1 and "
+               "2 threads",
+               f"{int((got != outs['core']).sum())} voxels differ from the core path, "
+               f"{int((got != outs['stream2']).sum())} from 2 threads")
 
 
 if __name__ == "__main__":
