@@ -19,7 +19,9 @@ and for logits whose channel 1 is one float32 step above channel 0 (the winner t
 on the last bits of the resampled values) the labels still equal the core path's byte for
 byte: the streaming arithmetic is the core's, not merely close to it.
 The same for a region copy of the dataset (3 overlapping regions, sigmoid > 0.5 in
-regions_class_order, later regions overwriting), on three of the plans.
+regions_class_order, later regions overwriting), on three of the plans, and for a copy whose
+volumes are stored with the coarse axis last (transpose_forward not the identity: the labels
+go back through the transpose).
 """
 import io
 import json
@@ -83,6 +85,24 @@ def region_copy(ds):
     return rds
 
 
+def transposed_copy(ds):
+    """The generated dataset with each volume's axes permuted so that the coarse axis (2 mm)
+    is the array's last: the planner's transpose_forward is then not the identity, and the
+    export has to transpose back."""
+    tds = os.path.join(T, "transposed")
+    for d in ("imagesTr", "labelsTr"):
+        os.makedirs(os.path.join(tds, d))
+        for f in sorted(os.listdir(os.path.join(ds, d))):
+            img = nib.load(os.path.join(ds, d, f))
+            data = np.asarray(img.dataobj).transpose(2, 0, 1)  # nibabel's (x, y, z) -> (z, x, y)
+            zooms = img.header.get_zooms()
+            out = nib.Nifti1Image(data, np.diag([zooms[2], zooms[0], zooms[1], 1.0]))
+            out.set_data_dtype(img.get_data_dtype())
+            nib.save(out, os.path.join(tds, d, f))
+    shutil.copy(os.path.join(ds, "dataset.json"), tds)
+    return tds
+
+
 def reference(logits, props, vals, regions=False):
     """nnU-Net's export of logits in numpy/scipy: labels, and how far each voxel is from a
     tie (argmax: the top two channels; regions: the channel nearest the sigmoid's 0.5)."""
@@ -124,7 +144,10 @@ def main():
                    check=True, capture_output=True)
     vals = [0, 1, 2, 3]
     rds = region_copy(ds)
+    tds = transposed_copy(ds)
     rs = np.random.RandomState(11)
+    for spacing, expect in SPACINGS[:1] + SPACINGS[-1:]:
+        check(tds, "transposed labels", spacing, expect, vals, rs)
     for spacing, expect in SPACINGS:
         for kind in ("labels", "regions"):
             if kind == "regions" and spacing in ("2x1x0.8", "6x0.8x0.8"):
@@ -135,11 +158,18 @@ def main():
 
 def check(ds, kind, spacing, expect, vals, rs):
     regions = kind == "regions"
-    opts = "cache=%s,spacing=%s" % (os.path.join(T, "cache_%s_%s" % (kind, spacing)), spacing)
+    opts = "cache=%s,spacing=%s" % (os.path.join(T, "cache_%s_%s" % (kind.replace(" ", "_"),
+                                                                     spacing)), spacing)
     cid = "case_000"
     props = json.loads(get(ds, opts, f"cases/{cid}/properties.json"))
     seg = np.load(io.BytesIO(get(ds, opts, f"cases/{cid}/seg.npy")))[0]
     plan = plan_of(props)
+    if kind.startswith("transposed") and props["transpose_forward"] == [0, 1, 2]:
+        report(False, f"{kind}: the copy is transposed", str(props["transpose_forward"]))
+        return
+    if kind.startswith("transposed"):
+        plan += ", transpose_forward %s" % props["transpose_forward"]
+        expect += ", transpose_forward %s" % props["transpose_forward"]
     if plan != expect:
         report(False, f"spacing {spacing}: the case takes the plan '{expect}'",
                f"it takes '{plan}': {props['shape']} -> "
