@@ -338,11 +338,107 @@ int pf_prediction_labels(const pf_prediction *p, int16_t *out, pf_error *err)
 
 void pf_prediction_release(const pf_prediction *p, int64_t c)
 {
+    pf_prediction_release_range(p, c, 0, p->voxels);
+}
+
+void pf_prediction_release_range(const pf_prediction *p, int64_t c, size_t from, size_t to)
+{
     const long page = sysconf(_SC_PAGESIZE);
-    uintptr_t lo = (uintptr_t)(p->data + (size_t)c * p->voxels * (size_t)p->itemsize);
-    uintptr_t hi = lo + p->voxels * (size_t)p->itemsize;
+    const unsigned char *base = p->data + (size_t)c * p->voxels * (size_t)p->itemsize;
+    uintptr_t lo = (uintptr_t)(base + from * (size_t)p->itemsize);
+    uintptr_t hi = (uintptr_t)(base + to * (size_t)p->itemsize);
     lo = (lo + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page; /* whole pages inside */
     hi = hi / (uintptr_t)page * (uintptr_t)page;
     if (hi > lo)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+const float *pf_prediction_row(const pf_prediction *p, int64_t c, int64_t z, int64_t y,
+                               float *tmp)
+{
+    const int64_t ny = p->shape[p->ndim - 2], nx = p->shape[p->ndim - 1];
+    const unsigned char *src = p->data + ((size_t)c * p->voxels + (size_t)((z * ny + y) * nx)) *
+                                             (size_t)p->itemsize;
+    if (p->itemsize == 4) {
+        if (((uintptr_t)src & 3u) == 0)
+            return (const float *)src;
+        memcpy(tmp, src, (size_t)nx * sizeof *tmp);
+        return tmp;
+    }
+    for (int64_t i = 0; i < nx; i++) {
+        uint16_t h;
+        memcpy(&h, src + 2 * i, 2);
+        tmp[i] = pf_half_to_float(h);
+    }
+    return tmp;
+}
+
+/* min and max of n floats in eight lanes, and whether any is NaN or infinite (|x| <= FLT_MAX
+ * is false for both), branch-free so that it vectorises. */
+static int float_range_finite(const float *x, size_t n, float *lo, float *hi)
+{
+    float l[8], h[8];
+    int bad[8] = {0};
+    size_t i = 0;
+    for (int k = 0; k < 8; k++) {
+        l[k] = INFINITY;
+        h[k] = -INFINITY;
+    }
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            const float v = x[i + k];
+            l[k] = v < l[k] ? v : l[k];
+            h[k] = v > h[k] ? v : h[k];
+            bad[k] |= !(fabsf(v) <= 3.40282347e38f);
+        }
+    for (; i < n; i++) {
+        l[0] = x[i] < l[0] ? x[i] : l[0];
+        h[0] = x[i] > h[0] ? x[i] : h[0];
+        bad[0] |= !(fabsf(x[i]) <= 3.40282347e38f);
+    }
+    for (int k = 1; k < 8; k++) {
+        l[0] = l[k] < l[0] ? l[k] : l[0];
+        h[0] = h[k] > h[0] ? h[k] : h[0];
+        bad[0] |= bad[k];
+    }
+    *lo = l[0];
+    *hi = h[0];
+    return bad[0];
+}
+
+int pf_prediction_plane_ranges(const pf_prediction *p, int64_t c, double *lo, double *hi,
+                               pf_error *err)
+{
+    const int64_t nz = p->shape[p->ndim - 3], ny = p->shape[p->ndim - 2];
+    const int64_t nx = p->shape[p->ndim - 1];
+    float *tmp = malloc((size_t)nx * sizeof *tmp);
+    int bad = 0;
+    if (!tmp)
+        return pf_fail(err, ENOMEM, "out of memory");
+    for (int64_t z = 0; z < nz && !bad; z++) {
+        float l = INFINITY, h = -INFINITY;
+        for (int64_t y = 0; y < ny && !bad; y++) {
+            float rl, rh;
+            bad = float_range_finite(pf_prediction_row(p, c, z, y, tmp), (size_t)nx, &rl, &rh);
+            l = rl < l ? rl : l;
+            h = rh > h ? rh : h;
+        }
+        lo[z] = l;
+        hi[z] = h;
+    }
+    free(tmp);
+    if (bad) {
+        /* the message of pf_prediction_channel, which finds the first bad voxel */
+        float *scratch = malloc(p->voxels * sizeof *scratch);
+        const float *unused;
+        if (!scratch)
+            return pf_fail(err, ENOMEM, "out of memory");
+        bad = pf_prediction_channel(p, c, scratch, &unused, err);
+        free(scratch);
+        if (!bad) /* cannot happen: both read the same bytes */
+            return pf_fail(err, EINVAL, "%s: channel %lld is not finite", p->path,
+                           (long long)c);
+        return -1;
+    }
+    return 0;
 }

@@ -52,6 +52,20 @@ int pf_prediction_labels(const pf_prediction *p, int16_t *out, pf_error *err);
 /* Hands channel c's pages back to the kernel (they stay in the page cache). */
 void pf_prediction_release(const pf_prediction *p, int64_t c);
 
+/* The same for voxels [from, to) of channel c (whole pages inside the range only). */
+void pf_prediction_release_range(const pf_prediction *p, int64_t c, size_t from, size_t to);
+
+/* Channel c's value range per plane of its first axis (lo[z], hi[z] for z < shape[-3]) read
+ * straight from the mapping, float16 widened; fails as pf_prediction_channel does, naming
+ * the first NaN or infinite voxel. */
+int pf_prediction_plane_ranges(const pf_prediction *p, int64_t c, double *lo, double *hi,
+                               pf_error *err);
+
+/* Row y of plane z of channel c (shape[-1] values) as float32: a pointer into the mapping, or
+ * into tmp (float16 widened, or float32 at an unaligned address). */
+const float *pf_prediction_row(const pf_prediction *p, int64_t c, int64_t z, int64_t y,
+                               float *tmp);
+
 /* float16 <-> float32: widening is exact; pf_half_round rounds a float32 to the nearest
  * float16 (ties to even) and returns it widened, as numpy's astype(float16) does. */
 float pf_half_to_float(uint16_t h);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "resample.h"
+#include "restore_stream.h"
 #include "to_labels.h"
 
 void pf_restore_source_shape(const pf_case_geometry *g, int64_t out[3])
@@ -277,5 +278,7 @@ int pf_restore(const pf_restore_spec *s, const pf_prediction *p, void *out, int 
                            p->path);
         return restore_label_map(s, &rg, p, out, out_bytes, err);
     }
+    if (pf_restore_stream_fits(s, p, &rg))
+        return pf_restore_stream(s, &rg, p, out, out_bytes, err);
     return restore_channels(s, &rg, p, out, out_bytes, err);
 }

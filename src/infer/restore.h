@@ -11,11 +11,14 @@
  * A label map prediction (Z, Y, X) is resampled as nnU-Net resamples segmentations
  * (resampling_fn_seg: each label's indicator linearly, >= 0.5), then 3 and 4.
  *
- * Memory: the source-grid output, plus on the cropped grid the channel being resampled, the
- * running maximum and the winning channel (1-2 bytes a voxel), plus the resampler's scratch:
- * never K channels at once. With probabilities the softmax needs every channel at a voxel, so
- * the channels are resampled twice (once for the maximum and the sum of exponentials, once to
- * write each channel's probabilities) rather than held. */
+ * Logits without probabilities take the streaming path (restore_stream.h): the source-grid
+ * output, a slab of planes' running maximum and winners and a few planes of scratch; the same
+ * values and labels. Otherwise, memory: the source-grid output, plus on the cropped grid the
+ * channel being resampled, the running maximum and the winning channel (1-2 bytes a voxel),
+ * plus the resampler's scratch: never K channels at once. With probabilities the softmax
+ * needs every channel at a voxel, so the channels are resampled twice (once for the maximum
+ * and the sum of exponentials, once to write each channel's probabilities) rather than
+ * held. */
 #ifndef PATCHFS_RESTORE_H
 #define PATCHFS_RESTORE_H
 

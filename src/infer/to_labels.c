@@ -15,17 +15,22 @@ void pf_argmax_step(float *best, uint16_t *arg, const float *chan, size_t n, int
         memset(arg, 0, n * sizeof *arg);
         return;
     }
-    /* four voxels at a time: a later channel rarely wins (most voxels are background), so
-     * the groups where none does cost one comparison; the rest go voxel by voxel */
-    for (; i + PF_VL <= n; i += PF_VL) {
-        const pf_vi gt = pf_vf_load(chan + i) > pf_vf_load(best + i);
-        if (!(gt[0] | gt[1] | gt[2] | gt[3]))
-            continue;
-        for (size_t j = i; j < i + PF_VL; j++)
-            if (chan[j] > best[j]) { /* strict: the first maximum wins, as numpy */
-                best[j] = chan[j];
-                arg[j] = (uint16_t)k;
-            }
+    /* branch-free, four voxels at a time: where the channels are close (boundaries, noisy
+     * logits) winners change too often for a branch to predict; the winners' indices are
+     * selected in 16-bit lanes from the comparison's mask */
+    {
+        typedef int16_t v4s __attribute__((vector_size(8)));
+        const v4s kk = (v4s){0} + (int16_t)k;
+        for (; i + PF_VL <= n; i += PF_VL) {
+            const pf_vf v = pf_vf_load(chan + i), b = pf_vf_load(best + i);
+            const pf_vi gt = v > b; /* strict: the first maximum wins, as numpy */
+            const v4s m = __builtin_convertvector(gt, v4s);
+            v4s a;
+            pf_vf_store(best + i, pf_vf_select(gt, v, b));
+            memcpy(&a, arg + i, sizeof a);
+            a = (a & ~m) | (kk & m);
+            memcpy(arg + i, &a, sizeof a);
+        }
     }
     for (; i < n; i++)
         if (chan[i] > best[i]) {

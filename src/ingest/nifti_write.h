@@ -6,8 +6,9 @@
  * for voxel (what nnU-Net's SimpleITK writer keeps: spacing, origin, direction). Only what
  * describes the values changes: datatype uint8 or uint16, no scaling (slope 1, intercept 0),
  * no intent, no calibration range, no extensions, and a 4D Decathlon image's time axis goes
- * (labels are 3D). Written atomically (atomic_file.h), gzipped at level 1 (nibabel's default)
- * when the name ends in .gz. */
+ * (labels are 3D). Written atomically (atomic_file.h), gzipped when the name ends in .gz by
+ * gzip_runs.h's writer (runs and per-block Huffman codes: faster than zlib's level 1, which
+ * is nibabel's default, and smaller on label maps; any gzip reader reads it). */
 #ifndef PATCHFS_NIFTI_WRITE_H
 #define PATCHFS_NIFTI_WRITE_H
 

@@ -2,7 +2,7 @@
 """export_bench.py - section i of `make bench` (tests/bench/bench.py): the end of a run.
 
   h  `patchfs export` of a 4-class float32 prediction of a resampled 155x240x240-class case,
-     on one core (threads=1), vs the same steps in numpy/scipy (a torch-free reference of
+     on one core (threads=1; a row with every usable core too), vs the same steps in numpy/scipy (a torch-free reference of
      nnU-Net's export: skimage's resize order 1 = scipy zoom with grid_mode, clip, argmax,
      insert at the crop box, transpose back, nibabel save); `patchfs evaluate` of the cases
      vs nnU-Net's compute_metrics in numpy (nibabel loads, masks per label); the export's peak
@@ -151,12 +151,15 @@ def sec_i(a, work, row):
     outs = os.path.join(work, "export-out")
     shutil.rmtree(outs, ignore_errors=True)
     os.makedirs(outs)
-    pv, rv, prss, rrss = [], [], [], []
+    pv, rv, prss, rrss, av = [], [], [], [], []
     for r in range(a.reps):  # alternate: the machines are shared and noisy
         w, m, _ = timed([PF, "export", ds, cid, os.path.join(pred, cid + ".npy"),
                          os.path.join(outs, "pf.nii.gz"), "--force", "-o", opts + ",threads=1"])
         pv.append(w)
         prss.append(m)
+        w, _, _ = timed([PF, "export", ds, cid, os.path.join(pred, cid + ".npy"),
+                         os.path.join(outs, "pf-all.nii.gz"), "--force", "-o", opts])
+        av.append(w)  # every usable core: the slabs on the worker pool
         _, m, out = timed([PY, "-c", REFERENCE, os.path.join(pred, cid + ".npy"),
                            os.path.join(pred, cid + ".json"), like,
                            os.path.join(outs, "np.nii.gz")])
@@ -166,6 +169,9 @@ def sec_i(a, work, row):
     src = "x".join(str(v) for v in props["shape_before_cropping"])
     row("i", "export", "export 4-class float32 %s -> %s, 1 core, vs numpy/scipy" % (shape, src),
         statistics.median(pv), statistics.median(rv), "s", 0.1, higher=False)
+    row("i", "export", "export as above, every usable core (%d), vs numpy/scipy on one" % (
+        os.cpu_count() if not hasattr(os, "sched_getaffinity") else len(os.sched_getaffinity(0))),
+        statistics.median(av), statistics.median(rv), "s")
     out_mib = np.prod(props["shape_before_cropping"]) / 2**20
     chan_mib = np.prod(props["shape_after_cropping_and_before_resampling"]) * 4 / 2**20
     row("i", "export", "export peak RSS MiB vs output %.0f + one resampled channel %.0f MiB" % (

@@ -10,7 +10,9 @@
 # Dice >= 0.95 where it was), the NIfTI geometry against nibabel's reading of the source,
 # float16 and label-map inputs, --probabilities, evaluate against numpy byte for byte, and
 # every bad input of issue 16; export_regions.py: region datasets (the BraTS region copy's
-# round trip, evaluate per region) and the ignore label. Needs no FUSE.
+# round trip, evaluate per region) and the ignore label; export_stream.py: the streaming path
+# (logits without --probabilities) against numpy/scipy and the core resampler's path on
+# generated cases resampled each way. Needs no FUSE.
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 suite_init export
@@ -18,4 +20,6 @@ suite_init export
 rc=$?
 # region datasets (BraTS region copies linked with ln -sfn) and the ignore label
 "$PY" tests/integration/export_regions.py --patchfs "$PF" --real "$REAL" --tmp "$T" || rc=1
+# the streaming path on generated cases resampled every way it distinguishes (no real data)
+"$PY" tests/integration/export_stream.py --patchfs "$PF" --tmp "$T" || rc=1
 exit $rc
