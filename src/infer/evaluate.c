@@ -12,6 +12,7 @@
 #include "patchfs/infer.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "confusion.h"
 #include "dataset.h"
 #include "nifti_load.h"
 #include "pyjson.h"
@@ -40,6 +42,12 @@ typedef struct case_counts {
     int64_t tp, fp, fn, tn;
 } case_counts;
 
+/* The buffers one thread reads a case's two label maps into, kept from case to case. */
+typedef struct eval_slot {
+    atomic_int busy;
+    pf_label_volume ref, pred;
+} eval_slot;
+
 typedef struct eval_job {
     const pf_dataset *ds;
     const int *cases;    /* dataset indices */
@@ -50,42 +58,46 @@ typedef struct eval_job {
     int ignore;          /* -1: none */
     int n_regions;
     eval_region regions[1024];
+    pf_confusion_map *map; /* label value -> confusion matrix row and column */
+    eval_slot *slots;    /* one per thread of the loop */
+    int n_slots;
     case_counts *counts; /* n_cases * n_regions */
     char (*problem)[1024]; /* per case; "" when scored */
     char **pred_paths;
 } eval_job;
 
-/* Voxels into a confusion matrix M[r * (L + 1) + p] over label indices (L: any other value),
- * the reference's ignore label left out. index_ref maps the ignore label to row L + 1, which
- * is dropped, so the loop has no branch; four interleaved copies of the matrix keep
- * consecutive voxels of one label from waiting on each other's increment. */
-static int confusion(const eval_job *j, const int16_t *ref, const int16_t *pred, size_t n,
-                     const int *index, uint64_t *M)
+/* The matrix's rows and columns are label indices 0..L-1 and L, any other value; the
+ * reference's ignore label maps to row L + 1, counted and then left out, so the count has no
+ * branch. */
+static pf_confusion_map *make_map(const eval_job *j)
 {
-    const size_t L = (size_t)j->n_labels, C = L + 1, S = (L + 2) * C;
-    int *index_ref = malloc(32768 * sizeof *index_ref);
-    uint64_t *H = calloc(4 * S, sizeof *H);
-    size_t i = 0;
-    if (!index_ref || !H) {
-        free(index_ref);
-        free(H);
-        return -1;
+    const uint32_t L = (uint32_t)j->n_labels, C = L + 1;
+    pf_confusion_map *m = malloc(sizeof *m);
+    if (!m)
+        return NULL;
+    for (int v = 0; v < PF_CONFUSION_VALUES; v++) {
+        m->row[v] = L * C;
+        m->col[v] = L;
     }
-    memcpy(index_ref, index, 32768 * sizeof *index_ref);
-    if (j->ignore >= 0)
-        index_ref[j->ignore] = (int)L + 1;
-    for (; i + 4 <= n; i += 4)
-        for (size_t k = 0; k < 4; k++)
-            H[k * S + (size_t)index_ref[ref[i + k]] * C + (size_t)index[pred[i + k]]]++;
-    for (; i < n; i++)
-        H[(size_t)index_ref[ref[i]] * C + (size_t)index[pred[i]]]++;
-    for (size_t r = 0; r <= L; r++) /* row L + 1, the ignored voxels, is left out */
-        for (size_t c = 0; c < C; c++)
-            M[r * C + c] = H[r * C + c] + H[S + r * C + c] + H[2 * S + r * C + c] +
-                           H[3 * S + r * C + c];
-    free(index_ref);
-    free(H);
-    return 0;
+    for (uint32_t l = 0; l < L; l++) {
+        m->row[j->label_values[l]] = l * C;
+        m->col[j->label_values[l]] = l;
+    }
+    if (j->ignore >= 0 && j->ignore < PF_CONFUSION_VALUES)
+        m->row[j->ignore] = (L + 1) * C;
+    m->cells = (size_t)(L + 2) * C;
+    return m;
+}
+
+/* A free slot: at most n_slots cases run at once (the loop's thread count), so one is. */
+static eval_slot *take_slot(eval_job *j)
+{
+    for (;;)
+        for (int s = 0; s < j->n_slots; s++) {
+            int idle = 0;
+            if (atomic_compare_exchange_strong(&j->slots[s].busy, &idle, 1))
+                return &j->slots[s];
+        }
 }
 
 static int eval_case(void *arg, int k, pf_error *unused)
@@ -93,9 +105,8 @@ static int eval_case(void *arg, int k, pf_error *unused)
     eval_job *j = arg;
     const pf_case_src *c = &j->ds->cases[j->cases[k]];
     const int L = j->n_labels;
-    pf_nifti_info ri, pi;
-    int16_t *ref = NULL, *pred = NULL;
-    int *index = NULL;
+    eval_slot *slot;
+    const pf_nifti_info *ri, *pi;
     uint64_t *M = NULL, total = 0;
     pf_error err = {0};
     (void)unused;
@@ -104,30 +115,25 @@ static int eval_case(void *arg, int k, pf_error *unused)
                  j->pred_paths[k]);
         return 0; /* the other cases still count */
     }
-    if (pf_nifti_load_labels(c->label, &ri, &ref, &err) ||
-        pf_nifti_load_labels(j->pred_paths[k], &pi, &pred, &err))
+    slot = take_slot(j);
+    ri = &slot->ref.info;
+    pi = &slot->pred.info;
+    if (pf_nifti_read_label_volume(c->label, &slot->ref, &err) ||
+        pf_nifti_read_label_volume(j->pred_paths[k], &slot->pred, &err))
         goto out;
-    if (ri.nx != pi.nx || ri.ny != pi.ny || ri.nz != pi.nz) {
+    if (ri->nx != pi->nx || ri->ny != pi->ny || ri->nz != pi->nz) {
         pf_fail(&err, EINVAL, "%s: shape %lldx%lldx%lld (x, y, z) is not the reference's "
-                "%lldx%lldx%lld (%s)", j->pred_paths[k], (long long)pi.nx, (long long)pi.ny,
-                (long long)pi.nz, (long long)ri.nx, (long long)ri.ny, (long long)ri.nz,
+                "%lldx%lldx%lld (%s)", j->pred_paths[k], (long long)pi->nx, (long long)pi->ny,
+                (long long)pi->nz, (long long)ri->nx, (long long)ri->ny, (long long)ri->nz,
                 c->label);
         goto out;
     }
-    index = malloc(32768 * sizeof *index);
-    M = calloc((size_t)(L + 1) * (size_t)(L + 1), sizeof *M);
-    if (!index || !M) {
+    M = malloc(j->map->cells * sizeof *M);
+    if (!M || pf_confusion_count(j->map, &slot->ref, &slot->pred, M)) {
         pf_fail(&err, ENOMEM, "out of memory");
         goto out;
     }
-    for (int v = 0; v < 32768; v++)
-        index[v] = L;
-    for (int l = 0; l < L; l++)
-        index[j->label_values[l]] = l;
-    if (confusion(j, ref, pred, (size_t)(ri.nx * ri.ny * ri.nz), index, M)) {
-        pf_fail(&err, ENOMEM, "out of memory");
-        goto out;
-    }
+    /* rows 0..L, the ignored voxels' row L + 1 left out */
     for (int i = 0; i < (L + 1) * (L + 1); i++)
         total += M[i];
     for (int r = 0; r < j->n_regions; r++) {
@@ -147,9 +153,7 @@ static int eval_case(void *arg, int k, pf_error *unused)
 out:
     if (err.msg[0])
         snprintf(j->problem[k], sizeof j->problem[k], "%s", err.msg);
-    free(ref);
-    free(pred);
-    free(index);
+    atomic_store(&slot->busy, 0);
     free(M);
     return 0;
 }
@@ -431,7 +435,14 @@ int pf_evaluate(const char *dataset_dir, const pf_options *o, const char *pred_d
             pf_fail(err, ENOMEM, "out of memory");
             goto out;
         }
-    if (pf_parallel_for(0, j->n_cases, o->threads, eval_case, j, err))
+    j->n_slots = o->threads > 0 ? (int)o->threads : pf_usable_cores();
+    j->slots = calloc((size_t)j->n_slots, sizeof *j->slots);
+    j->map = make_map(j);
+    if (!j->slots || !j->map) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    if (pf_parallel_for(0, j->n_cases, j->n_slots, eval_case, j, err))
         goto out;
     for (int k = 0; k < j->n_cases; k++) {
         if (j->problem[k][0]) {
@@ -462,6 +473,13 @@ out:
         for (int k = 0; k < j->n_cases; k++)
             free(j->pred_paths[k]);
     free(j->pred_paths);
+    if (j->slots)
+        for (int i = 0; i < j->n_slots; i++) {
+            pf_label_volume_free(&j->slots[i].ref);
+            pf_label_volume_free(&j->slots[i].pred);
+        }
+    free(j->slots);
+    free(j->map);
     free(j->counts);
     free(j->problem);
     free(j);
