@@ -12,6 +12,7 @@
 #include "patchfs/infer.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,11 +43,19 @@ typedef struct case_counts {
     int64_t tp, fp, fn, tn;
 } case_counts;
 
-/* The buffers one thread reads a case's two label maps into, kept from case to case. */
+/* The buffers a case's two label maps are read into, kept from case to case. */
 typedef struct eval_slot {
-    atomic_int busy;
+    struct eval_slot *next; /* in the free list */
     pf_label_volume ref, pred;
 } eval_slot;
+
+/* A case's two reads run as two loop items, possibly at once on two threads (a fold with
+ * fewer cases than threads still uses them all); the read that finishes second counts. */
+typedef struct case_state {
+    eval_slot *_Atomic slot; /* taken by the first of its reads to start */
+    atomic_int reads_done;
+    pf_error ref_err, pred_err;
+} case_state;
 
 typedef struct eval_job {
     const pf_dataset *ds;
@@ -59,8 +68,9 @@ typedef struct eval_job {
     int n_regions;
     eval_region regions[1024];
     pf_confusion_map *map; /* label value -> confusion matrix row and column */
-    eval_slot *slots;    /* one per thread of the loop */
-    int n_slots;
+    case_state *state;   /* per case */
+    pthread_mutex_t slots_lock;
+    eval_slot *free_slots; /* slots no case holds; every slot made is here at the end */
     case_counts *counts; /* n_cases * n_regions */
     char (*problem)[1024]; /* per case; "" when scored */
     char **pred_paths;
@@ -89,38 +99,60 @@ static pf_confusion_map *make_map(const eval_job *j)
     return m;
 }
 
-/* A free slot: at most n_slots cases run at once (the loop's thread count), so one is. */
+/* A slot from the free list, or a new one: as many exist as cases were in flight at once
+ * (the loop hands indices out in order: about one per thread). NULL when out of memory. */
 static eval_slot *take_slot(eval_job *j)
 {
-    for (;;)
-        for (int s = 0; s < j->n_slots; s++) {
-            int idle = 0;
-            if (atomic_compare_exchange_strong(&j->slots[s].busy, &idle, 1))
-                return &j->slots[s];
-        }
+    eval_slot *s;
+    pthread_mutex_lock(&j->slots_lock);
+    s = j->free_slots;
+    if (s)
+        j->free_slots = s->next;
+    pthread_mutex_unlock(&j->slots_lock);
+    return s ? s : calloc(1, sizeof *s);
 }
 
-static int eval_case(void *arg, int k, pf_error *unused)
+static void give_slot(eval_job *j, eval_slot *s)
 {
-    eval_job *j = arg;
+    pthread_mutex_lock(&j->slots_lock);
+    s->next = j->free_slots;
+    j->free_slots = s;
+    pthread_mutex_unlock(&j->slots_lock);
+}
+
+/* The case's slot: the first of its two reads to get here takes one, the other uses it. */
+static eval_slot *case_slot(eval_job *j, case_state *cs)
+{
+    eval_slot *mine, *none = NULL, *s = atomic_load(&cs->slot);
+    if (s)
+        return s;
+    mine = take_slot(j);
+    if (!mine)
+        return NULL;
+    if (atomic_compare_exchange_strong(&cs->slot, &none, mine))
+        return mine;
+    give_slot(j, mine); /* the other read was first */
+    return none;
+}
+
+/* Both maps read: the confusion matrix and every label's or region's counts, or the
+ * case's problem (a missing prediction first, then the reference's, then the prediction's). */
+static void score_case(eval_job *j, int k, case_state *cs, eval_slot *slot)
+{
     const pf_case_src *c = &j->ds->cases[j->cases[k]];
     const int L = j->n_labels;
-    eval_slot *slot;
     const pf_nifti_info *ri, *pi;
     uint64_t *M = NULL, total = 0;
     pf_error err = {0};
-    (void)unused;
-    if (access(j->pred_paths[k], F_OK) != 0) {
-        snprintf(j->problem[k], sizeof j->problem[k], "%s: missing prediction",
-                 j->pred_paths[k]);
-        return 0; /* the other cases still count */
+    if (j->problem[k][0])
+        return;
+    if (cs->ref_err.msg[0] || cs->pred_err.msg[0] || !slot) {
+        snprintf(j->problem[k], sizeof j->problem[k], "%s",
+                 cs->ref_err.msg[0] ? cs->ref_err.msg : cs->pred_err.msg);
+        return;
     }
-    slot = take_slot(j);
     ri = &slot->ref.info;
     pi = &slot->pred.info;
-    if (pf_nifti_read_label_volume(c->label, &slot->ref, &err) ||
-        pf_nifti_read_label_volume(j->pred_paths[k], &slot->pred, &err))
-        goto out;
     if (ri->nx != pi->nx || ri->ny != pi->ny || ri->nz != pi->nz) {
         pf_fail(&err, EINVAL, "%s: shape %lldx%lldx%lld (x, y, z) is not the reference's "
                 "%lldx%lldx%lld (%s)", j->pred_paths[k], (long long)pi->nx, (long long)pi->ny,
@@ -153,8 +185,37 @@ static int eval_case(void *arg, int k, pf_error *unused)
 out:
     if (err.msg[0])
         snprintf(j->problem[k], sizeof j->problem[k], "%s", err.msg);
-    atomic_store(&slot->busy, 0);
     free(M);
+}
+
+/* Loop item i: case i / 2's reference (even i) or prediction (odd i) read into its slot. */
+static int eval_read(void *arg, int i, pf_error *unused)
+{
+    eval_job *j = arg;
+    const int k = i / 2, is_pred = i % 2;
+    case_state *cs = &j->state[k];
+    eval_slot *slot = case_slot(j, cs);
+    (void)unused;
+    if (!slot) {
+        pf_fail(is_pred ? &cs->pred_err : &cs->ref_err, ENOMEM, "out of memory");
+    } else if (!is_pred) {
+        pf_nifti_read_label_volume(j->ds->cases[j->cases[k]].label, &slot->ref, &cs->ref_err);
+    } else if (access(j->pred_paths[k], F_OK) != 0) {
+        /* the other cases still count; written once, by this item only */
+        snprintf(j->problem[k], sizeof j->problem[k], "%s: missing prediction",
+                 j->pred_paths[k]);
+    } else {
+        pf_nifti_read_label_volume(j->pred_paths[k], &slot->pred, &cs->pred_err);
+    }
+    /* acq_rel: the second read sees the first one's buffers and errors */
+    if (atomic_fetch_add_explicit(&cs->reads_done, 1, memory_order_acq_rel) == 1) {
+        slot = atomic_load(&cs->slot); /* NULL only when neither read got one */
+        score_case(j, k, cs, slot);
+        if (slot) {
+            atomic_store(&cs->slot, NULL);
+            give_slot(j, slot);
+        }
+    }
     return 0;
 }
 
@@ -390,6 +451,7 @@ int pf_evaluate(const char *dataset_dir, const pf_options *o, const char *pred_d
         free(j);
         return -1;
     }
+    pthread_mutex_init(&j->slots_lock, NULL);
     if (set_labels(j, &ds, err))
         goto out;
     if (out)
@@ -435,14 +497,13 @@ int pf_evaluate(const char *dataset_dir, const pf_options *o, const char *pred_d
             pf_fail(err, ENOMEM, "out of memory");
             goto out;
         }
-    j->n_slots = o->threads > 0 ? (int)o->threads : pf_usable_cores();
-    j->slots = calloc((size_t)j->n_slots, sizeof *j->slots);
+    j->state = calloc((size_t)j->n_cases + 1, sizeof *j->state);
     j->map = make_map(j);
-    if (!j->slots || !j->map) {
+    if (!j->state || !j->map) {
         pf_fail(err, ENOMEM, "out of memory");
         goto out;
     }
-    if (pf_parallel_for(0, j->n_cases, j->n_slots, eval_case, j, err))
+    if (pf_parallel_for(0, 2 * j->n_cases, o->threads, eval_read, j, err))
         goto out;
     for (int k = 0; k < j->n_cases; k++) {
         if (j->problem[k][0]) {
@@ -473,12 +534,15 @@ out:
         for (int k = 0; k < j->n_cases; k++)
             free(j->pred_paths[k]);
     free(j->pred_paths);
-    if (j->slots)
-        for (int i = 0; i < j->n_slots; i++) {
-            pf_label_volume_free(&j->slots[i].ref);
-            pf_label_volume_free(&j->slots[i].pred);
-        }
-    free(j->slots);
+    while (j->free_slots) {
+        eval_slot *next = j->free_slots->next;
+        pf_label_volume_free(&j->free_slots->ref);
+        pf_label_volume_free(&j->free_slots->pred);
+        free(j->free_slots);
+        j->free_slots = next;
+    }
+    pthread_mutex_destroy(&j->slots_lock);
+    free(j->state);
     free(j->map);
     free(j->counts);
     free(j->problem);
