@@ -68,6 +68,7 @@ typedef struct eval_job {
     int n_regions;
     eval_region regions[1024];
     pf_confusion_map *map; /* label value -> confusion matrix row and column */
+    pf_set_masks sets;   /* the fast path's tables (n_sets 0: it does not apply) */
     case_state *state;   /* per case */
     pthread_mutex_t slots_lock;
     eval_slot *free_slots; /* slots no case holds; every slot made is here at the end */
@@ -97,6 +98,45 @@ static pf_confusion_map *make_map(const eval_job *j)
         m->row[j->ignore] = (L + 1) * C;
     m->cells = (size_t)(L + 2) * C;
     return m;
+}
+
+/* The set-count fast path's tables (confusion.h) when the dataset fits them: at most
+ * PF_SET_MAX labels or regions, every value they hold and the ignore label below 16. */
+static void make_sets(eval_job *j)
+{
+    pf_set_masks *m = &j->sets;
+    memset(m, 0, sizeof *m);
+    if (j->n_regions > PF_SET_MAX || j->ignore >= 16)
+        return;
+    for (int r = 0; r < j->n_regions; r++)
+        for (int l = 0; l < j->n_labels; l++) {
+            const int v = j->label_values[l];
+            if (!j->regions[r].in[l])
+                continue;
+            if (v >= 16) {
+                memset(m, 0, sizeof *m);
+                return;
+            }
+            m->ref[v] |= (uint8_t)(1u << r);
+            m->pred[v] |= (uint8_t)(1u << r);
+        }
+    if (j->ignore >= 0)
+        m->ref[j->ignore] = 0x80; /* in no region (set_labels gives it no index) */
+    m->n_sets = j->n_regions;
+}
+
+/* A case's counts from the set fast path: 0, or -1 when it does not apply. */
+static int count_by_sets(eval_job *j, int k, const eval_slot *slot)
+{
+    pf_set_counts c;
+    if (!j->sets.n_sets || pf_confusion_count_sets(&j->sets, &slot->ref, &slot->pred, &c))
+        return -1;
+    for (int r = 0; r < j->n_regions; r++)
+        j->counts[(size_t)k * (size_t)j->n_regions + (size_t)r] = (case_counts){
+            .tp = (int64_t)c.tp[r], .fp = (int64_t)(c.n_pred[r] - c.tp[r]),
+            .fn = (int64_t)(c.n_ref[r] - c.tp[r]),
+            .tn = (int64_t)(c.counted - c.n_ref[r] - c.n_pred[r] + c.tp[r])};
+    return 0;
 }
 
 /* A slot from the free list, or a new one: as many exist as cases were in flight at once
@@ -160,6 +200,8 @@ static void score_case(eval_job *j, int k, case_state *cs, eval_slot *slot)
                 c->label);
         goto out;
     }
+    if (count_by_sets(j, k, slot) == 0)
+        goto out;
     M = malloc(j->map->cells * sizeof *M);
     if (!M || pf_confusion_count(j->map, &slot->ref, &slot->pred, M)) {
         pf_fail(&err, ENOMEM, "out of memory");
@@ -499,6 +541,7 @@ int pf_evaluate(const char *dataset_dir, const pf_options *o, const char *pred_d
         }
     j->state = calloc((size_t)j->n_cases + 1, sizeof *j->state);
     j->map = make_map(j);
+    make_sets(j);
     if (!j->state || !j->map) {
         pf_fail(err, ENOMEM, "out of memory");
         goto out;

@@ -2,10 +2,12 @@
  * voxel-by-voxel count: every pair of stored types (uint8, int16), lengths that are not a
  * multiple of the block, maps with long runs (whole uniform blocks) and noise (mixed ones),
  * values no label names (the "other" column), an ignored row, and a matrix large enough to
- * be counted in one copy. */
+ * be counted in one copy; the AVX2 set counts (labels and overlapping regions, 1 to 7 sets,
+ * an ignore label, values beyond the table) against the matrix's sums. */
 #include "testutil.h"
 
 #include "confusion.h"
+#include "simd.h"
 
 /* A label map of n values drawn from vals[0..nv): runs of random length, some noise. */
 static void fill(int16_t *v, size_t n, const int *vals, int nv, uint64_t seed)
@@ -120,11 +122,104 @@ static void test_large_matrix(void **state)
     free(map);
 }
 
+/* The set fast path against the matrix's sums: n sets, set s holding the values of sets[s]
+ * (bit masks of values 0..15), the ignore label 9, data values up to 40 (beyond the table). */
+static void check_sets(const int16_t *r, const int16_t *p, size_t n, int n_sets,
+                       const unsigned *sets)
+{
+    int labels[16];
+    pf_confusion_map *map;
+    pf_set_masks m = {.n_sets = n_sets};
+    pf_set_counts got;
+    uint8_t *r8 = malloc(n + 1), *p8 = malloc(n + 1);
+    uint64_t *M;
+    pf_label_volume ref = {.n = n}, pred = {.n = n};
+    const int L = 15; /* every value 0..15 but the ignore label 9 gets an index */
+    for (int v = 0, l = 0; v < 16; v++)
+        if (v != 9)
+            labels[l++] = v;
+    map = make_map(labels, L, 9);
+    M = calloc(map->cells, sizeof *M);
+    assert_true(r8 && p8 && M);
+    for (size_t i = 0; i < n; i++) {
+        r8[i] = (uint8_t)r[i];
+        p8[i] = (uint8_t)p[i];
+        M[map->row[r[i]] + map->col[p[i]]]++;
+    }
+    for (int s = 0; s < n_sets; s++)
+        for (int v = 0; v < 16; v++)
+            if (sets[s] >> v & 1)
+                m.ref[v] = m.pred[v] |= (uint8_t)(1u << s);
+    m.ref[9] = 0x80;
+    ref.u8 = r8;
+    pred.u8 = p8;
+    if (pf_confusion_count_sets(&m, &ref, &pred, &got) != 0) {
+        if (pf_simd_active() >= PF_SIMD_AVX2)
+            fail_msg("the set path refused uint8 maps on an AVX2 path");
+        goto out; /* nothing to compare on this CPU */
+    }
+    for (int s = 0; s < n_sets; s++) {
+        uint64_t tp = 0, nr = 0, np = 0, counted = 0;
+        for (int a = 0; a <= L; a++) /* rows 0..L: the ignore row L + 1 left out */
+            for (int b = 0; b <= L; b++) {
+                const uint64_t v = M[(size_t)a * (L + 1) + (size_t)b];
+                const int in_a = a < L && (sets[s] >> labels[a] & 1);
+                const int in_b = b < L && (sets[s] >> labels[b] & 1);
+                tp += in_a && in_b ? v : 0;
+                nr += in_a ? v : 0;
+                np += in_b ? v : 0;
+                counted += v;
+            }
+        if (got.tp[s] != tp || got.n_ref[s] != nr || got.n_pred[s] != np ||
+            got.counted != counted)
+            fail_msg("n=%zu set %d of %d: TP %llu n_ref %llu n_pred %llu counted %llu, the "
+                     "matrix says %llu %llu %llu %llu", n, s, n_sets,
+                     (unsigned long long)got.tp[s], (unsigned long long)got.n_ref[s],
+                     (unsigned long long)got.n_pred[s], (unsigned long long)got.counted,
+                     (unsigned long long)tp, (unsigned long long)nr, (unsigned long long)np,
+                     (unsigned long long)counted);
+    }
+out:
+    free(map);
+    free(M);
+    free(r8);
+    free(p8);
+}
+
+static void test_sets_equal_matrix_sums(void **state)
+{
+    /* labels, and regions that overlap (BraTS-like: {1,2,3}, {2,3}, {3}) and hold 0 */
+    static const unsigned sets[PF_SET_MAX] = {1u << 1 | 1u << 2 | 1u << 3, 1u << 2 | 1u << 3,
+                                              1u << 3, 1u << 4, 1u << 0 | 1u << 5, 1u << 15,
+                                              1u << 7 | 1u << 8};
+    static const int vals[] = {0, 0, 0, 0, 1, 2, 3, 4, 5, 7, 8, 9, 9, 15, 16, 40, 255};
+    static const size_t lengths[] = {0, 31, 32, 33, 8191, 32 * 255 + 77, 300007};
+    (void)state;
+    for (size_t t = 0; t < sizeof lengths / sizeof lengths[0]; t++) {
+        const size_t n = lengths[t];
+        int16_t *r = malloc((n + 1) * sizeof *r), *p = malloc((n + 1) * sizeof *p);
+        assert_true(r && p);
+        fill(r, n, vals, 17, 5 + n);
+        fill(p, n, vals, 17, 9 + 5 * n);
+        for (int k = 1; k <= PF_SET_MAX; k++)
+            check_sets(r, p, n, k, sets);
+        for (size_t i = 0; i < n; i++) /* one value everywhere: every byte counter fills */
+            r[i] = p[i] = 3;
+        check_sets(r, p, n, PF_SET_MAX, sets);
+        for (size_t i = 0; i < n; i++) /* and the ignore label everywhere */
+            r[i] = 9;
+        check_sets(r, p, n, PF_SET_MAX, sets);
+        free(r);
+        free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_matrix_every_type_pair),
         cmocka_unit_test(test_large_matrix),
+        cmocka_unit_test(test_sets_equal_matrix_sums),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
