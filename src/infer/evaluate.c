@@ -8,7 +8,13 @@
  * NaN when TP + FP + FN = 0. A region dataset is scored per foreground region (its keys
  * nnU-Net's str(region): "(1, 2, 3, 4)", "4"). The means are numpy's nanmean per label or
  * region and metric, over the cases in order; foreground_mean the mean of those means (label
- * 0 excluded). Cases run on the worker pool; the file does not depend on the thread count. */
+ * 0 excluded); eval_summary.c writes them.
+ *
+ * Speed: label maps are read as stored (uint8 without a copy; pf_label_volume), the .nii.gz
+ * decoded whole by libdeflate, into buffers kept from case to case; a case's reference and
+ * prediction are read as two items of the worker pool's loop and the second to finish counts.
+ * Up to 7 labels or regions of values below 16 (most datasets) are counted as sets with AVX2
+ * (confusion.h), anything else as the matrix. The file does not depend on the thread count. */
 #include "patchfs/infer.h"
 
 #include <errno.h>
@@ -22,26 +28,13 @@
 
 #include "atomic_file.h"
 #include "confusion.h"
+#include "eval_summary_i.h"
 #include "dataset.h"
 #include "nifti_load.h"
 #include "pyjson.h"
 #include "split.h"
 #include "textbuf.h"
 #include "workers.h"
-
-/* What is scored: labels (one value each) or regions (several: nnU-Net's region test, a
- * voxel is in the region when its label is one of the region's values). A region is a row of
- * the confusion matrix's sums like a label, so both cost the same. */
-typedef struct eval_region {
-    const char *key;        /* summary.json's key: label_key, or the dataset's region key */
-    char label_key[8];      /* a label's key: "1" */
-    unsigned char in[1025]; /* per label index (eval_job.label_values; n_labels: any other
-                             * value): 1 when the region holds it */
-} eval_region;
-
-typedef struct case_counts {
-    int64_t tp, fp, fn, tn;
-} case_counts;
 
 /* The buffers a case's two label maps are read into, kept from case to case. */
 typedef struct eval_slot {
@@ -261,153 +254,6 @@ static int eval_read(void *arg, int i, pf_error *unused)
     return 0;
 }
 
-/* ---- summary.json, as json.dump(indent=4, sort_keys=True) writes nnU-Net's dict ---- */
-
-static const char *const metric_names[8] = {"Dice", "FN", "FP", "IoU", "TN", "TP", "n_pred",
-                                            "n_ref"}; /* sorted, as sort_keys orders them */
-
-/* The metrics of counts as doubles in metric_names' order; per case the counts are ints. */
-static void metrics_of(const case_counts *c, double v[8])
-{
-    const int64_t den = c->tp + c->fp + c->fn;
-    v[0] = den ? (double)(2 * c->tp) / (double)(2 * c->tp + c->fp + c->fn) : NAN;
-    v[1] = (double)c->fn;
-    v[2] = (double)c->fp;
-    v[3] = den ? (double)c->tp / (double)den : NAN;
-    v[4] = (double)c->tn;
-    v[5] = (double)c->tp;
-    v[6] = (double)(c->fp + c->tp);
-    v[7] = (double)(c->fn + c->tp);
-}
-
-static void indent(pf_textbuf *t, int level)
-{
-    pf_textbuf_str(t, "\n");
-    for (int i = 0; i < level; i++)
-        pf_textbuf_str(t, "    ");
-}
-
-/* {"Dice": ..., ...}: floats (means) or the per-case mix (Dice/IoU floats, the rest ints) */
-static void metric_object(pf_textbuf *t, const double v[8], int per_case, int level)
-{
-    char num[48];
-    pf_textbuf_str(t, "{");
-    for (int m = 0; m < 8; m++) {
-        indent(t, level + 1);
-        pf_py_json_string(t, metric_names[m]);
-        pf_textbuf_str(t, ": ");
-        if (per_case && m != 0 && m != 3)
-            snprintf(num, sizeof num, "%lld", (long long)v[m]);
-        else
-            pf_py_float_repr(v[m], num, sizeof num);
-        pf_textbuf_str(t, num);
-        if (m < 7)
-            pf_textbuf_str(t, ",");
-    }
-    indent(t, level);
-    pf_textbuf_str(t, "}");
-}
-
-static int cmp_key(const void *a, const void *b, void *arg)
-{
-    const eval_region *r = arg;
-    return strcmp(r[*(const int *)a].key, r[*(const int *)b].key);
-}
-
-static char *summary_text(const eval_job *j, const int *scored, int n_scored)
-{
-    pf_textbuf t = {0};
-    const int R = j->n_regions;
-    int order[1024];
-    double (*means)[8] = calloc((size_t)R, sizeof *means), fg[8];
-    double *col = malloc(((size_t)n_scored + (size_t)R + 1) * sizeof *col);
-    if (!means || !col) {
-        free(means);
-        free(col);
-        return NULL;
-    }
-    for (int r = 0; r < R; r++)
-        order[r] = r;
-    qsort_r(order, (size_t)R, sizeof order[0], cmp_key, (void *)j->regions);
-    /* mean: nanmean per label and metric over the cases, in case order */
-    for (int r = 0; r < R; r++)
-        for (int m = 0; m < 8; m++) {
-            for (int i = 0; i < n_scored; i++) {
-                double v[8];
-                metrics_of(&j->counts[(size_t)scored[i] * (size_t)R + (size_t)r], v);
-                col[i] = v[m];
-            }
-            means[r][m] = pf_numpy_nanmean(col, (size_t)n_scored);
-        }
-    /* foreground_mean: np.mean of the labels' means (in nnU-Net's label order), 0 left out */
-    for (int m = 0; m < 8; m++) {
-        int n = 0;
-        for (int r = 0; r < R; r++)
-            if (strcmp(j->regions[r].key, "0"))
-                col[n++] = means[r][m];
-        fg[m] = n ? pf_numpy_sum(col, (size_t)n) / n : NAN;
-    }
-    pf_textbuf_str(&t, "{");
-    indent(&t, 1);
-    pf_textbuf_str(&t, "\"foreground_mean\": ");
-    metric_object(&t, fg, 0, 1);
-    pf_textbuf_str(&t, ",");
-    indent(&t, 1);
-    pf_textbuf_str(&t, "\"mean\": {");
-    for (int q = 0; q < R; q++) {
-        indent(&t, 2);
-        pf_py_json_string(&t, j->regions[order[q]].key);
-        pf_textbuf_str(&t, ": ");
-        metric_object(&t, means[order[q]], 0, 2);
-        if (q < R - 1)
-            pf_textbuf_str(&t, ",");
-    }
-    indent(&t, 1);
-    pf_textbuf_str(&t, "},");
-    indent(&t, 1);
-    pf_textbuf_str(&t, "\"metric_per_case\": [");
-    for (int i = 0; i < n_scored; i++) {
-        const int k = scored[i];
-        indent(&t, 2);
-        pf_textbuf_str(&t, "{");
-        indent(&t, 3);
-        pf_textbuf_str(&t, "\"metrics\": {");
-        for (int q = 0; q < R; q++) {
-            double v[8];
-            metrics_of(&j->counts[(size_t)k * (size_t)R + (size_t)order[q]], v);
-            indent(&t, 4);
-            pf_py_json_string(&t, j->regions[order[q]].key);
-            pf_textbuf_str(&t, ": ");
-            metric_object(&t, v, 1, 4);
-            if (q < R - 1)
-                pf_textbuf_str(&t, ",");
-        }
-        indent(&t, 3);
-        pf_textbuf_str(&t, "},");
-        indent(&t, 3);
-        pf_textbuf_str(&t, "\"prediction_file\": ");
-        pf_py_json_string(&t, j->pred_paths[k]);
-        pf_textbuf_str(&t, ",");
-        indent(&t, 3);
-        pf_textbuf_str(&t, "\"reference_file\": ");
-        pf_py_json_string(&t, j->ds->cases[j->cases[k]].label);
-        indent(&t, 2);
-        pf_textbuf_str(&t, i < n_scored - 1 ? "}," : "}");
-    }
-    if (n_scored)
-        indent(&t, 1);
-    pf_textbuf_str(&t, "]");
-    indent(&t, 0);
-    pf_textbuf_str(&t, "}");
-    free(means);
-    free(col);
-    if (t.failed) {
-        pf_textbuf_free(&t);
-        return NULL;
-    }
-    return t.s;
-}
-
 /* The index of label value v among j's labels, or -1. */
 static int label_index(const eval_job *j, int v)
 {
@@ -562,7 +408,9 @@ int pf_evaluate(const char *dataset_dir, const pf_options *o, const char *pred_d
                 pred_dir, j->n_cases, j->n_cases == 1 ? "" : "s", "ID", ds.file_ending);
         goto out;
     }
-    text = summary_text(j, scored, *evaluated);
+    text = pf_eval_summary_text(&(eval_summary_in){
+        .regions = j->regions, .n_regions = j->n_regions, .counts = j->counts, .scored = scored,
+        .n_scored = *evaluated, .pred_paths = j->pred_paths, .ds = &ds, .cases = j->cases});
     if (!text) {
         pf_fail(err, ENOMEM, "out of memory");
         goto out;
