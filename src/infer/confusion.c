@@ -124,7 +124,8 @@ count_sets_n(const pf_set_masks *m, const uint8_t *r, const uint8_t *p, size_t n
     size_t i = 0;
     while (i + 32 <= n) {
         __m256i tp[PF_SET_MAX], nr[PF_SET_MAX], np[PF_SET_MAX], ign = zero;
-        const size_t stop = i + 32 * 255 < n ? i + 32 * 255 : n;
+        const size_t start = i, stop = i + 32 * 255 < n ? i + 32 * 255 : n;
+#pragma GCC unroll 8
         for (int s = 0; s < N; s++)
             tp[s] = nr[s] = np[s] = zero;
         for (; i + 32 <= stop; i += 32) {
@@ -135,14 +136,15 @@ count_sets_n(const pf_set_masks *m, const uint8_t *r, const uint8_t *p, size_t n
                 ignored, set_bits(_mm256_loadu_si256((const void *)(p + i)), tpred));
             const __m256i both = _mm256_and_si256(a, b);
             ign = _mm256_sub_epi8(ign, ignored);
+#pragma GCC unroll 8
             for (int s = 0; s < N; s++) {
                 const int sh = 7 - s;
                 tp[s] = _mm256_sub_epi8(tp[s], _mm256_cmpgt_epi8(zero, _mm256_slli_epi16(both, sh)));
                 nr[s] = _mm256_sub_epi8(nr[s], _mm256_cmpgt_epi8(zero, _mm256_slli_epi16(a, sh)));
                 np[s] = _mm256_sub_epi8(np[s], _mm256_cmpgt_epi8(zero, _mm256_slli_epi16(b, sh)));
             }
-            c->counted += 32;
         }
+        c->counted += i - start;
         for (int s = 0; s < N; s++) {
             c->tp[s] += byte_sum(tp[s]);
             c->n_ref[s] += byte_sum(nr[s]);
