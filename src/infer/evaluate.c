@@ -168,8 +168,8 @@ static eval_slot *case_slot(eval_job *j, case_state *cs)
     return none;
 }
 
-/* Both maps read: the confusion matrix and every label's or region's counts, or the
- * case's problem (a missing prediction first, then the reference's, then the prediction's). */
+/* Both maps read: every label's or region's counts, or the case's problem (the reference's
+ * first: a missing prediction is both items' problem). */
 static void score_case(eval_job *j, int k, case_state *cs, eval_slot *slot)
 {
     const pf_case_src *c = &j->ds->cases[j->cases[k]];
@@ -177,8 +177,6 @@ static void score_case(eval_job *j, int k, case_state *cs, eval_slot *slot)
     const pf_nifti_info *ri, *pi;
     uint64_t *M = NULL, total = 0;
     pf_error err = {0};
-    if (j->problem[k][0])
-        return;
     if (cs->ref_err.msg[0] || cs->pred_err.msg[0] || !slot) {
         snprintf(j->problem[k], sizeof j->problem[k], "%s",
                  cs->ref_err.msg[0] ? cs->ref_err.msg : cs->pred_err.msg);
@@ -229,16 +227,19 @@ static int eval_read(void *arg, int i, pf_error *unused)
     eval_job *j = arg;
     const int k = i / 2, is_pred = i % 2;
     case_state *cs = &j->state[k];
-    eval_slot *slot = case_slot(j, cs);
+    /* a missing prediction: the other cases still count, the reference is not read */
+    const int missing = access(j->pred_paths[k], F_OK) != 0;
+    eval_slot *slot = missing ? NULL : case_slot(j, cs);
     (void)unused;
-    if (!slot) {
+    if (missing) {
+        /* each item writes its own field (should the file appear between the two looks,
+         * the case is still reported missing, never counted with one map unread) */
+        pf_fail(is_pred ? &cs->pred_err : &cs->ref_err, ENOENT, "%s: missing prediction",
+                j->pred_paths[k]);
+    } else if (!slot) {
         pf_fail(is_pred ? &cs->pred_err : &cs->ref_err, ENOMEM, "out of memory");
     } else if (!is_pred) {
         pf_nifti_read_label_volume(j->ds->cases[j->cases[k]].label, &slot->ref, &cs->ref_err);
-    } else if (access(j->pred_paths[k], F_OK) != 0) {
-        /* the other cases still count; written once, by this item only */
-        snprintf(j->problem[k], sizeof j->problem[k], "%s: missing prediction",
-                 j->pred_paths[k]);
     } else {
         pf_nifti_read_label_volume(j->pred_paths[k], &slot->pred, &cs->pred_err);
     }
