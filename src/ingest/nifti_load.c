@@ -253,8 +253,8 @@ static int file_bytes(const char *path, const nifti_image *nim, uint8_t *buf, si
     if (stream_voxels(path, nim, buf + off, err))
         return -1;
     if (r == PF_GZ_DAMAGED)
-        return pf_fail(err, EIO, "%s: gzip stream is damaged (its deflate data or CRC-32 check "
-                       "fails after the voxels were read)", path);
+        return pf_fail(err, EIO, "%s: gzip data is damaged after the voxels (a deflate error "
+                       "or a CRC-32 mismatch)", path);
     return 0;
 }
 

@@ -1,8 +1,10 @@
 /* nifti_load.h - reading NIfTI-1/2 volumes (.nii, .nii.gz) through libnifti into the two
  * array types patchfs works with: float32 images (scl_slope/scl_inter applied) and int16
- * label maps (integral values checked).
+ * label maps (integral values checked); and, for evaluate, label maps as stored (uint8) in
+ * buffers kept from file to file.
  *
- * Arrays keep NIfTI storage order (x fastest), i.e. C-order (T, Z, Y, X): no reorientation.
+ * Headers are parsed by libnifti; a .nii.gz's data is decoded whole by libdeflate where it
+ * can be (gz_whole.h), else streamed by zlib. Arrays keep NIfTI storage order (x fastest), i.e. C-order (T, Z, Y, X): no reorientation.
  * Headers are validated before any voxel memory is allocated, so a header claiming an absurd
  * size is rejected instead of exhausting memory. */
 #ifndef PATCHFS_NIFTI_LOAD_H
