@@ -137,11 +137,13 @@ count_sets_n(const pf_set_masks *m, const uint8_t *r, const uint8_t *p, size_t n
             const __m256i both = _mm256_and_si256(a, b);
             ign = _mm256_sub_epi8(ign, ignored);
 #pragma GCC unroll 8
-            for (int s = 0; s < N; s++) {
-                const int sh = 7 - s;
-                tp[s] = _mm256_sub_epi8(tp[s], _mm256_cmpgt_epi8(zero, _mm256_slli_epi16(both, sh)));
-                nr[s] = _mm256_sub_epi8(nr[s], _mm256_cmpgt_epi8(zero, _mm256_slli_epi16(a, sh)));
-                np[s] = _mm256_sub_epi8(np[s], _mm256_cmpgt_epi8(zero, _mm256_slli_epi16(b, sh)));
+            for (int s = 0; s < N; s++) { /* counter -= (bit s of x moved to the top) < 0 */
+#define COUNT_BIT(acc, x)                                                                  \
+    acc = _mm256_sub_epi8(acc, _mm256_cmpgt_epi8(zero, _mm256_slli_epi16(x, 7 - s)))
+                COUNT_BIT(tp[s], both);
+                COUNT_BIT(nr[s], a);
+                COUNT_BIT(np[s], b);
+#undef COUNT_BIT
             }
         }
         c->counted += i - start;

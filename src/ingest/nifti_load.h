@@ -5,8 +5,8 @@
  *
  * Headers are parsed by libnifti; a .nii.gz's data is decoded whole by libdeflate where it
  * can be (gz_whole.h), else streamed by zlib. Arrays keep NIfTI storage order (x fastest),
- * i.e. C-order (T, Z, Y, X): no reorientation. Headers are validated before any voxel memory is allocated, so a header claiming an absurd
- * size is rejected instead of exhausting memory. */
+ * i.e. C-order (T, Z, Y, X): no reorientation. Headers are validated before any voxel memory
+ * is allocated, so a header claiming an absurd size is rejected instead of exhausting memory. */
 #ifndef PATCHFS_NIFTI_LOAD_H
 #define PATCHFS_NIFTI_LOAD_H
 
