@@ -235,22 +235,32 @@ static int stream_voxels(const char *path, const nifti_image *nim, void *dst, pf
     return 0;
 }
 
-/* The file's first need bytes (header, extensions, voxels) into buf: a .nii.gz decoded whole
- * by libdeflate when it can be (gz_whole.h), anything else streamed. A stream libdeflate finds
- * damaged is streamed too, for zlib's message (how many bytes there were); when zlib reads the
- * voxels anyway, the damage is after them or in the checksum, and still an error. */
-static int file_bytes(const char *path, const nifti_image *nim, uint8_t *buf, size_t need,
+/* The bytes kept in front of the voxels in a read buffer: the header and extensions, which
+ * the whole-file decode writes there. A vox_offset beyond 1 MiB (absurd, or extensions that
+ * large) gets no room and is streamed, so a header cannot make patchfs allocate its offset. */
+static size_t header_room(const nifti_image *nim)
+{
+    return nim->iname_offset > 0 && nim->iname_offset <= ((int64_t)1 << 20)
+               ? (size_t)nim->iname_offset
+               : 0;
+}
+
+/* The voxels into buf + room (buf holds room + nvox * nbyper bytes, room = header_room): a
+ * .nii.gz decoded whole by libdeflate when it can be (gz_whole.h), anything else streamed. A
+ * stream libdeflate finds damaged is streamed too, for zlib's message (how many bytes there
+ * were); when zlib reads the voxels anyway, the damage is after them, and still an error. */
+static int file_bytes(const char *path, const nifti_image *nim, uint8_t *buf, size_t room,
                       pf_error *err)
 {
-    const size_t off = need - (size_t)nim->nvox * (size_t)nim->nbyper;
+    const size_t need = room + (size_t)nim->nvox * (size_t)nim->nbyper;
     size_t got = 0;
     pf_gz_result r = PF_GZ_STREAM;
-    if (nifti_is_gzfile(nim->iname) && nim->iname_offset >= 0) {
+    if (nifti_is_gzfile(nim->iname) && nim->iname_offset == (int64_t)room) {
         r = pf_gz_decode_whole(nim->iname, buf, need, &got);
         if (r == PF_GZ_DECODED && got >= need)
             return 0;
     }
-    if (stream_voxels(path, nim, buf + off, err))
+    if (stream_voxels(path, nim, buf + room, err))
         return -1;
     if (r == PF_GZ_DAMAGED)
         return pf_fail(err, EIO, "%s: gzip data is damaged after the voxels (a deflate error "
@@ -271,11 +281,11 @@ static void to_native_order(nifti_image *nim, void *voxels)
 static int read_voxels(const char *path, nifti_image *nim, pf_error *err)
 {
     const size_t nbytes = (size_t)nim->nvox * (size_t)nim->nbyper;
-    const size_t off = nim->iname_offset > 0 ? (size_t)nim->iname_offset : 0, need = off + nbytes;
+    const size_t off = header_room(nim), need = off + nbytes;
     uint8_t *buf = malloc(need ? need : 1);
     if (!buf)
         return pf_fail(err, ENOMEM, "%s: out of memory for %zu bytes of voxels", path, nbytes);
-    if (file_bytes(path, nim, buf, need, err) != 0) {
+    if (file_bytes(path, nim, buf, off, err) != 0) {
         free(buf);
         return -1;
     }
@@ -534,19 +544,21 @@ int pf_nifti_read_label_volume(const char *path, pf_label_volume *v, pf_error *e
         goto out;
     }
     n = (size_t)(v->info.nx * v->info.ny * v->info.nz);
-    off = nim->iname_offset > 0 ? (size_t)nim->iname_offset : 0;
+    off = header_room(nim);
     need = off + n * (size_t)nim->nbyper;
     if (reserve(&v->file, &v->file_cap, need)) {
         pf_fail(err, ENOMEM, "%s: out of memory for %zu bytes", path, need);
         goto out;
     }
-    if (file_bytes(path, nim, v->file, need, err))
+    if (file_bytes(path, nim, v->file, off, err))
         goto out;
     voxels = (uint8_t *)v->file + off;
-    to_native_order(nim, voxels);
     if (nim->datatype == DT_UINT8 && !scaled_labels(nim)) {
         v->u8 = voxels; /* every byte is a label: no check, no copy */
     } else {
+        /* wider values are read aligned: vox_offset need not be a multiple of their size */
+        voxels = memmove(v->file, voxels, n * (size_t)nim->nbyper);
+        to_native_order(nim, voxels);
         if (reserve((void **)&v->conv, &v->conv_cap, n * sizeof *v->conv)) {
             pf_fail(err, ENOMEM, "%s: out of memory for %zu voxels", path, n);
             goto out;
@@ -561,6 +573,8 @@ int pf_nifti_read_label_volume(const char *path, pf_label_volume *v, pf_error *e
     v->n = n;
     rc = 0;
 out:
+    if (rc) /* a header claiming far more than its file holds leaves no large buffer kept */
+        pf_label_volume_free(v);
     nifti_image_free(nim);
     return rc;
 }
