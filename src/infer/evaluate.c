@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +27,10 @@
 
 #include "atomic_file.h"
 #include "confusion.h"
-#include "eval_summary_i.h"
 #include "dataset.h"
+#include "eval_summary_i.h"
 #include "nifti_load.h"
-#include "pyjson.h"
 #include "split.h"
-#include "textbuf.h"
 #include "workers.h"
 
 /* The buffers a case's two label maps are read into, kept from case to case. */
