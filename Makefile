@@ -5,8 +5,8 @@
 PREFIX   ?= /usr/local
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
-CORE_PKGS := libxxhash jansson zlib libpng
-DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libnifti2-dev libxxhash-dev \
+CORE_PKGS := libxxhash jansson zlib libpng libdeflate
+DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libnifti2-dev libxxhash-dev libdeflate-dev \
             libjansson-dev zlib1g-dev libpng-dev libcmocka-dev python3-numpy python3-nibabel \
             python3-scipy python3-xxhash clang libclang-rt-14-dev \
             python3-pytest python3-venv python3-setuptools python3-wheel

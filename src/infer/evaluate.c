@@ -8,37 +8,44 @@
  * NaN when TP + FP + FN = 0. A region dataset is scored per foreground region (its keys
  * nnU-Net's str(region): "(1, 2, 3, 4)", "4"). The means are numpy's nanmean per label or
  * region and metric, over the cases in order; foreground_mean the mean of those means (label
- * 0 excluded). Cases run on the worker pool; the file does not depend on the thread count. */
+ * 0 excluded); eval_summary.c writes them.
+ *
+ * Speed: label maps are read as stored (uint8 without a copy; pf_label_volume), the .nii.gz
+ * decoded whole by libdeflate, into buffers kept from case to case; a case's reference and
+ * prediction are read as two items of the worker pool's loop and the second to finish counts.
+ * Up to 7 labels or regions of values below 16 (most datasets) are counted as sets with AVX2
+ * (confusion.h), anything else as the matrix. The file does not depend on the thread count. */
 #include "patchfs/infer.h"
 
 #include <errno.h>
-#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "confusion.h"
 #include "dataset.h"
+#include "eval_summary_i.h"
 #include "nifti_load.h"
-#include "pyjson.h"
 #include "split.h"
-#include "textbuf.h"
 #include "workers.h"
 
-/* What is scored: labels (one value each) or regions (several: nnU-Net's region test, a
- * voxel is in the region when its label is one of the region's values). A region is a row of
- * the confusion matrix's sums like a label, so both cost the same. */
-typedef struct eval_region {
-    const char *key;        /* summary.json's key: label_key, or the dataset's region key */
-    char label_key[8];      /* a label's key: "1" */
-    unsigned char in[1025]; /* per label index (eval_job.label_values; n_labels: any other
-                             * value): 1 when the region holds it */
-} eval_region;
+/* The buffers a case's two label maps are read into, kept from case to case. */
+typedef struct eval_slot {
+    struct eval_slot *next; /* in the free list */
+    pf_label_volume ref, pred;
+} eval_slot;
 
-typedef struct case_counts {
-    int64_t tp, fp, fn, tn;
-} case_counts;
+/* A case's two reads run as two loop items, possibly at once on two threads (a fold with
+ * fewer cases than threads still uses them all); the read that finishes second counts. */
+typedef struct case_state {
+    eval_slot *_Atomic slot; /* taken by the first of its reads to start */
+    atomic_int reads_done;
+    pf_error ref_err, pred_err;
+} case_state;
 
 typedef struct eval_job {
     const pf_dataset *ds;
@@ -50,84 +57,145 @@ typedef struct eval_job {
     int ignore;          /* -1: none */
     int n_regions;
     eval_region regions[1024];
+    pf_confusion_map *map; /* label value -> confusion matrix row and column */
+    pf_set_masks sets;   /* the fast path's tables (n_sets 0: it does not apply) */
+    case_state *state;   /* per case */
+    pthread_mutex_t slots_lock;
+    eval_slot *free_slots; /* slots no case holds; every slot made is here at the end */
     case_counts *counts; /* n_cases * n_regions */
     char (*problem)[1024]; /* per case; "" when scored */
     char **pred_paths;
 } eval_job;
 
-/* Voxels into a confusion matrix M[r * (L + 1) + p] over label indices (L: any other value),
- * the reference's ignore label left out. index_ref maps the ignore label to row L + 1, which
- * is dropped, so the loop has no branch; four interleaved copies of the matrix keep
- * consecutive voxels of one label from waiting on each other's increment. */
-static int confusion(const eval_job *j, const int16_t *ref, const int16_t *pred, size_t n,
-                     const int *index, uint64_t *M)
+/* The matrix's rows and columns are label indices 0..L-1 and L, any other value; the
+ * reference's ignore label maps to row L + 1, counted and then left out, so the count has no
+ * branch. */
+static pf_confusion_map *make_map(const eval_job *j)
 {
-    const size_t L = (size_t)j->n_labels, C = L + 1, S = (L + 2) * C;
-    int *index_ref = malloc(32768 * sizeof *index_ref);
-    uint64_t *H = calloc(4 * S, sizeof *H);
-    size_t i = 0;
-    if (!index_ref || !H) {
-        free(index_ref);
-        free(H);
-        return -1;
+    const uint32_t L = (uint32_t)j->n_labels, C = L + 1;
+    pf_confusion_map *m = malloc(sizeof *m);
+    if (!m)
+        return NULL;
+    for (int v = 0; v < PF_CONFUSION_VALUES; v++) {
+        m->row[v] = L * C;
+        m->col[v] = L;
     }
-    memcpy(index_ref, index, 32768 * sizeof *index_ref);
+    for (uint32_t l = 0; l < L; l++) {
+        m->row[j->label_values[l]] = l * C;
+        m->col[j->label_values[l]] = l;
+    }
+    if (j->ignore >= 0 && j->ignore < PF_CONFUSION_VALUES)
+        m->row[j->ignore] = (L + 1) * C;
+    m->cells = (size_t)(L + 2) * C;
+    return m;
+}
+
+/* The set-count fast path's tables (confusion.h) when the dataset fits them: at most
+ * PF_SET_MAX labels or regions, every value they hold and the ignore label below 16. */
+static void make_sets(eval_job *j)
+{
+    pf_set_masks *m = &j->sets;
+    memset(m, 0, sizeof *m);
+    if (j->n_regions > PF_SET_MAX || j->ignore >= 16)
+        return;
+    for (int r = 0; r < j->n_regions; r++)
+        for (int l = 0; l < j->n_labels; l++) {
+            const int v = j->label_values[l];
+            if (!j->regions[r].in[l])
+                continue;
+            if (v >= 16) {
+                memset(m, 0, sizeof *m);
+                return;
+            }
+            m->ref[v] |= (uint8_t)(1u << r);
+            m->pred[v] |= (uint8_t)(1u << r);
+        }
     if (j->ignore >= 0)
-        index_ref[j->ignore] = (int)L + 1;
-    for (; i + 4 <= n; i += 4)
-        for (size_t k = 0; k < 4; k++)
-            H[k * S + (size_t)index_ref[ref[i + k]] * C + (size_t)index[pred[i + k]]]++;
-    for (; i < n; i++)
-        H[(size_t)index_ref[ref[i]] * C + (size_t)index[pred[i]]]++;
-    for (size_t r = 0; r <= L; r++) /* row L + 1, the ignored voxels, is left out */
-        for (size_t c = 0; c < C; c++)
-            M[r * C + c] = H[r * C + c] + H[S + r * C + c] + H[2 * S + r * C + c] +
-                           H[3 * S + r * C + c];
-    free(index_ref);
-    free(H);
+        m->ref[j->ignore] = 0x80; /* in no region (set_labels gives it no index) */
+    m->n_sets = j->n_regions;
+}
+
+/* A case's counts from the set fast path: 0, or -1 when it does not apply. */
+static int count_by_sets(eval_job *j, int k, const eval_slot *slot)
+{
+    pf_set_counts c;
+    if (!j->sets.n_sets || pf_confusion_count_sets(&j->sets, &slot->ref, &slot->pred, &c))
+        return -1;
+    for (int r = 0; r < j->n_regions; r++)
+        j->counts[(size_t)k * (size_t)j->n_regions + (size_t)r] = (case_counts){
+            .tp = (int64_t)c.tp[r], .fp = (int64_t)(c.n_pred[r] - c.tp[r]),
+            .fn = (int64_t)(c.n_ref[r] - c.tp[r]),
+            .tn = (int64_t)(c.counted - c.n_ref[r] - c.n_pred[r] + c.tp[r])};
     return 0;
 }
 
-static int eval_case(void *arg, int k, pf_error *unused)
+/* A slot from the free list, or a new one: as many exist as cases were in flight at once
+ * (the loop hands indices out in order: about one per thread). NULL when out of memory. */
+static eval_slot *take_slot(eval_job *j)
 {
-    eval_job *j = arg;
+    eval_slot *s;
+    pthread_mutex_lock(&j->slots_lock);
+    s = j->free_slots;
+    if (s)
+        j->free_slots = s->next;
+    pthread_mutex_unlock(&j->slots_lock);
+    return s ? s : calloc(1, sizeof *s);
+}
+
+static void give_slot(eval_job *j, eval_slot *s)
+{
+    pthread_mutex_lock(&j->slots_lock);
+    s->next = j->free_slots;
+    j->free_slots = s;
+    pthread_mutex_unlock(&j->slots_lock);
+}
+
+/* The case's slot: the first of its two reads to get here takes one, the other uses it. */
+static eval_slot *case_slot(eval_job *j, case_state *cs)
+{
+    eval_slot *mine, *none = NULL, *s = atomic_load(&cs->slot);
+    if (s)
+        return s;
+    mine = take_slot(j);
+    if (!mine)
+        return NULL;
+    if (atomic_compare_exchange_strong(&cs->slot, &none, mine))
+        return mine;
+    give_slot(j, mine); /* the other read was first */
+    return none;
+}
+
+/* Both maps read: every label's or region's counts, or the case's problem (the reference's
+ * first: a missing prediction is both items' problem). */
+static void score_case(eval_job *j, int k, case_state *cs, eval_slot *slot)
+{
     const pf_case_src *c = &j->ds->cases[j->cases[k]];
     const int L = j->n_labels;
-    pf_nifti_info ri, pi;
-    int16_t *ref = NULL, *pred = NULL;
-    int *index = NULL;
+    const pf_nifti_info *ri, *pi;
     uint64_t *M = NULL, total = 0;
     pf_error err = {0};
-    (void)unused;
-    if (access(j->pred_paths[k], F_OK) != 0) {
-        snprintf(j->problem[k], sizeof j->problem[k], "%s: missing prediction",
-                 j->pred_paths[k]);
-        return 0; /* the other cases still count */
+    if (cs->ref_err.msg[0] || cs->pred_err.msg[0] || !slot) {
+        snprintf(j->problem[k], sizeof j->problem[k], "%s",
+                 cs->ref_err.msg[0] ? cs->ref_err.msg : cs->pred_err.msg);
+        return;
     }
-    if (pf_nifti_load_labels(c->label, &ri, &ref, &err) ||
-        pf_nifti_load_labels(j->pred_paths[k], &pi, &pred, &err))
-        goto out;
-    if (ri.nx != pi.nx || ri.ny != pi.ny || ri.nz != pi.nz) {
+    ri = &slot->ref.info;
+    pi = &slot->pred.info;
+    if (ri->nx != pi->nx || ri->ny != pi->ny || ri->nz != pi->nz) {
         pf_fail(&err, EINVAL, "%s: shape %lldx%lldx%lld (x, y, z) is not the reference's "
-                "%lldx%lldx%lld (%s)", j->pred_paths[k], (long long)pi.nx, (long long)pi.ny,
-                (long long)pi.nz, (long long)ri.nx, (long long)ri.ny, (long long)ri.nz,
+                "%lldx%lldx%lld (%s)", j->pred_paths[k], (long long)pi->nx, (long long)pi->ny,
+                (long long)pi->nz, (long long)ri->nx, (long long)ri->ny, (long long)ri->nz,
                 c->label);
         goto out;
     }
-    index = malloc(32768 * sizeof *index);
-    M = calloc((size_t)(L + 1) * (size_t)(L + 1), sizeof *M);
-    if (!index || !M) {
+    if (count_by_sets(j, k, slot) == 0)
+        goto out;
+    M = malloc(j->map->cells * sizeof *M);
+    if (!M || pf_confusion_count(j->map, &slot->ref, &slot->pred, M)) {
         pf_fail(&err, ENOMEM, "out of memory");
         goto out;
     }
-    for (int v = 0; v < 32768; v++)
-        index[v] = L;
-    for (int l = 0; l < L; l++)
-        index[j->label_values[l]] = l;
-    if (confusion(j, ref, pred, (size_t)(ri.nx * ri.ny * ri.nz), index, M)) {
-        pf_fail(&err, ENOMEM, "out of memory");
-        goto out;
-    }
+    /* rows 0..L, the ignored voxels' row L + 1 left out */
     for (int i = 0; i < (L + 1) * (L + 1); i++)
         total += M[i];
     for (int r = 0; r < j->n_regions; r++) {
@@ -147,158 +215,41 @@ static int eval_case(void *arg, int k, pf_error *unused)
 out:
     if (err.msg[0])
         snprintf(j->problem[k], sizeof j->problem[k], "%s", err.msg);
-    free(ref);
-    free(pred);
-    free(index);
     free(M);
+}
+
+/* Loop item i: case i / 2's reference (even i) or prediction (odd i) read into its slot. */
+static int eval_read(void *arg, int i, pf_error *unused)
+{
+    eval_job *j = arg;
+    const int k = i / 2, is_pred = i % 2;
+    case_state *cs = &j->state[k];
+    /* a missing prediction: the other cases still count, the reference is not read */
+    const int missing = access(j->pred_paths[k], F_OK) != 0;
+    eval_slot *slot = missing ? NULL : case_slot(j, cs);
+    (void)unused;
+    if (missing) {
+        /* each item writes its own field (should the file appear between the two looks,
+         * the case is still reported missing, never counted with one map unread) */
+        pf_fail(is_pred ? &cs->pred_err : &cs->ref_err, ENOENT, "%s: missing prediction",
+                j->pred_paths[k]);
+    } else if (!slot) {
+        pf_fail(is_pred ? &cs->pred_err : &cs->ref_err, ENOMEM, "out of memory");
+    } else if (!is_pred) {
+        pf_nifti_read_label_volume(j->ds->cases[j->cases[k]].label, &slot->ref, &cs->ref_err);
+    } else {
+        pf_nifti_read_label_volume(j->pred_paths[k], &slot->pred, &cs->pred_err);
+    }
+    /* acq_rel: the second read sees the first one's buffers and errors */
+    if (atomic_fetch_add_explicit(&cs->reads_done, 1, memory_order_acq_rel) == 1) {
+        slot = atomic_load(&cs->slot); /* NULL only when neither read got one */
+        score_case(j, k, cs, slot);
+        if (slot) {
+            atomic_store(&cs->slot, NULL);
+            give_slot(j, slot);
+        }
+    }
     return 0;
-}
-
-/* ---- summary.json, as json.dump(indent=4, sort_keys=True) writes nnU-Net's dict ---- */
-
-static const char *const metric_names[8] = {"Dice", "FN", "FP", "IoU", "TN", "TP", "n_pred",
-                                            "n_ref"}; /* sorted, as sort_keys orders them */
-
-/* The metrics of counts as doubles in metric_names' order; per case the counts are ints. */
-static void metrics_of(const case_counts *c, double v[8])
-{
-    const int64_t den = c->tp + c->fp + c->fn;
-    v[0] = den ? (double)(2 * c->tp) / (double)(2 * c->tp + c->fp + c->fn) : NAN;
-    v[1] = (double)c->fn;
-    v[2] = (double)c->fp;
-    v[3] = den ? (double)c->tp / (double)den : NAN;
-    v[4] = (double)c->tn;
-    v[5] = (double)c->tp;
-    v[6] = (double)(c->fp + c->tp);
-    v[7] = (double)(c->fn + c->tp);
-}
-
-static void indent(pf_textbuf *t, int level)
-{
-    pf_textbuf_str(t, "\n");
-    for (int i = 0; i < level; i++)
-        pf_textbuf_str(t, "    ");
-}
-
-/* {"Dice": ..., ...}: floats (means) or the per-case mix (Dice/IoU floats, the rest ints) */
-static void metric_object(pf_textbuf *t, const double v[8], int per_case, int level)
-{
-    char num[48];
-    pf_textbuf_str(t, "{");
-    for (int m = 0; m < 8; m++) {
-        indent(t, level + 1);
-        pf_py_json_string(t, metric_names[m]);
-        pf_textbuf_str(t, ": ");
-        if (per_case && m != 0 && m != 3)
-            snprintf(num, sizeof num, "%lld", (long long)v[m]);
-        else
-            pf_py_float_repr(v[m], num, sizeof num);
-        pf_textbuf_str(t, num);
-        if (m < 7)
-            pf_textbuf_str(t, ",");
-    }
-    indent(t, level);
-    pf_textbuf_str(t, "}");
-}
-
-static int cmp_key(const void *a, const void *b, void *arg)
-{
-    const eval_region *r = arg;
-    return strcmp(r[*(const int *)a].key, r[*(const int *)b].key);
-}
-
-static char *summary_text(const eval_job *j, const int *scored, int n_scored)
-{
-    pf_textbuf t = {0};
-    const int R = j->n_regions;
-    int order[1024];
-    double (*means)[8] = calloc((size_t)R, sizeof *means), fg[8];
-    double *col = malloc(((size_t)n_scored + (size_t)R + 1) * sizeof *col);
-    if (!means || !col) {
-        free(means);
-        free(col);
-        return NULL;
-    }
-    for (int r = 0; r < R; r++)
-        order[r] = r;
-    qsort_r(order, (size_t)R, sizeof order[0], cmp_key, (void *)j->regions);
-    /* mean: nanmean per label and metric over the cases, in case order */
-    for (int r = 0; r < R; r++)
-        for (int m = 0; m < 8; m++) {
-            for (int i = 0; i < n_scored; i++) {
-                double v[8];
-                metrics_of(&j->counts[(size_t)scored[i] * (size_t)R + (size_t)r], v);
-                col[i] = v[m];
-            }
-            means[r][m] = pf_numpy_nanmean(col, (size_t)n_scored);
-        }
-    /* foreground_mean: np.mean of the labels' means (in nnU-Net's label order), 0 left out */
-    for (int m = 0; m < 8; m++) {
-        int n = 0;
-        for (int r = 0; r < R; r++)
-            if (strcmp(j->regions[r].key, "0"))
-                col[n++] = means[r][m];
-        fg[m] = n ? pf_numpy_sum(col, (size_t)n) / n : NAN;
-    }
-    pf_textbuf_str(&t, "{");
-    indent(&t, 1);
-    pf_textbuf_str(&t, "\"foreground_mean\": ");
-    metric_object(&t, fg, 0, 1);
-    pf_textbuf_str(&t, ",");
-    indent(&t, 1);
-    pf_textbuf_str(&t, "\"mean\": {");
-    for (int q = 0; q < R; q++) {
-        indent(&t, 2);
-        pf_py_json_string(&t, j->regions[order[q]].key);
-        pf_textbuf_str(&t, ": ");
-        metric_object(&t, means[order[q]], 0, 2);
-        if (q < R - 1)
-            pf_textbuf_str(&t, ",");
-    }
-    indent(&t, 1);
-    pf_textbuf_str(&t, "},");
-    indent(&t, 1);
-    pf_textbuf_str(&t, "\"metric_per_case\": [");
-    for (int i = 0; i < n_scored; i++) {
-        const int k = scored[i];
-        indent(&t, 2);
-        pf_textbuf_str(&t, "{");
-        indent(&t, 3);
-        pf_textbuf_str(&t, "\"metrics\": {");
-        for (int q = 0; q < R; q++) {
-            double v[8];
-            metrics_of(&j->counts[(size_t)k * (size_t)R + (size_t)order[q]], v);
-            indent(&t, 4);
-            pf_py_json_string(&t, j->regions[order[q]].key);
-            pf_textbuf_str(&t, ": ");
-            metric_object(&t, v, 1, 4);
-            if (q < R - 1)
-                pf_textbuf_str(&t, ",");
-        }
-        indent(&t, 3);
-        pf_textbuf_str(&t, "},");
-        indent(&t, 3);
-        pf_textbuf_str(&t, "\"prediction_file\": ");
-        pf_py_json_string(&t, j->pred_paths[k]);
-        pf_textbuf_str(&t, ",");
-        indent(&t, 3);
-        pf_textbuf_str(&t, "\"reference_file\": ");
-        pf_py_json_string(&t, j->ds->cases[j->cases[k]].label);
-        indent(&t, 2);
-        pf_textbuf_str(&t, i < n_scored - 1 ? "}," : "}");
-    }
-    if (n_scored)
-        indent(&t, 1);
-    pf_textbuf_str(&t, "]");
-    indent(&t, 0);
-    pf_textbuf_str(&t, "}");
-    free(means);
-    free(col);
-    if (t.failed) {
-        pf_textbuf_free(&t);
-        return NULL;
-    }
-    return t.s;
 }
 
 /* The index of label value v among j's labels, or -1. */
@@ -386,6 +337,7 @@ int pf_evaluate(const char *dataset_dir, const pf_options *o, const char *pred_d
         free(j);
         return -1;
     }
+    pthread_mutex_init(&j->slots_lock, NULL);
     if (set_labels(j, &ds, err))
         goto out;
     if (out)
@@ -431,7 +383,14 @@ int pf_evaluate(const char *dataset_dir, const pf_options *o, const char *pred_d
             pf_fail(err, ENOMEM, "out of memory");
             goto out;
         }
-    if (pf_parallel_for(0, j->n_cases, o->threads, eval_case, j, err))
+    j->state = calloc((size_t)j->n_cases + 1, sizeof *j->state);
+    j->map = make_map(j);
+    make_sets(j);
+    if (!j->state || !j->map) {
+        pf_fail(err, ENOMEM, "out of memory");
+        goto out;
+    }
+    if (pf_parallel_for(0, 2 * j->n_cases, o->threads, eval_read, j, err))
         goto out;
     for (int k = 0; k < j->n_cases; k++) {
         if (j->problem[k][0]) {
@@ -447,7 +406,9 @@ int pf_evaluate(const char *dataset_dir, const pf_options *o, const char *pred_d
                 pred_dir, j->n_cases, j->n_cases == 1 ? "" : "s", "ID", ds.file_ending);
         goto out;
     }
-    text = summary_text(j, scored, *evaluated);
+    text = pf_eval_summary_text(&(eval_summary_in){
+        .regions = j->regions, .n_regions = j->n_regions, .counts = j->counts, .scored = scored,
+        .n_scored = *evaluated, .pred_paths = j->pred_paths, .ds = &ds, .cases = j->cases});
     if (!text) {
         pf_fail(err, ENOMEM, "out of memory");
         goto out;
@@ -462,6 +423,16 @@ out:
         for (int k = 0; k < j->n_cases; k++)
             free(j->pred_paths[k]);
     free(j->pred_paths);
+    while (j->free_slots) {
+        eval_slot *next = j->free_slots->next;
+        pf_label_volume_free(&j->free_slots->ref);
+        pf_label_volume_free(&j->free_slots->pred);
+        free(j->free_slots);
+        j->free_slots = next;
+    }
+    pthread_mutex_destroy(&j->slots_lock);
+    free(j->state);
+    free(j->map);
     free(j->counts);
     free(j->problem);
     free(j);

@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <nifti2_io.h>
+
+#include "gz_whole.h"
 
 static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
 
@@ -204,9 +207,9 @@ int pf_nifti_read_info(const char *path, pf_nifti_info *info, pf_error *err)
     return 0;
 }
 
-/* Reads the voxel bytes ourselves rather than with nifti_image_load: libnifti silently
- * replaces NaN and infinite floats by 0, which would hide a broken image. */
-static int read_voxels(const char *path, nifti_image *nim, pf_error *err)
+/* The header's voxel bytes of path into dst (nvox * nbyper bytes), in file byte order:
+ * zlib's streaming reader (libnifti's znz), which names a short or damaged stream. */
+static int stream_voxels(const char *path, const nifti_image *nim, void *dst, pf_error *err)
 {
     const size_t nbytes = (size_t)nim->nvox * (size_t)nim->nbyper;
     size_t done = 0;
@@ -218,14 +221,9 @@ static int read_voxels(const char *path, nifti_image *nim, pf_error *err)
         return pf_fail(err, EIO, "%s: voxel data is truncated (no data at offset %lld)", path,
                        (long long)nim->iname_offset);
     }
-    nim->data = malloc(nbytes ? nbytes : 1);
-    if (!nim->data) {
-        znzclose(fp);
-        return pf_fail(err, ENOMEM, "%s: out of memory for %zu bytes of voxels", path, nbytes);
-    }
     while (done < nbytes) {
         size_t want = nbytes - done < ((size_t)1 << 24) ? nbytes - done : (size_t)1 << 24;
-        size_t got = znzread((char *)nim->data + done, 1, want, fp);
+        size_t got = znzread((char *)dst + done, 1, want, fp);
         if (got == 0 || got > want) { /* end of file, or a decompression error (negative) */
             znzclose(fp);
             return pf_fail(err, EIO, "%s: voxel data is truncated or corrupt (read %zu of %zu "
@@ -234,8 +232,66 @@ static int read_voxels(const char *path, nifti_image *nim, pf_error *err)
         done += got;
     }
     znzclose(fp);
+    return 0;
+}
+
+/* The bytes kept in front of the voxels in a read buffer: the header and extensions, which
+ * the whole-file decode writes there. A vox_offset beyond 1 MiB (absurd, or extensions that
+ * large) gets no room and is streamed, so a header cannot make patchfs allocate its offset. */
+static size_t header_room(const nifti_image *nim)
+{
+    return nim->iname_offset > 0 && nim->iname_offset <= ((int64_t)1 << 20)
+               ? (size_t)nim->iname_offset
+               : 0;
+}
+
+/* The voxels into buf + room (buf holds room + nvox * nbyper bytes, room = header_room): a
+ * .nii.gz decoded whole by libdeflate when it can be (gz_whole.h), anything else streamed. A
+ * stream libdeflate finds damaged is streamed too, for zlib's message (how many bytes there
+ * were); when zlib reads the voxels anyway, the damage is after them, and still an error. */
+static int file_bytes(const char *path, const nifti_image *nim, uint8_t *buf, size_t room,
+                      pf_error *err)
+{
+    const size_t need = room + (size_t)nim->nvox * (size_t)nim->nbyper;
+    size_t got = 0;
+    pf_gz_result r = PF_GZ_STREAM;
+    if (nifti_is_gzfile(nim->iname) && nim->iname_offset == (int64_t)room) {
+        r = pf_gz_decode_whole(nim->iname, buf, need, &got);
+        if (r == PF_GZ_DECODED && got >= need)
+            return 0;
+    }
+    if (stream_voxels(path, nim, buf + room, err))
+        return -1;
+    if (r == PF_GZ_DAMAGED)
+        return pf_fail(err, EIO, "%s: gzip data is damaged after the voxels (a deflate error "
+                       "or a CRC-32 mismatch)", path);
+    return 0;
+}
+
+static void to_native_order(nifti_image *nim, void *voxels)
+{
     if (nim->swapsize > 1 && nim->byteorder != nifti_short_order())
-        nifti_swap_Nbytes(nim->nvox, nim->swapsize, nim->data);
+        nifti_swap_Nbytes(nim->nvox, nim->swapsize, voxels);
+}
+
+/* Reads the voxel bytes ourselves rather than with nifti_image_load: libnifti silently
+ * replaces NaN and infinite floats by 0, which would hide a broken image. The whole file is
+ * decoded into one buffer and the voxels moved to its start (a copy costs a fraction of the
+ * inflate that a whole-buffer decoder saves). */
+static int read_voxels(const char *path, nifti_image *nim, pf_error *err)
+{
+    const size_t nbytes = (size_t)nim->nvox * (size_t)nim->nbyper;
+    const size_t off = header_room(nim), need = off + nbytes;
+    uint8_t *buf = malloc(need ? need : 1);
+    if (!buf)
+        return pf_fail(err, ENOMEM, "%s: out of memory for %zu bytes of voxels", path, nbytes);
+    if (file_bytes(path, nim, buf, off, err) != 0) {
+        free(buf);
+        return -1;
+    }
+    memmove(buf, buf + off, nbytes);
+    nim->data = buf;
+    to_native_order(nim, nim->data);
     return 0;
 }
 
@@ -382,13 +438,42 @@ static int labels_fast(const nifti_image *nim, size_t n, int16_t *out)
     }
 }
 
+static int scaled_labels(const nifti_image *nim)
+{
+    const double slope = nim->scl_slope, inter = nim->scl_inter;
+    return isfinite(slope) && slope != 0.0 && isfinite(inter) && !(slope == 1.0 && inter == 0.0);
+}
+
+/* nim->data's n voxels as int16 labels into out, scl_slope/inter applied; a value that is not
+ * a whole number from 0 to 32767 is an error naming the file and the voxel. */
+static int convert_labels(const char *path, const nifti_image *nim, const pf_nifti_info *info,
+                          size_t n, int16_t *out, pf_error *err)
+{
+    const int scaled = scaled_labels(nim);
+    if (!scaled && labels_fast(nim, n, out) == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = voxel_at(nim, i);
+        if (scaled)
+            v = v * nim->scl_slope + nim->scl_inter;
+        if (!(v >= 0.0 && v <= 32767.0) || v != floor(v)) {
+            int64_t x = (int64_t)(i % (size_t)info->nx);
+            int64_t y = (int64_t)(i / (size_t)info->nx % (size_t)info->ny);
+            int64_t z = (int64_t)(i / (size_t)(info->nx * info->ny));
+            return pf_fail(err, EINVAL, "%s: label value %g at voxel (x=%lld, y=%lld, z=%lld) "
+                           "is not a whole number from 0 to 32767", path, v, (long long)x,
+                           (long long)y, (long long)z);
+        }
+        out[i] = (int16_t)v;
+    }
+    return 0;
+}
+
 int pf_nifti_load_labels(const char *path, pf_nifti_info *info, int16_t **data, pf_error *err)
 {
     nifti_image *nim = load_all(path, info, err);
     size_t n;
     int16_t *out;
-    double slope, inter;
-    int scaled;
     if (!nim)
         return -1;
     if (info->nt != 1) {
@@ -402,32 +487,101 @@ int pf_nifti_load_labels(const char *path, pf_nifti_info *info, int16_t **data, 
         nifti_image_free(nim);
         return pf_fail(err, ENOMEM, "%s: out of memory for %zu voxels", path, n);
     }
-    slope = nim->scl_slope;
-    inter = nim->scl_inter;
-    scaled = isfinite(slope) && slope != 0.0 && isfinite(inter) && !(slope == 1.0 && inter == 0.0);
-    if (!scaled && labels_fast(nim, n, out) == 0) {
+    if (convert_labels(path, nim, info, n, out, err)) {
+        free(out);
         nifti_image_free(nim);
-        *data = out;
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        double v = voxel_at(nim, i);
-        if (scaled)
-            v = v * slope + inter;
-        if (!(v >= 0.0 && v <= 32767.0) || v != floor(v)) {
-            int64_t x = (int64_t)(i % (size_t)info->nx);
-            int64_t y = (int64_t)(i / (size_t)info->nx % (size_t)info->ny);
-            int64_t z = (int64_t)(i / (size_t)(info->nx * info->ny));
-            pf_fail(err, EINVAL, "%s: label value %g at voxel (x=%lld, y=%lld, z=%lld) is not "
-                    "a whole number from 0 to 32767", path, v, (long long)x, (long long)y,
-                    (long long)z);
-            free(out);
-            nifti_image_free(nim);
-            return -1;
-        }
-        out[i] = (int16_t)v;
+        return -1;
     }
     nifti_image_free(nim);
     *data = out;
     return 0;
+}
+
+/* Grows *buf to at least need bytes (contents not kept), with room to spare: the next file
+ * of a dataset is often a little larger, and a buffer kept is one whose pages are already
+ * faulted in. Large buffers are aligned for transparent huge pages and asked to get them
+ * (a 2 MiB page is one fault where 4 KiB pages are 512). */
+static int reserve(void **buf, size_t *cap, size_t need)
+{
+    const size_t huge = (size_t)2 << 20;
+    size_t want;
+    void *p = NULL;
+    if (*cap >= need)
+        return 0;
+    free(*buf);
+    *buf = NULL;
+    *cap = 0;
+    want = need + need / 4;
+    if (want >= huge) {
+        want = (want + huge - 1) / huge * huge;
+        if (posix_memalign(&p, huge, want) != 0)
+            return -1;
+        madvise(p, want, MADV_HUGEPAGE); /* a hint: refused (THP off), the pages are small */
+    } else if (!(p = malloc(want ? want : 1))) {
+        return -1;
+    }
+    *buf = p;
+    *cap = want;
+    return 0;
+}
+
+int pf_nifti_read_label_volume(const char *path, pf_label_volume *v, pf_error *err)
+{
+    nifti_image *nim = open_header(path, &v->info, err);
+    size_t n, off, need;
+    uint8_t *voxels;
+    int rc = -1;
+    v->u8 = NULL;
+    v->i16 = NULL;
+    v->n = 0;
+    if (!nim)
+        return -1;
+    if (check_data_size(path, nim, err))
+        goto out;
+    if (v->info.nt != 1) {
+        pf_fail(err, EINVAL, "%s: a label map must be 3D, this one has %lld frames", path,
+                (long long)v->info.nt);
+        goto out;
+    }
+    n = (size_t)(v->info.nx * v->info.ny * v->info.nz);
+    off = header_room(nim);
+    need = off + n * (size_t)nim->nbyper;
+    if (reserve(&v->file, &v->file_cap, need)) {
+        pf_fail(err, ENOMEM, "%s: out of memory for %zu bytes", path, need);
+        goto out;
+    }
+    if (file_bytes(path, nim, v->file, off, err))
+        goto out;
+    voxels = (uint8_t *)v->file + off;
+    if (nim->datatype == DT_UINT8 && !scaled_labels(nim)) {
+        v->u8 = voxels; /* every byte is a label: no check, no copy */
+    } else {
+        /* wider values are read aligned: vox_offset need not be a multiple of their size */
+        voxels = memmove(v->file, voxels, n * (size_t)nim->nbyper);
+        to_native_order(nim, voxels);
+        if (reserve((void **)&v->conv, &v->conv_cap, n * sizeof *v->conv)) {
+            pf_fail(err, ENOMEM, "%s: out of memory for %zu voxels", path, n);
+            goto out;
+        }
+        nim->data = voxels; /* lent to the converter, taken back before the free */
+        rc = convert_labels(path, nim, &v->info, n, v->conv, err);
+        nim->data = NULL;
+        if (rc)
+            goto out;
+        v->i16 = v->conv;
+    }
+    v->n = n;
+    rc = 0;
+out:
+    if (rc) /* a header claiming far more than its file holds leaves no large buffer kept */
+        pf_label_volume_free(v);
+    nifti_image_free(nim);
+    return rc;
+}
+
+void pf_label_volume_free(pf_label_volume *v)
+{
+    free(v->file);
+    free(v->conv);
+    memset(v, 0, sizeof *v);
 }

@@ -1,10 +1,12 @@
 /* nifti_load.h - reading NIfTI-1/2 volumes (.nii, .nii.gz) through libnifti into the two
  * array types patchfs works with: float32 images (scl_slope/scl_inter applied) and int16
- * label maps (integral values checked).
+ * label maps (integral values checked); and, for evaluate, label maps as stored (uint8) in
+ * buffers kept from file to file.
  *
- * Arrays keep NIfTI storage order (x fastest), i.e. C-order (T, Z, Y, X): no reorientation.
- * Headers are validated before any voxel memory is allocated, so a header claiming an absurd
- * size is rejected instead of exhausting memory. */
+ * Headers are parsed by libnifti; a .nii.gz's data is decoded whole by libdeflate where it
+ * can be (gz_whole.h), else streamed by zlib. Arrays keep NIfTI storage order (x fastest),
+ * i.e. C-order (T, Z, Y, X): no reorientation. Headers are validated before any voxel memory
+ * is allocated, so a header claiming an absurd size is rejected instead of exhausting memory. */
 #ifndef PATCHFS_NIFTI_LOAD_H
 #define PATCHFS_NIFTI_LOAD_H
 
@@ -35,6 +37,25 @@ int pf_nifti_load_float(const char *path, pf_nifti_info *info, float **data, pf_
 /* Reads a label map as int16. Values must be integral and in [0, 32767] (float-stored 0.0/1.0
  * is accepted). Only 3D (nt == 1). */
 int pf_nifti_load_labels(const char *path, pf_nifti_info *info, int16_t **data, pf_error *err);
+
+/* A label map read for counting, with buffers kept from one read to the next (one struct per
+ * thread: reading many files allocates, and faults pages in, once). Unscaled uint8 voxels are
+ * used as stored, in the decoded file (no copy, no check: every byte is a label); any other
+ * type is converted to int16 and checked as pf_nifti_load_labels does. */
+typedef struct pf_label_volume {
+    pf_nifti_info info;
+    const uint8_t *u8;   /* n voxels: one of u8 and i16 is set after a read */
+    const int16_t *i16;
+    size_t n;
+    void *file;          /* the decoded file (header and voxels) */
+    size_t file_cap;
+    int16_t *conv;       /* the int16 labels of a file of another type */
+    size_t conv_cap;
+} pf_label_volume;
+
+/* Reads path into v (zero it before the first read). 0, or -1 with an error naming the file. */
+int pf_nifti_read_label_volume(const char *path, pf_label_volume *v, pf_error *err);
+void pf_label_volume_free(pf_label_volume *v);
 
 const char *pf_nifti_datatype_name(int datatype);
 

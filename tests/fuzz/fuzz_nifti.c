@@ -1,7 +1,8 @@
 /* fuzz_nifti.c - libFuzzer target for the NIfTI loading path (nifti_load.h).
  *
  * Each input is a whole NIfTI file. It is written three ways into a per-process temporary
- * folder and read with pf_nifti_read_info, pf_nifti_load_float and pf_nifti_load_labels:
+ * folder and read with pf_nifti_read_info, pf_nifti_load_float, pf_nifti_load_labels and
+ * pf_nifti_read_label_volume:
  *   in.nii     the bytes as they are (uncompressed NIfTI-1/2 header + data);
  *   in.nii.gz  the bytes gzip-compressed (same content through zlib: differential check);
  *   raw.nii.gz the bytes as they are, when they start with the gzip magic (corrupt or
@@ -13,6 +14,8 @@
  *  - a success gives dimensions >= 1 within PF_NIFTI_MAX_DIM, a datatype patchfs supports,
  *    finite float voxels (NaN/Inf must be refused), labels in 0..32767 (3D only);
  *  - pf_nifti_read_info and the loaders report the same header information;
+ *  - pf_nifti_read_label_volume (evaluate's reader) succeeds exactly when
+ *    pf_nifti_load_labels does, with the same labels;
  *  - in.nii and in.nii.gz (same decompressed bytes) give the same result: both fail, or both
  *    succeed with identical information and identical voxels.
  *
@@ -208,6 +211,30 @@ static void run(const char *path, result *r)
             /* every accepted label is the exact value loaded as float (same voxel) */
             if (r->float_rc == 0 && (float)r->lab[i] != r->img[i])
                 die("label differs from the float value of the same voxel", path, NULL);
+        }
+    }
+
+    /* evaluate's reader (buffers kept from input to input) agrees with the label loader */
+    {
+        static pf_label_volume v;
+        int rc;
+        memset(&err, 0, sizeof err);
+        rc = pf_nifti_read_label_volume(path, &v, &err);
+        if (rc != 0) {
+            check_failure(rc, &err, path, NULL);
+            if (r->label_rc == 0)
+                die("pf_nifti_read_label_volume refused what pf_nifti_load_labels read", path,
+                    err.msg);
+        } else {
+            if (r->label_rc != 0)
+                die("pf_nifti_read_label_volume read what pf_nifti_load_labels refused", path,
+                    NULL);
+            if (!same_info(&v.info, &r->info) || (!v.u8 == !v.i16) ||
+                v.n != (size_t)(v.info.nx * v.info.ny * v.info.nz))
+                die("pf_nifti_read_label_volume's header or arrays disagree", path, NULL);
+            for (size_t i = 0; i < v.n; i++)
+                if ((v.u8 ? v.u8[i] : v.i16[i]) != r->lab[i])
+                    die("pf_nifti_read_label_volume's labels differ", path, NULL);
         }
     }
 }

@@ -2,8 +2,11 @@
  * .nii.gz, NIfTI-1 and NIfTI-2, read back as float32 in storage order (x fastest, i.e. C order
  * (Z, Y, X)); scl_slope/scl_inter; label maps (integral values only, float-stored accepted);
  * and rejection, with a message naming the file, of NaN/Inf images, non-NIfTI files, absurd
- * header sizes (before any voxel memory) and truncated gzip data. */
+ * header sizes (before any voxel memory) and truncated gzip data; the gzip forms a .nii.gz
+ * can take (members, trailing bytes) and the label volumes evaluate reads. */
 #include "testutil.h"
+
+#include <zlib.h>
 
 #include "nifti_load.h"
 
@@ -411,6 +414,105 @@ static void test_truncated_rejected(void **state)
     }
 }
 
+/* One gzip member of data[0..n) appended to out at *len (zlib's deflate, gzip wrapper). */
+static void gz_member(const void *data, size_t n, unsigned char *out, size_t *len, size_t cap)
+{
+    z_stream z = {0};
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (unsigned char *)(uintptr_t)data;
+    z.avail_in = (uInt)n;
+    z.next_out = out + *len;
+    z.avail_out = (uInt)(cap - *len);
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *len = cap - z.avail_out;
+    deflateEnd(&z);
+}
+
+/* The labels of path, read both ways (pf_nifti_load_labels, pf_nifti_read_label_volume into
+ * v, kept between calls), equal want[] (values < 256 in a uint8 file: read as stored). */
+static void expect_labels(const char *path, pf_label_volume *v, const int *want, int n, int u8)
+{
+    pf_nifti_info info;
+    pf_error err = {0};
+    int16_t *lab = NULL;
+    if (pf_nifti_load_labels(path, &info, &lab, &err))
+        fail_msg("%s: %s", path, err.msg);
+    if (pf_nifti_read_label_volume(path, v, &err))
+        fail_msg("%s: %s", path, err.msg);
+    assert_int_equal(v->n, n);
+    assert_true(u8 ? v->u8 != NULL && v->i16 == NULL : v->u8 == NULL && v->i16 != NULL);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(lab[i], want[i]);
+        assert_int_equal(u8 ? v->u8[i] : v->i16[i], want[i]);
+    }
+    free(lab);
+}
+
+/* The gzip forms a .nii.gz can take, each read to the same labels: one member (libdeflate
+ * decodes it whole), two members (`cat a.gz b.gz`), bytes after the last member that are not
+ * gzip (zlib ignores them), a file longer than its voxels (read with zlib); a damaged member
+ * is an error naming the file, whichever reader meets it. Other types convert to int16. */
+static void test_gzip_forms(void **state)
+{
+    const fixture *f = *state;
+    /* larger than zlib's read-ahead for the header (16 KiB): the stream is read to its end,
+     * and its check met, only when the voxels are */
+    enum { BX = 40, BY = 30, BZ = 30, N = BX * BY * BZ };
+    static double values[N];
+    static int want[N];
+    static unsigned char gz[1 << 17], longer[N + 1024];
+    char plain[PATH_MAX], path[PATH_MAX];
+    unsigned char *raw;
+    size_t n_raw, len;
+    pf_label_volume v = {0};
+    pf_error err = {0};
+    for (int i = 0; i < N; i++)
+        want[i] = (int)(values[i] = (i * 7 + i / 13) % 5);
+    tu_path(plain, "%s/plain.nii", f->dir);
+    tu_write_nifti(plain, DT_UINT8, BX, BY, BZ, values);
+    expect_labels(plain, &v, want, N, 1);
+    raw = tu_read_file(plain, &n_raw);
+    tu_path(path, "%s/one.nii.gz", f->dir);
+    tu_write_nifti(path, DT_UINT8, BX, BY, BZ, values);
+    expect_labels(path, &v, want, N, 1);
+    len = 0; /* two members, split inside the voxels */
+    gz_member(raw, n_raw - 1000, gz, &len, sizeof gz);
+    gz_member(raw + n_raw - 1000, 1000, gz, &len, sizeof gz);
+    tu_path(path, "%s/two.nii.gz", f->dir);
+    tu_write_file(path, gz, len);
+    expect_labels(path, &v, want, N, 1);
+    memset(gz + len, 0, 7); /* then zero padding */
+    tu_write_file(path, gz, len + 7);
+    expect_labels(path, &v, want, N, 1);
+    /* a file longer than header + voxels: more data than the reader makes room for */
+    assert_true(n_raw + 100 <= sizeof longer);
+    memcpy(longer, raw, n_raw);
+    memset(longer + n_raw, 9, 100);
+    len = 0;
+    gz_member(longer, n_raw + 100, gz, &len, sizeof gz);
+    tu_path(path, "%s/longer.nii.gz", f->dir);
+    tu_write_file(path, gz, len);
+    expect_labels(path, &v, want, N, 1);
+    /* a damaged member: its CRC-32 no longer matches */
+    len = 0;
+    gz_member(raw, n_raw, gz, &len, sizeof gz);
+    gz[len - 6] ^= 0x5a;
+    tu_path(path, "%s/crc.nii.gz", f->dir);
+    tu_write_file(path, gz, len);
+    assert_int_equal(pf_nifti_read_label_volume(path, &v, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+    free(raw);
+    /* int16 and float32 label maps: converted to int16 */
+    tu_path(path, "%s/i16.nii.gz", f->dir);
+    tu_write_nifti(path, DT_INT16, BX, BY, BZ, values);
+    expect_labels(path, &v, want, N, 0);
+    tu_path(path, "%s/f32.nii.gz", f->dir);
+    tu_write_nifti(path, DT_FLOAT32, BX, BY, BZ, values);
+    expect_labels(path, &v, want, N, 0);
+    expect_labels(plain, &v, want, N, 1); /* and back: the kept buffers serve any type */
+    pf_label_volume_free(&v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +526,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reports_nifti_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_negative_pixdim_spacing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gzip_forms, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
