@@ -185,6 +185,10 @@ void pf_case_release(const pf_case *c, const pf_case_map *m, int part, int64_t z
 void pf_case_keep_budget(size_t bytes);
 /* The bytes of the cases kept so far (for status and tests). */
 size_t pf_case_kept_bytes(void);
+/* The bytes handed back to the kernel so far by released rows, every case of the process
+ * (the ranges as widened to the fault-around block; for tests: what the policy did, which a
+ * page count cannot tell apart from the kernel's own reclaim). */
+size_t pf_case_released_bytes(void);
 
 /* Maps the entry file fd, whose header equals c->hdr (checked by the caller), into a new
  * mapping registered with the fault guard (faults in it count on c). NULL with err set. */

@@ -259,6 +259,13 @@ int pf_case_check_size(pf_case *c)
  * mount (RssFile of genx4 after 200 steps: 54 MiB). So ranges are widened to that block. */
 #define FAULT_AROUND ((uintptr_t)64 * 1024)
 
+static _Atomic size_t g_released; /* bytes handed back by release_range */
+
+size_t pf_case_released_bytes(void)
+{
+    return atomic_load_explicit(&g_released, memory_order_relaxed);
+}
+
 static void release_range(const pf_case_map *m, const char *from, const char *to)
 {
     const uintptr_t page = (uintptr_t)getpagesize();
@@ -269,8 +276,8 @@ static void release_range(const pf_case_map *m, const char *from, const char *to
         lo = mlo;
     if (hi > mhi)
         hi = mhi;
-    if (hi > lo)
-        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0)
+        atomic_fetch_add_explicit(&g_released, hi - lo, memory_order_relaxed);
 }
 
 static _Atomic size_t g_keep_budget, g_kept;
