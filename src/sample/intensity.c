@@ -241,9 +241,33 @@ static void weighted_rows(float *dst, const float *const *src, const float *k, i
     }
 }
 
+/* Along Z (run: a plane, one block) or Y (run: a row, a block per plane), in place: output
+ * row i of a block is sum_j k[j] row reflect(i + j - r). The rows below i are overwritten by
+ * then, so each input row is first copied into a ring of the last r + 1 (a few hundred KiB at
+ * most, so it stays in cache, where a copy of the whole channel would not) and read from
+ * there; the rows above i are read in place. Needs len > r: every reflected index s then
+ * lies in [i - r, len) (one reflection), so a row is still in the ring when it is needed. */
+static void blur_rows(float *v, size_t blocks, int len, size_t run, const float *k, int r,
+                      float *ring, int wide)
+{
+    const float *rows[2 * BLUR_MAX_RADIUS + 1];
+    for (size_t b = 0; b < blocks; b++) {
+        float *src = v + b * (size_t)len * run;
+        for (int i = 0; i < len; i++) {
+            memcpy(ring + (size_t)(i % (r + 1)) * run, src + (size_t)i * run, run * sizeof *src);
+            for (int j = 0; j <= 2 * r; j++) {
+                const int64_t s = reflect(i + j - r, len);
+                rows[j] = s <= i ? ring + (size_t)(s % (r + 1)) * run : src + (size_t)s * run;
+            }
+            weighted_rows(src + (size_t)i * run, rows, k, 2 * r + 1, run, wide);
+        }
+    }
+}
+
 /* Separable Gaussian blur of one channel. Along Z and Y whole rows (runs of the faster axes)
- * are weighted and added, from a copy; along X each line is copied into a reflect-padded
- * buffer and filtered PF_VL outputs at a time. */
+ * are weighted and added (blur_rows; from a copy of the channel when the axis is not longer
+ * than the radius); along X each line is copied into a reflect-padded buffer and filtered
+ * PF_VL outputs at a time. */
 static int blur(float *v, const int P[3], const double sigma[3], int wide)
 {
     const size_t plane = (size_t)P[1] * (size_t)P[2], n = (size_t)P[0] * plane;
@@ -262,7 +286,10 @@ static int blur(float *v, const int P[3], const double sigma[3], int wide)
         if (sigma[ax] <= 0.0 || len == 1)
             continue;
         r = blur_kernel(sigma[ax], k);
-        if (ax < 2) {
+        if (ax < 2 && len > r) {
+            blur_rows(v, ax == 0 ? 1 : (size_t)P[0], len, ax == 0 ? plane : (size_t)P[2], k, r,
+                      copy, wide);
+        } else if (ax < 2) {
             const size_t run = ax == 0 ? plane : (size_t)P[2]; /* elements per index of ax */
             const size_t blocks = ax == 0 ? 1 : (size_t)P[0];
             memcpy(copy, v, n * sizeof *v);
@@ -277,8 +304,11 @@ static int blur(float *v, const int P[3], const double sigma[3], int wide)
         } else {
             for (size_t row = 0; row < (size_t)P[0] * (size_t)P[1]; row++) {
                 float *base = v + row * (size_t)len;
-                for (int i = -r; i < len + r; i++)
-                    line[i + r] = base[reflect(i, len)];
+                memcpy(line + r, base, (size_t)len * sizeof *line);
+                for (int i = 1; i <= r; i++) { /* the reflected edges */
+                    line[r - i] = base[reflect(-i, len)];
+                    line[r + len - 1 + i] = base[reflect(len - 1 + i, len)];
+                }
                 for (int j = 0; j <= 2 * r; j++)
                     rows[j] = line + j;
                 weighted_rows(base, rows, k, 2 * r + 1, (size_t)len, wide);
@@ -340,16 +370,18 @@ static int lowres(float *v, const int P[3], double zoom, int in_plane, int wide)
     w = malloc((size_t)maxp * sizeof *w);
     if (!a || !b || !i0 || !i1 || !w)
         goto out;
-    /* down: a = v at nearest-exact indices, shape d */
+    /* down: a = v at nearest-exact indices, shape d (the X indices from a table: no division
+     * per voxel) */
+    for (int x = 0; x < d[2]; x++)
+        i0[x] = (int)pf_nearest_exact(x, P[2], d[2]);
     for (int z = 0; z < d[0]; z++)
-        for (int y = 0; y < d[1]; y++)
-            for (int x = 0; x < d[2]; x++) {
-                int64_t sz = pf_nearest_exact(z, P[0], d[0]);
-                int64_t sy = pf_nearest_exact(y, P[1], d[1]);
-                int64_t sx = pf_nearest_exact(x, P[2], d[2]);
-                a[((size_t)z * (size_t)d[1] + (size_t)y) * (size_t)d[2] + (size_t)x] =
-                    v[(size_t)sz * plane + (size_t)sy * (size_t)P[2] + (size_t)sx];
-            }
+        for (int y = 0; y < d[1]; y++) {
+            const float *src = v + (size_t)pf_nearest_exact(z, P[0], d[0]) * plane +
+                               (size_t)pf_nearest_exact(y, P[1], d[1]) * (size_t)P[2];
+            float *dst = a + ((size_t)z * (size_t)d[1] + (size_t)y) * (size_t)d[2];
+            for (int x = 0; x < d[2]; x++)
+                dst[x] = src[i0[x]];
+        }
     /* up along X: (d0, d1, d2) -> (d0, d1, P2) into b */
     lin_table(d[2], P[2], i0, i1, w);
     for (size_t r = 0; r < (size_t)d[0] * (size_t)d[1]; r++) {

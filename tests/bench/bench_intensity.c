@@ -1,13 +1,14 @@
 /* bench_intensity.c - CPU time of each intensity transform on one sample, per vector path
  * (issue 17 item 4), for docs/performance.md.
  *
- *   bench_intensity [PATCH [CHANNELS [REPEATS]]]     (default 128x128x128 2 9)
+ *   bench_intensity [PATCH [CHANNELS [REPEATS [PATH]]]]     (default 128x128x128 2 9, every path)
  *
  * The input is a synthetic normalised image (a noisy ellipsoid, the background at its minimum,
  * like a z-scored MRI crop), the same every run. Each transform alone with the parameters of
  * bench_aug.c, then all of them in nnU-Net's order, is timed on a fresh copy of the input by
  * the thread's CPU clock; the median over REPEATS is printed in ms per sample, one row per
- * path the CPU supports (pf_simd_force), so the paths are compared in one run. */
+ * path the CPU supports (pf_simd_force), so the paths are compared in one run; PATH (scalar,
+ * sse2, avx2) times that one only (for a profiler). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,15 +71,18 @@ static void params_for(int t, int C, pf_aug_params *p)
 int main(int argc, char **argv)
 {
     int P[3] = {128, 128, 128}, C = argc > 2 ? atoi(argv[2]) : 2, reps = argc > 3 ? atoi(argv[3]) : 9;
+    int lo = PF_SIMD_SCALAR, hi = (int)pf_simd_detect();
     size_t n;
     float *in, *img;
     double *t;
     if (argc > 1 && sscanf(argv[1], "%dx%dx%d", &P[0], &P[1], &P[2]) != 3) {
-        fprintf(stderr, "usage: bench_intensity [PATCH [CHANNELS [REPEATS]]]\n");
+        fprintf(stderr, "usage: bench_intensity [PATCH [CHANNELS [REPEATS [PATH]]]]\n");
         return 2;
     }
-    if (C < 1 || C > PF_MAX_CHANNELS || reps < 1) {
-        fprintf(stderr, "bench_intensity: bad channels or repeats\n");
+    if (argc > 4)
+        lo = hi = pf_simd_parse(argv[4]);
+    if (C < 1 || C > PF_MAX_CHANNELS || reps < 1 || lo < 0 || hi > (int)pf_simd_detect()) {
+        fprintf(stderr, "bench_intensity: bad channels, repeats or path\n");
         return 2;
     }
     n = (size_t)P[0] * (size_t)P[1] * (size_t)P[2] * (size_t)C;
@@ -93,7 +97,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < T_COUNT; k++)
         printf(" %9s", names[k]);
     printf("\n");
-    for (int level = PF_SIMD_SCALAR; level <= (int)pf_simd_detect(); level++) {
+    for (int level = lo; level <= hi; level++) {
         pf_simd_force((pf_simd_level)level);
         printf("%-7s", pf_simd_name((pf_simd_level)level));
         for (int k = 0; k < T_COUNT; k++) {
