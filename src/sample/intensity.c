@@ -138,14 +138,16 @@ static inline pf_vu hash32(pf_vu h)
 /* Box-Muller on counter-hashed uniforms: the voxels are taken in blocks of 2L (L = PF_VL), and
  * pair k of block b (counter L b + k) gives voxels 2L b + k and 2L b + L + k their two normal
  * deviates. No rejection loop, so L pairs go through together. The noise of voxel i (counted
- * over all channels) depends on i alone: img holds voxels [first, first + n). */
-static void noise_block(uint32_t key, float sigma, size_t b, size_t first, size_t end, float *img)
+ * over all channels) depends on i alone: img holds voxels [first, first + n); this does blocks
+ * [b, b_end). */
+static void noise_blocks(uint32_t key, float sigma, size_t b, size_t b_end, size_t first,
+                         size_t end, float *img)
 {
     const size_t L = PF_VL;
     pf_vu lane;
     for (size_t k = 0; k < L; k++)
         lane[k] = (uint32_t)k;
-    {
+    for (; b < b_end; b++) {
         pf_vu pair = lane + (uint32_t)(L * b);
         pf_vu ha = hash32((pair << 1) ^ key), hb = hash32(((pair << 1) | 1) ^ key);
         /* u1 in (0, 1], u2 in [0, 1), 24 bits each */
@@ -173,18 +175,20 @@ static void add_noise(const pf_aug_params *p, size_t first, size_t n, float *img
     const uint32_t key = (uint32_t)p->noise_key ^ (uint32_t)(p->noise_key >> 32);
     const float sigma = (float)p->noise_sigma;
     const size_t end = first + n;
+    const size_t b_end = (end + 2 * PF_VL - 1) / (2 * PF_VL);
     size_t b = first / (2 * PF_VL);
 #ifdef PF_HAVE_AVX2
     if (wide) {
-        if (b * 2 * PF_VL < first) /* the first block, cut by the range */
-            noise_block(key, sigma, b++, first, end, img);
+        if (b * 2 * PF_VL < first) { /* the first block, cut by the range */
+            noise_blocks(key, sigma, b, b + 1, first, end, img);
+            b++;
+        }
         b = pf_int_noise_avx2(key, sigma, b, first, end, img);
     }
 #else
     (void)wide;
 #endif
-    for (; b * 2 * PF_VL < end; b++)
-        noise_block(key, sigma, b, first, end, img);
+    noise_blocks(key, sigma, b, b_end, first, end, img);
 }
 
 /* ---- Gaussian blur ---- */
