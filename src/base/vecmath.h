@@ -92,6 +92,17 @@ static inline pf_vf pf_vf_max(pf_vf a, pf_vf b)
 #endif
 }
 
+/* 1 when a and b have the same bits in every lane (so any lane-wise function of them gives the
+ * same result bits), else 0 */
+static inline int pf_vf_same_bits(pf_vf a, pf_vf b)
+{
+#ifdef __SSE2__
+    return _mm_movemask_epi8(_mm_cmpeq_epi32((__m128i)a, (__m128i)b)) == 0xffff;
+#else
+    return memcmp(&a, &b, sizeof a) == 0;
+#endif
+}
+
 /* floor for |x| < 2^31 */
 static inline pf_vf pf_vf_floor(pf_vf x)
 {

@@ -60,6 +60,13 @@ PF_AVX2 static inline pf_vf8 pf_vf8_max(pf_vf8 a, pf_vf8 b)
     return (pf_vf8)_mm256_max_ps((__m256)a, (__m256)b);
 }
 
+/* pf_vf_same_bits */
+PF_AVX2 static inline int pf_vf8_same_bits(pf_vf8 a, pf_vf8 b)
+{
+    const __m256i d = (__m256i)a ^ (__m256i)b;
+    return _mm256_testz_si256(d, d);
+}
+
 /* lanes 0-3 and 4-7 */
 PF_AVX2 static inline pf_vf pf_vf8_lo(pf_vf8 x)
 {

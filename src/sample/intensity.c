@@ -435,8 +435,10 @@ static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float ran
  * inverted image): x -> ((x - min) / max(range, 1e-7))^g range + min, then the mean and
  * standard deviation of x restored (x - mean') std / max(std', 1e-7) + mean; the result is
  * multiplied by s again. (Standard deviations are the population's: torch's unbiased ones
- * have the same ratio.) The main loop is
- * gamma_lanes split in two (logarithms, then exponentials); the remainder calls it whole. */
+ * have the same ratio.) The main loop is gamma_lanes split in two (logarithms, then
+ * exponentials); a group of lanes with the bits of the group before it (background, air, the
+ * zeros outside the case: runs of one value) takes that group's result, which is a function
+ * of those bits alone, instead of computing it again. The remainder calls gamma_lanes whole. */
 static void gamma_channel(float *v, size_t n, double g, int invert, int wide)
 {
     const float sg = invert ? -1.0f : 1.0f;
@@ -462,17 +464,25 @@ static void gamma_channel(float *v, size_t n, double g, int invert, int wide)
 #endif
         /* in blocks, the logarithms first and then the exponentials: two short dependency
          * chains per voxel instead of one long one, so more voxels are in flight */
+        pf_vf x_prev = pf_vf_splat(0.0f), y_prev = x_prev;
+        int have_prev = 0;
         for (i = WIDE(pf_int_gamma_avx2(v, n, &k, ss, qq)); i + PF_VL <= n;) {
             pf_vf l[GAMMA_BLOCK];
+            unsigned char same[GAMMA_BLOCK]; /* the group repeats the one before it */
             size_t nb = (n - i) / PF_VL < GAMMA_BLOCK ? (n - i) / PF_VL : GAMMA_BLOCK;
             for (size_t j = 0; j < nb; j++) {
-                pf_vf t = (pf_vf_load(v + i + j * PF_VL) * sg - st.mn) * inv;
-                l[j] = pf_vf_log2(pf_vf_max(t, pf_vf_splat(tmin))) * gf;
+                const pf_vf x = pf_vf_load(v + i + j * PF_VL);
+                same[j] = (unsigned char)(have_prev && pf_vf_same_bits(x, x_prev));
+                if (!same[j])
+                    l[j] = pf_vf_log2(pf_vf_max((x * sg - st.mn) * inv, pf_vf_splat(tmin))) * gf;
+                x_prev = x;
+                have_prev = 1;
             }
             for (size_t j = 0; j < nb; j++, i += PF_VL) {
-                pf_vf y = pf_vf_exp2(l[j]) * rf + st.mn;
+                const pf_vf y = same[j] ? y_prev : pf_vf_exp2(l[j]) * rf + st.mn;
                 sums_add(y, shift, ss, qq);
                 pf_vf_store(v + i, y);
+                y_prev = y;
             }
         }
         /* sums only: the caller uses the mean and deviation, not min and max */

@@ -141,21 +141,31 @@ PF_AVX2 size_t pf_int_restore_avx2(float *v, size_t n, float m2, float a, float 
 
 PF_AVX2 size_t pf_int_gamma_avx2(float *v, size_t n, const pf_gamma_k *k, pf_d2 s[2], pf_d2 q[2])
 {
+    /* locals: stores to v could alias *k as far as the compiler knows */
     const pf_d4 sh = (pf_d4){k->shift, k->shift, k->shift, k->shift};
     const pf_vf8 tmin = pf_vf8_splat(k->tmin);
+    const float sg = k->sg, mn = k->mn, inv = k->inv, g = k->g, range = k->range;
     pf_d4 ss = d4_of(s), qq = d4_of(q);
+    pf_vf8 x_prev = pf_vf8_splat(0.0f), y_prev = x_prev;
+    int have_prev = 0;
     size_t i;
     for (i = 0; i + PF_VL8 <= n;) {
         pf_vf8 l[GAMMA_BLOCK8];
+        unsigned char same[GAMMA_BLOCK8]; /* the group repeats the one before it */
         const size_t nb = (n - i) / PF_VL8 < GAMMA_BLOCK8 ? (n - i) / PF_VL8 : GAMMA_BLOCK8;
         for (size_t j = 0; j < nb; j++) {
-            const pf_vf8 t = (pf_vf8_load(v + i + j * PF_VL8) * k->sg - k->mn) * k->inv;
-            l[j] = pf_vf8_log2(pf_vf8_max(t, tmin)) * k->g;
+            const pf_vf8 x = pf_vf8_load(v + i + j * PF_VL8);
+            same[j] = (unsigned char)(have_prev && pf_vf8_same_bits(x, x_prev));
+            if (!same[j])
+                l[j] = pf_vf8_log2(pf_vf8_max((x * sg - mn) * inv, tmin)) * g;
+            x_prev = x;
+            have_prev = 1;
         }
         for (size_t j = 0; j < nb; j++, i += PF_VL8) {
-            const pf_vf8 y = pf_vf8_exp2(l[j]) * k->range + k->mn;
+            const pf_vf8 y = same[j] ? y_prev : pf_vf8_exp2(l[j]) * range + mn;
             sums_add8(y, sh, &ss, &qq);
             pf_vf8_store(v + i, y);
+            y_prev = y;
         }
     }
     d4_to(ss, s);

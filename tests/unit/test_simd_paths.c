@@ -5,7 +5,8 @@
  * under every path this CPU has (pf_simd_force) on the same input, and the outputs must be
  * bit-identical to the scalar level's. Inputs cover what the arithmetic is sensitive to:
  * random values, zeros, +0 and -0 mixed (which a min or max keeps depends on the order of the
- * comparisons), only negatives, a constant channel, a huge and a tiny range, and patch sizes
+ * comparisons), only negatives, a constant channel, a huge and a tiny range, runs of equal
+ * values (gamma takes a repeated group's result from the group before), and patch sizes
  * that are not multiples of 8 (remainders of both loop widths; a channel's noise starting
  * inside a block). vecmath8.h's functions are also compared lane by lane with vecmath.h's. */
 #include "testutil.h"
@@ -109,11 +110,13 @@ static void test_vecmath8_matches_vecmath(void **state)
 
 /* ---- the transforms on every path ---- */
 
-enum { IN_RANDOM, IN_ZEROS, IN_SIGNED_ZEROS, IN_NEGATIVE, IN_CONSTANT, IN_HUGE, IN_TINY, IN_KINDS };
+enum { IN_RANDOM, IN_ZEROS, IN_SIGNED_ZEROS, IN_NEGATIVE, IN_CONSTANT, IN_HUGE, IN_TINY, IN_RUNS,
+       IN_KINDS };
 
 static void fill(float *v, size_t n, int kind, uint64_t seed)
 {
     uint64_t s = seed;
+    size_t run_end = 0;
     for (size_t i = 0; i < n; i++) {
         const uint32_t h = next_u32(&s);
         const float u = (float)(h >> 8) * 0x1p-24f; /* [0, 1) */
@@ -135,6 +138,14 @@ static void fill(float *v, size_t n, int kind, uint64_t seed)
             break;
         case IN_HUGE:
             v[i] = (u - 0.5f) * 1e30f;
+            break;
+        case IN_RUNS: /* runs of 1 to 40 equal values (a background): gamma reuses a group's result */
+            if (i >= run_end) {
+                run_end = i + 1 + h % 40;
+                v[i] = h % 3 == 0 ? 0.0f : 2.0f * u - 1.0f;
+            } else {
+                v[i] = v[i - 1];
+            }
             break;
         default: /* IN_TINY */
             v[i] = 1.0f + u * 1e-6f;
