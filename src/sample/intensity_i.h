@@ -31,6 +31,8 @@ size_t pf_int_lerp_rows_avx2(float *dst, const float *a, const float *b, float w
 size_t pf_int_scale_avx2(float *v, size_t n, float f);
 size_t pf_int_contrast_avx2(float *v, size_t n, float mean, float f, float mn, float mx);
 size_t pf_int_restore_avx2(float *v, size_t n, float m2, float a, float m1, float sg);
+/* pf_aug_mask_outside: img = 0 where seg < 0 */
+size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n);
 
 /* gamma_channel's constants */
 typedef struct pf_gamma_k {

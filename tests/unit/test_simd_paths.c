@@ -239,12 +239,48 @@ static void test_large_sample_same_bytes(void **state)
     pf_simd_force(best);
 }
 
+/* The masking after the transforms (use_mask_for_norm): 0 where the seg is < 0, the voxel's
+ * bits untouched elsewhere, on every path. */
+static void test_mask_outside_every_path(void **state)
+{
+    const size_t n = 1000003;
+    float *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+    int16_t *seg = malloc(n * sizeof *seg);
+    uint64_t s = 5;
+    (void)state;
+    assert_non_null(in && out && seg);
+    fill(in, n, IN_SIGNED_ZEROS, 3);
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t h = next_u32(&s);
+        seg[i] = (int16_t)(i % 1000 < 300 ? -1 : h % 5 == 0 ? -(int)(h % 7) - 1 : (int)(h % 4));
+        if (i % 11 == 0)
+            seg[i] = (int16_t)(h & 1 ? -32768 : 32767);
+    }
+    for (int level = PF_SIMD_SCALAR; level <= (int)pf_simd_detect(); level++) {
+        pf_simd_force((pf_simd_level)level);
+        for (size_t len = n; len + 20 > n; len -= 7) { /* remainders of both widths */
+            memcpy(out, in, n * sizeof *in);
+            pf_aug_mask_outside(out, seg, len);
+            for (size_t i = 0; i < n; i++) {
+                const float want = i < len && seg[i] < 0 ? 0.0f : in[i];
+                if (memcmp(&out[i], &want, sizeof want) != 0)
+                    fail_msg("%s: voxel %zu of %zu", pf_simd_name((pf_simd_level)level), i, len);
+            }
+        }
+    }
+    pf_simd_force(pf_simd_detect());
+    free(in);
+    free(out);
+    free(seg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vecmath8_matches_vecmath),
         cmocka_unit_test(test_transforms_same_bytes_on_every_path),
         cmocka_unit_test(test_large_sample_same_bytes),
+        cmocka_unit_test(test_mask_outside_every_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
