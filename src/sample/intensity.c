@@ -6,7 +6,9 @@
  * These run on every voxel of an augmented sample, so they are written for speed: float
  * arithmetic in groups of PF_VL lanes (vecmath.h), statistics in double lanes, blur along whole
  * rows. Every operation is exactly rounded IEEE arithmetic in a fixed order, so the result
- * bits are the same on every machine whether or not the host vectorises. */
+ * bits are the same on every machine whether or not the host vectorises. Where the CPU has
+ * AVX2 (pf_simd_active, chosen at run time) the loops start with eight-lane kernels
+ * (intensity_avx2.c) that keep that order, so every path serves the same bytes. */
 #include "augment.h"
 
 #include "bufpool.h"
@@ -247,8 +249,8 @@ static void weighted_rows(float *dst, const float *const *src, const float *k, i
 
 /* Along Z (run: a plane, one block) or Y (run: a row, a block per plane), in place: output
  * row i of a block is sum_j k[j] row reflect(i + j - r). The rows below i are overwritten by
- * then, so each input row is first copied into a ring of the last r + 1 (a few hundred KiB at
- * most, so it stays in cache, where a copy of the whole channel would not) and read from
+ * then, so each input row is first copied into a ring of the last r + 1 (r + 1 planes along Z,
+ * usually 4, which stay in cache where a copy of the whole channel would not) and read from
  * there; the rows above i are read in place. Needs len > r: every reflected index s then
  * lies in [i - r, len) (one reflection), so a row is still in the ring when it is needed. */
 static void blur_rows(float *v, size_t blocks, int len, size_t run, const float *k, int r,
@@ -302,7 +304,8 @@ static int blur(float *v, const int P[3], const double sigma[3], int wide)
                 for (int i = 0; i < len; i++) {
                     for (int j = 0; j <= 2 * r; j++)
                         rows[j] = src + (size_t)reflect(i + j - r, len) * run;
-                    weighted_rows(v + (b * (size_t)len + (size_t)i) * run, rows, k, 2 * r + 1, run, wide);
+                    weighted_rows(v + (b * (size_t)len + (size_t)i) * run, rows, k, 2 * r + 1,
+                                  run, wide);
                 }
             }
         } else {
@@ -537,7 +540,8 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
             channel_stats st = stats_of(v, n, wide);
             const float f = (float)p->contrast_f[c], mean = (float)st.mean;
             size_t i;
-            for (i = WIDE(pf_int_contrast_avx2(v, n, mean, f, st.mn, st.mx)); i + PF_VL <= n; i += PF_VL) {
+            i = WIDE(pf_int_contrast_avx2(v, n, mean, f, st.mn, st.mx));
+            for (; i + PF_VL <= n; i += PF_VL) {
                 pf_vf t = (pf_vf_load(v + i) - mean) * f + mean;
                 pf_vf_store(v + i, pf_vf_min(pf_vf_max(t, pf_vf_splat(st.mn)), pf_vf_splat(st.mx)));
             }

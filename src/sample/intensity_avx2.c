@@ -141,7 +141,8 @@ PF_AVX2 size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n)
 {
     size_t i;
     for (i = 0; i + PF_VL8 <= n; i += PF_VL8) {
-        const __m256i s = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(seg + i)));
+        const __m128i s16 = _mm_loadu_si128((const __m128i *)(const void *)(seg + i));
+        const __m256i s = _mm256_cvtepi16_epi32(s16);
         const __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), s);
         pf_vf8_store(img + i, (pf_vf8)_mm256_andnot_ps((__m256)outside, _mm256_loadu_ps(img + i)));
     }

@@ -8,8 +8,9 @@
  * like a z-scored MRI crop), the same every run; with -d, the normalised crop at the centre of
  * the dataset's first case (as bench_aug.c takes it), and three more columns: the spatial
  * transform (image and seg, rotated and scaled as in bench_aug.c), mirroring, and the whole
- * worst-case sample (spatial + every intensity transform + mirroring, bench_aug's pipeline). Each transform alone with the parameters of
- * bench_aug.c, then all of them in nnU-Net's order, is timed on a fresh copy of the input by
+ * worst-case sample (spatial + every intensity transform + mirroring, bench_aug's pipeline).
+ * Each transform alone with the parameters of bench_aug.c, then all of them in nnU-Net's
+ * order, is timed on a fresh copy of the input by
  * the thread's CPU clock; the median over REPEATS is printed in ms per sample, one row per
  * path the CPU supports (pf_simd_force), so the paths are compared in one run; PATH (scalar,
  * sse2, avx2) times that one only (for a profiler). */

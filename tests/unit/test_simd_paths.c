@@ -179,7 +179,8 @@ static pf_aug_params params_for(int t, int dims, uint64_t seed)
     return p;
 }
 
-static const int shapes[][3] = {{9, 13, 11}, {1, 1, 1}, {1, 1, 7}, {2, 3, 5}, {4, 8, 8}, {3, 17, 19}, {1, 20, 23}};
+static const int shapes[][3] = {{9, 13, 11}, {1, 1, 1}, {1, 1, 7}, {2, 3, 5},
+                                {4, 8, 8},   {3, 17, 19}, {1, 20, 23}};
 
 /* every path's bytes against the scalar level's, for one shape, input kind and transform */
 static void check_paths(const int P[3], int kind, int t, int dims, pf_simd_level best)
