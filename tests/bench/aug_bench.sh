@@ -15,6 +15,8 @@ if [ ! -d "$ds" ]; then
 fi
 mkdir -p "$work"
 build/bench/bench_aug "$ds" "$patch" 5 "cache=$work/aug_cache" > "$work/aug.json"
+# the intensity transforms and the whole worst-case sample per vector path (issue 17 item 4)
+build/bench/bench_intensity -d "$ds" -o "cache=$work/aug_cache" "$patch" 5
 id=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['case'])" "$work/aug.json")
 ./patchfs get "$ds" "cases/$id/data.npy" -o "cache=$work/aug_cache" > "$work/aug_case.npy"
 ./patchfs get "$ds" "cases/$id/seg.npy" -o "cache=$work/aug_cache" > "$work/aug_seg.npy"
