@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # aug_bench.sh - the augmentation part of `make bench` (issue 7): patchfs's spatial transform
 # and whole pipeline per sample (bench_aug) against scipy's map_coordinates and a numpy/scipy
-# pipeline on the same case and patch, one core each. Uses the real BraTS set when present,
+# pipeline on the same case and patch, one core each, and the intensity transforms per vector
+# path (bench_intensity). Uses the real BraTS set when present,
 # else the bench's generated dataset.
 #   aug_bench.sh WORKDIR [PATCH]
 set -eu
