@@ -252,7 +252,7 @@ fuzz-smoke: fuzz-build
 # the daemon's prefetch=; python/README.md). Minutes long,
 # needs root and FUSE: not part of `make test` or CI. `make bench-smoke`: tiny sizes, < 1 min.
 BENCH_DIR ?= /tmp/patchfs-bench
-BENCH_BIN := build/bench/ceiling build/bench/pfbench build/bench/bench_aug
+BENCH_BIN := build/bench/ceiling build/bench/pfbench build/bench/bench_aug build/bench/bench_intensity
 .PHONY: bench bench-smoke
 
 build/bench/ceiling: tests/bench/ceiling.c build/mount/fstune.o
@@ -264,6 +264,10 @@ build/bench/pfbench: tests/bench/pfbench.c build/libpatchfs.a
 	$(CC) $(CFLAGS) $(INC_vfs) -o $@ $^ $(LDFLAGS) $(CORE_LIBS)
 
 build/bench/bench_aug: tests/bench/bench_aug.c build/libpatchfs.a
+	@mkdir -p build/bench
+	$(CC) $(CFLAGS) $(INC_vfs) -o $@ $^ $(LDFLAGS) $(CORE_LIBS)
+
+build/bench/bench_intensity: tests/bench/bench_intensity.c build/libpatchfs.a
 	@mkdir -p build/bench
 	$(CC) $(CFLAGS) $(INC_vfs) -o $@ $^ $(LDFLAGS) $(CORE_LIBS)
 

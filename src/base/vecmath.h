@@ -24,8 +24,9 @@
 #include <emmintrin.h>
 #endif
 
-/* Four lanes, one 128-bit register. (Eight would not be faster: GCC 12 splits wider vectors
- * for SSE2 but turns their comparisons into scalar code.) */
+/* Four lanes, one 128-bit register: the portable path. (Eight would not be faster here: GCC 12
+ * splits wider vectors for SSE2 but turns their comparisons into scalar code.) The eight-lane
+ * twin for CPUs with AVX2, chosen at run time, is vecmath8.h. */
 #define PF_VL 4
 typedef float pf_vf __attribute__((vector_size(4 * PF_VL)));
 typedef int32_t pf_vi __attribute__((vector_size(4 * PF_VL)));
@@ -70,14 +71,36 @@ static inline pf_vf pf_vf_select(pf_vi mask, pf_vf a, pf_vf b)
     return (pf_vf)(((pf_vi)a & mask) | ((pf_vi)b & ~mask));
 }
 
+/* a < b ? a : b per lane. SSE2's MINPS is exactly that (its second operand where the lanes
+ * are equal, +0 and -0 included, or unordered), one instruction instead of four. */
 static inline pf_vf pf_vf_min(pf_vf a, pf_vf b)
 {
+#ifdef __SSE2__
+    return (pf_vf)_mm_min_ps((__m128)a, (__m128)b);
+#else
     return pf_vf_select(a < b, a, b);
+#endif
 }
 
+/* a > b ? a : b per lane (MAXPS likewise) */
 static inline pf_vf pf_vf_max(pf_vf a, pf_vf b)
 {
+#ifdef __SSE2__
+    return (pf_vf)_mm_max_ps((__m128)a, (__m128)b);
+#else
     return pf_vf_select(a > b, a, b);
+#endif
+}
+
+/* 1 when a and b have the same bits in every lane (so any lane-wise function of them gives the
+ * same result bits), else 0 */
+static inline int pf_vf_same_bits(pf_vf a, pf_vf b)
+{
+#ifdef __SSE2__
+    return _mm_movemask_epi8(_mm_cmpeq_epi32((__m128i)a, (__m128i)b)) == 0xffff;
+#else
+    return memcmp(&a, &b, sizeof a) == 0;
+#endif
 }
 
 /* floor for |x| < 2^31 */

@@ -6,7 +6,9 @@
  * These run on every voxel of an augmented sample, so they are written for speed: float
  * arithmetic in groups of PF_VL lanes (vecmath.h), statistics in double lanes, blur along whole
  * rows. Every operation is exactly rounded IEEE arithmetic in a fixed order, so the result
- * bits are the same on every machine whether or not the host vectorises. */
+ * bits are the same on every machine whether or not the host vectorises. Where the CPU has
+ * AVX2 (pf_simd_active, chosen at run time) the loops start with eight-lane kernels
+ * (intensity_avx2.c) that keep that order, so every path serves the same bytes. */
 #include "augment.h"
 
 #include "bufpool.h"
@@ -16,7 +18,18 @@
 #include <string.h>
 
 #include "detmath.h"
+#include "intensity_i.h"
+#include "simd.h"
 #include "vecmath.h"
+
+/* The loops start with the eight-lane kernel (intensity_avx2.c) when `wide` (AVX2 chosen at
+ * run time) and go on from where it stopped with the four-lane code: WIDE(call) is the index
+ * it reached, 0 on the four-lane path. */
+#ifdef PF_HAVE_AVX2
+#define WIDE(call) (wide ? (call) : 0)
+#else
+#define WIDE(call) ((void)wide, (size_t)0)
+#endif
 
 /* ---- channel statistics ---- */
 
@@ -88,7 +101,7 @@ static inline channel_stats acc_result(const stats_acc *a)
     return st;
 }
 
-static channel_stats stats_of(const float *v, size_t n)
+static channel_stats stats_of(const float *v, size_t n, int wide)
 {
     stats_acc a;
     pf_d2 s[2] = {{0, 0}, {0, 0}}, q[2] = {{0, 0}, {0, 0}}, shift;
@@ -97,7 +110,7 @@ static channel_stats stats_of(const float *v, size_t n)
     acc_init(&a, v[0]);
     shift = (pf_d2){a.shift, a.shift};
     mn = mx = a.mn;
-    for (i = 0; i + PF_VL <= n; i += PF_VL) {
+    for (i = WIDE(pf_int_stats_avx2(v, n, a.shift, s, q, &mn, &mx)); i + PF_VL <= n; i += PF_VL) {
         pf_vf x = pf_vf_load(v + i);
         sums_add(x, shift, s, q);
         mn = pf_vf_min(mn, x);
@@ -127,16 +140,16 @@ static inline pf_vu hash32(pf_vu h)
 /* Box-Muller on counter-hashed uniforms: the voxels are taken in blocks of 2L (L = PF_VL), and
  * pair k of block b (counter L b + k) gives voxels 2L b + k and 2L b + L + k their two normal
  * deviates. No rejection loop, so L pairs go through together. The noise of voxel i (counted
- * over all channels) depends on i alone: img holds voxels [first, first + n). */
-static void add_noise(const pf_aug_params *p, size_t first, size_t n, float *img)
+ * over all channels) depends on i alone: img holds voxels [first, first + n); this does blocks
+ * [b, b_end). */
+static void noise_blocks(uint32_t key, float sigma, size_t b, size_t b_end, size_t first,
+                         size_t end, float *img)
 {
-    const uint32_t key = (uint32_t)p->noise_key ^ (uint32_t)(p->noise_key >> 32);
-    const float sigma = (float)p->noise_sigma;
-    const size_t L = PF_VL, end = first + n;
+    const size_t L = PF_VL;
     pf_vu lane;
     for (size_t k = 0; k < L; k++)
         lane[k] = (uint32_t)k;
-    for (size_t b = first / (2 * L); b * 2 * L < end; b++) {
+    for (; b < b_end; b++) {
         pf_vu pair = lane + (uint32_t)(L * b);
         pf_vu ha = hash32((pair << 1) ^ key), hb = hash32(((pair << 1) | 1) ^ key);
         /* u1 in (0, 1], u2 in [0, 1), 24 bits each */
@@ -157,6 +170,27 @@ static void add_noise(const pf_aug_params *p, size_t first, size_t n, float *img
                     img[b0 + j - first] += j < L ? c[j] : s[j - L];
         }
     }
+}
+
+static void add_noise(const pf_aug_params *p, size_t first, size_t n, float *img, int wide)
+{
+    const uint32_t key = (uint32_t)p->noise_key ^ (uint32_t)(p->noise_key >> 32);
+    const float sigma = (float)p->noise_sigma;
+    const size_t end = first + n;
+    const size_t b_end = (end + 2 * PF_VL - 1) / (2 * PF_VL);
+    size_t b = first / (2 * PF_VL);
+#ifdef PF_HAVE_AVX2
+    if (wide) {
+        if (b * 2 * PF_VL < first) { /* the first block, cut by the range */
+            noise_blocks(key, sigma, b, b + 1, first, end, img);
+            b++;
+        }
+        b = pf_int_noise_avx2(key, sigma, b, first, end, img);
+    }
+#else
+    (void)wide;
+#endif
+    noise_blocks(key, sigma, b, b_end, first, end, img);
 }
 
 /* ---- Gaussian blur ---- */
@@ -196,10 +230,10 @@ static int blur_kernel(double sigma, float k[2 * BLUR_MAX_RADIUS + 1])
 
 /* dst[x] = sum_j k[j] src_j[x] for x < len, the taps added in order j = 0, 1, ... */
 static void weighted_rows(float *dst, const float *const *src, const float *k, int taps,
-                          size_t len)
+                          size_t len, int wide)
 {
     size_t x;
-    for (x = 0; x + PF_VL <= len; x += PF_VL) {
+    for (x = WIDE(pf_int_weighted_rows_avx2(dst, src, k, taps, len)); x + PF_VL <= len; x += PF_VL) {
         pf_vf acc = pf_vf_load(src[0] + x) * k[0];
         for (int j = 1; j < taps; j++)
             acc += pf_vf_load(src[j] + x) * k[j];
@@ -213,10 +247,34 @@ static void weighted_rows(float *dst, const float *const *src, const float *k, i
     }
 }
 
+/* Along Z (run: a plane, one block) or Y (run: a row, a block per plane), in place: output
+ * row i of a block is sum_j k[j] row reflect(i + j - r). The rows below i are overwritten by
+ * then, so each input row is first copied into a ring of the last r + 1 (r + 1 planes along Z,
+ * usually 4, which stay in cache where a copy of the whole channel would not) and read from
+ * there; the rows above i are read in place. Needs len > r: every reflected index s then
+ * lies in [i - r, len) (one reflection), so a row is still in the ring when it is needed. */
+static void blur_rows(float *v, size_t blocks, int len, size_t run, const float *k, int r,
+                      float *ring, int wide)
+{
+    const float *rows[2 * BLUR_MAX_RADIUS + 1];
+    for (size_t b = 0; b < blocks; b++) {
+        float *src = v + b * (size_t)len * run;
+        for (int i = 0; i < len; i++) {
+            memcpy(ring + (size_t)(i % (r + 1)) * run, src + (size_t)i * run, run * sizeof *src);
+            for (int j = 0; j <= 2 * r; j++) {
+                const int64_t s = reflect(i + j - r, len);
+                rows[j] = s <= i ? ring + (size_t)(s % (r + 1)) * run : src + (size_t)s * run;
+            }
+            weighted_rows(src + (size_t)i * run, rows, k, 2 * r + 1, run, wide);
+        }
+    }
+}
+
 /* Separable Gaussian blur of one channel. Along Z and Y whole rows (runs of the faster axes)
- * are weighted and added, from a copy; along X each line is copied into a reflect-padded
- * buffer and filtered PF_VL outputs at a time. */
-static int blur(float *v, const int P[3], const double sigma[3])
+ * are weighted and added (blur_rows; from a copy of the channel when the axis is not longer
+ * than the radius); along X each line is copied into a reflect-padded buffer and filtered
+ * PF_VL outputs at a time. */
+static int blur(float *v, const int P[3], const double sigma[3], int wide)
 {
     const size_t plane = (size_t)P[1] * (size_t)P[2], n = (size_t)P[0] * plane;
     float *copy = pf_pool_alloc(n * sizeof *copy);
@@ -234,7 +292,10 @@ static int blur(float *v, const int P[3], const double sigma[3])
         if (sigma[ax] <= 0.0 || len == 1)
             continue;
         r = blur_kernel(sigma[ax], k);
-        if (ax < 2) {
+        if (ax < 2 && len > r) {
+            blur_rows(v, ax == 0 ? 1 : (size_t)P[0], len, ax == 0 ? plane : (size_t)P[2], k, r,
+                      copy, wide);
+        } else if (ax < 2) {
             const size_t run = ax == 0 ? plane : (size_t)P[2]; /* elements per index of ax */
             const size_t blocks = ax == 0 ? 1 : (size_t)P[0];
             memcpy(copy, v, n * sizeof *v);
@@ -243,17 +304,21 @@ static int blur(float *v, const int P[3], const double sigma[3])
                 for (int i = 0; i < len; i++) {
                     for (int j = 0; j <= 2 * r; j++)
                         rows[j] = src + (size_t)reflect(i + j - r, len) * run;
-                    weighted_rows(v + (b * (size_t)len + (size_t)i) * run, rows, k, 2 * r + 1, run);
+                    weighted_rows(v + (b * (size_t)len + (size_t)i) * run, rows, k, 2 * r + 1,
+                                  run, wide);
                 }
             }
         } else {
             for (size_t row = 0; row < (size_t)P[0] * (size_t)P[1]; row++) {
                 float *base = v + row * (size_t)len;
-                for (int i = -r; i < len + r; i++)
-                    line[i + r] = base[reflect(i, len)];
+                memcpy(line + r, base, (size_t)len * sizeof *line);
+                for (int i = 1; i <= r; i++) { /* the reflected edges */
+                    line[r - i] = base[reflect(-i, len)];
+                    line[r + len - 1 + i] = base[reflect(len - 1 + i, len)];
+                }
                 for (int j = 0; j <= 2 * r; j++)
                     rows[j] = line + j;
-                weighted_rows(base, rows, k, 2 * r + 1, (size_t)len);
+                weighted_rows(base, rows, k, 2 * r + 1, (size_t)len, wide);
             }
         }
     }
@@ -281,10 +346,10 @@ static void lin_table(int in, int out, int *i0, int *i1, float *w)
 }
 
 /* dst = a + (b - a) w over len elements (exact where a == b, so flat regions stay flat) */
-static void lerp_rows(float *dst, const float *a, const float *b, float w, size_t len)
+static void lerp_rows(float *dst, const float *a, const float *b, float w, size_t len, int wide)
 {
     size_t x;
-    for (x = 0; x + PF_VL <= len; x += PF_VL) {
+    for (x = WIDE(pf_int_lerp_rows_avx2(dst, a, b, w, len)); x + PF_VL <= len; x += PF_VL) {
         pf_vf va = pf_vf_load(a + x);
         pf_vf_store(dst + x, va + (pf_vf_load(b + x) - va) * w);
     }
@@ -293,7 +358,7 @@ static void lerp_rows(float *dst, const float *a, const float *b, float w, size_
 }
 
 /* nearest-exact down to round(P * zoom), then linear back up, separably (X, Y, Z). */
-static int lowres(float *v, const int P[3], double zoom, int in_plane)
+static int lowres(float *v, const int P[3], double zoom, int in_plane, int wide)
 {
     int d[3], *i0 = NULL, *i1 = NULL;
     float *a = NULL, *b = NULL, *w = NULL;
@@ -312,16 +377,18 @@ static int lowres(float *v, const int P[3], double zoom, int in_plane)
     w = malloc((size_t)maxp * sizeof *w);
     if (!a || !b || !i0 || !i1 || !w)
         goto out;
-    /* down: a = v at nearest-exact indices, shape d */
+    /* down: a = v at nearest-exact indices, shape d (the X indices from a table: no division
+     * per voxel) */
+    for (int x = 0; x < d[2]; x++)
+        i0[x] = (int)pf_nearest_exact(x, P[2], d[2]);
     for (int z = 0; z < d[0]; z++)
-        for (int y = 0; y < d[1]; y++)
-            for (int x = 0; x < d[2]; x++) {
-                int64_t sz = pf_nearest_exact(z, P[0], d[0]);
-                int64_t sy = pf_nearest_exact(y, P[1], d[1]);
-                int64_t sx = pf_nearest_exact(x, P[2], d[2]);
-                a[((size_t)z * (size_t)d[1] + (size_t)y) * (size_t)d[2] + (size_t)x] =
-                    v[(size_t)sz * plane + (size_t)sy * (size_t)P[2] + (size_t)sx];
-            }
+        for (int y = 0; y < d[1]; y++) {
+            const float *src = v + (size_t)pf_nearest_exact(z, P[0], d[0]) * plane +
+                               (size_t)pf_nearest_exact(y, P[1], d[1]) * (size_t)P[2];
+            float *dst = a + ((size_t)z * (size_t)d[1] + (size_t)y) * (size_t)d[2];
+            for (int x = 0; x < d[2]; x++)
+                dst[x] = src[i0[x]];
+        }
     /* up along X: (d0, d1, d2) -> (d0, d1, P2) into b */
     lin_table(d[2], P[2], i0, i1, w);
     for (size_t r = 0; r < (size_t)d[0] * (size_t)d[1]; r++) {
@@ -337,12 +404,12 @@ static int lowres(float *v, const int P[3], double zoom, int in_plane)
             lerp_rows(a + ((size_t)z * (size_t)P[1] + (size_t)y) * (size_t)P[2],
                       b + ((size_t)z * (size_t)d[1] + (size_t)i0[y]) * (size_t)P[2],
                       b + ((size_t)z * (size_t)d[1] + (size_t)i1[y]) * (size_t)P[2], w[y],
-                      (size_t)P[2]);
+                      (size_t)P[2], wide);
     /* up along Z: (d0, P1, P2) -> (P0, P1, P2) into v */
     lin_table(d[0], P[0], i0, i1, w);
     for (int z = 0; z < P[0]; z++)
         lerp_rows(v + (size_t)z * plane, a + (size_t)i0[z] * plane, a + (size_t)i1[z] * plane,
-                  w[z], plane);
+                  w[z], plane, wide);
     rc = 0;
 out:
     pf_pool_release(a);
@@ -371,14 +438,16 @@ static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float ran
  * inverted image): x -> ((x - min) / max(range, 1e-7))^g range + min, then the mean and
  * standard deviation of x restored (x - mean') std / max(std', 1e-7) + mean; the result is
  * multiplied by s again. (Standard deviations are the population's: torch's unbiased ones
- * have the same ratio.) The main loop is
- * gamma_lanes split in two (logarithms, then exponentials); the remainder calls it whole. */
-static void gamma_channel(float *v, size_t n, double g, int invert)
+ * have the same ratio.) The main loop is gamma_lanes split in two (logarithms, then
+ * exponentials); a group of lanes with the bits of the group before it (background, air, the
+ * zeros outside the case: runs of one value) takes that group's result, which is a function
+ * of those bits alone, instead of computing it again. The remainder calls gamma_lanes whole. */
+static void gamma_channel(float *v, size_t n, double g, int invert, int wide)
 {
     const float sg = invert ? -1.0f : 1.0f;
     channel_stats st, st2;
     size_t i;
-    st = stats_of(v, n);
+    st = stats_of(v, n, wide);
     if (invert) { /* the statistics of -v, exactly: no pass negating the channel */
         float mn = -st.mx;
         st.mx = -st.mn;
@@ -393,19 +462,30 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
         pf_d2 ss[2] = {{0, 0}, {0, 0}}, qq[2] = {{0, 0}, {0, 0}}, shift;
         acc_init(&a, gamma_lanes(pf_vf_splat(v[0] * sg), st.mn, inv, gf, rf, tmin)[0]);
         shift = (pf_d2){a.shift, a.shift};
+#ifdef PF_HAVE_AVX2
+        const pf_gamma_k k = {sg, st.mn, inv, gf, rf, tmin, a.shift};
+#endif
         /* in blocks, the logarithms first and then the exponentials: two short dependency
          * chains per voxel instead of one long one, so more voxels are in flight */
-        for (i = 0; i + PF_VL <= n;) {
+        pf_vf x_prev = pf_vf_splat(0.0f), y_prev = x_prev;
+        int have_prev = 0;
+        for (i = WIDE(pf_int_gamma_avx2(v, n, &k, ss, qq)); i + PF_VL <= n;) {
             pf_vf l[GAMMA_BLOCK];
+            unsigned char same[GAMMA_BLOCK]; /* the group repeats the one before it */
             size_t nb = (n - i) / PF_VL < GAMMA_BLOCK ? (n - i) / PF_VL : GAMMA_BLOCK;
             for (size_t j = 0; j < nb; j++) {
-                pf_vf t = (pf_vf_load(v + i + j * PF_VL) * sg - st.mn) * inv;
-                l[j] = pf_vf_log2(pf_vf_max(t, pf_vf_splat(tmin))) * gf;
+                const pf_vf x = pf_vf_load(v + i + j * PF_VL);
+                same[j] = (unsigned char)(have_prev && pf_vf_same_bits(x, x_prev));
+                if (!same[j])
+                    l[j] = pf_vf_log2(pf_vf_max((x * sg - st.mn) * inv, pf_vf_splat(tmin))) * gf;
+                x_prev = x;
+                have_prev = 1;
             }
             for (size_t j = 0; j < nb; j++, i += PF_VL) {
-                pf_vf y = pf_vf_exp2(l[j]) * rf + st.mn;
+                const pf_vf y = same[j] ? y_prev : pf_vf_exp2(l[j]) * rf + st.mn;
                 sums_add(y, shift, ss, qq);
                 pf_vf_store(v + i, y);
+                y_prev = y;
             }
         }
         /* sums only: the caller uses the mean and deviation, not min and max */
@@ -421,7 +501,7 @@ static void gamma_channel(float *v, size_t n, double g, int invert)
     {
         const float a = (float)(st.sd / fmax(st2.sd, 1e-7)), m2 = (float)st2.mean,
                     m1 = (float)st.mean;
-        for (i = 0; i + PF_VL <= n; i += PF_VL)
+        for (i = WIDE(pf_int_restore_avx2(v, n, m2, a, m1, sg)); i + PF_VL <= n; i += PF_VL)
             pf_vf_store(v + i, ((pf_vf_load(v + i) - m2) * a + m1) * sg);
         for (; i < n; i++)
             v[i] = ((v[i] - m2) * a + m1) * sg;
@@ -441,25 +521,27 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
                               float *img)
 {
     const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
+    const int wide = pf_simd_active() == PF_SIMD_AVX2;
     for (int c = ch0; c < ch1; c++) {
         float *v = img + (size_t)(c - ch0) * n;
         if (p->noise)
-            add_noise(p, (size_t)c * n, n, v);
-        if (p->blur[c] && blur(v, patch, p->blur_sigma[c]) != 0)
+            add_noise(p, (size_t)c * n, n, v, wide);
+        if (p->blur[c] && blur(v, patch, p->blur_sigma[c], wide) != 0)
             return -1;
         if (p->bright) {
             const float f = (float)p->bright_f[c];
             size_t i;
-            for (i = 0; i + PF_VL <= n; i += PF_VL)
+            for (i = WIDE(pf_int_scale_avx2(v, n, f)); i + PF_VL <= n; i += PF_VL)
                 pf_vf_store(v + i, pf_vf_load(v + i) * f);
             for (; i < n; i++)
                 v[i] *= f;
         }
         if (p->contrast) {
-            channel_stats st = stats_of(v, n);
+            channel_stats st = stats_of(v, n, wide);
             const float f = (float)p->contrast_f[c], mean = (float)st.mean;
             size_t i;
-            for (i = 0; i + PF_VL <= n; i += PF_VL) {
+            i = WIDE(pf_int_contrast_avx2(v, n, mean, f, st.mn, st.mx));
+            for (; i + PF_VL <= n; i += PF_VL) {
                 pf_vf t = (pf_vf_load(v + i) - mean) * f + mean;
                 pf_vf_store(v + i, pf_vf_min(pf_vf_max(t, pf_vf_splat(st.mn)), pf_vf_splat(st.mx)));
             }
@@ -469,21 +551,31 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
                 v[i] = t < st.mx ? t : st.mx;
             }
         }
-        if (p->lowres[c] && lowres(v, patch, p->lowres_zoom[c], p->dims == 2) != 0)
+        if (p->lowres[c] && lowres(v, patch, p->lowres_zoom[c], p->dims == 2, wide) != 0)
             return -1;
         if (p->gamma_inv)
-            gamma_channel(v, n, p->gamma_inv_g[c], 1);
+            gamma_channel(v, n, p->gamma_inv_g[c], 1, wide);
         if (p->gamma)
-            gamma_channel(v, n, p->gamma_g[c], 0);
+            gamma_channel(v, n, p->gamma_g[c], 0, wide);
     }
     return 0;
 }
 
 /* ---- masking ---- */
 
+/* without a branch per voxel (lanes: x & ~(seg < 0)), so an outline costs no mispredictions */
 void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    typedef int16_t seg4 __attribute__((vector_size(2 * PF_VL)));
+    const int wide = pf_simd_active() == PF_SIMD_AVX2;
+    size_t i;
+    for (i = WIDE(pf_int_mask_avx2(img, seg, n)); i + PF_VL <= n; i += PF_VL) {
+        seg4 s;
+        memcpy(&s, seg + i, sizeof s);
+        pf_vf_store(img + i, pf_vf_select(__builtin_convertvector(s, pf_vi) < 0, pf_vf_splat(0.0f),
+                                          pf_vf_load(img + i)));
+    }
+    for (; i < n; i++)
         if (seg[i] < 0)
             img[i] = 0.0f;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # aug_bench.sh - the augmentation part of `make bench` (issue 7): patchfs's spatial transform
 # and whole pipeline per sample (bench_aug) against scipy's map_coordinates and a numpy/scipy
-# pipeline on the same case and patch, one core each. Uses the real BraTS set when present,
+# pipeline on the same case and patch, one core each, and the intensity transforms per vector
+# path (bench_intensity). Uses the real BraTS set when present,
 # else the bench's generated dataset.
 #   aug_bench.sh WORKDIR [PATCH]
 set -eu
@@ -15,6 +16,8 @@ if [ ! -d "$ds" ]; then
 fi
 mkdir -p "$work"
 build/bench/bench_aug "$ds" "$patch" 5 "cache=$work/aug_cache" > "$work/aug.json"
+# the intensity transforms and the whole worst-case sample per vector path (issue 17 item 4)
+build/bench/bench_intensity -d "$ds" -o "cache=$work/aug_cache" "$patch" 5
 id=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['case'])" "$work/aug.json")
 ./patchfs get "$ds" "cases/$id/data.npy" -o "cache=$work/aug_cache" > "$work/aug_case.npy"
 ./patchfs get "$ds" "cases/$id/seg.npy" -o "cache=$work/aug_cache" > "$work/aug_seg.npy"

@@ -1,0 +1,190 @@
+/* intensity_avx2.c - the eight-lane (AVX2) loops of the intensity transforms (intensity_i.h).
+ *
+ * Each function is the four-lane loop of intensity.c with pf_vf8 for pf_vf: the same IEEE
+ * operations in the same order per voxel (vecmath8.h), so the same bytes; only the leading
+ * whole groups of eight are done here and the caller finishes the rest. Sums in double keep
+ * the four-lane order: an eight-float group goes into the four-double accumulators as its two
+ * halves in turn. Compiled for any x86 target; called only when the CPU has AVX2. */
+#include "intensity_i.h"
+
+#ifdef PF_HAVE_AVX2
+
+PF_AVX2 static inline pf_d4 d4_of(const pf_d2 h[2])
+{
+    return (pf_d4){h[0][0], h[0][1], h[1][0], h[1][1]};
+}
+
+PF_AVX2 static inline void d4_to(pf_d4 v, pf_d2 h[2])
+{
+    h[0] = (pf_d2){v[0], v[1]};
+    h[1] = (pf_d2){v[2], v[3]};
+}
+
+/* sums_add of intensity.c for the two halves of x, in order */
+PF_AVX2 static inline void sums_add8(pf_vf8 x, pf_d4 shift, pf_d4 *s, pf_d4 *q)
+{
+    pf_d4 lo = pf_vf_widen4(pf_vf8_lo(x)) - shift, hi = pf_vf_widen4(pf_vf8_hi(x)) - shift;
+    *s += lo;
+    *q += lo * lo;
+    *s += hi;
+    *q += hi * hi;
+}
+
+PF_AVX2 size_t pf_int_stats_avx2(const float *v, size_t n, double shift, pf_d2 s[2], pf_d2 q[2],
+                                 pf_vf *mn, pf_vf *mx)
+{
+    const pf_d4 sh = (pf_d4){shift, shift, shift, shift};
+    pf_d4 ss = d4_of(s), qq = d4_of(q);
+    __m128 lo_mn = (__m128)*mn, lo_mx = (__m128)*mx;
+    size_t i;
+    for (i = 0; i + PF_VL8 <= n; i += PF_VL8) {
+        const pf_vf8 x = pf_vf8_load(v + i);
+        const __m128 a = (__m128)pf_vf8_lo(x), b = (__m128)pf_vf8_hi(x);
+        sums_add8(x, sh, &ss, &qq);
+        /* four lanes, the halves in turn: which of +0 and -0 a tie keeps depends on order */
+        lo_mn = _mm_min_ps(_mm_min_ps(lo_mn, a), b);
+        lo_mx = _mm_max_ps(_mm_max_ps(lo_mx, a), b);
+    }
+    d4_to(ss, s);
+    d4_to(qq, q);
+    *mn = (pf_vf)lo_mn;
+    *mx = (pf_vf)lo_mx;
+    return i;
+}
+
+PF_AVX2 static inline pf_vu8 hash32_8(pf_vu8 h)
+{
+    h ^= h >> 16;
+    h *= 0x7feb352dU;
+    h ^= h >> 15;
+    h *= 0x846ca68bU;
+    h ^= h >> 16;
+    return h;
+}
+
+/* Blocks b and b + 1 are pairs 4 b + j, j = 0..7: lanes 0-3 give voxels 8 b + j (cos) and
+ * 8 b + 4 + j (sin), lanes 4-7 the next block's. */
+PF_AVX2 size_t pf_int_noise_avx2(uint32_t key, float sigma, size_t b, size_t first, size_t end,
+                                 float *img)
+{
+    const pf_vu8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    for (; (b + 2) * 8 <= end; b += 2) {
+        const pf_vu8 pair = lane + (uint32_t)(4 * b);
+        const pf_vu8 ha = hash32_8((pair << 1) ^ key), hb = hash32_8(((pair << 1) | 1) ^ key);
+        const pf_vf8 u1 = __builtin_convertvector((pf_vi8)(ha >> 8) + 1, pf_vf8) * 0x1p-24f;
+        const pf_vf8 u2 = __builtin_convertvector((pf_vi8)(hb >> 8), pf_vf8) * 0x1p-24f;
+        const pf_vf8 r = pf_vf8_sqrt(pf_vf8_log2(u1) * -1.38629436f) * sigma;
+        float *v = img + (8 * b - first);
+        pf_vf8 c, s, lo, hi;
+        pf_vf8_cossin_turn(u2, &c, &s);
+        c *= r;
+        s *= r;
+        lo = (pf_vf8)_mm256_permute2f128_ps((__m256)c, (__m256)s, 0x20); /* c 0-3, s 0-3 */
+        hi = (pf_vf8)_mm256_permute2f128_ps((__m256)c, (__m256)s, 0x31); /* c 4-7, s 4-7 */
+        pf_vf8_store(v, pf_vf8_load(v) + lo);
+        pf_vf8_store(v + 8, pf_vf8_load(v + 8) + hi);
+    }
+    return b;
+}
+
+PF_AVX2 size_t pf_int_weighted_rows_avx2(float *dst, const float *const *src, const float *k, int taps,
+                                         size_t len)
+{
+    size_t x;
+    for (x = 0; x + PF_VL8 <= len; x += PF_VL8) {
+        pf_vf8 acc = pf_vf8_load(src[0] + x) * k[0];
+        for (int j = 1; j < taps; j++)
+            acc += pf_vf8_load(src[j] + x) * k[j];
+        pf_vf8_store(dst + x, acc);
+    }
+    return x;
+}
+
+PF_AVX2 size_t pf_int_lerp_rows_avx2(float *dst, const float *a, const float *b, float w, size_t len)
+{
+    size_t x;
+    for (x = 0; x + PF_VL8 <= len; x += PF_VL8) {
+        const pf_vf8 va = pf_vf8_load(a + x);
+        pf_vf8_store(dst + x, va + (pf_vf8_load(b + x) - va) * w);
+    }
+    return x;
+}
+
+PF_AVX2 size_t pf_int_scale_avx2(float *v, size_t n, float f)
+{
+    size_t i;
+    for (i = 0; i + PF_VL8 <= n; i += PF_VL8)
+        pf_vf8_store(v + i, pf_vf8_load(v + i) * f);
+    return i;
+}
+
+PF_AVX2 size_t pf_int_contrast_avx2(float *v, size_t n, float mean, float f, float mn, float mx)
+{
+    const pf_vf8 lo = pf_vf8_splat(mn), hi = pf_vf8_splat(mx);
+    size_t i;
+    for (i = 0; i + PF_VL8 <= n; i += PF_VL8) {
+        const pf_vf8 t = (pf_vf8_load(v + i) - mean) * f + mean;
+        pf_vf8_store(v + i, pf_vf8_min(pf_vf8_max(t, lo), hi));
+    }
+    return i;
+}
+
+PF_AVX2 size_t pf_int_restore_avx2(float *v, size_t n, float m2, float a, float m1, float sg)
+{
+    size_t i;
+    for (i = 0; i + PF_VL8 <= n; i += PF_VL8)
+        pf_vf8_store(v + i, ((pf_vf8_load(v + i) - m2) * a + m1) * sg);
+    return i;
+}
+
+PF_AVX2 size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n)
+{
+    size_t i;
+    for (i = 0; i + PF_VL8 <= n; i += PF_VL8) {
+        const __m128i s16 = _mm_loadu_si128((const __m128i *)(const void *)(seg + i));
+        const __m256i s = _mm256_cvtepi16_epi32(s16);
+        const __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), s);
+        pf_vf8_store(img + i, (pf_vf8)_mm256_andnot_ps((__m256)outside, _mm256_loadu_ps(img + i)));
+    }
+    return i;
+}
+
+#define GAMMA_BLOCK8 32
+
+PF_AVX2 size_t pf_int_gamma_avx2(float *v, size_t n, const pf_gamma_k *k, pf_d2 s[2], pf_d2 q[2])
+{
+    /* locals: stores to v could alias *k as far as the compiler knows */
+    const pf_d4 sh = (pf_d4){k->shift, k->shift, k->shift, k->shift};
+    const pf_vf8 tmin = pf_vf8_splat(k->tmin);
+    const float sg = k->sg, mn = k->mn, inv = k->inv, g = k->g, range = k->range;
+    pf_d4 ss = d4_of(s), qq = d4_of(q);
+    pf_vf8 x_prev = pf_vf8_splat(0.0f), y_prev = x_prev;
+    int have_prev = 0;
+    size_t i;
+    for (i = 0; i + PF_VL8 <= n;) {
+        pf_vf8 l[GAMMA_BLOCK8];
+        unsigned char same[GAMMA_BLOCK8]; /* the group repeats the one before it */
+        const size_t nb = (n - i) / PF_VL8 < GAMMA_BLOCK8 ? (n - i) / PF_VL8 : GAMMA_BLOCK8;
+        for (size_t j = 0; j < nb; j++) {
+            const pf_vf8 x = pf_vf8_load(v + i + j * PF_VL8);
+            same[j] = (unsigned char)(have_prev && pf_vf8_same_bits(x, x_prev));
+            if (!same[j])
+                l[j] = pf_vf8_log2(pf_vf8_max((x * sg - mn) * inv, tmin)) * g;
+            x_prev = x;
+            have_prev = 1;
+        }
+        for (size_t j = 0; j < nb; j++, i += PF_VL8) {
+            const pf_vf8 y = same[j] ? y_prev : pf_vf8_exp2(l[j]) * range + mn;
+            sums_add8(y, sh, &ss, &qq);
+            pf_vf8_store(v + i, y);
+            y_prev = y;
+        }
+    }
+    d4_to(ss, s);
+    d4_to(qq, q);
+    return i;
+}
+
+#else
+typedef int pf_intensity_avx2_unused; /* ISO C wants something in a translation unit */
+#endif

@@ -1,0 +1,287 @@
+/* test_simd_paths.c - every vector path gives the same bytes (issue 17 item 4).
+ *
+ * The intensity transforms pick their loops at run time (simd.h): eight lanes with AVX2, four
+ * (SSE2 / NEON) otherwise. Here each transform alone, and all of them in nnU-Net's order, run
+ * under every path this CPU has (pf_simd_force) on the same input, and the outputs must be
+ * bit-identical to the scalar level's. Inputs cover what the arithmetic is sensitive to:
+ * random values, zeros, +0 and -0 mixed (which a min or max keeps depends on the order of the
+ * comparisons), only negatives, a constant channel, a huge and a tiny range, runs of equal
+ * values (gamma takes a repeated group's result from the group before), and patch sizes
+ * that are not multiples of 8 (remainders of both loop widths; a channel's noise starting
+ * inside a block). vecmath8.h's functions are also compared lane by lane with vecmath.h's. */
+#include "testutil.h"
+
+#include "augment.h"
+#include "simd.h"
+#include "vecmath.h"
+#include "vecmath8.h"
+
+static uint32_t next_u32(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*s >> 32);
+}
+
+/* ---- vecmath8.h against vecmath.h ---- */
+
+#ifdef PF_HAVE_AVX2
+#define N_PROBE 4096
+
+PF_AVX2 static void probe8(const float *x, float *out)
+{
+    for (int i = 0; i < N_PROBE; i += 8) {
+        pf_vf8 v = pf_vf8_load(x + i), c, s, u = v - pf_vf8_floor(v);
+        pf_vf8_store(out + 0 * N_PROBE + i, pf_vf8_log2(pf_vf8_max(v, pf_vf8_splat(1e-30f))));
+        pf_vf8_store(out + 1 * N_PROBE + i, pf_vf8_exp2(pf_vf8_min(pf_vf8_max(v, pf_vf8_splat(-126.0f)),
+                                                                 pf_vf8_splat(127.0f))));
+        pf_vf8_cossin_turn(u, &c, &s);
+        pf_vf8_store(out + 2 * N_PROBE + i, c);
+        pf_vf8_store(out + 3 * N_PROBE + i, s);
+        pf_vf8_store(out + 4 * N_PROBE + i, pf_vf8_floor(v));
+        pf_vf8_store(out + 5 * N_PROBE + i, pf_vf8_sqrt(v * v));
+        pf_vf8_store(out + 6 * N_PROBE + i, pf_vf8_min(v, pf_vf8_load(x + (i + 8) % N_PROBE)));
+        pf_vf8_store(out + 7 * N_PROBE + i, pf_vf8_max(v, pf_vf8_load(x + (i + 8) % N_PROBE)));
+    }
+}
+
+static void probe4(const float *x, float *out)
+{
+    for (int i = 0; i < N_PROBE; i += 4) {
+        pf_vf v = pf_vf_load(x + i), c, s, u = v - pf_vf_floor(v);
+        pf_vf_store(out + 0 * N_PROBE + i, pf_vf_log2(pf_vf_max(v, pf_vf_splat(1e-30f))));
+        pf_vf_store(out + 1 * N_PROBE + i, pf_vf_exp2(pf_vf_min(pf_vf_max(v, pf_vf_splat(-126.0f)),
+                                                              pf_vf_splat(127.0f))));
+        pf_vf_cossin_turn(u, &c, &s);
+        pf_vf_store(out + 2 * N_PROBE + i, c);
+        pf_vf_store(out + 3 * N_PROBE + i, s);
+        pf_vf_store(out + 4 * N_PROBE + i, pf_vf_floor(v));
+        pf_vf_store(out + 5 * N_PROBE + i, pf_vf_sqrt(v * v));
+        /* the same neighbour as the eight-lane probe: lanes of the next group of 8 */
+        pf_vf_store(out + 6 * N_PROBE + i,
+                    pf_vf_min(v, pf_vf_load(x + ((i / 8) * 8 + 8) % N_PROBE + i % 8)));
+        pf_vf_store(out + 7 * N_PROBE + i,
+                    pf_vf_max(v, pf_vf_load(x + ((i / 8) * 8 + 8) % N_PROBE + i % 8)));
+    }
+}
+#endif
+
+static void test_vecmath8_matches_vecmath(void **state)
+{
+    (void)state;
+#ifdef PF_HAVE_AVX2
+    if (pf_simd_detect() < PF_SIMD_AVX2) {
+        skip();
+        return;
+    }
+    {
+        float *x = malloc(N_PROBE * sizeof *x), *a = malloc(8 * N_PROBE * sizeof *a),
+              *b = malloc(8 * N_PROBE * sizeof *b);
+        uint64_t s = 42;
+        assert_non_null(x && a && b);
+        for (int i = 0; i < N_PROBE; i++) {
+            const uint32_t h = next_u32(&s);
+            switch (i % 4) {
+            case 0: /* wide range: tiny to huge, both signs */
+                x[i] = ldexpf((float)(h & 0xffff) / 65536.0f + 0.5f, (int)(h >> 16) % 200 - 100);
+                break;
+            case 1: /* exp2's argument range and quarter-turn boundaries */
+                x[i] = (float)((int32_t)h % 256000) / 1000.0f;
+                break;
+            case 2:
+                x[i] = (h & 1) ? 0.0f : -0.0f;
+                break;
+            default:
+                x[i] = (float)(h % 9) * 0.25f - 1.0f;
+            }
+            if (h & 0x80000000u)
+                x[i] = -x[i];
+        }
+        probe8(x, a);
+        probe4(x, b);
+        assert_memory_equal(a, b, 8 * N_PROBE * sizeof *a);
+        free(x);
+        free(a);
+        free(b);
+    }
+#else
+    skip();
+#endif
+}
+
+/* ---- the transforms on every path ---- */
+
+enum { IN_RANDOM, IN_ZEROS, IN_SIGNED_ZEROS, IN_NEGATIVE, IN_CONSTANT, IN_HUGE, IN_TINY, IN_RUNS,
+       IN_KINDS };
+
+static void fill(float *v, size_t n, int kind, uint64_t seed)
+{
+    uint64_t s = seed;
+    size_t run_end = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t h = next_u32(&s);
+        const float u = (float)(h >> 8) * 0x1p-24f; /* [0, 1) */
+        switch (kind) {
+        case IN_RANDOM:
+            v[i] = 4.0f * u - 2.0f;
+            break;
+        case IN_ZEROS:
+            v[i] = 0.0f;
+            break;
+        case IN_SIGNED_ZEROS: /* mostly zeros of both signs, a few values either side */
+            v[i] = h % 7 == 0 ? u - 0.5f : (h & 1) ? 0.0f : -0.0f;
+            break;
+        case IN_NEGATIVE:
+            v[i] = -1.0f - 3.0f * u;
+            break;
+        case IN_CONSTANT:
+            v[i] = 3.5f;
+            break;
+        case IN_HUGE:
+            v[i] = (u - 0.5f) * 1e30f;
+            break;
+        case IN_RUNS: /* runs of 1 to 40 equal values (a background): gamma reuses a group's result */
+            if (i >= run_end) {
+                run_end = i + 1 + h % 40;
+                v[i] = h % 3 == 0 ? 0.0f : 2.0f * u - 1.0f;
+            } else {
+                v[i] = v[i - 1];
+            }
+            break;
+        default: /* IN_TINY */
+            v[i] = 1.0f + u * 1e-6f;
+        }
+    }
+}
+
+enum { T_NOISE, T_BLUR, T_BRIGHT, T_CONTRAST, T_LOWRES, T_GAMMA_INV, T_GAMMA, T_ALL, T_COUNT };
+
+static pf_aug_params params_for(int t, int dims, uint64_t seed)
+{
+    pf_aug_params p;
+    uint64_t s = seed;
+    memset(&p, 0, sizeof p);
+    p.dims = dims;
+    p.noise = t == T_NOISE || t == T_ALL;
+    p.noise_sigma = 0.1, p.noise_key = 0x123456789abcull ^ seed;
+    p.bright = t == T_BRIGHT || t == T_ALL;
+    p.contrast = t == T_CONTRAST || t == T_ALL;
+    p.gamma_inv = t == T_GAMMA_INV || t == T_ALL;
+    p.gamma = t == T_GAMMA || t == T_ALL;
+    for (int c = 0; c < 3; c++) {
+        const double u = (double)next_u32(&s) / 4294967296.0;
+        p.blur[c] = t == T_BLUR || t == T_ALL;
+        p.blur_sigma[c][0] = 0.5 + 1.8 * u; /* up to the largest radius (7) */
+        p.blur_sigma[c][1] = 0.6, p.blur_sigma[c][2] = 1.0 - 0.4 * u;
+        p.bright_f[c] = 0.7 + 0.6 * u, p.contrast_f[c] = 0.65 + 0.85 * u;
+        p.lowres[c] = t == T_LOWRES || t == T_ALL, p.lowres_zoom[c] = 0.5 + 0.5 * u;
+        p.gamma_inv_g[c] = 0.7 + 0.8 * u, p.gamma_g[c] = 1.5 - 0.8 * u;
+    }
+    return p;
+}
+
+static const int shapes[][3] = {{9, 13, 11}, {1, 1, 1}, {1, 1, 7}, {2, 3, 5},
+                                {4, 8, 8},   {3, 17, 19}, {1, 20, 23}};
+
+/* every path's bytes against the scalar level's, for one shape, input kind and transform */
+static void check_paths(const int P[3], int kind, int t, int dims, pf_simd_level best)
+{
+    const int C = 3;
+    const size_t nv = (size_t)P[0] * (size_t)P[1] * (size_t)P[2], n = nv * (size_t)C;
+    const pf_aug_params p = params_for(t, dims, (uint64_t)kind * 131 + (uint64_t)t);
+    float *in = malloc(n * sizeof *in), *ref = malloc(n * sizeof *ref), *out = malloc(n * sizeof *out);
+    assert_non_null(in && ref && out);
+    fill(in, n, kind, 7 + (uint64_t)kind);
+    for (int level = PF_SIMD_SCALAR; level <= (int)best; level++) {
+        float *dst = level == PF_SIMD_SCALAR ? ref : out;
+        assert_int_equal(pf_simd_force((pf_simd_level)level), level);
+        memcpy(dst, in, n * sizeof *in);
+        /* channel 0 through the whole-sample call, channels 1-2 on their own (the noise of a
+         * channel starting at voxel nv, inside a block when nv is not a multiple of 8) */
+        assert_int_equal(pf_aug_intensity(&p, 1, P, dst), 0);
+        assert_int_equal(pf_aug_intensity_channels(&p, P, 1, C, dst + nv), 0);
+        if (level != PF_SIMD_SCALAR && memcmp(ref, out, n * sizeof *out) != 0) {
+            size_t i = 0;
+            while (memcmp(&ref[i], &out[i], sizeof *out) == 0)
+                i++;
+            fail_msg("path %s differs from scalar: shape %dx%dx%d input %d transform %d at %zu: "
+                     "%a vs %a", pf_simd_name((pf_simd_level)level), P[0], P[1], P[2], kind, t, i,
+                     (double)out[i], (double)ref[i]);
+        }
+    }
+    free(in);
+    free(ref);
+    free(out);
+}
+
+static void test_transforms_same_bytes_on_every_path(void **state)
+{
+    const pf_simd_level best = pf_simd_detect();
+    (void)state;
+    printf("paths compared: scalar .. %s\n", pf_simd_name(best));
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < IN_KINDS; kind++)
+            for (int t = 0; t < T_COUNT; t++)
+                check_paths(shapes[s], kind, t, 3, best);
+    /* in-plane low resolution (2D configurations) */
+    for (int kind = 0; kind < IN_KINDS; kind++)
+        check_paths(shapes[0], kind, T_ALL, 2, best);
+    pf_simd_force(best);
+}
+
+/* A 128x128x16 two-channel sample with every transform: the sizes the served files have
+ * (whole rows of 128, every loop long), same bytes on every path. */
+static void test_large_sample_same_bytes(void **state)
+{
+    static const int P[3] = {16, 128, 128};
+    const pf_simd_level best = pf_simd_detect();
+    (void)state;
+    for (int kind = IN_RANDOM; kind <= IN_SIGNED_ZEROS; kind += 2)
+        check_paths(P, kind, T_ALL, 3, best);
+    pf_simd_force(best);
+}
+
+/* The masking after the transforms (use_mask_for_norm): 0 where the seg is < 0, the voxel's
+ * bits untouched elsewhere, on every path. */
+static void test_mask_outside_every_path(void **state)
+{
+    const size_t n = 1000003;
+    float *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+    int16_t *seg = malloc(n * sizeof *seg);
+    uint64_t s = 5;
+    (void)state;
+    assert_non_null(in && out && seg);
+    fill(in, n, IN_SIGNED_ZEROS, 3);
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t h = next_u32(&s);
+        seg[i] = (int16_t)(i % 1000 < 300 ? -1 : h % 5 == 0 ? -(int)(h % 7) - 1 : (int)(h % 4));
+        if (i % 11 == 0)
+            seg[i] = (int16_t)(h & 1 ? -32768 : 32767);
+    }
+    for (int level = PF_SIMD_SCALAR; level <= (int)pf_simd_detect(); level++) {
+        pf_simd_force((pf_simd_level)level);
+        for (size_t len = n; len + 20 > n; len -= 7) { /* remainders of both widths */
+            memcpy(out, in, n * sizeof *in);
+            pf_aug_mask_outside(out, seg, len);
+            for (size_t i = 0; i < n; i++) {
+                const float want = i < len && seg[i] < 0 ? 0.0f : in[i];
+                if (memcmp(&out[i], &want, sizeof want) != 0)
+                    fail_msg("%s: voxel %zu of %zu", pf_simd_name((pf_simd_level)level), i, len);
+            }
+        }
+    }
+    pf_simd_force(pf_simd_detect());
+    free(in);
+    free(out);
+    free(seg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vecmath8_matches_vecmath),
+        cmocka_unit_test(test_transforms_same_bytes_on_every_path),
+        cmocka_unit_test(test_large_sample_same_bytes),
+        cmocka_unit_test(test_mask_outside_every_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
