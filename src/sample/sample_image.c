@@ -2,10 +2,12 @@
  * from the case, four voxels at a time in float lanes, trilinear, normalised on the fly
  * (nnU-Net's clip for CT, its mask rule), with the double edge formula for cells crossing the
  * case's border and a separable sampler for axis-aligned grids that gives the same bits. */
-#include "grid.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+#include "simd.h"
 
 /* The interior formula, per lane: the eight clamped raw corners interpolated axis by axis
  * (X, then Y, then Z), then normalised. Used where all corners are inside the case (and, with
@@ -39,9 +41,9 @@ static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL],
  * inside the case contributes its normalised value with its trilinear weight, corners outside
  * contribute 0 (the padding value after normalisation), and with the mask rule corners with
  * seg < 0 keep their raw value. In double. */
-__attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const pf_case_map *m,
-                                                         const float *img, const pf_norm *nm,
-                                                         const int32_t f[3], const float w[3])
+__attribute__((noinline, cold)) float pf_interp_edge(const pf_case *c, const pf_case_map *m,
+                                                      const float *img, const pf_norm *nm,
+                                                      const int32_t f[3], const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     double acc = 0.0, wsum = 0.0, keep = 0.0;
@@ -196,7 +198,7 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
                     if (!row_in || !t.in[2][x]) {
                         const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                         const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                        o[x] = interp_edge(c, cm, img, nm, fk, wk);
+                        o[x] = pf_interp_edge(c, cm, img, nm, fk, wk);
                     }
             }
         }
@@ -342,7 +344,7 @@ static inline void image_group(const pf_case *c, const pf_case_map *cm, const pf
             if (!in[k]) {
                 const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                 const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                o[k] = interp_edge(c, cm, img, nm, fk, wk);
+                o[k] = pf_interp_edge(c, cm, img, nm, fk, wk);
             }
     }
 }
@@ -354,16 +356,24 @@ static void sample_image_general(const pf_case *c, const pf_case_map *m, const p
     const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
     const case_geom cg = *cgp;
     const grid g = *gp;
+    const pf_simd_level path = pf_simd_active();
     for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
             const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
             row_walk rw;
             int x0;
             pf_row_walk_init(&rw, &g, z, y);
+            if (path == PF_SIMD_AVX2) {
+                pf_image_row_avx2(c, m, norms, &cg, &rw, patch[2], out + row, pv);
+                continue;
+            }
+            if (path == PF_SIMD_SCALAR) {
+                pf_image_row_scalar(c, m, norms, &cg, &rw, patch[2], out + row, pv);
+                continue;
+            }
             for (x0 = 0; x0 + PF_VL <= patch[2]; x0 += PF_VL)
                 image_group(c, m, norms, &cg, &rw, x0, PF_VL, out + row + (size_t)x0, pv);
             if (x0 < patch[2])
                 image_group(c, m, norms, &cg, &rw, x0, patch[2] - x0, out + row + (size_t)x0, pv);
         }
 }
-

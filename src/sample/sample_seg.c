@@ -1,15 +1,16 @@
 /* sample_seg.c - an augmented sample's segmentation on the same grid as its image: nnU-Net's
  * per-label linear interpolation with argmax (or nearest), -1 outside the case, and a
  * separable sampler for axis-aligned grids that gives the same labels. */
-#include "grid.h"
+#include "kernels.h"
 
 #include <stdlib.h>
+
+#include "simd.h"
 
 /* Segmentation: nnU-Net's per-label linear interpolation + argmax (each label's one-hot value
  * is the summed trilinear weight of the corners carrying it; outside the case counts as -1;
  * ties go to the label met first in corner order), or nearest. */
-static int16_t seg_linear(const pf_case *c, const pf_case_map *m, const int32_t f[3],
-                          const float w[3])
+int16_t pf_seg_linear(const pf_case *c, const pf_case_map *m, const int32_t f[3], const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     int16_t lab[8];
@@ -39,8 +40,8 @@ static int16_t seg_linear(const pf_case *c, const pf_case_map *m, const int32_t 
 }
 
 /* The nearer corner on each axis (ties up, as floor(q + 0.5)); -1 outside the case. */
-static int16_t seg_nearest_at(const pf_case *c, const pf_case_map *m, const int32_t f[3],
-                              const float w[3])
+int16_t pf_seg_nearest_at(const pf_case *c, const pf_case_map *m, const int32_t f[3],
+                          const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     int64_t iz = f[0] + (w[0] >= 0.5f), iy = f[1] + (w[1] >= 0.5f), ix = f[2] + (w[2] >= 0.5f);
@@ -131,7 +132,7 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
                     const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                     const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
                     out[(size_t)z * plane + (size_t)y * (size_t)P2 + (size_t)x] =
-                        seg_nearest_at(c, m, fk, wk);
+                        pf_seg_nearest_at(c, m, fk, wk);
                 }
         pf_axis_tables_free(&t);
         return 0;
@@ -160,7 +161,7 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
                 } else {
                     const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                     const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                    o[x] = seg_linear(c, m, fk, wk);
+                    o[x] = pf_seg_linear(c, m, fk, wk);
                 }
             }
         }
@@ -217,11 +218,20 @@ static void sample_seg_general(const pf_case *c, const pf_case_map *cm, const gr
 {
     const grid g = *gp;
     const case_geom cg = *cgp;
+    const pf_simd_level path = pf_simd_active();
     for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
             const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
             row_walk rw;
             pf_row_walk_init(&rw, &g, z, y);
+            if (path == PF_SIMD_AVX2) {
+                pf_seg_row_avx2(c, cm, &cg, &rw, patch[2], seg_nearest, out + row);
+                continue;
+            }
+            if (path == PF_SIMD_SCALAR) {
+                pf_seg_row_scalar(c, cm, &cg, &rw, patch[2], seg_nearest, out + row);
+                continue;
+            }
             for (int x0 = 0; x0 < patch[2]; x0 += PF_VL) {
                 const int m = patch[2] - x0 < PF_VL ? patch[2] - x0 : PF_VL;
                 int32_t base[PF_VL];
@@ -245,8 +255,8 @@ static void sample_seg_general(const pf_case *c, const pf_case_map *cm, const gr
                     {
                         const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                         const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                        *o = seg_nearest ? seg_nearest_at(c, cm, fk, wk)
-                                         : seg_linear(c, cm, fk, wk);
+                        *o = seg_nearest ? pf_seg_nearest_at(c, cm, fk, wk)
+                                         : pf_seg_linear(c, cm, fk, wk);
                     }
                 }
             }

@@ -1,0 +1,186 @@
+/* sample_avx2.c - the AVX2 kernels of the general grid samplers (see kernels.h): eight output
+ * voxels per step instead of four, the image's corners fetched with hardware gathers, the
+ * seg's "all eight corners carry one label" test done for eight voxels at once. Each voxel
+ * takes exactly the base path's operations (sample_image.c, sample_seg.c), lane by lane; the
+ * voxels that need the edge formulas go through the same shared functions. */
+#include "kernels.h"
+
+#include <math.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "vec8.h"
+
+/* Positions of voxels x0 .. x0 + 7 of a row (row_points, group_points in grid.h): floor and
+ * fraction per axis, the lanes whose cells lie inside the case (returned), and each lane's
+ * first corner (0 outside). */
+static inline PF_AVX2 pf_v8i points8(const row_walk *rw, int x0, const case_geom *cg,
+                                     pf_v8i f[3], pf_v8f w[3], pf_v8i *base)
+{
+    const pf_v8f x = (pf_v8f){0, 1, 2, 3, 4, 5, 6, 7} + (float)x0;
+    pf_v8i in = (pf_v8i)_mm256_set1_epi32(-cg->usable);
+    for (int d = 0; d < 3; d++) {
+        const pf_v8f q = rw->q0[d] + rw->dq[d] * x, fl = pf_v8f_floor(q);
+        f[d] = __builtin_convertvector(fl, pf_v8i);
+        w[d] = q - fl;
+        in &= (pf_v8i)((pf_v8u)f[d] < (uint32_t)(cg->S[d] - 1 + cg->collapsed[d]));
+    }
+    *base = (pf_v8i)((((pf_v8u)f[0] * (uint32_t)cg->S[1] + (pf_v8u)f[1]) * (uint32_t)cg->S[2] +
+                      (pf_v8u)f[2]) & (pf_v8u)in);
+    return in;
+}
+
+/* The interior formula (interp_interior) on eight lanes: corners gathered, clipped for CT,
+ * lerped along X, Y, Z, normalised. */
+static inline PF_AVX2 pf_v8f interior8(const float *img, pf_v8i base, const size_t corner[8],
+                                       const pf_norm *nm, const pf_v8f w[3])
+{
+    const __m256i b = (__m256i)base;
+    pf_v8f v[8];
+    for (int j = 0; j < 8; j++)
+        v[j] = (pf_v8f)_mm256_i32gather_ps(img + corner[j], b, 4);
+    if (!isinf(nm->lo) || !isinf(nm->hi)) {
+        const pf_v8f lo = pf_v8f_splat(nm->lo), hi = pf_v8f_splat(nm->hi);
+        for (int j = 0; j < 8; j++)
+            v[j] = pf_v8f_min(pf_v8f_max(v[j], lo), hi);
+    }
+    {
+        const pf_v8f c00 = pf_v8f_lerp(v[0], v[1], w[2]), c01 = pf_v8f_lerp(v[2], v[3], w[2]);
+        const pf_v8f c10 = pf_v8f_lerp(v[4], v[5], w[2]), c11 = pf_v8f_lerp(v[6], v[7], w[2]);
+        const pf_v8f r = pf_v8f_lerp(pf_v8f_lerp(c00, c01, w[1]), pf_v8f_lerp(c10, c11, w[1]), w[0]);
+        return (r - nm->shift) / nm->scale;
+    }
+}
+
+/* The mask rule (seg_corners_negative + interp_mask_rule) on eight lanes; returns the lanes
+ * inside the case with a corner whose seg is < 0, their values in *v. */
+static PF_AVX2 pf_v8i mask_rule8(const pf_case_map *m, const float *img, const int32_t base[8],
+                                 const case_geom *cg, const pf_norm *nm, const pf_v8f w[3],
+                                 pf_v8i in, pf_v8f *out)
+{
+    const size_t *off = cg->corner;
+    const pf_v8f lo = pf_v8f_splat(nm->lo), hi = pf_v8f_splat(nm->hi);
+    pf_v8i masked[8], any = {0};
+    pf_v8f v[8];
+    for (int j = 0; j < 8; j++) {
+        pf_v8i s;
+        for (int k = 0; k < 8; k++)
+            s[k] = pf_seg_at(m, (size_t)base[k] + off[j]);
+        masked[j] = s < 0;
+        any |= masked[j];
+    }
+    any &= in;
+    if (!pf_v8i_any(any))
+        return any;
+    for (int j = 0; j < 8; j++) {
+        const pf_v8f r = (pf_v8f)_mm256_i32gather_ps(img + off[j], _mm256_loadu_si256((const __m256i *)base), 4);
+        v[j] = pf_v8f_select(masked[j], r, (pf_v8f_min(pf_v8f_max(r, lo), hi) - nm->shift) / nm->scale);
+    }
+    *out = pf_v8f_lerp(
+        pf_v8f_lerp(pf_v8f_lerp(v[0], v[1], w[2]), pf_v8f_lerp(v[2], v[3], w[2]), w[1]),
+        pf_v8f_lerp(pf_v8f_lerp(v[4], v[5], w[2]), pf_v8f_lerp(v[6], v[7], w[2]), w[1]), w[0]);
+    return any;
+}
+
+PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf_norm *norms,
+                               const case_geom *cg, const row_walk *rw, int P2, float *row,
+                               size_t pv)
+{
+    const int64_t *S = c->hdr.shape;
+    const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
+    const int C = (int)c->hdr.n_channels;
+    for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
+        const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
+        int32_t b[PF_VL8];
+        pf_v8f w[3];
+        pf_v8i f[3], base, in = points8(rw, x0, cg, f, w, &base);
+        const int any_in = pf_v8i_any(in), all_in = pf_v8i_all(in);
+        float *o = row + x0;
+        memcpy(b, &base, sizeof b);
+        for (int ch = 0; ch < C; ch++, o += pv) {
+            const pf_norm *nm = &norms[ch];
+            const float *img = cm->image + (size_t)ch * nvox;
+            /* lanes outside gather voxel 0's cell, inside the case when some lane is */
+            if (any_in) {
+                pf_v8f v = interior8(img, base, cg->corner, nm, w), mv;
+                if (nm->masked) {
+                    const pf_v8i mixed = mask_rule8(cm, img, b, cg, nm, w, in, &mv);
+                    if (pf_v8i_any(mixed))
+                        v = pf_v8f_select(mixed, mv, v);
+                }
+                if (m == PF_VL8)
+                    memcpy(o, &v, sizeof v);
+                else
+                    for (int k = 0; k < m; k++)
+                        o[k] = v[k];
+            }
+            if (all_in)
+                continue;
+            for (int k = 0; k < m; k++)
+                if (!in[k]) {
+                    const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                    const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                    o[k] = pf_interp_edge(c, cm, img, nm, fk, wk);
+                }
+        }
+    }
+}
+
+/* Labels of corner `off` of eight cells (first corners b), int8 or int16 storage. */
+static inline PF_AVX2 pf_v8i labels8(const pf_case_map *m, const int32_t b[8], size_t off)
+{
+    pf_v8i l;
+    if (m->seg8)
+        for (int k = 0; k < 8; k++)
+            l[k] = m->seg8[(size_t)b[k] + off];
+    else
+        for (int k = 0; k < 8; k++)
+            l[k] = m->seg16[(size_t)b[k] + off];
+    return l;
+}
+
+PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case_geom *cg,
+                             const row_walk *rw, int P2, int seg_nearest, int16_t *o)
+{
+    for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
+        const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
+        int32_t b[PF_VL8];
+        pf_v8f w[3];
+        pf_v8i f[3], base, one, l0, in = points8(rw, x0, cg, f, w, &base);
+        one = (pf_v8i){0};
+        l0 = one;
+        if (!seg_nearest && pf_v8i_any(in)) {
+            /* inside a region of one label (most voxels): that label; lanes outside read
+             * voxel 0's cell, inside the case when some lane is */
+            memcpy(b, &base, sizeof b);
+            l0 = labels8(cm, b, 0);
+            one = in;
+            for (int j = 1; j < 8; j++)
+                one &= labels8(cm, b, cg->corner[j]) == l0;
+        }
+        for (int k = 0; k < m; k++) {
+            if (one[k]) {
+                o[x0 + k] = (int16_t)l0[k];
+            } else {
+                const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                o[x0 + k] = seg_nearest ? pf_seg_nearest_at(c, cm, fk, wk)
+                                        : pf_seg_linear(c, cm, fk, wk);
+            }
+        }
+    }
+}
+
+#else /* no AVX2 on this architecture: pf_simd_active() never names it */
+
+void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf_norm *norms,
+                       const case_geom *cg, const row_walk *rw, int P2, float *row, size_t pv)
+{
+    pf_image_row_scalar(c, cm, norms, cg, rw, P2, row, pv);
+}
+
+void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case_geom *cg,
+                     const row_walk *rw, int P2, int seg_nearest, int16_t *o)
+{
+    pf_seg_row_scalar(c, cm, cg, rw, P2, seg_nearest, o);
+}
+#endif
