@@ -128,34 +128,76 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
 /* Labels of corner `off` of eight cells (first corners b), int8 or int16 storage. */
 static inline PF_AVX2 pf_v8i labels8(const pf_case_map *m, const int32_t b[8], size_t off)
 {
-    pf_v8i l;
     if (m->seg8)
-        for (int k = 0; k < 8; k++)
-            l[k] = m->seg8[(size_t)b[k] + off];
-    else
-        for (int k = 0; k < 8; k++)
-            l[k] = m->seg16[(size_t)b[k] + off];
-    return l;
+        return (pf_v8i)_mm256_setr_epi32(m->seg8[b[0] + off], m->seg8[b[1] + off], m->seg8[b[2] + off],
+                                         m->seg8[b[3] + off], m->seg8[b[4] + off], m->seg8[b[5] + off],
+                                         m->seg8[b[6] + off], m->seg8[b[7] + off]);
+    return (pf_v8i)_mm256_setr_epi32(m->seg16[b[0] + off], m->seg16[b[1] + off], m->seg16[b[2] + off],
+                                     m->seg16[b[3] + off], m->seg16[b[4] + off], m->seg16[b[5] + off],
+                                     m->seg16[b[6] + off], m->seg16[b[7] + off]);
+}
+
+/* The lanes whose eight corners carry one label, that label in *l0. The two corners of a
+ * cell along X are neighbours in memory: one 32-bit gather per corner pair fetches both
+ * (int16: exactly the pair; int8: the pair and two bytes after it, so the group's reads must
+ * end inside the seg: `tail` says they might not, and the labels are then read one by one). */
+static inline PF_AVX2 pf_v8i one_label8(const pf_case_map *m, const case_geom *cg, pf_v8i base,
+                                        pf_v8i in, size_t nvox, pf_v8i *l0)
+{
+    const size_t *cn = cg->corner;
+    const int pairs = !cg->collapsed[2]; /* corner j + 1 is corner j's next voxel */
+    pf_v8i one = in;
+    if (pairs && m->seg16) {
+        for (int j = 0; j < 8; j += 2) {
+            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(m->seg16 + cn[j]), (__m256i)base, 2);
+            const pf_v8i lo = (v << 16) >> 16, hi = v >> 16;
+            if (j == 0)
+                *l0 = lo;
+            one &= (lo == *l0) & (hi == *l0);
+        }
+        return one;
+    }
+    if (pairs && m->seg8 && nvox >= 4 + cn[6] &&
+        !pf_v8i_any((pf_v8i)((pf_v8u)base > (uint32_t)(nvox - 4 - cn[6])))) {
+        for (int j = 0; j < 8; j += 2) {
+            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(const void *)(m->seg8 + cn[j]), (__m256i)base, 1);
+            const pf_v8i lo = (v << 24) >> 24, hi = (v << 16) >> 24;
+            if (j == 0)
+                *l0 = lo;
+            one &= (lo == *l0) & (hi == *l0);
+        }
+        return one;
+    }
+    {
+        int32_t b[PF_VL8];
+        memcpy(b, &base, sizeof b);
+        *l0 = labels8(m, b, 0);
+        for (int j = 1; j < 8; j++)
+            one &= labels8(m, b, cn[j]) == *l0;
+        return one;
+    }
 }
 
 PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case_geom *cg,
                              const row_walk *rw, int P2, int seg_nearest, int16_t *o)
 {
+    const int64_t *S = c->hdr.shape;
+    const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
         const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
-        int32_t b[PF_VL8];
         pf_v8f w[3];
-        pf_v8i f[3], base, one, l0, in = points8(rw, x0, cg, f, w, &base);
-        one = (pf_v8i){0};
-        l0 = one;
+        pf_v8i f[3], base, one = {0}, l0 = {0}, in = points8(rw, x0, cg, f, w, &base);
+        /* inside a region of one label (most voxels): that label; lanes outside read voxel
+         * 0's cell, inside the case when some lane is (nvox >= 4 then: two voxels on two axes) */
         if (!seg_nearest && pf_v8i_any(in)) {
-            /* inside a region of one label (most voxels): that label; lanes outside read
-             * voxel 0's cell, inside the case when some lane is */
-            memcpy(b, &base, sizeof b);
-            l0 = labels8(cm, b, 0);
-            one = in;
-            for (int j = 1; j < 8; j++)
-                one &= labels8(cm, b, cg->corner[j]) == l0;
+            one = one_label8(cm, cg, base, in, nvox, &l0);
+            if (m == PF_VL8 && pf_v8i_all(one)) {
+                /* labels fit int16: the saturating pack is exact; it packs 128-bit halves */
+                const __m256i p = _mm256_packs_epi32((__m256i)l0, (__m256i)l0);
+                _mm_storeu_si128((__m128i *)(o + x0),
+                                 _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
+                continue;
+            }
         }
         for (int k = 0; k < m; k++) {
             if (one[k]) {
