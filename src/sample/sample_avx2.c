@@ -31,13 +31,28 @@ static inline PF_AVX2 pf_v8i points8(const row_walk *rw, int x0, const case_geom
 
 /* The interior formula (interp_interior) on eight lanes: corners gathered, clipped for CT,
  * lerped along X, Y, Z, normalised. */
-static inline PF_AVX2 pf_v8f interior8(const float *img, pf_v8i base, const size_t corner[8],
+static inline PF_AVX2 pf_v8f interior8(const float *img, pf_v8i base, const case_geom *cg,
                                        const pf_norm *nm, const pf_v8f w[3])
 {
-    const __m256i b = (__m256i)base;
+    const size_t *corner = cg->corner;
     pf_v8f v[8];
-    for (int j = 0; j < 8; j++)
-        v[j] = (pf_v8f)_mm256_i32gather_ps(img + corner[j], b, 4);
+    if (!cg->collapsed[2]) {
+        /* corners j and j + 1 are neighbours along X: one 64-bit gather element fetches both;
+         * lanes {0, 1, 4, 5} in one gather and {2, 3, 6, 7} in the other, so that unpacking
+         * the pairs' halves (shuffle within 128-bit halves) leaves the lanes in order */
+        const __m128i lo = _mm256_castsi256_si128((__m256i)base),
+                      hi = _mm256_extracti128_si256((__m256i)base, 1);
+        const __m128i ia = _mm_unpacklo_epi64(lo, hi), ib = _mm_unpackhi_epi64(lo, hi);
+        for (int j = 0; j < 8; j += 2) {
+            const __m256 a = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)(img + corner[j]), ia, 4));
+            const __m256 b = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)(img + corner[j]), ib, 4));
+            v[j] = (pf_v8f)_mm256_shuffle_ps(a, b, 0x88);
+            v[j + 1] = (pf_v8f)_mm256_shuffle_ps(a, b, 0xdd);
+        }
+    } else {
+        for (int j = 0; j < 8; j++)
+            v[j] = (pf_v8f)_mm256_i32gather_ps(img + corner[j], (__m256i)base, 4);
+    }
     if (!isinf(nm->lo) || !isinf(nm->hi)) {
         const pf_v8f lo = pf_v8f_splat(nm->lo), hi = pf_v8f_splat(nm->hi);
         for (int j = 0; j < 8; j++)
@@ -101,7 +116,7 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
             const float *img = cm->image + (size_t)ch * nvox;
             /* lanes outside gather voxel 0's cell, inside the case when some lane is */
             if (any_in) {
-                pf_v8f v = interior8(img, base, cg->corner, nm, w), mv;
+                pf_v8f v = interior8(img, base, cg, nm, w), mv;
                 if (nm->masked) {
                     const pf_v8i mixed = mask_rule8(cm, img, b, cg, nm, w, in, &mv);
                     if (pf_v8i_any(mixed))
