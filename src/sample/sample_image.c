@@ -169,7 +169,7 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
         ip.img = img;
         ip.nm = nm;
         for (int z = z0; z < z1; z++) {
-            float *oz = out + (size_t)ch * pv + (size_t)z * plane;
+            float *oc = out + (size_t)ch * pv;
             const float *pa = NULL, *pb = NULL;
             if (t.in[0][z] && t.yhi >= t.ylo) {
                 int sa, sb;
@@ -178,7 +178,7 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
                 pb = ip.yp[sb];
             }
             for (int y = 0; y < patch[1]; y++) {
-                float *o = oz + (size_t)y * (size_t)P2;
+                float *o = oc + grid_out_row(g, patch, z, y);
                 const int row_in = pa && t.in[1][y];
                 if (row_in) {
                     const float *ra = pa + (size_t)y * (size_t)P2, *rb = pb + (size_t)y * (size_t)P2;
@@ -200,6 +200,8 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
                         const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
                         o[x] = pf_interp_edge(c, cm, img, nm, fk, wk);
                     }
+                if (g->flip[2])
+                    pf_reverse_floats(o, (size_t)P2);
             }
         }
     }
@@ -359,21 +361,22 @@ static void sample_image_general(const pf_case *c, const pf_case_map *m, const p
     const pf_simd_level path = pf_simd_active();
     for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
-            const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
+            const size_t row = grid_out_row(&g, patch, z, y);
             row_walk rw;
             int x0;
             pf_row_walk_init(&rw, &g, z, y);
             if (path == PF_SIMD_AVX2) {
                 pf_image_row_avx2(c, m, norms, &cg, &rw, patch[2], out + row, pv);
-                continue;
-            }
-            if (path == PF_SIMD_SCALAR) {
+            } else if (path == PF_SIMD_SCALAR) {
                 pf_image_row_scalar(c, m, norms, &cg, &rw, patch[2], out + row, pv);
-                continue;
+            } else {
+                for (x0 = 0; x0 + PF_VL <= patch[2]; x0 += PF_VL)
+                    image_group(c, m, norms, &cg, &rw, x0, PF_VL, out + row + (size_t)x0, pv);
+                if (x0 < patch[2])
+                    image_group(c, m, norms, &cg, &rw, x0, patch[2] - x0, out + row + (size_t)x0, pv);
             }
-            for (x0 = 0; x0 + PF_VL <= patch[2]; x0 += PF_VL)
-                image_group(c, m, norms, &cg, &rw, x0, PF_VL, out + row + (size_t)x0, pv);
-            if (x0 < patch[2])
-                image_group(c, m, norms, &cg, &rw, x0, patch[2] - x0, out + row + (size_t)x0, pv);
+            if (g.flip[2])
+                for (uint32_t ch = 0; ch < c->hdr.n_channels; ch++)
+                    pf_reverse_floats(out + (size_t)ch * pv + row, (size_t)patch[2]);
         }
 }

@@ -215,6 +215,82 @@ static void test_paths_same_bytes(void **state)
     assert_true(cov.masked_kept > 100);
 }
 
+/* Mirroring folded into the samplers (pf_aug_mirror_in_grid) gives the bytes of sampling
+ * unmirrored and mirroring after: every axis combination, every path, rotated and axis-aligned
+ * grids, 3D and 2D, odd row lengths; and it is folded only where nothing order-dependent
+ * follows. */
+static void test_mirror_folded(void **state)
+{
+    const pf_simd_level best = pf_simd_detect();
+    (void)state;
+    for (int trial = 0; trial < 24; trial++) {
+        const int dims = trial % 4 == 3 ? 2 : 3, C = 2;
+        const int64_t S[3] = {dims == 2 ? 1 : irange(8, 20), irange(8, 24), irange(8, 26)};
+        const int P[3] = {dims == 2 ? 1 : irange(2, 11), irange(2, 13), irange(1, 21)};
+        const size_t n = (size_t)P[0] * (size_t)P[1] * (size_t)P[2];
+        const pf_norm nm[2] = {{-INFINITY, INFINITY, 2.0f, 11.0f, trial % 2},
+                               {-5.0f, 70.0f, 1.0f, 6.0f, trial % 2}};
+        pf_aug_params plain = random_params(dims, trial % 3), mirrored, later;
+        int64_t start[3];
+        pf_case c;
+        rendered ref, got;
+        for (int d = 0; d < 3; d++)
+            start[d] = dims == 2 && d == 0 ? 0 : irange(-P[d] / 2, (int)S[d] - P[d] / 2);
+        random_case(&c, S, C, trial % 5 == 1);
+        rendered_alloc(&ref, n, C);
+        rendered_alloc(&got, n, C);
+        for (int combo = 1; combo < 8; combo++) {
+            mirrored = plain;
+            for (int a = 0; a < 3; a++)
+                mirrored.mirror[a] = (combo >> a) & 1;
+            assert_true(pf_aug_mirror_in_grid(&mirrored));
+            later = mirrored; /* a mirroring the samplers do not take: applied after */
+            later.rotate = later.scale_on = 0;
+            assert_false(pf_aug_mirror_in_grid(&later));
+            for (int level = PF_SIMD_SCALAR; level <= (int)best; level++) {
+                pf_simd_force((pf_simd_level)level);
+                render(&c, nm, start, P, &plain, &ref);
+                pf_aug_mirror(&later, C, P, ref.img, ref.seg[0]);
+                pf_aug_mirror(&later, C, P, ref.img_general, ref.seg[1]);
+                pf_aug_mirror(&later, 0, P, NULL, ref.seg_general[0]);
+                pf_aug_mirror(&later, 0, P, NULL, ref.seg_general[1]);
+                render(&c, nm, start, P, &mirrored, &got);
+                pf_aug_mirror(&mirrored, C, P, got.img, got.seg[0]); /* nothing left to do */
+                assert_memory_equal(ref.img, got.img, n * (size_t)C * sizeof *ref.img);
+                assert_memory_equal(ref.img_general, got.img_general, n * (size_t)C * sizeof *ref.img);
+                for (int k = 0; k < 2; k++) {
+                    assert_memory_equal(ref.seg[k], got.seg[k], n * sizeof *ref.seg[k]);
+                    assert_memory_equal(ref.seg_general[k], got.seg_general[k], n * sizeof *ref.seg[k]);
+                }
+            }
+        }
+        rendered_free(&ref);
+        rendered_free(&got);
+        tu_case_free(&c);
+    }
+    pf_simd_force(best);
+    /* transforms after the spatial one that do not commute bit for bit with mirroring */
+    {
+        pf_aug_params p = random_params(3, 0);
+        p.mirror[1] = 1;
+        assert_true(pf_aug_mirror_in_grid(&p));
+        p.bright = 1; /* per voxel: commutes */
+        assert_true(pf_aug_mirror_in_grid(&p));
+        p.noise = 1;
+        assert_false(pf_aug_mirror_in_grid(&p));
+        p.noise = 0, p.blur[1] = 1;
+        assert_false(pf_aug_mirror_in_grid(&p));
+        p.blur[1] = 0, p.lowres[0] = 1;
+        assert_false(pf_aug_mirror_in_grid(&p));
+        p.lowres[0] = 0, p.contrast = 1;
+        assert_false(pf_aug_mirror_in_grid(&p));
+        p.contrast = 0, p.gamma = 1;
+        assert_false(pf_aug_mirror_in_grid(&p));
+        p.gamma = 0, p.gamma_inv = 1;
+        assert_false(pf_aug_mirror_in_grid(&p));
+    }
+}
+
 /* PATCHFS_SIMD caps the path; names round-trip. */
 static void test_names(void **state)
 {
@@ -231,6 +307,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_same_bytes),
+        cmocka_unit_test(test_mirror_folded),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
