@@ -66,34 +66,71 @@ static inline PF_AVX2 pf_v8f interior8(const float *img, pf_v8i base, const case
     }
 }
 
-/* The mask rule (seg_corners_negative + interp_mask_rule) on eight lanes; returns the lanes
- * inside the case with a corner whose seg is < 0, their values in *v. */
-static PF_AVX2 pf_v8i mask_rule8(const pf_case_map *m, const float *img, const int32_t base[8],
-                                 const case_geom *cg, const pf_norm *nm, const pf_v8f w[3],
-                                 pf_v8i in, pf_v8f *out)
+/* Labels of corner `off` of eight cells (first corners b), int8 or int16 storage. */
+static inline PF_AVX2 pf_v8i labels8(const pf_case_map *m, const int32_t b[8], size_t off)
+{
+    if (m->seg8)
+        return (pf_v8i)_mm256_setr_epi32(m->seg8[b[0] + off], m->seg8[b[1] + off], m->seg8[b[2] + off],
+                                         m->seg8[b[3] + off], m->seg8[b[4] + off], m->seg8[b[5] + off],
+                                         m->seg8[b[6] + off], m->seg8[b[7] + off]);
+    return (pf_v8i)_mm256_setr_epi32(m->seg16[b[0] + off], m->seg16[b[1] + off], m->seg16[b[2] + off],
+                                     m->seg16[b[3] + off], m->seg16[b[4] + off], m->seg16[b[5] + off],
+                                     m->seg16[b[6] + off], m->seg16[b[7] + off]);
+}
+
+/* The labels of the eight corners of eight cells (first corners base; lanes outside the case
+ * have base 0 and read voxel 0's cell, inside the case when some lane is, as the callers
+ * ensure). The two corners of a cell along X are neighbours in memory: one 32-bit gather per
+ * corner pair fetches both (int16: exactly the pair; int8: the pair and the two bytes after
+ * it, so there the group's reads must end inside the seg, else the labels are read one by
+ * one). */
+static inline PF_AVX2 void corner_labels8(const pf_case_map *m, const case_geom *cg, pf_v8i base,
+                                          size_t nvox, pf_v8i lab[8])
+{
+    const size_t *cn = cg->corner;
+    const int pairs = !cg->collapsed[2]; /* corner j + 1 is corner j's next voxel */
+    if (pairs && m->seg16) {
+        for (int j = 0; j < 8; j += 2) {
+            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(const void *)(m->seg16 + cn[j]),
+                                                            (__m256i)base, 2);
+            lab[j] = (v << 16) >> 16;
+            lab[j + 1] = v >> 16;
+        }
+        return;
+    }
+    if (pairs && m->seg8 && nvox >= 4 + cn[6] &&
+        !pf_v8i_any((pf_v8i)((pf_v8u)base > (uint32_t)(nvox - 4 - cn[6])))) {
+        for (int j = 0; j < 8; j += 2) {
+            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(const void *)(m->seg8 + cn[j]),
+                                                            (__m256i)base, 1);
+            lab[j] = (v << 24) >> 24;
+            lab[j + 1] = (v << 16) >> 24;
+        }
+        return;
+    }
+    {
+        int32_t b[PF_VL8];
+        memcpy(b, &base, sizeof b);
+        for (int j = 0; j < 8; j++)
+            lab[j] = labels8(m, b, cn[j]);
+    }
+}
+
+/* The mask rule (interp_mask_rule) on eight lanes: each corner normalised on its own unless
+ * its seg is < 0 (masked[j]), where its raw value stays, then interpolated. */
+static inline PF_AVX2 pf_v8f mask_rule8(const float *img, pf_v8i base, const case_geom *cg,
+                                        const pf_norm *nm, const pf_v8f w[3], const pf_v8i masked[8])
 {
     const size_t *off = cg->corner;
     const pf_v8f lo = pf_v8f_splat(nm->lo), hi = pf_v8f_splat(nm->hi);
-    pf_v8i masked[8], any = {0};
     pf_v8f v[8];
     for (int j = 0; j < 8; j++) {
-        pf_v8i s;
-        for (int k = 0; k < 8; k++)
-            s[k] = pf_seg_at(m, (size_t)base[k] + off[j]);
-        masked[j] = s < 0;
-        any |= masked[j];
-    }
-    any &= in;
-    if (!pf_v8i_any(any))
-        return any;
-    for (int j = 0; j < 8; j++) {
-        const pf_v8f r = (pf_v8f)_mm256_i32gather_ps(img + off[j], _mm256_loadu_si256((const __m256i *)base), 4);
+        const pf_v8f r = (pf_v8f)_mm256_i32gather_ps(img + off[j], (__m256i)base, 4);
         v[j] = pf_v8f_select(masked[j], r, (pf_v8f_min(pf_v8f_max(r, lo), hi) - nm->shift) / nm->scale);
     }
-    *out = pf_v8f_lerp(
+    return pf_v8f_lerp(
         pf_v8f_lerp(pf_v8f_lerp(v[0], v[1], w[2]), pf_v8f_lerp(v[2], v[3], w[2]), w[1]),
         pf_v8f_lerp(pf_v8f_lerp(v[4], v[5], w[2]), pf_v8f_lerp(v[6], v[7], w[2]), w[1]), w[0]);
-    return any;
 }
 
 PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf_norm *norms,
@@ -105,22 +142,31 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
     const int C = (int)c->hdr.n_channels;
     for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
         const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
-        int32_t b[PF_VL8];
         pf_v8f w[3];
         pf_v8i f[3], base, in = points8(rw, x0, cg, f, w, &base);
         const int any_in = pf_v8i_any(in), all_in = pf_v8i_all(in);
         float *o = row + x0;
-        memcpy(b, &base, sizeof b);
+        pf_v8i masked[8], mixed = {0}; /* the mask rule: corners with seg < 0, and lanes
+                                        * inside the case with such a corner */
+        int mask_read = 0;
         for (int ch = 0; ch < C; ch++, o += pv) {
             const pf_norm *nm = &norms[ch];
             const float *img = cm->image + (size_t)ch * nvox;
             /* lanes outside gather voxel 0's cell, inside the case when some lane is */
             if (any_in) {
-                pf_v8f v = interior8(img, base, cg, nm, w), mv;
+                pf_v8f v = interior8(img, base, cg, nm, w);
                 if (nm->masked) {
-                    const pf_v8i mixed = mask_rule8(cm, img, b, cg, nm, w, in, &mv);
+                    if (!mask_read) {
+                        corner_labels8(cm, cg, base, nvox, masked);
+                        for (int j = 0; j < 8; j++) {
+                            masked[j] = masked[j] < 0;
+                            mixed |= masked[j];
+                        }
+                        mixed &= in;
+                        mask_read = 1;
+                    }
                     if (pf_v8i_any(mixed))
-                        v = pf_v8f_select(mixed, mv, v);
+                        v = pf_v8f_select(mixed, mask_rule8(img, base, cg, nm, w, masked), v);
                 }
                 if (m == PF_VL8)
                     memcpy(o, &v, sizeof v);
@@ -140,59 +186,6 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
     }
 }
 
-/* Labels of corner `off` of eight cells (first corners b), int8 or int16 storage. */
-static inline PF_AVX2 pf_v8i labels8(const pf_case_map *m, const int32_t b[8], size_t off)
-{
-    if (m->seg8)
-        return (pf_v8i)_mm256_setr_epi32(m->seg8[b[0] + off], m->seg8[b[1] + off], m->seg8[b[2] + off],
-                                         m->seg8[b[3] + off], m->seg8[b[4] + off], m->seg8[b[5] + off],
-                                         m->seg8[b[6] + off], m->seg8[b[7] + off]);
-    return (pf_v8i)_mm256_setr_epi32(m->seg16[b[0] + off], m->seg16[b[1] + off], m->seg16[b[2] + off],
-                                     m->seg16[b[3] + off], m->seg16[b[4] + off], m->seg16[b[5] + off],
-                                     m->seg16[b[6] + off], m->seg16[b[7] + off]);
-}
-
-/* The lanes whose eight corners carry one label, that label in *l0. The two corners of a
- * cell along X are neighbours in memory: one 32-bit gather per corner pair fetches both
- * (int16: exactly the pair; int8: the pair and two bytes after it, so the group's reads must
- * end inside the seg: `tail` says they might not, and the labels are then read one by one). */
-static inline PF_AVX2 pf_v8i one_label8(const pf_case_map *m, const case_geom *cg, pf_v8i base,
-                                        pf_v8i in, size_t nvox, pf_v8i *l0)
-{
-    const size_t *cn = cg->corner;
-    const int pairs = !cg->collapsed[2]; /* corner j + 1 is corner j's next voxel */
-    pf_v8i one = in;
-    if (pairs && m->seg16) {
-        for (int j = 0; j < 8; j += 2) {
-            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(m->seg16 + cn[j]), (__m256i)base, 2);
-            const pf_v8i lo = (v << 16) >> 16, hi = v >> 16;
-            if (j == 0)
-                *l0 = lo;
-            one &= (lo == *l0) & (hi == *l0);
-        }
-        return one;
-    }
-    if (pairs && m->seg8 && nvox >= 4 + cn[6] &&
-        !pf_v8i_any((pf_v8i)((pf_v8u)base > (uint32_t)(nvox - 4 - cn[6])))) {
-        for (int j = 0; j < 8; j += 2) {
-            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(const void *)(m->seg8 + cn[j]), (__m256i)base, 1);
-            const pf_v8i lo = (v << 24) >> 24, hi = (v << 16) >> 24;
-            if (j == 0)
-                *l0 = lo;
-            one &= (lo == *l0) & (hi == *l0);
-        }
-        return one;
-    }
-    {
-        int32_t b[PF_VL8];
-        memcpy(b, &base, sizeof b);
-        *l0 = labels8(m, b, 0);
-        for (int j = 1; j < 8; j++)
-            one &= labels8(m, b, cn[j]) == *l0;
-        return one;
-    }
-}
-
 PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case_geom *cg,
                              const row_walk *rw, int P2, int seg_nearest, int16_t *o)
 {
@@ -205,7 +198,12 @@ PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case
         /* inside a region of one label (most voxels): that label; lanes outside read voxel
          * 0's cell, inside the case when some lane is (nvox >= 4 then: two voxels on two axes) */
         if (!seg_nearest && pf_v8i_any(in)) {
-            one = one_label8(cm, cg, base, in, nvox, &l0);
+            pf_v8i lab[8];
+            corner_labels8(cm, cg, base, nvox, lab);
+            l0 = lab[0];
+            one = in;
+            for (int j = 1; j < 8; j++)
+                one &= lab[j] == l0;
             if (m == PF_VL8 && pf_v8i_all(one)) {
                 /* labels fit int16: the saturating pack is exact; it packs 128-bit halves */
                 const __m256i p = _mm256_packs_epi32((__m256i)l0, (__m256i)l0);
