@@ -186,6 +186,36 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
     }
 }
 
+/* nnU-Net's per-label linear rule (pf_seg_linear) for cells inside the case, eight at once:
+ * corner k's weight is the same product in the same order, and label j's one-hot value
+ * accumulates the weights of the corners carrying it in corner order from 0; a corner with
+ * another label adds +0 instead, which changes no bit of a sum of non-negative floats. The
+ * argmax keeps the first label met in corner order on ties (a later corner of the same label
+ * has the same sum, never greater). */
+static inline PF_AVX2 pf_v8i linear8(const pf_v8i lab[8], const pf_v8f w[3])
+{
+    const pf_v8f one = pf_v8f_splat(1.0f), zero = pf_v8f_splat(0.0f);
+    const pf_v8f wz[2] = {one - w[0], w[0]}, wy[2] = {one - w[1], w[1]}, wx[2] = {one - w[2], w[2]};
+    pf_v8f wk[8], best_sum = zero;
+    pf_v8i best = lab[0];
+    for (int k = 0; k < 8; k++)
+        wk[k] = wz[k >> 2] * wy[(k >> 1) & 1] * wx[k & 1];
+    for (int j = 0; j < 8; j++) {
+        pf_v8f sum = zero;
+        pf_v8i gt;
+        for (int k = 0; k < 8; k++)
+            sum = sum + pf_v8f_select(lab[k] == lab[j], wk[k], zero);
+        if (j == 0) {
+            best_sum = sum;
+            continue;
+        }
+        gt = sum > best_sum;
+        best_sum = pf_v8f_select(gt, sum, best_sum);
+        best = (best & ~gt) | (lab[j] & gt);
+    }
+    return best;
+}
+
 PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case_geom *cg,
                              const row_walk *rw, int P2, int seg_nearest, int16_t *o)
 {
@@ -195,8 +225,9 @@ PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case
         const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
         pf_v8f w[3];
         pf_v8i f[3], base, one = {0}, l0 = {0}, in = points8(rw, x0, cg, f, w, &base);
-        /* inside a region of one label (most voxels): that label; lanes outside read voxel
-         * 0's cell, inside the case when some lane is (nvox >= 4 then: two voxels on two axes) */
+        /* inside a region of one label (most voxels): that label; at a label border inside
+         * the case, the linear rule in lanes; lanes outside read voxel 0's cell, inside the
+         * case when some lane is (nvox >= 4 then: two voxels on two axes) */
         if (!seg_nearest && pf_v8i_any(in)) {
             pf_v8i lab[8];
             corner_labels8(cm, cg, base, nvox, lab);
@@ -204,6 +235,10 @@ PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case
             one = in;
             for (int j = 1; j < 8; j++)
                 one &= lab[j] == l0;
+            if (pf_v8i_any(in & ~one)) { /* a label border inside the case */
+                l0 = (l0 & one) | (linear8(lab, w) & ~one);
+                one = in;
+            }
             if (m == PF_VL8 && pf_v8i_all(one)) {
                 /* labels fit int16: the saturating pack is exact; it packs 128-bit halves */
                 const __m256i p = _mm256_packs_epi32((__m256i)l0, (__m256i)l0);
