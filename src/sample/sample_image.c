@@ -1,7 +1,10 @@
 /* sample_image.c - an augmented sample's image: the rotated and scaled grid sampled straight
  * from the case, four voxels at a time in float lanes, trilinear, normalised on the fly
  * (nnU-Net's clip for CT, its mask rule), with the double edge formula for cells crossing the
- * case's border and a separable sampler for axis-aligned grids that gives the same bits. */
+ * case's border and a separable sampler for axis-aligned grids that gives the same bits.
+ * The four-lane rows here are the base vector path; pf_simd_active() may hand a rotated
+ * grid's rows to the AVX2 or scalar kernels instead (kernels.h), which give the same bytes.
+ * The output rows may be written mirrored (grid.h grid_out_row). */
 #include "kernels.h"
 
 #include <math.h>

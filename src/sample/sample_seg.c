@@ -1,6 +1,8 @@
 /* sample_seg.c - an augmented sample's segmentation on the same grid as its image: nnU-Net's
  * per-label linear interpolation with argmax (or nearest), -1 outside the case, and a
- * separable sampler for axis-aligned grids that gives the same labels. */
+ * separable sampler for axis-aligned grids that gives the same labels. A rotated grid's rows
+ * go to the kernel of the active vector path (kernels.h: base here, AVX2, scalar; the same
+ * labels), written mirrored where the grid says so (grid.h grid_out_row). */
 #include "kernels.h"
 
 #include <stdlib.h>
