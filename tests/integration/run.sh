@@ -35,6 +35,7 @@ want() { case "$1" in *"$FILTER"*) return 0 ;; *) return 1 ;; esac; }
 if want cli; then
     check "cli: --help exits 0 and shows usage" bash -c "'$PF' --help | grep -q 'patchfs get'"
     check "cli: --version" bash -c "'$PF' --version | grep -q '^patchfs [0-9]'"
+    check "cli: --version names the vector path, PATCHFS_SIMD caps it" bash -c "'$PF' --version | grep -Eq '^simd (scalar|sse2|neon|avx2) \(cpu: ' && PATCHFS_SIMD=scalar '$PF' --version | grep -q '^simd scalar '"
     check "cli: unknown option is named" bash -c "'$PF' check /x -o bogus=1 2>&1 | grep -q \"unknown option 'bogus'\""
     check "cli: bad value is named" bash -c "'$PF' check /x --patch=0x1x1 2>&1 | grep -q \"option 'patch'\""
     check "cli: bad value exits non-zero" bash -c "! '$PF' check /x --batch=0 2>/dev/null"
