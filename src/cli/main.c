@@ -14,6 +14,7 @@
 #include "mountpoint.h"
 #include "options.h"
 #include "rng.h"
+#include "simd.h"
 #include "patchfs/context.h"
 #include "patchfs/files.h"
 #include "patchfs/infer.h"
@@ -378,7 +379,9 @@ int main(int argc, char **argv)
             pf_options_free(&o);
             return 0;
         } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-            printf("patchfs %s (format %d)\n", PATCHFS_VERSION, PF_FORMAT_VERSION);
+            /* the vector path the kernels take here (PATCHFS_SIMD caps it) and the CPU's best */
+            printf("patchfs %s (format %d)\nsimd %s (cpu: %s)\n", PATCHFS_VERSION,
+                   PF_FORMAT_VERSION, pf_simd_name(pf_simd_active()), pf_simd_name(pf_simd_detect()));
             pf_options_free(&o);
             return 0;
         } else if (!strcmp(a, "-f")) {

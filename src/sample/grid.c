@@ -40,8 +40,10 @@ static void grid_matrix(const pf_aug_params *p, double M[3][3])
 
 void pf_grid_init(grid *g, const pf_aug_params *p, const int64_t start[3], const int patch[3])
 {
+    const int fold = pf_aug_mirror_in_grid(p);
     grid_matrix(p, g->M);
     for (int d = 0; d < 3; d++) {
+        g->flip[d] = fold && p->mirror[d];
         g->h[d] = (patch[d] - 1) / 2.0;
         g->c[d] = (double)start[d] + g->h[d] + p->centre_shift[d];
     }

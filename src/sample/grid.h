@@ -14,12 +14,29 @@
 #include "cache.h"
 #include "vecmath.h"
 
-/* The source position of output voxel (z, y, x): centre + M (o - (P - 1) / 2). */
+/* The source position of output voxel (z, y, x): centre + M (o - (P - 1) / 2). flip: the
+ * axes along which the samplers write the sample mirrored (pf_aug_mirror_in_grid), so that
+ * the separate mirroring pass has nothing left to do. */
 typedef struct grid {
     double M[3][3], c[3], h[3];
+    int flip[3];
 } grid;
 
 void pf_grid_init(grid *g, const pf_aug_params *p, const int64_t start[3], const int patch[3]);
+
+/* Mirroring folded into the samplers' output: output row (z, y) of the grid is written at
+ * the row the mirroring would move it to, and reversed in place (in cache, just written) when
+ * X is mirrored. Each voxel's value is computed exactly as unmirrored (its position, its
+ * lanes' formula): only where it is stored changes, so the bytes equal sample-then-mirror. */
+static inline size_t grid_out_row(const grid *g, const int patch[3], int z, int y)
+{
+    const int zo = g->flip[0] ? patch[0] - 1 - z : z, yo = g->flip[1] ? patch[1] - 1 - y : y;
+    return ((size_t)zo * (size_t)patch[1] + (size_t)yo) * (size_t)patch[2];
+}
+
+/* Reverses n elements in place (mirror.c). */
+void pf_reverse_floats(float *a, size_t n);
+void pf_reverse_labels(int16_t *a, size_t n);
 
 /* ---- sampling the grid ----
  *

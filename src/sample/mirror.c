@@ -1,6 +1,9 @@
 /* mirror.c - nnU-Net's mirroring of an augmented sample: image channels and seg reversed along
- * the drawn axes in one in-place pass, rows reversed four floats or eight labels at a time. */
+ * the drawn axes in one in-place pass, rows reversed four floats or eight labels at a time;
+ * for resampled samples whose later transforms commute with it, folded into the samplers'
+ * output instead (pf_aug_mirror_in_grid, grid.h grid_out_row). */
 #include "augment.h"
+#include "grid.h"
 
 #include <string.h>
 
@@ -110,12 +113,36 @@ static void mirror_volume(void *data, size_t elem, const int P[3], const int m[3
         }
 }
 
+void pf_reverse_floats(float *a, size_t n)
+{
+    swap_reversed_f(a, a, n);
+}
+
+void pf_reverse_labels(int16_t *a, size_t n)
+{
+    swap_reversed_s(a, a, n);
+}
+
+int pf_aug_mirror_in_grid(const pf_aug_params *p)
+{
+    if (!pf_aug_spatial(p) || !(p->mirror[0] || p->mirror[1] || p->mirror[2]))
+        return 0;
+    if (p->noise || p->contrast || p->gamma_inv || p->gamma)
+        return 0;
+    for (int c = 0; c < PF_MAX_CHANNELS; c++)
+        if (p->blur[c] || p->lowres[c])
+            return 0;
+    return 1;
+}
+
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg)
 {
     const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
     if (!p->mirror[0] && !p->mirror[1] && !p->mirror[2])
         return;
+    if (pf_aug_mirror_in_grid(p))
+        return; /* the samplers wrote it mirrored */
     if (img)
         for (int c = 0; c < channels; c++)
             mirror_volume(img + (size_t)c * n, sizeof *img, patch, p->mirror);

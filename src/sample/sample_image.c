@@ -1,11 +1,16 @@
 /* sample_image.c - an augmented sample's image: the rotated and scaled grid sampled straight
  * from the case, four voxels at a time in float lanes, trilinear, normalised on the fly
  * (nnU-Net's clip for CT, its mask rule), with the double edge formula for cells crossing the
- * case's border and a separable sampler for axis-aligned grids that gives the same bits. */
-#include "grid.h"
+ * case's border and a separable sampler for axis-aligned grids that gives the same bits.
+ * The four-lane rows here are the base vector path; pf_simd_active() may hand a rotated
+ * grid's rows to the AVX2 or scalar kernels instead (kernels.h), which give the same bytes.
+ * The output rows may be written mirrored (grid.h grid_out_row). */
+#include "kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
+
+#include "simd.h"
 
 /* The interior formula, per lane: the eight clamped raw corners interpolated axis by axis
  * (X, then Y, then Z), then normalised. Used where all corners are inside the case (and, with
@@ -39,9 +44,9 @@ static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL],
  * inside the case contributes its normalised value with its trilinear weight, corners outside
  * contribute 0 (the padding value after normalisation), and with the mask rule corners with
  * seg < 0 keep their raw value. In double. */
-__attribute__((noinline, cold)) static float interp_edge(const pf_case *c, const pf_case_map *m,
-                                                         const float *img, const pf_norm *nm,
-                                                         const int32_t f[3], const float w[3])
+__attribute__((noinline, cold)) float pf_interp_edge(const pf_case *c, const pf_case_map *m,
+                                                      const float *img, const pf_norm *nm,
+                                                      const int32_t f[3], const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     double acc = 0.0, wsum = 0.0, keep = 0.0;
@@ -167,7 +172,7 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
         ip.img = img;
         ip.nm = nm;
         for (int z = z0; z < z1; z++) {
-            float *oz = out + (size_t)ch * pv + (size_t)z * plane;
+            float *oc = out + (size_t)ch * pv;
             const float *pa = NULL, *pb = NULL;
             if (t.in[0][z] && t.yhi >= t.ylo) {
                 int sa, sb;
@@ -176,7 +181,7 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
                 pb = ip.yp[sb];
             }
             for (int y = 0; y < patch[1]; y++) {
-                float *o = oz + (size_t)y * (size_t)P2;
+                float *o = oc + grid_out_row(g, patch, z, y);
                 const int row_in = pa && t.in[1][y];
                 if (row_in) {
                     const float *ra = pa + (size_t)y * (size_t)P2, *rb = pb + (size_t)y * (size_t)P2;
@@ -196,8 +201,10 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
                     if (!row_in || !t.in[2][x]) {
                         const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                         const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                        o[x] = interp_edge(c, cm, img, nm, fk, wk);
+                        o[x] = pf_interp_edge(c, cm, img, nm, fk, wk);
                     }
+                if (g->flip[2])
+                    pf_reverse_floats(o, (size_t)P2);
             }
         }
     }
@@ -342,7 +349,7 @@ static inline void image_group(const pf_case *c, const pf_case_map *cm, const pf
             if (!in[k]) {
                 const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                 const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                o[k] = interp_edge(c, cm, img, nm, fk, wk);
+                o[k] = pf_interp_edge(c, cm, img, nm, fk, wk);
             }
     }
 }
@@ -354,16 +361,25 @@ static void sample_image_general(const pf_case *c, const pf_case_map *m, const p
     const size_t pv = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
     const case_geom cg = *cgp;
     const grid g = *gp;
+    const pf_simd_level path = pf_simd_active();
     for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
-            const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
+            const size_t row = grid_out_row(&g, patch, z, y);
             row_walk rw;
             int x0;
             pf_row_walk_init(&rw, &g, z, y);
-            for (x0 = 0; x0 + PF_VL <= patch[2]; x0 += PF_VL)
-                image_group(c, m, norms, &cg, &rw, x0, PF_VL, out + row + (size_t)x0, pv);
-            if (x0 < patch[2])
-                image_group(c, m, norms, &cg, &rw, x0, patch[2] - x0, out + row + (size_t)x0, pv);
+            if (path == PF_SIMD_AVX2) {
+                pf_image_row_avx2(c, m, norms, &cg, &rw, patch[2], out + row, pv);
+            } else if (path == PF_SIMD_SCALAR) {
+                pf_image_row_scalar(c, m, norms, &cg, &rw, patch[2], out + row, pv);
+            } else {
+                for (x0 = 0; x0 + PF_VL <= patch[2]; x0 += PF_VL)
+                    image_group(c, m, norms, &cg, &rw, x0, PF_VL, out + row + (size_t)x0, pv);
+                if (x0 < patch[2])
+                    image_group(c, m, norms, &cg, &rw, x0, patch[2] - x0, out + row + (size_t)x0, pv);
+            }
+            if (g.flip[2])
+                for (uint32_t ch = 0; ch < c->hdr.n_channels; ch++)
+                    pf_reverse_floats(out + (size_t)ch * pv + row, (size_t)patch[2]);
         }
 }
-

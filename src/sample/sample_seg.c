@@ -1,15 +1,18 @@
 /* sample_seg.c - an augmented sample's segmentation on the same grid as its image: nnU-Net's
  * per-label linear interpolation with argmax (or nearest), -1 outside the case, and a
- * separable sampler for axis-aligned grids that gives the same labels. */
-#include "grid.h"
+ * separable sampler for axis-aligned grids that gives the same labels. A rotated grid's rows
+ * go to the kernel of the active vector path (kernels.h: base here, AVX2, scalar; the same
+ * labels), written mirrored where the grid says so (grid.h grid_out_row). */
+#include "kernels.h"
 
 #include <stdlib.h>
+
+#include "simd.h"
 
 /* Segmentation: nnU-Net's per-label linear interpolation + argmax (each label's one-hot value
  * is the summed trilinear weight of the corners carrying it; outside the case counts as -1;
  * ties go to the label met first in corner order), or nearest. */
-static int16_t seg_linear(const pf_case *c, const pf_case_map *m, const int32_t f[3],
-                          const float w[3])
+int16_t pf_seg_linear(const pf_case *c, const pf_case_map *m, const int32_t f[3], const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     int16_t lab[8];
@@ -39,8 +42,8 @@ static int16_t seg_linear(const pf_case *c, const pf_case_map *m, const int32_t 
 }
 
 /* The nearer corner on each axis (ties up, as floor(q + 0.5)); -1 outside the case. */
-static int16_t seg_nearest_at(const pf_case *c, const pf_case_map *m, const int32_t f[3],
-                              const float w[3])
+int16_t pf_seg_nearest_at(const pf_case *c, const pf_case_map *m, const int32_t f[3],
+                          const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     int64_t iz = f[0] + (w[0] >= 0.5f), iy = f[1] + (w[1] >= 0.5f), ix = f[2] + (w[2] >= 0.5f);
@@ -126,13 +129,16 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
         return -1;
     if (seg_nearest) {
         for (int z = z0; z < z1; z++)
-            for (int y = 0; y < patch[1]; y++)
+            for (int y = 0; y < patch[1]; y++) {
+                int16_t *o = out + grid_out_row(g, patch, z, y);
                 for (int x = 0; x < P2; x++) {
                     const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                     const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                    out[(size_t)z * plane + (size_t)y * (size_t)P2 + (size_t)x] =
-                        seg_nearest_at(c, m, fk, wk);
+                    o[x] = pf_seg_nearest_at(c, m, fk, wk);
                 }
+                if (g->flip[2])
+                    pf_reverse_labels(o, (size_t)P2);
+            }
         pf_axis_tables_free(&t);
         return 0;
     }
@@ -151,7 +157,7 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
             pb = lp.yp[sb];
         }
         for (int y = 0; y < patch[1]; y++) {
-            int16_t *o = out + (size_t)z * plane + (size_t)y * (size_t)P2;
+            int16_t *o = out + grid_out_row(g, patch, z, y);
             const int32_t *ra = pa && t.in[1][y] ? pa + (size_t)y * (size_t)P2 : NULL;
             const int32_t *rb = ra ? pb + (size_t)y * (size_t)P2 : NULL;
             for (int x = 0; x < P2; x++) {
@@ -160,9 +166,11 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
                 } else {
                     const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                     const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                    o[x] = seg_linear(c, m, fk, wk);
+                    o[x] = pf_seg_linear(c, m, fk, wk);
                 }
             }
+            if (g->flip[2])
+                pf_reverse_labels(o, (size_t)P2);
         }
     }
     rc = 0;
@@ -211,45 +219,57 @@ void pf_aug_sample_seg_general(const pf_case *c, const int64_t start[3], const i
     sample_seg_chunks(c, start, patch, p, seg_nearest, 0, patch[0], 0, out);
 }
 
+/* One output row on the base path (four lanes of positions, vecmath.h). */
+static void seg_row_base(const pf_case *c, const pf_case_map *cm, const case_geom *cg,
+                         const row_walk *rw, int P2, int seg_nearest, int16_t *out)
+{
+    for (int x0 = 0; x0 < P2; x0 += PF_VL) {
+        const int m = P2 - x0 < PF_VL ? P2 - x0 : PF_VL;
+        int32_t base[PF_VL];
+        pf_vf w[3];
+        pf_vi f[3], in = group_points(rw, x0, cg, f, w, base);
+        for (int k = 0; k < m; k++) {
+            int16_t *o = out + (size_t)x0 + (size_t)k;
+            if (in[k] && !seg_nearest) {
+                /* inside a region of one label (most voxels): that label */
+                const size_t b = (size_t)base[k];
+                const int16_t l = pf_seg_at(cm, b);
+                const size_t *cn = cg->corner;
+                int one = 1;
+                for (int j = 1; j < 8 && one; j++)
+                    one = pf_seg_at(cm, b + cn[j]) == l;
+                if (one) {
+                    *o = l;
+                    continue;
+                }
+            }
+            {
+                const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                *o = seg_nearest ? pf_seg_nearest_at(c, cm, fk, wk) : pf_seg_linear(c, cm, fk, wk);
+            }
+        }
+    }
+}
+
 static void sample_seg_general(const pf_case *c, const pf_case_map *cm, const grid *gp,
                                const case_geom *cgp, const int patch[3], int seg_nearest, int z0,
                                int z1, int16_t *out)
 {
     const grid g = *gp;
     const case_geom cg = *cgp;
+    const pf_simd_level path = pf_simd_active();
+    void (*row_kernel)(const pf_case *, const pf_case_map *, const case_geom *, const row_walk *,
+                       int, int, int16_t *) = path == PF_SIMD_AVX2     ? pf_seg_row_avx2
+                                              : path == PF_SIMD_SCALAR ? pf_seg_row_scalar
+                                                                       : seg_row_base;
     for (int z = z0; z < z1; z++)
         for (int y = 0; y < patch[1]; y++) {
-            const size_t row = ((size_t)z * (size_t)patch[1] + (size_t)y) * (size_t)patch[2];
+            const size_t row = grid_out_row(&g, patch, z, y);
             row_walk rw;
             pf_row_walk_init(&rw, &g, z, y);
-            for (int x0 = 0; x0 < patch[2]; x0 += PF_VL) {
-                const int m = patch[2] - x0 < PF_VL ? patch[2] - x0 : PF_VL;
-                int32_t base[PF_VL];
-                pf_vf w[3];
-                pf_vi f[3], in = group_points(&rw, x0, &cg, f, w, base);
-                for (int k = 0; k < m; k++) {
-                    int16_t *o = out + row + (size_t)x0 + (size_t)k;
-                    if (in[k] && !seg_nearest) {
-                        /* inside a region of one label (most voxels): that label */
-                        const size_t b = (size_t)base[k];
-                        const int16_t l = pf_seg_at(cm, b);
-                        const size_t *cn = cg.corner;
-                        int one = 1;
-                        for (int j = 1; j < 8 && one; j++)
-                            one = pf_seg_at(cm, b + cn[j]) == l;
-                        if (one) {
-                            *o = l;
-                            continue;
-                        }
-                    }
-                    {
-                        const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
-                        const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                        *o = seg_nearest ? seg_nearest_at(c, cm, fk, wk)
-                                         : seg_linear(c, cm, fk, wk);
-                    }
-                }
-            }
+            row_kernel(c, cm, &cg, &rw, patch[2], seg_nearest, out + row);
+            if (g.flip[2])
+                pf_reverse_labels(out + row, (size_t)patch[2]);
         }
 }
-

@@ -13,6 +13,7 @@
 #include "augment.h"
 #include "render.h"
 #include "rng.h"
+#include "simd.h"
 #include "patchfs/files.h"
 
 static json_t *int_array(const int64_t *v, int n)
@@ -479,11 +480,14 @@ char *pf_text_properties_json(const pf_ctx *ctx, uint32_t split, uint32_t idx)
     return pf_text_dump(j);
 }
 
-/* status.json (files.h): numbers padded to 20 characters, so the size is constant. */
+/* status.json (files.h): numbers padded to 20 characters, so the size is constant; "simd" is
+ * the vector path the sampling kernels take. */
 char *pf_status_json(const pf_status *s_in)
 {
     const pf_status st = *s_in;
-    char *s;
+    char *s, simd[16];
+    /* the kernels' vector path (base/simd.h), quoted, padded to the widest name ("scalar") */
+    snprintf(simd, sizeof simd, "\"%s\"", pf_simd_name(pf_simd_active()));
 #define F "%20llu"
     if (asprintf(&s,
                  "{\n"
@@ -502,7 +506,8 @@ char *pf_status_json(const pf_status *s_in)
                  "  \"generate_us_p50\": " F ",\n"
                  "  \"generate_us_p90\": " F ",\n"
                  "  \"generate_us_p99\": " F ",\n"
-                 "  \"generate_us_max\": " F "\n"
+                 "  \"generate_us_max\": " F ",\n"
+                 "  \"simd\": %-8s\n"
                  "}\n",
                  (unsigned long long)st.mounted_at_unix_ms, (unsigned long long)st.uptime_ms,
                  (unsigned long long)st.files_opened, (unsigned long long)st.files_generated,
@@ -512,7 +517,7 @@ char *pf_status_json(const pf_status *s_in)
                  (unsigned long long)st.errors_nomem, (unsigned long long)st.errors_other,
                  (unsigned long long)st.generate_p50_us,
                  (unsigned long long)st.generate_p90_us, (unsigned long long)st.generate_p99_us,
-                 (unsigned long long)st.generate_max_us) < 0)
+                 (unsigned long long)st.generate_max_us, simd) < 0)
         return NULL;
 #undef F
     return s;

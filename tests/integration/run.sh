@@ -35,6 +35,7 @@ want() { case "$1" in *"$FILTER"*) return 0 ;; *) return 1 ;; esac; }
 if want cli; then
     check "cli: --help exits 0 and shows usage" bash -c "'$PF' --help | grep -q 'patchfs get'"
     check "cli: --version" bash -c "'$PF' --version | grep -q '^patchfs [0-9]'"
+    check "cli: --version names the vector path, PATCHFS_SIMD caps it" bash -c "'$PF' --version | grep -Eq '^simd (scalar|sse2|neon|avx2) \(cpu: ' && PATCHFS_SIMD=scalar '$PF' --version | grep -q '^simd scalar '"
     check "cli: unknown option is named" bash -c "'$PF' check /x -o bogus=1 2>&1 | grep -q \"unknown option 'bogus'\""
     check "cli: bad value is named" bash -c "'$PF' check /x --patch=0x1x1 2>&1 | grep -q \"option 'patch'\""
     check "cli: bad value exits non-zero" bash -c "! '$PF' check /x --batch=0 2>/dev/null"
@@ -180,7 +181,20 @@ if want determinism; then
     fi
     # golden digests: bytes pinned forever for format 1 (tests/integration/golden.sha256)
     gen "$T/golden_ds" --channels 2 --dtype int16 --cases 6 --seed 1
-    check "determinism: golden digests (generated dataset)" bash tests/integration/golden.sh check "$T/golden_ds" "$REAL" "$T/golden_cache"
+    # once per vector path of the sampling kernels (base/simd.h): every path serves the same
+    # bytes, so each must match the same digests; PATCHFS_SIMD takes the path
+    cpu_simd=$("$PF" --version | sed -n 's/^simd .*(cpu: \(.*\))$/\1/p')
+    simd_rank() { case $1 in scalar) echo 0 ;; sse2 | neon) echo 1 ;; avx2) echo 2 ;; *) echo -1 ;; esac; }
+    base_simd=sse2
+    [ "$(uname -m)" = aarch64 ] && base_simd=neon
+    for path in scalar $base_simd avx2; do
+        if [ "$(simd_rank "$path")" -le "$(simd_rank "$cpu_simd")" ] && [ "$(simd_rank "$cpu_simd")" -ge 0 ]; then
+            check "determinism: golden digests (generated dataset), PATCHFS_SIMD=$path" \
+                env PATCHFS_SIMD=$path bash tests/integration/golden.sh check "$T/golden_ds" "$REAL" "$T/golden_cache_$path"
+        else
+            skip "determinism: golden digests with PATCHFS_SIMD=$path: this CPU's best vector path is ${cpu_simd:-unknown}"
+        fi
+    done
 fi
 
 # ---------------------------------------------------------------- real datasets
@@ -339,7 +353,7 @@ if want debug; then
         check "status: its size stays exact while it changes" test "$(stat -c %s "$M/status.json")" = "$size0" -a "$(wc -c < "$M/status.json")" = "$size0"
         check "status: percentiles and uptime present" "$PY" -c "
 import json; s = json.load(open('$M/status.json'))
-assert s['generate_us_max'] >= s['generate_us_p99'] >= s['generate_us_p50'] > 0 and s['uptime_ms'] >= 0 and s['errors'] == 0, s"
+assert s['generate_us_max'] >= s['generate_us_p99'] >= s['generate_us_p50'] > 0 and s['uptime_ms'] >= 0 and s['errors'] == 0 and s['simd'] in ('scalar', 'sse2', 'neon', 'avx2'), s"
         pf_umount "$M"
     else
         bad "status: mounts"

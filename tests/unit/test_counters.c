@@ -37,7 +37,7 @@ static void test_status_json(void **state)
     json_t *j;
     json_error_t jerr;
     static const char *const keys[] = {"errors", "errors_io", "errors_nomem", "errors_other",
-                                       "read_requests", "generate_us_max"};
+                                       "read_requests", "generate_us_max", "simd"};
     (void)state;
     memset(&zero, 0, sizeof zero);
     /* the widest numbers JSON readers take as integers (19 digits; the field holds 20) */

@@ -1,4 +1,4 @@
-/* test_simd_paths.c - every vector path gives the same bytes (issue 17 item 4).
+/* test_simd_intensity.c - every vector path gives the same bytes (issue 17 item 4).
  *
  * The intensity transforms pick their loops at run time (simd.h): eight lanes with AVX2, four
  * (SSE2 / NEON) otherwise. Here each transform alone, and all of them in nnU-Net's order, run

@@ -1,0 +1,276 @@
+/* sample_avx2.c - the AVX2 kernels of the general grid samplers (see kernels.h): eight output
+ * voxels per step instead of four, the image's corners fetched with hardware gathers, the
+ * seg's "all eight corners carry one label" test done for eight voxels at once. Each voxel
+ * takes exactly the base path's operations (sample_image.c, sample_seg.c), lane by lane; the
+ * voxels that need the edge formulas go through the same shared functions. */
+#include "kernels.h"
+
+#include <math.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "vec8.h"
+
+/* Positions of voxels x0 .. x0 + 7 of a row (row_points, group_points in grid.h): floor and
+ * fraction per axis, the lanes whose cells lie inside the case (returned), and each lane's
+ * first corner (0 outside). */
+static inline PF_AVX2 pf_v8i points8(const row_walk *rw, int x0, const case_geom *cg,
+                                     pf_v8i f[3], pf_v8f w[3], pf_v8i *base)
+{
+    const pf_v8f x = (pf_v8f){0, 1, 2, 3, 4, 5, 6, 7} + (float)x0;
+    pf_v8i in = (pf_v8i)_mm256_set1_epi32(-cg->usable);
+    for (int d = 0; d < 3; d++) {
+        const pf_v8f q = rw->q0[d] + rw->dq[d] * x, fl = pf_v8f_floor(q);
+        f[d] = __builtin_convertvector(fl, pf_v8i);
+        w[d] = q - fl;
+        in &= (pf_v8i)((pf_v8u)f[d] < (uint32_t)(cg->S[d] - 1 + cg->collapsed[d]));
+    }
+    *base = (pf_v8i)((((pf_v8u)f[0] * (uint32_t)cg->S[1] + (pf_v8u)f[1]) * (uint32_t)cg->S[2] +
+                      (pf_v8u)f[2]) & (pf_v8u)in);
+    return in;
+}
+
+/* The interior formula (interp_interior) on eight lanes: corners gathered, clipped for CT,
+ * lerped along X, Y, Z, normalised. */
+static inline PF_AVX2 pf_v8f interior8(const float *img, pf_v8i base, const case_geom *cg,
+                                       const pf_norm *nm, const pf_v8f w[3])
+{
+    const size_t *corner = cg->corner;
+    pf_v8f v[8];
+    if (!cg->collapsed[2]) {
+        /* corners j and j + 1 are neighbours along X: one 64-bit gather element fetches both;
+         * lanes {0, 1, 4, 5} in one gather and {2, 3, 6, 7} in the other, so that unpacking
+         * the pairs' halves (shuffle within 128-bit halves) leaves the lanes in order */
+        const __m128i lo = _mm256_castsi256_si128((__m256i)base),
+                      hi = _mm256_extracti128_si256((__m256i)base, 1);
+        const __m128i ia = _mm_unpacklo_epi64(lo, hi), ib = _mm_unpackhi_epi64(lo, hi);
+        for (int j = 0; j < 8; j += 2) {
+            const __m256 a = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)(img + corner[j]), ia, 4));
+            const __m256 b = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)(img + corner[j]), ib, 4));
+            v[j] = (pf_v8f)_mm256_shuffle_ps(a, b, 0x88);
+            v[j + 1] = (pf_v8f)_mm256_shuffle_ps(a, b, 0xdd);
+        }
+    } else {
+        for (int j = 0; j < 8; j++)
+            v[j] = (pf_v8f)_mm256_i32gather_ps(img + corner[j], (__m256i)base, 4);
+    }
+    if (!isinf(nm->lo) || !isinf(nm->hi)) {
+        const pf_v8f lo = pf_v8f_splat(nm->lo), hi = pf_v8f_splat(nm->hi);
+        for (int j = 0; j < 8; j++)
+            v[j] = pf_v8f_min(pf_v8f_max(v[j], lo), hi);
+    }
+    {
+        const pf_v8f c00 = pf_v8f_lerp(v[0], v[1], w[2]), c01 = pf_v8f_lerp(v[2], v[3], w[2]);
+        const pf_v8f c10 = pf_v8f_lerp(v[4], v[5], w[2]), c11 = pf_v8f_lerp(v[6], v[7], w[2]);
+        const pf_v8f r = pf_v8f_lerp(pf_v8f_lerp(c00, c01, w[1]), pf_v8f_lerp(c10, c11, w[1]), w[0]);
+        return (r - nm->shift) / nm->scale;
+    }
+}
+
+/* Labels of corner `off` of eight cells (first corners b), int8 or int16 storage. */
+static inline PF_AVX2 pf_v8i labels8(const pf_case_map *m, const int32_t b[8], size_t off)
+{
+    if (m->seg8)
+        return (pf_v8i)_mm256_setr_epi32(m->seg8[b[0] + off], m->seg8[b[1] + off], m->seg8[b[2] + off],
+                                         m->seg8[b[3] + off], m->seg8[b[4] + off], m->seg8[b[5] + off],
+                                         m->seg8[b[6] + off], m->seg8[b[7] + off]);
+    return (pf_v8i)_mm256_setr_epi32(m->seg16[b[0] + off], m->seg16[b[1] + off], m->seg16[b[2] + off],
+                                     m->seg16[b[3] + off], m->seg16[b[4] + off], m->seg16[b[5] + off],
+                                     m->seg16[b[6] + off], m->seg16[b[7] + off]);
+}
+
+/* The labels of the eight corners of eight cells (first corners base; lanes outside the case
+ * have base 0 and read voxel 0's cell, inside the case when some lane is, as the callers
+ * ensure). The two corners of a cell along X are neighbours in memory: one 32-bit gather per
+ * corner pair fetches both (int16: exactly the pair; int8: the pair and the two bytes after
+ * it, so there the group's reads must end inside the seg, else the labels are read one by
+ * one). */
+static inline PF_AVX2 void corner_labels8(const pf_case_map *m, const case_geom *cg, pf_v8i base,
+                                          size_t nvox, pf_v8i lab[8])
+{
+    const size_t *cn = cg->corner;
+    const int pairs = !cg->collapsed[2]; /* corner j + 1 is corner j's next voxel */
+    if (pairs && m->seg16) {
+        for (int j = 0; j < 8; j += 2) {
+            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(const void *)(m->seg16 + cn[j]),
+                                                            (__m256i)base, 2);
+            lab[j] = (v << 16) >> 16;
+            lab[j + 1] = v >> 16;
+        }
+        return;
+    }
+    if (pairs && m->seg8 && nvox >= 4 + cn[6] &&
+        !pf_v8i_any((pf_v8i)((pf_v8u)base > (uint32_t)(nvox - 4 - cn[6])))) {
+        for (int j = 0; j < 8; j += 2) {
+            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(const void *)(m->seg8 + cn[j]),
+                                                            (__m256i)base, 1);
+            lab[j] = (v << 24) >> 24;
+            lab[j + 1] = (v << 16) >> 24;
+        }
+        return;
+    }
+    {
+        int32_t b[PF_VL8];
+        memcpy(b, &base, sizeof b);
+        for (int j = 0; j < 8; j++)
+            lab[j] = labels8(m, b, cn[j]);
+    }
+}
+
+/* The mask rule (interp_mask_rule) on eight lanes: each corner normalised on its own unless
+ * its seg is < 0 (masked[j]), where its raw value stays, then interpolated. */
+static inline PF_AVX2 pf_v8f mask_rule8(const float *img, pf_v8i base, const case_geom *cg,
+                                        const pf_norm *nm, const pf_v8f w[3], const pf_v8i masked[8])
+{
+    const size_t *off = cg->corner;
+    const pf_v8f lo = pf_v8f_splat(nm->lo), hi = pf_v8f_splat(nm->hi);
+    pf_v8f v[8];
+    for (int j = 0; j < 8; j++) {
+        const pf_v8f r = (pf_v8f)_mm256_i32gather_ps(img + off[j], (__m256i)base, 4);
+        v[j] = pf_v8f_select(masked[j], r, (pf_v8f_min(pf_v8f_max(r, lo), hi) - nm->shift) / nm->scale);
+    }
+    return pf_v8f_lerp(
+        pf_v8f_lerp(pf_v8f_lerp(v[0], v[1], w[2]), pf_v8f_lerp(v[2], v[3], w[2]), w[1]),
+        pf_v8f_lerp(pf_v8f_lerp(v[4], v[5], w[2]), pf_v8f_lerp(v[6], v[7], w[2]), w[1]), w[0]);
+}
+
+PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf_norm *norms,
+                               const case_geom *cg, const row_walk *rw, int P2, float *row,
+                               size_t pv)
+{
+    const int64_t *S = c->hdr.shape;
+    const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
+    const int C = (int)c->hdr.n_channels;
+    for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
+        const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
+        pf_v8f w[3];
+        pf_v8i f[3], base, in = points8(rw, x0, cg, f, w, &base);
+        const int any_in = pf_v8i_any(in), all_in = pf_v8i_all(in);
+        float *o = row + x0;
+        pf_v8i masked[8], mixed = {0}; /* the mask rule: corners with seg < 0, and lanes
+                                        * inside the case with such a corner */
+        int mask_read = 0;
+        for (int ch = 0; ch < C; ch++, o += pv) {
+            const pf_norm *nm = &norms[ch];
+            const float *img = cm->image + (size_t)ch * nvox;
+            /* lanes outside gather voxel 0's cell, inside the case when some lane is */
+            if (any_in) {
+                pf_v8f v = interior8(img, base, cg, nm, w);
+                if (nm->masked) {
+                    if (!mask_read) {
+                        corner_labels8(cm, cg, base, nvox, masked);
+                        for (int j = 0; j < 8; j++) {
+                            masked[j] = masked[j] < 0;
+                            mixed |= masked[j];
+                        }
+                        mixed &= in;
+                        mask_read = 1;
+                    }
+                    if (pf_v8i_any(mixed))
+                        v = pf_v8f_select(mixed, mask_rule8(img, base, cg, nm, w, masked), v);
+                }
+                if (m == PF_VL8)
+                    memcpy(o, &v, sizeof v);
+                else
+                    for (int k = 0; k < m; k++)
+                        o[k] = v[k];
+            }
+            if (all_in)
+                continue;
+            for (int k = 0; k < m; k++)
+                if (!in[k]) {
+                    const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                    const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                    o[k] = pf_interp_edge(c, cm, img, nm, fk, wk);
+                }
+        }
+    }
+}
+
+/* nnU-Net's per-label linear rule (pf_seg_linear) for cells inside the case, eight at once:
+ * corner k's weight is the same product in the same order, and label j's one-hot value
+ * accumulates the weights of the corners carrying it in corner order from 0; a corner with
+ * another label adds +0 instead, which changes no bit of a sum of non-negative floats. The
+ * argmax keeps the first label met in corner order on ties (a later corner of the same label
+ * has the same sum, never greater). */
+static inline PF_AVX2 pf_v8i linear8(const pf_v8i lab[8], const pf_v8f w[3])
+{
+    const pf_v8f one = pf_v8f_splat(1.0f), zero = pf_v8f_splat(0.0f);
+    const pf_v8f wz[2] = {one - w[0], w[0]}, wy[2] = {one - w[1], w[1]}, wx[2] = {one - w[2], w[2]};
+    pf_v8f wk[8], best_sum = zero;
+    pf_v8i best = lab[0];
+    for (int k = 0; k < 8; k++)
+        wk[k] = wz[k >> 2] * wy[(k >> 1) & 1] * wx[k & 1];
+    for (int j = 0; j < 8; j++) {
+        pf_v8f sum = zero;
+        pf_v8i gt;
+        for (int k = 0; k < 8; k++)
+            sum = sum + pf_v8f_select(lab[k] == lab[j], wk[k], zero);
+        if (j == 0) {
+            best_sum = sum;
+            continue;
+        }
+        gt = sum > best_sum;
+        best_sum = pf_v8f_select(gt, sum, best_sum);
+        best = (best & ~gt) | (lab[j] & gt);
+    }
+    return best;
+}
+
+PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case_geom *cg,
+                             const row_walk *rw, int P2, int seg_nearest, int16_t *o)
+{
+    const int64_t *S = c->hdr.shape;
+    const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
+    for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
+        const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
+        pf_v8f w[3];
+        pf_v8i f[3], base, one = {0}, l0 = {0}, in = points8(rw, x0, cg, f, w, &base);
+        /* inside a region of one label (most voxels): that label; at a label border inside
+         * the case, the linear rule in lanes; lanes outside read voxel 0's cell, inside the
+         * case when some lane is (nvox >= 4 then: two voxels on two axes) */
+        if (!seg_nearest && pf_v8i_any(in)) {
+            pf_v8i lab[8];
+            corner_labels8(cm, cg, base, nvox, lab);
+            l0 = lab[0];
+            one = in;
+            for (int j = 1; j < 8; j++)
+                one &= lab[j] == l0;
+            if (pf_v8i_any(in & ~one)) { /* a label border inside the case */
+                l0 = (l0 & one) | (linear8(lab, w) & ~one);
+                one = in;
+            }
+            if (m == PF_VL8 && pf_v8i_all(one)) {
+                /* labels fit int16: the saturating pack is exact; it packs 128-bit halves */
+                const __m256i p = _mm256_packs_epi32((__m256i)l0, (__m256i)l0);
+                _mm_storeu_si128((__m128i *)(o + x0),
+                                 _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
+                continue;
+            }
+        }
+        for (int k = 0; k < m; k++) {
+            if (one[k]) {
+                o[x0 + k] = (int16_t)l0[k];
+            } else {
+                const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
+                const float wk[3] = {w[0][k], w[1][k], w[2][k]};
+                o[x0 + k] = seg_nearest ? pf_seg_nearest_at(c, cm, fk, wk)
+                                        : pf_seg_linear(c, cm, fk, wk);
+            }
+        }
+    }
+}
+
+#else /* no AVX2 on this architecture: pf_simd_active() never names it */
+
+void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf_norm *norms,
+                       const case_geom *cg, const row_walk *rw, int P2, float *row, size_t pv)
+{
+    pf_image_row_scalar(c, cm, norms, cg, rw, P2, row, pv);
+}
+
+void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case_geom *cg,
+                     const row_walk *rw, int P2, int seg_nearest, int16_t *o)
+{
+    pf_seg_row_scalar(c, cm, cg, rw, P2, seg_nearest, o);
+}
+#endif
