@@ -6,7 +6,8 @@
  * check). Each one is vecmath.h's function of the same name, operation for operation: the same
  * IEEE operations in the same order per lane, no fused multiply-add (target "avx2" alone does
  * not enable FMA, and the build has -ffp-contract=off), so a lane's bits are the four-lane
- * path's bits. tests/unit/test_simd_paths.c checks that on every path the CPU has.
+ * path's bits. tests/unit/test_simd_intensity.c and test_simd_sampling.c check that on every
+ * path the CPU has.
  *
  * Loops that sum in double must keep vecmath.h's summation order (lane k of four takes the
  * elements i = k mod 4 in increasing order): an eight-float group is added to a four-double
@@ -94,6 +95,23 @@ PF_AVX2 static inline pf_vf8 pf_vf8_floor(pf_vf8 x)
 {
     pf_vf8 t = __builtin_convertvector(__builtin_convertvector(x, pf_vi8), pf_vf8);
     return t - pf_vf8_select(t > x, pf_vf8_splat(1.0f), pf_vf8_splat(0.0f));
+}
+
+/* the samplers' linear step, a + (b - a) * w (as their four-lane code writes it) */
+PF_AVX2 static inline pf_vf8 pf_vf8_lerp(pf_vf8 a, pf_vf8 b, pf_vf8 w)
+{
+    return a + (b - a) * w;
+}
+
+/* whether any lane / every lane of a comparison mask is set */
+PF_AVX2 static inline int pf_vi8_any(pf_vi8 m)
+{
+    return !_mm256_testz_si256((__m256i)m, (__m256i)m);
+}
+
+PF_AVX2 static inline int pf_vi8_all(pf_vi8 m)
+{
+    return _mm256_movemask_ps((__m256)m) == 0xff;
 }
 
 /* pf_vf_log2 */

@@ -8,34 +8,34 @@
 #include <math.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#include "vec8.h"
+#include "vecmath8.h"
 
 /* Positions of voxels x0 .. x0 + 7 of a row (row_points, group_points in grid.h): floor and
  * fraction per axis, the lanes whose cells lie inside the case (returned), and each lane's
  * first corner (0 outside). */
-static inline PF_AVX2 pf_v8i points8(const row_walk *rw, int x0, const case_geom *cg,
-                                     pf_v8i f[3], pf_v8f w[3], pf_v8i *base)
+static inline PF_AVX2 pf_vi8 points8(const row_walk *rw, int x0, const case_geom *cg,
+                                     pf_vi8 f[3], pf_vf8 w[3], pf_vi8 *base)
 {
-    const pf_v8f x = (pf_v8f){0, 1, 2, 3, 4, 5, 6, 7} + (float)x0;
-    pf_v8i in = (pf_v8i)_mm256_set1_epi32(-cg->usable);
+    const pf_vf8 x = (pf_vf8){0, 1, 2, 3, 4, 5, 6, 7} + (float)x0;
+    pf_vi8 in = (pf_vi8)_mm256_set1_epi32(-cg->usable);
     for (int d = 0; d < 3; d++) {
-        const pf_v8f q = rw->q0[d] + rw->dq[d] * x, fl = pf_v8f_floor(q);
-        f[d] = __builtin_convertvector(fl, pf_v8i);
+        const pf_vf8 q = rw->q0[d] + rw->dq[d] * x, fl = pf_vf8_floor(q);
+        f[d] = __builtin_convertvector(fl, pf_vi8);
         w[d] = q - fl;
-        in &= (pf_v8i)((pf_v8u)f[d] < (uint32_t)(cg->S[d] - 1 + cg->collapsed[d]));
+        in &= (pf_vi8)((pf_vu8)f[d] < (uint32_t)(cg->S[d] - 1 + cg->collapsed[d]));
     }
-    *base = (pf_v8i)((((pf_v8u)f[0] * (uint32_t)cg->S[1] + (pf_v8u)f[1]) * (uint32_t)cg->S[2] +
-                      (pf_v8u)f[2]) & (pf_v8u)in);
+    *base = (pf_vi8)((((pf_vu8)f[0] * (uint32_t)cg->S[1] + (pf_vu8)f[1]) * (uint32_t)cg->S[2] +
+                      (pf_vu8)f[2]) & (pf_vu8)in);
     return in;
 }
 
 /* The interior formula (interp_interior) on eight lanes: corners gathered, clipped for CT,
  * lerped along X, Y, Z, normalised. */
-static inline PF_AVX2 pf_v8f interior8(const float *img, pf_v8i base, const case_geom *cg,
-                                       const pf_norm *nm, const pf_v8f w[3])
+static inline PF_AVX2 pf_vf8 interior8(const float *img, pf_vi8 base, const case_geom *cg,
+                                       const pf_norm *nm, const pf_vf8 w[3])
 {
     const size_t *corner = cg->corner;
-    pf_v8f v[8];
+    pf_vf8 v[8];
     if (!cg->collapsed[2]) {
         /* corners j and j + 1 are neighbours along X: one 64-bit gather element fetches both;
          * lanes {0, 1, 4, 5} in one gather and {2, 3, 6, 7} in the other, so that unpacking
@@ -46,34 +46,34 @@ static inline PF_AVX2 pf_v8f interior8(const float *img, pf_v8i base, const case
         for (int j = 0; j < 8; j += 2) {
             const __m256 a = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)(img + corner[j]), ia, 4));
             const __m256 b = _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)(img + corner[j]), ib, 4));
-            v[j] = (pf_v8f)_mm256_shuffle_ps(a, b, 0x88);
-            v[j + 1] = (pf_v8f)_mm256_shuffle_ps(a, b, 0xdd);
+            v[j] = (pf_vf8)_mm256_shuffle_ps(a, b, 0x88);
+            v[j + 1] = (pf_vf8)_mm256_shuffle_ps(a, b, 0xdd);
         }
     } else {
         for (int j = 0; j < 8; j++)
-            v[j] = (pf_v8f)_mm256_i32gather_ps(img + corner[j], (__m256i)base, 4);
+            v[j] = (pf_vf8)_mm256_i32gather_ps(img + corner[j], (__m256i)base, 4);
     }
     if (!isinf(nm->lo) || !isinf(nm->hi)) {
-        const pf_v8f lo = pf_v8f_splat(nm->lo), hi = pf_v8f_splat(nm->hi);
+        const pf_vf8 lo = pf_vf8_splat(nm->lo), hi = pf_vf8_splat(nm->hi);
         for (int j = 0; j < 8; j++)
-            v[j] = pf_v8f_min(pf_v8f_max(v[j], lo), hi);
+            v[j] = pf_vf8_min(pf_vf8_max(v[j], lo), hi);
     }
     {
-        const pf_v8f c00 = pf_v8f_lerp(v[0], v[1], w[2]), c01 = pf_v8f_lerp(v[2], v[3], w[2]);
-        const pf_v8f c10 = pf_v8f_lerp(v[4], v[5], w[2]), c11 = pf_v8f_lerp(v[6], v[7], w[2]);
-        const pf_v8f r = pf_v8f_lerp(pf_v8f_lerp(c00, c01, w[1]), pf_v8f_lerp(c10, c11, w[1]), w[0]);
+        const pf_vf8 c00 = pf_vf8_lerp(v[0], v[1], w[2]), c01 = pf_vf8_lerp(v[2], v[3], w[2]);
+        const pf_vf8 c10 = pf_vf8_lerp(v[4], v[5], w[2]), c11 = pf_vf8_lerp(v[6], v[7], w[2]);
+        const pf_vf8 r = pf_vf8_lerp(pf_vf8_lerp(c00, c01, w[1]), pf_vf8_lerp(c10, c11, w[1]), w[0]);
         return (r - nm->shift) / nm->scale;
     }
 }
 
 /* Labels of corner `off` of eight cells (first corners b), int8 or int16 storage. */
-static inline PF_AVX2 pf_v8i labels8(const pf_case_map *m, const int32_t b[8], size_t off)
+static inline PF_AVX2 pf_vi8 labels8(const pf_case_map *m, const int32_t b[8], size_t off)
 {
     if (m->seg8)
-        return (pf_v8i)_mm256_setr_epi32(m->seg8[b[0] + off], m->seg8[b[1] + off], m->seg8[b[2] + off],
+        return (pf_vi8)_mm256_setr_epi32(m->seg8[b[0] + off], m->seg8[b[1] + off], m->seg8[b[2] + off],
                                          m->seg8[b[3] + off], m->seg8[b[4] + off], m->seg8[b[5] + off],
                                          m->seg8[b[6] + off], m->seg8[b[7] + off]);
-    return (pf_v8i)_mm256_setr_epi32(m->seg16[b[0] + off], m->seg16[b[1] + off], m->seg16[b[2] + off],
+    return (pf_vi8)_mm256_setr_epi32(m->seg16[b[0] + off], m->seg16[b[1] + off], m->seg16[b[2] + off],
                                      m->seg16[b[3] + off], m->seg16[b[4] + off], m->seg16[b[5] + off],
                                      m->seg16[b[6] + off], m->seg16[b[7] + off]);
 }
@@ -84,14 +84,14 @@ static inline PF_AVX2 pf_v8i labels8(const pf_case_map *m, const int32_t b[8], s
  * corner pair fetches both (int16: exactly the pair; int8: the pair and the two bytes after
  * it, so there the group's reads must end inside the seg, else the labels are read one by
  * one). */
-static inline PF_AVX2 void corner_labels8(const pf_case_map *m, const case_geom *cg, pf_v8i base,
-                                          size_t nvox, pf_v8i lab[8])
+static inline PF_AVX2 void corner_labels8(const pf_case_map *m, const case_geom *cg, pf_vi8 base,
+                                          size_t nvox, pf_vi8 lab[8])
 {
     const size_t *cn = cg->corner;
     const int pairs = !cg->collapsed[2]; /* corner j + 1 is corner j's next voxel */
     if (pairs && m->seg16) {
         for (int j = 0; j < 8; j += 2) {
-            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(const void *)(m->seg16 + cn[j]),
+            const pf_vi8 v = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(m->seg16 + cn[j]),
                                                             (__m256i)base, 2);
             lab[j] = (v << 16) >> 16;
             lab[j + 1] = v >> 16;
@@ -99,9 +99,9 @@ static inline PF_AVX2 void corner_labels8(const pf_case_map *m, const case_geom 
         return;
     }
     if (pairs && m->seg8 && nvox >= 4 + cn[6] &&
-        !pf_v8i_any((pf_v8i)((pf_v8u)base > (uint32_t)(nvox - 4 - cn[6])))) {
+        !pf_vi8_any((pf_vi8)((pf_vu8)base > (uint32_t)(nvox - 4 - cn[6])))) {
         for (int j = 0; j < 8; j += 2) {
-            const pf_v8i v = (pf_v8i)_mm256_i32gather_epi32((const int *)(const void *)(m->seg8 + cn[j]),
+            const pf_vi8 v = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(m->seg8 + cn[j]),
                                                             (__m256i)base, 1);
             lab[j] = (v << 24) >> 24;
             lab[j + 1] = (v << 16) >> 24;
@@ -118,19 +118,19 @@ static inline PF_AVX2 void corner_labels8(const pf_case_map *m, const case_geom 
 
 /* The mask rule (interp_mask_rule) on eight lanes: each corner normalised on its own unless
  * its seg is < 0 (masked[j]), where its raw value stays, then interpolated. */
-static inline PF_AVX2 pf_v8f mask_rule8(const float *img, pf_v8i base, const case_geom *cg,
-                                        const pf_norm *nm, const pf_v8f w[3], const pf_v8i masked[8])
+static inline PF_AVX2 pf_vf8 mask_rule8(const float *img, pf_vi8 base, const case_geom *cg,
+                                        const pf_norm *nm, const pf_vf8 w[3], const pf_vi8 masked[8])
 {
     const size_t *off = cg->corner;
-    const pf_v8f lo = pf_v8f_splat(nm->lo), hi = pf_v8f_splat(nm->hi);
-    pf_v8f v[8];
+    const pf_vf8 lo = pf_vf8_splat(nm->lo), hi = pf_vf8_splat(nm->hi);
+    pf_vf8 v[8];
     for (int j = 0; j < 8; j++) {
-        const pf_v8f r = (pf_v8f)_mm256_i32gather_ps(img + off[j], (__m256i)base, 4);
-        v[j] = pf_v8f_select(masked[j], r, (pf_v8f_min(pf_v8f_max(r, lo), hi) - nm->shift) / nm->scale);
+        const pf_vf8 r = (pf_vf8)_mm256_i32gather_ps(img + off[j], (__m256i)base, 4);
+        v[j] = pf_vf8_select(masked[j], r, (pf_vf8_min(pf_vf8_max(r, lo), hi) - nm->shift) / nm->scale);
     }
-    return pf_v8f_lerp(
-        pf_v8f_lerp(pf_v8f_lerp(v[0], v[1], w[2]), pf_v8f_lerp(v[2], v[3], w[2]), w[1]),
-        pf_v8f_lerp(pf_v8f_lerp(v[4], v[5], w[2]), pf_v8f_lerp(v[6], v[7], w[2]), w[1]), w[0]);
+    return pf_vf8_lerp(
+        pf_vf8_lerp(pf_vf8_lerp(v[0], v[1], w[2]), pf_vf8_lerp(v[2], v[3], w[2]), w[1]),
+        pf_vf8_lerp(pf_vf8_lerp(v[4], v[5], w[2]), pf_vf8_lerp(v[6], v[7], w[2]), w[1]), w[0]);
 }
 
 PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf_norm *norms,
@@ -142,11 +142,11 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
     const int C = (int)c->hdr.n_channels;
     for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
         const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
-        pf_v8f w[3];
-        pf_v8i f[3], base, in = points8(rw, x0, cg, f, w, &base);
-        const int any_in = pf_v8i_any(in), all_in = pf_v8i_all(in);
+        pf_vf8 w[3];
+        pf_vi8 f[3], base, in = points8(rw, x0, cg, f, w, &base);
+        const int any_in = pf_vi8_any(in), all_in = pf_vi8_all(in);
         float *o = row + x0;
-        pf_v8i masked[8], mixed = {0}; /* the mask rule: corners with seg < 0, and lanes
+        pf_vi8 masked[8], mixed = {0}; /* the mask rule: corners with seg < 0, and lanes
                                         * inside the case with such a corner */
         int mask_read = 0;
         for (int ch = 0; ch < C; ch++, o += pv) {
@@ -154,7 +154,7 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
             const float *img = cm->image + (size_t)ch * nvox;
             /* lanes outside gather voxel 0's cell, inside the case when some lane is */
             if (any_in) {
-                pf_v8f v = interior8(img, base, cg, nm, w);
+                pf_vf8 v = interior8(img, base, cg, nm, w);
                 if (nm->masked) {
                     if (!mask_read) {
                         corner_labels8(cm, cg, base, nvox, masked);
@@ -165,8 +165,8 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
                         mixed &= in;
                         mask_read = 1;
                     }
-                    if (pf_v8i_any(mixed))
-                        v = pf_v8f_select(mixed, mask_rule8(img, base, cg, nm, w, masked), v);
+                    if (pf_vi8_any(mixed))
+                        v = pf_vf8_select(mixed, mask_rule8(img, base, cg, nm, w, masked), v);
                 }
                 if (m == PF_VL8)
                     memcpy(o, &v, sizeof v);
@@ -192,25 +192,25 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
  * another label adds +0 instead, which changes no bit of a sum of non-negative floats. The
  * argmax keeps the first label met in corner order on ties (a later corner of the same label
  * has the same sum, never greater). */
-static inline PF_AVX2 pf_v8i linear8(const pf_v8i lab[8], const pf_v8f w[3])
+static inline PF_AVX2 pf_vi8 linear8(const pf_vi8 lab[8], const pf_vf8 w[3])
 {
-    const pf_v8f one = pf_v8f_splat(1.0f), zero = pf_v8f_splat(0.0f);
-    const pf_v8f wz[2] = {one - w[0], w[0]}, wy[2] = {one - w[1], w[1]}, wx[2] = {one - w[2], w[2]};
-    pf_v8f wk[8], best_sum = zero;
-    pf_v8i best = lab[0];
+    const pf_vf8 one = pf_vf8_splat(1.0f), zero = pf_vf8_splat(0.0f);
+    const pf_vf8 wz[2] = {one - w[0], w[0]}, wy[2] = {one - w[1], w[1]}, wx[2] = {one - w[2], w[2]};
+    pf_vf8 wk[8], best_sum = zero;
+    pf_vi8 best = lab[0];
     for (int k = 0; k < 8; k++)
         wk[k] = wz[k >> 2] * wy[(k >> 1) & 1] * wx[k & 1];
     for (int j = 0; j < 8; j++) {
-        pf_v8f sum = zero;
-        pf_v8i gt;
+        pf_vf8 sum = zero;
+        pf_vi8 gt;
         for (int k = 0; k < 8; k++)
-            sum = sum + pf_v8f_select(lab[k] == lab[j], wk[k], zero);
+            sum = sum + pf_vf8_select(lab[k] == lab[j], wk[k], zero);
         if (j == 0) {
             best_sum = sum;
             continue;
         }
         gt = sum > best_sum;
-        best_sum = pf_v8f_select(gt, sum, best_sum);
+        best_sum = pf_vf8_select(gt, sum, best_sum);
         best = (best & ~gt) | (lab[j] & gt);
     }
     return best;
@@ -223,23 +223,23 @@ PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
         const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
-        pf_v8f w[3];
-        pf_v8i f[3], base, one = {0}, l0 = {0}, in = points8(rw, x0, cg, f, w, &base);
+        pf_vf8 w[3];
+        pf_vi8 f[3], base, one = {0}, l0 = {0}, in = points8(rw, x0, cg, f, w, &base);
         /* inside a region of one label (most voxels): that label; at a label border inside
          * the case, the linear rule in lanes; lanes outside read voxel 0's cell, inside the
          * case when some lane is (nvox >= 4 then: two voxels on two axes) */
-        if (!seg_nearest && pf_v8i_any(in)) {
-            pf_v8i lab[8];
+        if (!seg_nearest && pf_vi8_any(in)) {
+            pf_vi8 lab[8];
             corner_labels8(cm, cg, base, nvox, lab);
             l0 = lab[0];
             one = in;
             for (int j = 1; j < 8; j++)
                 one &= lab[j] == l0;
-            if (pf_v8i_any(in & ~one)) { /* a label border inside the case */
+            if (pf_vi8_any(in & ~one)) { /* a label border inside the case */
                 l0 = (l0 & one) | (linear8(lab, w) & ~one);
                 one = in;
             }
-            if (m == PF_VL8 && pf_v8i_all(one)) {
+            if (m == PF_VL8 && pf_vi8_all(one)) {
                 /* labels fit int16: the saturating pack is exact; it packs 128-bit halves */
                 const __m256i p = _mm256_packs_epi32((__m256i)l0, (__m256i)l0);
                 _mm_storeu_si128((__m128i *)(o + x0),

@@ -34,11 +34,13 @@ static inline float lerp1(float a, float b, float w)
     return a + (b - a) * w;
 }
 
-/* pf_vf_min (pf_vf_max (v, lo), hi) */
+/* pf_vf_min (pf_vf_max (v, pf_vf_splat (lo)), pf_vf_splat (hi)): the splats add 0, which
+ * turns a bound of -0 into +0, so the same addition here */
 static inline float clip1(float v, float lo, float hi)
 {
-    const float t = v > lo ? v : lo;
-    return t < hi ? t : hi;
+    const float l = 0.0f + lo, h = 0.0f + hi;
+    const float t = v > l ? v : l;
+    return t < h ? t : h;
 }
 
 /* The eight corner values v (corner order 4 z + 2 y + x) interpolated X, then Y, then Z. */
