@@ -49,11 +49,34 @@ static void test_nearest_exact_labels(void **state)
             }
 }
 
+/* rows longer than the source table's piece (512) are done in pieces: every voxel still
+ * comes from floor((o + 0.5) * n_in / n_out) on each axis */
+static void test_long_rows(void **state)
+{
+    const int patch[3] = {3, 2, 1500}, out_shape[3] = {2, 1, 1100};
+    int16_t *seg = malloc(3 * 2 * 1500 * sizeof *seg), *out = malloc(2 * 1100 * sizeof *out);
+    (void)state;
+    assert_non_null(seg);
+    assert_non_null(out);
+    for (int i = 0; i < 3 * 2 * 1500; i++)
+        seg[i] = (int16_t)(i * 7 % 32749);
+    pf_ds_seg(seg, patch, out_shape, out);
+    for (int z = 0; z < 2; z++)
+        for (int x = 0; x < 1100; x++) {
+            int sz = (int)floor((z + 0.5) * 3.0 / 2.0), sy = (int)floor(0.5 * 2.0);
+            int sx = (int)floor((x + 0.5) * 1500.0 / 1100.0);
+            assert_int_equal(out[z * 1100 + x], seg[(sz * 2 + sy) * 1500 + sx]);
+        }
+    free(seg);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_round_half_even),
         cmocka_unit_test(test_nearest_exact_labels),
+        cmocka_unit_test(test_long_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
