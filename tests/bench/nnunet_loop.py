@@ -14,8 +14,10 @@ Per configuration PATCHxCHANNELS (cubic patch, batch 2, deep-supervision targets
 that patch has: 1/cumprod of its pooling strides, 3 at 64^3 and 4 from 128^3 on): a generated
 dataset of 4 cases of 200x240x240 with that many channels is made once (and prepared once);
 each way of reading below mounts it fresh (`-f`, a child of this script; mem, prefetch and
-seed=7 the same everywhere), reads steps 0..1 of epoch 0 (warm-up: the cases' pages and the
-daemon), then times steps 0..N-1 of epoch 1 (never read before on that mount), plain
+seed=7 the same everywhere), reads steps of epoch 0 until the mount is in its steady state
+(warm-up: the cases' pages, the daemon, and a full memory cache, so generated files reuse
+evicted buffers as they do for all but the first few dozen steps of a training run), then
+times steps 0..N-1 of epoch 1 (never read before on that mount), plain
 (aug=none) and augmented (aug=nnunet), repetitions alternating:
 
   files      data.npy, seg.npy, seg_ds1..K.npy per step with np.load (nnU-Net's trainer
@@ -143,6 +145,27 @@ def idle(pid, quiet=0.3, limit=30.0):
     return last
 
 
+def cache_bytes(mnt):
+    with open(os.path.join(mnt, "status.json")) as f:
+        return json.load(f)["memory_cache_bytes"]
+
+
+def warm_up(mnt, reader, limit=400):
+    """Steps of epoch 0 until the mount is in its steady state: its memory cache full (its
+    bytes no longer grow over a step), so generated files reuse the buffers of evicted ones
+    instead of faulting in fresh pages. A training run spends all but its first few dozen
+    steps there (nnU-Net: 250 steps x 1000 epochs); before it, each new file's pages cost a
+    fault and zeroing (about a third of a plain step's CPU at 128^3)."""
+    last = -1
+    for s in range(limit):
+        reader.step(os.path.join(mnt, "train", "epoch_0", "step_%d" % s))
+        now = cache_bytes(mnt)
+        if s >= 2 and now <= last:
+            return s + 1
+        last = now
+    return limit
+
+
 def measure(binary, ds, work, opts, reader, steps, prefetch, tag):
     """Wall time of `steps` steps read in order, and the CPU per step of the daemon and the
     reader. With prefetch=K the daemon also makes K steps ahead of the reader: the CPU is
@@ -154,8 +177,7 @@ def measure(binary, ds, work, opts, reader, steps, prefetch, tag):
     amr.PF = binary
     p = amr.mount(ds, mnt, opts, errlog)
     try:
-        for s in range(2):
-            reader.step(os.path.join(mnt, "train", "epoch_0", "step_%d" % s))
+        log("%s: steady after %d warm-up steps" % (tag, warm_up(mnt, reader)))
         d0, r0 = idle(p.pid), amr.own_cpu_seconds()
         t0 = time.perf_counter()
         nbytes = 0
