@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "minmax.h"
+
 /* The value text after 'key': in numpy's header dict, or NULL. */
 static const char *dict_value(const char *hdr, const char *key)
 {
@@ -373,39 +375,6 @@ const float *pf_prediction_row(const pf_prediction *p, int64_t c, int64_t z, int
     return tmp;
 }
 
-/* min and max of n floats in eight lanes, and whether any is NaN or infinite (|x| <= FLT_MAX
- * is false for both), branch-free so that it vectorises. */
-static int float_range_finite(const float *x, size_t n, float *lo, float *hi)
-{
-    float l[8], h[8];
-    int bad[8] = {0};
-    size_t i = 0;
-    for (int k = 0; k < 8; k++) {
-        l[k] = INFINITY;
-        h[k] = -INFINITY;
-    }
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) {
-            const float v = x[i + k];
-            l[k] = v < l[k] ? v : l[k];
-            h[k] = v > h[k] ? v : h[k];
-            bad[k] |= !(fabsf(v) <= 3.40282347e38f);
-        }
-    for (; i < n; i++) {
-        l[0] = x[i] < l[0] ? x[i] : l[0];
-        h[0] = x[i] > h[0] ? x[i] : h[0];
-        bad[0] |= !(fabsf(x[i]) <= 3.40282347e38f);
-    }
-    for (int k = 1; k < 8; k++) {
-        l[0] = l[k] < l[0] ? l[k] : l[0];
-        h[0] = h[k] > h[0] ? h[k] : h[0];
-        bad[0] |= bad[k];
-    }
-    *lo = l[0];
-    *hi = h[0];
-    return bad[0];
-}
-
 int pf_prediction_plane_ranges(const pf_prediction *p, int64_t c, double *lo, double *hi,
                                pf_error *err)
 {
@@ -419,7 +388,7 @@ int pf_prediction_plane_ranges(const pf_prediction *p, int64_t c, double *lo, do
         float l = INFINITY, h = -INFINITY;
         for (int64_t y = 0; y < ny && !bad; y++) {
             float rl, rh;
-            bad = float_range_finite(pf_prediction_row(p, c, z, y, tmp), (size_t)nx, &rl, &rh);
+            bad = pf_float_minmax(pf_prediction_row(p, c, z, y, tmp), (size_t)nx, &rl, &rh);
             l = rl < l ? rl : l;
             h = rh > h ? rh : h;
         }

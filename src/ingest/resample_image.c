@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "minmax.h"
+
 /* Columns of one unit of an axis-0 pass (a unit must be big enough to amortise its scratch). */
 #define COLS_PER_UNIT 1024
 
@@ -28,31 +30,13 @@ static int64_t mul3_sat(int64_t a, int64_t b, int64_t c)
     return r;
 }
 
-/* min and max of n floats, NaN ignored (skimage then uses nanmin / nanmax), in eight
- * branch-free lanes (min and max are exact, so the lane split changes nothing). */
+/* min and max of n floats as doubles, NaN ignored (skimage then uses nanmin / nanmax) */
 static void float_range(const float *x, size_t n, double *lo, double *hi)
 {
-    float l[8], h[8];
-    size_t i = 0;
-    for (int k = 0; k < 8; k++) {
-        l[k] = INFINITY;
-        h[k] = -INFINITY;
-    }
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) {
-            l[k] = x[i + k] < l[k] ? x[i + k] : l[k];
-            h[k] = x[i + k] > h[k] ? x[i + k] : h[k];
-        }
-    for (; i < n; i++) {
-        l[0] = x[i] < l[0] ? x[i] : l[0];
-        h[0] = x[i] > h[0] ? x[i] : h[0];
-    }
-    for (int k = 1; k < 8; k++) {
-        l[0] = l[k] < l[0] ? l[k] : l[0];
-        h[0] = h[k] > h[0] ? h[k] : h[0];
-    }
-    *lo = l[0];
-    *hi = h[0];
+    float l, h;
+    (void)pf_float_minmax(x, n, &l, &h);
+    *lo = l;
+    *hi = h;
 }
 
 /* ------------------------------------------------------------------ units */
