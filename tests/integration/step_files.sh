@@ -10,7 +10,8 @@
 #     made: reading seg.npy and all seg_dsK.npy of a step renders the seg once), and equal
 #     numpy's nearest downsampling of seg.npy;
 #   * use_mask_for_norm with aug: data.npy reuses the step's seg.npy from the memory cache for
-#     the masking (status.json: found, not rendered again), same bytes as `patchfs get`;
+#     the masking (status.json: found, not rendered again), and read first makes seg.npy
+#     first (counted as made, then found by the seg.npy read), same bytes as `patchfs get`;
 #   * O_DIRECT reads into aligned buffers give `patchfs get`'s bytes (plain and augmented);
 #   * dtype=float16: data.npy (steps, samples, cases, tiles) equals numpy's astype(float16) of the float32 file.
 set -u
@@ -63,27 +64,30 @@ MOPT="seed=5,batch=3,patch=24x24x24,aug=nnunet,aug_p_rotation=0.5,cache=$T/cache
 mm=$T/m_mask
 if [ -d "$MDS" ] && pf_mount "$MDS" "$mm" "$MOPT" && pf_mount "$MDS" "$mm.z" "$MOPT,seg_outside=0"; then
     mcounters() { "$PY" -c "import json; s = json.load(open('$1/status.json')); print(s['files_generated'], s['memory_cache_hits'])"; }
-    masked_reuse() { # MOUNT OPTS EXPECTED_HITS: seg.npy then data.npy of 4 steps
-        local m=$1 o=$2 want=$3 g0 h0 g1 h1 s
+    masked_reuse() { # MOUNT OPTS EXPECTED_HITS [EPOCH FIRST SECOND]: seg.npy then data.npy of 4 steps
+        local m=$1 o=$2 want=$3 e=${4:-2} first=${5:-seg} second=${6:-data} g0 h0 g1 h1 s
         read -r g0 h0 <<< "$(mcounters "$m")"
         for s in 0 1 2 3; do
-            cat "$m/train/epoch_2/step_$s/seg.npy" "$m/train/epoch_2/step_$s/data.npy" >/dev/null || return 1
+            cat "$m/train/epoch_$e/step_$s/$first.npy" "$m/train/epoch_$e/step_$s/$second.npy" >/dev/null || return 1
         done
         read -r g1 h1 <<< "$(mcounters "$m")"
         echo "made $((g1 - g0)), found $((h1 - h0))"
         [ $((g1 - g0)) = 8 ] && [ $((h1 - h0)) = "$want" ] || return 1
         for s in 0 1 2 3; do
-            cmp <("$PF" get "$MDS" "train/epoch_2/step_$s/data.npy" -o "$o") "$m/train/epoch_2/step_$s/data.npy" || return 1
+            cmp <("$PF" get "$MDS" "train/epoch_$e/step_$s/data.npy" -o "$o") "$m/train/epoch_$e/step_$s/data.npy" || return 1
+            cmp <("$PF" get "$MDS" "train/epoch_$e/step_$s/seg.npy" -o "$o") "$m/train/epoch_$e/step_$s/seg.npy" || return 1
         done
         [ "$want" = 0 ] || "$PY" -c "
 import numpy as np, sys
-d = [np.load('$m/train/epoch_2/step_%d/data.npy' % s) for s in range(4)]
-g = [np.load('$m/train/epoch_2/step_%d/seg.npy' % s) for s in range(4)]
+d = [np.load('$m/train/epoch_$e/step_%d/data.npy' % s) for s in range(4)]
+g = [np.load('$m/train/epoch_$e/step_%d/seg.npy' % s) for s in range(4)]
 # the masking shows: image 0 exactly where the served seg is -1 (outside the case)
 assert any((x[:, 0] == 0)[y[:, 0] < 0].all() and (y[:, 0] < 0).any() for x, y in zip(d, g))"
     }
     check "use_mask_for_norm + aug: data.npy takes the label maps from the cached seg.npy (4 found), patchfs get's bytes" \
         masked_reuse "$mm" "$MOPT" 4
+    check "... data.npy read first makes the step's seg.npy first and takes them from it (the seg.npy read after: 4 found), patchfs get's bytes" \
+        masked_reuse "$mm" "$MOPT" 4 3 data seg
     check "... with seg_outside=0 (the sign is lost) it renders them itself (0 found), patchfs get's bytes" \
         masked_reuse "$mm.z" "$MOPT,seg_outside=0" 0
     fusermount3 -u "$mm"
