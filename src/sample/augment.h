@@ -106,6 +106,11 @@ int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], f
  * same bytes as those channels of pf_aug_intensity. */
 int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
                               float *img);
+/* pf_aug_intensity_channels, then each channel c with masked[c] zeroed where seg < 0
+ * (pf_aug_mask_outside; seg: the sample's seg before mirroring), in the chain's last pass:
+ * the same bytes as the two calls. seg or masked NULL: no channel masked. */
+int pf_aug_intensity_masked(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                            float *img, const int16_t *seg, const unsigned char *masked);
 /* Mirroring, in place; nothing when the samplers mirrored the sample already
  * (pf_aug_mirror_in_grid). */
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,

@@ -137,15 +137,37 @@ PF_AVX2 size_t pf_int_restore_avx2(float *v, size_t n, float m2, float a, float 
     return i;
 }
 
+/* img[0..7] = 0 where seg < 0 */
+PF_AVX2 static inline void mask8(float *img, const int16_t *seg)
+{
+    const __m256i s = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)seg));
+    const __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), s);
+    _mm256_storeu_ps(img, _mm256_andnot_ps((__m256)outside, _mm256_loadu_ps(img)));
+}
+
+/* pf_int_mask's chunks (all inside: untouched; all outside: +0; else lanes), then groups of 8 */
 PF_AVX2 size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n)
 {
+    const __m256i signs = _mm256_set1_epi16(INT16_MIN);
     size_t i;
-    for (i = 0; i + PF_VL8 <= n; i += PF_VL8) {
-        const __m128i s16 = _mm_loadu_si128((const __m128i *)(const void *)(seg + i));
-        const __m256i s = _mm256_cvtepi16_epi32(s16);
-        const __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), s);
-        pf_vf8_store(img + i, (pf_vf8)_mm256_andnot_ps((__m256)outside, _mm256_loadu_ps(img + i)));
+    for (i = 0; i + PF_MASK_CHUNK <= n; i += PF_MASK_CHUNK) {
+        const __m256i *s = (const __m256i *)(const void *)(seg + i);
+        const __m256i a = _mm256_loadu_si256(s), b = _mm256_loadu_si256(s + 1),
+                      c = _mm256_loadu_si256(s + 2), d = _mm256_loadu_si256(s + 3);
+        const __m256i any = _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d));
+        const __m256i all = _mm256_and_si256(_mm256_and_si256(a, b), _mm256_and_si256(c, d));
+        if (_mm256_testz_si256(any, signs))
+            continue;
+        if (_mm256_testc_si256(all, signs)) {
+            for (size_t j = 0; j < PF_MASK_CHUNK; j += PF_VL8)
+                _mm256_storeu_ps(img + i + j, _mm256_setzero_ps());
+            continue;
+        }
+        for (size_t j = i; j < i + PF_MASK_CHUNK; j += PF_VL8)
+            mask8(img + j, seg + j);
     }
+    for (; i + PF_VL8 <= n; i += PF_VL8)
+        mask8(img + i, seg + i);
     return i;
 }
 
