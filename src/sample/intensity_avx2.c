@@ -145,7 +145,8 @@ PF_AVX2 static inline void mask8(float *img, const int16_t *seg)
     _mm256_storeu_ps(img, _mm256_andnot_ps((__m256)outside, _mm256_loadu_ps(img)));
 }
 
-/* pf_int_mask's chunks (all inside: untouched; all outside: +0; else lanes), then groups of 8 */
+/* pf_int_mask's chunks (all inside: untouched; all outside: +0 unless +0 already; else lanes),
+ * then groups of 8 */
 PF_AVX2 size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n)
 {
     const __m256i signs = _mm256_set1_epi16(INT16_MIN);
@@ -159,8 +160,12 @@ PF_AVX2 size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n)
         if (_mm256_testz_si256(any, signs))
             continue;
         if (_mm256_testc_si256(all, signs)) {
+            __m256 bits = _mm256_setzero_ps();
             for (size_t j = 0; j < PF_MASK_CHUNK; j += PF_VL8)
-                _mm256_storeu_ps(img + i + j, _mm256_setzero_ps());
+                bits = _mm256_or_ps(bits, _mm256_loadu_ps(img + i + j));
+            if (!_mm256_testz_si256((__m256i)bits, (__m256i)bits))
+                for (size_t j = 0; j < PF_MASK_CHUNK; j += PF_VL8)
+                    _mm256_storeu_ps(img + i + j, _mm256_setzero_ps());
             continue;
         }
         for (size_t j = i; j < i + PF_MASK_CHUNK; j += PF_VL8)

@@ -71,9 +71,11 @@ static size_t mask_lanes(float *img, const int16_t *seg, size_t n)
 }
 
 /* The voxels come in chunks of PF_MASK_CHUNK (intensity_i.h) whose seg alone says what to do:
- * no voxel outside, nothing (the image is not even read: a mask after no other step costs the
- * seg's reading and the outside's writing, not a pass over the channel); all outside, zeros
- * (+0, what x & ~mask gives); else voxel by voxel. */
+ * no voxel outside, nothing (the image is not even read); all outside, zeros (+0, what
+ * x & ~mask gives), written only where the chunk is not +0 already (the usual case when no
+ * step ran before: the normalisation and the samplers write +0 outside the case), so no
+ * cache line is dirtied for nothing; else voxel by voxel. A mask after no other step thus
+ * costs the seg's reading and a reading of the outside, not a pass over the channel. */
 void pf_int_mask(float *img, const int16_t *seg, size_t n, int wide)
 {
     const uint64_t signs = 0x8000800080008000ull; /* the sign bits of four int16 in a word */
@@ -88,10 +90,18 @@ void pf_int_mask(float *img, const int16_t *seg, size_t n, int wide)
         }
         if ((any & signs) == 0)
             continue;
-        if (all == signs)
-            memset(img + i, 0, PF_MASK_CHUNK * sizeof *img);
-        else
+        if (all == signs) {
+            uint32_t bits = 0;
+            for (size_t j = 0; j < PF_MASK_CHUNK; j++) {
+                uint32_t b;
+                memcpy(&b, img + i + j, sizeof b);
+                bits |= b;
+            }
+            if (bits != 0)
+                memset(img + i, 0, PF_MASK_CHUNK * sizeof *img);
+        } else {
             mask_lanes(img + i, seg + i, PF_MASK_CHUNK);
+        }
     }
     for (i += mask_lanes(img + i, seg + i, n - i); i < n; i++)
         if (seg[i] < 0)

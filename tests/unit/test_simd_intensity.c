@@ -242,7 +242,8 @@ static void test_large_sample_same_bytes(void **state)
 
 /* The masking after the transforms (use_mask_for_norm): 0 where the seg is < 0, the voxel's
  * bits untouched elsewhere, on every path; runs of seg wholly outside, wholly inside (which the
- * masking skips by chunks) and mixed, cut at every remainder. */
+ * masking skips by chunks) and mixed, cut at every remainder; runs outside already +0 (whose
+ * writing the masking skips) with a -0 among them. */
 static void test_mask_outside_every_path(void **state)
 {
     const size_t n = 1000003;
@@ -252,6 +253,8 @@ static void test_mask_outside_every_path(void **state)
     (void)state;
     assert_non_null(in && out && seg);
     fill(in, n, IN_SIGNED_ZEROS, 3);
+    for (size_t i = 0; i < 5000; i++) /* +0 already (skipped), but for one -0 (written) */
+        in[i] = i == 1234 ? -0.0f : 0.0f;
     for (size_t i = 0; i < n; i++) { /* runs all outside, runs all inside, mixed runs */
         const uint32_t h = next_u32(&s);
         seg[i] = (int16_t)(i % 1000 < 300 ? -1 : i % 1000 < 600 ? (int)(h % 4)
