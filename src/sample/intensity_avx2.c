@@ -145,31 +145,37 @@ PF_AVX2 static inline void mask8(float *img, const int16_t *seg)
     _mm256_storeu_ps(img, _mm256_andnot_ps((__m256)outside, _mm256_loadu_ps(img)));
 }
 
-/* pf_int_mask's chunks (all inside: untouched; all outside: +0 unless +0 already; else lanes),
- * then groups of 8 */
+/* mask8, written only when it changes a bit (the outside's voxels not +0 already) */
+PF_AVX2 static inline void mask8_if(float *img, const int16_t *seg)
+{
+    const __m256i s = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)seg));
+    const __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), s);
+    const __m256 x = _mm256_loadu_ps(img);
+    if (!_mm256_testz_si256((__m256i)x, outside))
+        _mm256_storeu_ps(img, _mm256_andnot_ps((__m256)outside, x));
+}
+
+/* pf_int_mask's chunks (all inside: untouched; all outside: +0 unless +0 already; else groups
+ * of 8 lanes, written where they change), then groups of 8 */
 PF_AVX2 size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n)
 {
     const __m256i signs = _mm256_set1_epi16(INT16_MIN);
     size_t i;
-    for (i = 0; i + PF_MASK_CHUNK <= n; i += PF_MASK_CHUNK) {
-        const __m256i *s = (const __m256i *)(const void *)(seg + i);
-        const __m256i a = _mm256_loadu_si256(s), b = _mm256_loadu_si256(s + 1),
-                      c = _mm256_loadu_si256(s + 2), d = _mm256_loadu_si256(s + 3);
-        const __m256i any = _mm256_or_si256(_mm256_or_si256(a, b), _mm256_or_si256(c, d));
-        const __m256i all = _mm256_and_si256(_mm256_and_si256(a, b), _mm256_and_si256(c, d));
-        if (_mm256_testz_si256(any, signs))
+    for (i = 0; i + PF_MASK_CHUNK <= n; i += PF_MASK_CHUNK) { /* a chunk: 16 voxels, one ymm of seg */
+        const __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)(seg + i));
+        if (_mm256_testz_si256(s, signs))
             continue;
-        if (_mm256_testc_si256(all, signs)) {
-            __m256 bits = _mm256_setzero_ps();
-            for (size_t j = 0; j < PF_MASK_CHUNK; j += PF_VL8)
-                bits = _mm256_or_ps(bits, _mm256_loadu_ps(img + i + j));
-            if (!_mm256_testz_si256((__m256i)bits, (__m256i)bits))
-                for (size_t j = 0; j < PF_MASK_CHUNK; j += PF_VL8)
-                    _mm256_storeu_ps(img + i + j, _mm256_setzero_ps());
+        if (_mm256_testc_si256(s, signs)) {
+            const __m256 a = _mm256_loadu_ps(img + i), b = _mm256_loadu_ps(img + i + PF_VL8),
+                         bits = _mm256_or_ps(a, b);
+            if (!_mm256_testz_si256((__m256i)bits, (__m256i)bits)) {
+                _mm256_storeu_ps(img + i, _mm256_setzero_ps());
+                _mm256_storeu_ps(img + i + PF_VL8, _mm256_setzero_ps());
+            }
             continue;
         }
-        for (size_t j = i; j < i + PF_MASK_CHUNK; j += PF_VL8)
-            mask8(img + j, seg + j);
+        mask8_if(img + i, seg + i);
+        mask8_if(img + i + PF_VL8, seg + i + PF_VL8);
     }
     for (; i + PF_VL8 <= n; i += PF_VL8)
         mask8(img + i, seg + i);

@@ -74,7 +74,7 @@ void pf_int_contrast(float *v, size_t n, float mean, float f, float mn, float mx
 void pf_int_restore_pass(float *v, size_t n, const pf_int_restore *r, int wide);
 void pf_int_mask(float *img, const int16_t *seg, size_t n, int wide);
 /* pf_int_mask's unit: voxels whose seg is looked at together */
-#define PF_MASK_CHUNK 64
+#define PF_MASK_CHUNK 16
 
 #ifdef PF_HAVE_AVX2
 
