@@ -80,7 +80,8 @@ void pf_int_acc_add(pf_int_acc *a, const float *v, size_t len, int wide)
     pf_d2 s[2] = {a->s[0], a->s[1]}, q[2] = {a->q[0], a->q[1]}, shift = {a->shift, a->shift};
     pf_vf mn = a->mn, mx = a->mx;
     size_t i;
-    for (i = WIDE(pf_int_stats_avx2(v, len, a->shift, s, q, &mn, &mx)); i + PF_VL <= len; i += PF_VL) {
+    i = WIDE(pf_int_stats_avx2(v, len, a->shift, s, q, &mn, &mx));
+    for (; i + PF_VL <= len; i += PF_VL) {
         pf_vf x = pf_vf_load(v + i);
         sums_add(x, shift, s, q);
         mn = pf_vf_min(mn, x);

@@ -161,7 +161,8 @@ PF_AVX2 size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n)
 {
     const __m256i signs = _mm256_set1_epi16(INT16_MIN);
     size_t i;
-    for (i = 0; i + PF_MASK_CHUNK <= n; i += PF_MASK_CHUNK) { /* a chunk: 16 voxels, one ymm of seg */
+    /* a chunk: 16 voxels, one ymm of seg */
+    for (i = 0; i + PF_MASK_CHUNK <= n; i += PF_MASK_CHUNK) {
         const __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)(seg + i));
         if (_mm256_testz_si256(s, signs))
             continue;

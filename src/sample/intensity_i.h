@@ -1,10 +1,11 @@
 /* intensity_i.h - what intensity.c (the transforms), intensity_pass.c (the per-voxel ones fused
  * into passes, the chain) and intensity_avx2.c (eight-lane kernels) share.
  *
- * The kernels: intensity.c and intensity_pass.c call them when pf_simd_active() is PF_SIMD_AVX2. Each one does the leading
- * whole groups of eight of its loop, exactly as the four-lane loop would (vecmath8.h), and
- * returns where it stopped; the caller finishes from there with its own four-lane loop and
- * tail, so a remainder is computed as before and the bytes are the same on every path. */
+ * The kernels: intensity.c and intensity_pass.c call them when pf_simd_active() is
+ * PF_SIMD_AVX2. Each one does the leading whole groups of eight of its loop, exactly as the
+ * four-lane loop would (vecmath8.h), and returns where it stopped; the caller finishes from
+ * there with its own four-lane loop and tail, so a remainder is computed as before and the
+ * bytes are the same on every path. */
 #ifndef PATCHFS_INTENSITY_I_H
 #define PATCHFS_INTENSITY_I_H
 

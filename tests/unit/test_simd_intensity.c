@@ -359,14 +359,15 @@ static void test_fused_chain_same_bytes(void **state)
                     one_by_one(on, P, C, seg, masked, seed, ref);
                     memcpy(out, in, n * sizeof *in);
                     assert_int_equal(pf_aug_intensity_masked(&p, P, 0, 1, out, seg, masked), 0);
-                    assert_int_equal(pf_aug_intensity_masked(&p, P, 1, C, out + nv, seg, masked), 0);
+                    assert_int_equal(pf_aug_intensity_masked(&p, P, 1, C, out + nv, seg, masked),
+                                     0);
                     if (memcmp(ref, out, n * sizeof *out) != 0) {
                         size_t i = 0;
                         while (memcmp(&ref[i], &out[i], sizeof *out) == 0)
                             i++;
-                        fail_msg("%s: fused differs from one by one: shape %d transforms %#x seg %d "
-                                 "at %zu: %a vs %a", pf_simd_name((pf_simd_level)level), (int)sh,
-                                 on, sk, i, (double)out[i], (double)ref[i]);
+                        fail_msg("%s: fused differs from one by one: shape %d transforms %#x "
+                                 "seg %d at %zu: %a vs %a", pf_simd_name((pf_simd_level)level),
+                                 (int)sh, on, sk, i, (double)out[i], (double)ref[i]);
                     }
                     if (level == PF_SIMD_SCALAR)
                         memcpy(scalar, out, n * sizeof *out);
