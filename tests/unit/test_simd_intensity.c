@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include "augment.h"
+#include "intensity_i.h"
 #include "simd.h"
 #include "vecmath.h"
 #include "vecmath8.h"
@@ -282,6 +283,61 @@ static void test_mask_outside_every_path(void **state)
     free(seg);
 }
 
+/* ---- the channel statistics ---- */
+
+/* The running sums, minima and maxima (pf_int_acc) with the eight-lane kernel, whose minima
+ * and maxima run in four chains over contiguous runs, against the four-lane loop's one chain:
+ * the same bits, fed in blocks as the passes feed them. Inputs where the chains' order shows:
+ * zeros of both signs at the minimum (all >= 0) or at the maximum (all <= 0), anywhere or only
+ * early (the last one in an early run), infinities, NaNs (one anywhere: the kernel falls back
+ * to one chain). */
+static void test_stats_runs_same_bits(void **state)
+{
+    static const size_t lens[] = {1, 7, 8, 31, 32, 33, 127, 4096, 4100, 9001};
+    float *v = malloc(9001 * sizeof *v);
+    uint64_t s = 77;
+    (void)state;
+    assert_non_null(v);
+#ifdef PF_HAVE_AVX2
+    if (pf_simd_detect() < PF_SIMD_AVX2) {
+        free(v);
+        skip();
+        return;
+    }
+#endif
+    for (int kind = 0; kind < 8; kind++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            const size_t n = lens[li];
+            pf_int_acc a[2];
+            for (size_t i = 0; i < n; i++) {
+                const uint32_t h = next_u32(&s);
+                const float u = (float)(h >> 8) * 0x1p-24f;
+                const float z = (h & 1) ? 0.0f : -0.0f;
+                v[i] = kind == 0 ? (h % 3 ? z : u)                 /* min: a zero */
+                       : kind == 1 ? (h % 3 ? z : -u)              /* max: a zero */
+                       : kind == 2 ? (h % 97 == 0 ? (h & 2 ? 1.0f : -1.0f) / 0.0f : u - 0.5f)
+                       : kind == 3 ? (i == (size_t)(h >> 4) % n ? __builtin_nanf("") : z)
+                       : kind == 4 ? (h % 5 == 0 ? __builtin_nanf("") : u) /* NaNs */
+                       : kind == 5 ? (float)(h % 4) - 1.5f         /* few values, ties */
+                       : kind == 6 ? (i < n / 3 ? z : 1.0f + u)    /* the last zero early */
+                                   : (i < n / 3 ? z : -1.0f - u);
+            }
+            for (int wide = 0; wide < 2; wide++) {
+                pf_int_acc_init(&a[wide], v[0]);
+                for (size_t b = 0; b < n; b += 4096) /* blocks as run_pass cuts them */
+                    pf_int_acc_add(&a[wide], v + b, n - b < 4096 ? n - b : 4096, wide);
+            }
+            if (memcmp(&a[0].s, &a[1].s, sizeof a[0].s) || memcmp(&a[0].q, &a[1].q, sizeof a[0].q) ||
+                memcmp(&a[0].mn, &a[1].mn, sizeof a[0].mn) ||
+                memcmp(&a[0].mx, &a[1].mx, sizeof a[0].mx) || a[0].n != a[1].n)
+                fail_msg("statistics differ: kind %d, %zu values: min %a %a %a %a / %a %a %a %a",
+                         kind, n, (double)a[0].mn[0], (double)a[0].mn[1], (double)a[0].mn[2],
+                         (double)a[0].mn[3], (double)a[1].mn[0], (double)a[1].mn[1],
+                         (double)a[1].mn[2], (double)a[1].mn[3]);
+        }
+    free(v);
+}
+
 /* ---- the chain fused against transform by transform ---- */
 
 enum { SEG_INSIDE, SEG_OUTSIDE, SEG_MIXED, SEG_KINDS };
@@ -394,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_large_sample_same_bytes),
         cmocka_unit_test(test_mask_outside_every_path),
         cmocka_unit_test(test_fused_chain_same_bytes),
+        cmocka_unit_test(test_stats_runs_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
