@@ -327,7 +327,8 @@ static void test_stats_runs_same_bits(void **state)
                 for (size_t b = 0; b < n; b += 4096) /* blocks as run_pass cuts them */
                     pf_int_acc_add(&a[wide], v + b, n - b < 4096 ? n - b : 4096, wide);
             }
-            if (memcmp(&a[0].s, &a[1].s, sizeof a[0].s) || memcmp(&a[0].q, &a[1].q, sizeof a[0].q) ||
+            if (memcmp(&a[0].s, &a[1].s, sizeof a[0].s) ||
+                memcmp(&a[0].q, &a[1].q, sizeof a[0].q) ||
                 memcmp(&a[0].mn, &a[1].mn, sizeof a[0].mn) ||
                 memcmp(&a[0].mx, &a[1].mx, sizeof a[0].mx) || a[0].n != a[1].n)
                 fail_msg("statistics differ: kind %d, %zu values: min %a %a %a %a / %a %a %a %a",
