@@ -79,12 +79,12 @@ void pf_int_mask(float *img, const int16_t *seg, size_t n, int wide);
 
 #ifdef PF_HAVE_AVX2
 
-/* stats_of's loop: sums of (x - shift) and their squares into s, q (vecmath.h's lane order),
- * running min and max into mn, mx; returns the elements done (a multiple of 8, <= n) */
+/* pf_int_acc_add's loop: sums of (x - shift) and their squares into s, q (vecmath.h's lane
+ * order), running min and max into mn, mx; returns the elements done (a multiple of 8, <= n) */
 size_t pf_int_stats_avx2(const float *v, size_t n, double shift, pf_d2 s[2], pf_d2 q[2], pf_vf *mn,
                          pf_vf *mx);
 
-/* add_noise's blocks of 8 voxels, two at a time, from block b while they end by `end`
+/* pf_int_add_noise's blocks of 8 voxels, two at a time, from block b while they end by `end`
  * (voxel indices; img holds voxels from `first`, 8 b >= first); returns the next block */
 size_t pf_int_noise_avx2(uint32_t key, float sigma, size_t b, size_t first, size_t end, float *img);
 
@@ -99,13 +99,13 @@ size_t pf_int_restore_avx2(float *v, size_t n, float m2, float a, float m1, floa
 /* pf_int_mask's chunks then groups of 8: img = 0 where seg < 0 */
 size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n);
 
-/* gamma_channel's constants */
+/* pf_int_gamma's constants */
 typedef struct pf_gamma_k {
     float sg, mn, inv, g, range, tmin;
     double shift;
 } pf_gamma_k;
 
-/* gamma_channel's main loop (logarithms then exponentials by blocks), the sums of the
+/* pf_int_gamma's main loop (logarithms then exponentials by blocks), the sums of the
  * results into s, q; elements done */
 size_t pf_int_gamma_avx2(float *v, size_t n, const pf_gamma_k *k, pf_d2 s[2], pf_d2 q[2]);
 
