@@ -314,7 +314,7 @@ static int render_finish(pf_ctx *ctx, const pf_node *n, int b, int ch0, int ch1,
     if (!pf_render_aug_params(ctx, n, b, &p))
         return 0;
     if (img) {
-        unsigned char masked[PF_MAX_CHANNELS];
+        unsigned char masked[PF_MAX_CHANNELS] = {0};
         for (int ch = ch0; ch < ch1; ch++)
             masked[ch] = (unsigned char)masked_channel(ctx, ch);
         /* the masking done in the transforms' last pass */
