@@ -5,14 +5,15 @@
  * volume: no enlarged intermediate patch), Gaussian noise, Gaussian blur, brightness,
  * contrast, low-resolution simulation, gamma on the inverted image, gamma, mirroring, and
  * with use_mask_for_norm the masked channels zeroed where the seg is < 0 (the caller, render.c,
- * applies pf_aug_mask_outside before mirroring, with the seg before mirroring: the same).
+ * masks in pf_aug_intensity_masked, before mirroring, with the seg before mirroring: the same).
  * Dummy 2D (a 3D patch under a third as deep as wide): the spatial transform in-plane, the
  * rest 3D, as nnU-Net's Convert3DTo2D / Convert2DTo3D around its SpatialTransform.
  * Every parameter is drawn from the position's stream (purpose PF_PURPOSE_AUG) at a fixed word
  * index, and every transcendental value goes through detmath.h (double, parameters) or
  * vecmath.h (float, per voxel), so the augmented bytes of a path are the same on every machine.
  * aug_draw.c: parameters; grid.c, sample_image.c, sample_seg.c: the spatial transform;
- * intensity.c: the intensity transforms and the masking; mirror.c; deep_supervision.c. */
+ * intensity.c, intensity_pass.c: the intensity transforms and the masking; mirror.c;
+ * deep_supervision.c. */
 #ifndef PATCHFS_AUGMENT_H
 #define PATCHFS_AUGMENT_H
 
@@ -106,6 +107,11 @@ int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], f
  * same bytes as those channels of pf_aug_intensity. */
 int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
                               float *img);
+/* pf_aug_intensity_channels, then each channel c with masked[c] zeroed where seg < 0
+ * (pf_aug_mask_outside; seg: the sample's seg before mirroring), in the chain's last pass:
+ * the same bytes as the two calls. seg or masked NULL: no channel masked. */
+int pf_aug_intensity_masked(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                            float *img, const int16_t *seg, const unsigned char *masked);
 /* Mirroring, in place; nothing when the samplers mirrored the sample already
  * (pf_aug_mirror_in_grid). */
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,

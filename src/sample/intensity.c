@@ -1,7 +1,8 @@
-/* intensity.c - nnU-Net's intensity augmentations on a sample's (C, P) float image: Gaussian
- * noise, Gaussian blur, brightness, contrast, low-resolution simulation and gamma (inverted
- * and normal), in nnU-Net's order (pf_aug_intensity, declared in augment.h), and the zeroing
- * outside the mask that follows them when use_mask_for_norm (pf_aug_mask_outside).
+/* intensity.c - nnU-Net's intensity augmentations on one channel of a sample: Gaussian noise,
+ * Gaussian blur, low-resolution simulation, gamma's main pass, and the channel statistics
+ * contrast and gamma need (intensity_i.h). intensity_pass.c chains them in nnU-Net's order
+ * (pf_aug_intensity) and does the per-voxel steps (brightness, contrast's, gamma's restoring,
+ * the masking) fused into passes with the noise and the statistics.
  *
  * These run on every voxel of an augmented sample, so they are written for speed: float
  * arithmetic in groups of PF_VL lanes (vecmath.h), statistics in double lanes, blur along whole
@@ -9,7 +10,7 @@
  * bits are the same on every machine whether or not the host vectorises. Where the CPU has
  * AVX2 (pf_simd_active, chosen at run time) the loops start with eight-lane kernels
  * (intensity_avx2.c) that keep that order, so every path serves the same bytes. */
-#include "augment.h"
+#include "intensity_i.h"
 
 #include "bufpool.h"
 
@@ -18,46 +19,9 @@
 #include <string.h>
 
 #include "detmath.h"
-#include "intensity_i.h"
-#include "simd.h"
 #include "vecmath.h"
 
-/* The loops start with the eight-lane kernel (intensity_avx2.c) when `wide` (AVX2 chosen at
- * run time) and go on from where it stopped with the four-lane code: WIDE(call) is the index
- * it reached, 0 on the four-lane path. */
-#ifdef PF_HAVE_AVX2
-#define WIDE(call) (wide ? (call) : 0)
-#else
-#define WIDE(call) ((void)wide, (size_t)0)
-#endif
-
-/* ---- channel statistics ---- */
-
-typedef struct channel_stats {
-    double mean, sd;
-    float mn, mx;
-} channel_stats;
-
-/* Running sums for mean, population standard deviation, min and max in one pass. Values are
- * taken relative to a shift (the first value seen) so that sum of squares minus squared sum
- * does not cancel; a float squared is exact in double. Lane k (of the four float lanes, kept
- * as two double pairs) takes elements i = k (mod 4) in increasing order and the lanes are
- * added as (0 + 1) + (2 + 3): a fixed order, whatever the host vectorises. The hot loops keep
- * the sums in local variables (registers, sums_add) and store them here before the tail. */
-typedef struct stats_acc {
-    pf_d2 s[2], q[2];
-    double shift;
-    pf_vf mn, mx;
-    size_t n;
-} stats_acc;
-
-static inline void acc_init(stats_acc *a, float first)
-{
-    a->s[0] = a->s[1] = a->q[0] = a->q[1] = (pf_d2){0, 0};
-    a->shift = first;
-    a->mn = a->mx = pf_vf_splat(first);
-    a->n = 0;
-}
+/* ---- channel statistics (pf_int_acc, intensity_i.h) ---- */
 
 /* d = x - shift per lane, added to s, squared to q */
 static inline void sums_add(pf_vf x, pf_d2 shift, pf_d2 s[2], pf_d2 q[2])
@@ -73,7 +37,7 @@ static inline void sums_add(pf_vf x, pf_d2 shift, pf_d2 s[2], pf_d2 q[2])
 }
 
 /* the first m (< PF_VL) lanes of x */
-static inline void acc_add_part(stats_acc *a, pf_vf x, size_t m)
+static inline void acc_add_part(pf_int_acc *a, pf_vf x, size_t m)
 {
     for (size_t k = 0; k < m; k++) {
         double d = (double)x[k] - a->shift;
@@ -85,9 +49,17 @@ static inline void acc_add_part(stats_acc *a, pf_vf x, size_t m)
     a->n += m;
 }
 
-static inline channel_stats acc_result(const stats_acc *a)
+void pf_int_acc_init(pf_int_acc *a, float first)
 {
-    channel_stats st;
+    a->s[0] = a->s[1] = a->q[0] = a->q[1] = (pf_d2){0, 0};
+    a->shift = first;
+    a->mn = a->mx = pf_vf_splat(first);
+    a->n = 0;
+}
+
+pf_int_stats pf_int_acc_result(const pf_int_acc *a)
+{
+    pf_int_stats st;
     const double n = (double)a->n, s = (a->s[0][0] + a->s[0][1]) + (a->s[1][0] + a->s[1][1]),
                  q = (a->q[0][0] + a->q[0][1]) + (a->q[1][0] + a->q[1][1]), var = (q - s * s / n) / n;
     st.mean = a->shift + s / n;
@@ -101,27 +73,25 @@ static inline channel_stats acc_result(const stats_acc *a)
     return st;
 }
 
-static channel_stats stats_of(const float *v, size_t n, int wide)
+/* The hot loop keeps the sums in local variables (registers) and stores them back before the
+ * remainder. */
+void pf_int_acc_add(pf_int_acc *a, const float *v, size_t len, int wide)
 {
-    stats_acc a;
-    pf_d2 s[2] = {{0, 0}, {0, 0}}, q[2] = {{0, 0}, {0, 0}}, shift;
-    pf_vf mn, mx;
+    pf_d2 s[2] = {a->s[0], a->s[1]}, q[2] = {a->q[0], a->q[1]}, shift = {a->shift, a->shift};
+    pf_vf mn = a->mn, mx = a->mx;
     size_t i;
-    acc_init(&a, v[0]);
-    shift = (pf_d2){a.shift, a.shift};
-    mn = mx = a.mn;
-    for (i = WIDE(pf_int_stats_avx2(v, n, a.shift, s, q, &mn, &mx)); i + PF_VL <= n; i += PF_VL) {
+    i = WIDE(pf_int_stats_avx2(v, len, a->shift, s, q, &mn, &mx));
+    for (; i + PF_VL <= len; i += PF_VL) {
         pf_vf x = pf_vf_load(v + i);
         sums_add(x, shift, s, q);
         mn = pf_vf_min(mn, x);
         mx = pf_vf_max(mx, x);
     }
-    a.s[0] = s[0], a.s[1] = s[1], a.q[0] = q[0], a.q[1] = q[1];
-    a.mn = mn, a.mx = mx;
-    a.n = i;
-    if (i < n)
-        acc_add_part(&a, pf_vf_load_part(v + i, n - i, 0.0f), n - i);
-    return acc_result(&a);
+    a->s[0] = s[0], a->s[1] = s[1], a->q[0] = q[0], a->q[1] = q[1];
+    a->mn = mn, a->mx = mx;
+    a->n += i;
+    if (i < len)
+        acc_add_part(a, pf_vf_load_part(v + i, len - i, 0.0f), len - i);
 }
 
 /* ---- Gaussian noise ---- */
@@ -172,7 +142,7 @@ static void noise_blocks(uint32_t key, float sigma, size_t b, size_t b_end, size
     }
 }
 
-static void add_noise(const pf_aug_params *p, size_t first, size_t n, float *img, int wide)
+void pf_int_add_noise(const pf_aug_params *p, size_t first, size_t n, float *img, int wide)
 {
     const uint32_t key = (uint32_t)p->noise_key ^ (uint32_t)(p->noise_key >> 32);
     const float sigma = (float)p->noise_sigma;
@@ -274,7 +244,7 @@ static void blur_rows(float *v, size_t blocks, int len, size_t run, const float 
  * are weighted and added (blur_rows; from a copy of the channel when the axis is not longer
  * than the radius); along X each line is copied into a reflect-padded buffer and filtered
  * PF_VL outputs at a time. */
-static int blur(float *v, const int P[3], const double sigma[3], int wide)
+int pf_int_blur(float *v, const int P[3], const double sigma[3], int wide)
 {
     const size_t plane = (size_t)P[1] * (size_t)P[2], n = (size_t)P[0] * plane;
     float *copy = pf_pool_alloc(n * sizeof *copy);
@@ -358,7 +328,7 @@ static void lerp_rows(float *dst, const float *a, const float *b, float w, size_
 }
 
 /* nearest-exact down to round(P * zoom), then linear back up, separably (X, Y, Z). */
-static int lowres(float *v, const int P[3], double zoom, int in_plane, int wide)
+int pf_int_lowres(float *v, const int P[3], double zoom, int in_plane, int wide)
 {
     int d[3], *i0 = NULL, *i1 = NULL;
     float *a = NULL, *b = NULL, *w = NULL;
@@ -438,16 +408,18 @@ static inline pf_vf gamma_lanes(pf_vf x, float mn, float inv, float g, float ran
  * inverted image): x -> ((x - min) / max(range, 1e-7))^g range + min, then the mean and
  * standard deviation of x restored (x - mean') std / max(std', 1e-7) + mean; the result is
  * multiplied by s again. (Standard deviations are the population's: torch's unbiased ones
- * have the same ratio.) The main loop is gamma_lanes split in two (logarithms, then
+ * have the same ratio.) This is the power and the sums for mean' and std' (st: the channel's
+ * statistics, from the pass before); the restoring is per voxel and left to the caller (*r),
+ * which does it in its next pass. The main loop is gamma_lanes split in two (logarithms, then
  * exponentials); a group of lanes with the bits of the group before it (background, air, the
  * zeros outside the case: runs of one value) takes that group's result, which is a function
  * of those bits alone, instead of computing it again. The remainder calls gamma_lanes whole. */
-static void gamma_channel(float *v, size_t n, double g, int invert, int wide)
+void pf_int_gamma(float *v, size_t n, double g, int invert, pf_int_stats st, int wide,
+                  pf_int_restore *r)
 {
     const float sg = invert ? -1.0f : 1.0f;
-    channel_stats st, st2;
+    pf_int_stats st2;
     size_t i;
-    st = stats_of(v, n, wide);
     if (invert) { /* the statistics of -v, exactly: no pass negating the channel */
         float mn = -st.mx;
         st.mx = -st.mn;
@@ -458,9 +430,9 @@ static void gamma_channel(float *v, size_t n, double g, int invert, int wide)
         const double range = (double)st.mx - (double)st.mn;
         const float inv = (float)(1.0 / fmax(range, 1e-7)), rf = (float)range, gf = (float)g,
                     tmin = (float)pf_exp(-125.0 / g * 0.69314718055994530942);
-        stats_acc a;
+        pf_int_acc a;
         pf_d2 ss[2] = {{0, 0}, {0, 0}}, qq[2] = {{0, 0}, {0, 0}}, shift;
-        acc_init(&a, gamma_lanes(pf_vf_splat(v[0] * sg), st.mn, inv, gf, rf, tmin)[0]);
+        pf_int_acc_init(&a, gamma_lanes(pf_vf_splat(v[0] * sg), st.mn, inv, gf, rf, tmin)[0]);
         shift = (pf_d2){a.shift, a.shift};
 #ifdef PF_HAVE_AVX2
         const pf_gamma_k k = {sg, st.mn, inv, gf, rf, tmin, a.shift};
@@ -496,86 +468,10 @@ static void gamma_channel(float *v, size_t n, double g, int invert, int wide)
             acc_add_part(&a, y, n - i);
             pf_vf_store_part(v + i, y, n - i);
         }
-        st2 = acc_result(&a);
+        st2 = pf_int_acc_result(&a);
     }
-    {
-        const float a = (float)(st.sd / fmax(st2.sd, 1e-7)), m2 = (float)st2.mean,
-                    m1 = (float)st.mean;
-        for (i = WIDE(pf_int_restore_avx2(v, n, m2, a, m1, sg)); i + PF_VL <= n; i += PF_VL)
-            pf_vf_store(v + i, ((pf_vf_load(v + i) - m2) * a + m1) * sg);
-        for (; i < n; i++)
-            v[i] = ((v[i] - m2) * a + m1) * sg;
-    }
-}
-
-/* ---- the pipeline ---- */
-
-int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], float *img)
-{
-    return pf_aug_intensity_channels(p, patch, 0, channels, img);
-}
-
-/* Every transform works on one channel at a time (the noise by global voxel index), so the
- * chain is applied channel by channel: the same bytes as transform by transform. */
-int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
-                              float *img)
-{
-    const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
-    const int wide = pf_simd_active() == PF_SIMD_AVX2;
-    for (int c = ch0; c < ch1; c++) {
-        float *v = img + (size_t)(c - ch0) * n;
-        if (p->noise)
-            add_noise(p, (size_t)c * n, n, v, wide);
-        if (p->blur[c] && blur(v, patch, p->blur_sigma[c], wide) != 0)
-            return -1;
-        if (p->bright) {
-            const float f = (float)p->bright_f[c];
-            size_t i;
-            for (i = WIDE(pf_int_scale_avx2(v, n, f)); i + PF_VL <= n; i += PF_VL)
-                pf_vf_store(v + i, pf_vf_load(v + i) * f);
-            for (; i < n; i++)
-                v[i] *= f;
-        }
-        if (p->contrast) {
-            channel_stats st = stats_of(v, n, wide);
-            const float f = (float)p->contrast_f[c], mean = (float)st.mean;
-            size_t i;
-            i = WIDE(pf_int_contrast_avx2(v, n, mean, f, st.mn, st.mx));
-            for (; i + PF_VL <= n; i += PF_VL) {
-                pf_vf t = (pf_vf_load(v + i) - mean) * f + mean;
-                pf_vf_store(v + i, pf_vf_min(pf_vf_max(t, pf_vf_splat(st.mn)), pf_vf_splat(st.mx)));
-            }
-            for (; i < n; i++) { /* the original range is kept (as the lanes do it) */
-                float t = (v[i] - mean) * f + mean;
-                t = t > st.mn ? t : st.mn;
-                v[i] = t < st.mx ? t : st.mx;
-            }
-        }
-        if (p->lowres[c] && lowres(v, patch, p->lowres_zoom[c], p->dims == 2, wide) != 0)
-            return -1;
-        if (p->gamma_inv)
-            gamma_channel(v, n, p->gamma_inv_g[c], 1, wide);
-        if (p->gamma)
-            gamma_channel(v, n, p->gamma_g[c], 0, wide);
-    }
-    return 0;
-}
-
-/* ---- masking ---- */
-
-/* without a branch per voxel (lanes: x & ~(seg < 0)), so an outline costs no mispredictions */
-void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n)
-{
-    typedef int16_t seg4 __attribute__((vector_size(2 * PF_VL)));
-    const int wide = pf_simd_active() == PF_SIMD_AVX2;
-    size_t i;
-    for (i = WIDE(pf_int_mask_avx2(img, seg, n)); i + PF_VL <= n; i += PF_VL) {
-        seg4 s;
-        memcpy(&s, seg + i, sizeof s);
-        pf_vf_store(img + i, pf_vf_select(__builtin_convertvector(s, pf_vi) < 0, pf_vf_splat(0.0f),
-                                          pf_vf_load(img + i)));
-    }
-    for (; i < n; i++)
-        if (seg[i] < 0)
-            img[i] = 0.0f;
+    r->a = (float)(st.sd / fmax(st2.sd, 1e-7));
+    r->m2 = (float)st2.mean;
+    r->m1 = (float)st.mean;
+    r->sg = sg;
 }

@@ -30,26 +30,64 @@ PF_AVX2 static inline void sums_add8(pf_vf8 x, pf_d4 shift, pf_d4 *s, pf_d4 *q)
     *q += hi * hi;
 }
 
+/* one group of 8 into a chain of running minima and maxima: four lanes, the halves in turn
+ * (which of +0 and -0 a tie keeps depends on the order) */
+#define MINMAX_STEP(p, mn, mx)                                                                   \
+    do {                                                                                         \
+        const __m256 x_ = _mm256_loadu_ps(p);                                                    \
+        const __m128 a_ = _mm256_castps256_ps128(x_), b_ = _mm256_extractf128_ps(x_, 1);        \
+        mn = _mm_min_ps(_mm_min_ps(mn, a_), b_);                                                 \
+        mx = _mm_max_ps(_mm_max_ps(mx, a_), b_);                                                 \
+    } while (0)
+
+/* The sums (sums_add8) in one chain per lane, in order: their order is the bytes'. The minima
+ * and maxima of the lanes must be the serial chain's bits (the four-lane loop's
+ * m = m < x ? m : x, and > for the maximum), but one such chain is the loop's longest
+ * dependency. It keeps the last occurrence of the least value (-0 and +0 are equal, so the
+ * later of them), so it is associative over contiguous runs taken in order: the groups of 8
+ * are split in four runs, each with its own chain (from +inf and -inf, which the first value
+ * replaces), and the four results are folded into mn, mx in run order, the same bits as one
+ * chain through them all. A NaN breaks that (a chain replaces it by the next value): with one
+ * among the values (then the sums are NaN: a NaN stays in a sum) their minima and maxima are
+ * done again in one chain. Each pass of the loop adds four consecutive groups to the sums and
+ * one group of each run to the runs' chains. */
 PF_AVX2 size_t pf_int_stats_avx2(const float *v, size_t n, double shift, pf_d2 s[2], pf_d2 q[2],
                                  pf_vf *mn, pf_vf *mx)
 {
     const pf_d4 sh = (pf_d4){shift, shift, shift, shift};
+    const size_t end = n / PF_VL8 * PF_VL8, run = end / (4 * PF_VL8) * PF_VL8; /* floats */
+    const __m128 inf = _mm_set1_ps(__builtin_inff()), ninf = _mm_set1_ps(-__builtin_inff());
     pf_d4 ss = d4_of(s), qq = d4_of(q);
-    __m128 lo_mn = (__m128)*mn, lo_mx = (__m128)*mx;
+    __m128 mn0 = (__m128)*mn, mx0 = (__m128)*mx, mn1 = inf, mx1 = ninf, mn2 = inf, mx2 = ninf,
+           mn3 = inf, mx3 = ninf;
     size_t i;
-    for (i = 0; i + PF_VL8 <= n; i += PF_VL8) {
-        const pf_vf8 x = pf_vf8_load(v + i);
-        const __m128 a = (__m128)pf_vf8_lo(x), b = (__m128)pf_vf8_hi(x);
-        sums_add8(x, sh, &ss, &qq);
-        /* four lanes, the halves in turn: which of +0 and -0 a tie keeps depends on order */
-        lo_mn = _mm_min_ps(_mm_min_ps(lo_mn, a), b);
-        lo_mx = _mm_max_ps(_mm_max_ps(lo_mx, a), b);
+    if (end == 0) /* nothing to fold (*mn may be a NaN first value while the sums are not) */
+        return 0;
+    for (i = 0; i < run; i += PF_VL8) {
+        for (size_t k = 0; k < 4 * PF_VL8; k += PF_VL8)
+            sums_add8(pf_vf8_load(v + 4 * i + k), sh, &ss, &qq);
+        MINMAX_STEP(v + i, mn0, mx0);
+        MINMAX_STEP(v + run + i, mn1, mx1);
+        MINMAX_STEP(v + 2 * run + i, mn2, mx2);
+        MINMAX_STEP(v + 3 * run + i, mn3, mx3);
+    }
+    for (i = 4 * run; i < end; i += PF_VL8) {
+        sums_add8(pf_vf8_load(v + i), sh, &ss, &qq);
+        MINMAX_STEP(v + i, mn3, mx3);
     }
     d4_to(ss, s);
     d4_to(qq, q);
-    *mn = (pf_vf)lo_mn;
-    *mx = (pf_vf)lo_mx;
-    return i;
+    if (ss[0] == ss[0] && ss[1] == ss[1] && ss[2] == ss[2] && ss[3] == ss[3]) { /* no NaN */
+        mn0 = _mm_min_ps(_mm_min_ps(_mm_min_ps(mn0, mn1), mn2), mn3);
+        mx0 = _mm_max_ps(_mm_max_ps(_mm_max_ps(mx0, mx1), mx2), mx3);
+    } else {
+        mn0 = (__m128)*mn, mx0 = (__m128)*mx;
+        for (i = 0; i < end; i += PF_VL8)
+            MINMAX_STEP(v + i, mn0, mx0);
+    }
+    *mn = (pf_vf)mn0;
+    *mx = (pf_vf)mx0;
+    return end;
 }
 
 PF_AVX2 static inline pf_vu8 hash32_8(pf_vu8 h)
@@ -137,15 +175,49 @@ PF_AVX2 size_t pf_int_restore_avx2(float *v, size_t n, float m2, float a, float 
     return i;
 }
 
+/* img[0..7] = 0 where seg < 0 */
+PF_AVX2 static inline void mask8(float *img, const int16_t *seg)
+{
+    const __m256i s = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)seg));
+    const __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), s);
+    _mm256_storeu_ps(img, _mm256_andnot_ps((__m256)outside, _mm256_loadu_ps(img)));
+}
+
+/* mask8, written only when it changes a bit (the outside's voxels not +0 already) */
+PF_AVX2 static inline void mask8_if(float *img, const int16_t *seg)
+{
+    const __m256i s = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)seg));
+    const __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), s);
+    const __m256 x = _mm256_loadu_ps(img);
+    if (!_mm256_testz_si256((__m256i)x, outside))
+        _mm256_storeu_ps(img, _mm256_andnot_ps((__m256)outside, x));
+}
+
+/* pf_int_mask's chunks (all inside: untouched; all outside: +0 unless +0 already; else groups
+ * of 8 lanes, written where they change), then groups of 8 */
 PF_AVX2 size_t pf_int_mask_avx2(float *img, const int16_t *seg, size_t n)
 {
+    const __m256i signs = _mm256_set1_epi16(INT16_MIN);
     size_t i;
-    for (i = 0; i + PF_VL8 <= n; i += PF_VL8) {
-        const __m128i s16 = _mm_loadu_si128((const __m128i *)(const void *)(seg + i));
-        const __m256i s = _mm256_cvtepi16_epi32(s16);
-        const __m256i outside = _mm256_cmpgt_epi32(_mm256_setzero_si256(), s);
-        pf_vf8_store(img + i, (pf_vf8)_mm256_andnot_ps((__m256)outside, _mm256_loadu_ps(img + i)));
+    /* a chunk: 16 voxels, one ymm of seg */
+    for (i = 0; i + PF_MASK_CHUNK <= n; i += PF_MASK_CHUNK) {
+        const __m256i s = _mm256_loadu_si256((const __m256i *)(const void *)(seg + i));
+        if (_mm256_testz_si256(s, signs))
+            continue;
+        if (_mm256_testc_si256(s, signs)) {
+            const __m256 a = _mm256_loadu_ps(img + i), b = _mm256_loadu_ps(img + i + PF_VL8),
+                         bits = _mm256_or_ps(a, b);
+            if (!_mm256_testz_si256((__m256i)bits, (__m256i)bits)) {
+                _mm256_storeu_ps(img + i, _mm256_setzero_ps());
+                _mm256_storeu_ps(img + i + PF_VL8, _mm256_setzero_ps());
+            }
+            continue;
+        }
+        mask8_if(img + i, seg + i);
+        mask8_if(img + i + PF_VL8, seg + i + PF_VL8);
     }
+    for (; i + PF_VL8 <= n; i += PF_VL8)
+        mask8(img + i, seg + i);
     return i;
 }
 

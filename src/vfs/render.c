@@ -311,15 +311,16 @@ static int render_finish(pf_ctx *ctx, const pf_node *n, int b, int ch0, int ch1,
                          int16_t *seg, const int16_t *mask, pf_error *err)
 {
     pf_aug_params p;
-    const size_t nv = pf_render_patch_voxels(ctx);
     if (!pf_render_aug_params(ctx, n, b, &p))
         return 0;
-    if (img && pf_aug_intensity_channels(&p, ctx->patch, ch0, ch1, img) != 0)
-        return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
-    if (img)
+    if (img) {
+        unsigned char masked[PF_MAX_CHANNELS] = {0};
         for (int ch = ch0; ch < ch1; ch++)
-            if (masked_channel(ctx, ch))
-                pf_aug_mask_outside(img + (size_t)(ch - ch0) * nv, mask, nv);
+            masked[ch] = (unsigned char)masked_channel(ctx, ch);
+        /* the masking done in the transforms' last pass */
+        if (pf_aug_intensity_masked(&p, ctx->patch, ch0, ch1, img, mask, masked) != 0)
+            return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
+    }
     pf_aug_mirror(&p, img ? ch1 - ch0 : 0, ctx->patch, img, seg);
     return 0;
 }

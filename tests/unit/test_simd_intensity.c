@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include "augment.h"
+#include "intensity_i.h"
 #include "simd.h"
 #include "vecmath.h"
 #include "vecmath8.h"
@@ -241,7 +242,9 @@ static void test_large_sample_same_bytes(void **state)
 }
 
 /* The masking after the transforms (use_mask_for_norm): 0 where the seg is < 0, the voxel's
- * bits untouched elsewhere, on every path. */
+ * bits untouched elsewhere, on every path; runs of seg wholly outside, wholly inside (which the
+ * masking skips by chunks) and mixed, cut at every remainder; runs outside already +0 (whose
+ * writing the masking skips) with a -0 among them. */
 static void test_mask_outside_every_path(void **state)
 {
     const size_t n = 1000003;
@@ -251,11 +254,16 @@ static void test_mask_outside_every_path(void **state)
     (void)state;
     assert_non_null(in && out && seg);
     fill(in, n, IN_SIGNED_ZEROS, 3);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < 5000; i++) /* +0 already (skipped), but for one -0 (written) */
+        in[i] = i == 1234 ? -0.0f : 0.0f;
+    for (size_t i = 0; i < n; i++) { /* runs all outside, runs all inside, mixed runs */
         const uint32_t h = next_u32(&s);
-        seg[i] = (int16_t)(i % 1000 < 300 ? -1 : h % 5 == 0 ? -(int)(h % 7) - 1 : (int)(h % 4));
-        if (i % 11 == 0)
+        seg[i] = (int16_t)(i % 1000 < 300 ? -1 : i % 1000 < 600 ? (int)(h % 4)
+                           : h % 5 == 0 ? -(int)(h % 7) - 1 : (int)(h % 4));
+        if (i % 11 == 0 && i % 1000 >= 600)
             seg[i] = (int16_t)(h & 1 ? -32768 : 32767);
+        if (i % 1000 == 450 && i % 3000 == 450) /* one outside voxel in a run inside */
+            seg[i] = -1;
     }
     for (int level = PF_SIMD_SCALAR; level <= (int)pf_simd_detect(); level++) {
         pf_simd_force((pf_simd_level)level);
@@ -275,6 +283,166 @@ static void test_mask_outside_every_path(void **state)
     free(seg);
 }
 
+/* ---- the channel statistics ---- */
+
+/* The running sums, minima and maxima (pf_int_acc) with the eight-lane kernel, whose minima
+ * and maxima run in four chains over contiguous runs, against the four-lane loop's one chain:
+ * the same bits, fed in blocks as the passes feed them. Inputs where the chains' order shows:
+ * zeros of both signs at the minimum (all >= 0) or at the maximum (all <= 0), anywhere or only
+ * early (the last one in an early run), infinities, NaNs (one anywhere: the kernel falls back
+ * to one chain). */
+static void test_stats_runs_same_bits(void **state)
+{
+    static const size_t lens[] = {1, 7, 8, 31, 32, 33, 127, 4096, 4100, 9001};
+    float *v = malloc(9001 * sizeof *v);
+    uint64_t s = 77;
+    (void)state;
+    assert_non_null(v);
+#ifdef PF_HAVE_AVX2
+    if (pf_simd_detect() < PF_SIMD_AVX2) {
+        free(v);
+        skip();
+        return;
+    }
+#endif
+    for (int kind = 0; kind < 8; kind++)
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            const size_t n = lens[li];
+            pf_int_acc a[2];
+            for (size_t i = 0; i < n; i++) {
+                const uint32_t h = next_u32(&s);
+                const float u = (float)(h >> 8) * 0x1p-24f;
+                const float z = (h & 1) ? 0.0f : -0.0f;
+                v[i] = kind == 0 ? (h % 3 ? z : u)                 /* min: a zero */
+                       : kind == 1 ? (h % 3 ? z : -u)              /* max: a zero */
+                       : kind == 2 ? (h % 97 == 0 ? (h & 2 ? 1.0f : -1.0f) / 0.0f : u - 0.5f)
+                       : kind == 3 ? (i == (size_t)(h >> 4) % n ? __builtin_nanf("") : z)
+                       : kind == 4 ? (h % 5 == 0 ? __builtin_nanf("") : u) /* NaNs */
+                       : kind == 5 ? (float)(h % 4) - 1.5f         /* few values, ties */
+                       : kind == 6 ? (i < n / 3 ? z : 1.0f + u)    /* the last zero early */
+                                   : (i < n / 3 ? z : -1.0f - u);
+            }
+            for (int wide = 0; wide < 2; wide++) {
+                pf_int_acc_init(&a[wide], v[0]);
+                for (size_t b = 0; b < n; b += 4096) /* blocks as run_pass cuts them */
+                    pf_int_acc_add(&a[wide], v + b, n - b < 4096 ? n - b : 4096, wide);
+            }
+            if (memcmp(&a[0].s, &a[1].s, sizeof a[0].s) ||
+                memcmp(&a[0].q, &a[1].q, sizeof a[0].q) ||
+                memcmp(&a[0].mn, &a[1].mn, sizeof a[0].mn) ||
+                memcmp(&a[0].mx, &a[1].mx, sizeof a[0].mx) || a[0].n != a[1].n)
+                fail_msg("statistics differ: kind %d, %zu values: min %a %a %a %a / %a %a %a %a",
+                         kind, n, (double)a[0].mn[0], (double)a[0].mn[1], (double)a[0].mn[2],
+                         (double)a[0].mn[3], (double)a[1].mn[0], (double)a[1].mn[1],
+                         (double)a[1].mn[2], (double)a[1].mn[3]);
+        }
+    free(v);
+}
+
+/* ---- the chain fused against transform by transform ---- */
+
+enum { SEG_INSIDE, SEG_OUTSIDE, SEG_MIXED, SEG_KINDS };
+
+static void fill_seg(int16_t *seg, size_t n, int kind, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t h = next_u32(&s);
+        seg[i] = (int16_t)(kind == SEG_INSIDE ? (int)(h % 3) : kind == SEG_OUTSIDE ? -1
+                           : (i / 97) % 3 == 0 ? -1 : (i / 97) % 3 == 1 ? (int)(h % 3)
+                           : h % 4 == 0 ? -(int)(h % 5) - 1 : (int)(h % 3));
+    }
+}
+
+/* The transforms of bit set `on` (bit t: transform t of T_NOISE .. T_GAMMA) on C channels of
+ * img, one transform at a time (each call has nothing to fuse: a pass per step, as before the
+ * fusing), then the channels with masked[c] zeroed where seg < 0 by a loop written here. */
+static void one_by_one(int on, const int P[3], int C, const int16_t *seg,
+                       const unsigned char *masked, uint64_t seed, float *img)
+{
+    const size_t nv = (size_t)P[0] * (size_t)P[1] * (size_t)P[2];
+    for (int t = T_NOISE; t <= T_GAMMA; t++)
+        if (on >> t & 1) {
+            const pf_aug_params p = params_for(t, 3, seed);
+            assert_int_equal(pf_aug_intensity(&p, C, P, img), 0);
+        }
+    for (int c = 0; c < C; c++)
+        for (size_t i = 0; masked[c] && i < nv; i++)
+            if (seg[i] < 0)
+                img[(size_t)c * nv + i] = 0.0f;
+}
+
+/* params_for's values with the transforms of `on` */
+static pf_aug_params params_of_set(int on, uint64_t seed)
+{
+    pf_aug_params p = params_for(T_ALL, 3, seed);
+    p.noise = on >> T_NOISE & 1, p.bright = on >> T_BRIGHT & 1, p.contrast = on >> T_CONTRAST & 1;
+    p.gamma_inv = on >> T_GAMMA_INV & 1, p.gamma = on >> T_GAMMA & 1;
+    for (int c = 0; c < 3; c++)
+        p.blur[c] = on >> T_BLUR & 1, p.lowres[c] = on >> T_LOWRES & 1;
+    return p;
+}
+
+/* Every subset of the transforms, masked or not, seg wholly inside, wholly outside or mixed,
+ * on every path: pf_aug_intensity_masked (the per-voxel steps and the statistics fused into
+ * block passes, the masking in the last) gives the bytes of the transforms one by one and the
+ * masking after them. The channels (8241 voxels: two whole blocks of the passes and a cut one)
+ * are rendered as channel 0 and channels 1-2 (a channel's noise starting inside a block). */
+static void test_fused_chain_same_bytes(void **state)
+{
+    static const int shapes_fused[][3] = {{3, 41, 67}, {2, 5, 7}};
+    static const unsigned char masked_sets[][3] = {{0, 0, 0}, {1, 0, 1}, {1, 1, 1}};
+    const pf_simd_level best = pf_simd_detect();
+    const int C = 3;
+    (void)state;
+    for (size_t sh = 0; sh < 2; sh++) {
+        const int *P = shapes_fused[sh];
+        const size_t nv = (size_t)P[0] * (size_t)P[1] * (size_t)P[2], n = nv * (size_t)C;
+        float *in = malloc(n * sizeof *in), *ref = malloc(n * sizeof *ref),
+              *out = malloc(n * sizeof *out), *scalar = malloc(n * sizeof *scalar);
+        int16_t *seg = malloc(nv * sizeof *seg);
+        assert_non_null(in && ref && out && scalar && seg);
+        for (int on = 0; on < 1 << (T_GAMMA + 1); on++) {
+            const uint64_t seed = (uint64_t)on * 7 + sh;
+            const int kind = on % 3 == 0 ? IN_RANDOM : on % 3 == 1 ? IN_SIGNED_ZEROS : IN_RUNS;
+            const pf_aug_params p = params_of_set(on, seed);
+            fill(in, n, kind, seed);
+            for (int sk = 0; sk < SEG_KINDS; sk++) {
+                const unsigned char *masked = masked_sets[(on + sk) % 3];
+                fill_seg(seg, nv, sk, seed + 1);
+                for (int level = PF_SIMD_SCALAR; level <= (int)best; level++) {
+                    assert_int_equal(pf_simd_force((pf_simd_level)level), level);
+                    memcpy(ref, in, n * sizeof *in);
+                    one_by_one(on, P, C, seg, masked, seed, ref);
+                    memcpy(out, in, n * sizeof *in);
+                    assert_int_equal(pf_aug_intensity_masked(&p, P, 0, 1, out, seg, masked), 0);
+                    assert_int_equal(pf_aug_intensity_masked(&p, P, 1, C, out + nv, seg, masked),
+                                     0);
+                    if (memcmp(ref, out, n * sizeof *out) != 0) {
+                        size_t i = 0;
+                        while (memcmp(&ref[i], &out[i], sizeof *out) == 0)
+                            i++;
+                        fail_msg("%s: fused differs from one by one: shape %d transforms %#x "
+                                 "seg %d at %zu: %a vs %a", pf_simd_name((pf_simd_level)level),
+                                 (int)sh, on, sk, i, (double)out[i], (double)ref[i]);
+                    }
+                    if (level == PF_SIMD_SCALAR)
+                        memcpy(scalar, out, n * sizeof *out);
+                    else if (memcmp(scalar, out, n * sizeof *out) != 0)
+                        fail_msg("%s differs from scalar: shape %d transforms %#x seg %d",
+                                 pf_simd_name((pf_simd_level)level), (int)sh, on, sk);
+                }
+            }
+        }
+        free(in);
+        free(ref);
+        free(out);
+        free(scalar);
+        free(seg);
+    }
+    pf_simd_force(best);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +450,8 @@ int main(void)
         cmocka_unit_test(test_transforms_same_bytes_on_every_path),
         cmocka_unit_test(test_large_sample_same_bytes),
         cmocka_unit_test(test_mask_outside_every_path),
+        cmocka_unit_test(test_fused_chain_same_bytes),
+        cmocka_unit_test(test_stats_runs_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
