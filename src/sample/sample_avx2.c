@@ -216,47 +216,145 @@ static inline PF_AVX2 pf_vi8 linear8(const pf_vi8 lab[8], const pf_vf8 w[3])
     return best;
 }
 
+/* The seg kernel's corner reads where a cell's two X corners are neighbours in memory (as in
+ * corner_labels8): g[i] holds corners 2 i and 2 i + 1 in its low 16 (int8) or 32 (int16) bits.
+ * Returns 0 where the pairs cannot be gathered (collapsed X; int8 reads that could pass the
+ * seg's end): the caller reads the corners one by one then. Same preconditions as
+ * corner_labels8. */
+static inline PF_AVX2 int corner_pairs8(const pf_case_map *m, const case_geom *cg, pf_vi8 base,
+                                        size_t nvox, pf_vi8 g[4])
+{
+    const size_t *cn = cg->corner;
+    if (cg->collapsed[2])
+        return 0;
+    if (m->seg16) {
+        for (int i = 0; i < 4; i++)
+            g[i] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(m->seg16 + cn[2 * i]),
+                                                  (__m256i)base, 2);
+        return 1;
+    }
+    if (nvox < 4 + cn[6] || pf_vi8_any((pf_vi8)((pf_vu8)base > (uint32_t)(nvox - 4 - cn[6]))))
+        return 0;
+    for (int i = 0; i < 4; i++)
+        g[i] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(m->seg8 + cn[2 * i]),
+                                              (__m256i)base, 1);
+    return 1;
+}
+
+/* From the gathered pairs: corner 0's label (*l0) and the lanes whose eight corners all carry
+ * it (each pair equal to corner 0's label written twice). */
+static inline PF_AVX2 pf_vi8 pairs_uniform8(const pf_case_map *m, const pf_vi8 g[4], pf_vi8 *l0)
+{
+    if (m->seg16) {
+        const pf_vi8 lo = g[0] & 0xffff, ref = lo | (pf_vi8)((pf_vu8)lo << 16);
+        *l0 = (g[0] << 16) >> 16;
+        return ((g[0] ^ ref) | (g[1] ^ ref) | (g[2] ^ ref) | (g[3] ^ ref)) == 0;
+    }
+    {
+        const pf_vi8 lo = g[0] & 0xff, ref = lo | (lo << 8);
+        *l0 = (g[0] << 24) >> 24;
+        return (((g[0] ^ ref) | (g[1] ^ ref) | (g[2] ^ ref) | (g[3] ^ ref)) & 0xffff) == 0;
+    }
+}
+
+/* The eight corner labels from the gathered pairs. */
+static inline PF_AVX2 void pairs_unpack8(const pf_case_map *m, const pf_vi8 g[4], pf_vi8 lab[8])
+{
+    for (int i = 0; i < 4; i++) {
+        lab[2 * i] = m->seg16 ? (g[i] << 16) >> 16 : (g[i] << 24) >> 24;
+        lab[2 * i + 1] = m->seg16 ? g[i] >> 16 : (g[i] << 16) >> 24;
+    }
+}
+
+/* Lanes todo (cells reaching beyond the case, not wholly outside it): their corner labels as
+ * pf_seg_linear reads them, corner (f + offset) on each axis, -1 outside the case. */
+static PF_AVX2 void edge_labels8(const pf_case_map *m, const int64_t S[3], const pf_vi8 f[3],
+                                 pf_vi8 todo, pf_vi8 lab[8])
+{
+    int32_t L[8][PF_VL8];
+    memcpy(L, lab, sizeof L);
+    for (int k = 0; k < PF_VL8; k++) {
+        if (!todo[k])
+            continue;
+        for (int j = 0; j < 8; j++) {
+            const int64_t iz = (int64_t)f[0][k] + (j >> 2), iy = (int64_t)f[1][k] + ((j >> 1) & 1),
+                          ix = (int64_t)f[2][k] + (j & 1);
+            L[j][k] = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
+                          ? -1 : pf_seg_at(m, (size_t)((iz * S[1] + iy) * S[2] + ix));
+        }
+    }
+    memcpy(lab, L, sizeof L);
+}
+
+/* Eight labels to o (m of them; pack: labels fit int16, the saturating pack is exact; it
+ * packs 128-bit halves). */
+static inline PF_AVX2 void store_labels8(int16_t *o, pf_vi8 l, int m)
+{
+    if (m == PF_VL8) {
+        const __m256i p = _mm256_packs_epi32((__m256i)l, (__m256i)l);
+        _mm_storeu_si128((__m128i *)o, _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
+    } else {
+        for (int k = 0; k < m; k++)
+            o[k] = (int16_t)l[k];
+    }
+}
+
+/* The linear rule per group of eight: a lane whose cell lies wholly outside the case is -1
+ * (pf_seg_linear's first test); a lane whose eight corners carry one label takes it (the rule's
+ * only label); every other lane (label borders, cells reaching beyond the case with -1 for
+ * their outside corners) takes linear8 on the corners pf_seg_linear reads, which is its
+ * result. Nearest: pf_seg_nearest_at per lane. */
 PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case_geom *cg,
                              const row_walk *rw, int P2, int seg_nearest, int16_t *o)
 {
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
+    const pf_vi8 minus1 = (pf_vi8)_mm256_set1_epi32(-1);
     for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
         const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
         pf_vf8 w[3];
-        pf_vi8 f[3], base, one = {0}, l0 = {0}, in = points8(rw, x0, cg, f, w, &base);
-        /* inside a region of one label (most voxels): that label; at a label border inside
-         * the case, the linear rule in lanes; lanes outside read voxel 0's cell, inside the
-         * case when some lane is (nvox >= 4 then: two voxels on two axes) */
-        if (!seg_nearest && pf_vi8_any(in)) {
-            pf_vi8 lab[8];
-            corner_labels8(cm, cg, base, nvox, lab);
-            l0 = lab[0];
-            one = in;
-            for (int j = 1; j < 8; j++)
-                one &= lab[j] == l0;
-            if (pf_vi8_any(in & ~one)) { /* a label border inside the case */
-                l0 = (l0 & one) | (linear8(lab, w) & ~one);
-                one = in;
-            }
-            if (m == PF_VL8 && pf_vi8_all(one)) {
-                /* labels fit int16: the saturating pack is exact; it packs 128-bit halves */
-                const __m256i p = _mm256_packs_epi32((__m256i)l0, (__m256i)l0);
-                _mm_storeu_si128((__m128i *)(o + x0),
-                                 _mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
-                continue;
-            }
-        }
-        for (int k = 0; k < m; k++) {
-            if (one[k]) {
-                o[x0 + k] = (int16_t)l0[k];
-            } else {
+        pf_vi8 f[3], base, far = {0}, one = {0}, l0 = minus1, lab[8], edge;
+        const pf_vi8 in = points8(rw, x0, cg, f, w, &base);
+        int any_in;
+        if (seg_nearest) {
+            for (int k = 0; k < m; k++) {
                 const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                 const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                o[x0 + k] = seg_nearest ? pf_seg_nearest_at(c, cm, fk, wk)
-                                        : pf_seg_linear(c, cm, fk, wk);
+                o[x0 + k] = pf_seg_nearest_at(c, cm, fk, wk);
             }
+            continue;
         }
+        /* the lanes inside: corners gathered (lanes outside read voxel 0's cell, inside the
+         * case when some lane is: nvox >= 4 then, two voxels on two axes) */
+        any_in = pf_vi8_any(in);
+        if (any_in) {
+            pf_vi8 g[4];
+            if (corner_pairs8(cm, cg, base, nvox, g)) {
+                one = pairs_uniform8(cm, g, &l0) & in;
+                if (m == PF_VL8 && pf_vi8_all(one)) { /* most groups */
+                    store_labels8(o + x0, l0, m);
+                    continue;
+                }
+                pairs_unpack8(cm, g, lab);
+            } else {
+                corner_labels8(cm, cg, base, nvox, lab);
+                l0 = lab[0];
+                one = in;
+                for (int j = 1; j < 8; j++)
+                    one &= lab[j] == l0;
+            }
+        } else {
+            memset(lab, 0, sizeof lab);
+        }
+        /* the lanes outside: wholly (some f < -1 or >= S, one unsigned compare) or partly */
+        for (int d = 0; d < 3; d++)
+            far |= (pf_vi8)((pf_vu8)f[d] + 1u > (uint32_t)S[d]);
+        edge = ~in & ~far;
+        if (pf_vi8_any(edge))
+            edge_labels8(cm, S, f, edge, lab);
+        if (pf_vi8_any(~one & ~far))
+            l0 = (l0 & one) | (linear8(lab, w) & ~one);
+        store_labels8(o + x0, (l0 & ~far) | (minus1 & far), m);
     }
 }
 
