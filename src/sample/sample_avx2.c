@@ -186,24 +186,34 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
     }
 }
 
-/* nnU-Net's per-label linear rule (pf_seg_linear) for cells inside the case, eight at once:
- * corner k's weight is the same product in the same order, and label j's one-hot value
- * accumulates the weights of the corners carrying it in corner order from 0; a corner with
- * another label adds +0 instead, which changes no bit of a sum of non-negative floats. The
- * argmax keeps the first label met in corner order on ties (a later corner of the same label
- * has the same sum, never greater). */
+/* nnU-Net's per-label linear rule (pf_seg_linear) for eight cells at once: corner k's weight
+ * is the same product in the same order, and the one-hot value of the label of corner j
+ * accumulates the weights of the corners carrying it in corner order; the argmax keeps the
+ * first label met in corner order on ties. Two shortcuts leave every result bit alike:
+ * - The sum starts at corner j: where j is its label's first corner, the corners before it
+ *   add +0, which changes no bit of a sum of non-negative floats. Where an earlier corner i
+ *   has the label, the sum from j on is at most i's (rounding is monotonic, the terms are
+ *   non-negative): never greater than the best so far, so it cannot win, as in the full rule
+ *   (where it equals i's).
+ * - A corner whose label an earlier corner carries in every lane is skipped (it cannot win). */
 static inline PF_AVX2 pf_vi8 linear8(const pf_vi8 lab[8], const pf_vf8 w[3])
 {
     const pf_vf8 one = pf_vf8_splat(1.0f), zero = pf_vf8_splat(0.0f);
     const pf_vf8 wz[2] = {one - w[0], w[0]}, wy[2] = {one - w[1], w[1]}, wx[2] = {one - w[2], w[2]};
-    pf_vf8 wk[8], best_sum = zero;
+    pf_vf8 wk[8], best_sum;
     pf_vi8 best = lab[0];
     for (int k = 0; k < 8; k++)
         wk[k] = wz[k >> 2] * wy[(k >> 1) & 1] * wx[k & 1];
     for (int j = 0; j < 8; j++) {
-        pf_vf8 sum = zero;
-        pf_vi8 gt;
-        for (int k = 0; k < 8; k++)
+        pf_vf8 sum = wk[j];
+        pf_vi8 gt, dup = lab[j] == lab[0];
+        if (j > 0) {
+            for (int i = 1; i < j; i++)
+                dup |= lab[j] == lab[i];
+            if (pf_vi8_all(dup))
+                continue;
+        }
+        for (int k = j + 1; k < 8; k++)
             sum = sum + pf_vf8_select(lab[k] == lab[j], wk[k], zero);
         if (j == 0) {
             best_sum = sum;
