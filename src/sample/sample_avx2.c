@@ -1,8 +1,10 @@
 /* sample_avx2.c - the AVX2 kernels of the general grid samplers (see kernels.h): eight output
  * voxels per step instead of four, the image's corners fetched with hardware gathers, the
- * seg's "all eight corners carry one label" test done for eight voxels at once. Each voxel
- * takes exactly the base path's operations (sample_image.c, sample_seg.c), lane by lane; the
- * voxels that need the edge formulas go through the same shared functions. */
+ * seg's "all eight corners carry one label" test and nnU-Net's per-label rule done for eight
+ * voxels at once (also for the separable seg sampler's rows). Each voxel takes exactly the
+ * base path's operations (sample_image.c, sample_seg.c), lane by lane, or for the seg the same
+ * labels (the rule's sums bit for bit); the voxels that need the edge formulas go through the
+ * same shared functions. */
 #include "kernels.h"
 
 #include <math.h>
@@ -368,6 +370,97 @@ PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case
     }
 }
 
+/* The X pairs of a source row for the separable sampler, eight at once: one 32-bit gather
+ * per eight pairs (int8: the pair and two bytes after it), lanes outside reading the row's
+ * first pair: only where the caller found that these reads stay inside the seg (wide_ok),
+ * else the pairs are read one by one. */
+PF_AVX2 void pf_seg_pairs_avx2(const pf_case_map *m, int wide_ok, size_t row, const int32_t *f2,
+                               const unsigned char *in2, int P2, int32_t *out)
+{
+    const pf_vi8 mixed = (pf_vi8)_mm256_set1_epi32(PF_SEG_MIXED);
+    int x = 0;
+    if (wide_ok)
+        for (; x + PF_VL8 <= P2; x += PF_VL8) {
+            const pf_vi8 in = (pf_vi8)_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(in2 + x))) != 0;
+            const pf_vi8 fx = (pf_vi8)_mm256_loadu_si256((const __m256i *)(const void *)(f2 + x)) & in;
+            pf_vi8 v, l, eq;
+            if (m->seg16) {
+                v = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(m->seg16 + row), (__m256i)fx, 2);
+                l = (v << 16) >> 16;
+                eq = l == v >> 16;
+            } else {
+                v = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(m->seg8 + row), (__m256i)fx, 1);
+                l = (v << 24) >> 24;
+                eq = l == (v << 16) >> 24;
+            }
+            eq &= in;
+            _mm256_storeu_si256((__m256i *)(void *)(out + x), (__m256i)((l & eq) | (mixed & ~eq)));
+        }
+    for (; x < P2; x++) {
+        const size_t i = row + (size_t)f2[x];
+        const int16_t a = in2[x] ? pf_seg_at(m, i) : 0;
+        out[x] = in2[x] && a == pf_seg_at(m, i + 1) ? a : PF_SEG_MIXED;
+    }
+}
+
+/* A separable row, eight voxels at once: one-label cells take their label; cells at a label
+ * border inside the case take linear8 on their gathered corners (pf_seg_linear's result, as in
+ * the rotated kernel); cells reaching beyond the case in X go through pf_seg_linear. */
+PF_AVX2 void pf_seg_separable_row_avx2(const pf_case *c, const pf_case_map *cm,
+                                       const case_geom *cg, const int32_t f[2], const float w[2],
+                                       const int32_t *f2, const float *w2,
+                                       const unsigned char *in2, const int32_t *ra,
+                                       const int32_t *rb, int P2, int16_t *o)
+{
+    const int64_t *S = c->hdr.shape;
+    const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
+    const int32_t row = (int32_t)(((int64_t)f[0] * S[1] + f[1]) * S[2]);
+    const pf_vi8 mixed = (pf_vi8)_mm256_set1_epi32(PF_SEG_MIXED);
+    int x0 = 0;
+    for (; x0 + PF_VL8 <= P2; x0 += PF_VL8) {
+        const pf_vi8 a = (pf_vi8)_mm256_loadu_si256((const __m256i *)(const void *)(ra + x0)),
+                     b = (pf_vi8)_mm256_loadu_si256((const __m256i *)(const void *)(rb + x0));
+        const pf_vi8 one = (a == b) & (a != mixed);
+        pf_vi8 l = a, in, need;
+        if (pf_vi8_all(one)) { /* most groups */
+            store_labels8(o + x0, a, PF_VL8);
+            continue;
+        }
+        in = (pf_vi8)_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(in2 + x0))) != 0;
+        need = in & ~one;
+        if (pf_vi8_any(need)) {
+            /* lanes not inside read voxel 0's cell, inside the case as some lane's is */
+            const pf_vi8 base = ((pf_vi8)_mm256_loadu_si256((const __m256i *)(const void *)(f2 + x0)) + row) & in;
+            const pf_vf8 wv[3] = {(pf_vf8)_mm256_set1_ps(w[0]), (pf_vf8)_mm256_set1_ps(w[1]),
+                                  (pf_vf8)_mm256_loadu_ps(w2 + x0)};
+            pf_vi8 g[4], lab[8];
+            if (corner_pairs8(cm, cg, base, nvox, g))
+                pairs_unpack8(cm, g, lab);
+            else
+                corner_labels8(cm, cg, base, nvox, lab);
+            l = (l & one) | (linear8(lab, wv) & need);
+        }
+        if (pf_vi8_all(one | need)) {
+            store_labels8(o + x0, l, PF_VL8);
+            continue;
+        }
+        for (int k = 0; k < PF_VL8; k++)
+            if (one[k] || need[k]) {
+                o[x0 + k] = (int16_t)l[k];
+            } else {
+                const int32_t fk[3] = {f[0], f[1], f2[x0 + k]};
+                const float wk[3] = {w[0], w[1], w2[x0 + k]};
+                o[x0 + k] = pf_seg_linear(c, cm, fk, wk);
+            }
+    }
+    for (; x0 < P2; x0++) {
+        const int32_t fk[3] = {f[0], f[1], f2[x0]};
+        const float wk[3] = {w[0], w[1], w2[x0]};
+        o[x0] = ra[x0] != PF_SEG_MIXED && ra[x0] == rb[x0] ? (int16_t)ra[x0]
+                                                            : pf_seg_linear(c, cm, fk, wk);
+    }
+}
+
 #else /* no AVX2 on this architecture: pf_simd_active() never names it */
 
 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf_norm *norms,
@@ -380,5 +473,30 @@ void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case_geom *c
                      const row_walk *rw, int P2, int seg_nearest, int16_t *o)
 {
     pf_seg_row_scalar(c, cm, cg, rw, P2, seg_nearest, o);
+}
+
+/* the same results one voxel at a time */
+void pf_seg_pairs_avx2(const pf_case_map *m, int wide_ok, size_t row, const int32_t *f2,
+                       const unsigned char *in2, int P2, int32_t *out)
+{
+    (void)wide_ok;
+    for (int x = 0; x < P2; x++) {
+        const size_t i = row + (size_t)f2[x];
+        const int16_t a = in2[x] ? pf_seg_at(m, i) : 0;
+        out[x] = in2[x] && a == pf_seg_at(m, i + 1) ? a : PF_SEG_MIXED;
+    }
+}
+
+void pf_seg_separable_row_avx2(const pf_case *c, const pf_case_map *m, const case_geom *cg,
+                               const int32_t f[2], const float w[2], const int32_t *f2,
+                               const float *w2, const unsigned char *in2, const int32_t *ra,
+                               const int32_t *rb, int P2, int16_t *o)
+{
+    (void)cg, (void)in2;
+    for (int x = 0; x < P2; x++) {
+        const int32_t fk[3] = {f[0], f[1], f2[x]};
+        const float wk[3] = {w[0], w[1], w2[x]};
+        o[x] = ra[x] != PF_SEG_MIXED && ra[x] == rb[x] ? (int16_t)ra[x] : pf_seg_linear(c, m, fk, wk);
+    }
 }
 #endif

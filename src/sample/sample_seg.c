@@ -72,19 +72,23 @@ void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch
  * "one label" or MIXED, then pairs of those along Y, then along Z. Other voxels (label borders,
  * the case's border) go through seg_linear with the general sampler's positions, so the bytes
  * are the general sampler's. Nearest picks the nearer corner per axis. */
-#define MIXED INT32_MIN
+#define MIXED PF_SEG_MIXED
 
 /* One source plane zs: per output (y, x), the single label of the 2 x 2 corners in Y and X,
  * or MIXED; rows [ylo, yhi] of X pairs go through xeq first. */
 static void seg_plane_labels(const pf_case_map *m, const axis_tables *t, const int64_t S[3],
-                             int32_t zs, int32_t *xeq, int32_t *dst)
+                             int32_t zs, int avx2, int32_t xmax, int32_t *xeq, int32_t *dst)
 {
     const int P1 = t->len[1], P2 = t->len[2];
     const int32_t ylo = t->ylo, yhi = t->yhi;
+    const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     for (int32_t ys = ylo; ys <= yhi; ys++) {
         const size_t row = ((size_t)zs * (size_t)S[1] + (size_t)ys) * (size_t)S[2];
         int32_t *xr = xeq + (size_t)(ys - ylo) * (size_t)P2;
-        if (m->seg8) {
+        if (avx2) {
+            pf_seg_pairs_avx2(m, xmax >= 0 && (m->seg16 || row + (size_t)xmax + 4 <= nvox), row, t->f[2],
+                              t->in[2], P2, xr);
+        } else if (m->seg8) {
             const int8_t *r = m->seg8 + row;
             for (int x = 0; x < P2; x++) {
                 const int8_t *v = r + t->f[2][x];
@@ -122,13 +126,15 @@ typedef struct label_planes {
     const pf_case_map *m;
     const axis_tables *t;
     const int64_t *S;
+    int avx2;
+    int32_t xmax; /* the largest first X corner of a cell inside the case (-1: none) */
     int32_t *xeq, *yp[2];
 } label_planes;
 
 static void make_label_plane(void *arg, int slot, int32_t zs)
 {
     label_planes *lp = arg;
-    seg_plane_labels(lp->m, lp->t, lp->S, zs, lp->xeq, lp->yp[slot]);
+    seg_plane_labels(lp->m, lp->t, lp->S, zs, lp->avx2, lp->xmax, lp->xeq, lp->yp[slot]);
 }
 
 /* Voxel (z, y, x) of an axis-aligned grid: one label (ra, rb: its output row in the two
@@ -187,6 +193,11 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
         return 0;
     }
     lp.t = &t;
+    lp.avx2 = pf_simd_active() == PF_SIMD_AVX2;
+    lp.xmax = -1;
+    for (int x = 0; x < P2; x++)
+        if (t.in[2][x] && t.f[2][x] > lp.xmax)
+            lp.xmax = t.f[2][x];
     lp.xeq = malloc((size_t)(t.yhi >= t.ylo ? t.yhi - t.ylo + 1 : 1) * (size_t)P2 * sizeof *lp.xeq);
     lp.yp[0] = malloc(plane * sizeof *lp.yp[0]);
     lp.yp[1] = malloc(plane * sizeof *lp.yp[1]);
@@ -206,6 +217,12 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
             const int32_t *rb = ra ? pb + (size_t)y * (size_t)P2 : NULL;
             const size_t row = ra ? ((size_t)t.f[0][z] * sy + (size_t)t.f[1][y]) * sx : 0;
             int x = 0;
+            if (ra && lp.avx2) {
+                const int32_t fzy[2] = {t.f[0][z], t.f[1][y]};
+                const float wzy[2] = {t.w[0][z], t.w[1][y]};
+                pf_seg_separable_row_avx2(c, m, cg, fzy, wzy, t.f[2], t.w[2], t.in[2], ra, rb, P2, o);
+                x = P2;
+            }
             if (ra) /* groups of four: where every cell has one label (most), that label */
                 for (; x + PF_VL <= P2; x += PF_VL) {
                     pf_vi va, vb, one;
