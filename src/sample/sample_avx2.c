@@ -239,17 +239,24 @@ static inline PF_AVX2 int corner_pairs8(const pf_case_map *m, const case_geom *c
     const size_t *cn = cg->corner;
     if (cg->collapsed[2])
         return 0;
+    /* written out: four independent gathers, kept in registers */
     if (m->seg16) {
-        for (int i = 0; i < 4; i++)
-            g[i] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(m->seg16 + cn[2 * i]),
-                                                  (__m256i)base, 2);
+        const int16_t *s = m->seg16;
+        g[0] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(s + cn[0]), (__m256i)base, 2);
+        g[1] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(s + cn[2]), (__m256i)base, 2);
+        g[2] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(s + cn[4]), (__m256i)base, 2);
+        g[3] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(s + cn[6]), (__m256i)base, 2);
         return 1;
     }
     if (nvox < 4 + cn[6] || pf_vi8_any((pf_vi8)((pf_vu8)base > (uint32_t)(nvox - 4 - cn[6]))))
         return 0;
-    for (int i = 0; i < 4; i++)
-        g[i] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(m->seg8 + cn[2 * i]),
-                                              (__m256i)base, 1);
+    {
+        const int8_t *s = m->seg8;
+        g[0] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(s + cn[0]), (__m256i)base, 1);
+        g[1] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(s + cn[2]), (__m256i)base, 1);
+        g[2] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(s + cn[4]), (__m256i)base, 1);
+        g[3] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(s + cn[6]), (__m256i)base, 1);
+    }
     return 1;
 }
 
