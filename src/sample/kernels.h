@@ -24,6 +24,27 @@ int16_t pf_seg_linear(const pf_case *c, const pf_case_map *m, const int32_t f[3]
 int16_t pf_seg_nearest_at(const pf_case *c, const pf_case_map *m, const int32_t f[3],
                           const float w[3]);
 
+/* Whether the eight corners of the cell whose first corner is voxel b (corner offsets cn,
+ * grid.h case_geom) carry one label, *l: the scalar and base paths' shortcut (a cell of one
+ * label takes it under the linear rule). The storage type is tested once, every corner read. */
+static inline int pf_seg_cell_one_label(const pf_case_map *m, size_t b, const size_t cn[8],
+                                        int16_t *l)
+{
+    int same = 1;
+    if (m->seg8) {
+        const int8_t *s = m->seg8 + b, v = s[0];
+        for (int j = 1; j < 8; j++)
+            same &= s[cn[j]] == v;
+        *l = v;
+    } else {
+        const int16_t *s = m->seg16 + b, v = s[0];
+        for (int j = 1; j < 8; j++)
+            same &= s[cn[j]] == v;
+        *l = v;
+    }
+    return same;
+}
+
 /* One output row of the image, every channel: o is voxel 0 of the row in channel 0, channels
  * pv apart, P2 voxels. */
 void pf_image_row_scalar(const pf_case *c, const pf_case_map *m, const pf_norm *norms,

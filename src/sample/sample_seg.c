@@ -301,13 +301,8 @@ static void seg_row_base(const pf_case *c, const pf_case_map *cm, const case_geo
             int16_t *o = out + (size_t)x0 + (size_t)k;
             if (in[k] && !seg_nearest) {
                 /* inside a region of one label (most voxels): that label */
-                const size_t b = (size_t)base[k];
-                const int16_t l = pf_seg_at(cm, b);
-                const size_t *cn = cg->corner;
-                int one = 1;
-                for (int j = 1; j < 8 && one; j++)
-                    one = pf_seg_at(cm, b + cn[j]) == l;
-                if (one) {
+                int16_t l;
+                if (pf_seg_cell_one_label(cm, (size_t)base[k], cg->corner, &l)) {
                     *o = l;
                     continue;
                 }
