@@ -137,6 +137,13 @@ static void make_label_plane(void *arg, int slot, int32_t zs)
     seg_plane_labels(lp->m, lp->t, lp->S, zs, lp->avx2, lp->xmax, lp->xeq, lp->yp[slot]);
 }
 
+/* Whether output row (z, y) of an axis-aligned grid lies wholly outside the case: its cells
+ * start below -1 or at or beyond the case's end in Z or Y. */
+static inline int outside_rows(const axis_tables *t, const int64_t S[3], int z, int y)
+{
+    return t->f[0][z] < -1 || t->f[0][z] >= S[0] || t->f[1][y] < -1 || t->f[1][y] >= S[1];
+}
+
 /* Voxel (z, y, x) of an axis-aligned grid: one label (ra, rb: its output row in the two
  * planes' label tables, NULL when the row's cells are not inside the case), else the rule on
  * its eight corners, read directly where its cell lies inside the case (first corner in
@@ -217,6 +224,11 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
             const int32_t *rb = ra ? pb + (size_t)y * (size_t)P2 : NULL;
             const size_t row = ra ? ((size_t)t.f[0][z] * sy + (size_t)t.f[1][y]) * sx : 0;
             int x = 0;
+            if (outside_rows(&t, c->hdr.shape, z, y)) {
+                for (; x < P2; x++)
+                    o[x] = -1; /* every cell wholly outside the case (pf_seg_linear's test) */
+                continue;
+            }
             if (ra && lp.avx2) {
                 const int32_t fzy[2] = {t.f[0][z], t.f[1][y]};
                 const float wzy[2] = {t.w[0][z], t.w[1][y]};
