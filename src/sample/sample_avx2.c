@@ -231,10 +231,10 @@ static inline PF_AVX2 pf_vi8 linear8(const pf_vi8 lab[8], const pf_vf8 w[3])
 /* The seg kernel's corner reads where a cell's two X corners are neighbours in memory (as in
  * corner_labels8): g[i] holds corners 2 i and 2 i + 1 in its low 16 (int8) or 32 (int16) bits.
  * Returns 0 where the pairs cannot be gathered (collapsed X; int8 reads that could pass the
- * seg's end): the caller reads the corners one by one then. Same preconditions as
- * corner_labels8. */
+ * seg's end, unless the caller knows they cannot: tail_safe): the caller reads the corners one
+ * by one then. Same preconditions as corner_labels8. */
 static inline PF_AVX2 int corner_pairs8(const pf_case_map *m, const case_geom *cg, pf_vi8 base,
-                                        size_t nvox, pf_vi8 g[4])
+                                        size_t nvox, int tail_safe, pf_vi8 g[4])
 {
     const size_t *cn = cg->corner;
     if (cg->collapsed[2])
@@ -248,7 +248,8 @@ static inline PF_AVX2 int corner_pairs8(const pf_case_map *m, const case_geom *c
         g[3] = (pf_vi8)_mm256_i32gather_epi32((const int *)(const void *)(s + cn[6]), (__m256i)base, 2);
         return 1;
     }
-    if (nvox < 4 + cn[6] || pf_vi8_any((pf_vi8)((pf_vu8)base > (uint32_t)(nvox - 4 - cn[6]))))
+    if (!tail_safe &&
+        (nvox < 4 + cn[6] || pf_vi8_any((pf_vi8)((pf_vu8)base > (uint32_t)(nvox - 4 - cn[6])))))
         return 0;
     {
         const int8_t *s = m->seg8;
@@ -329,6 +330,14 @@ PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case
     const int64_t *S = c->hdr.shape;
     const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     const pf_vi8 minus1 = (pf_vi8)_mm256_set1_epi32(-1);
+    /* int8 pair gathers read two bytes past a cell's far X corner, past the seg's end only
+     * from the case's last cell plane: a row whose every lane (the last group's spare lanes
+     * too) lies below it needs no check per group. A lane's Z position is q0 + dq x, rounded
+     * as points8 does, monotonic in x: its largest floor is at an end of the row. Then a
+     * lane's first corner is at most ((S0 - 3) S1 + S1 - 2) S2 + S2 - 2, and its reads end
+     * S1 S2 + S2 + 4 further, at most (S0 - 1) S1 S2 + 2 <= nvox. */
+    const float qa = rw->q0[0], qb = rw->q0[0] + rw->dq[0] * (float)(((P2 + 7) / 8) * 8 - 1);
+    const int tail_safe = nvox >= 4 + cg->corner[6] && floorf(qa > qb ? qa : qb) <= (float)(S[0] - 3);
     for (int x0 = 0; x0 < P2; x0 += PF_VL8) {
         const int m = P2 - x0 < PF_VL8 ? P2 - x0 : PF_VL8;
         pf_vf8 w[3];
@@ -348,7 +357,7 @@ PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case
         any_in = pf_vi8_any(in);
         if (any_in) {
             pf_vi8 g[4];
-            if (corner_pairs8(cm, cg, base, nvox, g)) {
+            if (corner_pairs8(cm, cg, base, nvox, tail_safe, g)) {
                 one = pairs_uniform8(cm, g, &l0) & in;
                 if (m == PF_VL8 && pf_vi8_all(one)) { /* most groups */
                     store_labels8(o + x0, l0, m);
@@ -441,7 +450,7 @@ PF_AVX2 void pf_seg_separable_row_avx2(const pf_case *c, const pf_case_map *cm,
             const pf_vf8 wv[3] = {(pf_vf8)_mm256_set1_ps(w[0]), (pf_vf8)_mm256_set1_ps(w[1]),
                                   (pf_vf8)_mm256_loadu_ps(w2 + x0)};
             pf_vi8 g[4], lab[8];
-            if (corner_pairs8(cm, cg, base, nvox, g))
+            if (corner_pairs8(cm, cg, base, nvox, 0, g))
                 pairs_unpack8(cm, g, lab);
             else
                 corner_labels8(cm, cg, base, nvox, lab);
