@@ -100,11 +100,8 @@ void pf_seg_row_scalar(const pf_case *c, const pf_case_map *cm, const case_geom 
         const int in = point_at(rw, x, cg, f, w, &base);
         if (in && !seg_nearest) {
             /* inside a region of one label (most voxels): that label */
-            const int16_t l = pf_seg_at(cm, base);
-            int one = 1;
-            for (int j = 1; j < 8 && one; j++)
-                one = pf_seg_at(cm, base + cg->corner[j]) == l;
-            if (one) {
+            int16_t l;
+            if (pf_seg_cell_one_label(cm, base, cg->corner, &l)) {
                 o[x] = l;
                 continue;
             }

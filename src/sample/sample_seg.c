@@ -11,26 +11,22 @@
 
 /* Segmentation: nnU-Net's per-label linear interpolation + argmax (each label's one-hot value
  * is the summed trilinear weight of the corners carrying it; outside the case counts as -1;
- * ties go to the label met first in corner order), or nearest. */
-int16_t pf_seg_linear(const pf_case *c, const pf_case_map *m, const int32_t f[3], const float w[3])
+ * ties go to the label met first in corner order), or nearest. seg_rule is the rule on a
+ * cell's eight corner labels (corner order 4 z + 2 y + x); pf_seg_linear reads them. */
+static inline int16_t seg_rule(const int16_t lab[8], const float w[3])
 {
-    const int64_t *S = c->hdr.shape;
-    int16_t lab[8];
+    int16_t seen[8];
     float wsum[8];
     int n = 0, best = 0;
-    if (outside_case(f, S))
-        return -1; /* every corner outside */
     for (int k = 0; k < 8; k++) {
-        int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
-        int16_t l = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
-                        ? -1 : pf_seg_at(m, (size_t)((iz * S[1] + iy) * S[2] + ix));
+        const int16_t l = lab[k];
         float wk = ((k >> 2) ? w[0] : 1.0f - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0f - w[1]) *
                    ((k & 1) ? w[2] : 1.0f - w[2]);
         int j;
-        for (j = 0; j < n && lab[j] != l; j++)
+        for (j = 0; j < n && seen[j] != l; j++)
             ;
         if (j == n) {
-            lab[n] = l;
+            seen[n] = l;
             wsum[n++] = 0.0f;
         }
         wsum[j] += wk;
@@ -38,7 +34,21 @@ int16_t pf_seg_linear(const pf_case *c, const pf_case_map *m, const int32_t f[3]
     for (int j = 1; j < n; j++)
         if (wsum[j] > wsum[best])
             best = j;
-    return lab[best];
+    return seen[best];
+}
+
+int16_t pf_seg_linear(const pf_case *c, const pf_case_map *m, const int32_t f[3], const float w[3])
+{
+    const int64_t *S = c->hdr.shape;
+    int16_t lab[8];
+    if (outside_case(f, S))
+        return -1; /* every corner outside */
+    for (int k = 0; k < 8; k++) {
+        int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
+        lab[k] = iz < 0 || iy < 0 || ix < 0 || iz >= S[0] || iy >= S[1] || ix >= S[2]
+                     ? -1 : pf_seg_at(m, (size_t)((iz * S[1] + iy) * S[2] + ix));
+    }
+    return seg_rule(lab, w);
 }
 
 /* The nearer corner on each axis (ties up, as floor(q + 0.5)); -1 outside the case. */
@@ -62,22 +72,34 @@ void pf_aug_sample_seg(const pf_case *c, const int64_t start[3], const int patch
  * "one label" or MIXED, then pairs of those along Y, then along Z. Other voxels (label borders,
  * the case's border) go through seg_linear with the general sampler's positions, so the bytes
  * are the general sampler's. Nearest picks the nearer corner per axis. */
-#define MIXED INT32_MIN
+#define MIXED PF_SEG_MIXED
 
 /* One source plane zs: per output (y, x), the single label of the 2 x 2 corners in Y and X,
  * or MIXED; rows [ylo, yhi] of X pairs go through xeq first. */
 static void seg_plane_labels(const pf_case_map *m, const axis_tables *t, const int64_t S[3],
-                             int32_t zs, int32_t *xeq, int32_t *dst)
+                             int32_t zs, int avx2, int32_t xmax, int32_t *xeq, int32_t *dst)
 {
     const int P1 = t->len[1], P2 = t->len[2];
     const int32_t ylo = t->ylo, yhi = t->yhi;
+    const size_t nvox = (size_t)(S[0] * S[1] * S[2]);
     for (int32_t ys = ylo; ys <= yhi; ys++) {
         const size_t row = ((size_t)zs * (size_t)S[1] + (size_t)ys) * (size_t)S[2];
         int32_t *xr = xeq + (size_t)(ys - ylo) * (size_t)P2;
-        for (int x = 0; x < P2; x++) {
-            const size_t f = row + (size_t)t->f[2][x];
-            const int16_t a = t->in[2][x] ? pf_seg_at(m, f) : 0;
-            xr[x] = t->in[2][x] && a == pf_seg_at(m, f + 1) ? a : MIXED;
+        if (avx2) {
+            pf_seg_pairs_avx2(m, xmax >= 0 && (m->seg16 || row + (size_t)xmax + 4 <= nvox), row, t->f[2],
+                              t->in[2], P2, xr);
+        } else if (m->seg8) {
+            const int8_t *r = m->seg8 + row;
+            for (int x = 0; x < P2; x++) {
+                const int8_t *v = r + t->f[2][x];
+                xr[x] = t->in[2][x] && v[0] == v[1] ? v[0] : MIXED;
+            }
+        } else {
+            const int16_t *r = m->seg16 + row;
+            for (int x = 0; x < P2; x++) {
+                const int16_t *v = r + t->f[2][x];
+                xr[x] = t->in[2][x] && v[0] == v[1] ? v[0] : MIXED;
+            }
         }
     }
     for (int y = 0; y < P1; y++) {
@@ -104,13 +126,47 @@ typedef struct label_planes {
     const pf_case_map *m;
     const axis_tables *t;
     const int64_t *S;
+    int avx2;
+    int32_t xmax; /* the largest first X corner of a cell inside the case (-1: none) */
     int32_t *xeq, *yp[2];
 } label_planes;
 
 static void make_label_plane(void *arg, int slot, int32_t zs)
 {
     label_planes *lp = arg;
-    seg_plane_labels(lp->m, lp->t, lp->S, zs, lp->xeq, lp->yp[slot]);
+    seg_plane_labels(lp->m, lp->t, lp->S, zs, lp->avx2, lp->xmax, lp->xeq, lp->yp[slot]);
+}
+
+/* Whether output row (z, y) of an axis-aligned grid lies wholly outside the case: its cells
+ * start below -1 or at or beyond the case's end in Z or Y. */
+static inline int outside_rows(const axis_tables *t, const int64_t S[3], int z, int y)
+{
+    return t->f[0][z] < -1 || t->f[0][z] >= S[0] || t->f[1][y] < -1 || t->f[1][y] >= S[1];
+}
+
+/* Voxel (z, y, x) of an axis-aligned grid: one label (ra, rb: its output row in the two
+ * planes' label tables, NULL when the row's cells are not inside the case), else the rule on
+ * its eight corners, read directly where its cell lies inside the case (first corner in
+ * source row `row`, at f[2][x]), else through pf_seg_linear's bounds checks. */
+static int16_t separable_voxel(const pf_case *c, const pf_case_map *m, const axis_tables *t,
+                                      int z, int y, int x, size_t row, const int32_t *ra,
+                                      const int32_t *rb)
+{
+    const float wk[3] = {t->w[0][z], t->w[1][y], t->w[2][x]};
+    if (ra && ra[x] != MIXED && ra[x] == rb[x])
+        return (int16_t)ra[x];
+    if (ra && t->in[2][x]) { /* a label border inside the case */
+        const size_t sx = (size_t)c->hdr.shape[2], sz = (size_t)c->hdr.shape[1] * sx;
+        const size_t b = row + (size_t)t->f[2][x];
+        int16_t lab[8];
+        for (int k = 0; k < 8; k++)
+            lab[k] = pf_seg_at(m, b + ((k >> 2) ? sz : 0) + (((k >> 1) & 1) ? sx : 0) + (k & 1));
+        return seg_rule(lab, wk);
+    }
+    {
+        const int32_t fk[3] = {t->f[0][z], t->f[1][y], t->f[2][x]};
+        return pf_seg_linear(c, m, fk, wk);
+    }
 }
 
 static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const grid *g,
@@ -118,6 +174,7 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
                                 int z1, int16_t *out)
 {
     const size_t plane = (size_t)patch[1] * (size_t)patch[2];
+    const size_t sx = (size_t)c->hdr.shape[2], sy = (size_t)c->hdr.shape[1];
     const int P2 = patch[2];
     label_planes lp = {.m = m, .S = c->hdr.shape};
     plane_pair pp = {{-1, -1}, make_label_plane, &lp};
@@ -143,6 +200,11 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
         return 0;
     }
     lp.t = &t;
+    lp.avx2 = pf_simd_active() == PF_SIMD_AVX2;
+    lp.xmax = -1;
+    for (int x = 0; x < P2; x++)
+        if (t.in[2][x] && t.f[2][x] > lp.xmax)
+            lp.xmax = t.f[2][x];
     lp.xeq = malloc((size_t)(t.yhi >= t.ylo ? t.yhi - t.ylo + 1 : 1) * (size_t)P2 * sizeof *lp.xeq);
     lp.yp[0] = malloc(plane * sizeof *lp.yp[0]);
     lp.yp[1] = malloc(plane * sizeof *lp.yp[1]);
@@ -160,15 +222,34 @@ static int sample_seg_separable(const pf_case *c, const pf_case_map *m, const gr
             int16_t *o = out + grid_out_row(g, patch, z, y);
             const int32_t *ra = pa && t.in[1][y] ? pa + (size_t)y * (size_t)P2 : NULL;
             const int32_t *rb = ra ? pb + (size_t)y * (size_t)P2 : NULL;
-            for (int x = 0; x < P2; x++) {
-                if (ra && ra[x] != MIXED && ra[x] == rb[x]) {
-                    o[x] = (int16_t)ra[x];
-                } else {
-                    const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
-                    const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
-                    o[x] = pf_seg_linear(c, m, fk, wk);
-                }
+            const size_t row = ra ? ((size_t)t.f[0][z] * sy + (size_t)t.f[1][y]) * sx : 0;
+            int x = 0;
+            if (outside_rows(&t, c->hdr.shape, z, y)) {
+                for (; x < P2; x++)
+                    o[x] = -1; /* every cell wholly outside the case (pf_seg_linear's test) */
+                continue;
             }
+            if (ra && lp.avx2) {
+                const int32_t fzy[2] = {t.f[0][z], t.f[1][y]};
+                const float wzy[2] = {t.w[0][z], t.w[1][y]};
+                pf_seg_separable_row_avx2(c, m, cg, fzy, wzy, t.f[2], t.w[2], t.in[2], ra, rb, P2, o);
+                x = P2;
+            }
+            if (ra) /* groups of four: where every cell has one label (most), that label */
+                for (; x + PF_VL <= P2; x += PF_VL) {
+                    pf_vi va, vb, one;
+                    memcpy(&va, ra + x, sizeof va);
+                    memcpy(&vb, rb + x, sizeof vb);
+                    one = (va == vb) & (va != (pf_vi){MIXED, MIXED, MIXED, MIXED});
+                    if (one[0] & one[1] & one[2] & one[3])
+                        for (int k = 0; k < PF_VL; k++)
+                            o[x + k] = (int16_t)va[k];
+                    else
+                        for (int k = 0; k < PF_VL; k++)
+                            o[x + k] = separable_voxel(c, m, &t, z, y, x + k, row, ra, rb);
+                }
+            for (; x < P2; x++)
+                o[x] = separable_voxel(c, m, &t, z, y, x, row, ra, rb);
             if (g->flip[2])
                 pf_reverse_labels(o, (size_t)P2);
         }
@@ -232,13 +313,8 @@ static void seg_row_base(const pf_case *c, const pf_case_map *cm, const case_geo
             int16_t *o = out + (size_t)x0 + (size_t)k;
             if (in[k] && !seg_nearest) {
                 /* inside a region of one label (most voxels): that label */
-                const size_t b = (size_t)base[k];
-                const int16_t l = pf_seg_at(cm, b);
-                const size_t *cn = cg->corner;
-                int one = 1;
-                for (int j = 1; j < 8 && one; j++)
-                    one = pf_seg_at(cm, b + cn[j]) == l;
-                if (one) {
+                int16_t l;
+                if (pf_seg_cell_one_label(cm, (size_t)base[k], cg->corner, &l)) {
                     *o = l;
                     continue;
                 }

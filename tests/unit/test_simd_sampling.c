@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #include "augment.h"
+#include "grid.h"
 #include "simd.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
@@ -291,6 +292,164 @@ static void test_mirror_folded(void **state)
     }
 }
 
+/* ---- the seg's linear rule against a per-label computation written here ----
+ *
+ * nnU-Net's rule (batchgeneratorsv2's spatial transform): each label's one-hot map is
+ * interpolated linearly and the voxel takes the label of the largest value. At one output
+ * voxel, with the cell's corner k (order 4 z + 2 y + x) weighted by the product of its three
+ * axis weights (1 - w or w), a label's value is the sum of the weights of the corners
+ * carrying it (in corner order, float); a corner outside the case carries -1; the largest
+ * value wins, ties to the label met first in corner order. The samplers take shortcuts
+ * (all eight corners alike, wholly outside the case, axis-aligned grids): every path must
+ * give exactly these labels. */
+
+/* Labels made for shortcuts and their edges: flat regions of one label, planes and blobs
+ * meeting, a shell where neighbours differ (a cell sees up to eight labels), a slab of -1; labels drawn from a set that
+ * reaches the storage type's extremes. */
+static void label_case(pf_case *c, const int64_t S[3], int narrow, int flat, int busy)
+{
+    static const int16_t wide[] = {0, 1, 2, 300, -1, 32767, -32768, 7, -300, 1000};
+    static const int16_t small[] = {0, 1, 2, 127, -1, -128, 5, 3, 100, -2};
+    const int16_t *set = narrow ? small : wide;
+    const size_t n = (size_t)(S[0] * S[1] * S[2]);
+    const int K = irange(2, 10), families = flat ? 0 : irange(1, 3);
+    double nrm[3][3], period[3], ctr[3], r2 = uniform(2, 30);
+    int16_t *sg;
+    tu_case_init(c, S[0], S[1], S[2], 1, NULL, &sg);
+    for (int b = 0; b < 3; b++) {
+        for (int d = 0; d < 3; d++)
+            nrm[b][d] = uniform(-1, 1);
+        period[b] = uniform(3, 16);
+    }
+    for (int d = 0; d < 3; d++)
+        ctr[d] = uniform(0, (double)S[d]);
+    for (size_t i = 0; i < n; i++) {
+        const double q[3] = {(double)((int64_t)i / (S[1] * S[2])), (double)((int64_t)i / S[2] % S[1]),
+                             (double)((int64_t)i % S[2])};
+        int code = 0;
+        double d2 = 0;
+        for (int b = 0; b < families; b++) /* up to three families of parallel planes */
+            code = code * 3 + (int)floor((nrm[b][0] * q[0] + nrm[b][1] * q[1] + nrm[b][2] * q[2]) / period[b]) % 3 + 2;
+        for (int d = 0; d < 3; d++)
+            d2 += (q[d] - ctr[d]) * (q[d] - ctr[d]);
+        sg[i] = set[(code < 0 ? -code : code) % K];
+        if (d2 < r2)
+            sg[i] = set[(K + 1) % 10];
+        else if (busy && d2 < 4 * r2) /* a shell where neighbours differ: many labels a cell */
+            sg[i] = set[(int)(q[0] + 3 * q[1] + 7 * q[2]) % K];
+        if (q[1] < 1 && !flat)
+            sg[i] = -1;
+    }
+    if (narrow) {
+        int8_t *s8 = malloc(n ? n : 1);
+        assert_non_null(s8);
+        for (size_t i = 0; i < n; i++)
+            s8[i] = (int8_t)sg[i];
+        free(sg);
+        c->map->seg16 = NULL;
+        c->map->seg8 = s8;
+    }
+}
+
+typedef struct rule_coverage {
+    size_t outside, one_label, labels[9], partly_outside;
+} rule_coverage;
+
+/* The rule at output voxel (z, y, x) of the grid of p (no mirroring): positions as the
+ * samplers' row walk computes them (float: q0 + dq x, floored). */
+static int16_t rule_reference(const pf_case *c, const pf_aug_params *p, const int64_t start[3],
+                              const int P[3], int z, int y, int x, rule_coverage *cov)
+{
+    const int64_t *S = c->hdr.shape;
+    const pf_case_map *m = pf_case_map_get(c);
+    grid g;
+    row_walk rw;
+    int64_t f[3];
+    float w[3], wsum[8];
+    int16_t lab[8], seen[8];
+    int n = 0, best = 0, out = 0;
+    pf_grid_init(&g, p, start, P);
+    pf_row_walk_init(&rw, &g, z, y);
+    for (int d = 0; d < 3; d++) {
+        const float q = rw.q0[d] + rw.dq[d] * (float)x, fl = floorf(q);
+        f[d] = (int64_t)fl;
+        w[d] = q - fl;
+    }
+    for (int k = 0; k < 8; k++) {
+        const int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
+        const int inside = iz >= 0 && iy >= 0 && ix >= 0 && iz < S[0] && iy < S[1] && ix < S[2];
+        const size_t i = inside ? (size_t)((iz * S[1] + iy) * S[2] + ix) : 0;
+        lab[k] = !inside ? -1 : m->seg8 ? m->seg8[i] : m->seg16[i];
+        out += !inside;
+    }
+    for (int k = 0; k < 8; k++) { /* the labels present, in corner order */
+        int j = 0;
+        while (j < n && seen[j] != lab[k])
+            j++;
+        if (j == n)
+            seen[n++] = lab[k];
+    }
+    for (int j = 0; j < n; j++) { /* each label's interpolated one-hot value */
+        wsum[j] = 0.0f;
+        for (int k = 0; k < 8; k++)
+            if (lab[k] == seen[j])
+                wsum[j] += ((k >> 2) ? w[0] : 1.0f - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0f - w[1]) *
+                           ((k & 1) ? w[2] : 1.0f - w[2]);
+        if (wsum[j] > wsum[best])
+            best = j;
+    }
+    cov->outside += out == 8;
+    cov->partly_outside += out > 0 && out < 8;
+    cov->one_label += out < 8 && n == 1;
+    cov->labels[n] += out == 0;
+    return seen[best];
+}
+
+static void test_seg_rule_reference(void **state)
+{
+    const pf_simd_level best = pf_simd_detect();
+    rule_coverage cov = {0};
+    (void)state;
+    for (int trial = 0; trial < 120; trial++) {
+        const int dims = trial % 8 == 7 ? 2 : 3, narrow = trial % 2, flat = trial % 9 == 4;
+        const int64_t S[3] = {dims == 2 ? 1 : irange(2, 24), irange(2, 28), irange(2, 30)};
+        int P[3] = {dims == 2 ? 1 : irange(1, 12), irange(1, 14), irange(1, 27)};
+        const pf_aug_params p = random_params(dims, trial % 3);
+        const size_t n = (size_t)P[0] * (size_t)P[1] * (size_t)P[2];
+        int16_t *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
+        int64_t start[3];
+        pf_case c;
+        assert_true(ref && got);
+        for (int d = 0; d < 3; d++)
+            start[d] = dims == 2 && d == 0 ? 0 : irange(-P[d] / 2 - 2, (int)S[d] - P[d] / 2 + 2);
+        label_case(&c, S, narrow, flat, trial % 4 == 1);
+        for (int z = 0; z < P[0]; z++)
+            for (int y = 0; y < P[1]; y++)
+                for (int x = 0; x < P[2]; x++)
+                    ref[((size_t)z * (size_t)P[1] + (size_t)y) * (size_t)P[2] + (size_t)x] =
+                        rule_reference(&c, &p, start, P, z, y, x, &cov);
+        for (int level = PF_SIMD_SCALAR; level <= (int)best; level++) {
+            pf_simd_force((pf_simd_level)level);
+            pf_aug_sample_seg(&c, start, P, &p, 0, got);
+            assert_memory_equal(ref, got, n * sizeof *ref);
+            pf_aug_sample_seg_general(&c, start, P, &p, 0, got);
+            assert_memory_equal(ref, got, n * sizeof *ref);
+        }
+        free(ref);
+        free(got);
+        tu_case_free(&c);
+    }
+    pf_simd_force(best);
+    print_message("outside %zu partly %zu one %zu labels 2-6: %zu %zu %zu %zu %zu\n", cov.outside, cov.partly_outside, cov.one_label, cov.labels[2], cov.labels[3], cov.labels[4], cov.labels[5], cov.labels[6]);
+    /* every kind of voxel was reached: wholly outside, partly outside, one label, and cells
+     * inside the case with two to six labels */
+    assert_true(cov.outside > 1000);
+    assert_true(cov.partly_outside > 1000);
+    assert_true(cov.one_label > 5000);
+    for (int k = 2; k <= 6; k++)
+        assert_true(cov.labels[k] > 20);
+}
+
 /* PATCHFS_SIMD caps the path; names round-trip. */
 static void test_names(void **state)
 {
@@ -308,6 +467,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_same_bytes),
         cmocka_unit_test(test_mirror_folded),
+        cmocka_unit_test(test_seg_rule_reference),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
