@@ -207,15 +207,26 @@ static void run_indices(loop *l)
     for (;;) {
         pf_error e = {0};
         int i = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
-        if (i >= l->hi || __atomic_load_n(&l->failed, __ATOMIC_RELAXED))
+        if (i >= l->hi)
             return;
+        /* after a failure only indices below it still run: one handed out before the failing
+         * one may reach here after the failure (it must run, or the error reported would not
+         * be the lowest failing index's); everything above it is dropped */
+        if (__atomic_load_n(&l->failed, __ATOMIC_ACQUIRE)) {
+            int above;
+            pthread_mutex_lock(&l->lock);
+            above = i > l->fail_index;
+            pthread_mutex_unlock(&l->lock);
+            if (above)
+                return;
+        }
         if (l->fn(l->arg, i, &e) != 0) {
             pthread_mutex_lock(&l->lock);
             if (!l->failed || i < l->fail_index) {
                 l->fail_index = i;
                 l->err = e;
             }
-            __atomic_store_n(&l->failed, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&l->failed, 1, __ATOMIC_RELEASE);
             pthread_mutex_unlock(&l->lock);
         }
     }

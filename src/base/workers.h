@@ -21,8 +21,9 @@
 int pf_usable_cores(void);
 
 /* Calls fn(arg, i, err) for every i in [lo, hi) on the calling thread and up to threads - 1
- * pool workers (threads <= 0: pf_usable_cores() in all, the caller included). Stops handing out
- * indices after a failure; returns 0, or -1 with the error of the lowest index that failed. */
+ * pool workers (threads <= 0: pf_usable_cores() in all, the caller included). After a failure
+ * indices above it are dropped, every index below it still runs; returns 0, or -1 with the
+ * error of the lowest index that failed. */
 int pf_parallel_for(int lo, int hi, int threads, int (*fn)(void *arg, int i, pf_error *err),
                     void *arg, pf_error *err);
 
