@@ -453,12 +453,16 @@ static void test_keep_budget(void **state)
         released = pf_case_released_bytes();
         pf_case_release(c, m[i], PF_PART_ALL, 0, c->hdr.shape[0], 0, c->hdr.shape[1]);
         released = pf_case_released_bytes() - released;
-        /* case 0 hands nothing back; case 1 its rows (one range per array, each widened to
-         * the fault-around block and clamped to the mapping: at most the mapping each) */
+        /* case 0 hands nothing back; case 1 its rows: one range per array, each widened to
+         * the fault-around blocks around it and clamped to the mapping, so at least the
+         * array's bytes and at most the mapping each (half the mapping was the lower bound
+         * here once, which fails when a 64 KiB boundary falls inside a small entry's header:
+         * the arrays' blocks then start there) */
         if (i == 0)
             assert_int_equal(released, 0);
         else
-            assert_true(released >= m[1]->len / 2 &&
+            assert_true(released >= nv * (c->hdr.n_channels * sizeof(float) +
+                                          (m[1]->seg8 ? 1 : 2)) &&
                         released <= (c->hdr.n_channels + 1) * m[1]->len);
     }
     (void)sink;
