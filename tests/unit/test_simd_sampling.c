@@ -244,9 +244,11 @@ static void test_mirror_folded(void **state)
             for (int a = 0; a < 3; a++)
                 mirrored.mirror[a] = (combo >> a) & 1;
             assert_true(pf_aug_mirror_in_grid(&mirrored));
-            later = mirrored; /* a mirroring the samplers do not take: applied after */
+            later = mirrored; /* a mirroring neither the samplers nor a crop take: applied after */
             later.rotate = later.scale_on = 0;
+            later.noise = 1; /* (not applied here) */
             assert_false(pf_aug_mirror_in_grid(&later));
+            assert_false(pf_aug_mirror_in_crop(&later));
             for (int level = PF_SIMD_SCALAR; level <= (int)best; level++) {
                 pf_simd_force((pf_simd_level)level);
                 render(&c, nm, start, P, &plain, &ref);
