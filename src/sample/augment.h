@@ -110,6 +110,9 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
  * (pf_aug_mirror_in_grid, pf_aug_mirror_in_crop). */
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg);
+/* The separate mirroring pass itself, whether or not a fold made it needless (tests, benches). */
+void pf_aug_mirror_pass(const pf_aug_params *p, int channels, const int patch[3], float *img,
+                        int16_t *seg);
 /* Whether the samplers write this sample mirrored themselves (its mirroring folded into the
  * grid): a resampled sample with a mirrored axis whose later transforms all commute exactly
  * with mirroring (brightness and the masking act per voxel; the noise is keyed by voxel

@@ -151,11 +151,17 @@ int pf_aug_mirror_in_crop(const pf_aug_params *p)
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg)
 {
+    if (pf_aug_mirror_in_grid(p) || pf_aug_mirror_in_crop(p))
+        return; /* the samplers or the crop wrote it mirrored */
+    pf_aug_mirror_pass(p, channels, patch, img, seg);
+}
+
+void pf_aug_mirror_pass(const pf_aug_params *p, int channels, const int patch[3], float *img,
+                        int16_t *seg)
+{
     const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
     if (!p->mirror[0] && !p->mirror[1] && !p->mirror[2])
         return;
-    if (pf_aug_mirror_in_grid(p) || pf_aug_mirror_in_crop(p))
-        return; /* the samplers or the crop wrote it mirrored */
     if (img)
         for (int c = 0; c < channels; c++)
             mirror_volume(img + (size_t)c * n, sizeof *img, patch, p->mirror);

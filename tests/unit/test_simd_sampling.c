@@ -244,18 +244,16 @@ static void test_mirror_folded(void **state)
             for (int a = 0; a < 3; a++)
                 mirrored.mirror[a] = (combo >> a) & 1;
             assert_true(pf_aug_mirror_in_grid(&mirrored));
-            later = mirrored; /* a mirroring neither the samplers nor a crop take: applied after */
+            later = mirrored; /* a mirroring the samplers do not take: applied after */
             later.rotate = later.scale_on = 0;
-            later.noise = 1; /* (not applied here) */
             assert_false(pf_aug_mirror_in_grid(&later));
-            assert_false(pf_aug_mirror_in_crop(&later));
             for (int level = PF_SIMD_SCALAR; level <= (int)best; level++) {
                 pf_simd_force((pf_simd_level)level);
                 render(&c, nm, start, P, &plain, &ref);
-                pf_aug_mirror(&later, C, P, ref.img, ref.seg[0]);
-                pf_aug_mirror(&later, C, P, ref.img_general, ref.seg[1]);
-                pf_aug_mirror(&later, 0, P, NULL, ref.seg_general[0]);
-                pf_aug_mirror(&later, 0, P, NULL, ref.seg_general[1]);
+                pf_aug_mirror_pass(&later, C, P, ref.img, ref.seg[0]);
+                pf_aug_mirror_pass(&later, C, P, ref.img_general, ref.seg[1]);
+                pf_aug_mirror_pass(&later, 0, P, NULL, ref.seg_general[0]);
+                pf_aug_mirror_pass(&later, 0, P, NULL, ref.seg_general[1]);
                 render(&c, nm, start, P, &mirrored, &got);
                 pf_aug_mirror(&mirrored, C, P, got.img, got.seg[0]); /* nothing left to do */
                 assert_memory_equal(ref.img, got.img, n * (size_t)C * sizeof *ref.img);
