@@ -90,6 +90,19 @@ static void normalize_row(const float *restrict src, const int8_t *restrict seg8
     }
 }
 
+/* The crop is bound by memory, not arithmetic (its time goes to waiting on the source loads):
+ * it reads a run of each source row (512 of 960 bytes at 128^3 from a 240-wide case), the next
+ * run a row further on, and the hardware's stream prefetcher starts over at every 4 KiB page.
+ * Asking for the run PREFETCH_ROWS rows ahead (a hint: no fault, no byte changes) cut the image
+ * crop's samples in the 128^3 plain-steps profile by about an eighth, the seg's by a twentieth. */
+#define PREFETCH_ROWS 2
+
+static inline void prefetch_run(const void *p, size_t bytes)
+{
+    for (size_t k = 0; k < bytes; k += 64)
+        __builtin_prefetch((const char *)p + k);
+}
+
 /* Where row (z, y) of the crop goes when the patch is written mirrored along the axes flip
  * names (NULL: none): the row the mirroring would move it to. */
 static size_t out_row(const int flip[3], int64_t P0, int64_t P1, int64_t P2, int64_t z,
@@ -138,6 +151,14 @@ void pf_extract_image_mirrored(const pf_case *c, const pf_norm *norms, const int
                     continue;
                 }
                 off = (size_t)(((start[0] + z) * S[1] + (start[1] + y)) * S[2] + start[2] + xa);
+                if (y + PREFETCH_ROWS < yb) {
+                    const size_t ahead = off + (size_t)(PREFETCH_ROWS * S[2]);
+                    prefetch_run(img + ahead, (size_t)(xb - xa) * sizeof *img);
+                    if (norms[ch].masked)
+                        prefetch_run(m->seg8 ? (const void *)(m->seg8 + ahead)
+                                             : (const void *)(m->seg16 + ahead),
+                                     (size_t)(xb - xa) * (m->seg8 ? 1 : 2));
+                }
                 if (xa > 0)
                     memset(row, 0, (size_t)xa * sizeof *row);
                 normalize_row(img + off, m->seg8 ? m->seg8 + off : NULL,
@@ -197,6 +218,12 @@ void pf_extract_seg_mirrored(const pf_case *c, const int64_t start[3], const int
             if (!(z < za || z >= zb || y < ya || y >= yb || xa >= xb)) {
                 size_t off = (size_t)(((start[0] + z) * S[1] + (start[1] + y)) * S[2] +
                                       start[2] + xa);
+                if (y + PREFETCH_ROWS < yb) {
+                    const size_t ahead = off + (size_t)(PREFETCH_ROWS * S[2]);
+                    prefetch_run(m->seg8 ? (const void *)(m->seg8 + ahead)
+                                         : (const void *)(m->seg16 + ahead),
+                                 (size_t)(xb - xa) * (m->seg8 ? 1 : 2));
+                }
                 seg_row(m, off, (size_t)(xb - xa), row + xa, path);
                 for (x = 0; x < xa; x++)
                     row[x] = -1;
