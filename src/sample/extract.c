@@ -1,4 +1,6 @@
-/* extract.c - padded patch extraction with normalisation (see extract.h). */
+/* extract.c - padded patch extraction with normalisation (see extract.h): row by row on the
+ * vector path pf_simd_active() names (the eight-lane rows in extract_avx2.c, four-lane SSE2
+ * and scalar ones here, all the same bytes), optionally written mirrored. */
 #include "extract.h"
 
 #include <string.h>
