@@ -108,14 +108,18 @@ int pf_aug_intensity(const pf_aug_params *p, int channels, const int patch[3], f
 int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
                               float *img);
 /* pf_aug_intensity_channels, then each channel c with masked[c] zeroed where seg < 0
- * (pf_aug_mask_outside; seg: the sample's seg before mirroring), in the chain's last pass:
- * the same bytes as the two calls. seg or masked NULL: no channel masked. */
+ * (pf_aug_mask_outside; seg: the sample's seg as the image is laid out, i.e. before a
+ * separate mirroring pass), in the chain's last pass: the same bytes as the two calls. seg or
+ * masked NULL: no channel masked. */
 int pf_aug_intensity_masked(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
                             float *img, const int16_t *seg, const unsigned char *masked);
-/* Mirroring, in place; nothing when the samplers mirrored the sample already
- * (pf_aug_mirror_in_grid). */
+/* Mirroring, in place; nothing when the samplers or the crop mirrored the sample already
+ * (pf_aug_mirror_in_grid, pf_aug_mirror_in_crop). */
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg);
+/* The separate mirroring pass itself, whether or not a fold made it needless (tests, benches). */
+void pf_aug_mirror_pass(const pf_aug_params *p, int channels, const int patch[3], float *img,
+                        int16_t *seg);
 /* Whether the samplers write this sample mirrored themselves (its mirroring folded into the
  * grid): a resampled sample with a mirrored axis whose later transforms all commute exactly
  * with mirroring (brightness and the masking act per voxel; the noise is keyed by voxel
@@ -123,6 +127,9 @@ void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], flo
  * channel in index order: those would give other bits on a mirrored array, so samples with
  * them are mirrored after them, as before). The bytes are the same either way. */
 int pf_aug_mirror_in_grid(const pf_aug_params *p);
+/* The same for a sample that takes no spatial transform: its plain crop is written mirrored
+ * (pf_extract_image_mirrored, pf_extract_seg_mirrored), under the same rule. */
+int pf_aug_mirror_in_crop(const pf_aug_params *p);
 /* nnU-Net's MaskImageTransform (use_mask_for_norm): one channel's voxels where seg < 0 set to
  * 0, after the intensity transforms (seg: the sample's seg before mirroring, like img). */
 void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n);

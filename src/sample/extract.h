@@ -23,4 +23,14 @@ void pf_extract_image(const pf_case *c, const pf_norm *norms, const int64_t star
 void pf_extract_seg(const pf_case *c, const int64_t start[3], const int patch[3],
                     int16_t *out);
 
+/* The same crops written mirrored along the axes flip[d] != 0 names (flip NULL: none): the
+ * bytes of the crop followed by nnU-Net's mirroring of those axes (pf_aug_mirror), each value
+ * computed as unmirrored and only stored elsewhere. For augmented samples that take no
+ * spatial transform and whose later transforms commute with mirroring
+ * (pf_aug_mirror_in_crop), which then need no separate mirroring pass. */
+void pf_extract_image_mirrored(const pf_case *c, const pf_norm *norms, const int64_t start[3],
+                               const int patch[3], const int flip[3], float *out);
+void pf_extract_seg_mirrored(const pf_case *c, const int64_t start[3], const int patch[3],
+                             const int flip[3], int16_t *out);
+
 #endif

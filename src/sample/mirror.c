@@ -1,7 +1,8 @@
 /* mirror.c - nnU-Net's mirroring of an augmented sample: image channels and seg reversed along
  * the drawn axes in one in-place pass, rows reversed four floats or eight labels at a time;
- * for resampled samples whose later transforms commute with it, folded into the samplers'
- * output instead (pf_aug_mirror_in_grid, grid.h grid_out_row). */
+ * for samples whose later transforms commute with it, folded into the samplers' output
+ * (resampled ones: pf_aug_mirror_in_grid, grid.h grid_out_row) or the plain crop's (the
+ * others: pf_aug_mirror_in_crop, extract.h) instead. */
 #include "augment.h"
 #include "grid.h"
 
@@ -123,9 +124,11 @@ void pf_reverse_labels(int16_t *a, size_t n)
     swap_reversed_s(a, a, n);
 }
 
-int pf_aug_mirror_in_grid(const pf_aug_params *p)
+/* Whether the sample is mirrored and every transform after its crop or grid commutes bit for
+ * bit with mirroring (augment.h, pf_aug_mirror_in_grid). */
+static int mirror_commutes(const pf_aug_params *p)
 {
-    if (!pf_aug_spatial(p) || !(p->mirror[0] || p->mirror[1] || p->mirror[2]))
+    if (!(p->mirror[0] || p->mirror[1] || p->mirror[2]))
         return 0;
     if (p->noise || p->contrast || p->gamma_inv || p->gamma)
         return 0;
@@ -135,14 +138,30 @@ int pf_aug_mirror_in_grid(const pf_aug_params *p)
     return 1;
 }
 
+int pf_aug_mirror_in_grid(const pf_aug_params *p)
+{
+    return pf_aug_spatial(p) && mirror_commutes(p);
+}
+
+int pf_aug_mirror_in_crop(const pf_aug_params *p)
+{
+    return !pf_aug_spatial(p) && mirror_commutes(p);
+}
+
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg)
+{
+    if (pf_aug_mirror_in_grid(p) || pf_aug_mirror_in_crop(p))
+        return; /* the samplers or the crop wrote it mirrored */
+    pf_aug_mirror_pass(p, channels, patch, img, seg);
+}
+
+void pf_aug_mirror_pass(const pf_aug_params *p, int channels, const int patch[3], float *img,
+                        int16_t *seg)
 {
     const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
     if (!p->mirror[0] && !p->mirror[1] && !p->mirror[2])
         return;
-    if (pf_aug_mirror_in_grid(p))
-        return; /* the samplers wrote it mirrored */
     if (img)
         for (int c = 0; c < channels; c++)
             mirror_volume(img + (size_t)c * n, sizeof *img, patch, p->mirror);

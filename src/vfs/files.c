@@ -412,7 +412,8 @@ int pf_produce_helped(pf_ctx *ctx, const pf_node *n, const pf_input *helper, cha
     for (int b = lo; b < hi; b++) {
         int16_t *m = mask + nv * (size_t)(b - lo);
         pf_aug_params p;
-        /* channel 0 of position b (the array's data ends the file), mirrored back */
+        /* channel 0 of position b (the array's data ends the file), mirrored back unless
+         * the sample's image is made mirrored too (pf_aug_mirror does nothing then) */
         memcpy(m, helper->data + (helper->len - body) + per * sizeof *m * (size_t)(b - lo),
                nv * sizeof *m);
         if (pf_render_aug_params(ctx, n, b, &p))

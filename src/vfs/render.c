@@ -269,7 +269,9 @@ static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm
     const int z0 = k * ctx->patch[0] / slabs, z1 = (k + 1) * ctx->patch[0] / slabs;
     pf_aug_params p;
     unsigned token;
-    const int spatial = pf_render_aug_params(ctx, n, b, &p) && pf_aug_spatial(&p);
+    const int aug = pf_render_aug_params(ctx, n, b, &p), spatial = aug && pf_aug_spatial(&p);
+    /* the crop written mirrored when nothing after it minds (no separate mirroring pass) */
+    const int *flip = aug && pf_aug_mirror_in_crop(&p) ? p.mirror : NULL;
     if (!spatial && k != 0)
         return 0; /* a plain crop is made whole in slab 0 */
     if (pf_render_read_begin(ctx, 0, sm->case_idx, 1, &token, err))
@@ -282,9 +284,9 @@ static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm
                                      seg);
     } else {
         if (img)
-            pf_extract_image(c, norms, sm->start, ctx->patch, img);
+            pf_extract_image_mirrored(c, norms, sm->start, ctx->patch, flip, img);
         if (seg)
-            pf_extract_seg(c, sm->start, ctx->patch, seg);
+            pf_extract_seg_mirrored(c, sm->start, ctx->patch, flip, seg);
     }
     return pf_render_read_end(ctx, 0, sm->case_idx, token, err);
 }

@@ -103,7 +103,9 @@ static int run(int t, const pf_aug_params *p, int C, const int P[3], const real_
     if (t < T_SPATIAL || t == T_SAMPLE)
         if (pf_aug_intensity(p, C, P, img) != 0)
             return -1;
-    if (rc && (t == T_MIRROR || t == T_SAMPLE))
+    if (rc && t == T_MIRROR) /* the pass itself (an unresampled crop would be made mirrored) */
+        pf_aug_mirror_pass(p, C, P, img, rc->seg);
+    if (rc && t == T_SAMPLE)
         pf_aug_mirror(p, C, P, img, rc->seg);
     return 0;
 }

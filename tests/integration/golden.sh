@@ -15,10 +15,15 @@ val/epoch_2/step_9/seg.npy cases/case_003/data.npy cases/case_003/seg.npy
 train/epoch_17/step_123/batch.npz"
 AUG_FILES="train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy train/epoch_4/step_77/data.npy
 train/epoch_4/step_77/seg.npy train/epoch_4/step_77/seg_ds1.npy train/epoch_4/step_77/meta.json
-train/epoch_4/step_77/batch.npz train/epoch_4/step_3/data.npy train/epoch_4/step_3/seg.npy"
+train/epoch_4/step_77/batch.npz train/epoch_4/step_3/data.npy train/epoch_4/step_3/seg.npy
+train/epoch_4/step_15/data.npy train/epoch_4/step_15/seg.npy train/epoch_4/step_23/data.npy
+train/epoch_4/step_23/seg.npy train/epoch_4/step_23/seg_ds1.npy"
 # epoch_4/step_3 holds a resampled sample whose mirroring the samplers do themselves
 # (pf_aug_mirror_in_grid); its digests were taken from the code before that (8759957), which
-# mirrored in a separate pass
+# mirrored in a separate pass. epoch_4/step_15 and step_23 hold unresampled samples whose crop
+# is written mirrored (pf_aug_mirror_in_crop: all three axes with padding; X alone; Z and X
+# with padding); their digests were taken from the code before that (e32a13a), which mirrored
+# them in a separate pass
 REAL_FILES="train/epoch_0/step_0/data.npy train/epoch_0/step_0/seg.npy train/epoch_3/step_17/data.npy
 train/epoch_3/step_17/seg.npy train/epoch_3/step_17/meta.json val/epoch_0/step_1/data.npy"
 # format 2: nnU-Net's plan and its resampled, transposed grids at default options

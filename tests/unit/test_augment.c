@@ -698,7 +698,7 @@ static void test_mirror_matches_flip(void **state)
                 seg[i] = (int16_t)(i * 7);
             for (int a = 0; a < 3; a++)
                 p.mirror[a] = (combo >> a) & 1;
-            pf_aug_mirror(&p, 2, Q, img, seg);
+            pf_aug_mirror_pass(&p, 2, Q, img, seg);
             for (int z = 0; z < Q[0]; z++)
                 for (int y = 0; y < Q[1]; y++)
                     for (int x = 0; x < Q[2]; x++) {

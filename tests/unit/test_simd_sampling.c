@@ -251,10 +251,10 @@ static void test_mirror_folded(void **state)
             for (int level = PF_SIMD_SCALAR; level <= (int)best; level++) {
                 pf_simd_force((pf_simd_level)level);
                 render(&c, nm, start, P, &plain, &ref);
-                pf_aug_mirror(&later, C, P, ref.img, ref.seg[0]);
-                pf_aug_mirror(&later, C, P, ref.img_general, ref.seg[1]);
-                pf_aug_mirror(&later, 0, P, NULL, ref.seg_general[0]);
-                pf_aug_mirror(&later, 0, P, NULL, ref.seg_general[1]);
+                pf_aug_mirror_pass(&later, C, P, ref.img, ref.seg[0]);
+                pf_aug_mirror_pass(&later, C, P, ref.img_general, ref.seg[1]);
+                pf_aug_mirror_pass(&later, 0, P, NULL, ref.seg_general[0]);
+                pf_aug_mirror_pass(&later, 0, P, NULL, ref.seg_general[1]);
                 render(&c, nm, start, P, &mirrored, &got);
                 pf_aug_mirror(&mirrored, C, P, got.img, got.seg[0]); /* nothing left to do */
                 assert_memory_equal(ref.img, got.img, n * (size_t)C * sizeof *ref.img);
