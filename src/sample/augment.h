@@ -130,6 +130,11 @@ int pf_aug_mirror_in_grid(const pf_aug_params *p);
 /* The same for a sample that takes no spatial transform: its plain crop is written mirrored
  * (pf_extract_image_mirrored, pf_extract_seg_mirrored), under the same rule. */
 int pf_aug_mirror_in_crop(const pf_aug_params *p);
+/* Turns p into the parameters as a seg that is an output (seg.npy, not an image's mask)
+ * sees them: the intensity transforms, which never touch labels, off. Its mirroring then
+ * always commutes, so the samplers or the crop write it mirrored (no separate pass over the
+ * labels); the bytes are the same, mirroring moving labels, never computing them. */
+void pf_aug_seg_params(pf_aug_params *p);
 /* nnU-Net's MaskImageTransform (use_mask_for_norm): one channel's voxels where seg < 0 set to
  * 0, after the intensity transforms (seg: the sample's seg before mirroring, like img). */
 void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n);

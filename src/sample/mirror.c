@@ -138,6 +138,13 @@ static int mirror_commutes(const pf_aug_params *p)
     return 1;
 }
 
+void pf_aug_seg_params(pf_aug_params *p)
+{
+    p->noise = p->contrast = p->gamma_inv = p->gamma = 0;
+    for (int c = 0; c < PF_MAX_CHANNELS; c++)
+        p->blur[c] = p->lowres[c] = 0;
+}
+
 int pf_aug_mirror_in_grid(const pf_aug_params *p)
 {
     return pf_aug_spatial(p) && mirror_commutes(p);

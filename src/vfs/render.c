@@ -270,8 +270,11 @@ static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm
     pf_aug_params p;
     unsigned token;
     const int aug = pf_render_aug_params(ctx, n, b, &p), spatial = aug && pf_aug_spatial(&p);
+    const int *flip;
+    if (aug && !img) /* a seg alone is an output (seg.npy): its mirroring always folds */
+        pf_aug_seg_params(&p);
     /* the crop written mirrored when nothing after it minds (no separate mirroring pass) */
-    const int *flip = aug && pf_aug_mirror_in_crop(&p) ? p.mirror : NULL;
+    flip = aug && pf_aug_mirror_in_crop(&p) ? p.mirror : NULL;
     if (!spatial && k != 0)
         return 0; /* a plain crop is made whole in slab 0 */
     if (pf_render_read_begin(ctx, 0, sm->case_idx, 1, &token, err))
@@ -315,6 +318,8 @@ static int render_finish(pf_ctx *ctx, const pf_node *n, int b, int ch0, int ch1,
     pf_aug_params p;
     if (!pf_render_aug_params(ctx, n, b, &p))
         return 0;
+    if (!img) /* as render_slab made it */
+        pf_aug_seg_params(&p);
     if (img) {
         unsigned char masked[PF_MAX_CHANNELS] = {0};
         for (int ch = ch0; ch < ch1; ch++)
