@@ -117,6 +117,10 @@ int pf_aug_intensity_masked(const pf_aug_params *p, const int patch[3], int ch0,
  * (pf_aug_mirror_in_grid, pf_aug_mirror_in_crop). */
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg);
+/* dst = src mirrored as pf_aug_mirror would mirror it in place (a plain copy when it would do
+ * nothing), in one pass: a label map taken from elsewhere (seg.npy, for a mask). */
+void pf_aug_mirror_labels_copy(const pf_aug_params *p, const int patch[3], const int16_t *src,
+                               int16_t *dst);
 /* The separate mirroring pass itself, whether or not a fold made it needless (tests, benches). */
 void pf_aug_mirror_pass(const pf_aug_params *p, int channels, const int patch[3], float *img,
                         int16_t *seg);

@@ -163,6 +163,33 @@ void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], flo
     pf_aug_mirror_pass(p, channels, patch, img, seg);
 }
 
+void pf_aug_mirror_labels_copy(const pf_aug_params *p, const int patch[3], const int16_t *src,
+                               int16_t *dst)
+{
+    const size_t len = (size_t)patch[2];
+    const int *m = p->mirror;
+    if (pf_aug_mirror_in_grid(p) || pf_aug_mirror_in_crop(p) || !(m[0] || m[1] || m[2])) {
+        memcpy(dst, src, (size_t)patch[0] * (size_t)patch[1] * len * sizeof *dst);
+        return;
+    }
+    /* output row (z, y) is input row (z', y'), reversed when X is mirrored: one pass */
+    for (int z = 0; z < patch[0]; z++)
+        for (int y = 0; y < patch[1]; y++) {
+            const int z2 = m[0] ? patch[0] - 1 - z : z, y2 = m[1] ? patch[1] - 1 - y : y;
+            const int16_t *a = src + ((size_t)z2 * (size_t)patch[1] + (size_t)y2) * len;
+            int16_t *o = dst + ((size_t)z * (size_t)patch[1] + (size_t)y) * len;
+            size_t i = 0;
+            if (!m[2]) {
+                memcpy(o, a, len * sizeof *o);
+                continue;
+            }
+            for (; i + 8 <= len; i += 8)
+                store8s_reversed(o + len - 8 - i, load8s(a + i));
+            for (; i < len; i++)
+                o[len - 1 - i] = a[i];
+        }
+}
+
 void pf_aug_mirror_pass(const pf_aug_params *p, int channels, const int patch[3], float *img,
                         int16_t *seg)
 {

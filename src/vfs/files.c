@@ -413,11 +413,14 @@ int pf_produce_helped(pf_ctx *ctx, const pf_node *n, const pf_input *helper, cha
         int16_t *m = mask + nv * (size_t)(b - lo);
         pf_aug_params p;
         /* channel 0 of position b (the array's data ends the file), mirrored back unless
-         * the sample's image is made mirrored too (pf_aug_mirror does nothing then) */
-        memcpy(m, helper->data + (helper->len - body) + per * sizeof *m * (size_t)(b - lo),
-               nv * sizeof *m);
+         * the sample's image is made mirrored too (pf_aug_mirror does nothing then), in the
+         * copy */
+        const int16_t *src = (const int16_t *)(const void *)(helper->data + (helper->len - body) +
+                                                             per * sizeof *m * (size_t)(b - lo));
         if (pf_render_aug_params(ctx, n, b, &p))
-            pf_aug_mirror(&p, 0, ctx->patch, NULL, m);
+            pf_aug_mirror_labels_copy(&p, ctx->patch, src, m);
+        else
+            memcpy(m, src, nv * sizeof *m);
     }
     rc = pf_make_step_data_masked(ctx, n, mask, buf, len, err);
     pf_pool_release(mask);
