@@ -156,11 +156,12 @@ def warm_up(mnt, reader, limit=400):
     instead of faulting in fresh pages. A training run spends all but its first few dozen
     steps there (nnU-Net: 250 steps x 1000 epochs); before it, each new file's pages cost a
     fault and zeroing (about a third of a plain step's CPU at 128^3)."""
-    last = -1
+    last, flat = -1, 0
     for s in range(limit):
         reader.step(os.path.join(mnt, "train", "epoch_0", "step_%d" % s))
         now = cache_bytes(mnt)
-        if s >= 2 and now <= last:
+        flat = flat + 1 if now <= last else 0
+        if s >= 3 and flat >= 2:  # two steps in a row (one can be the prefetcher lagging)
             return s + 1
         last = now
     return limit
