@@ -17,26 +17,6 @@
 #include "extract.h"
 #include "simd.h"
 
-static uint64_t rng_state = 0x2545f4914f6cdd1du;
-
-static uint64_t next_u64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static double uniform(double lo, double hi)
-{
-    return lo + (hi - lo) * (double)(next_u64() >> 11) * 0x1p-53;
-}
-
-static int irange(int lo, int hi) /* [lo, hi] */
-{
-    return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1));
-}
-
 static float bits_float(uint32_t u)
 {
     float f;
@@ -47,13 +27,13 @@ static float bits_float(uint32_t u)
 /* An image value: mostly ordinary, sometimes one of the special values. */
 static float random_value(void)
 {
-    switch (irange(0, 19)) {
+    switch (tu_irange(0, 19)) {
     case 0:
         return bits_float(0x7fc00000u); /* quiet NaN */
     case 1:
-        return bits_float(0xffc00000u | (uint32_t)irange(1, 0x3fffff)); /* negative, payload */
+        return bits_float(0xffc00000u | (uint32_t)tu_irange(1, 0x3fffff)); /* negative, payload */
     case 2:
-        return bits_float(0x7f800000u | (uint32_t)irange(1, 0x3fffff)); /* signalling */
+        return bits_float(0x7f800000u | (uint32_t)tu_irange(1, 0x3fffff)); /* signalling */
     case 3:
         return INFINITY;
     case 4:
@@ -63,9 +43,9 @@ static float random_value(void)
     case 6:
         return 0.0f;
     case 7:
-        return (float)uniform(-3e38, 3e38);
+        return (float)tu_uniform(-3e38, 3e38);
     default:
-        return (float)uniform(-500, 1500);
+        return (float)tu_uniform(-500, 1500);
     }
 }
 
@@ -80,7 +60,7 @@ static void random_case(pf_case *c, const int64_t S[3], int C, int narrow)
     for (size_t i = 0; i < n * (size_t)C; i++)
         im[i] = random_value();
     for (size_t i = 0; i < n; i++)
-        sg[i] = (int16_t)(narrow || irange(0, 9) ? irange(-3, 40) : irange(-30000, 30000));
+        sg[i] = (int16_t)(narrow || tu_irange(0, 9) ? tu_irange(-3, 40) : tu_irange(-30000, 30000));
     if (narrow) {
         int8_t *s8 = malloc(n);
         assert_non_null(s8);
@@ -95,12 +75,12 @@ static void random_case(pf_case *c, const int64_t S[3], int C, int narrow)
 static pf_norm random_norm(void)
 {
     pf_norm nm;
-    const int bounded = irange(0, 2);
-    nm.lo = bounded ? (float)uniform(-200, 300) : -INFINITY;
-    nm.hi = bounded ? nm.lo + (float)uniform(0, 900) : INFINITY;
-    nm.shift = (float)uniform(-100, 100);
-    nm.scale = irange(0, 5) ? (float)uniform(0.01, 300) : (float)uniform(1e-38, 1e-36);
-    nm.masked = irange(0, 1);
+    const int bounded = tu_irange(0, 2);
+    nm.lo = bounded ? (float)tu_uniform(-200, 300) : -INFINITY;
+    nm.hi = bounded ? nm.lo + (float)tu_uniform(0, 900) : INFINITY;
+    nm.shift = (float)tu_uniform(-100, 100);
+    nm.scale = tu_irange(0, 5) ? (float)tu_uniform(0.01, 300) : (float)tu_uniform(1e-38, 1e-36);
+    nm.masked = tu_irange(0, 1);
     return nm;
 }
 
@@ -158,9 +138,9 @@ static void test_paths_match_rule(void **state)
     coverage cov = {0, 0, 0, 0};
     (void)state;
     for (int trial = 0; trial < 40; trial++) {
-        const int C = irange(1, 3);
-        const int64_t S[3] = {irange(1, 7), irange(1, 9), irange(1, 70)};
-        const int P[3] = {irange(1, 6), irange(1, 8), irange(1, 53)};
+        const int C = tu_irange(1, 3);
+        const int64_t S[3] = {tu_irange(1, 7), tu_irange(1, 9), tu_irange(1, 70)};
+        const int P[3] = {tu_irange(1, 6), tu_irange(1, 8), tu_irange(1, 53)};
         const size_t n = (size_t)P[0] * (size_t)P[1] * (size_t)P[2];
         pf_norm nm[3];
         int64_t start[3];
@@ -171,8 +151,8 @@ static void test_paths_match_rule(void **state)
         for (int ch = 0; ch < C; ch++)
             nm[ch] = random_norm();
         for (int d = 0; d < 3; d++) /* inside, overhanging either face, or wholly outside */
-            start[d] = trial % 7 == 6 ? (int64_t)S[d] + irange(0, 3)
-                                      : irange(-P[d] + 1 - (trial % 5 == 4), (int)S[d] - 1);
+            start[d] = trial % 7 == 6 ? (int64_t)S[d] + tu_irange(0, 3)
+                                      : tu_irange(-P[d] + 1 - (trial % 5 == 4), (int)S[d] - 1);
         random_case(&c, S, C, trial % 2);
         for (int combo = 0; combo < 8; combo++) {
             const int flip[3] = {combo & 1, (combo >> 1) & 1, (combo >> 2) & 1};
@@ -291,6 +271,7 @@ static void test_mirror_in_crop_rule(void **state)
 
 int main(void)
 {
+    tu_rng_seed(0x2545f4914f6cdd1du); /* the stream these tests were written with */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_match_rule),
         cmocka_unit_test(test_long_rows),

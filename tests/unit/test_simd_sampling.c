@@ -15,26 +15,6 @@
 #include "grid.h"
 #include "simd.h"
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static uint64_t next_u64(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static double uniform(double lo, double hi)
-{
-    return lo + (hi - lo) * (double)(next_u64() >> 11) * 0x1p-53;
-}
-
-static int irange(int lo, int hi) /* [lo, hi] */
-{
-    return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1));
-}
-
 /* A case of shape S with C channels: smooth image plus noise, labels -1 (a slab outside the
  * nonzero region), 0 and blobs of 1..3 (large regions of one label and borders between them).
  * narrow: the labels stored as int8, as a cache entry whose labels fit does. */
@@ -47,14 +27,14 @@ static void random_case(pf_case *c, const int64_t S[3], int C, int narrow)
     tu_case_init(c, S[0], S[1], S[2], C, &im, &sg);
     for (int b = 0; b < 3; b++) {
         for (int d = 0; d < 3; d++)
-            centre[b][d] = uniform(0, (double)S[d]);
-        r2[b] = uniform(4, 40);
+            centre[b][d] = tu_uniform(0, (double)S[d]);
+        r2[b] = tu_uniform(4, 40);
     }
     for (int ch = 0; ch < C; ch++)
         for (size_t i = 0; i < n; i++) {
             const int64_t z = (int64_t)i / (S[1] * S[2]), y = (int64_t)i / S[2] % S[1], x = (int64_t)i % S[2];
             im[(size_t)ch * n + i] = (float)(sin(0.3 * (double)z + ch) * 40.0 + cos(0.2 * (double)y) * 25.0 +
-                                             0.7 * (double)x + uniform(-3, 3) + 60.0 * ch);
+                                             0.7 * (double)x + tu_uniform(-3, 3) + 60.0 * ch);
         }
     for (size_t i = 0; i < n; i++) {
         const int64_t q[3] = {(int64_t)i / (S[1] * S[2]), (int64_t)i / S[2] % S[1], (int64_t)i % S[2]};
@@ -86,16 +66,16 @@ static pf_aug_params random_params(int dims, int variant)
     p.dims = dims;
     if (variant != 1) { /* 1: scaling only (axis-aligned: the separable samplers) */
         p.rotate = 1;
-        p.angle[0] = uniform(-3.14, 3.14);
+        p.angle[0] = tu_uniform(-3.14, 3.14);
         if (dims == 3) {
-            p.angle[1] = uniform(-1, 1);
-            p.angle[2] = uniform(-1, 1);
+            p.angle[1] = tu_uniform(-1, 1);
+            p.angle[2] = tu_uniform(-1, 1);
         }
     }
     p.scale_on = 1;
-    p.scale = uniform(0.7, 1.4);
+    p.scale = tu_uniform(0.7, 1.4);
     for (int d = dims == 2 ? 1 : 0; d < 3; d++)
-        p.centre_shift[d] = irange(0, 1) * 0.5;
+        p.centre_shift[d] = tu_irange(0, 1) * 0.5;
     return p;
 }
 
@@ -143,13 +123,13 @@ static void one_case(int dims, int narrow, int trial, coverage *cov)
 {
     const int C = 2;
     const int tiny = trial % 5 == 4; /* a case of a few voxels: every read near its ends */
-    const int64_t S[3] = {dims == 2 ? 1 : tiny ? irange(2, 3) : irange(6, 26),
-                          tiny ? irange(2, 4) : irange(6, 30), tiny ? irange(2, 5) : irange(5, 34)};
-    int P[3] = {dims == 2 ? 1 : irange(1, 14), irange(3, 17), irange(1, 29)};
+    const int64_t S[3] = {dims == 2 ? 1 : tiny ? tu_irange(2, 3) : tu_irange(6, 26),
+                          tiny ? tu_irange(2, 4) : tu_irange(6, 30), tiny ? tu_irange(2, 5) : tu_irange(5, 34)};
+    int P[3] = {dims == 2 ? 1 : tu_irange(1, 14), tu_irange(3, 17), tu_irange(1, 29)};
     const int masked = trial % 2;
-    const pf_norm nm[2] = {{-INFINITY, INFINITY, (float)uniform(-5, 5), (float)uniform(5, 30), masked},
-                           {(float)uniform(-20, 10), (float)uniform(40, 90), (float)uniform(0, 3),
-                            (float)uniform(3, 9), masked}};
+    const pf_norm nm[2] = {{-INFINITY, INFINITY, (float)tu_uniform(-5, 5), (float)tu_uniform(5, 30), masked},
+                           {(float)tu_uniform(-20, 10), (float)tu_uniform(40, 90), (float)tu_uniform(0, 3),
+                            (float)tu_uniform(3, 9), masked}};
     const pf_aug_params p = random_params(dims, trial % 3);
     int64_t start[3];
     pf_case c;
@@ -157,12 +137,12 @@ static void one_case(int dims, int narrow, int trial, coverage *cov)
     const pf_simd_level best = pf_simd_detect();
     size_t n;
     if (trial % 7 == 6)
-        P[2] = 8 * irange(1, 3); /* whole AVX2 groups */
+        P[2] = 8 * tu_irange(1, 3); /* whole AVX2 groups */
     n = (size_t)P[0] * (size_t)P[1] * (size_t)P[2];
     for (int d = 0; d < 3; d++) /* overhanging every border; now and then wholly outside */
         start[d] = dims == 2 && d == 0 ? 0
                    : trial % 11 == 10 ? S[d] + 3
-                                      : irange(-P[d], (int)S[d]);
+                                      : tu_irange(-P[d], (int)S[d]);
     random_case(&c, S, C, narrow);
     rendered_alloc(&ref, n, C);
     rendered_alloc(&got, n, C);
@@ -226,8 +206,8 @@ static void test_mirror_folded(void **state)
     (void)state;
     for (int trial = 0; trial < 24; trial++) {
         const int dims = trial % 4 == 3 ? 2 : 3, C = 2;
-        const int64_t S[3] = {dims == 2 ? 1 : irange(8, 20), irange(8, 24), irange(8, 26)};
-        const int P[3] = {dims == 2 ? 1 : irange(2, 11), irange(2, 13), irange(1, 21)};
+        const int64_t S[3] = {dims == 2 ? 1 : tu_irange(8, 20), tu_irange(8, 24), tu_irange(8, 26)};
+        const int P[3] = {dims == 2 ? 1 : tu_irange(2, 11), tu_irange(2, 13), tu_irange(1, 21)};
         const size_t n = (size_t)P[0] * (size_t)P[1] * (size_t)P[2];
         const pf_norm nm[2] = {{-INFINITY, INFINITY, 2.0f, 11.0f, trial % 2},
                                {-5.0f, 70.0f, 1.0f, 6.0f, trial % 2}};
@@ -236,7 +216,7 @@ static void test_mirror_folded(void **state)
         pf_case c;
         rendered ref, got;
         for (int d = 0; d < 3; d++)
-            start[d] = dims == 2 && d == 0 ? 0 : irange(-P[d] / 2, (int)S[d] - P[d] / 2);
+            start[d] = dims == 2 && d == 0 ? 0 : tu_irange(-P[d] / 2, (int)S[d] - P[d] / 2);
         random_case(&c, S, C, trial % 5 == 1);
         rendered_alloc(&ref, n, C);
         rendered_alloc(&got, n, C);
@@ -312,17 +292,17 @@ static void label_case(pf_case *c, const int64_t S[3], int narrow, int flat, int
     static const int16_t small[] = {0, 1, 2, 127, -1, -128, 5, 3, 100, -2};
     const int16_t *set = narrow ? small : wide;
     const size_t n = (size_t)(S[0] * S[1] * S[2]);
-    const int K = irange(2, 10), families = flat ? 0 : irange(1, 3);
-    double nrm[3][3], period[3], ctr[3], r2 = uniform(2, 30);
+    const int K = tu_irange(2, 10), families = flat ? 0 : tu_irange(1, 3);
+    double nrm[3][3], period[3], ctr[3], r2 = tu_uniform(2, 30);
     int16_t *sg;
     tu_case_init(c, S[0], S[1], S[2], 1, NULL, &sg);
     for (int b = 0; b < 3; b++) {
         for (int d = 0; d < 3; d++)
-            nrm[b][d] = uniform(-1, 1);
-        period[b] = uniform(3, 16);
+            nrm[b][d] = tu_uniform(-1, 1);
+        period[b] = tu_uniform(3, 16);
     }
     for (int d = 0; d < 3; d++)
-        ctr[d] = uniform(0, (double)S[d]);
+        ctr[d] = tu_uniform(0, (double)S[d]);
     for (size_t i = 0; i < n; i++) {
         const double q[3] = {(double)((int64_t)i / (S[1] * S[2])), (double)((int64_t)i / S[2] % S[1]),
                              (double)((int64_t)i % S[2])};
@@ -412,8 +392,8 @@ static void test_seg_rule_reference(void **state)
     (void)state;
     for (int trial = 0; trial < 120; trial++) {
         const int dims = trial % 8 == 7 ? 2 : 3, narrow = trial % 2, flat = trial % 9 == 4;
-        const int64_t S[3] = {dims == 2 ? 1 : irange(2, 24), irange(2, 28), irange(2, 30)};
-        int P[3] = {dims == 2 ? 1 : irange(1, 12), irange(1, 14), irange(1, 27)};
+        const int64_t S[3] = {dims == 2 ? 1 : tu_irange(2, 24), tu_irange(2, 28), tu_irange(2, 30)};
+        int P[3] = {dims == 2 ? 1 : tu_irange(1, 12), tu_irange(1, 14), tu_irange(1, 27)};
         const pf_aug_params p = random_params(dims, trial % 3);
         const size_t n = (size_t)P[0] * (size_t)P[1] * (size_t)P[2];
         int16_t *ref = malloc(n * sizeof *ref), *got = malloc(n * sizeof *got);
@@ -421,7 +401,7 @@ static void test_seg_rule_reference(void **state)
         pf_case c;
         assert_true(ref && got);
         for (int d = 0; d < 3; d++)
-            start[d] = dims == 2 && d == 0 ? 0 : irange(-P[d] / 2 - 2, (int)S[d] - P[d] / 2 + 2);
+            start[d] = dims == 2 && d == 0 ? 0 : tu_irange(-P[d] / 2 - 2, (int)S[d] - P[d] / 2 + 2);
         label_case(&c, S, narrow, flat, trial % 4 == 1);
         for (int z = 0; z < P[0]; z++)
             for (int y = 0; y < P[1]; y++)
@@ -464,6 +444,7 @@ static void test_names(void **state)
 
 int main(void)
 {
+    tu_rng_seed(0x9e3779b97f4a7c15u); /* the stream these tests were written with */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths_same_bytes),
         cmocka_unit_test(test_mirror_folded),

@@ -1,7 +1,7 @@
 /* testutil.h - small helpers shared by the unit tests: temporary folders and their removal,
  * whole-file read/write, writing small NIfTI volumes with libnifti (any datatype, NIfTI-1 or
- * NIfTI-2, .nii or .nii.gz), writing a tiny nnU-Net raw dataset, and building in-memory
- * pf_case values for sampler and extract tests.
+ * NIfTI-2, .nii or .nii.gz), writing a tiny nnU-Net raw dataset, building in-memory
+ * pf_case values for sampler and extract tests, and a seeded random stream.
  *
  * Header-only: every helper is `static inline` so each test binary links on its own and unused
  * helpers raise no warnings. Helpers that cannot continue fail the running test via cmocka. */
@@ -26,6 +26,41 @@
 #include <nifti2_io.h>
 
 #include "cache.h"
+
+/* ---- random numbers (splitmix64), one stream per test binary ---- */
+
+/* The stream's state; tu_rng_seed sets it (a binary seeds it once, in main, so its tests
+ * draw the same values in every run). */
+static inline uint64_t *tu_rng_state(void)
+{
+    static uint64_t state = 0x9e3779b97f4a7c15u;
+    return &state;
+}
+
+static inline void tu_rng_seed(uint64_t seed)
+{
+    *tu_rng_state() = seed;
+}
+
+static inline uint64_t tu_next_u64(void)
+{
+    uint64_t z = (*tu_rng_state() += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* uniform in [lo, hi) */
+static inline double tu_uniform(double lo, double hi)
+{
+    return lo + (hi - lo) * (double)(tu_next_u64() >> 11) * 0x1p-53;
+}
+
+/* uniform in [lo, hi] */
+static inline int tu_irange(int lo, int hi)
+{
+    return lo + (int)(tu_next_u64() % (uint64_t)(hi - lo + 1));
+}
 
 /* ---- files and folders ---- */
 
