@@ -286,15 +286,15 @@ static inline PF_AVX2 void pairs_unpack8(const pf_case_map *m, const pf_vi8 g[4]
     }
 }
 
-/* Lanes todo (cells reaching beyond the case, not wholly outside it): their corner labels as
+/* Lanes `edge` (cells reaching beyond the case, not wholly outside it): their corner labels as
  * pf_seg_linear reads them, corner (f + offset) on each axis, -1 outside the case. */
 static PF_AVX2 void edge_labels8(const pf_case_map *m, const int64_t S[3], const pf_vi8 f[3],
-                                 pf_vi8 todo, pf_vi8 lab[8])
+                                 pf_vi8 edge, pf_vi8 lab[8])
 {
     int32_t L[8][PF_VL8];
     memcpy(L, lab, sizeof L);
     for (int k = 0; k < PF_VL8; k++) {
-        if (!todo[k])
+        if (!edge[k])
             continue;
         for (int j = 0; j < 8; j++) {
             const int64_t iz = (int64_t)f[0][k] + (j >> 2), iy = (int64_t)f[1][k] + ((j >> 1) & 1),
