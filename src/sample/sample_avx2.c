@@ -148,6 +148,17 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
         pf_vi8 f[3], base, in = points8(rw, x0, cg, f, w, &base);
         const int any_in = pf_vi8_any(in), all_in = pf_vi8_all(in);
         float *o = row + x0;
+        pf_vi8 far = {0}; /* lanes whose cell lies wholly outside the case: 0, as the edge
+                           * formula gives them (its first test), without a call per lane */
+        if (!all_in) {
+            for (int d = 0; d < 3; d++)
+                far |= (pf_vi8)((pf_vu8)f[d] + 1u > (uint32_t)S[d]);
+            if (!any_in && pf_vi8_all(far)) { /* a group beyond the case: common at 192^3 */
+                for (int ch = 0; ch < C; ch++)
+                    memset(o + (size_t)ch * pv, 0, (size_t)m * sizeof *o);
+                continue;
+            }
+        }
         pf_vi8 masked[8], mixed = {0}; /* the mask rule: corners with seg < 0, and lanes
                                         * inside the case with such a corner */
         int mask_read = 0;
@@ -182,7 +193,7 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
                 if (!in[k]) {
                     const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                     const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                    o[k] = pf_interp_edge(c, cm, img, nm, fk, wk);
+                    o[k] = far[k] ? 0.0f : pf_interp_edge(c, cm, img, nm, fk, wk);
                 }
         }
     }
