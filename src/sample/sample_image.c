@@ -132,6 +132,13 @@ typedef struct image_planes {
     float *xrows, *yp[2];
 } image_planes;
 
+/* Whether a cell's first corner f on an axis of n voxels puts the whole cell outside the
+ * case there (outside_case's test for one axis): the edge formula gives such voxels 0. */
+static inline int far_axis(int32_t f, int64_t n)
+{
+    return f < -1 || f >= n;
+}
+
 static void make_image_plane(void *arg, int slot, int32_t zs)
 {
     image_planes *ip = arg;
@@ -197,8 +204,14 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
                         pf_vf_store_part(o + x, (r - nm->shift) / nm->scale, m);
                     }
                 }
+                if (far_axis(t.f[0][z], S[0]) || far_axis(t.f[1][y], S[1])) {
+                    memset(o, 0, (size_t)P2 * sizeof *o); /* the edge formula's 0 throughout */
+                    continue;
+                }
                 for (int x = 0; x < P2; x++)
-                    if (!row_in || !t.in[2][x]) {
+                    if (far_axis(t.f[2][x], S[2]))
+                        o[x] = 0.0f;
+                    else if (!row_in || !t.in[2][x]) {
                         const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                         const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
                         o[x] = pf_interp_edge(c, cm, img, nm, fk, wk);
