@@ -362,7 +362,8 @@ static inline void image_group(const pf_case *c, const pf_case_map *cm, const pf
             if (!in[k]) {
                 const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                 const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                o[k] = pf_interp_edge(c, cm, img, nm, fk, wk);
+                /* a cell wholly outside: the edge formula's 0, without the call */
+                o[k] = outside_case(fk, S) ? 0.0f : pf_interp_edge(c, cm, img, nm, fk, wk);
             }
     }
 }
