@@ -4,8 +4,8 @@ training steps as nnU-Net's trainer consumes them, through the mount, against
 batchgeneratorsv2's pipeline as nnU-Net configures it, timed in the same run. Part of
 `make bench`; it measures, it tests nothing.
 
-  nnunet_loop.py --work DIR [--configs 128x2,64x2,192x2,128x1,128x4] [--steps 16] [--reps 3]
-                 [--baseline REV] [--samples 40] [--mem 1G] [--prefetch 2]
+  nnunet_loop.py --work DIR [--configs 128x2,64x2,192x2,128x1,128x4] [--steps 48] [--reps 3]
+                 [--baseline REV] [--samples 100] [--mem 1G] [--prefetch 2]
   BGV2_PATH=/path/to/batchgeneratorsv2 (optional): the anchor (tests/bench/bgv2_pipeline.py)
   BASELINE_REV=<commit> (or --baseline): the same reader against that commit's patchfs,
                  built once into DIR/baseline-<commit> (today's figures, in the same run)
@@ -30,9 +30,14 @@ times steps 0..N-1 of epoch 1 (never read before on that mount), plain
 
 Figures per step: wall steps/s, CPU of the daemon (/proc/PID/stat) + the reader (getrusage),
 and CPU per augmented sample (step CPU / batch). The anchor: bgv2_pipeline.py on the first
-case's preprocessed arrays (the mount's cases/ID/{data,seg}.npy), 40 seeded samples, one
+case's preprocessed arrays (the mount's cases/ID/{data,seg}.npy), 100 seeded samples, one
 thread (taskset -c 0), nnU-Net's probabilities, same patch, channels and targets; printed
 ratio = bgv2 CPU per sample / patchfs CPU per augmented sample (daemon + reader).
+
+Why 48 steps and 100 samples: a resampled sample (rotation or scaling, 36 % of nnU-Net's
+draws) costs either side several times a plain one, so a mean over few samples moves with how
+many of them came up: over 32 samples the count's spread alone is about +-9 % of the CPU per
+sample on each side, about +-12 % on their ratio; 96 and 100 samples bring it to about +-7 %.
 """
 import argparse
 import json
@@ -222,11 +227,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", default="/tmp/patchfs-bench")
     ap.add_argument("--configs", default="128x2,64x2,192x2,128x1,128x4")
-    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=48)
     ap.add_argument("--reps", type=int, default=3, help="repetitions of the first configuration")
     ap.add_argument("--reps-other", type=int, default=1, help="of the other configurations")
     ap.add_argument("--baseline", default=os.environ.get("BASELINE_REV", ""))
-    ap.add_argument("--samples", type=int, default=40)
+    ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--prefetch", type=int, default=2)
     ap.add_argument("--ways", default="baseline,files,odirect,odirect-f16,npz",
