@@ -5,7 +5,7 @@
  * volume: no enlarged intermediate patch), Gaussian noise, Gaussian blur, brightness,
  * contrast, low-resolution simulation, gamma on the inverted image, gamma, mirroring, and
  * with use_mask_for_norm the masked channels zeroed where the seg is < 0 (the caller, render.c,
- * masks in pf_aug_intensity_masked, before mirroring, with the seg before mirroring: the same).
+ * masks in pf_aug_intensity_mirrored, before mirroring, with the seg before mirroring: the same).
  * Dummy 2D (a 3D patch under a third as deep as wide): the spatial transform in-plane, the
  * rest 3D, as nnU-Net's Convert3DTo2D / Convert2DTo3D around its SpatialTransform.
  * Every parameter is drawn from the position's stream (purpose PF_PURPOSE_AUG) at a fixed word
@@ -113,8 +113,16 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
  * masked NULL: no channel masked. */
 int pf_aug_intensity_masked(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
                             float *img, const int16_t *seg, const unsigned char *masked);
+/* The image's whole second phase: pf_aug_intensity_masked, then the channels' mirroring as
+ * pf_aug_mirror would do it (none when the samplers or the crop mirrored the sample), the
+ * mirroring folded into the chain's last pass (each voxel's steps done at its unmirrored index,
+ * then stored at its mirrored place): the same bytes as the two calls, one trip through memory
+ * fewer. The image is then final: pf_aug_mirror must be given only the seg (img NULL). */
+int pf_aug_intensity_mirrored(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                              float *img, const int16_t *seg, const unsigned char *masked);
 /* Mirroring, in place; nothing when the samplers or the crop mirrored the sample already
- * (pf_aug_mirror_in_grid, pf_aug_mirror_in_crop). */
+ * (pf_aug_mirror_in_grid, pf_aug_mirror_in_crop). An image that went through
+ * pf_aug_intensity_mirrored is mirrored already: pass img NULL then. */
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg);
 /* dst = src mirrored as pf_aug_mirror would mirror it in place (a plain copy when it would do

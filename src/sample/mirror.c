@@ -5,6 +5,7 @@
  * others: pf_aug_mirror_in_crop, extract.h) instead. */
 #include "augment.h"
 #include "grid.h"
+#include "mirror_i.h"
 
 #include <string.h>
 
@@ -112,6 +113,71 @@ static void mirror_volume(void *data, size_t elem, const int P[3], const int m[3
                 swap_reversed_s((int16_t *)a, (int16_t *)b, len);
             }
         }
+}
+
+/* a[i] <-> b[i] for all i (a != b) */
+static void swap_f(float *a, float *b, size_t len)
+{
+    size_t i = 0;
+    for (; i + PF_VL <= len; i += PF_VL) {
+        pf_vf x = pf_vf_load(a + i);
+        pf_vf_store(a + i, pf_vf_load(b + i));
+        pf_vf_store(b + i, x);
+    }
+    for (; i < len; i++) {
+        float t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
+/* Runs a and b of k rows each (voxel offsets; a == b: a run mirrored onto itself) visited, then
+ * exchanged: row i of a with row i of b, or row k - 1 - i when Y is mirrored, reversed when X
+ * is. */
+static void walk_pair(float *v, size_t a, size_t b, int k, size_t len, const int m[3],
+                      pf_mirror_visit *visit, void *arg)
+{
+    const size_t n = (size_t)k * len;
+    if (visit) {
+        visit(v + a, a, n, arg);
+        if (b != a)
+            visit(v + b, b, n, arg);
+    }
+    for (int i = 0; i < k; i++) {
+        float *ra = v + a + (size_t)i * len;
+        float *rb = v + b + (size_t)(m[1] && b != a ? k - 1 - i : i) * len;
+        if (m[2])
+            swap_reversed_f(ra, rb, len);
+        else if (ra != rb)
+            swap_f(ra, rb, len);
+    }
+}
+
+/* Plane z goes with plane z2 (z2 = z unless Z is mirrored), each pair once (z <= z2). Row y of
+ * a plane goes with row y of the other, or row P1 - 1 - y when Y is mirrored, so a run of rows
+ * [y, y + k) goes with the run [P1 - y - k, P1 - y): in a plane paired with itself that is the
+ * first half's runs with the second half's, and an odd middle row with itself. */
+void pf_mirror_walk(float *v, const int P[3], const int m[3], size_t chunk, pf_mirror_visit *visit,
+                    void *arg)
+{
+    const size_t len = (size_t)P[2];
+    const int rows = len < chunk ? (int)(chunk / len) : 1;
+    for (int z = 0; z < P[0]; z++) {
+        const int z2 = m[0] ? P[0] - 1 - z : z;
+        const int halves = z2 == z && m[1];
+        const int ny = halves ? P[1] / 2 : P[1];
+        if (z2 < z)
+            continue; /* done with its partner */
+        for (int y = 0; y < ny; y += rows) {
+            const int k = ny - y < rows ? ny - y : rows, y2 = m[1] ? P[1] - y - k : y;
+            walk_pair(v, ((size_t)z * (size_t)P[1] + (size_t)y) * len,
+                      ((size_t)z2 * (size_t)P[1] + (size_t)y2) * len, k, len, m, visit, arg);
+        }
+        if (halves && P[1] % 2) {
+            const size_t mid = ((size_t)z * (size_t)P[1] + (size_t)(P[1] / 2)) * len;
+            walk_pair(v, mid, mid, 1, len, m, visit, arg);
+        }
+    }
 }
 
 void pf_reverse_floats(float *a, size_t n)

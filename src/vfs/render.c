@@ -324,11 +324,11 @@ static int render_finish(pf_ctx *ctx, const pf_node *n, int b, int ch0, int ch1,
         unsigned char masked[PF_MAX_CHANNELS] = {0};
         for (int ch = ch0; ch < ch1; ch++)
             masked[ch] = (unsigned char)masked_channel(ctx, ch);
-        /* the masking done in the transforms' last pass */
-        if (pf_aug_intensity_masked(&p, ctx->patch, ch0, ch1, img, mask, masked) != 0)
+        /* the masking and the image's mirroring done in the transforms' last pass */
+        if (pf_aug_intensity_mirrored(&p, ctx->patch, ch0, ch1, img, mask, masked) != 0)
             return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
     }
-    pf_aug_mirror(&p, img ? ch1 - ch0 : 0, ctx->patch, img, seg);
+    pf_aug_mirror(&p, 0, ctx->patch, NULL, seg); /* the seg's (the image is done) */
     return 0;
 }
 
