@@ -50,10 +50,19 @@ static inline pf_v8s load8s(const int16_t *p)
     return v;
 }
 
+/* GCC builds the element-wise reversal {v[7], ..., v[0]} of eight int16 out of sixteen scalar
+ * moves; with SSE2 it is three shuffles (the two halves exchanged, then the four words of each
+ * reversed). */
 static inline void store8s_reversed(int16_t *p, pf_v8s v)
 {
+#ifdef __SSE2__
+    __m128i r = _mm_shuffle_epi32((__m128i)v, _MM_SHUFFLE(1, 0, 3, 2));
+    r = _mm_shufflehi_epi16(_mm_shufflelo_epi16(r, _MM_SHUFFLE(0, 1, 2, 3)), _MM_SHUFFLE(0, 1, 2, 3));
+    _mm_storeu_si128((__m128i *)(void *)p, r);
+#else
     pf_v8s r = {v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]};
     memcpy(p, &r, sizeof r);
+#endif
 }
 
 static void swap_reversed_s(int16_t *a, int16_t *b, size_t len)
