@@ -136,11 +136,16 @@ static int queued(const pass_ops *o)
     return o->noise || o->scale || o->contrast || o->restore || o->mask;
 }
 
-/* The queued steps on voxels [at, at + len) of the channel, x pointing at voxel at. */
-static void run_steps(float *x, size_t at, size_t len, const pass_ops *o, int wide)
+/* The queued steps on voxels [at, at + len) of the channel, x pointing at voxel at: the noise
+ * (keyed by the voxels' indices), then the others (the mask read at at). */
+static void run_noise(float *x, size_t at, size_t len, const pass_ops *o, int wide)
 {
     if (o->noise)
         pf_int_add_noise(o->noise, o->first + at, len, x, wide);
+}
+
+static void run_after_noise(float *x, size_t at, size_t len, const pass_ops *o, int wide)
+{
     if (o->scale)
         pf_int_scale(x, len, o->f, wide);
     if (o->contrast)
@@ -161,7 +166,8 @@ static void run_pass(float *v, size_t n, pass_ops *o, pf_int_stats *st, int wide
     for (size_t b = 0; b < n; b += PASS_BLOCK) {
         const size_t len = n - b < PASS_BLOCK ? n - b : PASS_BLOCK;
         float *x = v + b;
-        run_steps(x, b, len, o, wide);
+        run_noise(x, b, len, o, wide);
+        run_after_noise(x, b, len, o, wide);
         if (st) {
             if (b == 0)
                 pf_int_acc_init(&acc, x[0]);
@@ -178,32 +184,42 @@ typedef struct steps_at {
     int wide;
 } steps_at;
 
-static void visit_steps(float *x, size_t at, size_t len, void *arg)
+static void visit_noise(float *x, size_t at, size_t len, void *arg)
 {
     const steps_at *s = arg;
-    run_steps(x, at, len, s->o, s->wide);
+    run_noise(x, at, len, s->o, s->wide);
 }
 
-/* The last pass with the mirroring along m folded in: the channel is walked by pairs of row
- * runs that the mirroring exchanges (pf_mirror_walk, runs of half a block so that a pair fits
- * where a block did), each run's queued steps done at its unmirrored place (the noise by its
- * voxels' own indices, the mask read there: the seg before mirroring), then the pair
- * exchanged while in cache. Every voxel gets the same operations as in run_pass, each a
+static void visit_after_noise(float *x, size_t at, size_t len, void *arg)
+{
+    const steps_at *s = arg;
+    run_after_noise(x, at, len, s->o, s->wide);
+}
+
+/* The last pass with the mirroring along m folded in (o->mask: the seg as the result is laid
+ * out, mirrored). The channel is walked by pairs of row runs that the mirroring exchanges
+ * (pf_mirror_walk, runs of half a block so that a pair fits where a block did): each run's
+ * noise added at its unmirrored place (keyed by its voxels' own indices), the pair exchanged,
+ * then the other steps done at the mirrored place (the mask read there) while the pair is in
+ * cache. Every voxel gets the same operations in the same order as in run_pass, each a
  * function of the voxel alone (the lanes' loops and their scalar tails compute the same
- * formula), only stored at its mirrored place: the bytes of run_pass then the separate
- * mirroring, in one trip through memory instead of two. With nothing queued it is the
- * mirroring alone. Empties the queue. */
+ * formula), the noise of its own index and the mask of its own voxel: the bytes of run_pass
+ * then the separate mirroring, in one trip through memory instead of two. With nothing queued
+ * it is the mirroring alone. Empties the queue. */
 static void run_pass_mirrored(float *v, const int P[3], const int m[3], pass_ops *o, int wide)
 {
     steps_at s = {o, wide};
-    pf_mirror_walk(v, P, m, PASS_BLOCK / 2, queued(o) ? visit_steps : NULL, &s);
+    const int rest = o->scale || o->contrast || o->restore || o->mask;
+    pf_mirror_walk(v, P, m, PASS_BLOCK / 2, o->noise ? visit_noise : NULL,
+                   rest ? visit_after_noise : NULL, &s);
     memset(o, 0, sizeof *o);
 }
 
 /* ---- the chain ---- */
 
 /* Channel c (v, n voxels) through the transforms p gives it, then zeroed where mask < 0 (mask
- * NULL: not masked), then mirrored along mirror (NULL: not mirrored). */
+ * NULL: not masked), then mirrored along mirror (NULL: not mirrored); mask is laid out as the
+ * result (mirrored when mirror). */
 static int chain_channel(const pf_aug_params *p, const int patch[3], int c, size_t n, float *v,
                          const int16_t *mask, const int *mirror, int wide)
 {

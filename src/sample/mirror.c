@@ -140,17 +140,17 @@ static void swap_f(float *a, float *b, size_t len)
     }
 }
 
-/* Runs a and b of k rows each (voxel offsets; a == b: a run mirrored onto itself) visited, then
- * exchanged: row i of a with row i of b, or row k - 1 - i when Y is mirrored, reversed when X
- * is. */
+/* Runs a and b of k rows each (voxel offsets; a == b: a run mirrored onto itself) exchanged:
+ * row i of a with row i of b, or row k - 1 - i when Y is mirrored, reversed when X is; with
+ * the visits before and after. */
 static void walk_pair(float *v, size_t a, size_t b, int k, size_t len, const int m[3],
-                      pf_mirror_visit *visit, void *arg)
+                      pf_mirror_visit *before, pf_mirror_visit *after, void *arg)
 {
     const size_t n = (size_t)k * len;
-    if (visit) {
-        visit(v + a, a, n, arg);
+    if (before) {
+        before(v + a, a, n, arg);
         if (b != a)
-            visit(v + b, b, n, arg);
+            before(v + b, b, n, arg);
     }
     for (int i = 0; i < k; i++) {
         float *ra = v + a + (size_t)i * len;
@@ -160,14 +160,19 @@ static void walk_pair(float *v, size_t a, size_t b, int k, size_t len, const int
         else if (ra != rb)
             swap_f(ra, rb, len);
     }
+    if (after) {
+        after(v + a, a, n, arg);
+        if (b != a)
+            after(v + b, b, n, arg);
+    }
 }
 
 /* Plane z goes with plane z2 (z2 = z unless Z is mirrored), each pair once (z <= z2). Row y of
  * a plane goes with row y of the other, or row P1 - 1 - y when Y is mirrored, so a run of rows
  * [y, y + k) goes with the run [P1 - y - k, P1 - y): in a plane paired with itself that is the
  * first half's runs with the second half's, and an odd middle row with itself. */
-void pf_mirror_walk(float *v, const int P[3], const int m[3], size_t chunk, pf_mirror_visit *visit,
-                    void *arg)
+void pf_mirror_walk(float *v, const int P[3], const int m[3], size_t chunk, pf_mirror_visit *before,
+                    pf_mirror_visit *after, void *arg)
 {
     const size_t len = (size_t)P[2];
     const int rows = len < chunk ? (int)(chunk / len) : 1;
@@ -180,11 +185,12 @@ void pf_mirror_walk(float *v, const int P[3], const int m[3], size_t chunk, pf_m
         for (int y = 0; y < ny; y += rows) {
             const int k = ny - y < rows ? ny - y : rows, y2 = m[1] ? P[1] - y - k : y;
             walk_pair(v, ((size_t)z * (size_t)P[1] + (size_t)y) * len,
-                      ((size_t)z2 * (size_t)P[1] + (size_t)y2) * len, k, len, m, visit, arg);
+                      ((size_t)z2 * (size_t)P[1] + (size_t)y2) * len, k, len, m, before, after,
+                      arg);
         }
         if (halves && P[1] % 2) {
             const size_t mid = ((size_t)z * (size_t)P[1] + (size_t)(P[1] / 2)) * len;
-            walk_pair(v, mid, mid, 1, len, m, visit, arg);
+            walk_pair(v, mid, mid, 1, len, m, before, after, arg);
         }
     }
 }
@@ -236,33 +242,6 @@ void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], flo
     if (pf_aug_mirror_in_grid(p) || pf_aug_mirror_in_crop(p))
         return; /* the samplers or the crop wrote it mirrored */
     pf_aug_mirror_pass(p, channels, patch, img, seg);
-}
-
-void pf_aug_mirror_labels_copy(const pf_aug_params *p, const int patch[3], const int16_t *src,
-                               int16_t *dst)
-{
-    const size_t len = (size_t)patch[2];
-    const int *m = p->mirror;
-    if (pf_aug_mirror_in_grid(p) || pf_aug_mirror_in_crop(p) || !(m[0] || m[1] || m[2])) {
-        memcpy(dst, src, (size_t)patch[0] * (size_t)patch[1] * len * sizeof *dst);
-        return;
-    }
-    /* output row (z, y) is input row (z', y'), reversed when X is mirrored: one pass */
-    for (int z = 0; z < patch[0]; z++)
-        for (int y = 0; y < patch[1]; y++) {
-            const int z2 = m[0] ? patch[0] - 1 - z : z, y2 = m[1] ? patch[1] - 1 - y : y;
-            const int16_t *a = src + ((size_t)z2 * (size_t)patch[1] + (size_t)y2) * len;
-            int16_t *o = dst + ((size_t)z * (size_t)patch[1] + (size_t)y) * len;
-            size_t i = 0;
-            if (!m[2]) {
-                memcpy(o, a, len * sizeof *o);
-                continue;
-            }
-            for (; i + 8 <= len; i += 8)
-                store8s_reversed(o + len - 8 - i, load8s(a + i));
-            for (; i < len; i++)
-                o[len - 1 - i] = a[i];
-        }
 }
 
 void pf_aug_mirror_pass(const pf_aug_params *p, int channels, const int patch[3], float *img,

@@ -443,11 +443,11 @@ static void test_fused_chain_same_bytes(void **state)
     pf_simd_force(best);
 }
 
-/* The image's mirroring folded into the chain's last pass (pf_aug_intensity_mirrored) gives
- * the bytes of the chain then the separate mirroring pass (pf_aug_intensity_masked then
- * pf_aug_mirror, as render.c did), for every mirror-axis combination, with and without a
- * spatial transform (which decides whether the mirroring is folded into the samplers instead),
- * on every path. The shapes: X not a multiple of 8 or 16 (the steps' tails inside rows, a
+/* The image's mirroring folded into the chain's last pass (pf_aug_intensity_mirrored, given
+ * the seg as served: mirrored) gives the bytes of the chain masked by the seg before mirroring
+ * then the separate mirroring pass (pf_aug_intensity_masked then pf_aug_mirror, as render.c
+ * did), for every mirror-axis combination, with and without a spatial transform (which
+ * decides whether the mirroring is folded into the samplers instead), on every path. The shapes: X not a multiple of 8 or 16 (the steps' tails inside rows, a
  * row's noise starting inside a block), multiples of 4 and 8 but not 16, odd and even numbers
  * of planes and rows (a middle plane and a middle row mirrored onto themselves), a single row,
  * rows longer than the walk's run. Transform sets with nothing left for the last pass (blur or
@@ -484,12 +484,13 @@ static void test_mirror_in_last_pass_same_bytes(void **state)
                     memcpy(ref, in, n * sizeof *in);
                     memcpy(seg_ref, seg, nv * sizeof *seg);
                     assert_int_equal(pf_aug_intensity_masked(&p, P, 0, C, ref, seg, masked), 0);
-                    pf_aug_mirror(&p, C, P, ref, seg_ref);
+                    pf_aug_mirror(&p, C, P, ref, seg_ref); /* seg_ref: the seg as served */
                     memcpy(out, in, n * sizeof *in);
                     /* channel 0 alone, channels 1-2 together, as render.c may split them */
-                    assert_int_equal(pf_aug_intensity_mirrored(&p, P, 0, 1, out, seg, masked), 0);
-                    assert_int_equal(pf_aug_intensity_mirrored(&p, P, 1, C, out + nv, seg, masked),
+                    assert_int_equal(pf_aug_intensity_mirrored(&p, P, 0, 1, out, seg_ref, masked),
                                      0);
+                    assert_int_equal(
+                        pf_aug_intensity_mirrored(&p, P, 1, C, out + nv, seg_ref, masked), 0);
                     if (memcmp(ref, out, n * sizeof *out) != 0) {
                         size_t i = 0;
                         while (memcmp(&ref[i], &out[i], sizeof *out) == 0)
