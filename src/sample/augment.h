@@ -147,7 +147,7 @@ int pf_aug_mirror_in_crop(const pf_aug_params *p);
  * the bytes are the same, mirroring moving labels, never computing them. */
 void pf_aug_seg_params(pf_aug_params *p);
 /* nnU-Net's MaskImageTransform (use_mask_for_norm): one channel's voxels where seg < 0 set to
- * 0, after the intensity transforms (seg: the sample's seg before mirroring, like img). */
+ * 0, after the intensity transforms (seg: the sample's seg laid out as img). */
 void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n);
 
 /* Nearest ("nearest-exact") downsampling of a seg patch to round(P * scale) per axis

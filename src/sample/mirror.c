@@ -1,8 +1,10 @@
 /* mirror.c - nnU-Net's mirroring of an augmented sample: image channels and seg reversed along
- * the drawn axes in one in-place pass, rows reversed four floats or eight labels at a time;
- * for samples whose later transforms commute with it, folded into the samplers' output
- * (resampled ones: pf_aug_mirror_in_grid, grid.h grid_out_row) or the plain crop's (the
- * others: pf_aug_mirror_in_crop, extract.h) instead. */
+ * the drawn axes in one in-place pass (pf_aug_mirror_pass; tests and benches), rows reversed
+ * four floats or eight labels at a time. Served samples are never mirrored by that pass: those
+ * whose later transforms commute with it (and every seg) are written mirrored by their
+ * samplers (resampled ones: pf_aug_mirror_in_grid, grid.h grid_out_row) or plain crop (the
+ * others: pf_aug_mirror_in_crop, extract.h); the other images are mirrored in the intensity
+ * chain's last pass, by the row-pair walk here (pf_mirror_walk, mirror_i.h). */
 #include "augment.h"
 #include "grid.h"
 #include "mirror_i.h"
