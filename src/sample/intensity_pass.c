@@ -11,7 +11,9 @@
  * queued steps and the statistics run together block by block (run_pass), a block staying in
  * L1 from the first step to the last. A voxel goes through the same operations in the same
  * order as transform by transform, and the statistics take the voxels in the same lanes in the
- * same order (pf_int_acc), so the bytes are those of the separate passes on every path. */
+ * same order (pf_int_acc), so the bytes are those of the separate passes on every path. The
+ * last pass also does the image's mirroring when it is not folded into the samplers or the
+ * crop (pf_aug_intensity_mirrored): the channel walked by the pairs of rows it exchanges. */
 #include "intensity_i.h"
 #include "mirror_i.h"
 
