@@ -4,8 +4,8 @@
  * Per sample, in nnU-Net's order: rotation and scaling (sampled straight from the mapped
  * volume: no enlarged intermediate patch), Gaussian noise, Gaussian blur, brightness,
  * contrast, low-resolution simulation, gamma on the inverted image, gamma, mirroring, and
- * with use_mask_for_norm the masked channels zeroed where the seg is < 0 (the caller, render.c,
- * masks in pf_aug_intensity_masked, before mirroring, with the seg before mirroring: the same).
+ * with use_mask_for_norm the masked channels zeroed where the seg is < 0 (render.c masks in
+ * pf_aug_intensity_mirrored, each voxel by its own label, wherever the mirroring puts both).
  * Dummy 2D (a 3D patch under a third as deep as wide): the spatial transform in-plane, the
  * rest 3D, as nnU-Net's Convert3DTo2D / Convert2DTo3D around its SpatialTransform.
  * Every parameter is drawn from the position's stream (purpose PF_PURPOSE_AUG) at a fixed word
@@ -113,14 +113,21 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
  * masked NULL: no channel masked. */
 int pf_aug_intensity_masked(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
                             float *img, const int16_t *seg, const unsigned char *masked);
+/* The image's whole second phase: the intensity transforms, the masking and the mirroring, in
+ * place: the bytes of pf_aug_intensity_masked with the seg before mirroring, then the
+ * channels' mirroring as pf_aug_mirror would do it (none when the samplers or the crop wrote
+ * the sample mirrored). The mirroring is folded into the chain's last pass (each voxel's noise
+ * added at its unmirrored index, the pair of rows exchanged, the other steps and the mask at
+ * the mirrored place), one trip through memory fewer. seg: the sample's seg as served, i.e.
+ * mirrored (the samplers or the crop write it so under pf_aug_seg_params), so that a step's
+ * seg.npy can be the mask as it is. The image is then final: pf_aug_mirror is not called. */
+int pf_aug_intensity_mirrored(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                              float *img, const int16_t *seg, const unsigned char *masked);
 /* Mirroring, in place; nothing when the samplers or the crop mirrored the sample already
- * (pf_aug_mirror_in_grid, pf_aug_mirror_in_crop). */
+ * (pf_aug_mirror_in_grid, pf_aug_mirror_in_crop). Not on the serving path (render.c): there
+ * the image is mirrored by pf_aug_intensity_mirrored, the seg by its samplers or crop. */
 void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], float *img,
                    int16_t *seg);
-/* dst = src mirrored as pf_aug_mirror would mirror it in place (a plain copy when it would do
- * nothing), in one pass: a label map taken from elsewhere (seg.npy, for a mask). */
-void pf_aug_mirror_labels_copy(const pf_aug_params *p, const int patch[3], const int16_t *src,
-                               int16_t *dst);
 /* The separate mirroring pass itself, whether or not a fold made it needless (tests, benches). */
 void pf_aug_mirror_pass(const pf_aug_params *p, int channels, const int patch[3], float *img,
                         int16_t *seg);
@@ -134,13 +141,13 @@ int pf_aug_mirror_in_grid(const pf_aug_params *p);
 /* The same for a sample that takes no spatial transform: its plain crop is written mirrored
  * (pf_extract_image_mirrored, pf_extract_seg_mirrored), under the same rule. */
 int pf_aug_mirror_in_crop(const pf_aug_params *p);
-/* Turns p into the parameters as a seg that is an output (seg.npy, not an image's mask)
- * sees them: the intensity transforms, which never touch labels, off. Its mirroring then
- * always commutes, so the samplers or the crop write it mirrored (no separate pass over the
- * labels); the bytes are the same, mirroring moving labels, never computing them. */
+/* Turns p into the parameters as a sample's seg sees them (seg.npy, and the mask of its
+ * image): the intensity transforms, which never touch labels, off. Its mirroring then always
+ * commutes, so the samplers or the crop write it mirrored (no separate pass over the labels);
+ * the bytes are the same, mirroring moving labels, never computing them. */
 void pf_aug_seg_params(pf_aug_params *p);
 /* nnU-Net's MaskImageTransform (use_mask_for_norm): one channel's voxels where seg < 0 set to
- * 0, after the intensity transforms (seg: the sample's seg before mirroring, like img). */
+ * 0, after the intensity transforms (seg: the sample's seg laid out as img). */
 void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n);
 
 /* Nearest ("nearest-exact") downsampling of a seg patch to round(P * scale) per axis

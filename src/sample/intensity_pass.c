@@ -11,8 +11,11 @@
  * queued steps and the statistics run together block by block (run_pass), a block staying in
  * L1 from the first step to the last. A voxel goes through the same operations in the same
  * order as transform by transform, and the statistics take the voxels in the same lanes in the
- * same order (pf_int_acc), so the bytes are those of the separate passes on every path. */
+ * same order (pf_int_acc), so the bytes are those of the separate passes on every path. The
+ * last pass also does the image's mirroring when it is not folded into the samplers or the
+ * crop (pf_aug_intensity_mirrored): the channel walked by the pairs of rows it exchanges. */
 #include "intensity_i.h"
+#include "mirror_i.h"
 
 #include <string.h>
 
@@ -130,26 +133,43 @@ typedef struct pass_ops {
  * lane count) */
 #define PASS_BLOCK 4096
 
+static int queued(const pass_ops *o)
+{
+    return o->noise || o->scale || o->contrast || o->restore || o->mask;
+}
+
+/* The queued steps on voxels [at, at + len) of the channel, x pointing at voxel at: the noise
+ * (keyed by the voxels' indices), then the others (the mask read at at). */
+static void run_noise(float *x, size_t at, size_t len, const pass_ops *o, int wide)
+{
+    if (o->noise)
+        pf_int_add_noise(o->noise, o->first + at, len, x, wide);
+}
+
+static void run_after_noise(float *x, size_t at, size_t len, const pass_ops *o, int wide)
+{
+    if (o->scale)
+        pf_int_scale(x, len, o->f, wide);
+    if (o->contrast)
+        pf_int_contrast(x, len, o->c_mean, o->c_f, o->c_mn, o->c_mx, wide);
+    if (o->restore)
+        pf_int_restore_pass(x, len, &o->r, wide);
+    if (o->mask)
+        pf_int_mask(x, o->mask + at, len, wide);
+}
+
 /* The queued steps on channel v, block by block; with st the statistics of the result, taken
  * in the same pass. Empties the queue. */
 static void run_pass(float *v, size_t n, pass_ops *o, pf_int_stats *st, int wide)
 {
     pf_int_acc acc;
-    if (!o->noise && !o->scale && !o->contrast && !o->restore && !o->mask && !st)
+    if (!queued(o) && !st)
         return;
     for (size_t b = 0; b < n; b += PASS_BLOCK) {
         const size_t len = n - b < PASS_BLOCK ? n - b : PASS_BLOCK;
         float *x = v + b;
-        if (o->noise)
-            pf_int_add_noise(o->noise, o->first + b, len, x, wide);
-        if (o->scale)
-            pf_int_scale(x, len, o->f, wide);
-        if (o->contrast)
-            pf_int_contrast(x, len, o->c_mean, o->c_f, o->c_mn, o->c_mx, wide);
-        if (o->restore)
-            pf_int_restore_pass(x, len, &o->r, wide);
-        if (o->mask)
-            pf_int_mask(x, o->mask + b, len, wide);
+        run_noise(x, b, len, o, wide);
+        run_after_noise(x, b, len, o, wide);
         if (st) {
             if (b == 0)
                 pf_int_acc_init(&acc, x[0]);
@@ -161,12 +181,49 @@ static void run_pass(float *v, size_t n, pass_ops *o, pf_int_stats *st, int wide
     memset(o, 0, sizeof *o);
 }
 
+typedef struct steps_at {
+    const pass_ops *o;
+    int wide;
+} steps_at;
+
+static void visit_noise(float *x, size_t at, size_t len, void *arg)
+{
+    const steps_at *s = arg;
+    run_noise(x, at, len, s->o, s->wide);
+}
+
+static void visit_after_noise(float *x, size_t at, size_t len, void *arg)
+{
+    const steps_at *s = arg;
+    run_after_noise(x, at, len, s->o, s->wide);
+}
+
+/* The last pass with the mirroring along m folded in (o->mask: the seg as the result is laid
+ * out, mirrored). The channel is walked by pairs of row runs that the mirroring exchanges
+ * (pf_mirror_walk, runs of half a block so that a pair fits where a block did): each run's
+ * noise added at its unmirrored place (keyed by its voxels' own indices), the pair exchanged,
+ * then the other steps done at the mirrored place (the mask read there) while the pair is in
+ * cache. Every voxel gets the same operations in the same order as in run_pass, each a
+ * function of the voxel alone (the lanes' loops and their scalar tails compute the same
+ * formula), the noise of its own index and the mask of its own voxel: the bytes of run_pass
+ * then the separate mirroring, in one trip through memory instead of two. With nothing queued
+ * it is the mirroring alone. Empties the queue. */
+static void run_pass_mirrored(float *v, const int P[3], const int m[3], pass_ops *o, int wide)
+{
+    steps_at s = {o, wide};
+    const int rest = o->scale || o->contrast || o->restore || o->mask;
+    pf_mirror_walk(v, P, m, PASS_BLOCK / 2, o->noise ? visit_noise : NULL,
+                   rest ? visit_after_noise : NULL, &s);
+    memset(o, 0, sizeof *o);
+}
+
 /* ---- the chain ---- */
 
 /* Channel c (v, n voxels) through the transforms p gives it, then zeroed where mask < 0 (mask
- * NULL: not masked). */
+ * NULL: not masked), then mirrored along mirror (NULL: not mirrored); mask is laid out as the
+ * result (mirrored when mirror). */
 static int chain_channel(const pf_aug_params *p, const int patch[3], int c, size_t n, float *v,
-                         const int16_t *mask, int wide)
+                         const int16_t *mask, const int *mirror, int wide)
 {
     pass_ops o;
     pf_int_stats st;
@@ -206,7 +263,10 @@ static int chain_channel(const pf_aug_params *p, const int patch[3], int c, size
         o.restore = 1;
     }
     o.mask = mask;
-    run_pass(v, n, &o, NULL, wide);
+    if (mirror)
+        run_pass_mirrored(v, patch, mirror, &o, wide);
+    else
+        run_pass(v, n, &o, NULL, wide);
     return 0;
 }
 
@@ -223,16 +283,33 @@ int pf_aug_intensity_channels(const pf_aug_params *p, const int patch[3], int ch
 
 /* Every transform works on one channel at a time (the noise by global voxel index), so the
  * chain is applied channel by channel: the same bytes as transform by transform. */
-int pf_aug_intensity_masked(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
-                            float *img, const int16_t *seg, const unsigned char *masked)
+static int chain(const pf_aug_params *p, const int patch[3], int ch0, int ch1, float *img,
+                 const int16_t *seg, const unsigned char *masked, const int *mirror)
 {
     const size_t n = (size_t)patch[0] * (size_t)patch[1] * (size_t)patch[2];
     const int wide = pf_simd_active() == PF_SIMD_AVX2;
     for (int c = ch0; c < ch1; c++)
         if (chain_channel(p, patch, c, n, img + (size_t)(c - ch0) * n,
-                          seg && masked && masked[c] ? seg : NULL, wide) != 0)
+                          seg && masked && masked[c] ? seg : NULL, mirror, wide) != 0)
             return -1;
     return 0;
+}
+
+int pf_aug_intensity_masked(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                            float *img, const int16_t *seg, const unsigned char *masked)
+{
+    return chain(p, patch, ch0, ch1, img, seg, masked, NULL);
+}
+
+/* The mirroring pf_aug_mirror would do afterwards (none when folded into the samplers or the
+ * crop), done in the chain's last pass instead. */
+int pf_aug_intensity_mirrored(const pf_aug_params *p, const int patch[3], int ch0, int ch1,
+                              float *img, const int16_t *seg, const unsigned char *masked)
+{
+    const int *m = p->mirror;
+    const int mirror = (m[0] || m[1] || m[2]) && !pf_aug_mirror_in_grid(p) &&
+                       !pf_aug_mirror_in_crop(p);
+    return chain(p, patch, ch0, ch1, img, seg, masked, mirror ? m : NULL);
 }
 
 void pf_aug_mask_outside(float *img, const int16_t *seg, size_t n)

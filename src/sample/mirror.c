@@ -1,10 +1,13 @@
 /* mirror.c - nnU-Net's mirroring of an augmented sample: image channels and seg reversed along
- * the drawn axes in one in-place pass, rows reversed four floats or eight labels at a time;
- * for samples whose later transforms commute with it, folded into the samplers' output
- * (resampled ones: pf_aug_mirror_in_grid, grid.h grid_out_row) or the plain crop's (the
- * others: pf_aug_mirror_in_crop, extract.h) instead. */
+ * the drawn axes in one in-place pass (pf_aug_mirror_pass; tests and benches), rows reversed
+ * four floats or eight labels at a time. Served samples are never mirrored by that pass: those
+ * whose later transforms commute with it (and every seg) are written mirrored by their
+ * samplers (resampled ones: pf_aug_mirror_in_grid, grid.h grid_out_row) or plain crop (the
+ * others: pf_aug_mirror_in_crop, extract.h); the other images are mirrored in the intensity
+ * chain's last pass, by the row-pair walk here (pf_mirror_walk, mirror_i.h). */
 #include "augment.h"
 #include "grid.h"
+#include "mirror_i.h"
 
 #include <string.h>
 
@@ -49,10 +52,19 @@ static inline pf_v8s load8s(const int16_t *p)
     return v;
 }
 
+/* GCC builds the element-wise reversal {v[7], ..., v[0]} of eight int16 out of sixteen scalar
+ * moves; with SSE2 it is three shuffles (the two halves exchanged, then the four words of each
+ * reversed). */
 static inline void store8s_reversed(int16_t *p, pf_v8s v)
 {
+#ifdef __SSE2__
+    __m128i r = _mm_shuffle_epi32((__m128i)v, _MM_SHUFFLE(1, 0, 3, 2));
+    r = _mm_shufflehi_epi16(_mm_shufflelo_epi16(r, _MM_SHUFFLE(0, 1, 2, 3)), _MM_SHUFFLE(0, 1, 2, 3));
+    _mm_storeu_si128((__m128i *)(void *)p, r);
+#else
     pf_v8s r = {v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]};
     memcpy(p, &r, sizeof r);
+#endif
 }
 
 static void swap_reversed_s(int16_t *a, int16_t *b, size_t len)
@@ -114,6 +126,77 @@ static void mirror_volume(void *data, size_t elem, const int P[3], const int m[3
         }
 }
 
+/* a[i] <-> b[i] for all i (a != b) */
+static void swap_f(float *a, float *b, size_t len)
+{
+    size_t i = 0;
+    for (; i + PF_VL <= len; i += PF_VL) {
+        pf_vf x = pf_vf_load(a + i);
+        pf_vf_store(a + i, pf_vf_load(b + i));
+        pf_vf_store(b + i, x);
+    }
+    for (; i < len; i++) {
+        float t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
+/* Runs a and b of k rows each (voxel offsets; a == b: a run mirrored onto itself) exchanged:
+ * row i of a with row i of b, or row k - 1 - i when Y is mirrored, reversed when X is; with
+ * the visits before and after. */
+static void walk_pair(float *v, size_t a, size_t b, int k, size_t len, const int m[3],
+                      pf_mirror_visit *before, pf_mirror_visit *after, void *arg)
+{
+    const size_t n = (size_t)k * len;
+    if (before) {
+        before(v + a, a, n, arg);
+        if (b != a)
+            before(v + b, b, n, arg);
+    }
+    for (int i = 0; i < k; i++) {
+        float *ra = v + a + (size_t)i * len;
+        float *rb = v + b + (size_t)(m[1] && b != a ? k - 1 - i : i) * len;
+        if (m[2])
+            swap_reversed_f(ra, rb, len);
+        else if (ra != rb)
+            swap_f(ra, rb, len);
+    }
+    if (after) {
+        after(v + a, a, n, arg);
+        if (b != a)
+            after(v + b, b, n, arg);
+    }
+}
+
+/* Plane z goes with plane z2 (z2 = z unless Z is mirrored), each pair once (z <= z2). Row y of
+ * a plane goes with row y of the other, or row P1 - 1 - y when Y is mirrored, so a run of rows
+ * [y, y + k) goes with the run [P1 - y - k, P1 - y): in a plane paired with itself that is the
+ * first half's runs with the second half's, and an odd middle row with itself. */
+void pf_mirror_walk(float *v, const int P[3], const int m[3], size_t chunk, pf_mirror_visit *before,
+                    pf_mirror_visit *after, void *arg)
+{
+    const size_t len = (size_t)P[2];
+    const int rows = len < chunk ? (int)(chunk / len) : 1;
+    for (int z = 0; z < P[0]; z++) {
+        const int z2 = m[0] ? P[0] - 1 - z : z;
+        const int halves = z2 == z && m[1];
+        const int ny = halves ? P[1] / 2 : P[1];
+        if (z2 < z)
+            continue; /* done with its partner */
+        for (int y = 0; y < ny; y += rows) {
+            const int k = ny - y < rows ? ny - y : rows, y2 = m[1] ? P[1] - y - k : y;
+            walk_pair(v, ((size_t)z * (size_t)P[1] + (size_t)y) * len,
+                      ((size_t)z2 * (size_t)P[1] + (size_t)y2) * len, k, len, m, before, after,
+                      arg);
+        }
+        if (halves && P[1] % 2) {
+            const size_t mid = ((size_t)z * (size_t)P[1] + (size_t)(P[1] / 2)) * len;
+            walk_pair(v, mid, mid, 1, len, m, before, after, arg);
+        }
+    }
+}
+
 void pf_reverse_floats(float *a, size_t n)
 {
     swap_reversed_f(a, a, n);
@@ -161,33 +244,6 @@ void pf_aug_mirror(const pf_aug_params *p, int channels, const int patch[3], flo
     if (pf_aug_mirror_in_grid(p) || pf_aug_mirror_in_crop(p))
         return; /* the samplers or the crop wrote it mirrored */
     pf_aug_mirror_pass(p, channels, patch, img, seg);
-}
-
-void pf_aug_mirror_labels_copy(const pf_aug_params *p, const int patch[3], const int16_t *src,
-                               int16_t *dst)
-{
-    const size_t len = (size_t)patch[2];
-    const int *m = p->mirror;
-    if (pf_aug_mirror_in_grid(p) || pf_aug_mirror_in_crop(p) || !(m[0] || m[1] || m[2])) {
-        memcpy(dst, src, (size_t)patch[0] * (size_t)patch[1] * len * sizeof *dst);
-        return;
-    }
-    /* output row (z, y) is input row (z', y'), reversed when X is mirrored: one pass */
-    for (int z = 0; z < patch[0]; z++)
-        for (int y = 0; y < patch[1]; y++) {
-            const int z2 = m[0] ? patch[0] - 1 - z : z, y2 = m[1] ? patch[1] - 1 - y : y;
-            const int16_t *a = src + ((size_t)z2 * (size_t)patch[1] + (size_t)y2) * len;
-            int16_t *o = dst + ((size_t)z * (size_t)patch[1] + (size_t)y) * len;
-            size_t i = 0;
-            if (!m[2]) {
-                memcpy(o, a, len * sizeof *o);
-                continue;
-            }
-            for (; i + 8 <= len; i += 8)
-                store8s_reversed(o + len - 8 - i, load8s(a + i));
-            for (; i < len; i++)
-                o[len - 1 - i] = a[i];
-        }
 }
 
 void pf_aug_mirror_pass(const pf_aug_params *p, int channels, const int patch[3], float *img,

@@ -385,10 +385,10 @@ out:
     return rc;
 }
 
-/* data.npy's masking needs each position's label map before mirroring, of which it uses only
- * the sign (< 0: outside the case). The step's seg.npy holds it mirrored, and with -1 outside
- * (seg_outside default) its channel 0 keeps that sign for labels and regions alike; with
- * seg_outside=0 it is lost, and data.npy renders the label maps itself. */
+/* data.npy's masking needs each position's label map as served (mirrored, like the image it
+ * masks), of which it uses only the sign (< 0: outside the case). The step's seg.npy holds it,
+ * and with -1 outside (seg_outside default) its channel 0 keeps that sign for labels and
+ * regions alike; with seg_outside=0 it is lost, and data.npy renders the label maps itself. */
 int pf_file_helper(pf_ctx *ctx, const pf_node *n, pf_node *helper)
 {
     if (pf_node_file(n) != PF_FILE_STEP_DATA || !pf_render_needs_mask(ctx, n) ||
@@ -400,31 +400,14 @@ int pf_file_helper(pf_ctx *ctx, const pf_node *n, pf_node *helper)
 int pf_produce_helped(pf_ctx *ctx, const pf_node *n, const pf_input *helper, char **buf,
                       size_t *len, pf_error *err)
 {
-    const size_t nv = pf_render_patch_voxels(ctx), per = nv * (size_t)ctx->seg_channels;
-    const int lo = ctx->shard_lo, hi = ctx->shard_hi;
-    const size_t body = per * (size_t)(hi - lo) * sizeof(int16_t);
-    int16_t *mask;
-    int rc;
+    const size_t per = pf_render_patch_voxels(ctx) * (size_t)ctx->seg_channels;
+    const size_t body = per * (size_t)(ctx->shard_hi - ctx->shard_lo) * sizeof(int16_t);
     if (helper->len < body)
         return pf_fail(err, EINVAL, "seg.npy of %zu bytes: not this step's", helper->len);
-    if (!(mask = pf_pool_alloc(nv * (size_t)(hi - lo) * sizeof *mask)))
-        return pf_fail(err, ENOMEM, "out of memory");
-    for (int b = lo; b < hi; b++) {
-        int16_t *m = mask + nv * (size_t)(b - lo);
-        pf_aug_params p;
-        /* channel 0 of position b (the array's data ends the file), mirrored back unless
-         * the sample's image is made mirrored too (pf_aug_mirror does nothing then), in the
-         * copy */
-        const int16_t *src = (const int16_t *)(const void *)(helper->data + (helper->len - body) +
-                                                             per * sizeof *m * (size_t)(b - lo));
-        if (pf_render_aug_params(ctx, n, b, &p))
-            pf_aug_mirror_labels_copy(&p, ctx->patch, src, m);
-        else
-            memcpy(m, src, nv * sizeof *m);
-    }
-    rc = pf_make_step_data_masked(ctx, n, mask, buf, len, err);
-    pf_pool_release(mask);
-    return rc;
+    /* each position's channel 0 where seg.npy has it (the array's data end the file): no copy */
+    return pf_make_step_data_masked(
+        ctx, n, (const int16_t *)(const void *)(helper->data + (helper->len - body)), per, buf,
+        len, err);
 }
 
 void pf_file_release(char *buf)

@@ -267,14 +267,20 @@ static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm
     pf_case *c = &ctx->cache.cases[sm->case_idx];
     const pf_norm *norms = &ctx->norm.cases[sm->case_idx * ctx->ds.n_channels];
     const int z0 = k * ctx->patch[0] / slabs, z1 = (k + 1) * ctx->patch[0] / slabs;
-    pf_aug_params p;
+    pf_aug_params p, ps;
     unsigned token;
     const int aug = pf_render_aug_params(ctx, n, b, &p), spatial = aug && pf_aug_spatial(&p);
-    const int *flip;
-    if (aug && !img) /* a seg alone is an output (seg.npy): its mirroring always folds */
-        pf_aug_seg_params(&p);
+    const int *flip, *flip_seg;
+    /* the seg (seg.npy, the image's mask) sees no intensity transform: its mirroring always
+     * folds into its samplers or crop */
+    memset(&ps, 0, sizeof ps);
+    if (aug) {
+        ps = p;
+        pf_aug_seg_params(&ps);
+    }
     /* the crop written mirrored when nothing after it minds (no separate mirroring pass) */
     flip = aug && pf_aug_mirror_in_crop(&p) ? p.mirror : NULL;
+    flip_seg = aug && pf_aug_mirror_in_crop(&ps) ? ps.mirror : NULL;
     if (!spatial && k != 0)
         return 0; /* a plain crop is made whole in slab 0 */
     if (pf_render_read_begin(ctx, 0, sm->case_idx, 1, &token, err))
@@ -283,13 +289,13 @@ static int render_slab(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm
         if (img)
             pf_aug_sample_planes(c, norms, sm->start, ctx->patch, &p, z0, z1, img);
         if (seg)
-            pf_aug_sample_seg_planes(c, sm->start, ctx->patch, &p, ctx->opt.seg_nearest, z0, z1,
+            pf_aug_sample_seg_planes(c, sm->start, ctx->patch, &ps, ctx->opt.seg_nearest, z0, z1,
                                      seg);
     } else {
         if (img)
             pf_extract_image_mirrored(c, norms, sm->start, ctx->patch, flip, img);
         if (seg)
-            pf_extract_seg_mirrored(c, sm->start, ctx->patch, flip, seg);
+            pf_extract_seg_mirrored(c, sm->start, ctx->patch, flip_seg, seg);
     }
     return pf_render_read_end(ctx, 0, sm->case_idx, token, err);
 }
@@ -309,26 +315,21 @@ static int any_masked(const pf_ctx *ctx)
     return 0;
 }
 
-/* Phase two for channels [ch0, ch1) of the image (img: channel ch0 first) and/or the seg:
- * the intensity transforms, the masking (mask: the sample's seg before mirroring; needed when
- * a channel of img is masked), the mirroring. */
+/* Phase two for channels [ch0, ch1) of the image (img: channel ch0 first): the intensity
+ * transforms, the masking (mask: the sample's seg as served, mirrored; needed when a channel
+ * is masked) and the mirroring, in pf_aug_intensity_mirrored. The seg has no phase two: its
+ * samplers or crop wrote it mirrored. */
 static int render_finish(pf_ctx *ctx, const pf_node *n, int b, int ch0, int ch1, float *img,
-                         int16_t *seg, const int16_t *mask, pf_error *err)
+                         const int16_t *mask, pf_error *err)
 {
     pf_aug_params p;
-    if (!pf_render_aug_params(ctx, n, b, &p))
+    unsigned char masked[PF_MAX_CHANNELS] = {0};
+    if (!img || !pf_render_aug_params(ctx, n, b, &p))
         return 0;
-    if (!img) /* as render_slab made it */
-        pf_aug_seg_params(&p);
-    if (img) {
-        unsigned char masked[PF_MAX_CHANNELS] = {0};
-        for (int ch = ch0; ch < ch1; ch++)
-            masked[ch] = (unsigned char)masked_channel(ctx, ch);
-        /* the masking done in the transforms' last pass */
-        if (pf_aug_intensity_masked(&p, ctx->patch, ch0, ch1, img, mask, masked) != 0)
-            return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
-    }
-    pf_aug_mirror(&p, img ? ch1 - ch0 : 0, ctx->patch, img, seg);
+    for (int ch = ch0; ch < ch1; ch++)
+        masked[ch] = (unsigned char)masked_channel(ctx, ch);
+    if (pf_aug_intensity_mirrored(&p, ctx->patch, ch0, ch1, img, mask, masked) != 0)
+        return pf_fail(err, ENOMEM, "out of memory augmenting a sample");
     return 0;
 }
 
@@ -350,7 +351,7 @@ int pf_render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, 
     }
     rc = render_slab(ctx, n, b, sm, 0, 1, img, seg ? seg : own, err);
     if (rc == 0)
-        rc = render_finish(ctx, n, b, 0, ctx->ds.n_channels, img, seg, seg ? seg : own, err);
+        rc = render_finish(ctx, n, b, 0, ctx->ds.n_channels, img, seg ? seg : own, err);
     pf_pool_release(own);
     return rc;
 }
@@ -375,13 +376,14 @@ typedef struct step_job {
     pf_dtype t;        /* data.npy (F4) or seg.npy (I2) */
     int ds[3];         /* seg_dsK.npy: the downsampled shape */
     uint64_t (*dg)[2]; /* meta.json: digests of image and seg */
-    int16_t *mask;     /* data.npy with masked channels: each position's seg (slice b - lo) */
+    int16_t *mask;     /* data.npy with masked channels: each position's seg as served, */
+    size_t mask_per;   /* ... position b - lo's at mask + mask_per (b - lo) */
     int mask_given;    /* ... given by the caller (pf_make_step_data_masked), not rendered */
 } step_job;
 
-/* data.npy and seg.npy in two parallel passes: unit u of the first is slab u % SLABS of
- * position lo + u / SLABS; of the second, channel u % C of position lo + u / C (data.npy) or
- * position lo + u (seg.npy). */
+/* data.npy and seg.npy in parallel passes: unit u of the first is slab u % SLABS of position
+ * lo + u / SLABS; of the second (data.npy only: a seg is made whole by the first), channel
+ * u % C of position lo + u / C. */
 static int render_slab_unit(void *arg, int u, pf_error *err)
 {
     step_job *j = arg;
@@ -389,7 +391,7 @@ static int render_slab_unit(void *arg, int u, pf_error *err)
     char *dst = j->base + j->per * (size_t)(b - j->lo);
     int16_t *seg = j->t == PF_DT_I2 ? (int16_t *)dst : NULL;
     if (j->mask && !j->mask_given) /* the seg too, for the masking */
-        seg = j->mask + pf_render_patch_voxels(j->ctx) * (size_t)(b - j->lo);
+        seg = j->mask + j->mask_per * (size_t)(b - j->lo);
     return render_slab(j->ctx, j->n, b, &j->s[b], u % SLABS, SLABS,
                        j->t == PF_DT_F4 ? (float *)dst : NULL, seg, err);
 }
@@ -397,15 +399,11 @@ static int render_slab_unit(void *arg, int u, pf_error *err)
 static int render_finish_unit(void *arg, int u, pf_error *err)
 {
     step_job *j = arg;
-    if (j->t == PF_DT_F4) {
-        const int C = j->ctx->ds.n_channels, b = j->lo + u / C, ch = u % C;
-        const size_t nv = pf_render_patch_voxels(j->ctx);
-        float *dst = (float *)(j->base + j->per * (size_t)(b - j->lo)) + (size_t)ch * nv;
-        return render_finish(j->ctx, j->n, b, ch, ch + 1, dst, NULL,
-                             j->mask ? j->mask + nv * (size_t)(b - j->lo) : NULL, err);
-    }
-    return render_finish(j->ctx, j->n, j->lo + u, 0, 0, NULL,
-                         (int16_t *)(j->base + j->per * (size_t)u), NULL, err);
+    const int C = j->ctx->ds.n_channels, b = j->lo + u / C, ch = u % C;
+    const size_t nv = pf_render_patch_voxels(j->ctx);
+    float *dst = (float *)(j->base + j->per * (size_t)(b - j->lo)) + (size_t)ch * nv;
+    return render_finish(j->ctx, j->n, b, ch, ch + 1, dst,
+                         j->mask ? j->mask + j->mask_per * (size_t)(b - j->lo) : NULL, err);
 }
 
 /* The training target of a served position's seg (the label map in the slice's first P
@@ -426,11 +424,11 @@ static int render_target_unit(void *arg, int u, pf_error *err)
 
 /* data.npy / seg.npy of a step (the positions this mount serves) or of one sample_K; mask:
  * the positions' label maps for the masking, when the caller has them */
-static int step_array(pf_ctx *ctx, const pf_node *n, const int16_t *mask, char **out,
-                      size_t *len, pf_error *err)
+static int step_array(pf_ctx *ctx, const pf_node *n, const int16_t *mask, size_t mask_per,
+                      char **out, size_t *len, pf_error *err)
 {
     step_job j = {.ctx = ctx, .n = n, .t = n->slot == 0 ? PF_DT_F4 : PF_DT_I2, /* data, seg */
-                  .mask = (int16_t *)mask, .mask_given = mask != NULL};
+                  .mask = (int16_t *)mask, .mask_per = mask_per, .mask_given = mask != NULL};
     const pf_dtype t = n->slot == 0 ? pf_render_data_dtype(ctx) : PF_DT_I2; /* as served */
     pf_sample *s = pf_render_batch(ctx, n, err);
     int64_t shape[5];
@@ -460,15 +458,16 @@ static int step_array(pf_ctx *ctx, const pf_node *n, const int16_t *mask, char *
     j.base = scratch ? scratch : buf + hdr;
     j.per = count * pf_dtype_size(j.t) / (size_t)(hi - lo);
     if (j.t == PF_DT_F4 && pf_render_needs_mask(ctx, n) && !j.mask) {
-        j.mask = pf_pool_alloc(pf_render_patch_voxels(ctx) * (size_t)(hi - lo) * sizeof *j.mask);
+        j.mask_per = pf_render_patch_voxels(ctx);
+        j.mask = pf_pool_alloc(j.mask_per * (size_t)(hi - lo) * sizeof *j.mask);
         if (!j.mask) {
             pf_fail(err, ENOMEM, "out of memory");
             goto fail;
         }
     }
     if (pf_parallel_for(0, (hi - lo) * SLABS, sample_threads(ctx), render_slab_unit, &j, err) != 0 ||
-        pf_parallel_for(0, (hi - lo) * (j.t == PF_DT_F4 ? ctx->ds.n_channels : 1),
-                        sample_threads(ctx), render_finish_unit, &j, err) != 0 ||
+        (j.t == PF_DT_F4 && pf_parallel_for(0, (hi - lo) * ctx->ds.n_channels,
+                                            sample_threads(ctx), render_finish_unit, &j, err) != 0) ||
         (j.t == PF_DT_I2 && ctx->seg_target &&
          pf_parallel_for(0, hi - lo, sample_threads(ctx), render_target_unit, &j, err) != 0))
         goto fail;
@@ -489,13 +488,13 @@ fail:
 
 int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err)
 {
-    return step_array(ctx, n, NULL, out, len, err);
+    return step_array(ctx, n, NULL, 0, out, len, err);
 }
 
-int pf_make_step_data_masked(pf_ctx *ctx, const pf_node *n, const int16_t *mask, char **out,
-                             size_t *len, pf_error *err)
+int pf_make_step_data_masked(pf_ctx *ctx, const pf_node *n, const int16_t *mask,
+                             size_t mask_per, char **out, size_t *len, pf_error *err)
 {
-    return step_array(ctx, n, mask, out, len, err);
+    return step_array(ctx, n, mask, mask_per, out, len, err);
 }
 
 /* seg_dsK.npy: every served position's seg downsampled (nearest) by the K-th scale after 1. */

@@ -60,12 +60,12 @@ int pf_render_sample(pf_ctx *ctx, const pf_node *n, int b, const pf_sample *sm, 
 int pf_make_step_array(pf_ctx *ctx, const pf_node *n, char **out, size_t *len, pf_error *err);
 /* Whether data.npy of step node n needs its positions' label maps (an augmented training step
  * of a dataset with use_mask_for_norm channels: nnU-Net's masking after the intensity
- * transforms), and data.npy made with them given: mask holds each served position's label map
- * before mirroring (P voxels each; only its sign is used, < 0 outside the case), not rendered
- * again. Same bytes as pf_make_step_array. */
+ * transforms), and data.npy made with them given: served position lo + i's label map as
+ * served (mirrored, as seg.npy holds it; P voxels; only its sign is used, < 0 outside the
+ * case) at mask + mask_per i, not rendered again. Same bytes as pf_make_step_array. */
 int pf_render_needs_mask(const pf_ctx *ctx, const pf_node *n);
-int pf_make_step_data_masked(pf_ctx *ctx, const pf_node *n, const int16_t *mask, char **out,
-                             size_t *len, pf_error *err);
+int pf_make_step_data_masked(pf_ctx *ctx, const pf_node *n, const int16_t *mask,
+                             size_t mask_per, char **out, size_t *len, pf_error *err);
 /* seg_dsK.npy of step node n from its seg.npy's bytes (seg, seg_len). */
 int pf_make_step_ds_from(pf_ctx *ctx, const pf_node *n, const char *seg, size_t seg_len,
                          char **out, size_t *len, pf_error *err);

@@ -90,8 +90,8 @@ int main(int argc, char **argv)
             t0 = now();
             pf_aug_sample_image(c, ctx->norm.cases, start, ctx->patch, &all, img);
             pf_aug_sample_seg(c, start, ctx->patch, &all, 0, seg);
-            pf_aug_intensity(&all, C, ctx->patch, img);
-            pf_aug_mirror(&all, C, ctx->patch, img, seg);
+            pf_aug_intensity_mirrored(&all, ctx->patch, 0, C, img, NULL, NULL);
+            pf_aug_mirror(&all, 0, ctx->patch, NULL, seg); /* the image is mirrored */
             t_all[r] = now() - t0;
         }
         qsort(t_plain, (size_t)reps, sizeof(double), cmp_double);

@@ -100,13 +100,16 @@ static int run(int t, const pf_aug_params *p, int C, const int P[3], const real_
         pf_aug_sample_image(rc->c, norms, rc->start, P, p, img);
         pf_aug_sample_seg(rc->c, rc->start, P, p, 0, rc->seg);
     }
-    if (t < T_SPATIAL || t == T_SAMPLE)
+    if (t < T_SPATIAL)
         if (pf_aug_intensity(p, C, P, img) != 0)
             return -1;
     if (rc && t == T_MIRROR) /* the pass itself (an unresampled crop would be made mirrored) */
         pf_aug_mirror_pass(p, C, P, img, rc->seg);
-    if (rc && t == T_SAMPLE)
-        pf_aug_mirror(p, C, P, img, rc->seg);
+    if (t == T_SAMPLE) { /* as render.c: the image mirrored in the chain's last pass */
+        if (pf_aug_intensity_mirrored(p, P, 0, C, img, NULL, NULL) != 0)
+            return -1;
+        pf_aug_mirror(p, 0, P, NULL, rc ? rc->seg : NULL);
+    }
     return 0;
 }
 

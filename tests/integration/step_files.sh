@@ -56,8 +56,8 @@ for v in plain aug; do
 done
 
 # use_mask_for_norm with augmentation: data.npy masks each position's image with its label
-# map before mirroring; with the step's seg.npy in the memory cache it takes them from there
-# (mirrored back) instead of rendering the segmentation again: same bytes as patchfs get
+# map; with the step's seg.npy in the memory cache it takes them from there (as they lie, both
+# mirrored alike) instead of rendering the segmentation again: same bytes as patchfs get
 MDS=$T/ds_mask
 "$PY" tests/integration/aug_parity.py makemask "$MDS" >/dev/null || bad "generating the masked dataset"
 MOPT="seed=5,batch=3,patch=24x24x24,aug=nnunet,aug_p_rotation=0.5,cache=$T/cache_mask"

@@ -713,44 +713,6 @@ static void test_mirror_matches_flip(void **state)
         }
 }
 
-/* The mirrored copy of a label map (a mask taken from seg.npy) is the in-place mirroring of a
- * copy: every axis combination, rows around the vector width; a sample whose mirroring is
- * folded (no intensity transform after it) or absent is copied as it is, as pf_aug_mirror
- * leaves it. */
-static void test_mirror_labels_copy(void **state)
-{
-    const int shapes[4][3] = {{5, 4, 7}, {3, 4, 21}, {2, 3, 37}, {3, 2, 32}};
-    (void)state;
-    for (int sh = 0; sh < 4; sh++)
-        for (int combo = 0; combo < 8; combo++)
-            for (int folded = 0; folded < 2; folded++) {
-                const int *Q = shapes[sh];
-                const int n = Q[0] * Q[1] * Q[2];
-                int16_t *src = malloc((size_t)n * sizeof *src), *dst = malloc((size_t)n * sizeof *dst);
-                pf_aug_params p = no_aug();
-                assert_non_null(src);
-                assert_non_null(dst);
-                for (int i = 0; i < n; i++)
-                    src[i] = (int16_t)(i * 7 - 100);
-                for (int a = 0; a < 3; a++)
-                    p.mirror[a] = (combo >> a) & 1;
-                p.noise = !folded; /* noise does not commute: the mirroring is then a pass */
-                pf_aug_mirror_labels_copy(&p, Q, src, dst);
-                for (int z = 0; z < Q[0]; z++)
-                    for (int y = 0; y < Q[1]; y++)
-                        for (int x = 0; x < Q[2]; x++) {
-                            const int flip = !folded;
-                            int sz = flip && p.mirror[0] ? Q[0] - 1 - z : z;
-                            int sy = flip && p.mirror[1] ? Q[1] - 1 - y : y;
-                            int sx = flip && p.mirror[2] ? Q[2] - 1 - x : x;
-                            assert_int_equal(dst[(z * Q[1] + y) * Q[2] + x],
-                                             src[(sz * Q[1] + sy) * Q[2] + sx]);
-                        }
-                free(src);
-                free(dst);
-            }
-}
-
 /* Golden: every intensity transform on, two channels. The digest pins the exact bytes; it was
  * taken from this code (gcc -O2) and must hold for every build (-O0, sanitizers, clang). */
 static void test_intensity_golden(void **state)
@@ -795,7 +757,6 @@ int main(void)
         cmocka_unit_test(test_separable_equals_general),
         cmocka_unit_test(test_spatial_golden),
         cmocka_unit_test(test_mirror_matches_flip),
-        cmocka_unit_test(test_mirror_labels_copy),
         cmocka_unit_test(test_intensity_golden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -443,6 +443,89 @@ static void test_fused_chain_same_bytes(void **state)
     pf_simd_force(best);
 }
 
+/* The image's mirroring folded into the chain's last pass (pf_aug_intensity_mirrored, given
+ * the seg as served: mirrored) gives the bytes of the chain masked by the seg before mirroring
+ * then the separate mirroring pass (pf_aug_intensity_masked then pf_aug_mirror, as render.c
+ * did), for every mirror-axis combination, with and without a spatial transform (which
+ * decides whether the mirroring is folded into the samplers instead), on every path. The shapes: X not a multiple of 8 or 16 (the steps' tails inside rows, a
+ * row's noise starting inside a block), multiples of 4 and 8 but not 16, odd and even numbers
+ * of planes and rows (a middle plane and a middle row mirrored onto themselves), a single row,
+ * rows longer than the walk's run. Transform sets with nothing left for the last pass (blur or
+ * low resolution alone, unmasked) are among them: the mirroring alone. */
+static void test_mirror_in_last_pass_same_bytes(void **state)
+{
+    static const int shapes_m[][3] = {{3, 41, 67}, {2, 5, 7}, {4, 7, 20}, {5, 6, 24},
+                                      {1, 9, 33}, {2, 3, 2051}, {1, 1, 13}};
+    static const unsigned char masked_sets[][3] = {{0, 0, 0}, {1, 0, 1}, {1, 1, 1}};
+    const pf_simd_level best = pf_simd_detect();
+    const int C = 3;
+    int moved = 0, runs = 0;
+    (void)state;
+    for (size_t sh = 0; sh < sizeof shapes_m / sizeof shapes_m[0]; sh++) {
+        const int *P = shapes_m[sh];
+        const size_t nv = (size_t)P[0] * (size_t)P[1] * (size_t)P[2], n = nv * (size_t)C;
+        float *in = malloc(n * sizeof *in), *ref = malloc(n * sizeof *ref),
+              *out = malloc(n * sizeof *out), *scalar = malloc(n * sizeof *scalar);
+        int16_t *seg = malloc(nv * sizeof *seg), *seg_ref = malloc(nv * sizeof *seg);
+        assert_non_null(in && ref && out && scalar && seg && seg_ref);
+        for (int mi = 0; mi < 8; mi++)
+            for (int on = mi % 3; on < 1 << (T_GAMMA + 1); on += 3) {
+                const uint64_t seed = (uint64_t)on * 11 + (uint64_t)mi * 5 + sh;
+                const int kind = on % 3 == 0 ? IN_RANDOM : on % 3 == 1 ? IN_SIGNED_ZEROS : IN_RUNS;
+                const int sk = (on / 3 + mi) % SEG_KINDS;
+                const unsigned char *masked = masked_sets[(on + mi) % 3];
+                pf_aug_params p = params_of_set(on, seed);
+                p.mirror[0] = mi & 1, p.mirror[1] = mi >> 1 & 1, p.mirror[2] = mi >> 2 & 1;
+                p.rotate = on % 2, p.angle[0] = 0.3; /* resampled or a plain crop */
+                fill(in, n, kind, seed);
+                fill_seg(seg, nv, sk, seed + 1);
+                for (int level = PF_SIMD_SCALAR; level <= (int)best; level++) {
+                    assert_int_equal(pf_simd_force((pf_simd_level)level), level);
+                    memcpy(ref, in, n * sizeof *in);
+                    memcpy(seg_ref, seg, nv * sizeof *seg);
+                    assert_int_equal(pf_aug_intensity_masked(&p, P, 0, C, ref, seg, masked), 0);
+                    pf_aug_mirror(&p, C, P, ref, seg_ref); /* seg_ref: the seg as served */
+                    memcpy(out, in, n * sizeof *in);
+                    /* channel 0 alone, channels 1-2 together, as render.c may split them */
+                    assert_int_equal(pf_aug_intensity_mirrored(&p, P, 0, 1, out, seg_ref, masked),
+                                     0);
+                    assert_int_equal(
+                        pf_aug_intensity_mirrored(&p, P, 1, C, out + nv, seg_ref, masked), 0);
+                    if (memcmp(ref, out, n * sizeof *out) != 0) {
+                        size_t i = 0;
+                        while (memcmp(&ref[i], &out[i], sizeof *out) == 0)
+                            i++;
+                        fail_msg("%s: mirrored in the last pass differs from mirrored after: "
+                                 "shape %dx%dx%d mirror %d transforms %#x seg %d at %zu: %a vs %a",
+                                 pf_simd_name((pf_simd_level)level), P[0], P[1], P[2], mi, on, sk,
+                                 i, (double)out[i], (double)ref[i]);
+                    }
+                    if (level == PF_SIMD_SCALAR)
+                        memcpy(scalar, out, n * sizeof *out);
+                    else if (memcmp(scalar, out, n * sizeof *out) != 0)
+                        fail_msg("%s differs from scalar: shape %zu mirror %d transforms %#x",
+                                 pf_simd_name((pf_simd_level)level), sh, mi, on);
+                }
+                /* the walk did move voxels (not both sides doing nothing) */
+                if (mi != 0 && !pf_aug_mirror_in_grid(&p) && !pf_aug_mirror_in_crop(&p)) {
+                    assert_int_equal(pf_aug_intensity_masked(&p, P, 0, C, in, seg, masked), 0);
+                    runs++;
+                    moved += memcmp(in, out, n * sizeof *out) != 0;
+                }
+            }
+        free(in);
+        free(ref);
+        free(out);
+        free(scalar);
+        free(seg);
+        free(seg_ref);
+    }
+    /* all but mirrorings that leave everything in place (a lone row along Z or Y, all masked) */
+    printf("mirrored in the last pass: %d samples, %d changed by it\n", runs, moved);
+    assert_true(runs > 1000 && moved > runs / 2);
+    pf_simd_force(best);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_large_sample_same_bytes),
         cmocka_unit_test(test_mask_outside_every_path),
         cmocka_unit_test(test_fused_chain_same_bytes),
+        cmocka_unit_test(test_mirror_in_last_pass_same_bytes),
         cmocka_unit_test(test_stats_runs_same_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
