@@ -31,6 +31,19 @@ static inline PF_AVX2 pf_vi8 points8(const row_walk *rw, int x0, const case_geom
     return in;
 }
 
+/* Lanes whose cell lies wholly outside the case on some axis (outside_case, grid.h: f < -1 or
+ * f >= S), one unsigned compare per axis: f + 1 > S. The limit is capped at 2^31 for an axis
+ * that long, where every int32 f >= -1 is inside, so the test stays exact for any shape. */
+static inline PF_AVX2 pf_vi8 far_lanes8(const pf_vi8 f[3], const int64_t S[3])
+{
+    pf_vi8 far = {0};
+    for (int d = 0; d < 3; d++) {
+        const uint32_t lim = S[d] > INT32_MAX ? 0x80000000u : (uint32_t)S[d];
+        far |= (pf_vi8)((pf_vu8)f[d] + 1u > lim);
+    }
+    return far;
+}
+
 /* The interior formula (interp_interior) on eight lanes: corners gathered, clipped for CT,
  * lerped along X, Y, Z, normalised. */
 static inline PF_AVX2 pf_vf8 interior8(const float *img, pf_vi8 base, const case_geom *cg,
@@ -151,8 +164,7 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
         pf_vi8 far = {0}; /* lanes whose cell lies wholly outside the case: 0, as the edge
                            * formula gives them (its first test), without a call per lane */
         if (!all_in) {
-            for (int d = 0; d < 3; d++)
-                far |= (pf_vi8)((pf_vu8)f[d] + 1u > (uint32_t)S[d]);
+            far = far_lanes8(f, S);
             if (!any_in && pf_vi8_all(far)) { /* a group beyond the case: common at 192^3 */
                 for (int ch = 0; ch < C; ch++)
                     memset(o + (size_t)ch * pv, 0, (size_t)m * sizeof *o);
@@ -386,8 +398,7 @@ PF_AVX2 void pf_seg_row_avx2(const pf_case *c, const pf_case_map *cm, const case
             memset(lab, 0, sizeof lab);
         }
         /* the lanes outside: wholly (some f < -1 or >= S, one unsigned compare) or partly */
-        for (int d = 0; d < 3; d++)
-            far |= (pf_vi8)((pf_vu8)f[d] + 1u > (uint32_t)S[d]);
+        far = far_lanes8(f, S);
         edge = ~in & ~far;
         if (pf_vi8_any(edge))
             edge_labels8(cm, S, f, edge, lab);

@@ -97,19 +97,19 @@ static int run(int t, const pf_aug_params *p, int C, const int P[3], const real_
 {
     const pf_norm *norms = rc ? rc->ctx->norm.cases : NULL;
     if (rc && (t == T_SPATIAL || t == T_SAMPLE)) {
+        pf_aug_params ps = *p; /* as render.c: the seg's own params, its mirroring folded */
+        pf_aug_seg_params(&ps);
         pf_aug_sample_image(rc->c, norms, rc->start, P, p, img);
-        pf_aug_sample_seg(rc->c, rc->start, P, p, 0, rc->seg);
+        pf_aug_sample_seg(rc->c, rc->start, P, &ps, 0, rc->seg);
     }
     if (t < T_SPATIAL)
         if (pf_aug_intensity(p, C, P, img) != 0)
             return -1;
     if (rc && t == T_MIRROR) /* the pass itself (an unresampled crop would be made mirrored) */
         pf_aug_mirror_pass(p, C, P, img, rc->seg);
-    if (t == T_SAMPLE) { /* as render.c: the image mirrored in the chain's last pass */
+    if (t == T_SAMPLE) /* as render.c: the image mirrored in the chain's last pass */
         if (pf_aug_intensity_mirrored(p, P, 0, C, img, NULL, NULL) != 0)
             return -1;
-        pf_aug_mirror(p, 0, P, NULL, rc ? rc->seg : NULL);
-    }
     return 0;
 }
 
