@@ -161,15 +161,12 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
         pf_vi8 f[3], base, in = points8(rw, x0, cg, f, w, &base);
         const int any_in = pf_vi8_any(in), all_in = pf_vi8_all(in);
         float *o = row + x0;
-        pf_vi8 far = {0}; /* lanes whose cell lies wholly outside the case: 0, as the edge
-                           * formula gives them (its first test), without a call per lane */
-        if (!all_in) {
-            far = far_lanes8(f, S);
-            if (!any_in && pf_vi8_all(far)) { /* a group beyond the case: common at 192^3 */
-                for (int ch = 0; ch < C; ch++)
-                    memset(o + (size_t)ch * pv, 0, (size_t)m * sizeof *o);
-                continue;
-            }
+        /* a group whose cells all lie wholly outside the case (common at 192^3): the edge
+         * formula's 0 everywhere, without gathers or a call per lane */
+        if (!any_in && pf_vi8_all(far_lanes8(f, S))) {
+            for (int ch = 0; ch < C; ch++)
+                memset(o + (size_t)ch * pv, 0, (size_t)m * sizeof *o);
+            continue;
         }
         pf_vi8 masked[8], mixed = {0}; /* the mask rule: corners with seg < 0, and lanes
                                         * inside the case with such a corner */
@@ -205,7 +202,7 @@ PF_AVX2 void pf_image_row_avx2(const pf_case *c, const pf_case_map *cm, const pf
                 if (!in[k]) {
                     const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                     const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                    o[k] = far[k] ? 0.0f : pf_interp_edge(c, cm, img, nm, fk, wk);
+                    o[k] = pf_interp_edge(c, cm, img, nm, fk, wk);
                 }
         }
     }

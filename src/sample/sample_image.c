@@ -40,18 +40,17 @@ static inline pf_vf interp_interior(const float *img, const int32_t base[PF_VL],
     return (r - nm->shift) / nm->scale;
 }
 
-/* The edge formula, one voxel near or beyond the case's border (or the mask's): each corner
- * inside the case contributes its normalised value with its trilinear weight, corners outside
+/* The edge formula, one voxel whose cell reaches beyond the case's border (or the mask's) but
+ * not wholly outside it (pf_interp_edge, kernels.h, gives those 0 first): each corner inside
+ * the case contributes its normalised value with its trilinear weight, corners outside
  * contribute 0 (the padding value after normalisation), and with the mask rule corners with
  * seg < 0 keep their raw value. In double. */
-__attribute__((noinline, cold)) float pf_interp_edge(const pf_case *c, const pf_case_map *m,
-                                                      const float *img, const pf_norm *nm,
-                                                      const int32_t f[3], const float w[3])
+__attribute__((noinline, cold)) float pf_interp_edge_near(const pf_case *c, const pf_case_map *m,
+                                                           const float *img, const pf_norm *nm,
+                                                           const int32_t f[3], const float w[3])
 {
     const int64_t *S = c->hdr.shape;
     double acc = 0.0, wsum = 0.0, keep = 0.0;
-    if (outside_case(f, S))
-        return 0.0f; /* what the sum below gives with no corner inside */
     for (int k = 0; k < 8; k++) {
         int64_t iz = f[0] + (k >> 2), iy = f[1] + ((k >> 1) & 1), ix = f[2] + (k & 1);
         double wk = ((k >> 2) ? w[0] : 1.0 - w[0]) * (((k >> 1) & 1) ? w[1] : 1.0 - w[1]) *
@@ -209,9 +208,7 @@ static int sample_image_separable(const pf_case *c, const pf_case_map *cm, const
                     continue;
                 }
                 for (int x = 0; x < P2; x++)
-                    if (far_axis(t.f[2][x], S[2]))
-                        o[x] = 0.0f;
-                    else if (!row_in || !t.in[2][x]) {
+                    if (!row_in || !t.in[2][x]) {
                         const int32_t fk[3] = {t.f[0][z], t.f[1][y], t.f[2][x]};
                         const float wk[3] = {t.w[0][z], t.w[1][y], t.w[2][x]};
                         o[x] = pf_interp_edge(c, cm, img, nm, fk, wk);
@@ -362,8 +359,7 @@ static inline void image_group(const pf_case *c, const pf_case_map *cm, const pf
             if (!in[k]) {
                 const int32_t fk[3] = {f[0][k], f[1][k], f[2][k]};
                 const float wk[3] = {w[0][k], w[1][k], w[2][k]};
-                /* a cell wholly outside: the edge formula's 0, without the call */
-                o[k] = outside_case(fk, S) ? 0.0f : pf_interp_edge(c, cm, img, nm, fk, wk);
+                o[k] = pf_interp_edge(c, cm, img, nm, fk, wk);
             }
     }
 }
