@@ -447,8 +447,9 @@ static void test_fused_chain_same_bytes(void **state)
  * the seg as served: mirrored) gives the bytes of the chain masked by the seg before mirroring
  * then the separate mirroring pass (pf_aug_intensity_masked then pf_aug_mirror, as render.c
  * did), for every mirror-axis combination, with and without a spatial transform (which
- * decides whether the mirroring is folded into the samplers instead), on every path. The shapes: X not a multiple of 8 or 16 (the steps' tails inside rows, a
- * row's noise starting inside a block), multiples of 4 and 8 but not 16, odd and even numbers
+ * decides whether the mirroring is folded into the samplers instead), on every path. The
+ * shapes: X not a multiple of 8 or 16 (the steps' tails inside rows, a row's noise starting
+ * inside a block), multiples of 4 and 8 but not 16, odd and even numbers
  * of planes and rows (a middle plane and a middle row mirrored onto themselves), a single row,
  * rows longer than the walk's run. Transform sets with nothing left for the last pass (blur or
  * low resolution alone, unmasked) are among them: the mirroring alone. */
